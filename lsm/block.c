@@ -1,0 +1,1 @@
+/* block.c: placeholder until this layer lands. */

@@ -1,0 +1,1 @@
+/* block_cache.c: placeholder until this layer lands. */

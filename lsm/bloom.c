@@ -1,0 +1,1 @@
+/* bloom.c: placeholder until this layer lands. */

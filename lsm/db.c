@@ -1,0 +1,1 @@
+/* db.c: placeholder until this layer lands. */

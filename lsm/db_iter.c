@@ -1,0 +1,1 @@
+/* db_iter.c: placeholder until this layer lands. */

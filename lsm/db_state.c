@@ -1,0 +1,1 @@
+/* db_state.c: placeholder until this layer lands. */

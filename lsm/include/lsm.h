@@ -1,0 +1,297 @@
+/*
+ * lsm.h: the whole public API of the lsm storage engine.
+ *
+ * An lsm_db is a log-structured merge tree in one directory: writes go to an
+ * in-memory memtable, full memtables are frozen and flushed to sorted string
+ * tables (SSTs) in level 0, and compaction merges SSTs into lower levels.
+ *
+ * Conventions used throughout:
+ *   - Every function that can fail returns an int: LSM_OK (0) on success or
+ *     one of the LSM_E* codes below. lsm_strerror() names a code and
+ *     lsm_errmsg() gives the detailed message of this thread's last error.
+ *   - Keys are 1 to LSM_MAX_KEY_BYTES bytes, values 0 to LSM_MAX_VALUE_BYTES
+ *     bytes, compared as unsigned bytes (memcmp order). An empty value is a
+ *     real value; deletion is a separate operation.
+ *   - Memory the engine hands out says in its comment who frees it.
+ *   - The engine never prints. It reports what it did through return codes,
+ *     the state snapshot (lsm_state_get) and the event callback.
+ *
+ * Thread safety: one lsm_db may be used from many threads at once in both
+ * scheduling modes. One lsm_iter must be used by one thread at a time.
+ */
+#ifndef LSM_H
+#define LSM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LSM_VERSION_STRING "0.1.0"
+
+/* Return codes. Zero is success; every error is a small positive number. */
+enum {
+    LSM_OK = 0,
+    LSM_NOTFOUND = 1, /* lsm_get: the key has no live value */
+    LSM_EINVAL = 2,   /* a bad argument: empty or over-long key, bad option */
+    LSM_EIO = 3,      /* the operating system refused a file operation */
+    LSM_ECORRUPT = 4, /* a file on disk failed a checksum or format check */
+    LSM_ENOMEM = 5,   /* out of memory */
+    LSM_EBUSY = 6,    /* in use: open iterators at close, a locked database */
+    LSM_EINTERNAL = 7 /* an engine invariant broke; a bug worth reporting */
+};
+
+#define LSM_MAX_KEY_BYTES 65535u
+#define LSM_MAX_VALUE_BYTES (16u * 1024u * 1024u)
+
+/* How flushes (and, later, compactions) are scheduled. */
+typedef enum lsm_sched {
+    /* Deterministic: a flush runs synchronously inside the call that crossed
+     * its trigger, so the same calls always produce the same files. */
+    LSM_SCHED_INLINE = 0,
+    /* A background thread flushes; callers only freeze and signal it. */
+    LSM_SCHED_THREADS = 1
+} lsm_sched;
+
+/* Compaction strategy. It decides how many levels there are (mini-lsm's
+ * layout): NONE has L1 only, SIMPLE and LEVELED have L1..L<max_levels>,
+ * TIERED has no levels. Automatic compaction is not implemented yet;
+ * lsm_compact_full works in every mode. */
+typedef enum lsm_compaction {
+    LSM_COMPACTION_NONE = 0,
+    LSM_COMPACTION_SIMPLE = 1,
+    LSM_COMPACTION_TIERED = 2,
+    LSM_COMPACTION_LEVELED = 3
+} lsm_compaction;
+
+/* What happened, reported through lsm_options.event_cb. */
+typedef enum lsm_event_type {
+    /* The mutable memtable became immutable; a new one took its place.
+     * memtable_id, num_entries (keys), size_bytes, new_memtable_id. */
+    LSM_EVENT_MEMTABLE_FROZEN = 1,
+    /* An immutable memtable is about to be written to an L0 SST.
+     * memtable_id (the SST will have the same id). */
+    LSM_EVENT_FLUSH_BEGIN = 2,
+    /* The flush finished: sst_id, size_bytes (file size), num_entries. */
+    LSM_EVENT_FLUSH_END = 3,
+    /* A compaction is about to run: inputs (ids), level (output level). */
+    LSM_EVENT_COMPACTION_BEGIN = 4,
+    /* A compaction finished: inputs were removed, outputs added at level.
+     * size_bytes is the total size of the outputs. */
+    LSM_EVENT_COMPACTION_END = 5,
+    /* Background work failed; message says why. Later writes return rc. */
+    LSM_EVENT_BACKGROUND_ERROR = 6
+} lsm_event_type;
+
+typedef struct lsm_event {
+    lsm_event_type type;
+    uint64_t memtable_id;
+    uint64_t new_memtable_id;
+    uint64_t sst_id;
+    uint64_t num_entries;
+    uint64_t size_bytes;
+    int level;                /* output level of a compaction (1 = L1) */
+    size_t n_inputs;          /* compaction inputs, ids ... */
+    const uint64_t *inputs;   /* ... valid only during the callback */
+    size_t n_outputs;         /* compaction outputs, ids ... */
+    const uint64_t *outputs;  /* ... valid only during the callback */
+    int rc;                   /* LSM_EVENT_BACKGROUND_ERROR: the error */
+    const char *message;      /* LSM_EVENT_BACKGROUND_ERROR: details */
+} lsm_event;
+
+/* Called on the thread that did the work: the caller's thread in inline mode,
+ * a background thread in threads mode. No engine lock is held during the call,
+ * but the callback must not call lsm_put/lsm_delete/lsm_flush/lsm_compact_full
+ * on the same database (it may call lsm_state_get). */
+typedef void (*lsm_event_fn)(void *ctx, const lsm_event *ev);
+
+typedef struct lsm_options {
+    /* A memtable is frozen once its size reaches this many bytes (key bytes
+     * plus value bytes of every write, as mini-lsm counts); compaction splits
+     * its output into SSTs of about this size. Default 2 MiB. */
+    size_t target_sst_size;
+    /* Data block size in an SST, in bytes. Default 4096. */
+    size_t block_size;
+    /* Memtables (mutable + immutable) kept in memory before the oldest
+     * immutable one is flushed to L0. Must be at least 1. Default 3. */
+    size_t num_memtable_limit;
+    /* Capacity of the shared block cache, in bytes; 0 disables it.
+     * Default 8 MiB. */
+    size_t block_cache_bytes;
+    /* Bloom filter bits per key; 10 gives about 1% false positives.
+     * 0 disables filters for new SSTs. Default 10. */
+    unsigned bloom_bits_per_key;
+    /* Default LSM_SCHED_INLINE. */
+    lsm_sched sched;
+    /* Default LSM_COMPACTION_LEVELED. */
+    lsm_compaction compaction;
+    /* Levels for SIMPLE and LEVELED, 1 to 16. Default 4. */
+    unsigned max_levels;
+    /* Event callback and its context; NULL (the default) reports nothing. */
+    lsm_event_fn event_cb;
+    void *event_ctx;
+} lsm_options;
+
+/* Fills *opt with every default listed above. */
+void lsm_options_init(lsm_options *opt);
+
+typedef struct lsm_db lsm_db;
+typedef struct lsm_iter lsm_iter;
+
+/* Opens (creating it if missing) the database in directory dir and stores the
+ * handle in *out; the caller closes it with lsm_close. opt may be NULL for the
+ * defaults. A path that is a file, a directory that cannot be written, or an
+ * invalid option is an error and *out is set to NULL. */
+int lsm_open(const char *dir, const lsm_options *opt, lsm_db **out);
+
+/* Flushes every memtable to L0, waits for background work, and frees the
+ * handle. NULL-safe. Every iterator must be closed first: with iterators open
+ * it returns LSM_EBUSY and the handle stays open. On an I/O error the handle
+ * is still freed and the error returned. */
+int lsm_close(lsm_db *db);
+
+/* Writes key = value. Both are copied; the caller keeps ownership. */
+int lsm_put(lsm_db *db, const void *key, size_t nkey, const void *value,
+            size_t nvalue);
+
+/* Writes a tombstone for key. Deleting an absent key is not an error. */
+int lsm_delete(lsm_db *db, const void *key, size_t nkey);
+
+/* Looks key up. On LSM_OK, *value is a malloc'd copy of nvalue bytes (plus a
+ * terminating NUL byte not counted in *nvalue) that the caller frees with
+ * lsm_free. Returns LSM_NOTFOUND when the key is absent or deleted. */
+int lsm_get(lsm_db *db, const void *key, size_t nkey, void **value,
+            size_t *nvalue);
+
+/* Frees memory returned by lsm_get. NULL-safe. */
+void lsm_free(void *p);
+
+/* One end of a scan range. */
+typedef enum lsm_bound_kind {
+    LSM_BOUND_UNBOUNDED = 0,
+    LSM_BOUND_INCLUDED = 1,
+    LSM_BOUND_EXCLUDED = 2
+} lsm_bound_kind;
+
+typedef struct lsm_bound {
+    lsm_bound_kind kind;
+    const void *key; /* ignored when UNBOUNDED */
+    size_t nkey;
+} lsm_bound;
+
+/* Opens an iterator over the live keys in [lo, hi] (each end included,
+ * excluded or unbounded; NULL means unbounded), positioned on the first one.
+ * The iterator sees the database as it was when opened. Only sources whose key
+ * range overlaps the range are opened. The caller closes it with
+ * lsm_iter_close, before lsm_close. */
+int lsm_scan(lsm_db *db, const lsm_bound *lo, const lsm_bound *hi,
+             lsm_iter **out);
+
+/* 1 while the iterator is on an entry, 0 past the end or after an error. */
+int lsm_iter_valid(const lsm_iter *it);
+/* Moves to the next live key. Returns an error if a read fails; the iterator
+ * is then invalid. */
+int lsm_iter_next(lsm_iter *it);
+/* The current key and value: valid until the next lsm_iter_next or close. */
+const void *lsm_iter_key(const lsm_iter *it, size_t *nkey);
+const void *lsm_iter_value(const lsm_iter *it, size_t *nvalue);
+/* How many sub-iterators still have entries (memtables, SSTs), as mini-lsm's
+ * num_active_iterators counts them. */
+size_t lsm_iter_num_active(const lsm_iter *it);
+/* NULL-safe. */
+void lsm_iter_close(lsm_iter *it);
+
+/* Freezes the mutable memtable (if it holds anything) and flushes every
+ * immutable memtable to L0, oldest first. (mini-lsm's force_flush flushes
+ * only one.) Returns after the SSTs are written, in both modes. */
+int lsm_flush(lsm_db *db);
+
+/* Merges every L0 SST and every L1 SST into new L1 SSTs of about
+ * target_sst_size each; tombstones are dropped because nothing lies below.
+ * Memtables are not flushed first. */
+int lsm_compact_full(lsm_db *db);
+
+/* --- The inspectable state ------------------------------------------------ */
+
+typedef struct lsm_memtable_info {
+    uint64_t memtable_id;
+    uint64_t num_keys;   /* distinct keys, tombstones included */
+    uint64_t size_bytes; /* key + value bytes of every write, as mini-lsm */
+} lsm_memtable_info;
+
+typedef struct lsm_sst_info {
+    uint64_t sst_id;
+    uint64_t file_size;
+    uint64_t num_entries;
+    uint64_t num_blocks;
+    void *first_key; /* owned by the lsm_state */
+    size_t nfirst_key;
+    void *last_key; /* owned by the lsm_state */
+    size_t nlast_key;
+} lsm_sst_info;
+
+typedef struct lsm_level_info {
+    int level; /* 1 = L1 */
+    size_t n_ssts;
+    lsm_sst_info *ssts; /* sorted by first key */
+} lsm_level_info;
+
+typedef struct lsm_iter_info {
+    uint64_t iter_id; /* in order of opening */
+    size_t num_active;
+} lsm_iter_info;
+
+/* Cumulative counters since open. */
+typedef struct lsm_counters {
+    uint64_t puts, deletes, gets, scans;
+    uint64_t user_bytes_written;       /* key + value bytes of writes */
+    uint64_t wal_bytes_written;        /* 0 until the WAL exists */
+    uint64_t flush_bytes_written;      /* SST bytes written by flushes */
+    uint64_t compaction_bytes_written; /* SST bytes written by compaction */
+    uint64_t memtables_frozen, flushes, compactions;
+    uint64_t block_reads;      /* blocks read from disk */
+    uint64_t block_cache_hits; /* blocks served by the cache */
+    uint64_t bloom_checks;     /* point reads that consulted a filter */
+    uint64_t bloom_negatives;  /* ... and were told the key is absent */
+    uint64_t sst_probes;       /* SSTs a get searched after the filters */
+} lsm_counters;
+
+/* A plain, owned copy of the engine's shape at one instant. */
+typedef struct lsm_state {
+    lsm_memtable_info memtable; /* the mutable one */
+    size_t n_immutables;
+    lsm_memtable_info *immutables; /* newest first */
+    size_t n_l0;
+    lsm_sst_info *l0; /* newest first */
+    size_t n_levels;
+    lsm_level_info *levels; /* levels[0] is L1 */
+    size_t n_iters;
+    lsm_iter_info *iters;
+    size_t pending_flushes; /* immutable memtables waiting for a flush */
+    lsm_sched sched;
+    lsm_compaction compaction;
+    lsm_counters counters;
+} lsm_state;
+
+/* Takes the snapshot. *out is freed by the caller with lsm_state_free. */
+int lsm_state_get(lsm_db *db, lsm_state **out);
+/* NULL-safe. */
+void lsm_state_free(lsm_state *st);
+
+/* --- Errors --------------------------------------------------------------- */
+
+/* A short, static name for a return code ("key not found", ...). */
+const char *lsm_strerror(int rc);
+
+/* The detailed message of the last error returned to this thread, e.g.
+ * "lsm.db/3.sst: block 2 checksum mismatch at offset 8192". Static storage
+ * per thread, valid until this thread's next lsm_ call. */
+const char *lsm_errmsg(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* LSM_H */

@@ -1,0 +1,1 @@
+/* manifest.c: placeholder until this layer lands. */

@@ -1,0 +1,1 @@
+/* memtable.c: placeholder until this layer lands. */

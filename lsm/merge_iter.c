@@ -1,0 +1,1 @@
+/* merge_iter.c: placeholder until this layer lands. */

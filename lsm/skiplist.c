@@ -1,0 +1,1 @@
+/* skiplist.c: placeholder until this layer lands. */

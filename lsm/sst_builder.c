@@ -1,0 +1,1 @@
+/* sst_builder.c: placeholder until this layer lands. */

@@ -1,0 +1,1 @@
+/* sst_reader.c: placeholder until this layer lands. */

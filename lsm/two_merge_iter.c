@@ -1,0 +1,1 @@
+/* two_merge_iter.c: placeholder until this layer lands. */

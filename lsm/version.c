@@ -1,0 +1,1 @@
+/* version.c: placeholder until this layer lands. */

@@ -29,8 +29,7 @@ typedef struct counters {
 #define COUNTER_ADD(c, field, n)                                               \
     do {                                                                       \
         if (c)                                                                 \
-            atomic_fetch_add_explicit(&(c)->field, (n),                        \
-                                      memory_order_relaxed);                   \
+            atomic_fetch_add_explicit(&(c)->field, (n), memory_order_relaxed); \
     } while (0)
 
 #endif

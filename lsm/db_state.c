@@ -1,1 +1,184 @@
-/* db_state.c: placeholder until this layer lands. */
+/*
+ * db_state.c: lsm_state_get, the plain owned snapshot behind dump, stats and
+ * the tests.
+ *
+ * It references the current version and lists the open iterators under
+ * state_mu, then copies everything else without the lock. Memtable sizes are
+ * read atomically, so the mutable memtable's figures are a consistent
+ * instant of each counter, not of the whole memtable.
+ */
+#include "db_int.h"
+
+#include "status_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void memtable_info_fill(const memtable *mt, lsm_memtable_info *out)
+{
+    out->memtable_id = memtable_id(mt);
+    out->num_keys = memtable_num_keys(mt);
+    out->size_bytes = memtable_size_bytes(mt);
+}
+
+static void *copy_bytes(const uint8_t *p, size_t n)
+{
+    uint8_t *c = malloc(n ? n : 1);
+    if (c && n)
+        memcpy(c, p, n);
+    return c;
+}
+
+static int sst_info_fill(const sst *t, lsm_sst_info *out)
+{
+    size_t nfirst, nlast;
+    const uint8_t *first = sst_first_key(t, &nfirst);
+    const uint8_t *last = sst_last_key(t, &nlast);
+    out->sst_id = sst_id(t);
+    out->file_size = sst_file_size(t);
+    out->num_entries = sst_num_entries(t);
+    out->num_blocks = sst_num_blocks(t);
+    out->first_key = copy_bytes(first, nfirst);
+    out->nfirst_key = nfirst;
+    out->last_key = copy_bytes(last, nlast);
+    out->nlast_key = nlast;
+    if (!out->first_key || !out->last_key)
+        return lsm_error(LSM_ENOMEM, "out of memory taking the state");
+    return LSM_OK;
+}
+
+/* Fills a calloc'd array of n SST infos from ssts. */
+static int sst_infos_fill(sst *const *ssts, size_t n, lsm_sst_info **out)
+{
+    *out = calloc(n ? n : 1, sizeof **out);
+    if (!*out)
+        return lsm_error(LSM_ENOMEM, "out of memory taking the state");
+    int rc = LSM_OK;
+    for (size_t i = 0; i < n && rc == LSM_OK; i++)
+        rc = sst_info_fill(ssts[i], &(*out)[i]);
+    return rc;
+}
+
+static void counters_copy(counters *c, lsm_counters *out)
+{
+#define COPY(field)                                                            \
+    out->field = atomic_load_explicit(&c->field, memory_order_relaxed)
+    COPY(puts);
+    COPY(deletes);
+    COPY(gets);
+    COPY(scans);
+    COPY(user_bytes_written);
+    COPY(wal_bytes_written);
+    COPY(flush_bytes_written);
+    COPY(compaction_bytes_written);
+    COPY(memtables_frozen);
+    COPY(flushes);
+    COPY(compactions);
+    COPY(block_reads);
+    COPY(block_cache_hits);
+    COPY(bloom_checks);
+    COPY(bloom_negatives);
+    COPY(sst_probes);
+#undef COPY
+}
+
+/* Copies the open iterators (oldest first) under state_mu. */
+static int iters_fill(lsm_db *db, lsm_state *st)
+{
+    size_t n = db->n_iters;
+    st->iters = calloc(n ? n : 1, sizeof *st->iters);
+    if (!st->iters)
+        return lsm_error(LSM_ENOMEM, "out of memory taking the state");
+    /* db->iters is newest first; the state lists them oldest first. */
+    size_t i = n;
+    for (lsm_iter *it = db->iters; it && i > 0; it = it->next_open) {
+        i--;
+        st->iters[i].iter_id = it->iter_id;
+        st->iters[i].num_active =
+            atomic_load_explicit(&it->num_active, memory_order_relaxed);
+    }
+    st->n_iters = n;
+    return LSM_OK;
+}
+
+static int state_fill_from_version(const version *v, lsm_state *st)
+{
+    memtable_info_fill(v->mem, &st->memtable);
+    st->immutables = calloc(v->n_imm ? v->n_imm : 1, sizeof *st->immutables);
+    if (!st->immutables)
+        return lsm_error(LSM_ENOMEM, "out of memory taking the state");
+    st->n_immutables = v->n_imm;
+    for (size_t i = 0; i < v->n_imm; i++)
+        memtable_info_fill(v->imm[i], &st->immutables[i]);
+    st->pending_flushes = v->n_imm;
+
+    st->n_l0 = v->n_l0;
+    int rc = sst_infos_fill(v->l0, v->n_l0, &st->l0);
+    if (rc != LSM_OK)
+        return rc;
+    st->levels = calloc(v->n_levels ? v->n_levels : 1, sizeof *st->levels);
+    if (!st->levels)
+        return lsm_error(LSM_ENOMEM, "out of memory taking the state");
+    st->n_levels = v->n_levels;
+    for (size_t l = 0; l < v->n_levels && rc == LSM_OK; l++) {
+        st->levels[l].level = (int)l + 1;
+        st->levels[l].n_ssts = v->levels[l].n_ssts;
+        rc = sst_infos_fill(v->levels[l].ssts, v->levels[l].n_ssts,
+                            &st->levels[l].ssts);
+    }
+    return rc;
+}
+
+int lsm_state_get(lsm_db *db, lsm_state **out)
+{
+    lsm_error_clear();
+    if (!db || !out)
+        return lsm_error(LSM_EINVAL, "lsm_state_get needs a handle and "
+                                     "somewhere to put the state");
+    *out = NULL;
+    lsm_state *st = calloc(1, sizeof *st);
+    if (!st)
+        return lsm_error(LSM_ENOMEM, "out of memory taking the state");
+    pthread_mutex_lock(&db->state_mu);
+    version *v = db->current;
+    version_ref(v);
+    int rc = iters_fill(db, st);
+    pthread_mutex_unlock(&db->state_mu);
+    if (rc == LSM_OK)
+        rc = state_fill_from_version(v, st);
+    version_unref(v);
+    st->sched = db->opt.sched;
+    st->compaction = db->opt.compaction;
+    counters_copy(&db->ctrs, &st->counters);
+    if (rc != LSM_OK) {
+        lsm_state_free(st);
+        return rc;
+    }
+    *out = st;
+    return LSM_OK;
+}
+
+static void sst_infos_free(lsm_sst_info *infos, size_t n)
+{
+    if (!infos)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        free(infos[i].first_key);
+        free(infos[i].last_key);
+    }
+    free(infos);
+}
+
+void lsm_state_free(lsm_state *st)
+{
+    if (!st)
+        return;
+    free(st->immutables);
+    sst_infos_free(st->l0, st->n_l0);
+    if (st->levels)
+        for (size_t l = 0; l < st->n_levels; l++)
+            sst_infos_free(st->levels[l].ssts, st->levels[l].n_ssts);
+    free(st->levels);
+    free(st->iters);
+    free(st);
+}

@@ -86,8 +86,8 @@ static int posix_read_at(env_file *f, uint64_t offset, void *buf, size_t n)
         if (got < 0 && errno == EINTR)
             continue;
         if (got < 0)
-            return lsm_io_error(errno, "cannot read %s at offset %llu",
-                                f->path, (unsigned long long)offset);
+            return lsm_io_error(errno, "cannot read %s at offset %llu", f->path,
+                                (unsigned long long)offset);
         if (got == 0)
             return lsm_corrupt("%s: file ends before offset %llu", f->path,
                                (unsigned long long)(offset + n));

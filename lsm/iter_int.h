@@ -51,7 +51,8 @@ typedef struct iter_ops {
     /* 1 for a leaf that is valid, 0 for one that is exhausted; a merging
      * iterator sums over its valid children. */
     size_t (*num_active)(const iter *it);
-    /* Frees the iterator and releases what it holds. NULL-safe via iter_destroy. */
+    /* Frees the iterator and releases what it holds. NULL-safe via
+     * iter_destroy. */
     void (*destroy)(iter *it);
 } iter_ops;
 

@@ -92,13 +92,13 @@ typedef struct lsm_event {
     uint64_t sst_id;
     uint64_t num_entries;
     uint64_t size_bytes;
-    int level;                /* output level of a compaction (1 = L1) */
-    size_t n_inputs;          /* compaction inputs, ids ... */
-    const uint64_t *inputs;   /* ... valid only during the callback */
-    size_t n_outputs;         /* compaction outputs, ids ... */
-    const uint64_t *outputs;  /* ... valid only during the callback */
-    int rc;                   /* LSM_EVENT_BACKGROUND_ERROR: the error */
-    const char *message;      /* LSM_EVENT_BACKGROUND_ERROR: details */
+    int level;               /* output level of a compaction (1 = L1) */
+    size_t n_inputs;         /* compaction inputs, ids ... */
+    const uint64_t *inputs;  /* ... valid only during the callback */
+    size_t n_outputs;        /* compaction outputs, ids ... */
+    const uint64_t *outputs; /* ... valid only during the callback */
+    int rc;                  /* LSM_EVENT_BACKGROUND_ERROR: the error */
+    const char *message;     /* LSM_EVENT_BACKGROUND_ERROR: details */
 } lsm_event;
 
 /* Called on the thread that did the work: the caller's thread in inline mode,

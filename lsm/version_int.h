@@ -1,0 +1,74 @@
+/*
+ * version_int.h: which memtables and SSTs make up the tree at one instant.
+ *
+ * A version is immutable once published: every structural change (freeze,
+ * flush, compaction) builds a new version from the current one with
+ * version_copy, edits the copy, and swaps it in under the db's state lock.
+ * A reader takes a reference to the current version under that lock and then
+ * reads without any lock; the memtables and SSTs it names stay alive (they
+ * are refcounted too) until the reader drops the version.
+ *
+ * Invariants of a published version:
+ *   1. mem is the only memtable that receives writes.
+ *   2. imm is newest first; every immutable memtable's entries are older than
+ *      mem's. l0 is newest first; its SSTs are older than every memtable.
+ *   3. levels[i] (L(i+1)) is sorted by first key and its SSTs never overlap;
+ *      its data is older than L0's and than levels[j] for j < i.
+ *
+ * Ownership: a version holds one reference on each memtable and SST it names.
+ */
+#ifndef LSM_VERSION_INT_H
+#define LSM_VERSION_INT_H
+
+#include "memtable_int.h"
+#include "sst_int.h"
+
+#include <stdatomic.h>
+#include <stddef.h>
+
+#define VERSION_MAX_LEVELS 16
+
+typedef struct sorted_run {
+    size_t n_ssts;
+    sst **ssts; /* sorted by first key, non-overlapping */
+} sorted_run;
+
+typedef struct version {
+    atomic_int refs;
+    memtable *mem;
+    size_t n_imm;
+    memtable **imm; /* newest first */
+    size_t n_l0;
+    sst **l0; /* newest first */
+    size_t n_levels;
+    sorted_run levels[VERSION_MAX_LEVELS]; /* levels[0] is L1 */
+} version;
+
+/* A version with no memtable (mem NULL) and n_levels empty levels; one
+ * reference. NULL when out of memory. */
+version *version_new(size_t n_levels);
+
+/* A copy naming the same memtables and SSTs (each gets one more reference).
+ * The copy is unpublished, so the caller may edit it. NULL on OOM. */
+version *version_copy(const version *v);
+
+void version_ref(version *v);
+/* Drops a reference; the last one releases every memtable and SST. */
+void version_unref(version *v); /* NULL-safe */
+
+/* Edits for unpublished versions. Each returns LSM_OK or LSM_ENOMEM. The
+ * version takes over the caller's reference on the memtable / SST passed. */
+void version_set_mem(version *v, memtable *mt);
+int version_push_imm(version *v, memtable *mt); /* becomes the newest */
+memtable *version_pop_oldest_imm(version *v);   /* caller gets the ref */
+int version_push_l0(version *v, sst *t);        /* becomes the newest */
+/* Adds t to level (1-based), keeping the level sorted by first key. */
+int version_add_to_level(version *v, size_t level_no, sst *t);
+/* Removes the SST with this id from L0 or any level; returns it (the caller
+ * gets the version's reference) or NULL when absent. */
+sst *version_remove_sst(version *v, uint64_t wanted_id);
+
+/* Total SSTs in L0 and every level. */
+size_t version_num_ssts(const version *v);
+
+#endif

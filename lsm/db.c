@@ -432,6 +432,7 @@ static int db_write(lsm_db *db, const void *key, size_t nkey, uint8_t type,
     if (rc != LSM_OK)
         goto out;
     db->last_seq++;
+    atomic_store_explicit(&db->visible_seq, db->last_seq, memory_order_release);
     COUNTER_ADD(&db->ctrs, user_bytes_written, nkey + nvalue);
     if (type == ENTRY_VALUE)
         COUNTER_ADD(&db->ctrs, puts, 1);
@@ -1003,6 +1004,7 @@ static int db_recover(lsm_db *db)
         rc = db_remove_orphans(db, &r);
     if (rc != LSM_OK)
         goto out;
+    atomic_store(&db->visible_seq, db->last_seq);
     db->next_id = r.any_id ? r.max_id + 1 : 0;
     uint64_t mem_id = db->next_id++;
     rc = memtable_create(mem_id, &mem);

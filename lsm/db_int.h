@@ -49,6 +49,10 @@ struct lsm_db {
 
     pthread_mutex_t write_mu;
     uint64_t last_seq; /* [write_mu] newest sequence number handed out */
+    /* Newest sequence number whose write is complete; a scan reads it
+     * before taking its version and ignores anything newer. Stored by the
+     * writer (release) after memtable_put, loaded by readers (acquire). */
+    _Atomic uint64_t visible_seq;
 
     pthread_mutex_t work_mu;
 
@@ -73,6 +77,7 @@ struct lsm_db {
 struct lsm_iter {
     lsm_db *db;
     version *v;               /* referenced for the iterator's life */
+    uint64_t read_seq;        /* entries newer than this are invisible */
     iter *inner;              /* merged sources, all versions */
     uint64_t iter_id;         /* [state] */
     lsm_iter *prev_open;      /* [state] links of db->iters */

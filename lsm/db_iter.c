@@ -14,7 +14,10 @@
  * scan merges only the sources whose key range overlaps the scan:
  *   two_merge(two_merge(merge(memtables), merge(L0)), merge(levels))
  * and the user-facing iterator on top shows, for each key, the newest
- * version, hiding tombstones and enforcing the bounds.
+ * version, hiding tombstones and enforcing the bounds. It also hides every
+ * entry with a sequence number above the one current when the scan began:
+ * the mutable memtable keeps taking writes, and an iterator must see the
+ * database as it was when opened.
  */
 #include "db_int.h"
 
@@ -282,6 +285,10 @@ static int db_iter_settle(lsm_iter *it, bool skip_current)
     while (rc == LSM_OK && iter_valid(it->inner)) {
         entry e;
         iter_entry(it->inner, &e);
+        if (e.seq > it->read_seq) { /* written after the scan began */
+            rc = iter_next(it->inner);
+            continue;
+        }
         if (skipping && user_key_cmp(e.key, e.nkey, it->key, it->nkey) == 0) {
             rc = iter_next(it->inner);
             continue;
@@ -402,6 +409,9 @@ int lsm_scan(lsm_db *db, const lsm_bound *lo, const lsm_bound *hi,
     if (!it)
         return lsm_error(LSM_ENOMEM, "out of memory starting a scan");
     it->db = db;
+    /* The sequence number first, then the version: every write up to
+     * read_seq was in a memtable (or SST) before the version was taken. */
+    it->read_seq = atomic_load_explicit(&db->visible_seq, memory_order_acquire);
     it->v = db_ref_current(db);
     it->inner = scan_sources(it->v, lo, hi);
     if (!it->inner)

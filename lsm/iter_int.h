@@ -110,7 +110,8 @@ static inline int entry_cmp(const entry *a, const entry *b)
 /* A heap-based merge of n children. children[0] is the NEWEST source: when
  * two children hold an entry with the same user key and the same sequence
  * number, the lower index comes first. Takes ownership of the children (and
- * of the array's contents; the array itself is copied). n may be 0.
+ * of the array's contents; the array itself is copied). n may be 0, and a
+ * NULL child is an empty source.
  * Returns NULL when out of memory, after destroying the children. */
 iter *merge_iter_new(iter **children, size_t n);
 

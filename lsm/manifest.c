@@ -106,7 +106,7 @@ int manifest_decode(const uint8_t *payload, size_t n, manifest_record *rec,
         p = get_varint64(p, end, &rec->id);
         break;
     case MANIFEST_COMPACTION: {
-        uint64_t level;
+        uint64_t level = 0;
         p = get_varint64(p, end, &level);
         if (p && (level < 1 || level > 64))
             p = NULL;

@@ -34,7 +34,8 @@ void memtable_ref(memtable *mt);
 void memtable_unref(memtable *mt); /* NULL-safe */
 
 /* Adds a version of key. type is ENTRY_VALUE or ENTRY_TOMBSTONE (value then
- * ignored). seq must be greater than every seq already in the memtable.
+ * ignored). seq must be greater than the newest seq of the same key
+ * (LSM_EINVAL otherwise); the db hands out increasing seqs, so it is.
  * Copies key and value. LSM_ENOMEM on allocation failure (nothing added). */
 int memtable_put(memtable *mt, const uint8_t *key, size_t nkey, uint64_t seq,
                  uint8_t type, const uint8_t *value, size_t nvalue);

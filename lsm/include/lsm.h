@@ -56,9 +56,10 @@ typedef enum lsm_sched {
 } lsm_sched;
 
 /* Compaction strategy. It decides how many levels there are (mini-lsm's
- * layout): NONE has L1 only, SIMPLE and LEVELED have L1..L<max_levels>,
- * TIERED has no levels. Automatic compaction is not implemented yet;
- * lsm_compact_full works in every mode. */
+ * layout): NONE has L1 only, SIMPLE and LEVELED have L1..L<max_levels>.
+ * TIERED will keep its tiers there; until tiered compaction exists it has L1
+ * only, like NONE. Automatic compaction is not implemented yet (every SST
+ * stays in L0 until lsm_compact_full); lsm_compact_full works in every mode. */
 typedef enum lsm_compaction {
     LSM_COMPACTION_NONE = 0,
     LSM_COMPACTION_SIMPLE = 1,
@@ -102,9 +103,10 @@ typedef struct lsm_event {
 } lsm_event;
 
 /* Called on the thread that did the work: the caller's thread in inline mode,
- * a background thread in threads mode. No engine lock is held during the call,
- * but the callback must not call lsm_put/lsm_delete/lsm_flush/lsm_compact_full
- * on the same database (it may call lsm_state_get). */
+ * the flush thread in threads mode. It runs while the engine holds its write
+ * and work locks but not its state lock: it may call lsm_state_get, and must
+ * not call lsm_put, lsm_delete, lsm_flush, lsm_compact_full or lsm_close on
+ * the same database (they would wait for the locks it is running under). */
 typedef void (*lsm_event_fn)(void *ctx, const lsm_event *ev);
 
 typedef struct lsm_options {

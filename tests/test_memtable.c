@@ -1,0 +1,454 @@
+/*
+ * test_memtable.c: the memtable (memtable_int.h).
+ *
+ * Versions, tombstones versus empty values, the exact counters, first/last
+ * key, the iterator (order, seek, num_active, lifetime after the creator's
+ * unref), extreme key and value sizes, bad arguments, and a randomized run
+ * checked against a model made by sorting every written version.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "iter_int.h"
+#include "lsm.h"
+#include "memtable_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static uint64_t test_rand(uint64_t *state)
+{
+    uint64_t x = *state;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    *state = x;
+    return x;
+}
+
+static int put_str(memtable *mt, const char *k, uint64_t seq, const char *v)
+{
+    return memtable_put(mt, (const uint8_t *)k, strlen(k), seq, ENTRY_VALUE,
+                        (const uint8_t *)v, strlen(v));
+}
+
+static int del_str(memtable *mt, const char *k, uint64_t seq)
+{
+    return memtable_put(mt, (const uint8_t *)k, strlen(k), seq, ENTRY_TOMBSTONE,
+                        NULL, 0);
+}
+
+static void assert_entry(const entry *e, const char *k, uint64_t seq,
+                         uint8_t type, const char *v)
+{
+    assert_int_equal(e->nkey, strlen(k));
+    assert_memory_equal(e->key, k, e->nkey);
+    assert_int_equal(e->seq, seq);
+    assert_int_equal(e->type, type);
+    if (type == ENTRY_TOMBSTONE) {
+        assert_int_equal(e->nvalue, 0);
+    } else {
+        assert_int_equal(e->nvalue, strlen(v));
+        if (e->nvalue)
+            assert_memory_equal(e->value, v, e->nvalue);
+    }
+}
+
+static void assert_iter_at(iter *it, const char *k, uint64_t seq, uint8_t type,
+                           const char *v)
+{
+    assert_true(iter_valid(it));
+    assert_int_equal(iter_num_active(it), 1);
+    entry e;
+    iter_entry(it, &e);
+    assert_entry(&e, k, seq, type, v);
+}
+
+static void test_empty_memtable(void **state)
+{
+    (void)state;
+    memtable *mt;
+    assert_int_equal(memtable_create(7, &mt), LSM_OK);
+    assert_int_equal(memtable_id(mt), 7);
+    assert_int_equal(memtable_num_keys(mt), 0);
+    assert_int_equal(memtable_size_bytes(mt), 0);
+    assert_int_equal(memtable_max_seq(mt), 0);
+    const uint8_t *k;
+    size_t n;
+    assert_false(memtable_first_key(mt, &k, &n));
+    assert_false(memtable_last_key(mt, &k, &n));
+    entry e;
+    assert_false(memtable_get(mt, (const uint8_t *)"a", 1, &e));
+
+    iter *it = memtable_iter_new(mt);
+    assert_non_null(it);
+    assert_int_equal(iter_seek(it, NULL, 0), LSM_OK);
+    assert_false(iter_valid(it));
+    assert_int_equal(iter_num_active(it), 0);
+    assert_int_equal(iter_next(it), LSM_OK);
+    assert_false(iter_valid(it));
+    iter_destroy(it);
+    memtable_unref(mt);
+    memtable_unref(NULL);
+}
+
+static void test_put_get_versions_and_counters(void **state)
+{
+    (void)state;
+    memtable *mt;
+    assert_int_equal(memtable_create(1, &mt), LSM_OK);
+    assert_int_equal(put_str(mt, "b", 1, "one"), LSM_OK);
+    assert_int_equal(put_str(mt, "a", 2, "xx"), LSM_OK);
+    assert_int_equal(put_str(mt, "b", 3, "three"), LSM_OK); /* overwrite */
+    assert_int_equal(del_str(mt, "a", 4), LSM_OK);          /* tombstone */
+    assert_int_equal(put_str(mt, "c", 5, ""), LSM_OK);      /* empty value */
+    assert_int_equal(del_str(mt, "zz", 6), LSM_OK); /* delete of absent key */
+
+    /* 1+3, 1+2, 1+5, 1+0, 1+0, 2+0: every write counts, overwrites too. */
+    assert_int_equal(memtable_size_bytes(mt), 4 + 3 + 6 + 1 + 1 + 2);
+    assert_int_equal(memtable_num_keys(mt), 4);
+    assert_int_equal(memtable_max_seq(mt), 6);
+
+    entry e;
+    assert_true(memtable_get(mt, (const uint8_t *)"b", 1, &e));
+    assert_entry(&e, "b", 3, ENTRY_VALUE, "three");
+    assert_true(memtable_get(mt, (const uint8_t *)"a", 1, &e));
+    assert_entry(&e, "a", 4, ENTRY_TOMBSTONE, NULL);
+    assert_true(memtable_get(mt, (const uint8_t *)"c", 1, &e));
+    assert_entry(&e, "c", 5, ENTRY_VALUE, "");
+    assert_non_null(e.value); /* a real, empty value */
+    assert_true(memtable_get(mt, (const uint8_t *)"zz", 2, &e));
+    assert_entry(&e, "zz", 6, ENTRY_TOMBSTONE, NULL);
+    /* Prefixes and extensions of present keys are absent. */
+    assert_false(memtable_get(mt, (const uint8_t *)"z", 1, &e));
+    assert_false(memtable_get(mt, (const uint8_t *)"bb", 2, &e));
+    assert_false(memtable_get(mt, (const uint8_t *)"", 0, &e));
+
+    const uint8_t *k;
+    size_t n;
+    assert_true(memtable_first_key(mt, &k, &n));
+    assert_int_equal(n, 1);
+    assert_memory_equal(k, "a", 1);
+    assert_true(memtable_last_key(mt, &k, &n));
+    assert_int_equal(n, 2);
+    assert_memory_equal(k, "zz", 2);
+
+    /* Every version, newest first within a key. */
+    iter *it = memtable_iter_new(mt);
+    assert_non_null(it);
+    assert_int_equal(iter_seek(it, NULL, 0), LSM_OK);
+    assert_iter_at(it, "a", 4, ENTRY_TOMBSTONE, NULL);
+    assert_int_equal(iter_next(it), LSM_OK);
+    assert_iter_at(it, "a", 2, ENTRY_VALUE, "xx");
+    assert_int_equal(iter_next(it), LSM_OK);
+    assert_iter_at(it, "b", 3, ENTRY_VALUE, "three");
+    assert_int_equal(iter_next(it), LSM_OK);
+    assert_iter_at(it, "b", 1, ENTRY_VALUE, "one");
+    assert_int_equal(iter_next(it), LSM_OK);
+    assert_iter_at(it, "c", 5, ENTRY_VALUE, "");
+    assert_int_equal(iter_next(it), LSM_OK);
+    assert_iter_at(it, "zz", 6, ENTRY_TOMBSTONE, NULL);
+    assert_int_equal(iter_next(it), LSM_OK);
+    assert_false(iter_valid(it));
+    assert_int_equal(iter_num_active(it), 0);
+    iter_destroy(it);
+    memtable_unref(mt);
+}
+
+static void test_bad_arguments_change_nothing(void **state)
+{
+    (void)state;
+    memtable *mt;
+    assert_int_equal(memtable_create(2, &mt), LSM_OK);
+    assert_int_equal(put_str(mt, "k", 10, "v"), LSM_OK);
+
+    assert_int_equal(put_str(mt, "", 11, "v"), LSM_EINVAL);
+    assert_int_equal(
+        memtable_put(mt, NULL, 3, 11, ENTRY_VALUE, (const uint8_t *)"v", 1),
+        LSM_EINVAL);
+    assert_int_equal(memtable_put(mt, (const uint8_t *)"k", 1, 11, 7,
+                                  (const uint8_t *)"v", 1),
+                     LSM_EINVAL);
+    assert_int_equal(
+        memtable_put(mt, (const uint8_t *)"k", 1, 11, ENTRY_VALUE, NULL, 3),
+        LSM_EINVAL);
+    /* A version not newer than the key's newest would break the order. */
+    assert_int_equal(put_str(mt, "k", 10, "same"), LSM_EINVAL);
+    assert_int_equal(put_str(mt, "k", 9, "older"), LSM_EINVAL);
+    assert_true(strlen(lsm_errmsg()) > 0);
+
+    assert_int_equal(memtable_num_keys(mt), 1);
+    assert_int_equal(memtable_size_bytes(mt), 2);
+    assert_int_equal(memtable_max_seq(mt), 10);
+    entry e;
+    assert_true(memtable_get(mt, (const uint8_t *)"k", 1, &e));
+    assert_entry(&e, "k", 10, ENTRY_VALUE, "v");
+    iter *it = memtable_iter_new(mt);
+    assert_int_equal(iter_seek(it, NULL, 0), LSM_OK);
+    assert_int_equal(iter_next(it), LSM_OK);
+    assert_false(iter_valid(it)); /* exactly one version */
+    iter_destroy(it);
+
+    /* A tombstone ignores the value it is given. */
+    assert_int_equal(memtable_put(mt, (const uint8_t *)"k", 1, 12,
+                                  ENTRY_TOMBSTONE, (const uint8_t *)"junk", 4),
+                     LSM_OK);
+    assert_int_equal(memtable_size_bytes(mt), 3);
+    assert_true(memtable_get(mt, (const uint8_t *)"k", 1, &e));
+    assert_entry(&e, "k", 12, ENTRY_TOMBSTONE, NULL);
+    memtable_unref(mt);
+}
+
+static void test_iter_seek(void **state)
+{
+    (void)state;
+    memtable *mt;
+    assert_int_equal(memtable_create(3, &mt), LSM_OK);
+    assert_int_equal(put_str(mt, "b", 1, "b1"), LSM_OK);
+    assert_int_equal(put_str(mt, "d", 2, "d2"), LSM_OK);
+    assert_int_equal(put_str(mt, "d", 3, "d3"), LSM_OK);
+    assert_int_equal(put_str(mt, "f", 4, "f4"), LSM_OK);
+
+    iter *it = memtable_iter_new(mt);
+    assert_non_null(it);
+    /* Not positioned until the first seek. */
+    assert_false(iter_valid(it));
+    assert_int_equal(iter_num_active(it), 0);
+
+    assert_int_equal(iter_seek(it, (const uint8_t *)"d", 1), LSM_OK);
+    assert_iter_at(it, "d", 3, ENTRY_VALUE, "d3"); /* the newest version */
+    assert_int_equal(iter_seek(it, (const uint8_t *)"c", 1), LSM_OK);
+    assert_iter_at(it, "d", 3, ENTRY_VALUE, "d3");
+    assert_int_equal(iter_seek(it, (const uint8_t *)"a", 1), LSM_OK);
+    assert_iter_at(it, "b", 1, ENTRY_VALUE, "b1");
+    assert_int_equal(iter_seek(it, (const uint8_t *)"d\0", 2), LSM_OK);
+    assert_iter_at(it, "f", 4, ENTRY_VALUE, "f4");
+    assert_int_equal(iter_seek(it, (const uint8_t *)"f", 1), LSM_OK);
+    assert_iter_at(it, "f", 4, ENTRY_VALUE, "f4");
+    assert_int_equal(iter_seek(it, (const uint8_t *)"g", 1), LSM_OK);
+    assert_false(iter_valid(it));
+    assert_int_equal(iter_num_active(it), 0);
+    /* Seeking back after the end works. */
+    assert_int_equal(iter_seek(it, NULL, 0), LSM_OK);
+    assert_iter_at(it, "b", 1, ENTRY_VALUE, "b1");
+
+    /* Entries written after the iterator was made are seen. */
+    assert_int_equal(put_str(mt, "c", 5, "c5"), LSM_OK);
+    assert_int_equal(iter_next(it), LSM_OK);
+    assert_iter_at(it, "c", 5, ENTRY_VALUE, "c5");
+    iter_destroy(it);
+    memtable_unref(mt);
+}
+
+/* The iterator's reference keeps the arena alive: under ASan, a use after
+ * free here would be reported. */
+static void test_iter_outlives_creator_reference(void **state)
+{
+    (void)state;
+    memtable *mt;
+    assert_int_equal(memtable_create(4, &mt), LSM_OK);
+    for (int i = 0; i < 1000; i++) {
+        char k[16], v[32];
+        snprintf(k, sizeof k, "key%04d", i);
+        snprintf(v, sizeof v, "value-%d", i);
+        assert_int_equal(put_str(mt, k, (uint64_t)i + 1, v), LSM_OK);
+    }
+    iter *it = memtable_iter_new(mt);
+    assert_non_null(it);
+    entry held;
+    assert_true(memtable_get(mt, (const uint8_t *)"key0500", 7, &held));
+    memtable_ref(mt); /* a second holder, dropped below */
+    memtable_unref(mt);
+    memtable_unref(mt); /* the creator's reference: the iterator remains */
+
+    assert_int_equal(iter_seek(it, NULL, 0), LSM_OK);
+    int count = 0;
+    while (iter_valid(it)) {
+        entry e;
+        iter_entry(it, &e);
+        char k[16], v[32];
+        snprintf(k, sizeof k, "key%04d", count);
+        snprintf(v, sizeof v, "value-%d", count);
+        assert_entry(&e, k, (uint64_t)count + 1, ENTRY_VALUE, v);
+        count++;
+        assert_int_equal(iter_next(it), LSM_OK);
+    }
+    assert_int_equal(count, 1000);
+    /* A view taken through get stays valid while the iterator's reference
+     * does. */
+    assert_entry(&held, "key0500", 501, ENTRY_VALUE, "value-500");
+    iter_destroy(it); /* frees the memtable */
+}
+
+static void test_extreme_sizes(void **state)
+{
+    (void)state;
+    memtable *mt;
+    assert_int_equal(memtable_create(5, &mt), LSM_OK);
+    uint8_t *big_key = malloc(LSM_MAX_KEY_BYTES);
+    uint8_t *big_value = malloc(LSM_MAX_VALUE_BYTES);
+    assert_non_null(big_key);
+    assert_non_null(big_value);
+    uint64_t rng = 5;
+    for (size_t i = 0; i < LSM_MAX_KEY_BYTES; i++)
+        big_key[i] = (uint8_t)test_rand(&rng);
+    big_key[0] = 0x80; /* sorts after "\x01" and before "\xff" */
+    for (size_t i = 0; i < LSM_MAX_VALUE_BYTES; i++)
+        big_value[i] = (uint8_t)(i * 31 + 7);
+
+    const uint8_t small_lo[1] = {0x01}, small_hi[1] = {0xff};
+    assert_int_equal(memtable_put(mt, small_hi, 1, 1, ENTRY_VALUE, big_value,
+                                  LSM_MAX_VALUE_BYTES),
+                     LSM_OK);
+    assert_int_equal(memtable_put(mt, big_key, LSM_MAX_KEY_BYTES, 2,
+                                  ENTRY_VALUE, (const uint8_t *)"v", 1),
+                     LSM_OK);
+    assert_int_equal(
+        memtable_put(mt, small_lo, 1, 3, ENTRY_VALUE, (const uint8_t *)"", 0),
+        LSM_OK);
+    assert_int_equal(memtable_size_bytes(mt), (size_t)1 + LSM_MAX_VALUE_BYTES +
+                                                  LSM_MAX_KEY_BYTES + 1 + 1);
+    assert_int_equal(memtable_num_keys(mt), 3);
+
+    entry e;
+    assert_true(memtable_get(mt, small_hi, 1, &e));
+    assert_int_equal(e.nvalue, LSM_MAX_VALUE_BYTES);
+    assert_memory_equal(e.value, big_value, LSM_MAX_VALUE_BYTES);
+    assert_true(memtable_get(mt, big_key, LSM_MAX_KEY_BYTES, &e));
+    assert_int_equal(e.nkey, LSM_MAX_KEY_BYTES);
+    assert_memory_equal(e.key, big_key, LSM_MAX_KEY_BYTES);
+    /* The big key minus its last byte is a different, absent key. */
+    assert_false(memtable_get(mt, big_key, LSM_MAX_KEY_BYTES - 1, &e));
+
+    const uint8_t *k;
+    size_t n;
+    assert_true(memtable_first_key(mt, &k, &n));
+    assert_int_equal(n, 1);
+    assert_int_equal(k[0], 0x01);
+    assert_true(memtable_last_key(mt, &k, &n));
+    assert_int_equal(n, 1);
+    assert_int_equal(k[0], 0xff);
+
+    iter *it = memtable_iter_new(mt);
+    assert_int_equal(iter_seek(it, big_key, LSM_MAX_KEY_BYTES), LSM_OK);
+    assert_true(iter_valid(it));
+    iter_entry(it, &e);
+    assert_int_equal(e.nkey, LSM_MAX_KEY_BYTES);
+    assert_int_equal(e.seq, 2);
+    iter_destroy(it);
+    free(big_key);
+    free(big_value);
+    memtable_unref(mt);
+}
+
+/* --- randomized, against a sorted model ----------------------------------- */
+
+typedef struct model_entry {
+    uint8_t key[6];
+    size_t nkey;
+    uint8_t value[12];
+    size_t nvalue;
+    uint64_t seq;
+    uint8_t type;
+} model_entry;
+
+static entry model_view(const model_entry *m)
+{
+    entry e = {m->key, m->nkey, m->value, m->nvalue, m->seq, m->type};
+    return e;
+}
+
+static int model_cmp(const void *a, const void *b)
+{
+    entry x = model_view(a), y = model_view(b);
+    return entry_cmp(&x, &y);
+}
+
+static void test_randomized_against_model(void **state)
+{
+    (void)state;
+    enum { N = 20000 };
+    model_entry *model = calloc(N, sizeof(*model));
+    assert_non_null(model);
+    memtable *mt;
+    assert_int_equal(memtable_create(6, &mt), LSM_OK);
+    uint64_t rng = 2024;
+    size_t expect_bytes = 0;
+    for (size_t i = 0; i < N; i++) {
+        model_entry *m = &model[i];
+        m->nkey = 1 + (size_t)(test_rand(&rng) % sizeof m->key);
+        for (size_t j = 0; j < m->nkey; j++)
+            m->key[j] = (uint8_t)("xy\0"[test_rand(&rng) % 3]);
+        m->seq = i + 1;
+        m->type = test_rand(&rng) % 5 == 0 ? ENTRY_TOMBSTONE : ENTRY_VALUE;
+        if (m->type == ENTRY_VALUE) {
+            m->nvalue = (size_t)(test_rand(&rng) % (sizeof m->value + 1));
+            for (size_t j = 0; j < m->nvalue; j++)
+                m->value[j] = (uint8_t)test_rand(&rng);
+        }
+        assert_int_equal(memtable_put(mt, m->key, m->nkey, m->seq, m->type,
+                                      m->value, m->nvalue),
+                         LSM_OK);
+        expect_bytes += m->nkey + m->nvalue;
+    }
+    qsort(model, N, sizeof(*model), model_cmp);
+    size_t n_keys = 0;
+    for (size_t i = 0; i < N; i++)
+        if (i == 0 || user_key_cmp(model[i - 1].key, model[i - 1].nkey,
+                                   model[i].key, model[i].nkey) != 0)
+            n_keys++;
+    assert_int_equal(memtable_num_keys(mt), n_keys);
+    assert_int_equal(memtable_size_bytes(mt), expect_bytes);
+    assert_int_equal(memtable_max_seq(mt), N);
+    assert_true(n_keys < N / 2); /* many versions per key */
+
+    iter *it = memtable_iter_new(mt);
+    assert_int_equal(iter_seek(it, NULL, 0), LSM_OK);
+    for (size_t i = 0; i < N; i++) {
+        assert_true(iter_valid(it));
+        entry got, want = model_view(&model[i]);
+        iter_entry(it, &got);
+        assert_int_equal(entry_cmp(&got, &want), 0);
+        assert_int_equal(got.type, want.type);
+        assert_int_equal(got.nvalue, want.nvalue);
+        if (got.nvalue)
+            assert_memory_equal(got.value, want.value, got.nvalue);
+        /* get returns the first (newest) version of each key. */
+        if (i == 0 || user_key_cmp(model[i - 1].key, model[i - 1].nkey,
+                                   want.key, want.nkey) != 0) {
+            entry newest;
+            assert_true(memtable_get(mt, want.key, want.nkey, &newest));
+            assert_int_equal(newest.seq, want.seq);
+            /* Seek lands on the same (newest) version. */
+            iter *probe = memtable_iter_new(mt);
+            assert_int_equal(iter_seek(probe, want.key, want.nkey), LSM_OK);
+            entry at;
+            iter_entry(probe, &at);
+            assert_int_equal(at.seq, want.seq);
+            iter_destroy(probe);
+        }
+        assert_int_equal(iter_next(it), LSM_OK);
+    }
+    assert_false(iter_valid(it));
+    iter_destroy(it);
+    memtable_unref(mt);
+    free(model);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_empty_memtable),
+        cmocka_unit_test(test_put_get_versions_and_counters),
+        cmocka_unit_test(test_bad_arguments_change_nothing),
+        cmocka_unit_test(test_iter_seek),
+        cmocka_unit_test(test_iter_outlives_creator_reference),
+        cmocka_unit_test(test_extreme_sizes),
+        cmocka_unit_test(test_randomized_against_model),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,243 @@
+/*
+ * test_util.c: the util layer (arena, coding, checksum).
+ *
+ * The arena must hand out 16-byte aligned, non-overlapping memory for any mix
+ * of sizes; the coders must round-trip every boundary value and reject
+ * truncated or overlong input without reading past the end they are given;
+ * the checksum must notice a single flipped bit.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "arena_int.h"
+#include "checksum_int.h"
+#include "coding_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Deterministic generator for the randomized parts. */
+static uint64_t test_rand(uint64_t *state)
+{
+    uint64_t x = *state;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    *state = x;
+    return x;
+}
+
+/* --- arena ---------------------------------------------------------------- */
+
+static void test_arena_alignment_and_growth(void **state)
+{
+    (void)state;
+    arena *a = arena_create();
+    assert_non_null(a);
+    assert_int_equal(arena_bytes_used(a), 0);
+
+    enum { N = 5000 };
+    unsigned char **ptrs = calloc(N, sizeof(*ptrs));
+    size_t *sizes = calloc(N, sizeof(*sizes));
+    assert_non_null(ptrs);
+    assert_non_null(sizes);
+    uint64_t rng = 42;
+    size_t last_used = 0;
+    for (int i = 0; i < N; i++) {
+        /* Mostly small, with a huge one (bigger than a block) now and then. */
+        size_t n = (i % 500 == 499) ? (size_t)(1 << 20) + (size_t)i
+                                    : (size_t)(test_rand(&rng) % 200);
+        ptrs[i] = arena_alloc(a, n);
+        sizes[i] = n;
+        assert_non_null(ptrs[i]);
+        assert_int_equal((uintptr_t)ptrs[i] % 16, 0);
+        memset(ptrs[i], (int)(i & 0xff), n);
+        size_t used = arena_bytes_used(a);
+        assert_true(used >= last_used);
+        last_used = used;
+    }
+    /* Nothing overlapped: every allocation still holds its own pattern. */
+    for (int i = 0; i < N; i++)
+        for (size_t j = 0; j < sizes[i]; j++)
+            assert_int_equal(ptrs[i][j], i & 0xff);
+
+    size_t huge_total = 0;
+    for (int i = 0; i < N; i++)
+        if (sizes[i] >= (1 << 20))
+            huge_total += sizes[i];
+    assert_true(arena_bytes_used(a) >= huge_total);
+    free(ptrs);
+    free(sizes);
+    arena_destroy(a);
+}
+
+static void test_arena_zero_and_overflow(void **state)
+{
+    (void)state;
+    arena *a = arena_create();
+    assert_non_null(a);
+    void *p = arena_alloc(a, 0);
+    void *q = arena_alloc(a, 1);
+    assert_non_null(q);
+    assert_int_equal((uintptr_t)q % 16, 0);
+    (void)p;
+    /* A request whose rounding overflows must fail cleanly. */
+    assert_null(arena_alloc(a, SIZE_MAX));
+    assert_null(arena_alloc(a, SIZE_MAX - 3));
+    arena_destroy(a);
+    arena_destroy(NULL);
+}
+
+/* --- coding --------------------------------------------------------------- */
+
+static void test_fixed_round_trips(void **state)
+{
+    (void)state;
+    uint8_t buf[8];
+    const uint16_t v16[] = {0, 1, 0x7f, 0x80, 0xff, 0x100, 0x1234, 0xffff};
+    for (size_t i = 0; i < sizeof v16 / sizeof v16[0]; i++) {
+        put_fixed16(buf, v16[i]);
+        assert_int_equal(get_fixed16(buf), v16[i]);
+    }
+    const uint32_t v32[] = {0,      1,       0xff,       0x100,
+                            0xffff, 0x10000, 0x12345678, UINT32_MAX};
+    for (size_t i = 0; i < sizeof v32 / sizeof v32[0]; i++) {
+        put_fixed32(buf, v32[i]);
+        assert_int_equal(get_fixed32(buf), v32[i]);
+    }
+    const uint64_t v64[] = {0,
+                            1,
+                            UINT32_MAX,
+                            (uint64_t)UINT32_MAX + 1,
+                            UINT64_C(0x0123456789abcdef),
+                            UINT64_MAX};
+    for (size_t i = 0; i < sizeof v64 / sizeof v64[0]; i++) {
+        put_fixed64(buf, v64[i]);
+        assert_int_equal(get_fixed64(buf), v64[i]);
+    }
+    /* Little-endian on every machine. */
+    put_fixed32(buf, 0x04030201u);
+    assert_int_equal(buf[0], 1);
+    assert_int_equal(buf[3], 4);
+    put_fixed64(buf, UINT64_C(0x0807060504030201));
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(buf[i], i + 1);
+}
+
+static void check_varint(uint64_t v)
+{
+    uint8_t buf[VARINT64_MAX_BYTES + 4];
+    memset(buf, 0xAA, sizeof buf);
+    size_t n = put_varint64(buf, v);
+    assert_true(n >= 1 && n <= VARINT64_MAX_BYTES);
+    assert_int_equal(n, varint64_length(v));
+    uint64_t got = ~v;
+    const uint8_t *end = get_varint64(buf, buf + n, &got);
+    assert_ptr_equal(end, buf + n);
+    assert_int_equal(got, v);
+    /* Every truncation is rejected. */
+    for (size_t cut = 0; cut < n; cut++)
+        assert_null(get_varint64(buf, buf + cut, &got));
+}
+
+static void test_varint_boundaries(void **state)
+{
+    (void)state;
+    const uint64_t values[] = {0,
+                               1,
+                               127,
+                               128,
+                               16383,
+                               16384,
+                               UINT32_MAX,
+                               (uint64_t)1 << 32,
+                               ((uint64_t)1 << 63) - 1,
+                               (uint64_t)1 << 63,
+                               UINT64_MAX - 1,
+                               UINT64_MAX};
+    for (size_t i = 0; i < sizeof values / sizeof values[0]; i++)
+        check_varint(values[i]);
+    assert_int_equal(varint64_length(0), 1);
+    assert_int_equal(varint64_length(127), 1);
+    assert_int_equal(varint64_length(128), 2);
+    assert_int_equal(varint64_length(UINT64_MAX), 10);
+
+    uint64_t rng = 7;
+    for (int i = 0; i < 10000; i++) {
+        uint64_t v = test_rand(&rng) >> (test_rand(&rng) % 64);
+        check_varint(v);
+    }
+}
+
+static void test_varint_rejects_overlong(void **state)
+{
+    (void)state;
+    uint64_t v = 0;
+    /* Eleven bytes: ten continuation bytes then a terminator. */
+    uint8_t eleven[11];
+    memset(eleven, 0x80, 10);
+    eleven[10] = 0x01;
+    assert_null(get_varint64(eleven, eleven + sizeof eleven, &v));
+    /* Ten bytes whose last one carries bits beyond 64. */
+    uint8_t wide[10];
+    memset(wide, 0xff, 9);
+    wide[9] = 0x02;
+    assert_null(get_varint64(wide, wide + sizeof wide, &v));
+    /* Ten continuation bytes: never terminates within the limit. */
+    uint8_t endless[10];
+    memset(endless, 0xff, sizeof endless);
+    assert_null(get_varint64(endless, endless + sizeof endless, &v));
+    /* Empty input. */
+    assert_null(get_varint64(eleven, eleven, &v));
+    /* Two varints back to back decode in turn. */
+    uint8_t two[2 * VARINT64_MAX_BYTES];
+    size_t n1 = put_varint64(two, 300);
+    size_t n2 = put_varint64(two + n1, UINT64_MAX);
+    const uint8_t *p = get_varint64(two, two + n1 + n2, &v);
+    assert_non_null(p);
+    assert_int_equal(v, 300);
+    p = get_varint64(p, two + n1 + n2, &v);
+    assert_ptr_equal(p, two + n1 + n2);
+    assert_int_equal(v, UINT64_MAX);
+}
+
+/* --- checksum ------------------------------------------------------------- */
+
+static void test_checksum_bit_flips(void **state)
+{
+    (void)state;
+    uint8_t data[256];
+    uint64_t rng = 99;
+    for (size_t i = 0; i < sizeof data; i++)
+        data[i] = (uint8_t)test_rand(&rng);
+    uint64_t base = checksum64(data, sizeof data);
+    assert_int_equal(base, checksum64(data, sizeof data));
+    assert_int_equal(hash64(data, sizeof data), hash64(data, sizeof data));
+    for (size_t byte = 0; byte < sizeof data; byte++) {
+        for (int bit = 0; bit < 8; bit++) {
+            data[byte] ^= (uint8_t)(1u << bit);
+            assert_true(checksum64(data, sizeof data) != base);
+            data[byte] ^= (uint8_t)(1u << bit);
+        }
+    }
+    assert_int_equal(checksum64(data, sizeof data), base);
+    /* Length matters too. */
+    assert_true(checksum64(data, sizeof data - 1) != base);
+    (void)checksum64(NULL, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_arena_alignment_and_growth),
+        cmocka_unit_test(test_arena_zero_and_overflow),
+        cmocka_unit_test(test_fixed_round_trips),
+        cmocka_unit_test(test_varint_boundaries),
+        cmocka_unit_test(test_varint_rejects_overlong),
+        cmocka_unit_test(test_checksum_bit_flips),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -391,7 +391,7 @@ static void *db_flush_thread_main(void *arg)
 
 /* --- writes --------------------------------------------------------------- */
 
-static int db_check_key(const void *key, size_t nkey)
+int db_check_key(const void *key, size_t nkey)
 {
     if (!key || nkey == 0)
         return lsm_error(LSM_EINVAL, "key is empty; keys are 1 to %u bytes",

@@ -99,6 +99,10 @@ struct lsm_iter {
 /* Takes a reference to the current version (db_iter.c, db_state.c). */
 version *db_ref_current(lsm_db *db);
 
+/* LSM_OK for a key of 1 to LSM_MAX_KEY_BYTES bytes; otherwise LSM_EINVAL
+ * with a message saying what keys may be. */
+int db_check_key(const void *key, size_t nkey);
+
 /* Returns the latched background error (recording its message on this
  * thread), or LSM_OK. */
 int db_check_bg_error(lsm_db *db);

@@ -23,6 +23,7 @@
 
 #include "status_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -117,12 +118,12 @@ int lsm_get(lsm_db *db, const void *key, size_t nkey, void **value,
                                      "to put the value");
     *value = NULL;
     *nvalue = 0;
-    if (!key || nkey == 0 || nkey > LSM_MAX_KEY_BYTES)
-        return lsm_error(LSM_EINVAL, "key is %zu bytes; keys are 1 to %u bytes",
-                         key ? nkey : 0, LSM_MAX_KEY_BYTES);
+    int rc = db_check_key(key, nkey);
+    if (rc != LSM_OK)
+        return rc;
     COUNTER_ADD(&db->ctrs, gets, 1);
     version *v = db_ref_current(db);
-    int rc = get_from_version(v, key, nkey, value, nvalue);
+    rc = get_from_version(v, key, nkey, value, nvalue);
     version_unref(v);
     return rc;
 }
@@ -381,10 +382,12 @@ static int check_bound(const lsm_bound *b, const char *which)
     if (b->kind != LSM_BOUND_INCLUDED && b->kind != LSM_BOUND_EXCLUDED)
         return lsm_error(LSM_EINVAL, "%s bound has unknown kind %d", which,
                          (int)b->kind);
-    if (!b->key || b->nkey == 0 || b->nkey > LSM_MAX_KEY_BYTES)
-        return lsm_error(LSM_EINVAL,
-                         "%s bound key is %zu bytes; keys are 1 to %u bytes",
-                         which, b->key ? b->nkey : 0, LSM_MAX_KEY_BYTES);
+    int rc = db_check_key(b->key, b->nkey);
+    if (rc != LSM_OK) {
+        char why[256];
+        snprintf(why, sizeof why, "%s", lsm_errmsg());
+        return lsm_error(rc, "%s bound: %s", which, why);
+    }
     return LSM_OK;
 }
 

@@ -1,0 +1,1087 @@
+/*
+ * commands.c: the command table of lsm-cli and one handler per command.
+ *
+ * The mini-lsm commands (fill, get, del, scan, flush, full_compaction, dump,
+ * quit/close) print exactly what mini-lsm-cli prints, so the book's scripts
+ * and screenshots carry over; the rest (put, stats, help, source) follow the
+ * same style. Every handler either prints its result and returns LSM_OK, or
+ * reports one error line through cli_fail and returns its code; the epoch
+ * advances only on LSM_OK (and not for source, whose lines advance it as if
+ * they had been typed).
+ *
+ * Invariants: a handler never holds the output lock while calling the engine
+ * (format.c takes it per call), so event lines from the engine can always be
+ * printed; every lsm_iter opened here is closed before the handler returns;
+ * every lsm_state is freed before the handler returns.
+ */
+#include "commands.h"
+
+#include "format.h"
+#include "parse.h"
+#include "repl.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+volatile sig_atomic_t cli_interrupted;
+
+typedef int (*cli_handler)(cli_session *s, const cli_argv *a);
+
+typedef struct cli_command {
+    const char *name;
+    const char *aliases[3]; /* NULL-terminated */
+    unsigned arg_counts;    /* bit n set: n arguments (after the name) ok */
+    const char *usage;
+    const char *summary;
+    const char *details;
+    const char *example;
+    cli_handler run;
+    int advances_epoch;
+} cli_command;
+
+#define ARGS(n) (1u << (n))
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x) STRINGIFY_(x)
+
+static int cmd_fill(cli_session *s, const cli_argv *a);
+static int cmd_get(cli_session *s, const cli_argv *a);
+static int cmd_del(cli_session *s, const cli_argv *a);
+static int cmd_put(cli_session *s, const cli_argv *a);
+static int cmd_scan(cli_session *s, const cli_argv *a);
+static int cmd_flush(cli_session *s, const cli_argv *a);
+static int cmd_full_compaction(cli_session *s, const cli_argv *a);
+static int cmd_dump(cli_session *s, const cli_argv *a);
+static int cmd_stats(cli_session *s, const cli_argv *a);
+static int cmd_help(cli_session *s, const cli_argv *a);
+static int cmd_source(cli_session *s, const cli_argv *a);
+static int cmd_quit(cli_session *s, const cli_argv *a);
+
+static const cli_command commands[] = {
+    {
+        .name = "fill",
+        .aliases = {NULL},
+        .arg_counts = ARGS(2),
+        .usage = "fill BEGIN END",
+        .summary = "put keys BEGIN..END with values value<key>@<epoch>",
+        .details = "Puts key i = value<i>@<epoch> for every i from BEGIN\n"
+                   "to END, both included. Keys are decimal numbers\n"
+                   "without padding (0 to 18446744073709551615). The\n"
+                   "epoch is 0 at start and goes up by one after every\n"
+                   "successful command, so refills show which write won.\n"
+                   "Ctrl-C stops a long fill; what was written stays.",
+        .example = "fill 1000 3000",
+        .run = cmd_fill,
+        .advances_epoch = 1,
+    },
+    {
+        .name = "get",
+        .aliases = {NULL},
+        .arg_counts = ARGS(1),
+        .usage = "get KEY",
+        .summary = "print the value of KEY",
+        .details = "Prints KEY=b\"VALUE\", or KEY not exist. Replies to\n"
+                   "get, del and put show KEY as typed when it is\n"
+                   "printable ASCII without blanks, quotes or\n"
+                   "backslashes, and as b\"...\" otherwise.",
+        .example = "get 2333",
+        .run = cmd_get,
+        .advances_epoch = 1,
+    },
+    {
+        .name = "del",
+        .aliases = {"delete", NULL},
+        .arg_counts = ARGS(1),
+        .usage = "del KEY",
+        .summary = "delete KEY",
+        .details = "Writes a tombstone for KEY. Deleting a missing key\n"
+                   "is not an error.",
+        .example = "del 2333",
+        .run = cmd_del,
+        .advances_epoch = 1,
+    },
+    {
+        .name = "put",
+        .aliases = {NULL},
+        .arg_counts = ARGS(2),
+        .usage = "put KEY VALUE",
+        .summary = "store VALUE under KEY",
+        .details = "Stores VALUE under KEY. Quote either to include\n"
+                   "blanks or any byte: inside \"...\" use \\n \\r \\t \\0\n"
+                   "\\\\ \\\" and \\xNN. An empty value (\"\") is a real\n"
+                   "value, unlike a deleted key.",
+        .example = "put \"my key\" \"a\\x00b\"",
+        .run = cmd_put,
+        .advances_epoch = 1,
+    },
+    {
+        .name = "scan",
+        .aliases = {NULL},
+        .arg_counts = ARGS(0) | ARGS(2),
+        .usage = "scan [BEGIN END]",
+        .summary = "print every pair, or those from BEGIN to END",
+        .details = "Prints b\"KEY\"=b\"VALUE\" for every live key in byte\n"
+                   "order, or for the keys from BEGIN to END, both\n"
+                   "included, then an empty line and the count. Keys\n"
+                   "compare as bytes: \"10\" sorts before \"9\".\n"
+                   "Ctrl-C stops a long scan.",
+        .example = "scan 2000 2333",
+        .run = cmd_scan,
+        .advances_epoch = 1,
+    },
+    {
+        .name = "flush",
+        .aliases = {NULL},
+        .arg_counts = ARGS(0),
+        .usage = "flush",
+        .summary = "flush every memtable to L0",
+        .details = "Freezes the memtable (if it holds anything) and\n"
+                   "writes every immutable memtable to a new L0 SST,\n"
+                   "oldest first, printing what happened.",
+        .example = "flush",
+        .run = cmd_flush,
+        .advances_epoch = 1,
+    },
+    {
+        .name = "full_compaction",
+        .aliases = {NULL},
+        .arg_counts = ARGS(0),
+        .usage = "full_compaction",
+        .summary = "merge L0 and L1 into new L1 SSTs",
+        .details = "Merges every L0 and L1 SST into new L1 SSTs and\n"
+                   "drops deleted keys. Memtables are not flushed first.",
+        .example = "full_compaction",
+        .run = cmd_full_compaction,
+        .advances_epoch = 1,
+    },
+    {
+        .name = "dump",
+        .aliases = {NULL},
+        .arg_counts = ARGS(0) | ARGS(1),
+        .usage = "dump [-v]",
+        .summary = "show memtables, SSTs per level and iterators",
+        .details = "Shows the memtable, the immutable memtables (newest\n"
+                   "first), L0 (newest first, only when not empty), every\n"
+                   "level and the open iterators. With -v, also each\n"
+                   "memtable's and SST's size, entries and key range.",
+        .example = "dump -v",
+        .run = cmd_dump,
+        .advances_epoch = 1,
+    },
+    {
+        .name = "stats",
+        .aliases = {NULL},
+        .arg_counts = ARGS(0),
+        .usage = "stats",
+        .summary = "show the engine's counters",
+        .details = "Shows the counters kept since the database was\n"
+                   "opened: operations, bytes written by users, flushes\n"
+                   "and compactions, block reads, cache hits and bloom\n"
+                   "filter checks.",
+        .example = "stats",
+        .run = cmd_stats,
+        .advances_epoch = 1,
+    },
+    {
+        .name = "source",
+        .aliases = {".read", NULL},
+        .arg_counts = ARGS(1),
+        .usage = "source FILE",
+        .summary = "run the commands in FILE",
+        .details =
+            "Runs FILE's lines as if they were typed: they advance\n"
+            "the epoch, source itself does not. Blank lines and\n"
+            "lines starting with # are skipped; errors name the\n"
+            "file and line. Files may source others, up to\n" STRINGIFY(
+                CLI_MAX_SOURCE_DEPTH) " deep. A relative FILE "
+                                      "is found from the\ncurrent directory.",
+        .example = "source setup.inc",
+        .run = cmd_source,
+        .advances_epoch = 0,
+    },
+    {
+        .name = "help",
+        .aliases = {NULL},
+        .arg_counts = ARGS(0) | ARGS(1),
+        .usage = "help [COMMAND]",
+        .summary = "list the commands, or explain one",
+        .details = "Lists the commands, or shows one command's syntax,\n"
+                   "what it does and an example.",
+        .example = "help scan",
+        .run = cmd_help,
+        .advances_epoch = 1,
+    },
+    {
+        .name = "quit",
+        .aliases = {"close", "exit", NULL},
+        .arg_counts = ARGS(0),
+        .usage = "quit",
+        .summary = "close the database and leave",
+        .details = "Closes the database cleanly (flushing the memtables)\n"
+                   "and leaves. The end of the input does the same.",
+        .example = "quit",
+        .run = cmd_quit,
+        .advances_epoch = 1,
+    },
+};
+
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+/* --- Shared helpers -------------------------------------------------------
+ */
+
+void cli_session_init(cli_session *s, lsm_db *db)
+{
+    memset(s, 0, sizeof *s);
+    s->db = db;
+    atomic_init(&s->bg_failed, 0);
+}
+
+/* Appends the error prefix for the line being run (see cli_where). */
+static void where_append(cli_buf *b, const cli_where *w)
+{
+    if (w->file)
+        cli_buf_printf(b, "%s:%lu: ", w->file, w->line);
+    else if (w->line > 0)
+        cli_buf_printf(b, "line %lu: ", w->line);
+}
+
+/* Counts one failed command, stopping the session under --bail. */
+static void session_count_failure(cli_session *s)
+{
+    s->n_failed++;
+    if (s->bail)
+        s->stop = 1;
+}
+
+/* Prints one error line built in msg (already containing the message). */
+static int session_report(cli_session *s, cli_buf *msg)
+{
+    cli_buf line;
+
+    cli_buf_init(&line);
+    cli_buf_append(&line, "error: ", 7);
+    where_append(&line, &s->where);
+    cli_buf_append(&line, msg->data ? msg->data : "", msg->len);
+    cli_buf_append(&line, "\n", 1);
+    if (cli_buf_failed(&line) || cli_buf_failed(msg))
+        cli_err_printf("error: out of memory\n");
+    else
+        cli_err_printf("%s", cli_buf_str(&line));
+    cli_buf_free(&line);
+    session_count_failure(s);
+    return LSM_EINVAL;
+}
+
+int cli_fail(cli_session *s, const char *fmt, ...)
+{
+    cli_buf msg;
+    va_list ap;
+
+    cli_buf_init(&msg);
+    va_start(ap, fmt);
+    cli_buf_vprintf(&msg, fmt, ap);
+    va_end(ap);
+    session_report(s, &msg);
+    cli_buf_free(&msg);
+    return LSM_EINVAL;
+}
+
+/* Reports an engine error for cmd and returns rc: "error: cmd: details". */
+static int fail_engine(cli_session *s, const char *cmd, int rc)
+{
+    const char *msg = lsm_errmsg();
+
+    if (!msg || !msg[0])
+        msg = lsm_strerror(rc);
+    cli_fail(s, "%s: %s", cmd, msg);
+    return rc;
+}
+
+/* Appends an argument for an error message: 'as typed' when plain, in the
+ * b"..." form otherwise (so control bytes never reach the terminal). */
+static void append_arg_quoted(cli_buf *b, const cli_arg *arg)
+{
+    if (cli_key_is_plain(arg->bytes, arg->n_bytes)) {
+        cli_buf_append(b, "'", 1);
+        cli_buf_append(b, arg->bytes, arg->n_bytes);
+        cli_buf_append(b, "'", 1);
+    } else {
+        cli_buf_append_bytes(b, arg->bytes, arg->n_bytes);
+    }
+}
+
+/* Parses a u64 argument of cmd (fill's BEGIN or END), reporting junk with
+ * the range that would have been accepted. */
+static int arg_u64(cli_session *s, const char *cmd, const cli_arg *arg,
+                   uint64_t *out)
+{
+    cli_buf msg;
+    cli_num_status st;
+
+    st = cli_parse_u64(arg->bytes, arg->n_bytes, UINT64_MAX, out);
+    if (st == CLI_NUM_OK)
+        return LSM_OK;
+    cli_buf_init(&msg);
+    cli_buf_printf(&msg, "%s: ", cmd);
+    append_arg_quoted(&msg, arg);
+    cli_buf_printf(&msg, " is %s (expected 0 to %" PRIu64 ")",
+                   st == CLI_NUM_TOO_LARGE ? "too large" : "not a number",
+                   UINT64_MAX);
+    session_report(s, &msg);
+    cli_buf_free(&msg);
+    return LSM_EINVAL;
+}
+
+/* Called when a long command saw Ctrl-C: the command counts as failed (the
+ * epoch stays). cli_interrupted stays set, so the loop feeding lines sees it
+ * too and stops a replay or a sourced file (see repl.c). */
+static int session_interrupted(cli_session *s)
+{
+    session_count_failure(s);
+    return LSM_EINVAL;
+}
+
+/* --- Engine events --------------------------------------------------------
+ */
+
+/* "[1, 0, 2]" from n ids, in the order given. */
+static void append_ids(cli_buf *b, const uint64_t *ids, size_t n)
+{
+    size_t i;
+
+    cli_buf_append(b, "[", 1);
+    for (i = 0; i < n; i++)
+        cli_buf_printf(b, "%s%" PRIu64, i ? ", " : "", ids[i]);
+    cli_buf_append(b, "]", 1);
+}
+
+/* Runs on whichever thread did the work (see lsm_event_fn), so it touches
+ * only the output functions, which lock, and the atomic bg_failed. */
+void cli_print_event(void *ctx, const lsm_event *ev)
+{
+    cli_session *s = ctx;
+    cli_buf line;
+
+    cli_buf_init(&line);
+    switch (ev->type) {
+    case LSM_EVENT_MEMTABLE_FROZEN:
+        cli_buf_printf(&line,
+                       "froze memtable %" PRIu64 " (%" PRIu64 " keys, %" PRIu64
+                       " B); new memtable %" PRIu64 "\n",
+                       ev->memtable_id, ev->num_entries, ev->size_bytes,
+                       ev->new_memtable_id);
+        break;
+    case LSM_EVENT_FLUSH_BEGIN:
+        break; /* FLUSH_END says it all */
+    case LSM_EVENT_FLUSH_END:
+        cli_buf_printf(&line, "flushed %" PRIu64 ".sst with size=%" PRIu64 "\n",
+                       ev->sst_id, ev->size_bytes);
+        break;
+    case LSM_EVENT_COMPACTION_BEGIN:
+        cli_buf_append(&line, "compacting ", 11);
+        append_ids(&line, ev->inputs, ev->n_inputs);
+        cli_buf_printf(&line, " into L%d\n", ev->level);
+        break;
+    case LSM_EVENT_COMPACTION_END:
+        cli_buf_printf(&line,
+                       "compaction finished: %zu files removed, %zu files "
+                       "added, output=",
+                       ev->n_inputs, ev->n_outputs);
+        append_ids(&line, ev->outputs, ev->n_outputs);
+        cli_buf_append(&line, "\n", 1);
+        break;
+    case LSM_EVENT_BACKGROUND_ERROR:
+        atomic_store(&s->bg_failed, 1);
+        cli_err_printf("error: background work failed: %s\n",
+                       ev->message && ev->message[0] ? ev->message
+                                                     : lsm_strerror(ev->rc));
+        break;
+    default:
+        break; /* an event this shell does not know yet */
+    }
+    if (line.len > 0)
+        cli_out_buf(&line);
+    cli_buf_free(&line);
+}
+
+/* --- Command lookup -------------------------------------------------------
+ */
+
+static int name_matches(const char *name, const cli_arg *arg)
+{
+    return strlen(name) == arg->n_bytes &&
+           memcmp(name, arg->bytes, arg->n_bytes) == 0;
+}
+
+static const cli_command *command_find(const cli_arg *arg)
+{
+    size_t i, j;
+
+    for (i = 0; i < N_COMMANDS; i++) {
+        if (name_matches(commands[i].name, arg))
+            return &commands[i];
+        for (j = 0; commands[i].aliases[j]; j++) {
+            if (name_matches(commands[i].aliases[j], arg))
+                return &commands[i];
+        }
+    }
+    return NULL;
+}
+
+const char *cli_command_name(size_t i)
+{
+    size_t c, j;
+
+    for (c = 0; c < N_COMMANDS; c++) {
+        if (i == 0)
+            return commands[c].name;
+        i--;
+        for (j = 0; commands[c].aliases[j]; j++) {
+            if (i == 0)
+                return commands[c].aliases[j];
+            i--;
+        }
+    }
+    return NULL;
+}
+
+#define SUGGEST_MAX_LEN 32
+
+/* Optimal string alignment distance (Levenshtein plus adjacent swaps),
+ * case-insensitive, between two short strings. */
+static size_t edit_distance(const char *a, size_t na, const char *b, size_t nb)
+{
+    size_t d[SUGGEST_MAX_LEN + 1][SUGGEST_MAX_LEN + 1];
+    size_t i, j, cost, best;
+
+    for (i = 0; i <= na; i++)
+        d[i][0] = i;
+    for (j = 0; j <= nb; j++)
+        d[0][j] = j;
+    for (i = 1; i <= na; i++) {
+        for (j = 1; j <= nb; j++) {
+            cost = tolower((unsigned char)a[i - 1]) !=
+                   tolower((unsigned char)b[j - 1]);
+            best = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < best)
+                best = d[i][j - 1] + 1;
+            if (d[i - 1][j - 1] + cost < best)
+                best = d[i - 1][j - 1] + cost;
+            if (i > 1 && j > 1 &&
+                tolower((unsigned char)a[i - 1]) ==
+                    tolower((unsigned char)b[j - 2]) &&
+                tolower((unsigned char)a[i - 2]) ==
+                    tolower((unsigned char)b[j - 1]) &&
+                d[i - 2][j - 2] + 1 < best)
+                best = d[i - 2][j - 2] + 1;
+            d[i][j] = best;
+        }
+    }
+    return d[na][nb];
+}
+
+/* The command name closest to what was typed, or NULL if none is close
+ * enough to be a likely typo (1 edit for short words, 2 for longer). */
+static const char *command_suggest(const cli_arg *arg)
+{
+    const char *name, *best = NULL;
+    size_t i, d, best_d = SIZE_MAX, limit;
+
+    if (arg->n_bytes == 0 || arg->n_bytes > SUGGEST_MAX_LEN)
+        return NULL;
+    limit = arg->n_bytes <= 3 ? 1 : 2;
+    for (i = 0; (name = cli_command_name(i)) != NULL; i++) {
+        if (strlen(name) > SUGGEST_MAX_LEN)
+            continue;
+        d = edit_distance(arg->bytes, arg->n_bytes, name, strlen(name));
+        if (d <= limit && d < best_d) {
+            best = name;
+            best_d = d;
+        }
+    }
+    return best;
+}
+
+/* "unknown command 'fil'; did you mean 'fill'? type help for the list" */
+static int fail_unknown(cli_session *s, const char *context, const cli_arg *arg)
+{
+    cli_buf msg;
+    const char *suggestion = command_suggest(arg);
+
+    cli_buf_init(&msg);
+    cli_buf_printf(&msg, "%sunknown command ", context);
+    append_arg_quoted(&msg, arg);
+    if (suggestion)
+        cli_buf_printf(&msg, "; did you mean '%s'?", suggestion);
+    cli_buf_printf(&msg, "%s type help for the list", suggestion ? "" : ";");
+    session_report(s, &msg);
+    cli_buf_free(&msg);
+    return LSM_EINVAL;
+}
+
+/* "fill needs 2 arguments: fill BEGIN END (got 1)" */
+static int fail_arg_count(cli_session *s, const cli_command *c, size_t got)
+{
+    char need[64];
+    size_t n, first = SIZE_MAX, second = SIZE_MAX;
+
+    for (n = 0; n < 32; n++) {
+        if (!(c->arg_counts & ARGS(n)))
+            continue;
+        if (first == SIZE_MAX)
+            first = n;
+        else
+            second = n;
+    }
+    if (second != SIZE_MAX)
+        snprintf(need, sizeof need, "needs %zu or %zu arguments", first,
+                 second);
+    else if (first == 0)
+        snprintf(need, sizeof need, "takes no arguments");
+    else
+        snprintf(need, sizeof need, "needs %zu argument%s", first,
+                 first == 1 ? "" : "s");
+    return cli_fail(s, "%s %s: %s (got %zu)", c->name, need, c->usage, got);
+}
+
+/* --- Handlers -------------------------------------------------------------
+ */
+
+static int cmd_fill(cli_session *s, const cli_argv *a)
+{
+    char key[32], value[64];
+    uint64_t begin, end, i, n_filled = 0;
+    int n_key, n_value, rc;
+
+    if (arg_u64(s, "fill", &a->args[1], &begin) != LSM_OK ||
+        arg_u64(s, "fill", &a->args[2], &end) != LSM_OK)
+        return LSM_EINVAL;
+    if (begin > end)
+        return cli_fail(s,
+                        "fill: BEGIN %" PRIu64 " is greater than END %" PRIu64,
+                        begin, end);
+    for (i = begin;; i++) {
+        if (cli_interrupted) {
+            cli_out_printf("interrupted: %" PRIu64
+                           " values filled with epoch %" PRIu64 "\n",
+                           n_filled, s->epoch);
+            return session_interrupted(s);
+        }
+        n_key = snprintf(key, sizeof key, "%" PRIu64, i);
+        n_value = snprintf(value, sizeof value, "value%" PRIu64 "@%" PRIu64, i,
+                           s->epoch);
+        rc = lsm_put(s->db, key, (size_t)n_key, value, (size_t)n_value);
+        if (rc != LSM_OK)
+            return fail_engine(s, "fill", rc);
+        n_filled++;
+        if (i == end)
+            break;
+    }
+    cli_out_printf("%" PRIu64 " values filled with epoch %" PRIu64 "\n",
+                   n_filled, s->epoch);
+    return LSM_OK;
+}
+
+static int cmd_get(cli_session *s, const cli_argv *a)
+{
+    const cli_arg *key = &a->args[1];
+    void *value = NULL;
+    size_t n_value = 0;
+    cli_buf out;
+    int rc;
+
+    rc = lsm_get(s->db, key->bytes, key->n_bytes, &value, &n_value);
+    if (rc != LSM_OK && rc != LSM_NOTFOUND)
+        return fail_engine(s, "get", rc);
+    cli_buf_init(&out);
+    cli_buf_append_key(&out, key->bytes, key->n_bytes);
+    if (rc == LSM_OK) {
+        cli_buf_append(&out, "=", 1);
+        cli_buf_append_bytes(&out, value, n_value);
+        cli_buf_append(&out, "\n", 1);
+    } else {
+        cli_buf_printf(&out, " not exist\n");
+    }
+    lsm_free(value);
+    rc = cli_out_buf(&out) == 0 ? LSM_OK : LSM_ENOMEM;
+    cli_buf_free(&out);
+    if (rc != LSM_OK)
+        session_count_failure(s);
+    return rc;
+}
+
+/* Prints "KEY what" for a reply about a key (deleted, stored). */
+static int reply_key(cli_session *s, const cli_arg *key, const char *what)
+{
+    cli_buf out;
+    int rc;
+
+    cli_buf_init(&out);
+    cli_buf_append_key(&out, key->bytes, key->n_bytes);
+    cli_buf_printf(&out, " %s\n", what);
+    rc = cli_out_buf(&out) == 0 ? LSM_OK : LSM_ENOMEM;
+    cli_buf_free(&out);
+    if (rc != LSM_OK)
+        session_count_failure(s);
+    return rc;
+}
+
+static int cmd_del(cli_session *s, const cli_argv *a)
+{
+    const cli_arg *key = &a->args[1];
+    int rc;
+
+    rc = lsm_delete(s->db, key->bytes, key->n_bytes);
+    if (rc != LSM_OK)
+        return fail_engine(s, a->args[0].bytes, rc); /* del or delete */
+    return reply_key(s, key, "deleted");
+}
+
+static int cmd_put(cli_session *s, const cli_argv *a)
+{
+    const cli_arg *key = &a->args[1], *value = &a->args[2];
+    int rc;
+
+    rc = lsm_put(s->db, key->bytes, key->n_bytes, value->bytes, value->n_bytes);
+    if (rc != LSM_OK)
+        return fail_engine(s, "put", rc);
+    return reply_key(s, key, "stored");
+}
+
+/* Rejects a range whose BEGIN sorts after its END: the engine would return
+ * nothing, and the likely cause (numbers compare as bytes) deserves a word. */
+static int scan_check_range(cli_session *s, const cli_arg *lo,
+                            const cli_arg *hi)
+{
+    size_t n = lo->n_bytes < hi->n_bytes ? lo->n_bytes : hi->n_bytes;
+    int cmp = memcmp(lo->bytes, hi->bytes, n);
+    cli_buf msg;
+
+    if (cmp < 0 || (cmp == 0 && lo->n_bytes <= hi->n_bytes))
+        return LSM_OK;
+    cli_buf_init(&msg);
+    cli_buf_append(&msg, "scan: BEGIN ", 12);
+    append_arg_quoted(&msg, lo);
+    cli_buf_append(&msg, " sorts after END ", 17);
+    append_arg_quoted(&msg, hi);
+    cli_buf_printf(&msg, " (keys compare as bytes, so '10' < '9')");
+    session_report(s, &msg);
+    cli_buf_free(&msg);
+    return LSM_EINVAL;
+}
+
+/* Prints the pairs of an open iterator; the caller closes it. */
+static int scan_print(cli_session *s, lsm_iter *it)
+{
+    const void *k, *v;
+    size_t nk, nv;
+    uint64_t n_scanned = 0;
+    cli_buf line;
+    int rc = LSM_OK;
+
+    cli_buf_init(&line);
+    while (lsm_iter_valid(it)) {
+        if (cli_interrupted) {
+            cli_out_printf("\ninterrupted: %" PRIu64 " keys scanned\n",
+                           n_scanned);
+            rc = session_interrupted(s);
+            goto out;
+        }
+        k = lsm_iter_key(it, &nk);
+        v = lsm_iter_value(it, &nv);
+        cli_buf_reset(&line);
+        cli_buf_append_bytes(&line, k, nk);
+        cli_buf_append(&line, "=", 1);
+        cli_buf_append_bytes(&line, v, nv);
+        cli_buf_append(&line, "\n", 1);
+        if (cli_out_buf(&line) != 0) {
+            rc = LSM_ENOMEM;
+            session_count_failure(s);
+            goto out;
+        }
+        n_scanned++;
+        rc = lsm_iter_next(it);
+        if (rc != LSM_OK) {
+            fail_engine(s, "scan", rc);
+            goto out;
+        }
+    }
+    cli_out_printf("\n%" PRIu64 " keys scanned\n", n_scanned);
+out:
+    cli_buf_free(&line);
+    return rc;
+}
+
+static int cmd_scan(cli_session *s, const cli_argv *a)
+{
+    lsm_bound lo = {LSM_BOUND_UNBOUNDED, NULL, 0};
+    lsm_bound hi = {LSM_BOUND_UNBOUNDED, NULL, 0};
+    lsm_iter *it = NULL;
+    int rc;
+
+    if (a->n_args == 3) {
+        if (scan_check_range(s, &a->args[1], &a->args[2]) != LSM_OK)
+            return LSM_EINVAL;
+        lo.kind = hi.kind = LSM_BOUND_INCLUDED;
+        lo.key = a->args[1].bytes;
+        lo.nkey = a->args[1].n_bytes;
+        hi.key = a->args[2].bytes;
+        hi.nkey = a->args[2].n_bytes;
+    }
+    rc = lsm_scan(s->db, &lo, &hi, &it);
+    if (rc != LSM_OK)
+        return fail_engine(s, "scan", rc);
+    rc = scan_print(s, it);
+    lsm_iter_close(it);
+    return rc;
+}
+
+static int cmd_flush(cli_session *s, const cli_argv *a)
+{
+    int rc = lsm_flush(s->db);
+
+    if (rc != LSM_OK)
+        return fail_engine(s, "flush", rc);
+    cli_out_printf("flush success\n");
+    return LSM_OK;
+}
+
+static int cmd_full_compaction(cli_session *s, const cli_argv *a)
+{
+    int rc = lsm_compact_full(s->db);
+
+    if (rc != LSM_OK)
+        return fail_engine(s, "full_compaction", rc);
+    cli_out_printf("full compaction success\n");
+    return LSM_OK;
+}
+
+/* "[3, 2]" from the ids of n memtables. */
+static void dump_memtable_ids(cli_buf *b, const lsm_memtable_info *m, size_t n)
+{
+    size_t i;
+
+    cli_buf_append(b, "[", 1);
+    for (i = 0; i < n; i++)
+        cli_buf_printf(b, "%s%" PRIu64, i ? ", " : "", m[i].memtable_id);
+    cli_buf_append(b, "]", 1);
+}
+
+/* "[1, 0]" from the ids of n SSTs. */
+static void dump_sst_ids(cli_buf *b, const lsm_sst_info *t, size_t n)
+{
+    size_t i;
+
+    cli_buf_append(b, "[", 1);
+    for (i = 0; i < n; i++)
+        cli_buf_printf(b, "%s%" PRIu64, i ? ", " : "", t[i].sst_id);
+    cli_buf_append(b, "]", 1);
+}
+
+/* dump -v: one indented line per SST. */
+static void dump_sst_details(cli_buf *b, const lsm_sst_info *t, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        cli_buf_printf(b,
+                       "  %" PRIu64 ".sst: %" PRIu64 " B, %" PRIu64
+                       " entries, %" PRIu64 " blocks, keys ",
+                       t[i].sst_id, t[i].file_size, t[i].num_entries,
+                       t[i].num_blocks);
+        cli_buf_append_bytes(b, t[i].first_key, t[i].nfirst_key);
+        cli_buf_append(b, "..", 2);
+        cli_buf_append_bytes(b, t[i].last_key, t[i].nlast_key);
+        cli_buf_append(b, "\n", 1);
+    }
+}
+
+/* Renders the state as dump prints it (mini-lsm's level lines exactly). */
+static void dump_format(cli_buf *b, const lsm_state *st, int verbose)
+{
+    size_t i;
+
+    cli_buf_printf(
+        b, "Memtable (id %" PRIu64 "): %" PRIu64 " keys, %" PRIu64 " B\n",
+        st->memtable.memtable_id, st->memtable.num_keys,
+        st->memtable.size_bytes);
+    cli_buf_printf(b, "Immutable memtables (%zu): ", st->n_immutables);
+    dump_memtable_ids(b, st->immutables, st->n_immutables);
+    cli_buf_append(b, "\n", 1);
+    for (i = 0; verbose && i < st->n_immutables; i++)
+        cli_buf_printf(
+            b, "  memtable %" PRIu64 ": %" PRIu64 " keys, %" PRIu64 " B\n",
+            st->immutables[i].memtable_id, st->immutables[i].num_keys,
+            st->immutables[i].size_bytes);
+    if (st->n_l0 > 0) {
+        cli_buf_printf(b, "L0 (%zu): ", st->n_l0);
+        dump_sst_ids(b, st->l0, st->n_l0);
+        cli_buf_append(b, "\n", 1);
+        if (verbose)
+            dump_sst_details(b, st->l0, st->n_l0);
+    }
+    for (i = 0; i < st->n_levels; i++) {
+        const lsm_level_info *lv = &st->levels[i];
+        cli_buf_printf(b, "L%d (%zu): ", lv->level, lv->n_ssts);
+        dump_sst_ids(b, lv->ssts, lv->n_ssts);
+        cli_buf_append(b, "\n", 1);
+        if (verbose)
+            dump_sst_details(b, lv->ssts, lv->n_ssts);
+    }
+    cli_buf_printf(b, "Open iterators: %zu\n", st->n_iters);
+    for (i = 0; verbose && i < st->n_iters; i++)
+        cli_buf_printf(b, "  iterator %" PRIu64 ": %zu active\n",
+                       st->iters[i].iter_id, st->iters[i].num_active);
+}
+
+static int cmd_dump(cli_session *s, const cli_argv *a)
+{
+    lsm_state *st = NULL;
+    cli_buf out, msg;
+    int verbose = 0, rc;
+
+    if (a->n_args == 2) {
+        if (!name_matches("-v", &a->args[1])) {
+            cli_buf_init(&msg);
+            cli_buf_append(&msg, "dump: unknown option ", 21);
+            append_arg_quoted(&msg, &a->args[1]);
+            cli_buf_printf(&msg, " (expected -v or nothing)");
+            session_report(s, &msg);
+            cli_buf_free(&msg);
+            return LSM_EINVAL;
+        }
+        verbose = 1;
+    }
+    rc = lsm_state_get(s->db, &st);
+    if (rc != LSM_OK)
+        return fail_engine(s, "dump", rc);
+    cli_buf_init(&out);
+    dump_format(&out, st, verbose);
+    cli_buf_printf(&out, "dump success\n");
+    lsm_state_free(st);
+    rc = cli_out_buf(&out) == 0 ? LSM_OK : LSM_ENOMEM;
+    cli_buf_free(&out);
+    if (rc != LSM_OK)
+        session_count_failure(s);
+    return rc;
+}
+
+static int cmd_stats(cli_session *s, const cli_argv *a)
+{
+    lsm_state *st = NULL;
+    const lsm_counters *c;
+    int rc;
+
+    rc = lsm_state_get(s->db, &st);
+    if (rc != LSM_OK)
+        return fail_engine(s, "stats", rc);
+    c = &st->counters;
+    cli_out_printf("puts: %" PRIu64 "\n"
+                   "deletes: %" PRIu64 "\n"
+                   "gets: %" PRIu64 "\n"
+                   "scans: %" PRIu64 "\n"
+                   "user bytes written: %" PRIu64 "\n"
+                   "wal bytes written: %" PRIu64 "\n"
+                   "flush bytes written: %" PRIu64 "\n"
+                   "compaction bytes written: %" PRIu64 "\n"
+                   "memtables frozen: %" PRIu64 "\n"
+                   "flushes: %" PRIu64 "\n"
+                   "compactions: %" PRIu64 "\n"
+                   "block reads: %" PRIu64 "\n"
+                   "block cache hits: %" PRIu64 "\n"
+                   "bloom checks: %" PRIu64 "\n"
+                   "bloom negatives: %" PRIu64 "\n"
+                   "sst probes: %" PRIu64 "\n",
+                   c->puts, c->deletes, c->gets, c->scans,
+                   c->user_bytes_written, c->wal_bytes_written,
+                   c->flush_bytes_written, c->compaction_bytes_written,
+                   c->memtables_frozen, c->flushes, c->compactions,
+                   c->block_reads, c->block_cache_hits, c->bloom_checks,
+                   c->bloom_negatives, c->sst_probes);
+    lsm_state_free(st);
+    return LSM_OK;
+}
+
+void cli_print_help_list(void)
+{
+    cli_buf out;
+    size_t i, j;
+
+    cli_buf_init(&out);
+    cli_buf_printf(&out, "commands:\n");
+    for (i = 0; i < N_COMMANDS; i++) {
+        cli_buf_printf(&out, "  %-18s %s", commands[i].usage,
+                       commands[i].summary);
+        for (j = 0; commands[i].aliases[j]; j++)
+            cli_buf_printf(&out, "%s%s", j ? ", " : " (also ",
+                           commands[i].aliases[j]);
+        cli_buf_printf(&out, "%s\n", j ? ")" : "");
+    }
+    cli_buf_printf(&out,
+                   "Arguments are separated by blanks. Quote one to include "
+                   "blanks or any byte:\n"
+                   "  put \"my key\" \"line\\nbreak \\x00\"\n"
+                   "Type help COMMAND for details.\n");
+    cli_out_buf(&out);
+    cli_buf_free(&out);
+}
+
+/* help COMMAND: syntax, what it does, an example, other names. */
+static void help_print_command(const cli_command *c)
+{
+    cli_buf out;
+    size_t j;
+
+    cli_buf_init(&out);
+    cli_buf_printf(&out, "usage: %s\n%s\nexample: %s\n", c->usage, c->details,
+                   c->example);
+    for (j = 0; c->aliases[j]; j++)
+        cli_buf_printf(&out, "%s%s", j ? ", " : "also: ", c->aliases[j]);
+    if (j)
+        cli_buf_append(&out, "\n", 1);
+    cli_out_buf(&out);
+    cli_buf_free(&out);
+}
+
+static int cmd_help(cli_session *s, const cli_argv *a)
+{
+    const cli_command *c;
+
+    if (a->n_args == 1) {
+        cli_print_help_list();
+        return LSM_OK;
+    }
+    c = command_find(&a->args[1]);
+    if (!c)
+        return fail_unknown(s, "help: ", &a->args[1]);
+    help_print_command(c);
+    return LSM_OK;
+}
+
+/* Reports that source could not open (or nest) the file named by path. */
+static int fail_source(cli_session *s, const cli_arg *path, const char *why)
+{
+    cli_buf msg;
+
+    cli_buf_init(&msg);
+    cli_buf_append(&msg, "source: ", 8);
+    append_arg_quoted(&msg, path);
+    cli_buf_printf(&msg, ": %s", why);
+    session_report(s, &msg);
+    cli_buf_free(&msg);
+    return LSM_EINVAL;
+}
+
+static int cmd_source(cli_session *s, const cli_argv *a)
+{
+    const cli_arg *path = &a->args[1];
+    char why[160];
+    FILE *f;
+    int rc;
+
+    if (memchr(path->bytes, '\0', path->n_bytes))
+        return fail_source(s, path, "a file name cannot contain a NUL byte");
+    if (s->source_depth >= CLI_MAX_SOURCE_DEPTH) {
+        snprintf(why, sizeof why,
+                 "sources nested more than %d deep; does a file source "
+                 "itself?",
+                 CLI_MAX_SOURCE_DEPTH);
+        return fail_source(s, path, why);
+    }
+    f = fopen(path->bytes, "r");
+    if (!f) {
+        snprintf(why, sizeof why, "cannot open: %s", strerror(errno));
+        return fail_source(s, path, why);
+    }
+    s->source_depth++;
+    rc = cli_run_stream(s, f, path->bytes);
+    s->source_depth--;
+    fclose(f);
+    return rc;
+}
+
+static int cmd_quit(cli_session *s, const cli_argv *a)
+{
+    s->quit = 1;
+    return LSM_OK;
+}
+
+/* --- Running a line -------------------------------------------------------
+ */
+
+/* 1 for blank lines and # comments, which scripts may contain. */
+static int line_is_skipped(const char *line, size_t n_line)
+{
+    size_t i = 0;
+
+    while (i < n_line && (line[i] == ' ' || line[i] == '\t' ||
+                          line[i] == '\r' || line[i] == '\n'))
+        i++;
+    return i == n_line || line[i] == '#';
+}
+
+/* --echo: "lsm-cli> LINE", without the line's trailing blanks. */
+static void echo_line(const char *line, size_t n_line)
+{
+    cli_buf out;
+
+    while (n_line > 0 &&
+           (line[n_line - 1] == '\n' || line[n_line - 1] == '\r' ||
+            line[n_line - 1] == ' ' || line[n_line - 1] == '\t'))
+        n_line--;
+    cli_buf_init(&out);
+    cli_buf_append(&out, "lsm-cli> ", 9);
+    cli_buf_append(&out, line, n_line);
+    cli_buf_append(&out, "\n", 1);
+    cli_out_buf(&out);
+    cli_buf_free(&out);
+}
+
+/* Tokenizes, finds and runs the command of a non-blank line. */
+static int session_dispatch(cli_session *s, const char *line, size_t n_line)
+{
+    cli_argv a;
+    char err[256];
+    const cli_command *c;
+    int rc;
+
+    rc = cli_tokenize(line, n_line, &a, err, sizeof err);
+    if (rc == LSM_ENOMEM)
+        return cli_fail(s, "out of memory");
+    if (rc != LSM_OK)
+        return cli_fail(s, "%s", err);
+    c = command_find(&a.args[0]);
+    if (!c) {
+        rc = fail_unknown(s, "", &a.args[0]);
+    } else if (a.n_args - 1 >= 32 || !(c->arg_counts & ARGS(a.n_args - 1))) {
+        rc = fail_arg_count(s, c, a.n_args - 1);
+    } else {
+        cli_interrupted = 0;
+        rc = c->run(s, &a);
+        if (rc == LSM_OK && c->advances_epoch)
+            s->epoch++;
+    }
+    cli_argv_free(&a);
+    return rc;
+}
+
+int cli_session_exec(cli_session *s, const char *line, size_t n_line,
+                     const cli_where *where)
+{
+    cli_where saved = s->where;
+    int rc;
+
+    if (line_is_skipped(line, n_line))
+        return LSM_OK;
+    if (s->echo)
+        echo_line(line, n_line);
+    s->where = *where;
+    rc = session_dispatch(s, line, n_line);
+    s->where = saved;
+    return rc;
+}

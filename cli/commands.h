@@ -1,0 +1,86 @@
+/*
+ * commands.h: the lsm-cli session and its command table.
+ *
+ * A session owns one open database and the state the mini-lsm commands
+ * share: the epoch (0 at start, +1 after every successful command), whether
+ * any command failed, and whether the session should stop (quit, --bail,
+ * Ctrl-C while replaying). Lines come from repl.c (a terminal, stdin, -c,
+ * --script, source); cli_session_exec runs one of them.
+ *
+ * Thread safety: a session is used by the main thread only, except that the
+ * engine's event callback (possibly on an engine thread, --background) may
+ * print and set bg_failed, which is atomic.
+ */
+#ifndef CLI_COMMANDS_H
+#define CLI_COMMANDS_H
+
+#include "lsm.h"
+
+#include <signal.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Deepest nesting of source / .read, so a file that sources itself stops
+ * with an error instead of exhausting the stack or file descriptors. */
+#define CLI_MAX_SOURCE_DEPTH 16
+
+/* Set by the SIGINT handler; long commands (fill, scan) poll it and stop. */
+extern volatile sig_atomic_t cli_interrupted;
+
+/* Where the line being run came from, for the error prefix:
+ * file == NULL and line == 0: nothing ("error: msg", a terminal or -c);
+ * file == NULL and line > 0:  "error: line N: msg" (stdin or --script);
+ * file != NULL:               "error: FILE:N: msg" (a sourced file). */
+typedef struct cli_where {
+    const char *file;
+    unsigned long line;
+} cli_where;
+
+typedef struct cli_session {
+    lsm_db *db;
+    uint64_t epoch;
+    int echo;        /* --echo: print "lsm-cli> LINE" before running it */
+    int bail;        /* --bail: stop at the first failed command */
+    int interactive; /* lines come from a person at a terminal */
+    int n_failed;    /* commands that failed so far */
+    int quit;        /* quit / close / exit was run */
+    int stop;        /* stop reading lines: bail or interrupted replay */
+    int interrupted_replay; /* the stop came from Ctrl-C in a replay */
+    int cancel_sources;     /* Ctrl-C at a terminal: leave every sourced file */
+    int source_depth;       /* how many source files are being run */
+    cli_where where;        /* the line being run */
+    atomic_int bg_failed;   /* an engine thread reported an error */
+} cli_session;
+
+/* Prepares s for db (which stays owned by the caller). */
+void cli_session_init(cli_session *s, lsm_db *db);
+
+/* The lsm_options.event_cb of the shell: prints one line per event (see
+ * DESIGN.md 4); ctx is the cli_session. */
+void cli_print_event(void *ctx, const lsm_event *ev);
+
+/* Runs one line: blank lines and lines whose first non-blank byte is # are
+ * skipped; otherwise the line is echoed (--echo), split into arguments and
+ * dispatched. Errors are printed to stderr with where's prefix; they count
+ * in s->n_failed and set s->stop under --bail. Returns LSM_OK if the line
+ * succeeded or was skipped, LSM_EINVAL (or the engine's code) if it failed. */
+int cli_session_exec(cli_session *s, const char *line, size_t n_line,
+                     const cli_where *where);
+
+/* Prints "error: " + the current line's prefix + the message to stderr and
+ * counts a failure (setting s->stop under --bail). Returns LSM_EINVAL. */
+int cli_fail(cli_session *s, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* Command names and aliases, for tab completion: the i-th name, or NULL
+ * past the last. The strings are static. */
+const char *cli_command_name(size_t i);
+
+/* Prints the command list (help with no argument). */
+void cli_print_help_list(void);
+
+#endif /* CLI_COMMANDS_H */

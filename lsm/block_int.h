@@ -84,6 +84,8 @@ typedef struct block_builder {
     size_t n_in_run;        /* entries since the last restart */
     size_t restart_key_off; /* where the current restart key lies in buf */
     size_t n_restart_key;
+    size_t first_key_off; /* where entry 0's (whole) key lies in buf */
+    size_t n_first_key;
     bool finished;
 } block_builder;
 

@@ -510,6 +510,9 @@ typedef struct compaction_out {
     lsm_db *db;
     sst_builder *builder;
     uint64_t builder_id;
+    /* Key + value bytes in the current output: measured like a memtable,
+     * so a compacted SST holds as much data as a flushed one. */
+    uint64_t builder_bytes;
     id_list ids;
     sst **ssts;
     size_t n_ssts;
@@ -524,6 +527,7 @@ static int compaction_out_finish_current(compaction_out *co)
     char path[DB_PATH_BYTES];
     int rc = sst_builder_finish(co->builder, &summary);
     co->builder = NULL;
+    co->builder_bytes = 0;
     if (rc == LSM_OK)
         rc = db_sst_path(co->db, co->builder_id, path);
     sst *t = NULL;
@@ -566,8 +570,8 @@ static int compaction_out_add(compaction_out *co, const entry *e)
             return rc;
     }
     rc = sst_builder_add(co->builder, e);
-    if (rc == LSM_OK &&
-        sst_builder_estimated_size(co->builder) >= co->db->opt.target_sst_size)
+    co->builder_bytes += e->nkey + e->nvalue;
+    if (rc == LSM_OK && co->builder_bytes >= co->db->opt.target_sst_size)
         rc = compaction_out_finish_current(co);
     return rc;
 }

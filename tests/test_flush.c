@@ -19,7 +19,7 @@
 
 static void put_numbered(lsm_db *db, int i)
 {
-    char key[8], value[96];
+    char key[16], value[96];
     snprintf(key, sizeof key, "%04d", i);
     memset(value, 'a' + i % 26, sizeof value);
     assert_int_equal(lsm_put(db, key, 4, value, sizeof value), LSM_OK);
@@ -27,7 +27,7 @@ static void put_numbered(lsm_db *db, int i)
 
 static void expect_numbered(lsm_db *db, int i)
 {
-    char key[8];
+    char key[16];
     snprintf(key, sizeof key, "%04d", i);
     void *v;
     size_t n;

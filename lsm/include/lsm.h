@@ -110,9 +110,11 @@ typedef struct lsm_event {
 typedef void (*lsm_event_fn)(void *ctx, const lsm_event *ev);
 
 typedef struct lsm_options {
-    /* A memtable is frozen once its size reaches this many bytes (key bytes
-     * plus value bytes of every write, as mini-lsm counts); compaction splits
-     * its output into SSTs of about this size. Default 2 MiB. */
+    /* A memtable is frozen once its size reaches this many bytes, counting
+     * key bytes plus value bytes of every write (as mini-lsm counts); a
+     * compaction starts a new output SST once the current one holds this
+     * many key + value bytes. So an SST holds about this much data, plus
+     * its format's overhead. Default 2 MiB. */
     size_t target_sst_size;
     /* Data block size in an SST, in bytes. Default 4096. */
     size_t block_size;

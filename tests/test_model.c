@@ -1,0 +1,1858 @@
+/*
+ * test_model.c: a model-based randomized test of the public API (lsm.h only).
+ *
+ * A plain in-memory model (a fixed, sorted universe of keys with a
+ * present/value slot per key) receives the same operations as the engine:
+ * put (overwrites, empty values, keys up to a few KB, binary keys with 0x00
+ * and 0xff bytes, keys that are prefixes of other keys), delete (of present,
+ * absent and never-written keys), get (value and presence), scans with every
+ * kind of bound (included, excluded, unbounded, lo > hi, lo == hi), flush,
+ * full compaction and clean close + reopen. Engine options are tiny so that
+ * freezes, flushes and multi-SST compactions happen all the time.
+ *
+ * Iterators are also held open across many later operations (writes,
+ * flushes, compactions, a refused close) and must keep returning the
+ * database exactly as it was when they were opened.
+ *
+ * After each phase the state snapshot (lsm_state_get) is checked against the
+ * invariants the header documents: memtables and L0 newest first (strictly
+ * decreasing ids), every SST non-empty with first_key <= last_key, levels
+ * sorted and non-overlapping, ids unique, the open iterators exactly those
+ * the test holds, a scan's active sub-iterators no more than the sources
+ * overlapping its range, the counters since open, and in inline mode the
+ * events (counts, byte sums, flush and compaction ids and sizes) against the
+ * counters and the SSTs. Reopens sometimes change the sizes, cache and
+ * filter settings: old files must still read back.
+ *
+ * Every run is one (seed, scheduling mode, compaction strategy). A failure
+ * prints the seed, the configuration, the operation number and the last
+ * operations; LSM_TEST_SEED=<n> replays one seed, LSM_TEST_OPS=<n> changes
+ * the number of operations per run, LSM_TEST_VERBOSE=1 prints what each run
+ * exercised. Two deterministic tests cover the edges of the API: open
+ * errors and the lock, key and value size limits, empty values.
+ *
+ * Thread safety: the test itself is single-threaded; in LSM_SCHED_THREADS
+ * mode only the event callback runs on the engine's background thread, and
+ * there it touches only atomics (the plain fields are inline-mode only).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "lsm.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MODEL_DEFAULT_OPS 2500
+#define MODEL_HELD_MAX 3
+#define MODEL_LOG_RING 48
+#define MODEL_LOG_LINE 200
+
+static const uint64_t model_seeds[] = {1, 2, 3, 0x5eed2024u};
+#define N_MODEL_SEEDS (sizeof(model_seeds) / sizeof(model_seeds[0]))
+
+/* --- small helpers ------------------------------------------------------- */
+
+/* splitmix64: a good stream from any seed, including 0. */
+static uint64_t rng_next(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static size_t rng_below(uint64_t *s, size_t n)
+{
+    return n ? (size_t)(rng_next(s) % n) : 0;
+}
+
+/* Removes path and everything under it; a missing path is fine. Used for
+ * the mkdtemp directories, so it never follows symlinks. */
+static int rm_rf(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0)
+        return errno == ENOENT ? 0 : -1;
+    if (!S_ISDIR(st.st_mode))
+        return unlink(path);
+    int rc = 0;
+    DIR *d = opendir(path);
+    if (d == NULL)
+        return -1;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        char child[4096];
+        snprintf(child, sizeof(child), "%s/%s", path, de->d_name);
+        if (rm_rf(child) != 0)
+            rc = -1;
+    }
+    closedir(d);
+    if (rmdir(path) != 0)
+        rc = -1;
+    return rc;
+}
+
+/* memcmp order with the shorter key first on a common prefix: the order the
+ * header promises for keys. */
+static int key_cmp(const void *a, size_t na, const void *b, size_t nb)
+{
+    size_t m = na < nb ? na : nb;
+    int c = m ? memcmp(a, b, m) : 0;
+    if (c != 0)
+        return c;
+    return na < nb ? -1 : na > nb ? 1 : 0;
+}
+
+/* A printable rendering of a key for failure messages. Returns one of four
+ * rotating static buffers, so up to four may appear in one printf. */
+static const char *fmt_key(const void *p, size_t n)
+{
+    static char bufs[4][128];
+    static unsigned which;
+    char *out = bufs[which++ & 3];
+    const uint8_t *b = p;
+    size_t o = 0, i;
+    for (i = 0; i < n && o < 64; i++) {
+        if (b[i] >= 0x20 && b[i] < 0x7f && b[i] != '\\')
+            out[o++] = (char)b[i];
+        else
+            o +=
+                (size_t)snprintf(out + o, sizeof(bufs[0]) - o, "\\x%02x", b[i]);
+    }
+    out[o] = '\0';
+    if (i < n)
+        snprintf(out + o, sizeof(bufs[0]) - o, "...(%zu bytes)", n);
+    return out;
+}
+
+static const char *sched_name(lsm_sched s)
+{
+    return s == LSM_SCHED_INLINE ? "inline" : "threads";
+}
+
+static const char *compaction_name(lsm_compaction c)
+{
+    switch (c) {
+    case LSM_COMPACTION_NONE:
+        return "none";
+    case LSM_COMPACTION_SIMPLE:
+        return "simple";
+    case LSM_COMPACTION_TIERED:
+        return "tiered";
+    case LSM_COMPACTION_LEVELED:
+        return "leveled";
+    }
+    return "?";
+}
+
+/* --- events -------------------------------------------------------------- */
+
+#define EV_SLOTS 256
+#define EV_IDS 4096
+
+/* Counts of each event type since the last open, plus the first event whose
+ * shape broke the header's description. Written by whichever thread the
+ * engine calls back on, hence atomics. */
+/* What a FLUSH_END said about one SST. */
+typedef struct ev_flush {
+    int used;
+    uint64_t sst_id, size_bytes, num_entries;
+} ev_flush;
+
+typedef struct ev_counts {
+    _Atomic uint64_t n[8];
+    _Atomic uint64_t n_bad;
+    _Atomic uint64_t last_flush_begin_id;
+    int inline_mode;      /* the callback runs on the caller's thread */
+    _Atomic(lsm_db *) db; /* set while open, for lsm_state_get in callbacks */
+    _Atomic uint64_t n_cb_state_calls;
+    char first_bad[160];
+    atomic_flag bad_recorded;
+    /* Inline mode only, so plain fields: byte sums, the last flush of each
+     * sst_id % EV_SLOTS, and the last compaction's inputs and outputs. */
+    uint64_t flush_bytes, compaction_bytes;
+    ev_flush flushed[EV_SLOTS];
+    uint64_t c_in[EV_IDS], c_out[EV_IDS];
+    size_t n_c_in, n_c_out;
+    int c_overflow, c_level;
+    uint64_t c_size_bytes;
+} ev_counts;
+
+static void ev_reset(ev_counts *ev, int inline_mode)
+{
+    for (size_t i = 0; i < 8; i++)
+        atomic_store(&ev->n[i], 0);
+    atomic_store(&ev->n_bad, 0);
+    atomic_store(&ev->last_flush_begin_id, 0);
+    ev->inline_mode = inline_mode;
+    atomic_store(&ev->db, NULL);
+    atomic_store(&ev->n_cb_state_calls, 0);
+    ev->flush_bytes = ev->compaction_bytes = 0;
+    memset(ev->flushed, 0, sizeof(ev->flushed));
+    ev->n_c_in = ev->n_c_out = 0;
+    ev->c_overflow = ev->c_level = 0;
+    ev->c_size_bytes = 0;
+    ev->first_bad[0] = '\0';
+    atomic_flag_clear(&ev->bad_recorded);
+}
+
+static void ev_bad(ev_counts *ev, const char *what, uint64_t a, uint64_t b)
+{
+    if (!atomic_flag_test_and_set(&ev->bad_recorded))
+        snprintf(ev->first_bad, sizeof(ev->first_bad),
+                 "%s (%" PRIu64 ", %" PRIu64 ")", what, a, b);
+    atomic_fetch_add(&ev->n_bad, 1);
+}
+
+static int ids_contain(const lsm_sst_info *ssts, size_t n, uint64_t id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (ssts[i].sst_id == id)
+            return 1;
+    return 0;
+}
+
+/* At COMPACTION_END "inputs were removed, outputs added at level": checked
+ * through lsm_state_get, which the header allows inside the callback. */
+static void ev_check_compaction_done(ev_counts *ev, const lsm_event *e)
+{
+    lsm_db *db = atomic_load(&ev->db);
+    if (db == NULL)
+        return;
+    lsm_state *st = NULL;
+    atomic_fetch_add(&ev->n_cb_state_calls, 1);
+    if (lsm_state_get(db, &st) != LSM_OK || st == NULL) {
+        ev_bad(ev, "lsm_state_get failed inside the event callback", 0, 0);
+        return;
+    }
+    for (size_t i = 0; i < e->n_inputs; i++) {
+        int found = ids_contain(st->l0, st->n_l0, e->inputs[i]);
+        for (size_t k = 0; k < st->n_levels; k++)
+            found |= ids_contain(st->levels[k].ssts, st->levels[k].n_ssts,
+                                 e->inputs[i]);
+        if (found)
+            ev_bad(ev, "COMPACTION_END: an input is still in the tree",
+                   e->inputs[i], (uint64_t)e->level);
+    }
+    if (e->level < 1 || (size_t)e->level > st->n_levels) {
+        ev_bad(ev, "COMPACTION_END: level outside the tree", (uint64_t)e->level,
+               st->n_levels);
+    } else {
+        const lsm_level_info *lv = &st->levels[e->level - 1];
+        for (size_t i = 0; i < e->n_outputs; i++)
+            if (!ids_contain(lv->ssts, lv->n_ssts, e->outputs[i]))
+                ev_bad(ev, "COMPACTION_END: an output is not in its level",
+                       e->outputs[i], (uint64_t)e->level);
+    }
+    lsm_state_free(st);
+}
+
+/* The event callback: counts, and checks each event's documented fields. */
+static void model_event_cb(void *ctx, const lsm_event *e)
+{
+    ev_counts *ev = ctx;
+    if (e->type < 1 || e->type > 6) {
+        ev_bad(ev, "unknown event type", (uint64_t)e->type, 0);
+        return;
+    }
+    atomic_fetch_add(&ev->n[e->type], 1);
+    switch (e->type) {
+    case LSM_EVENT_MEMTABLE_FROZEN:
+        if (e->new_memtable_id <= e->memtable_id)
+            ev_bad(ev, "FROZEN: new_memtable_id not above memtable_id",
+                   e->memtable_id, e->new_memtable_id);
+        if (e->num_entries == 0)
+            ev_bad(ev, "FROZEN: an empty memtable was frozen", e->memtable_id,
+                   0);
+        break;
+    case LSM_EVENT_FLUSH_BEGIN:
+        atomic_store(&ev->last_flush_begin_id, e->memtable_id);
+        break;
+    case LSM_EVENT_FLUSH_END:
+        if (e->num_entries == 0 || e->size_bytes == 0)
+            ev_bad(ev, "FLUSH_END: empty SST", e->sst_id, e->num_entries);
+        if (!ev->inline_mode)
+            break;
+        if (atomic_load(&ev->last_flush_begin_id) != e->sst_id)
+            ev_bad(ev, "FLUSH_END: sst_id differs from FLUSH_BEGIN memtable",
+                   e->sst_id, atomic_load(&ev->last_flush_begin_id));
+        ev->flush_bytes += e->size_bytes;
+        ev->flushed[e->sst_id % EV_SLOTS].used = 1;
+        ev->flushed[e->sst_id % EV_SLOTS].sst_id = e->sst_id;
+        ev->flushed[e->sst_id % EV_SLOTS].size_bytes = e->size_bytes;
+        ev->flushed[e->sst_id % EV_SLOTS].num_entries = e->num_entries;
+        break;
+    case LSM_EVENT_COMPACTION_BEGIN:
+        if (!ev->inline_mode)
+            break;
+        ev->n_c_in = e->n_inputs;
+        if (e->n_inputs > EV_IDS || (e->n_inputs && e->inputs == NULL))
+            ev->c_overflow = 1;
+        else if (e->n_inputs)
+            memcpy(ev->c_in, e->inputs, e->n_inputs * sizeof(uint64_t));
+        break;
+    case LSM_EVENT_COMPACTION_END:
+        if (e->level < 1)
+            ev_bad(ev, "COMPACTION_END: level below 1", (uint64_t)e->level, 0);
+        ev_check_compaction_done(ev, e);
+        if (!ev->inline_mode)
+            break;
+        ev->compaction_bytes += e->size_bytes;
+        ev->c_level = e->level;
+        ev->c_size_bytes = e->size_bytes;
+        ev->n_c_out = e->n_outputs;
+        if (e->n_outputs > EV_IDS || (e->n_outputs && e->outputs == NULL))
+            ev->c_overflow = 1;
+        else if (e->n_outputs)
+            memcpy(ev->c_out, e->outputs, e->n_outputs * sizeof(uint64_t));
+        break;
+    case LSM_EVENT_BACKGROUND_ERROR:
+        ev_bad(ev, "BACKGROUND_ERROR", (uint64_t)e->rc, 0);
+        break;
+    default:
+        break;
+    }
+}
+
+/* --- the model ----------------------------------------------------------- */
+
+typedef struct ukey {
+    uint8_t *b;
+    size_t n;
+} ukey;
+
+/* The expected database: one slot per universe key. */
+typedef struct mstate {
+    uint8_t *present;
+    uint8_t **val; /* malloc'd, owned by the mstate; may be NULL if nval 0 */
+    size_t *nval;
+    size_t n_live;
+} mstate;
+
+/* An iterator held open, with what it must return: the model's content in
+ * its range at the moment it was opened. */
+typedef struct held_iter {
+    lsm_iter *it;
+    size_t n, pos;
+    size_t *idx; /* universe indices, ascending */
+    uint8_t **val;
+    size_t *nval;
+    uint64_t opened_at_op;
+    char bounds[MODEL_LOG_LINE];
+} held_iter;
+
+typedef struct run {
+    uint64_t seed;
+    lsm_options opt;
+    char tmp[64];
+    char dir[128];
+    lsm_db *db;
+    uint64_t rng;
+    size_t n_keys;
+    ukey *keys; /* sorted, distinct */
+    mstate m;
+    held_iter held[MODEL_HELD_MAX];
+    size_t n_held;
+    size_t n_open_iters; /* held + transient */
+    uint64_t op, n_ops, version;
+    char log[MODEL_LOG_RING][MODEL_LOG_LINE];
+    struct {
+        uint64_t puts, deletes, gets, scans, user_bytes;
+    } cnt; /* since open */
+    ev_counts ev;
+    struct {
+        uint64_t flushes, compactions, reopens, scans, empty_scans;
+        uint64_t frozen, sst_flushes;
+        size_t max_l0, max_l1, max_imm, max_held;
+    } stats; /* coverage, printed with LSM_TEST_VERBOSE=1 */
+} run;
+
+/* Prints everything needed to reproduce a failure, then fails the test. */
+static void run_fail(run *r, int line, const char *cond, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "\n=== MODEL FAILURE (test_model.c:%d): %s\n", line, cond);
+    fprintf(stderr,
+            "  seed=%" PRIu64 " (replay: LSM_TEST_SEED=%" PRIu64
+            ") sched=%s compaction=%s op=%" PRIu64 "/%" PRIu64 "\n",
+            r->seed, r->seed, sched_name(r->opt.sched),
+            compaction_name(r->opt.compaction), r->op, r->n_ops);
+    fprintf(stderr,
+            "  options: target_sst_size=%zu block_size=%zu "
+            "num_memtable_limit=%zu block_cache_bytes=%zu bloom=%u "
+            "max_levels=%u\n",
+            r->opt.target_sst_size, r->opt.block_size,
+            r->opt.num_memtable_limit, r->opt.block_cache_bytes,
+            r->opt.bloom_bits_per_key, r->opt.max_levels);
+    fprintf(stderr, "  ");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n  last engine message: %s\n  last operations:\n",
+            lsm_errmsg());
+    uint64_t first = r->op >= MODEL_LOG_RING ? r->op - MODEL_LOG_RING + 1 : 0;
+    for (uint64_t i = first; i <= r->op; i++)
+        if (r->log[i % MODEL_LOG_RING][0])
+            fprintf(stderr, "    #%" PRIu64 " %s\n", i,
+                    r->log[i % MODEL_LOG_RING]);
+    rm_rf(r->tmp);
+    fail();
+}
+
+#define CHECK(r, cond, ...)                                                    \
+    do {                                                                       \
+        if (!(cond))                                                           \
+            run_fail((r), __LINE__, #cond, __VA_ARGS__);                       \
+    } while (0)
+
+/* Records a description of operation r->op (appending to it if the same
+ * operation logs twice). */
+static void run_log(run *r, const char *fmt, ...)
+{
+    char *line = r->log[r->op % MODEL_LOG_RING];
+    size_t used = strlen(line);
+    if (used >= MODEL_LOG_LINE - 4)
+        return;
+    if (used)
+        line[used++] = ';', line[used++] = ' ', line[used] = '\0';
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line + used, MODEL_LOG_LINE - used, fmt, ap);
+    va_end(ap);
+}
+
+static void run_next_op(run *r)
+{
+    r->op++;
+    r->log[r->op % MODEL_LOG_RING][0] = '\0';
+}
+
+static int ukey_qsort_cmp(const void *a, const void *b)
+{
+    const ukey *x = a, *y = b;
+    return key_cmp(x->b, x->n, y->b, y->n);
+}
+
+static void universe_add(run *r, size_t cap, const uint8_t *b, size_t n)
+{
+    if (r->n_keys >= cap)
+        return;
+    uint8_t *copy = malloc(n);
+    assert_non_null(copy);
+    memcpy(copy, b, n);
+    r->keys[r->n_keys].b = copy;
+    r->keys[r->n_keys].n = n;
+    r->n_keys++;
+}
+
+/* The key universe of one seed: mostly short text keys, some binary keys
+ * with 0x00/0xff bytes, keys extending other keys (prefix pairs), and a few
+ * long keys of 0.5 to 4 KB. Sorted and deduplicated. */
+static void universe_build(run *r)
+{
+    static const uint8_t edgy[] = {0x00, 0x01, 0x7f, 0x80, 0xfe, 0xff};
+    size_t target = 160 + rng_below(&r->rng, 80);
+    size_t cap = target + 4;
+    uint8_t buf[4200];
+    r->keys = calloc(cap, sizeof(ukey));
+    assert_non_null(r->keys);
+    r->n_keys = 0;
+    universe_add(r, cap, (const uint8_t *)"\x00", 1);
+    universe_add(r, cap, (const uint8_t *)"\xff", 1);
+    universe_add(r, cap, (const uint8_t *)"\xff\xff", 2);
+    universe_add(r, cap, (const uint8_t *)"a", 1);
+    while (r->n_keys < cap) {
+        size_t kind = rng_below(&r->rng, 100), n;
+        if (kind < 65) {
+            n = (size_t)snprintf((char *)buf, sizeof(buf), "key%05u",
+                                 (unsigned)rng_below(&r->rng, 100000));
+        } else if (kind < 80) {
+            n = 1 + rng_below(&r->rng, 6);
+            for (size_t i = 0; i < n; i++)
+                buf[i] = rng_below(&r->rng, 2)
+                             ? edgy[rng_below(&r->rng, sizeof(edgy))]
+                             : (uint8_t)rng_next(&r->rng);
+        } else if (kind < 96) {
+            const ukey *base = &r->keys[rng_below(&r->rng, r->n_keys)];
+            if (base->n > 4096)
+                continue;
+            memcpy(buf, base->b, base->n);
+            n = base->n;
+            size_t extra = 1 + rng_below(&r->rng, 3);
+            for (size_t i = 0; i < extra; i++)
+                buf[n++] = edgy[rng_below(&r->rng, sizeof(edgy))];
+        } else {
+            n = (size_t)snprintf((char *)buf, sizeof(buf), "long%04u",
+                                 (unsigned)rng_below(&r->rng, 10000));
+            size_t len = 500 + rng_below(&r->rng, 3600);
+            for (; n < len; n++)
+                buf[n] = (uint8_t)('a' + rng_below(&r->rng, 26));
+        }
+        universe_add(r, cap, buf, n);
+    }
+    qsort(r->keys, r->n_keys, sizeof(ukey), ukey_qsort_cmp);
+    size_t out = 0;
+    for (size_t i = 0; i < r->n_keys; i++) {
+        if (out > 0 && key_cmp(r->keys[out - 1].b, r->keys[out - 1].n,
+                               r->keys[i].b, r->keys[i].n) == 0) {
+            free(r->keys[i].b);
+            continue;
+        }
+        r->keys[out++] = r->keys[i];
+    }
+    r->n_keys = out;
+}
+
+/* Index of key in the universe, or -1. */
+static long universe_find(const run *r, const void *k, size_t n)
+{
+    size_t lo = 0, hi = r->n_keys;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = key_cmp(r->keys[mid].b, r->keys[mid].n, k, n);
+        if (c == 0)
+            return (long)mid;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return -1;
+}
+
+static void mstate_init(mstate *m, size_t n)
+{
+    m->present = calloc(n, 1);
+    m->val = calloc(n, sizeof(uint8_t *));
+    m->nval = calloc(n, sizeof(size_t));
+    assert_true(m->present && m->val && m->nval);
+    m->n_live = 0;
+}
+
+static void mstate_free(mstate *m, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(m->val[i]);
+    free(m->present);
+    free(m->val);
+    free(m->nval);
+}
+
+/* Sets slot idx to value v (ownership of v passes to the model). */
+static void mstate_set(mstate *m, size_t idx, uint8_t *v, size_t nv)
+{
+    if (!m->present[idx])
+        m->n_live++;
+    free(m->val[idx]);
+    m->present[idx] = 1;
+    m->val[idx] = v;
+    m->nval[idx] = nv;
+}
+
+static void mstate_clear(mstate *m, size_t idx)
+{
+    if (m->present[idx])
+        m->n_live--;
+    free(m->val[idx]);
+    m->present[idx] = 0;
+    m->val[idx] = NULL;
+    m->nval[idx] = 0;
+}
+
+/* A fresh value for universe key idx: the version and key index first (so a
+ * mismatch is readable), random bytes after. Sizes: 10% empty, mostly small,
+ * some larger than a block, a few larger than the tiny SST target. */
+static void gen_value(run *r, size_t idx, uint8_t **out, size_t *nout)
+{
+    size_t cls = rng_below(&r->rng, 100), n;
+    if (cls < 10)
+        n = 0;
+    else if (cls < 70)
+        n = 1 + rng_below(&r->rng, 64);
+    else if (cls < 96)
+        n = 65 + rng_below(&r->rng, 540);
+    else
+        n = 600 + rng_below(&r->rng, 4400);
+    uint8_t *v = malloc(n ? n : 1);
+    assert_non_null(v);
+    char head[48];
+    int nh =
+        snprintf(head, sizeof(head), "v%" PRIu64 "k%zu:", ++r->version, idx);
+    size_t i = 0;
+    for (; i < n && i < (size_t)nh; i++)
+        v[i] = (uint8_t)head[i];
+    for (; i < n; i++)
+        v[i] = (uint8_t)rng_next(&r->rng);
+    *out = v;
+    *nout = n;
+}
+
+/* A key that is certainly not in the universe (so never holds a value). */
+static void gen_probe_key(run *r, uint8_t *buf, size_t *n)
+{
+    do {
+        *n = 7 + rng_below(&r->rng, 6);
+        for (size_t i = 0; i < *n; i++)
+            buf[i] = (uint8_t)rng_next(&r->rng);
+    } while (universe_find(r, buf, *n) >= 0);
+}
+
+/* --- scans --------------------------------------------------------------- */
+
+/* One generated bound; key is heap memory the caller frees right after
+ * lsm_scan, so an engine that kept pointing at it would be caught by ASan. */
+typedef struct gbound {
+    lsm_bound_kind kind;
+    uint8_t *key;
+    size_t n;
+    int pass_null; /* UNBOUNDED given as a NULL pointer */
+} gbound;
+
+static void gen_bound_key(run *r, gbound *g)
+{
+    size_t c = rng_below(&r->rng, 100);
+    const ukey *u = &r->keys[rng_below(&r->rng, r->n_keys)];
+    g->key = malloc(u->n + 8);
+    assert_non_null(g->key);
+    if (c < 60) {
+        memcpy(g->key, u->b, u->n);
+        g->n = u->n;
+    } else if (c < 78) { /* just above u: u + 0x00 */
+        memcpy(g->key, u->b, u->n);
+        g->key[u->n] = 0x00;
+        g->n = u->n + 1;
+    } else if (c < 90 && u->n > 1) { /* a prefix of u, just below it */
+        memcpy(g->key, u->b, u->n - 1);
+        g->n = u->n - 1;
+    } else {
+        g->n = 1 + rng_below(&r->rng, 4);
+        for (size_t i = 0; i < g->n; i++)
+            g->key[i] = (uint8_t)rng_next(&r->rng);
+    }
+}
+
+static lsm_bound_kind gen_kind(run *r)
+{
+    static const lsm_bound_kind kinds[] = {
+        LSM_BOUND_UNBOUNDED, LSM_BOUND_INCLUDED, LSM_BOUND_EXCLUDED};
+    return kinds[rng_below(&r->rng, 3)];
+}
+
+/* Random bounds of every kind, including the empty cases: lo == hi with at
+ * least one end excluded, and lo > hi. */
+static void gen_bounds(run *r, gbound *lo, gbound *hi)
+{
+    size_t special = rng_below(&r->rng, 100);
+    memset(lo, 0, sizeof(*lo));
+    memset(hi, 0, sizeof(*hi));
+    lo->kind = gen_kind(r);
+    hi->kind = gen_kind(r);
+    gen_bound_key(r, lo);
+    if (special < 14) { /* lo == hi */
+        hi->key = malloc(lo->n);
+        assert_non_null(hi->key);
+        memcpy(hi->key, lo->key, lo->n);
+        hi->n = lo->n;
+        if (rng_below(&r->rng, 2))
+            lo->kind = hi->kind = LSM_BOUND_EXCLUDED;
+        else if (rng_below(&r->rng, 2))
+            lo->kind = hi->kind = LSM_BOUND_INCLUDED;
+    } else {
+        gen_bound_key(r, hi);
+        int c = key_cmp(lo->key, lo->n, hi->key, hi->n);
+        int want_inverted = special < 26;
+        if ((want_inverted && c < 0) ||
+            (!want_inverted && c > 0 && rng_below(&r->rng, 10) < 7)) {
+            gbound t = *lo;
+            *lo = *hi;
+            *hi = t;
+        }
+        if (want_inverted) {
+            if (lo->kind == LSM_BOUND_UNBOUNDED)
+                lo->kind = LSM_BOUND_INCLUDED;
+            if (hi->kind == LSM_BOUND_UNBOUNDED)
+                hi->kind = LSM_BOUND_INCLUDED;
+        }
+    }
+    lo->pass_null = lo->kind == LSM_BOUND_UNBOUNDED && rng_below(&r->rng, 2);
+    hi->pass_null = hi->kind == LSM_BOUND_UNBOUNDED && rng_below(&r->rng, 2);
+}
+
+static void fmt_bounds(const gbound *lo, const gbound *hi, char *out,
+                       size_t cap)
+{
+    snprintf(out, cap, "%s%s, %s%s",
+             lo->kind == LSM_BOUND_UNBOUNDED  ? "(-inf"
+             : lo->kind == LSM_BOUND_INCLUDED ? "["
+                                              : "(",
+             lo->kind == LSM_BOUND_UNBOUNDED ? "" : fmt_key(lo->key, lo->n),
+             hi->kind == LSM_BOUND_UNBOUNDED ? "" : fmt_key(hi->key, hi->n),
+             hi->kind == LSM_BOUND_UNBOUNDED  ? "+inf)"
+             : hi->kind == LSM_BOUND_INCLUDED ? "]"
+                                              : ")");
+}
+
+static int in_bounds(const ukey *k, const gbound *lo, const gbound *hi)
+{
+    if (lo->kind != LSM_BOUND_UNBOUNDED) {
+        int c = key_cmp(k->b, k->n, lo->key, lo->n);
+        if (c < 0 || (c == 0 && lo->kind == LSM_BOUND_EXCLUDED))
+            return 0;
+    }
+    if (hi->kind != LSM_BOUND_UNBOUNDED) {
+        int c = key_cmp(k->b, k->n, hi->key, hi->n);
+        if (c > 0 || (c == 0 && hi->kind == LSM_BOUND_EXCLUDED))
+            return 0;
+    }
+    return 1;
+}
+
+/* Opens an engine iterator over [lo, hi] and records, from the model as it is
+ * now, the exact sequence it must produce. Frees the bound keys. */
+static void held_open(run *r, held_iter *h, gbound *lo, gbound *hi)
+{
+    memset(h, 0, sizeof(*h));
+    fmt_bounds(lo, hi, h->bounds, sizeof(h->bounds));
+    h->idx = malloc(sizeof(size_t) * (r->n_keys + 1));
+    h->val = malloc(sizeof(uint8_t *) * (r->n_keys + 1));
+    h->nval = malloc(sizeof(size_t) * (r->n_keys + 1));
+    assert_true(h->idx && h->val && h->nval);
+    for (size_t i = 0; i < r->n_keys; i++) {
+        if (!r->m.present[i] || !in_bounds(&r->keys[i], lo, hi))
+            continue;
+        h->idx[h->n] = i;
+        h->nval[h->n] = r->m.nval[i];
+        h->val[h->n] = malloc(r->m.nval[i] ? r->m.nval[i] : 1);
+        assert_non_null(h->val[h->n]);
+        if (r->m.nval[i])
+            memcpy(h->val[h->n], r->m.val[i], r->m.nval[i]);
+        h->n++;
+    }
+    lsm_bound blo = {lo->kind, lo->key, lo->n};
+    lsm_bound bhi = {hi->kind, hi->key, hi->n};
+    if (lo->kind == LSM_BOUND_UNBOUNDED)
+        blo.key = "ignored", blo.nkey = 7;
+    if (hi->kind == LSM_BOUND_UNBOUNDED)
+        bhi.key = "ignored", bhi.nkey = 7;
+    h->opened_at_op = r->op;
+    int rc = lsm_scan(r->db, lo->pass_null ? NULL : &blo,
+                      hi->pass_null ? NULL : &bhi, &h->it);
+    free(lo->key);
+    free(hi->key);
+    lo->key = hi->key = NULL;
+    r->cnt.scans++;
+    r->stats.scans++;
+    if (h->n == 0)
+        r->stats.empty_scans++;
+    CHECK(r, rc == LSM_OK && h->it != NULL, "lsm_scan %s: rc=%d (%s)",
+          h->bounds, rc, lsm_strerror(rc));
+    r->n_open_iters++;
+}
+
+/* Checks up to max_steps more entries of a held iterator. Returns 1 once the
+ * iterator has been checked to be past its end. */
+static int held_step(run *r, held_iter *h, size_t max_steps)
+{
+    for (size_t s = 0; s < max_steps; s++) {
+        if (h->pos == h->n) {
+            size_t nk = 0;
+            const void *k =
+                lsm_iter_valid(h->it) ? lsm_iter_key(h->it, &nk) : NULL;
+            CHECK(r, k == NULL,
+                  "scan %s opened at op %" PRIu64
+                  ": extra entry %s after the %zu expected",
+                  h->bounds, h->opened_at_op, k ? fmt_key(k, nk) : "", h->n);
+            return 1;
+        }
+        const ukey *want = &r->keys[h->idx[h->pos]];
+        CHECK(r, lsm_iter_valid(h->it),
+              "scan %s opened at op %" PRIu64
+              ": ended after %zu of %zu entries, missing %s",
+              h->bounds, h->opened_at_op, h->pos, h->n,
+              fmt_key(want->b, want->n));
+        size_t nk = 0, nv = 0;
+        const void *k = lsm_iter_key(h->it, &nk);
+        const void *v = lsm_iter_value(h->it, &nv);
+        CHECK(r, k != NULL && key_cmp(k, nk, want->b, want->n) == 0,
+              "scan %s opened at op %" PRIu64 ": entry %zu is %s, expected %s",
+              h->bounds, h->opened_at_op, h->pos, k ? fmt_key(k, nk) : "(null)",
+              fmt_key(want->b, want->n));
+        CHECK(
+            r,
+            nv == h->nval[h->pos] &&
+                (nv == 0 || (v != NULL && memcmp(v, h->val[h->pos], nv) == 0)),
+            "scan %s opened at op %" PRIu64
+            ": key %s has value %s (%zu bytes), expected %s (%zu bytes)",
+            h->bounds, h->opened_at_op, fmt_key(want->b, want->n),
+            v ? fmt_key(v, nv < 24 ? nv : 24) : "(null)", nv,
+            fmt_key(h->val[h->pos],
+                    h->nval[h->pos] < 24 ? h->nval[h->pos] : 24),
+            h->nval[h->pos]);
+        CHECK(r, lsm_iter_num_active(h->it) >= 1,
+              "scan %s: valid iterator with no active sub-iterator", h->bounds);
+        int rc = lsm_iter_next(h->it);
+        CHECK(r, rc == LSM_OK, "lsm_iter_next in scan %s: rc=%d (%s)",
+              h->bounds, rc, lsm_strerror(rc));
+        h->pos++;
+    }
+    return 0;
+}
+
+static void held_close(run *r, held_iter *h)
+{
+    lsm_iter_close(h->it);
+    h->it = NULL;
+    r->n_open_iters--;
+    for (size_t i = 0; i < h->n; i++)
+        free(h->val[i]);
+    free(h->idx);
+    free(h->val);
+    free(h->nval);
+}
+
+/* Runs a held iterator to its end, checks it, closes it and drops it from
+ * the held list. */
+static void held_finish(run *r, size_t which)
+{
+    held_iter *h = &r->held[which];
+    while (!held_step(r, h, 64))
+        ;
+    held_close(r, h);
+    r->held[which] = r->held[--r->n_held];
+}
+
+/* --- state invariants ---------------------------------------------------- */
+
+static void check_sst(run *r, const lsm_sst_info *s, const char *where)
+{
+    CHECK(r, s->num_entries > 0, "%s: SST %" PRIu64 " has no entries", where,
+          s->sst_id);
+    CHECK(r, s->file_size > 0 && s->num_blocks >= 1,
+          "%s: SST %" PRIu64 " file_size=%" PRIu64 " num_blocks=%" PRIu64,
+          where, s->sst_id, s->file_size, s->num_blocks);
+    CHECK(r,
+          s->nfirst_key >= 1 && s->nlast_key >= 1 && s->first_key &&
+              s->last_key,
+          "%s: SST %" PRIu64 " has an empty first/last key", where, s->sst_id);
+    CHECK(r,
+          key_cmp(s->first_key, s->nfirst_key, s->last_key, s->nlast_key) <= 0,
+          "%s: SST %" PRIu64 " first_key %s > last_key %s", where, s->sst_id,
+          fmt_key(s->first_key, s->nfirst_key),
+          fmt_key(s->last_key, s->nlast_key));
+}
+
+static int u64_cmp(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Takes a state snapshot and checks the invariants lsm.h documents. Returns
+ * it for extra checks; the caller frees it with lsm_state_free. */
+static lsm_state *check_state(run *r, const char *when)
+{
+    lsm_state *st = NULL;
+    int rc = lsm_state_get(r->db, &st);
+    CHECK(r, rc == LSM_OK && st != NULL, "%s: lsm_state_get rc=%d", when, rc);
+    CHECK(r, st->sched == r->opt.sched && st->compaction == r->opt.compaction,
+          "%s: state reports sched=%d compaction=%d", when, (int)st->sched,
+          (int)st->compaction);
+
+    /* Memtables: newest first, ids above every L0 id (flushes take the
+     * oldest), a mutable memtable below its freeze threshold. */
+    CHECK(r, st->memtable.size_bytes < r->opt.target_sst_size,
+          "%s: mutable memtable %" PRIu64 " holds %" PRIu64
+          " bytes, not frozen at target_sst_size %zu",
+          when, st->memtable.memtable_id, st->memtable.size_bytes,
+          r->opt.target_sst_size);
+    CHECK(r, st->memtable.num_keys > 0 || st->memtable.size_bytes == 0,
+          "%s: mutable memtable has 0 keys but %" PRIu64 " bytes", when,
+          st->memtable.size_bytes);
+    uint64_t newer = st->memtable.memtable_id;
+    for (size_t i = 0; i < st->n_immutables; i++) {
+        CHECK(r, st->immutables[i].memtable_id < newer,
+              "%s: immutable[%zu] id %" PRIu64 " not below %" PRIu64, when, i,
+              st->immutables[i].memtable_id, newer);
+        CHECK(r, st->immutables[i].num_keys > 0,
+              "%s: immutable memtable %" PRIu64 " is empty", when,
+              st->immutables[i].memtable_id);
+        newer = st->immutables[i].memtable_id;
+    }
+    if (r->opt.sched == LSM_SCHED_INLINE)
+        CHECK(r, 1 + st->n_immutables <= r->opt.num_memtable_limit,
+              "%s: inline mode keeps %zu immutables with "
+              "num_memtable_limit=%zu",
+              when, st->n_immutables, r->opt.num_memtable_limit);
+
+    /* L0: newest first means strictly decreasing ids, all older than any
+     * memtable still in memory. */
+    for (size_t i = 0; i < st->n_l0; i++) {
+        check_sst(r, &st->l0[i], when);
+        CHECK(r, st->l0[i].sst_id < newer,
+              "%s: L0[%zu] id %" PRIu64 " not below %" PRIu64
+              " (newer memtable or L0 SST)",
+              when, i, st->l0[i].sst_id, newer);
+        newer = st->l0[i].sst_id;
+    }
+
+    /* Levels: NONE has L1 only, LEVELED has max_levels; each sorted by first
+     * key with disjoint key ranges. */
+    size_t want_levels = r->opt.compaction == LSM_COMPACTION_NONE
+                             ? 1
+                             : (size_t)r->opt.max_levels;
+    CHECK(r, st->n_levels == want_levels, "%s: %zu levels, expected %zu", when,
+          st->n_levels, want_levels);
+    size_t n_ids = st->n_l0;
+    for (size_t k = 0; k < st->n_levels; k++) {
+        const lsm_level_info *lv = &st->levels[k];
+        CHECK(r, lv->level == (int)k + 1, "%s: levels[%zu].level = %d", when, k,
+              lv->level);
+        for (size_t i = 0; i < lv->n_ssts; i++) {
+            check_sst(r, &lv->ssts[i], when);
+            if (i == 0)
+                continue;
+            const lsm_sst_info *a = &lv->ssts[i - 1], *b = &lv->ssts[i];
+            CHECK(r,
+                  key_cmp(a->last_key, a->nlast_key, b->first_key,
+                          b->nfirst_key) < 0,
+                  "%s: L%d SSTs %" PRIu64 " [%s..%s] and %" PRIu64
+                  " [%s..%s] overlap or are unsorted",
+                  when, lv->level, a->sst_id,
+                  fmt_key(a->first_key, a->nfirst_key),
+                  fmt_key(a->last_key, a->nlast_key), b->sst_id,
+                  fmt_key(b->first_key, b->nfirst_key),
+                  fmt_key(b->last_key, b->nlast_key));
+        }
+        n_ids += lv->n_ssts;
+    }
+
+    /* SST ids are unique across the tree. */
+    uint64_t *ids = malloc(sizeof(uint64_t) * (n_ids + 1));
+    assert_non_null(ids);
+    size_t n = 0;
+    for (size_t i = 0; i < st->n_l0; i++)
+        ids[n++] = st->l0[i].sst_id;
+    for (size_t k = 0; k < st->n_levels; k++)
+        for (size_t i = 0; i < st->levels[k].n_ssts; i++)
+            ids[n++] = st->levels[k].ssts[i].sst_id;
+    qsort(ids, n, sizeof(uint64_t), u64_cmp);
+    for (size_t i = 1; i < n; i++)
+        if (ids[i] == ids[i - 1]) {
+            uint64_t dup = ids[i];
+            free(ids);
+            CHECK(r, 0, "%s: SST id %" PRIu64 " appears twice", when, dup);
+        }
+    free(ids);
+
+    /* Open iterators: exactly the ones this test holds, distinct ids. */
+    CHECK(r, st->n_iters == r->n_open_iters,
+          "%s: state lists %zu iterators, the test holds %zu open", when,
+          st->n_iters, r->n_open_iters);
+    for (size_t i = 0; i < st->n_iters; i++)
+        for (size_t j = i + 1; j < st->n_iters; j++)
+            CHECK(r, st->iters[i].iter_id != st->iters[j].iter_id,
+                  "%s: two open iterators share id %" PRIu64, when,
+                  st->iters[i].iter_id);
+
+    /* Counters since open. */
+    const lsm_counters *c = &st->counters;
+    CHECK(r,
+          c->puts == r->cnt.puts && c->deletes == r->cnt.deletes &&
+              c->gets == r->cnt.gets && c->scans == r->cnt.scans,
+          "%s: counters puts/deletes/gets/scans = %" PRIu64 "/%" PRIu64
+          "/%" PRIu64 "/%" PRIu64 ", calls made %" PRIu64 "/%" PRIu64
+          "/%" PRIu64 "/%" PRIu64,
+          when, c->puts, c->deletes, c->gets, c->scans, r->cnt.puts,
+          r->cnt.deletes, r->cnt.gets, r->cnt.scans);
+    CHECK(r, c->user_bytes_written == r->cnt.user_bytes,
+          "%s: user_bytes_written=%" PRIu64
+          ", key+value bytes written %" PRIu64,
+          when, c->user_bytes_written, r->cnt.user_bytes);
+
+    if (st->n_l0 > r->stats.max_l0)
+        r->stats.max_l0 = st->n_l0;
+    if (st->n_levels && st->levels[0].n_ssts > r->stats.max_l1)
+        r->stats.max_l1 = st->levels[0].n_ssts;
+    if (st->n_immutables > r->stats.max_imm)
+        r->stats.max_imm = st->n_immutables;
+    if (r->n_held > r->stats.max_held)
+        r->stats.max_held = r->n_held;
+
+    /* Events: inline mode calls back before the call returns, so the counts
+     * match the counters exactly. */
+    CHECK(r, atomic_load(&r->ev.n_bad) == 0, "%s: bad event: %s", when,
+          r->ev.first_bad);
+    if (r->opt.sched == LSM_SCHED_INLINE) {
+        uint64_t fr = atomic_load(&r->ev.n[LSM_EVENT_MEMTABLE_FROZEN]);
+        uint64_t fb = atomic_load(&r->ev.n[LSM_EVENT_FLUSH_BEGIN]);
+        uint64_t fe = atomic_load(&r->ev.n[LSM_EVENT_FLUSH_END]);
+        uint64_t cb = atomic_load(&r->ev.n[LSM_EVENT_COMPACTION_BEGIN]);
+        uint64_t ce = atomic_load(&r->ev.n[LSM_EVENT_COMPACTION_END]);
+        CHECK(r,
+              fr == c->memtables_frozen && fe == c->flushes && fb == fe &&
+                  ce == c->compactions && cb == ce,
+              "%s: events frozen/flush_begin/flush_end/compaction_begin/"
+              "compaction_end = %" PRIu64 "/%" PRIu64 "/%" PRIu64 "/%" PRIu64
+              "/%" PRIu64 ", counters memtables_frozen/flushes/compactions = "
+              "%" PRIu64 "/%" PRIu64 "/%" PRIu64,
+              when, fr, fb, fe, cb, ce, c->memtables_frozen, c->flushes,
+              c->compactions);
+        CHECK(r,
+              c->flush_bytes_written == r->ev.flush_bytes &&
+                  c->compaction_bytes_written == r->ev.compaction_bytes,
+              "%s: flush/compaction_bytes_written = %" PRIu64 "/%" PRIu64
+              ", FLUSH_END/COMPACTION_END size_bytes sum to %" PRIu64
+              "/%" PRIu64,
+              when, c->flush_bytes_written, c->compaction_bytes_written,
+              r->ev.flush_bytes, r->ev.compaction_bytes);
+        for (size_t i = 0; i < st->n_l0; i++) {
+            const lsm_sst_info *s = &st->l0[i];
+            const ev_flush *f = &r->ev.flushed[s->sst_id % EV_SLOTS];
+            if (!f->used || f->sst_id != s->sst_id)
+                continue;
+            CHECK(r,
+                  f->size_bytes == s->file_size &&
+                      f->num_entries == s->num_entries,
+                  "%s: L0 SST %" PRIu64 " has file_size=%" PRIu64
+                  " num_entries=%" PRIu64 ", its FLUSH_END said %" PRIu64
+                  " and %" PRIu64,
+                  when, s->sst_id, s->file_size, s->num_entries, f->size_bytes,
+                  f->num_entries);
+        }
+    }
+    return st;
+}
+
+static void check_state_free(run *r, const char *when)
+{
+    lsm_state_free(check_state(r, when));
+}
+
+/* --- operations ---------------------------------------------------------- */
+
+static void pick_sizes(run *r);
+static void check_get(run *r, const void *kb, size_t kn, long idx);
+
+static size_t pick_key(run *r)
+{
+    return rng_below(&r->rng, r->n_keys);
+}
+
+static void op_put(run *r)
+{
+    size_t idx = pick_key(r);
+    const ukey *k = &r->keys[idx];
+    uint8_t *v;
+    size_t nv;
+    gen_value(r, idx, &v, &nv);
+    /* An empty value may come as NULL: the length is what counts. */
+    const void *pass = (nv == 0 && rng_below(&r->rng, 2)) ? NULL : v;
+    run_log(r, "put %s = %zu bytes%s", fmt_key(k->b, k->n), nv,
+            pass ? "" : " (NULL)");
+    int rc = lsm_put(r->db, k->b, k->n, pass, nv);
+    CHECK(r, rc == LSM_OK, "lsm_put %s: rc=%d (%s)", fmt_key(k->b, k->n), rc,
+          lsm_strerror(rc));
+    mstate_set(&r->m, idx, v, nv);
+    r->cnt.puts++;
+    r->cnt.user_bytes += k->n + nv;
+}
+
+static void op_delete(run *r)
+{
+    uint8_t probe[16];
+    const void *kb;
+    size_t kn;
+    long idx = -1;
+    if (rng_below(&r->rng, 4) > 0) {
+        idx = (long)pick_key(r);
+        kb = r->keys[idx].b;
+        kn = r->keys[idx].n;
+    } else {
+        gen_probe_key(r, probe, &kn);
+        kb = probe;
+    }
+    run_log(r, "delete %s (%s)", fmt_key(kb, kn),
+            idx < 0             ? "never written"
+            : r->m.present[idx] ? "present"
+                                : "absent");
+    int rc = lsm_delete(r->db, kb, kn);
+    CHECK(r, rc == LSM_OK, "lsm_delete %s: rc=%d (%s)", fmt_key(kb, kn), rc,
+          lsm_strerror(rc));
+    if (idx >= 0)
+        mstate_clear(&r->m, (size_t)idx);
+    r->cnt.deletes++;
+    r->cnt.user_bytes += kn;
+}
+
+/* Deletes every live key (tombstone-only memtables and SSTs; a following
+ * full compaction must leave no SST at all). */
+static void op_delete_all(run *r)
+{
+    run_log(r, "delete all %zu live keys", r->m.n_live);
+    for (size_t i = 0; i < r->n_keys; i++) {
+        if (!r->m.present[i])
+            continue;
+        int rc = lsm_delete(r->db, r->keys[i].b, r->keys[i].n);
+        CHECK(r, rc == LSM_OK, "lsm_delete %s: rc=%d (%s)",
+              fmt_key(r->keys[i].b, r->keys[i].n), rc, lsm_strerror(rc));
+        mstate_clear(&r->m, i);
+        r->cnt.deletes++;
+        r->cnt.user_bytes += r->keys[i].n;
+    }
+}
+
+/* Many versions of one key in a row, across freezes and flushes, with a
+ * delete now and then. */
+static void op_burst(run *r)
+{
+    size_t idx = pick_key(r);
+    const ukey *k = &r->keys[idx];
+    size_t n = 5 + rng_below(&r->rng, 26);
+    run_log(r, "burst of %zu writes to %s", n, fmt_key(k->b, k->n));
+    for (size_t i = 0; i < n; i++) {
+        int rc;
+        if (rng_below(&r->rng, 8) == 0) {
+            rc = lsm_delete(r->db, k->b, k->n);
+            mstate_clear(&r->m, idx);
+            r->cnt.deletes++;
+            r->cnt.user_bytes += k->n;
+        } else {
+            uint8_t *v;
+            size_t nv;
+            gen_value(r, idx, &v, &nv);
+            rc = lsm_put(r->db, k->b, k->n, v, nv);
+            mstate_set(&r->m, idx, v, nv);
+            r->cnt.puts++;
+            r->cnt.user_bytes += k->n + nv;
+        }
+        CHECK(r, rc == LSM_OK, "burst write %zu to %s: rc=%d (%s)", i,
+              fmt_key(k->b, k->n), rc, lsm_strerror(rc));
+    }
+    check_get(r, k->b, k->n, (long)idx);
+}
+
+/* Gets one key and compares presence and value with the model. */
+static void check_get(run *r, const void *kb, size_t kn, long idx)
+{
+    void *v = NULL;
+    size_t nv = 12345;
+    int rc = lsm_get(r->db, kb, kn, &v, &nv);
+    r->cnt.gets++;
+    if (idx >= 0 && r->m.present[idx]) {
+        size_t want = r->m.nval[idx];
+        CHECK(r, rc == LSM_OK,
+              "lsm_get %s: rc=%d (%s), expected a %zu-byte "
+              "value",
+              fmt_key(kb, kn), rc, lsm_strerror(rc), want);
+        CHECK(r, v != NULL, "lsm_get %s: LSM_OK with a NULL value",
+              fmt_key(kb, kn));
+        CHECK(r,
+              nv == want && (want == 0 || memcmp(v, r->m.val[idx], want) == 0),
+              "lsm_get %s: got %zu bytes %s, expected %zu bytes %s",
+              fmt_key(kb, kn), nv, fmt_key(v, nv < 24 ? nv : 24), want,
+              fmt_key(r->m.val[idx], want < 24 ? want : 24));
+        CHECK(r, ((const uint8_t *)v)[nv] == 0,
+              "lsm_get %s: value not NUL-terminated", fmt_key(kb, kn));
+        lsm_free(v);
+    } else {
+        CHECK(r, rc == LSM_NOTFOUND,
+              "lsm_get %s (%s): rc=%d (%s), expected LSM_NOTFOUND%s%s",
+              fmt_key(kb, kn), idx < 0 ? "never written" : "deleted/absent", rc,
+              lsm_strerror(rc), rc == LSM_OK ? "; got value " : "",
+              rc == LSM_OK && v ? fmt_key(v, nv < 24 ? nv : 24) : "");
+    }
+}
+
+static void op_get(run *r)
+{
+    if (rng_below(&r->rng, 100) < 85) {
+        size_t idx = pick_key(r);
+        run_log(r, "get %s", fmt_key(r->keys[idx].b, r->keys[idx].n));
+        check_get(r, r->keys[idx].b, r->keys[idx].n, (long)idx);
+    } else {
+        uint8_t probe[16];
+        size_t n;
+        gen_probe_key(r, probe, &n);
+        run_log(r, "get %s (never written)", fmt_key(probe, n));
+        check_get(r, probe, n, -1);
+    }
+}
+
+/* Can an SST hold keys inside [lo, hi]? Judged by its key range only, so
+ * it errs towards yes (an inverted range is not treated as empty). */
+static int sst_may_overlap(const lsm_sst_info *s, const gbound *lo,
+                           const gbound *hi)
+{
+    if (lo->kind != LSM_BOUND_UNBOUNDED) {
+        int c = key_cmp(s->last_key, s->nlast_key, lo->key, lo->n);
+        if (c < 0 || (c == 0 && lo->kind == LSM_BOUND_EXCLUDED))
+            return 0;
+    }
+    if (hi->kind != LSM_BOUND_UNBOUNDED) {
+        int c = key_cmp(s->first_key, s->nfirst_key, hi->key, hi->n);
+        if (c > 0 || (c == 0 && hi->kind == LSM_BOUND_EXCLUDED))
+            return 0;
+    }
+    return 1;
+}
+
+/* The most sub-iterators a scan over [lo, hi] may have active, from a
+ * state: every memtable, plus the SSTs whose key range overlaps the range
+ * (lsm_scan opens only those). A background flush between the state and the
+ * scan turns an immutable memtable into an L0 SST, which cannot raise it. */
+static size_t max_active_sources(const lsm_state *st, const gbound *lo,
+                                 const gbound *hi)
+{
+    size_t n = 1 + st->n_immutables;
+    for (size_t i = 0; i < st->n_l0; i++)
+        n += (size_t)sst_may_overlap(&st->l0[i], lo, hi);
+    for (size_t k = 0; k < st->n_levels; k++)
+        for (size_t i = 0; i < st->levels[k].n_ssts; i++)
+            n += (size_t)sst_may_overlap(&st->levels[k].ssts[i], lo, hi);
+    return n;
+}
+
+static void op_scan(run *r)
+{
+    gbound lo, hi;
+    held_iter h;
+    gen_bounds(r, &lo, &hi);
+    char desc[MODEL_LOG_LINE];
+    fmt_bounds(&lo, &hi, desc, sizeof(desc));
+    run_log(r, "scan %s", desc);
+    lsm_state *st = check_state(r, "before a scan");
+    size_t max_active = max_active_sources(st, &lo, &hi);
+    lsm_state_free(st);
+    held_open(r, &h, &lo, &hi);
+    size_t active = lsm_iter_num_active(h.it);
+    CHECK(r, active <= max_active,
+          "scan %s: %zu active sub-iterators, but only %zu memtables and "
+          "SSTs overlapping the range exist",
+          desc, active, max_active);
+    if (rng_below(&r->rng, 10) == 0)
+        check_state_free(r, "during a scan");
+    while (!held_step(r, &h, 1 << 20))
+        ;
+    held_close(r, &h);
+}
+
+/* After lsm_flush nothing may remain in memory: it froze the mutable
+ * memtable and wrote every immutable one before returning (both modes). */
+static void op_flush(run *r)
+{
+    run_log(r, "flush");
+    r->stats.flushes++;
+    int rc = lsm_flush(r->db);
+    CHECK(r, rc == LSM_OK, "lsm_flush: rc=%d (%s)", rc, lsm_strerror(rc));
+    lsm_state *st = check_state(r, "after flush");
+    CHECK(r,
+          st->n_immutables == 0 && st->memtable.num_keys == 0 &&
+              st->pending_flushes == 0,
+          "after flush: %zu immutables, %" PRIu64
+          " keys in the mutable memtable, %zu pending flushes",
+          st->n_immutables, st->memtable.num_keys, st->pending_flushes);
+    lsm_state_free(st);
+}
+
+/* Full compaction merges L0 and L1 into L1. With nothing in memory first
+ * (and no iterator pinning old versions), L1 holds exactly one entry per
+ * live key: tombstones and overwritten versions are gone. */
+/* The sorted ids of L0 and L1 (with a sentinel slot). The caller frees. */
+static uint64_t *l0_l1_ids(const lsm_state *st, size_t *n)
+{
+    size_t n_l1 = st->n_levels ? st->levels[0].n_ssts : 0;
+    uint64_t *ids = malloc(sizeof(uint64_t) * (st->n_l0 + n_l1 + 1));
+    assert_non_null(ids);
+    *n = 0;
+    for (size_t i = 0; i < st->n_l0; i++)
+        ids[(*n)++] = st->l0[i].sst_id;
+    for (size_t i = 0; i < n_l1; i++)
+        ids[(*n)++] = st->levels[0].ssts[i].sst_id;
+    qsort(ids, *n, sizeof(uint64_t), u64_cmp);
+    return ids;
+}
+
+static int ids_equal(const uint64_t *a, size_t na, uint64_t *b, size_t nb)
+{
+    qsort(b, nb, sizeof(uint64_t), u64_cmp);
+    return na == nb && (na == 0 || memcmp(a, b, na * sizeof(uint64_t)) == 0);
+}
+
+/* lsm_compact_full plus, in inline mode, its events: one compaction whose
+ * inputs are exactly the L0 and L1 SSTs before it, whose outputs are exactly
+ * L1 after it, at level 1, with size_bytes the outputs' total size. Returns
+ * the state after it; the caller frees it with lsm_state_free. */
+static lsm_state *do_compact_full(run *r)
+{
+    lsm_state *st = check_state(r, "before compact_full");
+    size_t n_in;
+    uint64_t *in = l0_l1_ids(st, &n_in);
+    lsm_state_free(st);
+    uint64_t begins = atomic_load(&r->ev.n[LSM_EVENT_COMPACTION_BEGIN]);
+    run_log(r, "compact_full (%zu L0+L1 SSTs)", n_in);
+    r->stats.compactions++;
+    int rc = lsm_compact_full(r->db);
+    CHECK(r, rc == LSM_OK, "lsm_compact_full: rc=%d (%s)", rc,
+          lsm_strerror(rc));
+    st = check_state(r, "after compact_full");
+    uint64_t n_new = atomic_load(&r->ev.n[LSM_EVENT_COMPACTION_BEGIN]) - begins;
+    if (r->opt.sched == LSM_SCHED_INLINE && n_in > 0)
+        CHECK(r, n_new >= 1,
+              "compact_full of %zu SSTs reported no COMPACTION_BEGIN", n_in);
+    if (r->opt.sched == LSM_SCHED_INLINE && n_new == 1 && !r->ev.c_overflow) {
+        size_t n_out;
+        uint64_t *out = l0_l1_ids(st, &n_out);
+        uint64_t out_bytes = 0;
+        for (size_t i = 0; i < st->levels[0].n_ssts; i++)
+            out_bytes += st->levels[0].ssts[i].file_size;
+        CHECK(r, ids_equal(in, n_in, r->ev.c_in, r->ev.n_c_in),
+              "COMPACTION_BEGIN listed %zu inputs, L0+L1 held %zu SSTs "
+              "(first %" PRIu64 ")",
+              r->ev.n_c_in, n_in, n_in ? in[0] : 0);
+        CHECK(r, ids_equal(out, n_out, r->ev.c_out, r->ev.n_c_out),
+              "COMPACTION_END listed %zu outputs, L0+L1 now holds %zu SSTs",
+              r->ev.n_c_out, n_out);
+        CHECK(r, r->ev.c_level == 1 && r->ev.c_size_bytes == out_bytes,
+              "COMPACTION_END level=%d size_bytes=%" PRIu64
+              ", L1 files total %" PRIu64 " bytes",
+              r->ev.c_level, r->ev.c_size_bytes, out_bytes);
+        free(out);
+    }
+    free(in);
+    return st;
+}
+
+static void op_compact(run *r)
+{
+    int flushed = rng_below(&r->rng, 2);
+    if (flushed)
+        op_flush(r);
+    lsm_state *st = do_compact_full(r);
+    /* In threads mode an immutable memtable may still be flushing to L0. */
+    if (flushed || r->opt.sched == LSM_SCHED_INLINE)
+        CHECK(r, st->n_l0 == 0, "after compact_full: %zu L0 SSTs remain",
+              st->n_l0);
+    int lower_empty = 1;
+    for (size_t k = 1; k < st->n_levels; k++)
+        if (st->levels[k].n_ssts)
+            lower_empty = 0;
+    if (flushed && r->n_open_iters == 0 && lower_empty) {
+        uint64_t total = 0;
+        for (size_t i = 0; i < st->levels[0].n_ssts; i++)
+            total += st->levels[0].ssts[i].num_entries;
+        CHECK(r, total == r->m.n_live,
+              "after flush + compact_full: L1 holds %" PRIu64
+              " entries in %zu SSTs, the model has %zu live keys",
+              total, st->levels[0].n_ssts, r->m.n_live);
+    }
+    lsm_state_free(st);
+}
+
+/* The whole database against the model: a full scan and a get per key. */
+static void verify_all(run *r, const char *when)
+{
+    gbound lo = {LSM_BOUND_UNBOUNDED, NULL, 0, 1};
+    gbound hi = {LSM_BOUND_UNBOUNDED, NULL, 0, 1};
+    held_iter h;
+    run_log(r, "verify all (%s)", when);
+    held_open(r, &h, &lo, &hi);
+    while (!held_step(r, &h, 1 << 20))
+        ;
+    held_close(r, &h);
+    for (size_t i = 0; i < r->n_keys; i++)
+        check_get(r, r->keys[i].b, r->keys[i].n, (long)i);
+}
+
+static void db_open(run *r)
+{
+    ev_reset(&r->ev, r->opt.sched == LSM_SCHED_INLINE);
+    memset(&r->cnt, 0, sizeof(r->cnt));
+    r->db = NULL;
+    int rc = lsm_open(r->dir, &r->opt, &r->db);
+    CHECK(r, rc == LSM_OK && r->db != NULL, "lsm_open %s: rc=%d (%s)", r->dir,
+          rc, lsm_strerror(rc));
+    atomic_store(&r->ev.db, r->db);
+}
+
+/* Close (refused while iterators are held, which must leave the handle
+ * working), then reopen and check everything survived and memory is empty:
+ * close flushed every memtable. */
+static void op_reopen(run *r)
+{
+    run_log(r, "reopen (%zu iterators held)", r->n_held);
+    if (r->n_held > 0) {
+        int rc = lsm_close(r->db);
+        CHECK(r, rc == LSM_EBUSY,
+              "lsm_close with %zu open iterators: rc=%d (%s), expected "
+              "LSM_EBUSY",
+              r->n_held, rc, lsm_strerror(rc));
+        check_state_free(r, "after a refused close");
+        op_get(r);
+        while (r->n_held > 0)
+            held_finish(r, r->n_held - 1);
+    }
+    lsm_state *before = check_state(r, "before close");
+    r->stats.frozen += before->counters.memtables_frozen;
+    r->stats.sst_flushes += before->counters.flushes;
+    lsm_state_free(before);
+    atomic_store(&r->ev.db, NULL);
+    int rc = lsm_close(r->db);
+    r->db = NULL;
+    CHECK(r, rc == LSM_OK, "lsm_close: rc=%d (%s)", rc, lsm_strerror(rc));
+    r->stats.reopens++;
+    if (rng_below(&r->rng, 2)) {
+        /* Sizes, cache and filters are per-open settings; files written
+         * under the old ones must still read back. */
+        pick_sizes(r);
+        run_log(r,
+                "new options: target_sst_size=%zu block_size=%zu "
+                "num_memtable_limit=%zu block_cache_bytes=%zu bloom=%u",
+                r->opt.target_sst_size, r->opt.block_size,
+                r->opt.num_memtable_limit, r->opt.block_cache_bytes,
+                r->opt.bloom_bits_per_key);
+    }
+    db_open(r);
+    lsm_state *st = check_state(r, "after reopen");
+    CHECK(r, st->n_immutables == 0 && st->memtable.num_keys == 0,
+          "after reopen: %zu immutables and %" PRIu64
+          " keys in memory, but close flushes everything",
+          st->n_immutables, st->memtable.num_keys);
+    lsm_state_free(st);
+    verify_all(r, "after reopen");
+}
+
+static void op_held_open(run *r)
+{
+    if (r->n_held >= MODEL_HELD_MAX)
+        return;
+    gbound lo, hi;
+    gen_bounds(r, &lo, &hi);
+    held_iter *h = &r->held[r->n_held];
+    char desc[MODEL_LOG_LINE];
+    fmt_bounds(&lo, &hi, desc, sizeof(desc));
+    run_log(r, "hold scan %s", desc);
+    held_open(r, h, &lo, &hi);
+    r->n_held++;
+    held_step(r, h, rng_below(&r->rng, 4));
+}
+
+static void op_held_step(run *r)
+{
+    if (r->n_held == 0)
+        return;
+    size_t which = rng_below(&r->rng, r->n_held);
+    held_iter *h = &r->held[which];
+    run_log(r, "step held scan %s (opened at op %" PRIu64 ", at %zu/%zu)",
+            h->bounds, h->opened_at_op, h->pos, h->n);
+    if (held_step(r, h, 1 + rng_below(&r->rng, 24))) {
+        held_close(r, h);
+        r->held[which] = r->held[--r->n_held];
+    }
+}
+
+/* A guaranteed snapshot phase: an iterator opened before writes, a flush and
+ * a full compaction must still return what the database held at its open. */
+static void phase_snapshot(run *r)
+{
+    while (r->n_held >= MODEL_HELD_MAX)
+        held_finish(r, 0);
+    gbound lo = {LSM_BOUND_UNBOUNDED, NULL, 0, 1};
+    gbound hi = {LSM_BOUND_UNBOUNDED, NULL, 0, 1};
+    if (rng_below(&r->rng, 2))
+        gen_bounds(r, &lo, &hi);
+    char desc[MODEL_LOG_LINE];
+    fmt_bounds(&lo, &hi, desc, sizeof(desc));
+    run_log(r, "snapshot phase: hold scan %s", desc);
+    size_t which = r->n_held++;
+    held_open(r, &r->held[which], &lo, &hi);
+    held_step(r, &r->held[which], 2);
+    for (int i = 0; i < 40; i++) {
+        run_next_op(r);
+        if (rng_below(&r->rng, 3))
+            op_put(r);
+        else
+            op_delete(r);
+    }
+    run_next_op(r);
+    op_flush(r);
+    run_next_op(r);
+    lsm_state_free(do_compact_full(r));
+    for (int i = 0; i < 20; i++) {
+        run_next_op(r);
+        op_put(r);
+    }
+    run_next_op(r);
+    run_log(r, "snapshot phase: finish the held scan");
+    check_state_free(r, "snapshot phase");
+    held_finish(r, which);
+    check_state_free(r, "after snapshot phase");
+}
+
+/* --- one run ------------------------------------------------------------- */
+
+static uint64_t env_u64(const char *name, uint64_t dflt)
+{
+    const char *s = getenv(name);
+    if (s == NULL || *s == '\0')
+        return dflt;
+    return strtoull(s, NULL, 0);
+}
+
+/* Tiny sizes drawn from the run's generator: at first open and, half the
+ * time, at a reopen. */
+static void pick_sizes(run *r)
+{
+    static const size_t caches[] = {0, 4096, 65536, 1u << 20};
+    static const unsigned blooms[] = {0, 1, 10};
+    r->opt.target_sst_size = 512 + rng_below(&r->rng, 3585);
+    r->opt.block_size = 64 + rng_below(&r->rng, 193);
+    r->opt.num_memtable_limit = 1 + rng_below(&r->rng, 3);
+    r->opt.block_cache_bytes = caches[rng_below(&r->rng, 4)];
+    r->opt.bloom_bits_per_key = blooms[rng_below(&r->rng, 3)];
+}
+
+/* The options of a run. The first seed of a run list starts with the block
+ * cache disabled. */
+static void pick_options(run *r, lsm_sched sched, lsm_compaction comp,
+                         size_t seed_pos)
+{
+    lsm_options_init(&r->opt);
+    pick_sizes(r);
+    if (seed_pos == 0)
+        r->opt.block_cache_bytes = 0;
+    r->opt.sched = sched;
+    r->opt.compaction = comp;
+    r->opt.max_levels = (unsigned)(1 + rng_below(&r->rng, 5));
+    r->opt.event_cb = model_event_cb;
+    r->opt.event_ctx = &r->ev;
+}
+
+static void run_one(uint64_t seed, size_t seed_pos, lsm_sched sched,
+                    lsm_compaction comp)
+{
+    run *r = calloc(1, sizeof(run));
+    assert_non_null(r);
+    r->seed = seed;
+    r->rng = seed ^ ((uint64_t)sched << 40) ^ ((uint64_t)comp << 48);
+    r->n_ops = env_u64("LSM_TEST_OPS", MODEL_DEFAULT_OPS);
+    pick_options(r, sched, comp, seed_pos);
+    universe_build(r);
+    mstate_init(&r->m, r->n_keys);
+    strcpy(r->tmp, "/tmp/lsm-model-XXXXXX");
+    assert_non_null(mkdtemp(r->tmp));
+    snprintf(r->dir, sizeof(r->dir), "%s/db", r->tmp);
+    db_open(r);
+    check_state_free(r, "after first open");
+
+    for (r->op = 1; r->op <= r->n_ops; run_next_op(r)) {
+        if (r->op % 500 == 250) {
+            phase_snapshot(r);
+            continue;
+        }
+        size_t w = rng_below(&r->rng, 1000);
+        if (w < 330)
+            op_put(r);
+        else if (w < 460)
+            op_delete(r);
+        else if (w < 680)
+            op_get(r);
+        else if (w < 760)
+            op_scan(r);
+        else if (w < 790)
+            op_flush(r);
+        else if (w < 805)
+            op_compact(r);
+        else if (w < 812)
+            op_reopen(r);
+        else if (w < 835)
+            op_held_open(r);
+        else if (w < 925)
+            op_held_step(r);
+        else if (w < 929)
+            op_delete_all(r);
+        else if (w < 936)
+            op_burst(r);
+        else {
+            run_log(r, "state check");
+            check_state_free(r, "periodic");
+        }
+    }
+    run_next_op(r);
+    verify_all(r, "end of run");
+    while (r->n_held > 0)
+        held_finish(r, 0);
+    check_state_free(r, "end of run");
+    op_reopen(r);
+    atomic_store(&r->ev.db, NULL);
+    int rc = lsm_close(r->db);
+    CHECK(r, rc == LSM_OK, "final lsm_close: rc=%d (%s)", rc, lsm_strerror(rc));
+    CHECK(r, atomic_load(&r->ev.n_bad) == 0, "bad event: %s", r->ev.first_bad);
+    if (env_u64("LSM_TEST_VERBOSE", 0))
+        fprintf(stderr,
+                "seed=%" PRIu64 " %s/%s keys=%zu ops=%" PRIu64
+                " sst=%zu blk=%zu lim=%zu cache=%zu bloom=%u lv=%u | "
+                "lsm_flush=%" PRIu64 " compact=%" PRIu64 " reopen=%" PRIu64
+                " scans=%" PRIu64 " (empty %" PRIu64 ") frozen=%" PRIu64
+                " sst_flushes=%" PRIu64 " max_l0=%zu max_l1=%zu max_imm=%zu "
+                "max_held=%zu\n",
+                r->seed, sched_name(sched), compaction_name(comp), r->n_keys,
+                r->n_ops, r->opt.target_sst_size, r->opt.block_size,
+                r->opt.num_memtable_limit, r->opt.block_cache_bytes,
+                r->opt.bloom_bits_per_key, r->opt.max_levels, r->stats.flushes,
+                r->stats.compactions, r->stats.reopens, r->stats.scans,
+                r->stats.empty_scans, r->stats.frozen, r->stats.sst_flushes,
+                r->stats.max_l0, r->stats.max_l1, r->stats.max_imm,
+                r->stats.max_held);
+    assert_int_equal(rm_rf(r->tmp), 0);
+    mstate_free(&r->m, r->n_keys);
+    for (size_t i = 0; i < r->n_keys; i++)
+        free(r->keys[i].b);
+    free(r->keys);
+    free(r);
+}
+
+static void run_all_seeds(lsm_sched sched, lsm_compaction comp)
+{
+    const char *one = getenv("LSM_TEST_SEED");
+    if (one != NULL && *one != '\0') {
+        run_one(strtoull(one, NULL, 0), 0, sched, comp);
+        return;
+    }
+    for (size_t i = 0; i < N_MODEL_SEEDS; i++)
+        run_one(model_seeds[i], i, sched, comp);
+}
+
+static void test_model_inline_none(void **state)
+{
+    (void)state;
+    run_all_seeds(LSM_SCHED_INLINE, LSM_COMPACTION_NONE);
+}
+
+static void test_model_inline_leveled(void **state)
+{
+    (void)state;
+    run_all_seeds(LSM_SCHED_INLINE, LSM_COMPACTION_LEVELED);
+}
+
+static void test_model_threads_none(void **state)
+{
+    (void)state;
+    run_all_seeds(LSM_SCHED_THREADS, LSM_COMPACTION_NONE);
+}
+
+static void test_model_threads_leveled(void **state)
+{
+    (void)state;
+    run_all_seeds(LSM_SCHED_THREADS, LSM_COMPACTION_LEVELED);
+}
+
+/* --- deterministic edges of the API -------------------------------------- */
+
+static void make_tmp(char *tmp, size_t cap, char *dir, size_t dcap)
+{
+    snprintf(tmp, cap, "/tmp/lsm-model-XXXXXX");
+    assert_non_null(mkdtemp(tmp));
+    snprintf(dir, dcap, "%s/db", tmp);
+}
+
+static void db_expect_value(lsm_db *db, const void *k, size_t nk, const void *v,
+                            size_t nv)
+{
+    void *got = NULL;
+    size_t ngot = 0;
+    assert_int_equal(lsm_get(db, k, nk, &got, &ngot), LSM_OK);
+    assert_non_null(got);
+    assert_int_equal(ngot, nv);
+    if (nv)
+        assert_memory_equal(got, v, nv);
+    assert_int_equal(((uint8_t *)got)[nv], 0);
+    lsm_free(got);
+}
+
+/* Opening a file, bad options, and a second opener of a locked directory
+ * fail with *out set to NULL. */
+static void test_open_errors(void **state)
+{
+    (void)state;
+    char tmp[64], dir[128], file[160];
+    make_tmp(tmp, sizeof(tmp), dir, sizeof(dir));
+    snprintf(file, sizeof(file), "%s/plainfile", tmp);
+    FILE *f = fopen(file, "w");
+    assert_non_null(f);
+    fputs("not a database\n", f);
+    fclose(f);
+
+    lsm_db *db = (lsm_db *)&db;
+    assert_int_not_equal(lsm_open(file, NULL, &db), LSM_OK);
+    assert_null(db);
+
+    lsm_options opt;
+    lsm_options_init(&opt);
+    opt.num_memtable_limit = 0;
+    db = (lsm_db *)&db;
+    assert_int_equal(lsm_open(dir, &opt, &db), LSM_EINVAL);
+    assert_null(db);
+
+    lsm_options_init(&opt);
+    opt.compaction = LSM_COMPACTION_LEVELED;
+    opt.max_levels = 0;
+    db = (lsm_db *)&db;
+    assert_int_equal(lsm_open(dir, &opt, &db), LSM_EINVAL);
+    assert_null(db);
+    opt.max_levels = 17;
+    db = (lsm_db *)&db;
+    assert_int_equal(lsm_open(dir, &opt, &db), LSM_EINVAL);
+    assert_null(db);
+
+    lsm_options_init(&opt);
+    db = NULL;
+    assert_int_equal(lsm_open(dir, &opt, &db), LSM_OK);
+    assert_non_null(db);
+    lsm_db *second = (lsm_db *)&second;
+    assert_int_equal(lsm_open(dir, &opt, &second), LSM_EBUSY);
+    assert_null(second);
+    assert_int_equal(lsm_close(db), LSM_OK);
+    /* Once closed, the lock is released. */
+    assert_int_equal(lsm_open(dir, &opt, &db), LSM_OK);
+    assert_int_equal(lsm_close(db), LSM_OK);
+
+    for (int rc = LSM_OK; rc <= LSM_EINTERNAL; rc++) {
+        const char *s = lsm_strerror(rc);
+        assert_non_null(s);
+        assert_true(s[0] != '\0');
+    }
+    /* NULL-safe functions. */
+    lsm_iter_close(NULL);
+    lsm_free(NULL);
+    lsm_state_free(NULL);
+    lsm_close(NULL);
+    assert_int_equal(rm_rf(tmp), 0);
+}
+
+/* Key and value size limits: exactly the maximum works (through a flush and
+ * a reopen), one more is LSM_EINVAL, an empty key is LSM_EINVAL everywhere,
+ * and an empty value is a value while a delete is not. */
+static void test_size_limits_and_empty_values(void **state)
+{
+    (void)state;
+    char tmp[64], dir[128];
+    make_tmp(tmp, sizeof(tmp), dir, sizeof(dir));
+    lsm_options opt;
+    lsm_options_init(&opt);
+    opt.target_sst_size = 4096;
+    opt.block_size = 128;
+    lsm_db *db = NULL;
+    assert_int_equal(lsm_open(dir, &opt, &db), LSM_OK);
+
+    size_t nbig_key = LSM_MAX_KEY_BYTES;
+    uint8_t *big_key = malloc(nbig_key + 1);
+    assert_non_null(big_key);
+    for (size_t i = 0; i <= nbig_key; i++)
+        big_key[i] = (uint8_t)('A' + i % 23);
+    size_t nbig_val = LSM_MAX_VALUE_BYTES;
+    uint8_t *big_val = malloc(nbig_val + 1);
+    assert_non_null(big_val);
+    for (size_t i = 0; i <= nbig_val; i++)
+        big_val[i] = (uint8_t)(i * 7 + (i >> 13));
+
+    uint8_t *v = NULL;
+    size_t nv = 0;
+    assert_int_equal(lsm_put(db, "", 0, "x", 1), LSM_EINVAL);
+    assert_int_equal(lsm_put(db, NULL, 0, "x", 1), LSM_EINVAL);
+    assert_int_equal(lsm_delete(db, "", 0), LSM_EINVAL);
+    assert_int_equal(lsm_get(db, "", 0, (void **)&v, &nv), LSM_EINVAL);
+    assert_int_equal(lsm_put(db, big_key, nbig_key + 1, "x", 1), LSM_EINVAL);
+    assert_int_equal(lsm_delete(db, big_key, nbig_key + 1), LSM_EINVAL);
+    assert_int_equal(lsm_put(db, "k", 1, big_val, nbig_val + 1), LSM_EINVAL);
+
+    assert_int_equal(lsm_put(db, big_key, nbig_key, "big key", 7), LSM_OK);
+    assert_int_equal(lsm_put(db, "bigval", 6, big_val, nbig_val), LSM_OK);
+    assert_int_equal(lsm_put(db, "empty", 5, "", 0), LSM_OK);
+    assert_int_equal(lsm_put(db, "gone", 4, "soon", 4), LSM_OK);
+    assert_int_equal(lsm_delete(db, "gone", 4), LSM_OK);
+    assert_int_equal(lsm_delete(db, "never", 5), LSM_OK);
+
+    for (int round = 0; round < 3; round++) {
+        db_expect_value(db, big_key, nbig_key, "big key", 7);
+        db_expect_value(db, "bigval", 6, big_val, nbig_val);
+        db_expect_value(db, "empty", 5, "", 0);
+        assert_int_equal(lsm_get(db, "gone", 4, (void **)&v, &nv),
+                         LSM_NOTFOUND);
+        assert_int_equal(lsm_get(db, "never", 5, (void **)&v, &nv),
+                         LSM_NOTFOUND);
+
+        /* The huge key alone, as an included lo == hi range. */
+        lsm_bound b = {LSM_BOUND_INCLUDED, big_key, nbig_key};
+        lsm_iter *it = NULL;
+        assert_int_equal(lsm_scan(db, &b, &b, &it), LSM_OK);
+        assert_true(lsm_iter_valid(it));
+        size_t nk = 0;
+        const void *k = lsm_iter_key(it, &nk);
+        assert_int_equal(nk, nbig_key);
+        assert_memory_equal(k, big_key, nk);
+        assert_int_equal(lsm_iter_next(it), LSM_OK);
+        assert_false(lsm_iter_valid(it));
+        lsm_iter_close(it);
+
+        /* Full scan: "bigval", "empty" (empty value), the big key ("A..."
+         * sorts first); no "gone", no "never". */
+        assert_int_equal(lsm_scan(db, NULL, NULL, &it), LSM_OK);
+        const char *order[] = {NULL, "bigval", "empty"};
+        for (int i = 0; i < 3; i++) {
+            assert_true(lsm_iter_valid(it));
+            k = lsm_iter_key(it, &nk);
+            if (order[i] == NULL) {
+                assert_int_equal(nk, nbig_key);
+            } else {
+                assert_int_equal(nk, strlen(order[i]));
+                assert_memory_equal(k, order[i], nk);
+            }
+            if (i == 2) {
+                lsm_iter_value(it, &nv);
+                assert_int_equal(nv, 0);
+            }
+            assert_int_equal(lsm_iter_next(it), LSM_OK);
+        }
+        assert_false(lsm_iter_valid(it));
+        lsm_iter_close(it);
+
+        if (round == 0) {
+            assert_int_equal(lsm_flush(db), LSM_OK);
+        } else if (round == 1) {
+            assert_int_equal(lsm_close(db), LSM_OK);
+            db = NULL;
+            assert_int_equal(lsm_open(dir, &opt, &db), LSM_OK);
+            assert_int_equal(lsm_compact_full(db), LSM_OK);
+        }
+    }
+    assert_int_equal(lsm_close(db), LSM_OK);
+    free(big_key);
+    free(big_val);
+    assert_int_equal(rm_rf(tmp), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_open_errors),
+        cmocka_unit_test(test_size_limits_and_empty_values),
+        cmocka_unit_test(test_model_inline_none),
+        cmocka_unit_test(test_model_inline_leveled),
+        cmocka_unit_test(test_model_threads_none),
+        cmocka_unit_test(test_model_threads_leveled),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -473,15 +473,20 @@ static int db_flush_all(lsm_db *db)
     return rc;
 }
 
-int lsm_flush(lsm_db *db)
+/* The checks every public call that changes the tree starts with: a
+ * handle, and no latched background error. */
+static int db_begin_change(lsm_db *db)
 {
     lsm_error_clear();
     if (!db)
         return lsm_error(LSM_EINVAL, "database handle is NULL");
-    int rc = db_check_bg_error(db);
-    if (rc != LSM_OK)
-        return rc;
-    return db_flush_all(db);
+    return db_check_bg_error(db);
+}
+
+int lsm_flush(lsm_db *db)
+{
+    int rc = db_begin_change(db);
+    return rc == LSM_OK ? db_flush_all(db) : rc;
 }
 
 /* --- full compaction ------------------------------------------------------ */
@@ -700,10 +705,7 @@ static int compaction_install(lsm_db *db, const id_list *inputs,
 
 int lsm_compact_full(lsm_db *db)
 {
-    lsm_error_clear();
-    if (!db)
-        return lsm_error(LSM_EINVAL, "database handle is NULL");
-    int rc = db_check_bg_error(db);
+    int rc = db_begin_change(db);
     if (rc != LSM_OK)
         return rc;
 

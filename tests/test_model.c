@@ -41,7 +41,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "lsm.h"
+#include "testutil.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -75,34 +75,6 @@ static uint64_t rng_next(uint64_t *s)
 static size_t rng_below(uint64_t *s, size_t n)
 {
     return n ? (size_t)(rng_next(s) % n) : 0;
-}
-
-/* Removes path and everything under it; a missing path is fine. Used for
- * the mkdtemp directories, so it never follows symlinks. */
-static int rm_rf(const char *path)
-{
-    struct stat st;
-    if (lstat(path, &st) != 0)
-        return errno == ENOENT ? 0 : -1;
-    if (!S_ISDIR(st.st_mode))
-        return unlink(path);
-    int rc = 0;
-    DIR *d = opendir(path);
-    if (d == NULL)
-        return -1;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        char child[4096];
-        snprintf(child, sizeof(child), "%s/%s", path, de->d_name);
-        if (rm_rf(child) != 0)
-            rc = -1;
-    }
-    closedir(d);
-    if (rmdir(path) != 0)
-        rc = -1;
-    return rc;
 }
 
 /* memcmp order with the shorter key first on a common prefix: the order the
@@ -408,7 +380,7 @@ static void run_fail(run *r, int line, const char *cond, const char *fmt, ...)
         if (r->log[i % MODEL_LOG_RING][0])
             fprintf(stderr, "    #%" PRIu64 " %s\n", i,
                     r->log[i % MODEL_LOG_RING]);
-    rm_rf(r->tmp);
+    test_rmtree(r->tmp);
     fail();
 }
 
@@ -1616,7 +1588,7 @@ static void run_one(uint64_t seed, size_t seed_pos, lsm_sched sched,
                 r->stats.empty_scans, r->stats.frozen, r->stats.sst_flushes,
                 r->stats.max_l0, r->stats.max_l1, r->stats.max_imm,
                 r->stats.max_held);
-    assert_int_equal(rm_rf(r->tmp), 0);
+    assert_int_equal(test_rmtree(r->tmp), 0);
     mstate_free(&r->m, r->n_keys);
     for (size_t i = 0; i < r->n_keys; i++)
         free(r->keys[i].b);
@@ -1739,7 +1711,7 @@ static void test_open_errors(void **state)
     lsm_free(NULL);
     lsm_state_free(NULL);
     lsm_close(NULL);
-    assert_int_equal(rm_rf(tmp), 0);
+    assert_int_equal(test_rmtree(tmp), 0);
 }
 
 /* Key and value size limits: exactly the maximum works (through a flush and
@@ -1841,7 +1813,7 @@ static void test_size_limits_and_empty_values(void **state)
     assert_int_equal(lsm_close(db), LSM_OK);
     free(big_key);
     free(big_val);
-    assert_int_equal(rm_rf(tmp), 0);
+    assert_int_equal(test_rmtree(tmp), 0);
 }
 
 int main(void)

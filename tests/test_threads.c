@@ -42,7 +42,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "lsm.h"
+#include "testutil.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -80,33 +80,6 @@ static uint64_t rng_next(uint64_t *s)
 {
     *s += 0x9E3779B97F4A7C15ull;
     return mix64(*s);
-}
-
-/* Removes path and everything under it; a missing path is fine. */
-static int rm_rf(const char *path)
-{
-    struct stat st;
-    if (lstat(path, &st) != 0)
-        return errno == ENOENT ? 0 : -1;
-    if (!S_ISDIR(st.st_mode))
-        return unlink(path);
-    int rc = 0;
-    DIR *d = opendir(path);
-    if (d == NULL)
-        return -1;
-    struct dirent *de;
-    while ((de = readdir(d)) != NULL) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        char child[4096];
-        snprintf(child, sizeof(child), "%s/%s", path, de->d_name);
-        if (rm_rf(child) != 0)
-            rc = -1;
-    }
-    closedir(d);
-    if (rmdir(path) != 0)
-        rc = -1;
-    return rc;
 }
 
 static int key_cmp(const void *a, size_t na, const void *b, size_t nb)
@@ -745,7 +718,7 @@ static void test_threads_race(void **state)
     open_threads_db(dir, sh, &sh->db);
     check_final_content(sh);
     assert_int_equal(lsm_close(sh->db), LSM_OK);
-    assert_int_equal(rm_rf(tmp), 0);
+    assert_int_equal(test_rmtree(tmp), 0);
     free(sh);
 }
 
@@ -834,7 +807,7 @@ static void test_close_busy(void **state)
     atomic_store(&sh->cb_db, NULL);
     assert_int_equal(lsm_close(db), LSM_OK);
     assert_int_equal(atomic_load(&sh->ev[LSM_EVENT_BACKGROUND_ERROR]), 0);
-    assert_int_equal(rm_rf(tmp), 0);
+    assert_int_equal(test_rmtree(tmp), 0);
     free(sh);
 }
 

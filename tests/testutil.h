@@ -10,6 +10,7 @@
 #include "lsm.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,30 +18,38 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Removes a directory tree (no symlinks are followed). */
-static inline void test_rmtree(const char *path)
+/* Removes a directory tree (no symlinks are followed); a missing path is
+ * fine. Returns 0, or -1 if anything could not be removed. */
+static inline int test_rmtree(const char *path)
 {
     struct stat st;
     if (lstat(path, &st) != 0)
-        return;
-    if (S_ISDIR(st.st_mode)) {
-        DIR *d = opendir(path);
-        struct dirent *e;
-        while (d && (e = readdir(d)) != NULL) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                continue;
-            size_t n = strlen(path) + strlen(e->d_name) + 2;
-            char *child = malloc(n);
-            snprintf(child, n, "%s/%s", path, e->d_name);
-            test_rmtree(child);
-            free(child);
+        return errno == ENOENT ? 0 : -1;
+    if (!S_ISDIR(st.st_mode))
+        return unlink(path);
+    int rc = 0;
+    DIR *d = opendir(path);
+    if (!d)
+        return -1;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        size_t n = strlen(path) + strlen(e->d_name) + 2;
+        char *child = malloc(n);
+        if (!child) {
+            rc = -1;
+            continue;
         }
-        if (d)
-            closedir(d);
-        rmdir(path);
-    } else {
-        unlink(path);
+        snprintf(child, n, "%s/%s", path, e->d_name);
+        if (test_rmtree(child) != 0)
+            rc = -1;
+        free(child);
     }
+    closedir(d);
+    if (rmdir(path) != 0)
+        rc = -1;
+    return rc;
 }
 
 /* Makes a fresh directory under /tmp; the caller frees the string and

@@ -28,14 +28,17 @@
 #include "block_cache_int.h"
 #include "counters_int.h"
 #include "env_int.h"
+#include "batch_int.h"
 #include "manifest_int.h"
 #include "version_int.h"
+#include "wal_int.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 
 #define DB_BG_MESSAGE_BYTES 512
+#define DB_PATH_BYTES 4096
 
 struct lsm_db {
     /* Set by open, read-only afterwards. */
@@ -48,6 +51,8 @@ struct lsm_db {
     counters ctrs; /* atomic */
 
     pthread_mutex_t write_mu;
+    wal *wal;          /* [write_mu] the mutable memtable's log; NULL if off */
+    lsm_batch one;     /* [write_mu] scratch for lsm_put / lsm_delete */
     uint64_t last_seq; /* [write_mu] newest sequence number handed out */
     /* Newest sequence number whose write is complete; a scan reads it
      * before taking its version and ignores anything newer. Stored by the
@@ -96,8 +101,62 @@ struct lsm_iter {
     bool valid;
 };
 
+/* --- shared by db.c, db_open.c, compact.c, db_iter.c, db_state.c ------- */
+
+/* A growable list of ids. */
+typedef struct id_list {
+    size_t n, cap;
+    uint64_t *ids;
+} id_list;
+int id_list_push(id_list *l, uint64_t id);
+
+/* "<dir>/<name>" and "<dir>/<id>.sst" into buf (DB_PATH_BYTES). */
+int db_path(const lsm_db *db, const char *name, char *buf);
+int db_sst_path(const lsm_db *db, uint64_t sst_id, char *buf);
+int db_wal_path(const lsm_db *db, uint64_t memtable_id, char *buf);
+/* Deletes a flushed (or empty) memtable's WAL; failures are ignored. */
+void db_remove_wal(lsm_db *db, uint64_t memtable_id);
+/* Creates the WAL of memtable memtable_id, durably (NULL when the WAL is
+ * off). */
+int db_create_wal(lsm_db *db, uint64_t memtable_id, wal **out);
+/* Applying WAL entries to a memtable: wal_decode_record / wal_replay's
+ * callback, used by writes (db counts them) and by recovery (db NULL). */
+typedef struct apply_ctx {
+    lsm_db *db;
+    memtable *mem;
+    uint64_t max_seq; /* newest seq applied */
+} apply_ctx;
+int db_apply_entry(void *ctx, uint64_t seq, uint8_t type, const uint8_t *key,
+                   size_t nkey, const uint8_t *value, size_t nvalue);
+/* Number of levels below L0 for the options' compaction strategy. */
+size_t levels_for(const lsm_options *opt);
+/* Sends an event to the callback, if there is one. */
+void db_emit(lsm_db *db, const lsm_event *ev);
+/* Publishes nv (see db.c); caller holds state_mu; returns the old one. */
+version *db_swap_locked(lsm_db *db, version *nv);
+/* The next memtable or SST id. */
+uint64_t db_take_id(lsm_db *db);
+/* Latches a background error (the first wins) and reports it. */
+void db_latch_error(lsm_db *db, int rc);
+/* Appends and fsyncs a manifest record under manifest_mu. */
+int db_manifest_append(lsm_db *db, const manifest_record *rec);
+/* Freezes the mutable memtable and flushes every immutable one. */
+int db_flush_all(lsm_db *db);
+/* Inline mode: flush until the memtable limit holds. Caller holds
+ * write_mu. */
+int db_flush_while_over_limit(lsm_db *db);
+/* The first checks of a public call that changes the tree. */
+int db_begin_change(lsm_db *db);
+/* The flush thread of threads mode. */
+void *db_flush_thread_main(void *arg);
+
 /* Takes a reference to the current version (db_iter.c, db_state.c). */
 version *db_ref_current(lsm_db *db);
+
+/* lsm_open with a chosen env: tests pass one that injects faults or
+ * simulates a power cut. lsm_open is db_open_env(dir, opt, env_posix(), out).
+ * The env must outlive the handle. */
+int db_open_env(const char *dir, const lsm_options *opt, env *e, lsm_db **out);
 
 /* LSM_OK for a key of 1 to LSM_MAX_KEY_BYTES bytes; otherwise LSM_EINVAL
  * with a message saying what keys may be. */

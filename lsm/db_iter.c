@@ -6,10 +6,11 @@
  * reader never sees a half-made change.
  *
  * get probes the sources newest first and stops at the first that knows the
- * key: the mutable memtable, the immutable ones newest first, the L0 SSTs
- * newest first, then each level (at most one SST per level can hold it). An
- * SST whose key range excludes the key is skipped without I/O; sst_get then
- * asks the bloom filter before reading a block.
+ * key (ignoring memtable versions newer than its snapshot sequence number): the
+ * mutable memtable, the immutable ones newest first, the L0 SSTs newest first,
+ * then each level (at most one SST per level can hold it). An SST whose key
+ * range excludes the key is skipped without I/O; sst_get then asks the bloom
+ * filter before reading a block.
  *
  * scan merges only the sources whose key range overlaps the scan:
  *   two_merge(two_merge(merge(memtables), merge(L0)), merge(levels))
@@ -83,14 +84,14 @@ static size_t level_find(const sorted_run *lv, const uint8_t *key, size_t nkey)
     return lo;
 }
 
-static int get_from_version(version *v, const uint8_t *key, size_t nkey,
-                            void **value, size_t *nvalue)
+static int get_from_version(version *v, uint64_t read_seq, const uint8_t *key,
+                            size_t nkey, void **value, size_t *nvalue)
 {
     entry e;
-    if (memtable_get(v->mem, key, nkey, &e))
+    if (memtable_get_at(v->mem, key, nkey, read_seq, &e))
         return get_result(&e, value, nvalue);
     for (size_t i = 0; i < v->n_imm; i++)
-        if (memtable_get(v->imm[i], key, nkey, &e))
+        if (memtable_get_at(v->imm[i], key, nkey, read_seq, &e))
             return get_result(&e, value, nvalue);
 
     bool decided = false;
@@ -122,8 +123,13 @@ int lsm_get(lsm_db *db, const void *key, size_t nkey, void **value,
     if (rc != LSM_OK)
         return rc;
     COUNTER_ADD(&db->ctrs, gets, 1);
+    /* As a scan does: the sequence number first, then the version. A batch
+     * being applied has entries above visible_seq, so a get sees all of it
+     * or none. */
+    uint64_t read_seq =
+        atomic_load_explicit(&db->visible_seq, memory_order_acquire);
     version *v = db_ref_current(db);
-    rc = get_from_version(v, key, nkey, value, nvalue);
+    rc = get_from_version(v, read_seq, key, nkey, value, nvalue);
     version_unref(v);
     return rc;
 }

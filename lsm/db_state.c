@@ -9,6 +9,7 @@
  */
 #include "db_int.h"
 
+#include "log_int.h"
 #include "status_int.h"
 
 #include <stdlib.h>
@@ -181,4 +182,85 @@ void lsm_state_free(lsm_state *st)
     free(st->levels);
     free(st->iters);
     free(st);
+}
+
+/* --- reading the manifest ------------------------------------------------- */
+
+typedef struct manifest_list {
+    lsm_manifest_record *recs;
+    size_t n, cap;
+} manifest_list;
+
+/* log_scan's callback: decodes one record into the public form. The ids of
+ * a compaction get one allocation, pointed to by removed (added follows). */
+static int manifest_list_add(void *ctx, uint64_t offset, const uint8_t *payload,
+                             size_t n)
+{
+    manifest_list *l = ctx;
+    manifest_record rec;
+    void *owned;
+    int rc = manifest_decode(payload, n, &rec, &owned);
+    if (rc != LSM_OK)
+        return rc;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 32;
+        lsm_manifest_record *grown = realloc(l->recs, cap * sizeof *grown);
+        if (!grown) {
+            free(owned);
+            return lsm_error(LSM_ENOMEM, "out of memory reading the manifest");
+        }
+        l->recs = grown;
+        l->cap = cap;
+    }
+    lsm_manifest_record *out = &l->recs[l->n++];
+    memset(out, 0, sizeof *out);
+    out->offset = offset;
+    out->kind = (lsm_manifest_kind)rec.kind;
+    out->id = rec.id;
+    out->level = (int)rec.level;
+    out->n_removed = rec.n_removed;
+    out->n_added = rec.n_added;
+    out->removed = owned;
+    out->added = owned ? (uint64_t *)owned + rec.n_removed : NULL;
+    return LSM_OK;
+}
+
+int lsm_manifest_read(lsm_db *db, lsm_manifest_record **out, size_t *n)
+{
+    char path[DB_PATH_BYTES];
+    uint8_t *data = NULL;
+    uint64_t size = 0, valid_end = 0;
+    manifest_list l = {0};
+    lsm_error_clear();
+    if (!db || !out || !n)
+        return lsm_error(LSM_EINVAL, "lsm_manifest_read needs a handle and "
+                                     "somewhere to put the records");
+    *out = NULL;
+    *n = 0;
+    int rc = db_path(db, "MANIFEST", path);
+    if (rc != LSM_OK)
+        return rc;
+    /* Under manifest_mu no append is half-way through. */
+    pthread_mutex_lock(&db->manifest_mu);
+    rc = log_read_file(db->env, path, &data, &size);
+    pthread_mutex_unlock(&db->manifest_mu);
+    if (rc == LSM_OK)
+        rc = log_scan(path, data, size, manifest_list_add, &l, &valid_end);
+    free(data);
+    if (rc != LSM_OK) {
+        lsm_manifest_free(l.recs, l.n);
+        return rc;
+    }
+    *out = l.recs;
+    *n = l.n;
+    return LSM_OK;
+}
+
+void lsm_manifest_free(lsm_manifest_record *records, size_t n)
+{
+    if (!records)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(records[i].removed);
+    free(records);
 }

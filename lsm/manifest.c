@@ -1,24 +1,25 @@
 /*
- * manifest.c: encoding, appending and replaying manifest records.
+ * manifest.c: encoding, appending and replaying manifest records. Framing,
+ * checksums and the torn-tail rule are the log's (log_int.h); a payload is a
+ * u8 kind followed by varints (FORMAT.md).
  *
- * Record framing (FORMAT.md): u32 payload length, u64 XXH3-64 of the payload,
- * then the payload: u8 kind followed by varints. One append is one write, so
- * a process crash leaves either the whole record or a prefix of it.
+ * After a failed append the manifest refuses further appends: the failed
+ * record may sit half-written at the end of the file, and appending after it
+ * would turn a harmless torn tail into corruption in the middle.
  */
 #include "manifest_int.h"
-#include "checksum_int.h"
 #include "coding_int.h"
+#include "log_int.h"
 #include "status_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define MANIFEST_HEADER_BYTES 12 /* u32 length + u64 checksum */
-#define MANIFEST_MAX_PAYLOAD (64u * 1024u * 1024u)
 
 struct manifest {
     env *env;
     env_file *file;
+    int failed; /* the error of a failed append, or LSM_OK */
 };
 
 /* Bytes needed to encode rec's payload (upper bound). */
@@ -52,17 +53,22 @@ static size_t manifest_encode_payload(const manifest_record *rec, uint8_t *p)
 
 int manifest_append(manifest *m, const manifest_record *rec)
 {
-    size_t bound = MANIFEST_HEADER_BYTES + manifest_payload_bound(rec);
+    if (m->failed != LSM_OK)
+        return lsm_error(m->failed,
+                         "%s: an earlier append failed; reopen the database "
+                         "to repair the manifest",
+                         m->file->path);
+    size_t bound = LOG_HEADER_BYTES + manifest_payload_bound(rec);
     uint8_t *buf = malloc(bound);
     if (!buf)
         return lsm_error(LSM_ENOMEM, "out of memory writing the manifest");
-    size_t n = manifest_encode_payload(rec, buf + MANIFEST_HEADER_BYTES);
-    put_fixed32(buf, (uint32_t)n);
-    put_fixed64(buf + 4, checksum64(buf + MANIFEST_HEADER_BYTES, n));
-    int rc = file_append(m->file, buf, MANIFEST_HEADER_BYTES + n);
+    size_t n = manifest_encode_payload(rec, buf + LOG_HEADER_BYTES);
+    int rc = log_append_framed(m->file, buf, n);
     if (rc == LSM_OK)
         rc = file_sync(m->file);
     free(buf);
+    if (rc != LSM_OK)
+        m->failed = rc;
     return rc;
 }
 
@@ -149,76 +155,29 @@ int manifest_decode(const uint8_t *payload, size_t n, manifest_record *rec,
     return LSM_OK;
 }
 
-/* Replays the records of data[0..size) through fn. *valid_end is the offset
- * after the last whole record. A record cut short at the end (header or
- * payload incomplete, or the last record failing its checksum) ends replay
- * without error; anything wrong before that is LSM_ECORRUPT. */
-static int manifest_replay(const char *path, const uint8_t *data, uint64_t size,
-                           manifest_replay_fn fn, void *ctx,
-                           uint64_t *valid_end)
-{
-    uint64_t off = 0;
-    int rc = LSM_OK;
-    while (off < size) {
-        if (size - off < MANIFEST_HEADER_BYTES)
-            break; /* torn header */
-        uint32_t len = get_fixed32(data + off);
-        uint64_t sum = get_fixed64(data + off + 4);
-        uint64_t body = off + MANIFEST_HEADER_BYTES;
-        if (len > MANIFEST_MAX_PAYLOAD)
-            return lsm_corrupt("%s: record at offset %llu claims %u bytes",
-                               path, (unsigned long long)off, len);
-        if (size - body < len)
-            break; /* torn payload */
-        if (checksum64(data + body, len) != sum) {
-            if (body + len == size)
-                break; /* the last record was torn mid-write */
-            return lsm_corrupt("%s: checksum mismatch in record at offset "
-                               "%llu",
-                               path, (unsigned long long)off);
-        }
-        manifest_record rec;
-        void *owned;
-        rc = manifest_decode(data + body, len, &rec, &owned);
-        if (rc == LSM_ECORRUPT)
-            return lsm_corrupt("%s: bad record at offset %llu: %s", path,
-                               (unsigned long long)off, lsm_errmsg());
-        if (rc == LSM_OK)
-            rc = fn(ctx, &rec);
-        free(owned);
-        if (rc != LSM_OK)
-            return rc;
-        off = body + len;
-    }
-    *valid_end = off;
-    return LSM_OK;
-}
+typedef struct manifest_replay_ctx {
+    const char *path;
+    manifest_replay_fn fn;
+    void *ctx;
+} manifest_replay_ctx;
 
-/* Reads the whole file at path into a malloc'd buffer (*data, *size). A
- * missing file reads as empty. */
-static int manifest_read_all(env *e, const char *path, uint8_t **data,
-                             uint64_t *size)
+static int manifest_replay_record(void *ctx, uint64_t offset,
+                                  const uint8_t *payload, size_t n)
 {
-    env_file *f = NULL;
-    *data = NULL;
-    *size = 0;
-    int rc = e->open_append(e, path, &f); /* creates it when missing */
-    if (rc != LSM_OK)
-        return rc;
-    rc = file_close(f);
-    if (rc == LSM_OK)
-        rc = e->open_read(e, path, &f);
-    if (rc == LSM_OK)
-        rc = file_size(f, size);
-    if (rc == LSM_OK && *size > 0) {
-        *data = malloc(*size);
-        if (!*data)
-            rc = lsm_error(LSM_ENOMEM, "out of memory reading %s", path);
-        else
-            rc = file_read_at(f, 0, *data, *size);
+    manifest_replay_ctx *r = ctx;
+    manifest_record rec;
+    void *owned;
+    int rc = manifest_decode(payload, n, &rec, &owned);
+    if (rc == LSM_ECORRUPT) {
+        char why[256];
+        snprintf(why, sizeof why, "%s", lsm_errmsg());
+        return lsm_error(LSM_ECORRUPT, "%s: bad record at offset %llu: %s",
+                         r->path, (unsigned long long)offset, why);
     }
-    int crc = file_close(f);
-    return rc != LSM_OK ? rc : crc;
+    if (rc == LSM_OK)
+        rc = r->fn(r->ctx, &rec);
+    free(owned);
+    return rc;
 }
 
 int manifest_open(env *e, const char *path, manifest_replay_fn fn, void *ctx,
@@ -227,16 +186,26 @@ int manifest_open(env *e, const char *path, manifest_replay_fn fn, void *ctx,
     uint8_t *data = NULL;
     uint64_t size = 0, valid_end = 0;
     manifest *m = NULL;
+    env_file *f = NULL;
     *out = NULL;
-    int rc = manifest_read_all(e, path, &data, &size);
+    if (torn_bytes)
+        *torn_bytes = 0;
+    /* Create the file when missing, then read what it holds. */
+    int rc = e->open_append(e, path, &f);
     if (rc == LSM_OK)
-        rc = manifest_replay(path, data, size, fn, ctx, &valid_end);
-    if (rc == LSM_OK && valid_end < size)
+        rc = file_close(f);
+    if (rc == LSM_OK)
+        rc = log_read_file(e, path, &data, &size);
+    manifest_replay_ctx r = {.path = path, .fn = fn, .ctx = ctx};
+    if (rc == LSM_OK)
+        rc = log_scan(path, data, size, manifest_replay_record, &r, &valid_end);
+    if (rc == LSM_OK && valid_end < size) {
         rc = e->truncate(e, path, valid_end);
+        if (torn_bytes)
+            *torn_bytes = size - valid_end;
+    }
     if (rc != LSM_OK)
         goto out;
-    if (torn_bytes)
-        *torn_bytes = size - valid_end;
     m = calloc(1, sizeof *m);
     if (!m) {
         rc = lsm_error(LSM_ENOMEM, "out of memory opening %s", path);

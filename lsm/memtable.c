@@ -180,15 +180,26 @@ static void memtable_fill_entry(const skiplist_node *node,
     }
 }
 
-bool memtable_get(memtable *mt, const uint8_t *key, size_t nkey, entry *out)
+bool memtable_get_at(memtable *mt, const uint8_t *key, size_t nkey,
+                     uint64_t max_seq, entry *out)
 {
     if (!key || nkey == 0)
         return false;
     const skiplist_node *node = skiplist_find(mt->list, key, nkey);
     if (!node)
         return false;
-    memtable_fill_entry(node, skiplist_node_payload(node), out);
+    const memtable_version *v = skiplist_node_payload(node);
+    while (v && v->seq > max_seq)
+        v = v->older;
+    if (!v)
+        return false;
+    memtable_fill_entry(node, v, out);
     return true;
+}
+
+bool memtable_get(memtable *mt, const uint8_t *key, size_t nkey, entry *out)
+{
+    return memtable_get_at(mt, key, nkey, UINT64_MAX, out);
 }
 
 uint64_t memtable_id(const memtable *mt)

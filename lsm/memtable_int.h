@@ -45,6 +45,11 @@ int memtable_put(memtable *mt, const uint8_t *key, size_t nkey, uint64_t seq,
  * tombstone included; false when the memtable has no version of key. */
 bool memtable_get(memtable *mt, const uint8_t *key, size_t nkey, entry *out);
 
+/* As memtable_get, but the newest version with seq <= max_seq: versions
+ * written after a reader's snapshot are invisible to it. */
+bool memtable_get_at(memtable *mt, const uint8_t *key, size_t nkey,
+                     uint64_t max_seq, entry *out);
+
 /* An iterator over every version in internal-key order; holds a reference
  * on the memtable until destroyed. Sees entries added after it was created
  * (the db only ever iterates frozen memtables or tolerates that). */

@@ -132,6 +132,7 @@ static const char *compaction_name(lsm_compaction c)
 
 /* --- events -------------------------------------------------------------- */
 
+#define EV_TYPES 16
 #define EV_SLOTS 256
 #define EV_IDS 4096
 
@@ -145,7 +146,7 @@ typedef struct ev_flush {
 } ev_flush;
 
 typedef struct ev_counts {
-    _Atomic uint64_t n[8];
+    _Atomic uint64_t n[EV_TYPES]; /* by type; later types are counted too */
     _Atomic uint64_t n_bad;
     _Atomic uint64_t last_flush_begin_id;
     int inline_mode;      /* the callback runs on the caller's thread */
@@ -165,7 +166,7 @@ typedef struct ev_counts {
 
 static void ev_reset(ev_counts *ev, int inline_mode)
 {
-    for (size_t i = 0; i < 8; i++)
+    for (size_t i = 0; i < EV_TYPES; i++)
         atomic_store(&ev->n[i], 0);
     atomic_store(&ev->n_bad, 0);
     atomic_store(&ev->last_flush_begin_id, 0);
@@ -236,8 +237,10 @@ static void ev_check_compaction_done(ev_counts *ev, const lsm_event *e)
 static void model_event_cb(void *ctx, const lsm_event *e)
 {
     ev_counts *ev = ctx;
-    if (e->type < 1 || e->type > 6) {
-        ev_bad(ev, "unknown event type", (uint64_t)e->type, 0);
+    /* Types this test does not know (added to lsm.h after it was written)
+     * are counted but not judged. */
+    if ((int)e->type < 1 || (int)e->type >= EV_TYPES) {
+        ev_bad(ev, "event type out of range", (uint64_t)e->type, 0);
         return;
     }
     atomic_fetch_add(&ev->n[e->type], 1);

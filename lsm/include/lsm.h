@@ -83,7 +83,14 @@ typedef enum lsm_event_type {
      * size_bytes is the total size of the outputs. */
     LSM_EVENT_COMPACTION_END = 5,
     /* Background work failed; message says why. Later writes return rc. */
-    LSM_EVENT_BACKGROUND_ERROR = 6
+    LSM_EVENT_BACKGROUND_ERROR = 6,
+    /* lsm_open recovered an existing database (not sent for a new one):
+     * n_ssts_opened SSTs named by the manifest were opened and
+     * n_wals_recovered write-ahead logs were replayed into memtables. */
+    LSM_EVENT_RECOVERED = 7,
+    /* Something was repaired, not lost: message says what, e.g. a torn
+     * record at the end of a log cut off after a crash. */
+    LSM_EVENT_WARNING = 8
 } lsm_event_type;
 
 typedef struct lsm_event {
@@ -99,7 +106,9 @@ typedef struct lsm_event {
     size_t n_outputs;        /* compaction outputs, ids ... */
     const uint64_t *outputs; /* ... valid only during the callback */
     int rc;                  /* LSM_EVENT_BACKGROUND_ERROR: the error */
-    const char *message;     /* LSM_EVENT_BACKGROUND_ERROR: details */
+    const char *message;     /* BACKGROUND_ERROR and WARNING: details */
+    size_t n_ssts_opened;    /* LSM_EVENT_RECOVERED */
+    size_t n_wals_recovered; /* LSM_EVENT_RECOVERED */
 } lsm_event;
 
 /* Called on the thread that did the work: the caller's thread in inline mode,
@@ -133,6 +142,14 @@ typedef struct lsm_options {
     lsm_compaction compaction;
     /* Levels for SIMPLE and LEVELED, 1 to 16. Default 4. */
     unsigned max_levels;
+    /* Keep a write-ahead log: every write is appended to the log of its
+     * memtable before it is acknowledged, so it survives a crash of the
+     * process. Without it, writes still in memtables are lost by a crash.
+     * Default 1. */
+    int enable_wal;
+    /* With the WAL on, fsync the log before acknowledging each write, so an
+     * acknowledged write also survives power loss. Default 0. */
+    int sync;
     /* Event callback and its context; NULL (the default) reports nothing. */
     lsm_event_fn event_cb;
     void *event_ctx;
@@ -217,6 +234,54 @@ int lsm_flush(lsm_db *db);
  * Memtables are not flushed first. */
 int lsm_compact_full(lsm_db *db);
 
+/* --- Atomic batches ------------------------------------------------------ */
+
+/* A batch of puts and deletes applied by lsm_write as one atomic write:
+ * after any crash, all of it or none of it. Later operations on the same key
+ * in a batch win over earlier ones. */
+typedef struct lsm_batch lsm_batch;
+
+/* An empty batch in *out, freed by the caller with lsm_batch_free. */
+int lsm_batch_new(lsm_batch **out);
+void lsm_batch_free(lsm_batch *b); /* NULL-safe */
+/* Add a put or a delete; keys and values are copied and checked as
+ * lsm_put checks them (LSM_EINVAL, and the batch is unchanged). */
+int lsm_batch_put(lsm_batch *b, const void *key, size_t nkey, const void *value,
+                  size_t nvalue);
+int lsm_batch_delete(lsm_batch *b, const void *key, size_t nkey);
+size_t lsm_batch_count(const lsm_batch *b);
+/* Empties the batch for reuse. */
+void lsm_batch_clear(lsm_batch *b);
+
+/* Applies every operation of b atomically (one WAL record). An empty batch
+ * succeeds and writes nothing. lsm_write stamps sequence numbers into the
+ * batch's buffer; its operations are unchanged and it may be written again. */
+int lsm_write(lsm_db *db, lsm_batch *b);
+
+/* --- The manifest --------------------------------------------------------- */
+
+typedef enum lsm_manifest_kind {
+    LSM_MANIFEST_NEW_MEMTABLE = 1, /* id: a new mutable memtable (and WAL) */
+    LSM_MANIFEST_FLUSH = 2,        /* id: memtable flushed to L0 <id>.sst */
+    LSM_MANIFEST_COMPACTION = 3    /* removed SSTs -> added SSTs in level */
+} lsm_manifest_kind;
+
+typedef struct lsm_manifest_record {
+    uint64_t offset; /* byte offset of the record in MANIFEST */
+    lsm_manifest_kind kind;
+    uint64_t id;
+    int level;
+    size_t n_removed;
+    uint64_t *removed; /* owned by the array's allocation */
+    size_t n_added;
+    uint64_t *added;
+} lsm_manifest_record;
+
+/* Reads every record of the database's MANIFEST, oldest first, into *out
+ * (*n records), freed by the caller with lsm_manifest_free. */
+int lsm_manifest_read(lsm_db *db, lsm_manifest_record **out, size_t *n);
+void lsm_manifest_free(lsm_manifest_record *records, size_t n); /* NULL-safe */
+
 /* --- The inspectable state ------------------------------------------------ */
 
 typedef struct lsm_memtable_info {
@@ -251,7 +316,7 @@ typedef struct lsm_iter_info {
 typedef struct lsm_counters {
     uint64_t puts, deletes, gets, scans;
     uint64_t user_bytes_written;       /* key + value bytes of writes */
-    uint64_t wal_bytes_written;        /* 0 until the WAL exists */
+    uint64_t wal_bytes_written;        /* bytes appended to WALs */
     uint64_t flush_bytes_written;      /* SST bytes written by flushes */
     uint64_t compaction_bytes_written; /* SST bytes written by compaction */
     uint64_t memtables_frozen, flushes, compactions;

@@ -1,0 +1,522 @@
+/*
+ * db_open.c: opening a database (recovery) and closing it.
+ *
+ * Opening: take the LOCK, replay the MANIFEST to learn which SSTs are live
+ * in which level and which memtables were never flushed, open those SSTs,
+ * replay the WAL of each unflushed memtable into an immutable memtable,
+ * delete files the manifest does not name (left by a crash), and start a
+ * fresh mutable memtable with its own WAL.
+ */
+#include "db_int.h"
+
+#include "status_int.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* What manifest replay reconstructs: the live SST ids in order of their
+ * creation, each with its level (0 = L0), and the memtables that were
+ * created but never flushed (their WALs hold their data). */
+typedef struct recovery {
+    size_t n, cap;
+    uint64_t *ids;
+    uint32_t *levels;
+    id_list mems; /* unflushed memtables, oldest first */
+    uint64_t max_id;
+    bool any_id;
+    size_t n_records;
+} recovery;
+
+static int recovery_add(recovery *r, uint64_t id, uint32_t level)
+{
+    if (r->n == r->cap) {
+        size_t cap = r->cap ? 2 * r->cap : 16;
+        uint64_t *ids = realloc(r->ids, cap * sizeof *ids);
+        if (!ids)
+            return lsm_error(LSM_ENOMEM, "out of memory replaying manifest");
+        r->ids = ids;
+        uint32_t *levels = realloc(r->levels, cap * sizeof *levels);
+        if (!levels)
+            return lsm_error(LSM_ENOMEM, "out of memory replaying manifest");
+        r->levels = levels;
+        r->cap = cap;
+    }
+    r->ids[r->n] = id;
+    r->levels[r->n] = level;
+    r->n++;
+    return LSM_OK;
+}
+
+/* Index of id among the live SSTs, or r->n. */
+static size_t recovery_find(const recovery *r, uint64_t id)
+{
+    size_t i = 0;
+    while (i < r->n && r->ids[i] != id)
+        i++;
+    return i;
+}
+
+static void recovery_remove(recovery *r, uint64_t id)
+{
+    size_t i = recovery_find(r, id);
+    if (i == r->n)
+        return;
+    memmove(r->ids + i, r->ids + i + 1, (r->n - i - 1) * sizeof *r->ids);
+    memmove(r->levels + i, r->levels + i + 1,
+            (r->n - i - 1) * sizeof *r->levels);
+    r->n--;
+}
+
+static bool id_list_has(const id_list *l, uint64_t id)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (l->ids[i] == id)
+            return true;
+    return false;
+}
+
+static void id_list_remove(id_list *l, uint64_t id)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        if (l->ids[i] == id) {
+            memmove(l->ids + i, l->ids + i + 1,
+                    (l->n - i - 1) * sizeof *l->ids);
+            l->n--;
+            return;
+        }
+    }
+}
+
+static void recovery_note_id(recovery *r, uint64_t id)
+{
+    if (!r->any_id || id > r->max_id)
+        r->max_id = id;
+    r->any_id = true;
+}
+
+static int recovery_apply(void *ctx, const manifest_record *rec)
+{
+    recovery *r = ctx;
+    int rc = LSM_OK;
+    r->n_records++;
+    recovery_note_id(r, rec->id);
+    switch (rec->kind) {
+    case MANIFEST_NEW_MEMTABLE:
+        rc = id_list_push(&r->mems, rec->id);
+        break;
+    case MANIFEST_FLUSH:
+        id_list_remove(&r->mems, rec->id);
+        /* A flush recorded twice (retried after a failure that still
+         * reached the disk) names one SST. */
+        if (recovery_find(r, rec->id) == r->n)
+            rc = recovery_add(r, rec->id, 0);
+        break;
+    case MANIFEST_COMPACTION:
+        for (size_t i = 0; i < rec->n_removed; i++)
+            recovery_remove(r, rec->removed[i]);
+        for (size_t i = 0; i < rec->n_added && rc == LSM_OK; i++) {
+            recovery_note_id(r, rec->added[i]);
+            rc = recovery_add(r, rec->added[i], rec->level);
+        }
+        break;
+    }
+    return rc;
+}
+
+/* Opens every SST the manifest names into v. */
+static int db_open_ssts(lsm_db *db, const recovery *r, version *v)
+{
+    char path[DB_PATH_BYTES];
+    int rc = LSM_OK;
+    for (size_t i = 0; i < r->n && rc == LSM_OK; i++) {
+        if (r->levels[i] > db->n_levels)
+            return lsm_error(LSM_EINVAL,
+                             "%s holds SSTs in L%u but this compaction "
+                             "strategy has %zu level(s); open it with the "
+                             "strategy it was created with",
+                             db->dir, (unsigned)r->levels[i], db->n_levels);
+        sst *t = NULL;
+        rc = db_sst_path(db, r->ids[i], path);
+        if (rc == LSM_OK)
+            rc = sst_open(db->env, path, r->ids[i], db->cache, &db->ctrs, &t);
+        if (rc != LSM_OK)
+            break;
+        if (sst_max_seq(t) > db->last_seq)
+            db->last_seq = sst_max_seq(t);
+        /* ids are in creation order, so pushing makes L0 newest first. */
+        rc = r->levels[i] == 0 ? version_push_l0(v, t)
+                               : version_add_to_level(v, r->levels[i], t);
+        if (rc != LSM_OK)
+            sst_unref(t);
+    }
+    return rc;
+}
+
+/* The files of the directory the engine knows by name. */
+typedef struct dir_files {
+    id_list ssts; /* <id>.sst */
+    id_list wals; /* <id>.wal */
+    int rc;
+} dir_files;
+
+/* Parses "<digits><suffix>"; false for any other name. */
+static bool parse_numbered_name(const char *name, const char *suffix,
+                                uint64_t *id)
+{
+    const char *p = name;
+    uint64_t v = 0;
+    if (*p < '0' || *p > '9')
+        return false;
+    while (*p >= '0' && *p <= '9') {
+        if (v > (UINT64_MAX - 9) / 10)
+            return false;
+        v = v * 10 + (uint64_t)(*p++ - '0');
+    }
+    if (strcmp(p, suffix) != 0)
+        return false;
+    *id = v;
+    return true;
+}
+
+static void dir_files_visit(const char *name, void *ctx)
+{
+    dir_files *d = ctx;
+    uint64_t id;
+    if (d->rc != LSM_OK)
+        return;
+    if (parse_numbered_name(name, ".sst", &id))
+        d->rc = id_list_push(&d->ssts, id);
+    else if (parse_numbered_name(name, ".wal", &id))
+        d->rc = id_list_push(&d->wals, id);
+}
+
+/* Deletes files the manifest does not account for: SSTs it does not name
+ * (outputs of a flush or compaction that crashed before its record) and
+ * WALs of memtables that were flushed or never recorded. */
+static int db_remove_orphans(lsm_db *db, const recovery *r,
+                             const dir_files *files)
+{
+    char path[DB_PATH_BYTES];
+    int rc = LSM_OK;
+    for (size_t i = 0; i < files->ssts.n && rc == LSM_OK; i++) {
+        if (recovery_find(r, files->ssts.ids[i]) < r->n)
+            continue;
+        rc = db_sst_path(db, files->ssts.ids[i], path);
+        if (rc == LSM_OK)
+            rc = db->env->unlink(db->env, path);
+    }
+    for (size_t i = 0; i < files->wals.n; i++)
+        if (!id_list_has(&r->mems, files->wals.ids[i]))
+            db_remove_wal(db, files->wals.ids[i]);
+    return rc;
+}
+
+/* Tells the event callback that a log was repaired. */
+static void db_warn_torn(lsm_db *db, const char *path, uint64_t torn_bytes)
+{
+    char message[DB_PATH_BYTES + 128];
+    snprintf(message, sizeof message,
+             "%s: cut off a torn record of %" PRIu64
+             " byte(s) at the end (left by a crash)",
+             path, torn_bytes);
+    lsm_event ev = {.type = LSM_EVENT_WARNING, .message = message};
+    db_emit(db, &ev);
+}
+
+/* Replays the WAL of every unflushed memtable that has one into a memtable,
+ * oldest first, and adds the non-empty ones to v as immutable memtables.
+ * An empty one is dropped with its WAL. */
+static int db_replay_wals(lsm_db *db, const recovery *r, const dir_files *files,
+                          version *v, size_t *n_recovered)
+{
+    char path[DB_PATH_BYTES];
+    int rc = LSM_OK;
+    *n_recovered = 0;
+    for (size_t i = 0; i < r->mems.n && rc == LSM_OK; i++) {
+        uint64_t id = r->mems.ids[i];
+        if (!id_list_has(&files->wals, id))
+            continue; /* WAL off, or never written */
+        memtable *mt = NULL;
+        uint64_t torn = 0;
+        rc = db_wal_path(db, id, path);
+        if (rc == LSM_OK)
+            rc = memtable_create(id, &mt);
+        apply_ctx a = {.db = NULL, .mem = mt};
+        if (rc == LSM_OK)
+            rc = wal_replay(db->env, path, db_apply_entry, &a, &torn);
+        if (rc == LSM_OK && torn > 0)
+            db_warn_torn(db, path, torn);
+        if (rc == LSM_OK && memtable_num_keys(mt) == 0) {
+            memtable_unref(mt);
+            db_remove_wal(db, id);
+            continue;
+        }
+        if (rc == LSM_OK)
+            rc = version_push_imm(v, mt);
+        if (rc != LSM_OK) {
+            memtable_unref(mt);
+            break;
+        }
+        if (a.max_seq > db->last_seq)
+            db->last_seq = a.max_seq;
+        (*n_recovered)++;
+    }
+    return rc;
+}
+
+static int db_check_options(const lsm_options *o)
+{
+    if (o->target_sst_size < 1)
+        return lsm_error(LSM_EINVAL, "target_sst_size must be at least 1");
+    if (o->block_size < 1)
+        return lsm_error(LSM_EINVAL, "block_size must be at least 1");
+    if (o->num_memtable_limit < 1)
+        return lsm_error(LSM_EINVAL, "num_memtable_limit must be at least 1");
+    if (o->bloom_bits_per_key > 64)
+        return lsm_error(LSM_EINVAL, "bloom_bits_per_key must be 0 to 64");
+    if (o->sched != LSM_SCHED_INLINE && o->sched != LSM_SCHED_THREADS)
+        return lsm_error(LSM_EINVAL, "unknown scheduling mode %d",
+                         (int)o->sched);
+    if (o->compaction < LSM_COMPACTION_NONE ||
+        o->compaction > LSM_COMPACTION_LEVELED)
+        return lsm_error(LSM_EINVAL, "unknown compaction strategy %d",
+                         (int)o->compaction);
+    if (o->max_levels < 1 || o->max_levels > VERSION_MAX_LEVELS)
+        return lsm_error(LSM_EINVAL, "max_levels must be 1 to %d",
+                         VERSION_MAX_LEVELS);
+    return LSM_OK;
+}
+
+/* Allocates the handle and its locks; no I/O. */
+static int db_alloc(const char *dir, const lsm_options *opt, env *e,
+                    lsm_db **out)
+{
+    lsm_db *db = calloc(1, sizeof *db);
+    if (!db || !(db->dir = strdup(dir))) {
+        free(db);
+        return lsm_error(LSM_ENOMEM, "out of memory opening %s", dir);
+    }
+    db->env = e;
+    batch_init(&db->one);
+    db->opt = *opt;
+    db->n_levels = levels_for(opt);
+    pthread_mutex_init(&db->write_mu, NULL);
+    pthread_mutex_init(&db->work_mu, NULL);
+    pthread_mutex_init(&db->manifest_mu, NULL);
+    pthread_mutex_init(&db->state_mu, NULL);
+    pthread_cond_init(&db->state_cv, NULL);
+    db->next_iter_id = 1;
+    *out = db;
+    return LSM_OK;
+}
+
+/* Frees what db_alloc and a partial open made. */
+static void db_free(lsm_db *db)
+{
+    version_unref(db->current);
+    wal_close(db->wal);
+    batch_release(&db->one);
+    manifest_close(db->manifest);
+    block_cache_destroy(db->cache);
+    file_close(db->lock_file);
+    pthread_mutex_destroy(&db->write_mu);
+    pthread_mutex_destroy(&db->work_mu);
+    pthread_mutex_destroy(&db->manifest_mu);
+    pthread_mutex_destroy(&db->state_mu);
+    pthread_cond_destroy(&db->state_cv);
+    free(db->dir);
+    free(db);
+}
+
+/* Starts the mutable memtable of a freshly opened database: its WAL, then
+ * its manifest record, then the memtable itself. */
+static int db_start_memtable(lsm_db *db, version *v)
+{
+    memtable *mem = NULL;
+    uint64_t mem_id = db->next_id++;
+    int rc = db_create_wal(db, mem_id, &db->wal);
+    if (rc == LSM_OK) {
+        manifest_record rec = {.kind = MANIFEST_NEW_MEMTABLE, .id = mem_id};
+        rc = manifest_append(db->manifest, &rec);
+    }
+    if (rc == LSM_OK)
+        rc = memtable_create(mem_id, &mem);
+    if (rc == LSM_OK)
+        version_set_mem(v, mem);
+    return rc;
+}
+
+/* Rebuilds the tree from the manifest, the SSTs and the WALs (see the top
+ * of this file), and starts a fresh mutable memtable. */
+static int db_recover(lsm_db *db)
+{
+    char path[DB_PATH_BYTES];
+    recovery r = {0};
+    dir_files files = {0};
+    size_t n_wals = 0;
+    uint64_t torn = 0;
+    version *v = version_new(db->n_levels);
+    int rc = v ? LSM_OK : lsm_error(LSM_ENOMEM, "out of memory");
+    if (rc == LSM_OK)
+        rc = db_path(db, "MANIFEST", path);
+    if (rc == LSM_OK)
+        rc = manifest_open(db->env, path, recovery_apply, &r, &torn,
+                           &db->manifest);
+    if (rc == LSM_OK && torn > 0)
+        db_warn_torn(db, path, torn);
+    /* A new MANIFEST's directory entry must be durable before it records
+     * anything that matters. */
+    if (rc == LSM_OK)
+        rc = db->env->sync_dir(db->env, db->dir);
+    if (rc == LSM_OK)
+        rc = db->env->list_dir(db->env, db->dir, dir_files_visit, &files);
+    if (rc == LSM_OK)
+        rc = files.rc;
+    if (rc == LSM_OK)
+        rc = db_open_ssts(db, &r, v);
+    if (rc == LSM_OK)
+        rc = db_replay_wals(db, &r, &files, v, &n_wals);
+    if (rc == LSM_OK)
+        rc = db_remove_orphans(db, &r, &files);
+    if (rc != LSM_OK)
+        goto out;
+    atomic_store(&db->visible_seq, db->last_seq);
+    db->next_id = r.any_id ? r.max_id + 1 : 0;
+    rc = db_start_memtable(db, v);
+    if (rc != LSM_OK)
+        goto out;
+    db->current = v;
+    v = NULL;
+    if (r.n_records > 0) {
+        lsm_event ev = {.type = LSM_EVENT_RECOVERED,
+                        .n_ssts_opened = r.n,
+                        .n_wals_recovered = n_wals};
+        db_emit(db, &ev);
+    }
+out:
+    version_unref(v);
+    free(r.ids);
+    free(r.levels);
+    free(r.mems.ids);
+    free(files.ssts.ids);
+    free(files.wals.ids);
+    return rc;
+}
+
+int lsm_open(const char *dir, const lsm_options *opt, lsm_db **out)
+{
+    return db_open_env(dir, opt, env_posix(), out);
+}
+
+int db_open_env(const char *dir, const lsm_options *opt, env *e, lsm_db **out)
+{
+    lsm_options defaults;
+    lsm_db *db = NULL;
+    char path[DB_PATH_BYTES];
+    lsm_error_clear();
+    if (!out)
+        return lsm_error(LSM_EINVAL, "lsm_open needs somewhere to put the "
+                                     "handle");
+    *out = NULL;
+    if (!dir || !*dir)
+        return lsm_error(LSM_EINVAL, "database path is empty");
+    if (!opt) {
+        lsm_options_init(&defaults);
+        opt = &defaults;
+    }
+    int rc = db_check_options(opt);
+    if (rc == LSM_OK)
+        rc = db_alloc(dir, opt, e, &db);
+    if (rc != LSM_OK)
+        return rc;
+    rc = db->env->mkdir(db->env, dir);
+    if (rc == LSM_OK)
+        rc = db_path(db, "LOCK", path);
+    if (rc == LSM_OK)
+        rc = db->env->lock(db->env, path, &db->lock_file);
+    if (rc == LSM_OK && opt->block_cache_bytes > 0) {
+        db->cache = block_cache_create(opt->block_cache_bytes);
+        if (!db->cache)
+            rc = lsm_error(LSM_ENOMEM, "out of memory for the block cache");
+    }
+    if (rc == LSM_OK)
+        rc = db_recover(db);
+    if (rc == LSM_OK && opt->sched == LSM_SCHED_INLINE) {
+        /* Recovered memtables may be more than the limit allows. */
+        pthread_mutex_lock(&db->write_mu);
+        rc = db_flush_while_over_limit(db);
+        pthread_mutex_unlock(&db->write_mu);
+    }
+    if (rc == LSM_OK && opt->sched == LSM_SCHED_THREADS) {
+        if (pthread_create(&db->flush_thread, NULL, db_flush_thread_main, db) !=
+            0)
+            rc = lsm_error(LSM_ENOMEM, "cannot start the flush thread");
+        else
+            db->flush_thread_started = true;
+    }
+    if (rc != LSM_OK) {
+        db_free(db);
+        return rc;
+    }
+    *out = db;
+    return LSM_OK;
+}
+
+/* --- close ---------------------------------------------------------------- */
+
+static void db_stop_flush_thread(lsm_db *db)
+{
+    pthread_mutex_lock(&db->state_mu);
+    db->stopping = true;
+    pthread_cond_broadcast(&db->state_cv);
+    pthread_mutex_unlock(&db->state_mu);
+    if (db->flush_thread_started)
+        pthread_join(db->flush_thread, NULL);
+    db->flush_thread_started = false;
+}
+
+/* Closes the mutable memtable's WAL at close, and deletes it when the
+ * memtable is empty (the usual case: close flushed it), so a cleanly closed
+ * database leaves no log behind. */
+static void db_close_wal(lsm_db *db)
+{
+    version *v = db_ref_current(db);
+    bool empty = memtable_num_keys(v->mem) == 0;
+    uint64_t id = memtable_id(v->mem);
+    version_unref(v);
+    wal_close(db->wal);
+    db->wal = NULL;
+    if (empty)
+        db_remove_wal(db, id);
+}
+
+int lsm_close(lsm_db *db)
+{
+    lsm_error_clear();
+    if (!db)
+        return LSM_OK;
+    pthread_mutex_lock(&db->state_mu);
+    size_t n_iters = db->n_iters;
+    pthread_mutex_unlock(&db->state_mu);
+    if (n_iters > 0)
+        return lsm_error(LSM_EBUSY,
+                         "%zu iterator(s) still open; close them before "
+                         "closing the database",
+                         n_iters);
+    db_stop_flush_thread(db);
+    /* A latched error means the tree may be behind the memtables; still
+     * try to flush, so that nothing acknowledged is left only in memory. */
+    int rc = db_flush_all(db);
+    int bg = db_check_bg_error(db);
+    if (rc == LSM_OK)
+        rc = bg;
+    db_close_wal(db);
+    char message[DB_BG_MESSAGE_BYTES];
+    snprintf(message, sizeof message, "%s", lsm_errmsg());
+    db_free(db);
+    if (rc != LSM_OK)
+        lsm_error_set_message(message);
+    return rc;
+}

@@ -207,7 +207,13 @@ static int db_freeze_locked(lsm_db *db)
     version *nv = NULL;
     wal *fresh_wal = NULL;
     uint64_t id = db_take_id(db);
-    int rc = db_create_wal(db, id, &fresh_wal);
+    /* Without the sync option, writes reach the disk when the OS decides.
+     * Syncing the finished log here (once per memtable) means a power loss
+     * can only lose writes of the newest memtable: what survives is still
+     * a prefix of what was written. */
+    int rc = db->wal ? wal_sync(db->wal) : LSM_OK;
+    if (rc == LSM_OK)
+        rc = db_create_wal(db, id, &fresh_wal);
     if (rc == LSM_OK)
         rc = memtable_create(id, &fresh);
     if (rc == LSM_OK) {

@@ -39,6 +39,11 @@ int wal_append(wal *w, uint8_t *buf, size_t payload_len, bool sync)
     return rc;
 }
 
+int wal_sync(wal *w)
+{
+    return file_sync(w->file);
+}
+
 int wal_close(wal *w)
 {
     if (!w)

@@ -30,6 +30,9 @@ int wal_create(env *e, const char *path, wal **out);
  * With sync, fsyncs before returning. */
 int wal_append(wal *w, uint8_t *buf, size_t payload_len, bool sync);
 
+/* fsyncs the log. */
+int wal_sync(wal *w);
+
 /* Closes the file (it stays on disk) and frees w. NULL-safe. */
 int wal_close(wal *w);
 

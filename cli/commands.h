@@ -43,6 +43,7 @@ typedef struct cli_session {
     int echo;        /* --echo: print "lsm-cli> LINE" before running it */
     int bail;        /* --bail: stop at the first failed command */
     int interactive; /* lines come from a person at a terminal */
+    int wal_enabled; /* the database keeps WALs (recovery reports them) */
     int n_failed;    /* commands that failed so far */
     int quit;        /* quit / close / exit was run */
     int stop;        /* stop reading lines: bail or interrupted replay */

@@ -30,9 +30,7 @@
 
 typedef struct cli_config {
     const char *path;
-    lsm_options opt;
-    int wal_enabled; /* stored only: takes effect once the WAL lands */
-    int sync;        /* stored only: takes effect once the WAL lands */
+    lsm_options opt; /* --enable-wal, --disable-wal, --sync set it too */
     int echo;
     int bail;
     char **cmds; /* -c arguments, in order; the array is owned (free) */
@@ -80,13 +78,13 @@ static void usage_print(FILE *out)
             "(default: inline,\n"
             "                           so every run prints the same "
             "thing)\n"
-            "  --enable-wal             keep a write-ahead log (the "
-            "default)\n"
-            "  --disable-wal            keep no write-ahead log\n"
-            "                           (takes effect once the WAL lands)\n"
-            "  --sync                   fsync the log before each write "
-            "returns\n"
-            "                           (takes effect once the WAL lands)\n"
+            "  --enable-wal             log every write (the default): "
+            "survives kill -9\n"
+            "  --disable-wal            keep no log: a crash loses the "
+            "writes in memtables\n"
+            "  --sync                   fsync the WAL before each write "
+            "returns,\n"
+            "                           so writes survive power loss\n"
             "  --target-sst-size BYTES  memtable and SST size (default "
             "%zu)\n"
             "  --block-size BYTES       SST block size (default %zu)\n"
@@ -274,7 +272,6 @@ static int options_parse(cli_config *cfg, int argc, char **argv)
 
     memset(cfg, 0, sizeof *cfg);
     cfg->path = "lsm.db";
-    cfg->wal_enabled = 1;
     lsm_options_init(&cfg->opt);
     for (i = 1; i < argc; i++) {
         const char *arg = argv[i];
@@ -284,11 +281,11 @@ static int options_parse(cli_config *cfg, int argc, char **argv)
         if (m > 0)
             continue;
         if (strcmp(arg, "--enable-wal") == 0)
-            cfg->wal_enabled = 1;
+            cfg->opt.enable_wal = 1;
         else if (strcmp(arg, "--disable-wal") == 0)
-            cfg->wal_enabled = 0;
+            cfg->opt.enable_wal = 0;
         else if (strcmp(arg, "--sync") == 0)
-            cfg->sync = 1;
+            cfg->opt.sync = 1;
         else if (strcmp(arg, "--background") == 0)
             cfg->opt.sched = LSM_SCHED_THREADS;
         else if (strcmp(arg, "--echo") == 0)
@@ -403,13 +400,14 @@ int main(int argc, char **argv)
     s.echo = cfg.echo;
     s.bail = cfg.bail;
     s.interactive = cfg.n_cmds == 0 && !cfg.script && isatty(0);
+    s.wal_enabled = cfg.opt.enable_wal;
     cfg.opt.event_cb = cli_print_event;
     cfg.opt.event_ctx = &s;
     cli_signals_install();
     rc = cli_open_db(&cfg, &db);
     if (rc != LSM_OK) {
         cli_err_printf("error: cannot open database %s: %s\n", cfg.path,
-                       lsm_errmsg());
+                       lsm_errmsg()[0] ? lsm_errmsg() : lsm_strerror(rc));
         status = 1;
         goto out;
     }

@@ -69,6 +69,10 @@ static inline char *test_path(const char *dir, const char *name)
 {
     size_t n = strlen(dir) + strlen(name) + 2;
     char *p = malloc(n);
+    if (!p) {
+        perror("malloc");
+        exit(1);
+    }
     snprintf(p, n, "%s/%s", dir, name);
     return p;
 }

@@ -2,7 +2,9 @@
 # options.sh: lsm-cli's command line: --help/--version, bad options (exit
 # 2), a database that cannot be opened or a script that is missing (exit 1),
 # the accepted mini-lsm options, --script line numbers, keys at and over
-# the length limit, and data surviving a close and reopen.
+# the length limit, data surviving a close and reopen, a database held by
+# another lsm-cli (exit 1), and recovery after kill -9 (with --sync, and
+# with a torn WAL tail, which is cut off with a warning).
 #
 #   options.sh LSM_CLI
 set -u
@@ -10,8 +12,10 @@ cli=$1
 case $cli in /*) ;; *) cli=$PWD/$cli ;; esac
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/lsm-cli-options.XXXXXX") || exit 99
-trap 'rm -rf -- "$tmp"' EXIT
+holder= # a background lsm-cli (see start_holder), killed if we stop early
+trap 'if [ -n "$holder" ]; then kill -9 "$holder"; fi; rm -rf -- "$tmp"' EXIT
 trap 'exit 130' INT TERM
+trap '' PIPE # a holder that died early fails a check instead of killing us
 n_failed=0
 
 # run ARGS...: runs lsm-cli with stdin from /dev/null, keeping stdout,
@@ -47,6 +51,16 @@ expect_grep() {
     fi
 }
 
+# expect_file WHAT FILE CONTENT: compares a file's whole content.
+expect_file() {
+    printf '%s' "$3" >"$tmp/want"
+    if ! cmp -s "$tmp/want" "$2"; then
+        echo "FAIL: $1"
+        diff -u --label "expected" --label "actual" "$tmp/want" "$2"
+        n_failed=$((n_failed + 1))
+    fi
+}
+
 # drop_events: removes the engine's event lines (the flush that closing
 # the database does) from the last run's stdout.
 drop_events() {
@@ -64,8 +78,13 @@ expect "--version" 0 "lsm-cli 0.1.0$nl" ""
 
 run --help
 expect_grep "--help usage" 0 out "usage: lsm-cli [OPTIONS]"
-expect_grep "--help wal note" 0 out "(takes effect once the WAL lands)"
 expect_grep "--help sizes" 0 out "--num-memtable-limit N"
+expect_grep "--help sync" 0 out \
+    "  --sync                   fsync the WAL before each write returns,"
+if grep -q "takes effect" "$tmp/out"; then
+    echo "FAIL: --help still says an option takes effect later"
+    n_failed=$((n_failed + 1))
+fi
 
 run --bogus
 expect "unknown option" 2 "" \
@@ -110,36 +129,155 @@ expect_grep "missing script" 1 err \
     "error: cannot open script $tmp/missing.lsm: No such file or directory"
 
 # The mini-lsm options are accepted and change nothing visible.
-run --path "$tmp/db-tiered" --enable-wal --disable-wal --sync --background \
+run --path "$tmp/db-tiered" --enable-wal --sync --background \
     --compaction tiered -c "fill 1 10" -c "get 5"
 drop_events
 expect "accepted options" 0 \
     "10 values filled with epoch 0${nl}5=b\"value5@0\"$nl" ""
+run --path "$tmp/db-nowal" --enable-wal --disable-wal -c "fill 1 10" \
+    -c "get 5"
+drop_events
+expect "--disable-wal" 0 \
+    "10 values filled with epoch 0${nl}5=b\"value5@0\"$nl" ""
 
 # Data survives close and reopen (and the epoch starts again at 0).
+# Opening an existing database prints mini-lsm's two recovery lines; the
+# close flushed the memtable, so no WAL holds anything to replay.
 run --path "$db" -c "fill 1 10"
 drop_events
 expect "fill before reopen" 0 "10 values filled with epoch 0$nl" ""
+reopened="1 SSTs opened${nl}0 WALs recovered$nl"
 run --path "$db" -c "get 5" -c "get 11"
-expect "reopen" 0 "5=b\"value5@0\"${nl}11 not exist$nl" ""
+expect "reopen" 0 "${reopened}5=b\"value5@0\"${nl}11 not exist$nl" ""
 
 # --script numbers its lines, comments and blank lines included.
 printf '# a comment\n\nget 5\nfil 1\n' >"$tmp/script.lsm"
 run --path "$db" --script "$tmp/script.lsm"
-expect "--script" 1 "5=b\"value5@0\"$nl" \
+expect "--script" 1 "${reopened}5=b\"value5@0\"$nl" \
     "error: line 4: unknown command 'fil'; did you mean 'fill'? type help for the list$nl"
 
 # Keys of LSM_MAX_KEY_BYTES work; one byte more is the engine's error.
 key=$(head -c 65535 /dev/zero | tr '\0' k)
 run --path "$db" -c "put $key v" -c "get $key"
 drop_events
-expect "longest key" 0 "$key stored${nl}$key=b\"v\"$nl" ""
+expect "longest key" 0 "${reopened}$key stored${nl}$key=b\"v\"$nl" ""
 run --path "$db" -c "put ${key}k v"
 expect_grep "over-long key" 1 err "error: put: "
-if [ -s "$tmp/out" ] || [ "$(wc -l <"$tmp/err")" -ne 1 ]; then
-    echo "FAIL: over-long key: expected exactly one error line"
+if [ "$(cat "$tmp/out")" != "2 SSTs opened${nl}0 WALs recovered" ] ||
+    [ "$(wc -l <"$tmp/err")" -ne 1 ]; then
+    echo "FAIL: over-long key: expected the recovery lines and one error line"
     n_failed=$((n_failed + 1))
 fi
+
+# start_holder DB ARGS...: starts a background lsm-cli on DB whose stdin is
+# the FIFO on fd 3 (kept open, so it waits for more) and whose stdout and
+# stderr are the FIFO on fd 4; its pid goes in $holder. Opening a FIFO
+# waits for the other end: the child's shell opens hold_in, then hold_out,
+# and so does this function, so this cannot deadlock.
+start_holder() {
+    hold_db=$1
+    shift
+    rm -f -- "$tmp/hold_in" "$tmp/hold_out"
+    mkfifo "$tmp/hold_in" "$tmp/hold_out" || exit 99
+    "$cli" --path "$hold_db" "$@" <"$tmp/hold_in" >"$tmp/hold_out" 2>&1 &
+    holder=$!
+    exec 3>"$tmp/hold_in" 4<"$tmp/hold_out"
+}
+
+# holder_run CMD: sends CMD and "get MARKER" to the holder and copies its
+# output to $tmp/hold_reply up to the marker's reply, which shows that CMD
+# is done (and so is lsm_open, which comes before reading any line).
+holder_run() {
+    printf '%s\nget holder-marker\n' "$1" >&3
+    sed -n -e '/^holder-marker not exist$/q' -e p <&4 >"$tmp/hold_reply"
+}
+
+# stop_holder SIGNAL: with SIGNAL "none", closes the holder's stdin so it
+# closes the database and exits; otherwise kills it with SIGNAL. The exit
+# status goes in $holder_status and the rest of its output in
+# $tmp/hold_reply.
+stop_holder() {
+    if [ "$1" != none ]; then
+        kill "-$1" "$holder" # before closing stdin, which would quit it
+    fi
+    exec 3>&-
+    cat <&4 >"$tmp/hold_reply"
+    exec 4<&-
+    wait "$holder" 2>/dev/null # no "Killed" notice
+    holder_status=$?
+    holder=
+}
+
+# A database in use by another process: a second lsm-cli cannot open it,
+# says why (the engine's message, then its details in parentheses) and
+# exits 1 having run nothing; the first one goes on and closes cleanly, and
+# then the database opens again.
+busy="$tmp/db-busy"
+start_holder "$busy"
+holder_run "put k v"
+expect_file "holder put" "$tmp/hold_reply" "k stored$nl"
+if [ ! -e "$busy/LOCK" ]; then
+    echo "FAIL: no LOCK file in a database in use"
+    n_failed=$((n_failed + 1))
+fi
+run --path "$busy" -c "get k"
+expect_grep "database in use" 1 err \
+    "error: cannot open database $busy: database is in use by another process ("
+if [ -s "$tmp/out" ] || [ "$(wc -l <"$tmp/err")" -ne 1 ]; then
+    echo "FAIL: database in use: expected exactly one error line"
+    cat "$tmp/out" "$tmp/err"
+    n_failed=$((n_failed + 1))
+fi
+stop_holder none
+if [ "$holder_status" -ne 0 ]; then
+    echo "FAIL: the holder exited with status $holder_status, expected 0"
+    cat "$tmp/hold_reply"
+    n_failed=$((n_failed + 1))
+fi
+run --path "$busy" -c "get k"
+expect_grep "open after the holder quit" 0 out 'k=b"v"'
+
+# Recovery after kill -9 with --sync: every acknowledged write is in the WAL
+# and the reopened database has it; no SST was written, so none is opened.
+synced="$tmp/db-sync"
+start_holder "$synced" --sync
+holder_run "fill 1 3"
+holder_run "del 2"
+stop_holder KILL
+if [ "$holder_status" -ne 137 ]; then
+    echo "FAIL: kill -9 with --sync: holder exit status $holder_status"
+    n_failed=$((n_failed + 1))
+fi
+run --path "$synced" --sync -c "scan"
+drop_events
+expect "recovery with --sync" 0 \
+    "0 SSTs opened${nl}1 WALs recovered${nl}b\"1\"=b\"value1@0\"${nl}b\"3\"=b\"value3@0\"${nl}${nl}2 keys scanned$nl" \
+    ""
+
+# A torn WAL tail (a record cut short by a crash mid-write) is cut off with
+# a warning on stderr; the records before it are recovered.
+torn="$tmp/db-torn"
+start_holder "$torn"
+holder_run "put a 1"
+holder_run "put b 2"
+stop_holder KILL
+wal=$(ls -S "$torn"/*.wal 2>/dev/null | head -n 1) # the one with records
+if [ -n "$wal" ]; then
+    truncate -s -1 "$wal"
+else
+    echo "FAIL: no WAL in $torn after kill -9"
+    n_failed=$((n_failed + 1))
+fi
+run --path "$torn" -c "get a" -c "get b"
+drop_events
+expect_grep "torn WAL tail warned" 0 err "warning: $wal: "
+if [ "$(wc -l <"$tmp/err")" -ne 1 ]; then
+    echo "FAIL: torn WAL tail: expected exactly one warning line"
+    cat "$tmp/err"
+    n_failed=$((n_failed + 1))
+fi
+expect_file "torn WAL tail recovered" "$tmp/out" \
+    "0 SSTs opened${nl}1 WALs recovered${nl}a=b\"1\"${nl}b not exist$nl"
 
 if [ "$n_failed" -ne 0 ]; then
     echo "$n_failed check(s) failed"

@@ -195,15 +195,20 @@ static const cli_command commands[] = {
         .arg_counts = ARGS(0),
         .usage = "manifest",
         .summary = "show the MANIFEST's records",
-        .details = "Shows the MANIFEST, the log of the tree's shape that\n"
-                   "opening the database replays, oldest record first.\n"
-                   "Each line is @ and the record's byte offset in the\n"
-                   "file, then one of:\n"
-                   "  new memtable 4           memtable 4 (and its WAL) began\n"
-                   "  flush 2 -> L0 2.sst      memtable 2 became 2.sst in L0\n"
-                   "  compaction L1: removed [2, 1, 0] added [5, 6]\n"
-                   "                           SSTs 2, 1, 0 were merged into\n"
-                   "                           new SSTs 5, 6 in L1",
+        .details =
+            "Shows the MANIFEST, the log of the tree's shape that\n"
+            "opening the database replays, oldest record first.\n"
+            "Each line is @ and the record's byte offset in the\n"
+            "file, then one of:\n"
+            "  new memtable 4           memtable 4 (and its WAL) began;\n"
+            "                           (no WAL) when the WAL was off\n"
+            "  flush 2 -> L0 2.sst      memtable 2 became 2.sst in L0\n"
+            "  next id 21               ids up to 20 may be in use\n"
+            "                           (a compaction reserves its\n"
+            "                           output ids first)\n"
+            "  compaction L1: removed [2, 1, 0] added [5, 6]\n"
+            "                           SSTs 2, 1, 0 were merged into\n"
+            "                           new SSTs 5, 6 in L1",
         .example = "manifest",
         .run = cmd_manifest,
         .advances_epoch = 1,
@@ -946,7 +951,11 @@ static void manifest_format_record(cli_buf *b, const lsm_manifest_record *r)
     cli_buf_printf(b, "@%" PRIu64 " ", r->offset);
     switch (r->kind) {
     case LSM_MANIFEST_NEW_MEMTABLE:
-        cli_buf_printf(b, "new memtable %" PRIu64 "\n", r->id);
+        cli_buf_printf(b, "new memtable %" PRIu64 "%s\n", r->id,
+                       r->has_wal ? "" : " (no WAL)");
+        return;
+    case LSM_MANIFEST_NEXT_ID:
+        cli_buf_printf(b, "next id %" PRIu64 "\n", r->id);
         return;
     case LSM_MANIFEST_FLUSH:
         cli_buf_printf(b, "flush %" PRIu64 " -> L0 %" PRIu64 ".sst\n", r->id,

@@ -67,12 +67,33 @@ static int compaction_out_finish_current(compaction_out *co)
     return LSM_OK;
 }
 
+/* Ids are reserved in the manifest this many at a time. */
+#define COMPACTION_ID_CHUNK 16
+
+/* Takes an id for a new output SST. The manifest must cover it before the
+ * file exists (see reserved_ids in db_int.h), so ids are reserved in
+ * chunks, one fsynced record per chunk. Caller holds work_mu. */
+static int compaction_take_id(lsm_db *db, uint64_t *id)
+{
+    *id = db_take_id(db);
+    if (*id < db->reserved_ids)
+        return LSM_OK;
+    manifest_record rec = {.kind = MANIFEST_NEXT_ID,
+                           .id = *id + COMPACTION_ID_CHUNK};
+    int rc = db_manifest_append(db, &rec);
+    if (rc == LSM_OK)
+        db->reserved_ids = rec.id;
+    return rc;
+}
+
 static int compaction_out_add(compaction_out *co, const entry *e)
 {
     int rc;
     if (!co->builder) {
         char path[DB_PATH_BYTES];
-        co->builder_id = db_take_id(co->db);
+        rc = compaction_take_id(co->db, &co->builder_id);
+        if (rc != LSM_OK)
+            return rc;
         rc = db_sst_path(co->db, co->builder_id, path);
         if (rc != LSM_OK)
             return rc;
@@ -221,6 +242,11 @@ int lsm_compact_full(lsm_db *db)
         return rc;
 
     pthread_mutex_lock(&db->work_mu);
+    rc = db_may_change_tree(db);
+    if (rc != LSM_OK) {
+        pthread_mutex_unlock(&db->work_mu);
+        return rc;
+    }
     version *v = db_ref_current(db);
     id_list inputs = {0};
     compaction_out co = {.db = db};

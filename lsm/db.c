@@ -122,6 +122,15 @@ uint64_t db_take_id(lsm_db *db)
     return id;
 }
 
+/* Latches rc and forbids any further change to the tree (see halted). */
+static void db_halt(lsm_db *db, int rc)
+{
+    db_latch_error(db, rc);
+    pthread_mutex_lock(&db->state_mu);
+    db->halted = true;
+    pthread_mutex_unlock(&db->state_mu);
+}
+
 int db_check_bg_error(lsm_db *db)
 {
     pthread_mutex_lock(&db->state_mu);
@@ -159,6 +168,26 @@ int db_manifest_append(lsm_db *db, const manifest_record *rec)
     return rc;
 }
 
+int db_may_change_tree(lsm_db *db)
+{
+    pthread_mutex_lock(&db->state_mu);
+    int rc = db->halted ? db->bg_error : LSM_OK;
+    if (rc != LSM_OK)
+        lsm_error_set_message(db->bg_message);
+    pthread_mutex_unlock(&db->state_mu);
+    if (rc != LSM_OK)
+        return rc;
+    /* A flush or compaction after a failed manifest append could rewrite
+     * or delete a file that the half-recorded change names. */
+    pthread_mutex_lock(&db->manifest_mu);
+    rc = manifest_status(db->manifest);
+    pthread_mutex_unlock(&db->manifest_mu);
+    if (rc != LSM_OK)
+        return lsm_error(rc, "the manifest lost an append; reopen the "
+                             "database to repair it");
+    return LSM_OK;
+}
+
 /* --- freezing ------------------------------------------------------------- */
 
 /* Creates the WAL of a new memtable and makes its directory entry durable,
@@ -187,9 +216,10 @@ int db_create_wal(lsm_db *db, uint64_t memtable_id, wal **out)
  * memtable with its own WAL. Caller holds write_mu. An empty memtable is
  * left alone.
  *
- * Order: the new WAL exists (durably) before the manifest names its
- * memtable, and the manifest names it before any write goes to it. A crash
- * in between leaves a WAL no record names, which open removes. */
+ * Order: the manifest records the new memtable, then its WAL is created
+ * (durably), then writes go to it. A crash in between leaves a recorded
+ * memtable without a WAL, which recovery skips; a WAL never exists without
+ * a record naming it. */
 static int db_freeze_locked(lsm_db *db)
 {
     version *v = db_ref_current(db);
@@ -212,14 +242,16 @@ static int db_freeze_locked(lsm_db *db)
      * can only lose writes of the newest memtable: what survives is still
      * a prefix of what was written. */
     int rc = db->wal ? wal_sync(db->wal) : LSM_OK;
+    if (rc == LSM_OK) {
+        manifest_record rec = {.kind = MANIFEST_NEW_MEMTABLE,
+                               .id = id,
+                               .has_wal = db->opt.enable_wal};
+        rc = db_manifest_append(db, &rec);
+    }
     if (rc == LSM_OK)
         rc = db_create_wal(db, id, &fresh_wal);
     if (rc == LSM_OK)
         rc = memtable_create(id, &fresh);
-    if (rc == LSM_OK) {
-        manifest_record rec = {.kind = MANIFEST_NEW_MEMTABLE, .id = id};
-        rc = db_manifest_append(db, &rec);
-    }
     if (rc != LSM_OK)
         goto out;
 
@@ -364,13 +396,19 @@ static int db_flush_oldest(lsm_db *db, bool *flushed)
     }
 
     uint64_t id = memtable_id(mt);
+    int rc = db_may_change_tree(db);
+    if (rc != LSM_OK) {
+        memtable_unref(mt);
+        pthread_mutex_unlock(&db->work_mu);
+        return rc;
+    }
     lsm_event begin = {.type = LSM_EVENT_FLUSH_BEGIN, .memtable_id = id};
     db_emit(db, &begin);
 
     sst *t = NULL;
     sst_summary summary = {0};
     bool maybe_recorded = false;
-    int rc = db_write_l0_sst(db, mt, &t, &summary);
+    rc = db_write_l0_sst(db, mt, &t, &summary);
     if (rc == LSM_OK && t)
         rc = db->env->sync_dir(db->env, db->dir);
     if (rc == LSM_OK && t) {
@@ -406,6 +444,11 @@ static int db_flush_oldest(lsm_db *db, bool *flushed)
     }
     memtable_unref(mt);
     pthread_mutex_unlock(&db->work_mu);
+    /* Whoever asked for the flush, its failure is latched: the writes that
+     * filled the memtable were acknowledged, and later writes must learn
+     * that the tree cannot take them in. */
+    if (rc != LSM_OK)
+        db_latch_error(db, rc);
     return rc;
 }
 
@@ -430,15 +473,13 @@ int db_flush_while_over_limit(lsm_db *db)
 }
 
 /* Work owed after a freeze: inline mode flushes now, threads mode wakes the
- * flush thread (db_freeze_locked already signalled state_cv). A failure is
- * latched: the write that got us here succeeded. */
+ * flush thread (db_freeze_locked already signalled state_cv). */
 static void db_after_freeze(lsm_db *db)
 {
     if (db->opt.sched != LSM_SCHED_INLINE)
         return;
-    int rc = db_flush_while_over_limit(db);
-    if (rc != LSM_OK)
-        db_latch_error(db, rc);
+    /* A failure is latched by the flush itself; this write succeeded. */
+    (void)db_flush_while_over_limit(db);
 }
 
 void *db_flush_thread_main(void *arg)
@@ -453,9 +494,7 @@ void *db_flush_thread_main(void *arg)
             break;
         pthread_mutex_unlock(&db->state_mu);
         bool flushed;
-        int rc = db_flush_oldest(db, &flushed);
-        if (rc != LSM_OK)
-            db_latch_error(db, rc);
+        (void)db_flush_oldest(db, &flushed); /* latches its own failure */
         pthread_mutex_lock(&db->state_mu);
     }
     pthread_mutex_unlock(&db->state_mu);
@@ -524,7 +563,9 @@ static int db_write_locked(lsm_db *db, lsm_batch *b)
     bool full = memtable_size_bytes(v->mem) >= db->opt.target_sst_size;
     version_unref(v);
     if (rc != LSM_OK) {
-        db_latch_error(db, rc);
+        /* The memtable may hold part of the batch: it must never reach an
+         * SST. Reopening replays the whole record from the WAL. */
+        db_halt(db, rc);
         return rc;
     }
     db->last_seq += b->count;

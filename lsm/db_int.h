@@ -60,6 +60,11 @@ struct lsm_db {
     _Atomic uint64_t visible_seq;
 
     pthread_mutex_t work_mu;
+    /* [work_mu] ids below this are covered by the manifest (a new-memtable
+     * or next-id record), so an unnamed SST at or above it after a crash
+     * means the manifest lost records. Compaction outputs reserve ids
+     * before they are used. */
+    uint64_t reserved_ids;
 
     pthread_mutex_t manifest_mu;
     manifest *manifest; /* [manifest_mu] */
@@ -69,6 +74,10 @@ struct lsm_db {
     version *current;        /* [state] the published version */
     uint64_t next_id;        /* [state] next memtable or SST id */
     int bg_error;            /* [state] latched failure of background work */
+    /* [state] set with bg_error when changing the tree any further could
+     * do harm (a memtable holding part of a batch): no flush or compaction
+     * runs, not even at close; reopening replays the WAL instead. */
+    bool halted;
     char bg_message[DB_BG_MESSAGE_BYTES]; /* [state] its lsm_errmsg() */
     lsm_iter *iters;                      /* [state] open iterators */
     size_t n_iters;                       /* [state] */
@@ -138,6 +147,9 @@ version *db_swap_locked(lsm_db *db, version *nv);
 uint64_t db_take_id(lsm_db *db);
 /* Latches a background error (the first wins) and reports it. */
 void db_latch_error(lsm_db *db, int rc);
+/* Whether a flush or compaction may change files now: LSM_OK, or the error
+ * that forbids it (a halted db, a manifest that lost an append). */
+int db_may_change_tree(lsm_db *db);
 /* Appends and fsyncs a manifest record under manifest_mu. */
 int db_manifest_append(lsm_db *db, const manifest_record *rec);
 /* Freezes the mutable memtable and flushes every immutable one. */

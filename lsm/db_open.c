@@ -23,7 +23,9 @@ typedef struct recovery {
     size_t n, cap;
     uint64_t *ids;
     uint32_t *levels;
-    id_list mems; /* unflushed memtables, oldest first */
+    id_list mems;           /* unflushed memtables, oldest first */
+    id_list mem_wals;       /* those of them recorded as having a WAL */
+    uint64_t next_id_floor; /* largest next-id record */
     uint64_t max_id;
     bool any_id;
     size_t n_records;
@@ -89,6 +91,13 @@ static void id_list_remove(id_list *l, uint64_t id)
     }
 }
 
+/* The first id no record accounts for. */
+static uint64_t recovery_next_id(const recovery *r)
+{
+    uint64_t next = r->any_id ? r->max_id + 1 : 0;
+    return next > r->next_id_floor ? next : r->next_id_floor;
+}
+
 static void recovery_note_id(recovery *r, uint64_t id)
 {
     if (!r->any_id || id > r->max_id)
@@ -101,13 +110,21 @@ static int recovery_apply(void *ctx, const manifest_record *rec)
     recovery *r = ctx;
     int rc = LSM_OK;
     r->n_records++;
-    recovery_note_id(r, rec->id);
     switch (rec->kind) {
     case MANIFEST_NEW_MEMTABLE:
+        recovery_note_id(r, rec->id);
         rc = id_list_push(&r->mems, rec->id);
+        if (rc == LSM_OK && rec->has_wal)
+            rc = id_list_push(&r->mem_wals, rec->id);
+        break;
+    case MANIFEST_NEXT_ID:
+        if (rec->id > r->next_id_floor)
+            r->next_id_floor = rec->id;
         break;
     case MANIFEST_FLUSH:
+        recovery_note_id(r, rec->id);
         id_list_remove(&r->mems, rec->id);
+        id_list_remove(&r->mem_wals, rec->id);
         /* A flush recorded twice (retried after a failure that still
          * reached the disk) names one SST. */
         if (recovery_find(r, rec->id) == r->n)
@@ -121,35 +138,6 @@ static int recovery_apply(void *ctx, const manifest_record *rec)
             rc = recovery_add(r, rec->added[i], rec->level);
         }
         break;
-    }
-    return rc;
-}
-
-/* Opens every SST the manifest names into v. */
-static int db_open_ssts(lsm_db *db, const recovery *r, version *v)
-{
-    char path[DB_PATH_BYTES];
-    int rc = LSM_OK;
-    for (size_t i = 0; i < r->n && rc == LSM_OK; i++) {
-        if (r->levels[i] > db->n_levels)
-            return lsm_error(LSM_EINVAL,
-                             "%s holds SSTs in L%u but this compaction "
-                             "strategy has %zu level(s); open it with the "
-                             "strategy it was created with",
-                             db->dir, (unsigned)r->levels[i], db->n_levels);
-        sst *t = NULL;
-        rc = db_sst_path(db, r->ids[i], path);
-        if (rc == LSM_OK)
-            rc = sst_open(db->env, path, r->ids[i], db->cache, &db->ctrs, &t);
-        if (rc != LSM_OK)
-            break;
-        if (sst_max_seq(t) > db->last_seq)
-            db->last_seq = sst_max_seq(t);
-        /* ids are in creation order, so pushing makes L0 newest first. */
-        rc = r->levels[i] == 0 ? version_push_l0(v, t)
-                               : version_add_to_level(v, r->levels[i], t);
-        if (rc != LSM_OK)
-            sst_unref(t);
     }
     return rc;
 }
@@ -190,6 +178,92 @@ static void dir_files_visit(const char *name, void *ctx)
         d->rc = id_list_push(&d->ssts, id);
     else if (parse_numbered_name(name, ".wal", &id))
         d->rc = id_list_push(&d->wals, id);
+}
+
+/* Checks the directory against the manifest before anything is opened or
+ * deleted, so that a manifest which lost records (damaged or replaced from
+ * outside: a crash only ever cuts a record short) is refused instead of
+ * deleting the files it forgot as orphans:
+ *   - every SST the manifest names must exist;
+ *   - an empty manifest must not sit beside SSTs or WALs;
+ *   - every other SST or WAL must have an id the manifest accounts for
+ *     (below its next id), and an SST flushed from a memtable that logged
+ *     to a WAL must still have that WAL. */
+static int db_check_files(lsm_db *db, const char *manifest_path,
+                          const recovery *r, const dir_files *files)
+{
+    if (r->n_records == 0 && (files->ssts.n > 0 || files->wals.n > 0))
+        return lsm_corrupt("%s is empty but %s holds %zu SST(s) and %zu "
+                           "WAL(s); refusing to open it (nothing was "
+                           "deleted)",
+                           manifest_path, db->dir, files->ssts.n,
+                           files->wals.n);
+    for (size_t i = 0; i < r->n; i++)
+        if (!id_list_has(&files->ssts, r->ids[i]))
+            return lsm_corrupt("%s names %" PRIu64 ".sst, which is missing "
+                               "from %s",
+                               manifest_path, r->ids[i], db->dir);
+    for (size_t i = 0; i < files->wals.n; i++)
+        if (files->wals.ids[i] >= recovery_next_id(r))
+            return lsm_corrupt("%s holds %" PRIu64 ".wal, but %s accounts "
+                               "for no id above %" PRIu64
+                               ": the manifest lost records; refusing to "
+                               "open (nothing was deleted)",
+                               db->dir, files->wals.ids[i], manifest_path,
+                               recovery_next_id(r) - 1);
+    for (size_t i = 0; i < files->ssts.n; i++) {
+        uint64_t id = files->ssts.ids[i];
+        if (recovery_find(r, id) < r->n)
+            continue;
+        /* An SST the manifest does not name is a crash leftover only if
+         * the manifest accounts for its id... */
+        if (id >= recovery_next_id(r))
+            return lsm_corrupt("%s holds %" PRIu64 ".sst, but %s accounts "
+                               "for no id above %" PRIu64
+                               ": the manifest lost records; refusing to "
+                               "open (nothing was deleted)",
+                               db->dir, id, manifest_path,
+                               recovery_next_id(r) - 1);
+        /* ... and, if it is a flush output, only while the WAL it was
+         * flushed from still holds the same data. */
+        if (id_list_has(&r->mem_wals, id) && !id_list_has(&files->wals, id))
+            return lsm_corrupt("%s holds %" PRIu64 ".sst, flushed from "
+                               "memtable %" PRIu64 " whose WAL is gone, but "
+                               "%s does not record the flush: the manifest "
+                               "lost records; refusing to open (nothing was "
+                               "deleted)",
+                               db->dir, id, id, manifest_path);
+    }
+    return LSM_OK;
+}
+
+/* Opens every SST the manifest names into v. */
+static int db_open_ssts(lsm_db *db, const recovery *r, version *v)
+{
+    char path[DB_PATH_BYTES];
+    int rc = LSM_OK;
+    for (size_t i = 0; i < r->n && rc == LSM_OK; i++) {
+        if (r->levels[i] > db->n_levels)
+            return lsm_error(LSM_EINVAL,
+                             "%s holds SSTs in L%u but this compaction "
+                             "strategy has %zu level(s); open it with the "
+                             "strategy it was created with",
+                             db->dir, (unsigned)r->levels[i], db->n_levels);
+        sst *t = NULL;
+        rc = db_sst_path(db, r->ids[i], path);
+        if (rc == LSM_OK)
+            rc = sst_open(db->env, path, r->ids[i], db->cache, &db->ctrs, &t);
+        if (rc != LSM_OK)
+            break;
+        if (sst_max_seq(t) > db->last_seq)
+            db->last_seq = sst_max_seq(t);
+        /* ids are in creation order, so pushing makes L0 newest first. */
+        rc = r->levels[i] == 0 ? version_push_l0(v, t)
+                               : version_add_to_level(v, r->levels[i], t);
+        if (rc != LSM_OK)
+            sst_unref(t);
+    }
+    return rc;
 }
 
 /* Deletes files the manifest does not account for: SSTs it does not name
@@ -330,17 +404,18 @@ static void db_free(lsm_db *db)
     free(db);
 }
 
-/* Starts the mutable memtable of a freshly opened database: its WAL, then
- * its manifest record, then the memtable itself. */
+/* Starts the mutable memtable of a freshly opened database: its manifest
+ * record, then its WAL, then the memtable itself (as a freeze does). */
 static int db_start_memtable(lsm_db *db, version *v)
 {
     memtable *mem = NULL;
     uint64_t mem_id = db->next_id++;
-    int rc = db_create_wal(db, mem_id, &db->wal);
-    if (rc == LSM_OK) {
-        manifest_record rec = {.kind = MANIFEST_NEW_MEMTABLE, .id = mem_id};
-        rc = manifest_append(db->manifest, &rec);
-    }
+    manifest_record rec = {.kind = MANIFEST_NEW_MEMTABLE,
+                           .id = mem_id,
+                           .has_wal = db->opt.enable_wal};
+    int rc = manifest_append(db->manifest, &rec);
+    if (rc == LSM_OK)
+        rc = db_create_wal(db, mem_id, &db->wal);
     if (rc == LSM_OK)
         rc = memtable_create(mem_id, &mem);
     if (rc == LSM_OK)
@@ -375,6 +450,8 @@ static int db_recover(lsm_db *db)
     if (rc == LSM_OK)
         rc = files.rc;
     if (rc == LSM_OK)
+        rc = db_check_files(db, path, &r, &files);
+    if (rc == LSM_OK)
         rc = db_open_ssts(db, &r, v);
     if (rc == LSM_OK)
         rc = db_replay_wals(db, &r, &files, v, &n_wals);
@@ -383,7 +460,8 @@ static int db_recover(lsm_db *db)
     if (rc != LSM_OK)
         goto out;
     atomic_store(&db->visible_seq, db->last_seq);
-    db->next_id = r.any_id ? r.max_id + 1 : 0;
+    db->next_id = recovery_next_id(&r);
+    db->reserved_ids = db->next_id;
     rc = db_start_memtable(db, v);
     if (rc != LSM_OK)
         goto out;
@@ -400,6 +478,7 @@ out:
     free(r.ids);
     free(r.levels);
     free(r.mems.ids);
+    free(r.mem_wals.ids);
     free(files.ssts.ids);
     free(files.wals.ids);
     return rc;

@@ -217,6 +217,7 @@ static int manifest_list_add(void *ctx, uint64_t offset, const uint8_t *payload,
     out->offset = offset;
     out->kind = (lsm_manifest_kind)rec.kind;
     out->id = rec.id;
+    out->has_wal = rec.has_wal;
     out->level = (int)rec.level;
     out->n_removed = rec.n_removed;
     out->n_added = rec.n_added;

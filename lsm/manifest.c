@@ -35,7 +35,11 @@ static size_t manifest_encode_payload(const manifest_record *rec, uint8_t *p)
     *p++ = (uint8_t)rec->kind;
     switch (rec->kind) {
     case MANIFEST_NEW_MEMTABLE:
+        p += put_varint64(p, rec->id);
+        p += put_varint64(p, rec->has_wal ? 1 : 0);
+        break;
     case MANIFEST_FLUSH:
+    case MANIFEST_NEXT_ID:
         p += put_varint64(p, rec->id);
         break;
     case MANIFEST_COMPACTION:
@@ -49,6 +53,11 @@ static size_t manifest_encode_payload(const manifest_record *rec, uint8_t *p)
         break;
     }
     return (size_t)(p - start);
+}
+
+int manifest_status(const manifest *m)
+{
+    return m->failed;
 }
 
 int manifest_append(manifest *m, const manifest_record *rec)
@@ -107,8 +116,18 @@ int manifest_decode(const uint8_t *payload, size_t n, manifest_record *rec,
         return lsm_corrupt("manifest record is empty");
     rec->kind = (manifest_kind)*p++;
     switch (rec->kind) {
-    case MANIFEST_NEW_MEMTABLE:
+    case MANIFEST_NEW_MEMTABLE: {
+        uint64_t flags = 0;
+        p = get_varint64(p, end, &rec->id);
+        if (p)
+            p = get_varint64(p, end, &flags);
+        if (p && flags > 1)
+            p = NULL; /* unknown flags */
+        rec->has_wal = (int)flags;
+        break;
+    }
     case MANIFEST_FLUSH:
+    case MANIFEST_NEXT_ID:
         p = get_varint64(p, end, &rec->id);
         break;
     case MANIFEST_COMPACTION: {

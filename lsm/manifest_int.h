@@ -21,14 +21,16 @@
 #include <stdint.h>
 
 typedef enum manifest_kind {
-    MANIFEST_NEW_MEMTABLE = 1, /* id: the new mutable memtable */
+    MANIFEST_NEW_MEMTABLE = 1, /* id: the new mutable memtable; has_wal */
     MANIFEST_FLUSH = 2,        /* id: memtable flushed to L0 SST of same id */
-    MANIFEST_COMPACTION = 3    /* removed -> added at level */
+    MANIFEST_COMPACTION = 3,   /* removed -> added at level */
+    MANIFEST_NEXT_ID = 4       /* id: every id in use is below it */
 } manifest_kind;
 
 typedef struct manifest_record {
     manifest_kind kind;
     uint64_t id;
+    int has_wal;    /* NEW_MEMTABLE: the memtable logs to <id>.wal */
     uint32_t level; /* COMPACTION: output level, 1-based */
     size_t n_removed;
     const uint64_t *removed;
@@ -48,6 +50,10 @@ typedef int (*manifest_replay_fn)(void *ctx, const manifest_record *rec);
  * manifest_close. */
 int manifest_open(env *e, const char *path, manifest_replay_fn fn, void *ctx,
                   uint64_t *torn_bytes, manifest **out);
+
+/* LSM_OK, or the error of a failed append, after which the manifest takes
+ * no more records until the database is reopened. */
+int manifest_status(const manifest *m);
 
 /* Appends one record and fsyncs it. */
 int manifest_append(manifest *m, const manifest_record *rec);

@@ -308,7 +308,9 @@ static void test_corrupt_wal_middle_is_an_error(void **state)
     free(dir);
 }
 
-/* WAL files a crash left unaccounted for are removed on open. */
+/* A WAL whose memtable was flushed (a crash between the flush record and
+ * the unlink) is removed on open; a WAL with an id the manifest cannot
+ * account for means lost records: open refuses and deletes nothing. */
 static void test_orphan_wal_removed(void **state)
 {
     (void)state;
@@ -316,16 +318,24 @@ static void test_orphan_wal_removed(void **state)
     lsm_db *db;
     assert_int_equal(lsm_open(dir, NULL, &db), LSM_OK);
     put_str(db, "k", "v");
-    assert_int_equal(lsm_close(db), LSM_OK);
-    char *orphan = test_path(dir, "77.wal");
-    int fd = open(orphan, O_CREAT | O_WRONLY, 0644);
+    assert_int_equal(lsm_close(db), LSM_OK); /* flushed memtable 0 */
+    char *flushed = test_path(dir, "0.wal");
+    int fd = open(flushed, O_CREAT | O_WRONLY, 0644);
     assert_int_equal(write(fd, "garbage", 7), 7);
     close(fd);
     assert_int_equal(lsm_open(dir, NULL, &db), LSM_OK);
-    assert_int_equal(access(orphan, F_OK), -1);
+    assert_int_equal(access(flushed, F_OK), -1);
     expect_get(db, "k", "v");
     assert_int_equal(lsm_close(db), LSM_OK);
-    free(orphan);
+
+    char *unexplained = test_path(dir, "777.wal");
+    fd = open(unexplained, O_CREAT | O_WRONLY, 0644);
+    close(fd);
+    assert_int_equal(lsm_open(dir, NULL, &db), LSM_ECORRUPT);
+    assert_non_null(strstr(lsm_errmsg(), "777.wal"));
+    assert_int_equal(access(unexplained, F_OK), 0);
+    free(unexplained);
+    free(flushed);
     test_rmtree(dir);
     free(dir);
 }
@@ -348,27 +358,31 @@ static void test_manifest_read(void **state)
     lsm_manifest_record *recs;
     size_t n;
     assert_int_equal(lsm_manifest_read(db, &recs, &n), LSM_OK);
-    /* new 0, new 1, flush 0, new 2, flush 1, compaction [1,0] -> [3] */
-    assert_int_equal(n, 6);
+    /* new 0, new 1, flush 0, new 2, flush 1, next id 19 (ids reserved for
+     * the compaction's outputs), compaction [1, 0] -> [3] */
+    assert_int_equal(n, 7);
     lsm_manifest_kind kinds[] = {
         LSM_MANIFEST_NEW_MEMTABLE, LSM_MANIFEST_NEW_MEMTABLE,
         LSM_MANIFEST_FLUSH,        LSM_MANIFEST_NEW_MEMTABLE,
-        LSM_MANIFEST_FLUSH,        LSM_MANIFEST_COMPACTION};
-    uint64_t ids[] = {0, 1, 0, 2, 1, 0};
+        LSM_MANIFEST_FLUSH,        LSM_MANIFEST_NEXT_ID,
+        LSM_MANIFEST_COMPACTION};
+    uint64_t ids[] = {0, 1, 0, 2, 1, 19};
     for (size_t i = 0; i < n; i++) {
         assert_int_equal(recs[i].kind, kinds[i]);
-        if (i < 5)
+        if (i < 6)
             assert_int_equal(recs[i].id, ids[i]);
+        if (recs[i].kind == LSM_MANIFEST_NEW_MEMTABLE)
+            assert_true(recs[i].has_wal);
         if (i > 0)
             assert_true(recs[i].offset > recs[i - 1].offset);
     }
     assert_int_equal(recs[0].offset, 0);
-    assert_int_equal(recs[5].level, 1);
-    assert_int_equal(recs[5].n_removed, 2);
-    assert_int_equal(recs[5].removed[0], 1);
-    assert_int_equal(recs[5].removed[1], 0);
-    assert_int_equal(recs[5].n_added, 1);
-    assert_int_equal(recs[5].added[0], 3);
+    assert_int_equal(recs[6].level, 1);
+    assert_int_equal(recs[6].n_removed, 2);
+    assert_int_equal(recs[6].removed[0], 1);
+    assert_int_equal(recs[6].removed[1], 0);
+    assert_int_equal(recs[6].n_added, 1);
+    assert_int_equal(recs[6].added[0], 3);
     lsm_manifest_free(recs, n);
     assert_int_equal(lsm_close(db), LSM_OK);
     test_rmtree(dir);

@@ -263,13 +263,15 @@ int lsm_write(lsm_db *db, lsm_batch *b);
 typedef enum lsm_manifest_kind {
     LSM_MANIFEST_NEW_MEMTABLE = 1, /* id: a new mutable memtable (and WAL) */
     LSM_MANIFEST_FLUSH = 2,        /* id: memtable flushed to L0 <id>.sst */
-    LSM_MANIFEST_COMPACTION = 3    /* removed SSTs -> added SSTs in level */
+    LSM_MANIFEST_COMPACTION = 3,   /* removed SSTs -> added SSTs in level */
+    LSM_MANIFEST_NEXT_ID = 4       /* id: every file id in use is below it */
 } lsm_manifest_kind;
 
 typedef struct lsm_manifest_record {
     uint64_t offset; /* byte offset of the record in MANIFEST */
     lsm_manifest_kind kind;
     uint64_t id;
+    int has_wal; /* NEW_MEMTABLE: the memtable logs to <id>.wal */
     int level;
     size_t n_removed;
     uint64_t *removed; /* owned by the array's allocation */

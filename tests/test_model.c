@@ -1091,6 +1091,54 @@ static void op_delete_all(run *r)
 
 /* Many versions of one key in a row, across freezes and flushes, with a
  * delete now and then. */
+/* A batch of 2..8 puts and deletes, keys picked freely (so one key may
+ * appear twice): the engine applies it atomically and in order, and so does
+ * the model. */
+static void op_batch(run *r)
+{
+    enum { MAX_OPS = 8 };
+    size_t idx[MAX_OPS], nv[MAX_OPS];
+    uint8_t *v[MAX_OPS];
+    lsm_batch *b = NULL;
+    CHECK(r, lsm_batch_new(&b) == LSM_OK, "lsm_batch_new failed");
+    size_t n = 2 + rng_below(&r->rng, MAX_OPS - 1);
+    for (size_t i = 0; i < n; i++) {
+        idx[i] = pick_key(r);
+        const ukey *k = &r->keys[idx[i]];
+        int rc;
+        if (rng_below(&r->rng, 4) == 0) {
+            v[i] = NULL; /* a delete */
+            nv[i] = 0;
+            rc = lsm_batch_delete(b, k->b, k->n);
+        } else {
+            gen_value(r, idx[i], &v[i], &nv[i]);
+            rc = lsm_batch_put(b, k->b, k->n, v[i], nv[i]);
+        }
+        CHECK(r, rc == LSM_OK, "batch op %zu on %s: rc=%d (%s)", i,
+              fmt_key(k->b, k->n), rc, lsm_strerror(rc));
+    }
+    CHECK(r, lsm_batch_count(b) == n, "batch count %zu, expected %zu",
+          lsm_batch_count(b), n);
+    run_log(r, "batch of %zu writes", n);
+    int rc = lsm_write(r->db, b);
+    CHECK(r, rc == LSM_OK, "lsm_write: rc=%d (%s)", rc, lsm_strerror(rc));
+    lsm_batch_free(b);
+    for (size_t i = 0; i < n; i++) {
+        const ukey *k = &r->keys[idx[i]];
+        if (v[i]) {
+            mstate_set(&r->m, idx[i], v[i], nv[i]);
+            r->cnt.puts++;
+            r->cnt.user_bytes += k->n + nv[i];
+        } else {
+            mstate_clear(&r->m, idx[i]);
+            r->cnt.deletes++;
+            r->cnt.user_bytes += k->n;
+        }
+    }
+    check_get(r, r->keys[idx[n - 1]].b, r->keys[idx[n - 1]].n,
+              (long)idx[n - 1]);
+}
+
 static void op_burst(run *r)
 {
     size_t idx = pick_key(r);
@@ -1497,6 +1545,10 @@ static void pick_sizes(run *r)
     r->opt.num_memtable_limit = 1 + rng_below(&r->rng, 3);
     r->opt.block_cache_bytes = caches[rng_below(&r->rng, 4)];
     r->opt.bloom_bits_per_key = blooms[rng_below(&r->rng, 3)];
+    /* Mostly with the WAL, which a reopen may switch off and on again;
+     * rarely with fsync per write (slow, and the same code path). */
+    r->opt.enable_wal = rng_below(&r->rng, 4) != 0;
+    r->opt.sync = r->opt.enable_wal && rng_below(&r->rng, 16) == 0;
 }
 
 /* The options of a run. The first seed of a run list starts with the block
@@ -1560,6 +1612,8 @@ static void run_one(uint64_t seed, size_t seed_pos, lsm_sched sched,
             op_delete_all(r);
         else if (w < 936)
             op_burst(r);
+        else if (w < 976)
+            op_batch(r);
         else {
             run_log(r, "state check");
             check_state_free(r, "periodic");

@@ -195,17 +195,24 @@ static int sst_builder_add_checked(sst_builder *b, const entry *e)
     int rc = byte_buf_reserve(&b->last_key, e->nkey);
     if (rc != LSM_OK)
         return rc;
-    if (b->block.n_entries > 0 &&
-        block_builder_size_bytes(&b->block) +
-                block_builder_entry_bytes(&b->block, e) >
-            b->block_size) {
+    bool new_key =
+        b->n_entries == 0 || user_key_cmp(e->key, e->nkey, b->last_key.data,
+                                          b->last_key.n_bytes) != 0;
+    /* A key's versions stay in one block (the block may run over for
+     * them), so adjacent blocks hold strictly increasing user keys: the
+     * reader can check the order across blocks from the index alone, and a
+     * get reads a single block. */
+    size_t grown = block_builder_size_bytes(&b->block) +
+                   block_builder_entry_bytes(&b->block, e);
+    if (!new_key && grown > BLOCK_MAX_ENTRIES_BYTES)
+        return lsm_error(LSM_EINVAL,
+                         "versions of one key exceed the %zu-byte block limit",
+                         BLOCK_MAX_ENTRIES_BYTES);
+    if (new_key && b->block.n_entries > 0 && grown > b->block_size) {
         rc = sst_builder_flush_block(b);
         if (rc != LSM_OK)
             return rc;
     }
-    bool new_key =
-        b->n_entries == 0 || user_key_cmp(e->key, e->nkey, b->last_key.data,
-                                          b->last_key.n_bytes) != 0;
     if (new_key)
         rc = bloom_builder_add(&b->bloom, e->key, e->nkey);
     if (rc == LSM_OK)

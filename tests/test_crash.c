@@ -777,7 +777,7 @@ static void check_report_mismatch(const check_args *a, const db_view *v,
         describe_op(a->inflight, what, sizeof(what));
         check_note(c, 1, "in-flight op #%" PRIu64 ": %s", a->inflight_index,
                    what);
-        size_t landed = 0, missing = 0;
+        size_t landed = 0, missing = 0, neither = 0;
         for (uint32_t k = 0; k < CRASH_N_KEYS; k++) {
             const crash_slot *before = &a->cand[0]->s[k];
             const crash_slot *after = &a->cand[1]->s[k];
@@ -787,11 +787,13 @@ static void check_report_mismatch(const check_args *a, const db_view *v,
                 landed++;
             else if (view_matches_slot(v, k, before, a->seed))
                 missing++;
+            else
+                neither++;
         }
         check_note(c, 1,
                    "keys the in-flight op changes: %zu hold its result, "
-                   "%zu the result before it%s",
-                   landed, missing,
+                   "%zu the result before it, %zu neither%s",
+                   landed, missing, neither,
                    landed && missing ? "  <-- PARTIAL (not atomic)" : "");
     }
     check_note(c, 1, "differing keys (database | after A ops%s):",

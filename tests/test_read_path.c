@@ -41,29 +41,6 @@ static int teardown(void **state)
     return 0;
 }
 
-static void put_str(lsm_db *db, const char *k, const char *v)
-{
-    assert_int_equal(lsm_put(db, k, strlen(k), v, strlen(v)), LSM_OK);
-}
-
-/* Asserts get(k) == v, or absence when v is NULL. */
-static void expect_get(lsm_db *db, const char *k, const char *v)
-{
-    void *got = NULL;
-    size_t n = 0;
-    int rc = lsm_get(db, k, strlen(k), &got, &n);
-    if (!v) {
-        assert_int_equal(rc, LSM_NOTFOUND);
-        assert_null(got);
-        return;
-    }
-    assert_int_equal(rc, LSM_OK);
-    assert_int_equal(n, strlen(v));
-    assert_memory_equal(got, v, n);
-    assert_int_equal(((char *)got)[n], '\0');
-    lsm_free(got);
-}
-
 static lsm_counters counters_now(lsm_db *db)
 {
     lsm_state *st;
@@ -102,7 +79,7 @@ static void test_scan_filters_ssts_by_range(void **state)
         if (i % 1000 == 0)
             assert_int_equal(lsm_flush(f->db), LSM_OK);
         snprintf(key, sizeof key, "%05d", i);
-        put_str(f->db, key, "2333333");
+        test_put_str(f->db, key, "2333333");
     }
     size_t max_num = active_for(f->db, unb, unb);
     assert_int_equal(max_num, 11); /* 10 SSTs + the memtable */
@@ -121,10 +98,10 @@ static void test_scan_filters_ssts_by_range(void **state)
 static void test_num_active_decreases_as_sources_finish(void **state)
 {
     fixture *f = *state;
-    put_str(f->db, "a", "1");
-    put_str(f->db, "b", "1");
+    test_put_str(f->db, "a", "1");
+    test_put_str(f->db, "b", "1");
     assert_int_equal(lsm_flush(f->db), LSM_OK);
-    put_str(f->db, "c", "2");
+    test_put_str(f->db, "c", "2");
     lsm_iter *it;
     assert_int_equal(lsm_scan(f->db, NULL, NULL, &it), LSM_OK);
     assert_int_equal(lsm_iter_num_active(it), 2);
@@ -143,28 +120,28 @@ static void test_num_active_decreases_as_sources_finish(void **state)
 static void test_get_newest_source_wins(void **state)
 {
     fixture *f = *state;
-    put_str(f->db, "k1", "sst-old");
-    put_str(f->db, "k2", "sst-old");
-    put_str(f->db, "k3", "sst-old");
-    put_str(f->db, "empty", "");
+    test_put_str(f->db, "k1", "sst-old");
+    test_put_str(f->db, "k2", "sst-old");
+    test_put_str(f->db, "k3", "sst-old");
+    test_put_str(f->db, "empty", "");
     assert_int_equal(lsm_flush(f->db), LSM_OK);
-    put_str(f->db, "k1", "sst-new");
+    test_put_str(f->db, "k1", "sst-new");
     assert_int_equal(lsm_delete(f->db, "k2", 2), LSM_OK);
     assert_int_equal(lsm_flush(f->db), LSM_OK);
-    put_str(f->db, "k3", "memtable");
+    test_put_str(f->db, "k3", "memtable");
 
-    expect_get(f->db, "k1", "sst-new");
-    expect_get(f->db, "k2", NULL);
-    expect_get(f->db, "k3", "memtable");
-    expect_get(f->db, "empty", ""); /* an empty value is a value */
-    expect_get(f->db, "k4", NULL);
+    test_expect_get(f->db, "k1", "sst-new");
+    test_expect_get(f->db, "k2", NULL);
+    test_expect_get(f->db, "k3", "memtable");
+    test_expect_get(f->db, "empty", ""); /* an empty value is a value */
+    test_expect_get(f->db, "k4", NULL);
 
     /* Deleting in the memtable hides the SST's value; putting again
      * revives the key. */
     assert_int_equal(lsm_delete(f->db, "k1", 2), LSM_OK);
-    expect_get(f->db, "k1", NULL);
-    put_str(f->db, "k1", "again");
-    expect_get(f->db, "k1", "again");
+    test_expect_get(f->db, "k1", NULL);
+    test_put_str(f->db, "k1", "again");
+    test_expect_get(f->db, "k1", "again");
 }
 
 /* A key outside every SST's range costs no filter check and no probe; an
@@ -175,13 +152,13 @@ static void test_get_skips_ssts_by_range_and_bloom(void **state)
     char key[16];
     for (int i = 0; i < 1000; i += 2) {
         snprintf(key, sizeof key, "key%04d", i);
-        put_str(f->db, key, "v");
+        test_put_str(f->db, key, "v");
     }
     assert_int_equal(lsm_flush(f->db), LSM_OK);
 
     lsm_counters before = counters_now(f->db);
-    expect_get(f->db, "zzz", NULL);
-    expect_get(f->db, "a", NULL);
+    test_expect_get(f->db, "zzz", NULL);
+    test_expect_get(f->db, "a", NULL);
     lsm_counters after = counters_now(f->db);
     assert_int_equal(after.bloom_checks, before.bloom_checks);
     assert_int_equal(after.sst_probes, before.sst_probes);
@@ -189,7 +166,7 @@ static void test_get_skips_ssts_by_range_and_bloom(void **state)
     before = after;
     for (int i = 1; i < 1000; i += 2) {
         snprintf(key, sizeof key, "key%04d", i);
-        expect_get(f->db, key, NULL);
+        test_expect_get(f->db, key, NULL);
     }
     after = counters_now(f->db);
     /* key0999 sorts after the SST's last key (key0998): the range check
@@ -200,7 +177,7 @@ static void test_get_skips_ssts_by_range_and_bloom(void **state)
     assert_true(after.sst_probes - before.sst_probes <= 25);
 
     before = after;
-    expect_get(f->db, "key0000", "v");
+    test_expect_get(f->db, "key0000", "v");
     after = counters_now(f->db);
     assert_int_equal(after.sst_probes - before.sst_probes, 1);
 }
@@ -241,15 +218,15 @@ static void expect_scan(lsm_db *db, lsm_bound lo, lsm_bound hi,
 static void test_scan_bounds_and_shadowing(void **state)
 {
     fixture *f = *state;
-    put_str(f->db, "a", "1");
-    put_str(f->db, "b", "1");
-    put_str(f->db, "c", "1");
-    put_str(f->db, "d", "1");
+    test_put_str(f->db, "a", "1");
+    test_put_str(f->db, "b", "1");
+    test_put_str(f->db, "c", "1");
+    test_put_str(f->db, "d", "1");
     assert_int_equal(lsm_flush(f->db), LSM_OK);
-    put_str(f->db, "b", "2");
+    test_put_str(f->db, "b", "2");
     assert_int_equal(lsm_delete(f->db, "c", 1), LSM_OK);
     assert_int_equal(lsm_flush(f->db), LSM_OK);
-    put_str(f->db, "e", "3");
+    test_put_str(f->db, "e", "3");
     assert_int_equal(lsm_delete(f->db, "a", 1), LSM_OK);
 
     expect_scan(f->db, unb, unb, "b=2;d=1;e=3;");
@@ -268,16 +245,16 @@ static void test_scan_bounds_and_shadowing(void **state)
 static void test_iterator_is_a_snapshot(void **state)
 {
     fixture *f = *state;
-    put_str(f->db, "a", "old");
-    put_str(f->db, "b", "old");
+    test_put_str(f->db, "a", "old");
+    test_put_str(f->db, "b", "old");
     assert_int_equal(lsm_flush(f->db), LSM_OK);
-    put_str(f->db, "c", "old");
+    test_put_str(f->db, "c", "old");
 
     lsm_iter *it;
     assert_int_equal(lsm_scan(f->db, NULL, NULL, &it), LSM_OK);
-    put_str(f->db, "a", "new");
+    test_put_str(f->db, "a", "new");
     assert_int_equal(lsm_delete(f->db, "b", 1), LSM_OK);
-    put_str(f->db, "d", "new");
+    test_put_str(f->db, "d", "new");
     assert_int_equal(lsm_flush(f->db), LSM_OK);
     assert_int_equal(lsm_compact_full(f->db), LSM_OK);
 
@@ -316,7 +293,7 @@ static void test_full_compaction_merges_into_l1(void **state)
             snprintf(key, sizeof key, "k%03d", i);
             char val[16];
             snprintf(val, sizeof val, "r%d", round);
-            put_str(f->db, key, val);
+            test_put_str(f->db, key, val);
         }
         assert_int_equal(lsm_flush(f->db), LSM_OK);
     }
@@ -340,7 +317,7 @@ static void test_full_compaction_merges_into_l1(void **state)
     lsm_state_free(st);
     for (int i = 0; i < 300; i++) {
         snprintf(key, sizeof key, "k%03d", i);
-        expect_get(f->db, key, i % 3 == 0 ? NULL : "r2");
+        test_expect_get(f->db, key, i % 3 == 0 ? NULL : "r2");
     }
 }
 

@@ -19,26 +19,6 @@
 #include <fcntl.h>
 #include <sys/wait.h>
 
-static void put_str(lsm_db *db, const char *k, const char *v)
-{
-    assert_int_equal(lsm_put(db, k, strlen(k), v, strlen(v)), LSM_OK);
-}
-
-static void expect_get(lsm_db *db, const char *k, const char *v)
-{
-    void *got = NULL;
-    size_t n = 0;
-    int rc = lsm_get(db, k, strlen(k), &got, &n);
-    if (!v) {
-        assert_int_equal(rc, LSM_NOTFOUND);
-        return;
-    }
-    assert_int_equal(rc, LSM_OK);
-    assert_int_equal(n, strlen(v));
-    assert_memory_equal(got, v, n);
-    lsm_free(got);
-}
-
 /* Counts files in dir whose name ends with suffix. */
 static int count_files(const char *dir, const char *suffix)
 {
@@ -76,10 +56,10 @@ static void crash_after(const char *dir, const lsm_options *opt,
 
 static void write_abc(lsm_db *db)
 {
-    put_str(db, "a", "1");
-    put_str(db, "b", "2");
+    test_put_str(db, "a", "1");
+    test_put_str(db, "b", "2");
     lsm_delete(db, "a", 1);
-    put_str(db, "c", "3");
+    test_put_str(db, "c", "3");
 }
 
 /* A batch: counted, checked entry by entry, reusable, and its later
@@ -102,8 +82,8 @@ static void test_batch_api(void **state)
     assert_int_equal(lsm_batch_put(b, "", 0, "x", 1), LSM_EINVAL);
     assert_int_equal(lsm_batch_count(b), 4);
     assert_int_equal(lsm_write(db, b), LSM_OK);
-    expect_get(db, "k", "second");
-    expect_get(db, "gone", NULL);
+    test_expect_get(db, "k", "second");
+    test_expect_get(db, "gone", NULL);
 
     lsm_state *st;
     assert_int_equal(lsm_state_get(db, &st), LSM_OK);
@@ -117,7 +97,7 @@ static void test_batch_api(void **state)
     assert_int_equal(lsm_batch_put(b, "k", 1, "third", 5), LSM_OK);
     assert_int_equal(lsm_write(db, b), LSM_OK);
     assert_int_equal(lsm_write(db, b), LSM_OK); /* again: same result */
-    expect_get(db, "k", "third");
+    test_expect_get(db, "k", "third");
     lsm_batch_free(b);
     lsm_batch_free(NULL);
     assert_int_equal(lsm_write(db, NULL), LSM_EINVAL);
@@ -145,9 +125,9 @@ static void test_recovery_replays_wal(void **state)
     assert_int_equal(lsm_open(dir, &opt, &db), LSM_OK);
     assert_int_equal(test_events_count(&ev, LSM_EVENT_RECOVERED), 1);
     assert_int_equal(test_events_count(&ev, LSM_EVENT_WARNING), 0);
-    expect_get(db, "a", NULL);
-    expect_get(db, "b", "2");
-    expect_get(db, "c", "3");
+    test_expect_get(db, "a", NULL);
+    test_expect_get(db, "b", "2");
+    test_expect_get(db, "c", "3");
     lsm_state *st;
     assert_int_equal(lsm_state_get(db, &st), LSM_OK);
     assert_int_equal(st->n_immutables, 1); /* the recovered memtable */
@@ -156,13 +136,13 @@ static void test_recovery_replays_wal(void **state)
     lsm_state_free(st);
 
     /* New writes win over recovered ones: sequence numbers went on. */
-    put_str(db, "b", "new");
-    expect_get(db, "b", "new");
+    test_put_str(db, "b", "new");
+    test_expect_get(db, "b", "new");
     assert_int_equal(lsm_close(db), LSM_OK);
     assert_int_equal(count_files(dir, ".wal"), 0);
     assert_int_equal(lsm_open(dir, NULL, &db), LSM_OK);
-    expect_get(db, "b", "new");
-    expect_get(db, "c", "3");
+    test_expect_get(db, "b", "new");
+    test_expect_get(db, "c", "3");
     assert_int_equal(lsm_close(db), LSM_OK);
     test_rmtree(dir);
     free(dir);
@@ -173,7 +153,7 @@ static void write_many(lsm_db *db)
     char key[16];
     for (int i = 0; i < 300; i++) {
         snprintf(key, sizeof key, "key%03d", i);
-        put_str(db, key, "value-value-value-value");
+        test_put_str(db, key, "value-value-value-value");
     }
 }
 
@@ -199,7 +179,7 @@ static void test_recovery_with_flushes(void **state)
     char key[16];
     for (int i = 0; i < 300; i++) {
         snprintf(key, sizeof key, "key%03d", i);
-        expect_get(db, key, "value-value-value-value");
+        test_expect_get(db, key, "value-value-value-value");
     }
     lsm_state *st;
     assert_int_equal(lsm_state_get(db, &st), LSM_OK);
@@ -221,14 +201,14 @@ static void test_disabled_wal_loses_memtables(void **state)
     opt.enable_wal = 0;
     lsm_db *db;
     assert_int_equal(lsm_open(dir, &opt, &db), LSM_OK);
-    put_str(db, "flushed", "yes");
+    test_put_str(db, "flushed", "yes");
     assert_int_equal(lsm_flush(db), LSM_OK);
     assert_int_equal(lsm_close(db), LSM_OK);
     crash_after(dir, &opt, write_abc);
     assert_int_equal(count_files(dir, ".wal"), 0);
     assert_int_equal(lsm_open(dir, &opt, &db), LSM_OK);
-    expect_get(db, "flushed", "yes");
-    expect_get(db, "b", NULL);
+    test_expect_get(db, "flushed", "yes");
+    test_expect_get(db, "b", NULL);
     assert_int_equal(lsm_close(db), LSM_OK);
     test_rmtree(dir);
     free(dir);
@@ -274,9 +254,9 @@ static void test_torn_wal_tail_is_cut_with_warning(void **state)
     lsm_db *db;
     assert_int_equal(lsm_open(dir, &opt, &db), LSM_OK);
     assert_int_equal(test_events_count(&ev, LSM_EVENT_WARNING), 1);
-    expect_get(db, "a", NULL);
-    expect_get(db, "b", "2");
-    expect_get(db, "c", NULL);
+    test_expect_get(db, "a", NULL);
+    test_expect_get(db, "b", "2");
+    test_expect_get(db, "c", NULL);
     assert_int_equal(lsm_close(db), LSM_OK);
     free(wal);
     test_rmtree(dir);
@@ -317,7 +297,7 @@ static void test_orphan_wal_removed(void **state)
     char *dir = test_mkdtemp();
     lsm_db *db;
     assert_int_equal(lsm_open(dir, NULL, &db), LSM_OK);
-    put_str(db, "k", "v");
+    test_put_str(db, "k", "v");
     assert_int_equal(lsm_close(db), LSM_OK); /* flushed memtable 0 */
     char *flushed = test_path(dir, "0.wal");
     int fd = open(flushed, O_CREAT | O_WRONLY, 0644);
@@ -325,7 +305,7 @@ static void test_orphan_wal_removed(void **state)
     close(fd);
     assert_int_equal(lsm_open(dir, NULL, &db), LSM_OK);
     assert_int_equal(access(flushed, F_OK), -1);
-    expect_get(db, "k", "v");
+    test_expect_get(db, "k", "v");
     assert_int_equal(lsm_close(db), LSM_OK);
 
     char *unexplained = test_path(dir, "777.wal");
@@ -350,9 +330,9 @@ static void test_manifest_read(void **state)
     opt.compaction = LSM_COMPACTION_NONE;
     lsm_db *db;
     assert_int_equal(lsm_open(dir, &opt, &db), LSM_OK);
-    put_str(db, "a", "1");
+    test_put_str(db, "a", "1");
     assert_int_equal(lsm_flush(db), LSM_OK);
-    put_str(db, "b", "2");
+    test_put_str(db, "b", "2");
     assert_int_equal(lsm_flush(db), LSM_OK);
     assert_int_equal(lsm_compact_full(db), LSM_OK);
     lsm_manifest_record *recs;

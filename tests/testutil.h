@@ -116,4 +116,30 @@ static inline size_t test_events_count(test_events *ev, lsm_event_type t)
     return n;
 }
 
+#ifdef cmocka_unit_test
+/* Puts a NUL-terminated key and value, asserting success. */
+static inline void test_put_str(lsm_db *db, const char *k, const char *v)
+{
+    assert_int_equal(lsm_put(db, k, strlen(k), v, strlen(v)), LSM_OK);
+}
+
+/* Asserts get(k) == v, or absence when v is NULL. */
+static inline void test_expect_get(lsm_db *db, const char *k, const char *v)
+{
+    void *got = NULL;
+    size_t n = 0;
+    int rc = lsm_get(db, k, strlen(k), &got, &n);
+    if (!v) {
+        assert_int_equal(rc, LSM_NOTFOUND);
+        assert_null(got);
+        return;
+    }
+    assert_int_equal(rc, LSM_OK);
+    assert_int_equal(n, strlen(v));
+    assert_memory_equal(got, v, n);
+    assert_int_equal(((char *)got)[n], '\0');
+    lsm_free(got);
+}
+#endif
+
 #endif

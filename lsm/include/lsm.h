@@ -164,7 +164,7 @@ typedef struct lsm_iter lsm_iter;
 /* Opens (creating it if missing) the database in directory dir and stores the
  * handle in *out; the caller closes it with lsm_close. opt may be NULL for the
  * defaults. A path that is a file, a directory that cannot be written, or an
- * invalid option is an error and *out is set to NULL. */
+ * invalid option is an error. On every error *out is set to NULL. */
 int lsm_open(const char *dir, const lsm_options *opt, lsm_db **out);
 
 /* Flushes every memtable to L0, waits for background work, and frees the

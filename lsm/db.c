@@ -41,7 +41,19 @@ void lsm_options_init(lsm_options *opt)
     opt->bloom_bits_per_key = 10;
     opt->sched = LSM_SCHED_INLINE;
     opt->compaction = LSM_COMPACTION_LEVELED;
+    /* Strategy defaults: mini-lsm's (and its CLI's). */
     opt->max_levels = 4;
+    opt->level0_file_num_compaction_trigger = 2;
+    opt->size_ratio_percent = 200;
+    opt->base_level_size_mb = 128;
+    opt->level_size_multiplier = 2;
+    opt->num_tiers = 3;
+    opt->max_size_amplification_percent = 200;
+    opt->size_ratio = 1;
+    opt->min_merge_width = 2;
+    opt->max_merge_width = 0;
+    opt->stall_memtables = 8;
+    opt->stall_l0_files = 12;
 }
 
 void lsm_free(void *p)

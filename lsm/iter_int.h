@@ -120,4 +120,12 @@ iter *merge_iter_new(iter **children, size_t n);
  * out of memory, after destroying both. */
 iter *two_merge_iter_new(iter *a, iter *b);
 
+/* Concatenates SSTs that are sorted by first key and never overlap (one
+ * level or tier): only one SST iterator is open at a time, so a whole level
+ * counts 1 in num_active while it has entries (0 once done). Seek binary-
+ * searches the SSTs' last keys. Takes a reference on each SST (the array is
+ * copied). NULL when out of memory. */
+struct sst;
+iter *concat_iter_new(struct sst *const *ssts, size_t n);
+
 #endif

@@ -55,11 +55,11 @@ typedef enum lsm_sched {
     LSM_SCHED_THREADS = 1
 } lsm_sched;
 
-/* Compaction strategy. It decides how many levels there are (mini-lsm's
- * layout): NONE has L1 only, SIMPLE and LEVELED have L1..L<max_levels>.
- * TIERED will keep its tiers there; until tiered compaction exists it has L1
- * only, like NONE. Automatic compaction is not implemented yet (every SST
- * stays in L0 until lsm_compact_full); lsm_compact_full works in every mode. */
+/* Compaction strategy (mini-lsm's, with its defaults; see lsm_options).
+ * NONE keeps every flush in L0 and has one level, L1, for full compaction.
+ * SIMPLE and LEVELED have levels L1..L<max_levels>. TIERED has no L0:
+ * every flush makes a new tier, and dump shows tiers as levels named by
+ * tier id. */
 typedef enum lsm_compaction {
     LSM_COMPACTION_NONE = 0,
     LSM_COMPACTION_SIMPLE = 1,
@@ -77,7 +77,8 @@ typedef enum lsm_event_type {
     LSM_EVENT_FLUSH_BEGIN = 2,
     /* The flush finished: sst_id, size_bytes (file size), num_entries. */
     LSM_EVENT_FLUSH_END = 3,
-    /* A compaction is about to run: inputs (ids), level (output level). */
+    /* A compaction is about to run: inputs (ids), level (output level, or
+     * 0 for a new tier), reason (why it was triggered). */
     LSM_EVENT_COMPACTION_BEGIN = 4,
     /* A compaction finished: inputs were removed, outputs added at level.
      * size_bytes is the total size of the outputs. */
@@ -107,6 +108,8 @@ typedef struct lsm_event {
     const uint64_t *outputs; /* ... valid only during the callback */
     int rc;                  /* LSM_EVENT_BACKGROUND_ERROR: the error */
     const char *message;     /* BACKGROUND_ERROR and WARNING: details */
+    const char *reason;      /* COMPACTION_BEGIN / END: why it ran, e.g.
+                                "L0 has 2 SSTs (trigger 2)" */
     size_t n_ssts_opened;    /* LSM_EVENT_RECOVERED */
     size_t n_wals_recovered; /* LSM_EVENT_RECOVERED */
 } lsm_event;
@@ -142,6 +145,36 @@ typedef struct lsm_options {
     lsm_compaction compaction;
     /* Levels for SIMPLE and LEVELED, 1 to 16. Default 4. */
     unsigned max_levels;
+    /* SIMPLE and LEVELED: L0 is compacted once it has this many SSTs.
+     * Default 2. */
+    unsigned level0_file_num_compaction_trigger;
+    /* SIMPLE: a level is compacted into the next when
+     * (SSTs in the next) / (SSTs in it) < size_ratio_percent / 100.
+     * Default 200. */
+    unsigned size_ratio_percent;
+    /* LEVELED: the target size of the base level, in MiB, and the factor
+     * between adjacent levels' targets. Defaults 128 and 2. */
+    unsigned base_level_size_mb;
+    unsigned level_size_multiplier;
+    /* TIERED: compaction starts once there are num_tiers tiers; merges
+     * all of them when space amplification (SSTs in all tiers but the last
+     * over SSTs in the last, in percent) reaches
+     * max_size_amplification_percent; else merges the newest tiers whose
+     * size ratio reaches (100 + size_ratio) / 100, at least min_merge_width
+     * and at most max_merge_width (0: unlimited) of them.
+     * Defaults 3, 200, 1, 2, 0. */
+    unsigned num_tiers;
+    unsigned max_size_amplification_percent;
+    unsigned size_ratio;
+    unsigned min_merge_width;
+    unsigned max_merge_width;
+    /* Threads mode only: writers wait (a write stall) while more than
+     * stall_memtables memtables are in memory or L0 holds more than
+     * stall_l0_files SSTs, until background work catches up. 0 disables
+     * the limit. Defaults 8 and 12. Inline mode never stalls: it does the
+     * work itself. */
+    unsigned stall_memtables;
+    unsigned stall_l0_files;
     /* Keep a write-ahead log: every write is appended to the log of its
      * memtable before it is acknowledged, so it survives a crash of the
      * process. Without it, writes still in memtables are lost by a crash.
@@ -229,9 +262,11 @@ void lsm_iter_close(lsm_iter *it);
  * only one.) Returns after the SSTs are written, in both modes. */
 int lsm_flush(lsm_db *db);
 
-/* Merges every L0 SST and every L1 SST into new L1 SSTs of about
- * target_sst_size each; tombstones are dropped because nothing lies below.
- * Memtables are not flushed first. */
+/* Merges everything on disk into the bottom run: every L0 and level SST
+ * into new SSTs of the last level (L1 for NONE), or every tier into one
+ * tier, in SSTs of about target_sst_size each; tombstones are dropped since
+ * nothing lies below. Memtables are not flushed first. Works with every
+ * strategy. */
 int lsm_compact_full(lsm_db *db);
 
 /* --- Atomic batches ------------------------------------------------------ */
@@ -327,7 +362,26 @@ typedef struct lsm_counters {
     uint64_t bloom_checks;     /* point reads that consulted a filter */
     uint64_t bloom_negatives;  /* ... and were told the key is absent */
     uint64_t sst_probes;       /* SSTs a get searched after the filters */
+    uint64_t write_stalls;     /* writes that waited for background work */
+    uint64_t stall_micros;     /* total time they waited */
 } lsm_counters;
+
+/* Amplification figures, maintained as the tree changes (no scanning).
+ *   write: (bytes written to SSTs by flushes and compactions) / (key and
+ *          value bytes written by users), since open;
+ *   space: (bytes of all live SSTs) / (bytes of the SSTs in the bottom
+ *          run: the last non-empty level, or the oldest tier): how much
+ *          more disk the tree uses than one fully compacted copy
+ *          (RocksDB's measure);
+ *   read:  SSTs a point read may have to search: every L0 SST plus one
+ *          per non-empty level or tier (their SSTs never overlap). */
+typedef struct lsm_amplification {
+    double write;
+    double space;
+    uint64_t read;
+    uint64_t live_sst_bytes;   /* all live SSTs */
+    uint64_t bottom_sst_bytes; /* the bottom run's SSTs */
+} lsm_amplification;
 
 /* A plain, owned copy of the engine's shape at one instant. */
 typedef struct lsm_state {
@@ -344,6 +398,10 @@ typedef struct lsm_state {
     lsm_sched sched;
     lsm_compaction compaction;
     lsm_counters counters;
+    lsm_amplification amplification;
+    /* TIERED: levels[] are tiers, newest first, and levels[i].level is the
+     * tier's id. */
+    int tiered;
 } lsm_state;
 
 /* Takes the snapshot. *out is freed by the caller with lsm_state_free. */

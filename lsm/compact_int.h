@@ -1,0 +1,138 @@
+/*
+ * compact_int.h: compaction strategies as pure functions over a "shape".
+ *
+ * A shape is the tree as a compaction controller sees it: for L0 and every
+ * sorted run below it (a level, or a tier in tiered compaction), the SSTs'
+ * ids, sizes and key ranges, and nothing else. The engine builds a shape
+ * from the current version (shape_from_version), asks the strategy's
+ * controller for a task (compact_pick), runs the merge, and publishes the
+ * result with shape_apply, the same function that recovery and the tests
+ * use, so there is one definition of what a compaction does to the tree.
+ * Tests build shapes by hand and need no files.
+ *
+ * The strategies follow mini-lsm (its book is what students read):
+ *   simple   (mini-lsm week 2 day 2): compare file counts of adjacent
+ *            levels; L0 is compacted into L1 when it has at least
+ *            level0_file_num_compaction_trigger SSTs and
+ *            |L1| / |L0| < size_ratio_percent / 100; level i into i+1 when
+ *            |L(i+1)| / |L(i)| < size_ratio_percent / 100. The whole upper
+ *            and lower levels are merged; the result replaces the lower.
+ *   tiered   (universal compaction, week 2 day 3): no L0; every flush adds
+ *            a tier at the front (newest). With at least num_tiers tiers,
+ *            checked in this order: space amplification (all tiers but the
+ *            last, in SSTs, over the last tier, in percent) >=
+ *            max_size_amplification_percent: merge all tiers; size ratio:
+ *            for the newest tiers 0..i, (sum of their SSTs) / |tier i+1|
+ *            >= (100 + size_ratio) / 100 with i + 2 >= min_merge_width:
+ *            merge tiers 0..i+1 (at most max_merge_width); otherwise
+ *            reduce sorted runs: merge the newest
+ *            (n_tiers - num_tiers + 2) tiers (at most max_merge_width).
+ *   leveled  (dynamic level sizes, week 2 day 4): target sizes computed
+ *            from the last level up (the last level's target is its real
+ *            size, at least base_level_size; each level above is the one
+ *            below divided by level_size_multiplier while the one below is
+ *            larger than base_level_size; the base level is the highest
+ *            with a non-zero target). L0 with at least
+ *            level0_file_num_compaction_trigger SSTs goes to the base level
+ *            first; otherwise the level with the highest real/target ratio
+ *            above 1 compacts its oldest SST (smallest id) with the
+ *            overlapping SSTs of the level below.
+ *
+ * The options are lsm_options' strategy fields (lsm.h), whose defaults are
+ * mini-lsm's.
+ *
+ * Thread safety: everything here is pure; shapes are owned by the caller.
+ */
+#ifndef LSM_COMPACT_INT_H
+#define LSM_COMPACT_INT_H
+
+#include "lsm.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct shape_sst {
+    uint64_t sst_id;
+    uint64_t size_bytes;
+    const uint8_t *first_key; /* borrowed: valid as long as the shape */
+    size_t nfirst_key;
+    const uint8_t *last_key;
+    size_t nlast_key;
+} shape_sst;
+
+/* A sorted run below L0: a level (run_id is its number, 1-based) or a tier
+ * (run_id is the id of the tier, the first SST id it was created with). Its
+ * SSTs are sorted by first key and never overlap. */
+typedef struct shape_run {
+    uint64_t run_id;
+    size_t n_ssts;
+    shape_sst *ssts; /* owned by the shape */
+} shape_run;
+
+typedef struct shape {
+    size_t n_l0;
+    shape_sst *l0; /* newest first; owned */
+    size_t n_runs;
+    shape_run *runs; /* levels: runs[i] is L(i+1); tiers: newest first */
+    bool tiered;     /* runs are tiers, and L0 stays empty */
+} shape;
+
+/* Why a task fired, for the event and the shell. */
+typedef enum compaction_trigger {
+    TRIGGER_FULL = 1,      /* lsm_compact_full */
+    TRIGGER_L0_FILES,      /* simple / leveled: L0 file count */
+    TRIGGER_SIZE_RATIO,    /* simple: level size ratio; tiered: size ratio */
+    TRIGGER_SPACE_AMP,     /* tiered: space amplification */
+    TRIGGER_REDUCE_RUNS,   /* tiered: too many sorted runs */
+    TRIGGER_LEVEL_PRIORITY /* leveled: a level over its target size */
+} compaction_trigger;
+
+/* One compaction: merge the SSTs of `upper` (from L0 when upper_level is 0,
+ * else from run upper_level - 1) with those of `lower` (from run
+ * lower_level - 1); for tiered, merge the tiers listed in tier_ids.
+ * Arrays are owned by the task (compaction_task_free). */
+typedef struct compaction_task {
+    compaction_trigger trigger;
+    size_t upper_level; /* 0 = L0; levels only */
+    size_t n_upper;
+    uint64_t *upper;    /* SST ids */
+    size_t lower_level; /* 1-based; levels only */
+    size_t n_lower;
+    uint64_t *lower;       /* SST ids */
+    size_t n_tiers;        /* tiered only */
+    uint64_t *tier_ids;    /* newest first */
+    bool output_is_bottom; /* nothing older lies below the output */
+    char reason[192];      /* e.g. "L0 has 2 SSTs (trigger 2)" */
+} compaction_task;
+
+void compaction_task_free(compaction_task *t); /* NULL-safe; zeroes it */
+
+/* Every SST id the task reads, upper first (newest data first). */
+size_t compaction_task_inputs(const compaction_task *t, const shape *s,
+                              uint64_t **ids);
+
+/* Asks the strategy's controller for a task. Returns LSM_OK with *found
+ * false when no trigger holds. */
+int compact_pick(const lsm_options *o, const shape *s, compaction_task *task,
+                 bool *found);
+
+/* The task of a full compaction: everything into the bottom run (for
+ * tiered, all tiers into one). *found false when the tree is empty. */
+int compact_pick_full(const lsm_options *o, const shape *s,
+                      compaction_task *task, bool *found);
+
+/* Applies a finished task: its inputs leave the shape, and the outputs
+ * (ids, sizes and key ranges in `outputs`, sorted by first key) take their
+ * place: into the lower level, or as one new tier (id outputs[0].sst_id)
+ * where the merged tiers were. An empty output removes the run's SSTs (and
+ * the tier). The result is a new shape in *out (caller frees it). */
+int shape_apply(const shape *in, const compaction_task *task,
+                const shape_sst *outputs, size_t n_outputs, shape *out);
+
+/* A flush: adds one SST as the newest in L0, or as a new tier. */
+int shape_add_flush(shape *s, const shape_sst *sst);
+
+void shape_free(shape *s); /* NULL-safe; frees what the shape owns */
+
+#endif

@@ -1,0 +1,1 @@
+/* compact_leveled.c: placeholder until this layer lands. */

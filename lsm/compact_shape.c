@@ -1,0 +1,1 @@
+/* compact_shape.c: placeholder until this layer lands. */

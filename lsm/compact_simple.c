@@ -1,0 +1,1 @@
+/* compact_simple.c: placeholder until this layer lands. */

@@ -1,0 +1,1 @@
+/* compact_tiered.c: placeholder until this layer lands. */

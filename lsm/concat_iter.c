@@ -1,0 +1,1 @@
+/* concat_iter.c: placeholder until this layer lands. */

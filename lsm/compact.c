@@ -3,14 +3,15 @@
  * SST merged into new L1 SSTs. The compaction issue adds the strategies
  * (compact_simple.c, compact_tiered.c, compact_leveled.c) beside it.
  *
- * A compaction holds work_mu (one structural job at a time), reads its
- * inputs from a referenced version without any lock, writes and fsyncs its
+ * A compaction holds compact_mu (one at a time), reads its inputs from a
+ * referenced version without any lock, writes and fsyncs its
  * outputs, fsyncs the directory, appends its manifest record, and only then
  * publishes the new version. Inputs are deleted when the last reader lets go
  * of them.
  */
 #include "db_int.h"
 
+#include "compact_int.h"
 #include "status_int.h"
 
 #include <inttypes.h>
@@ -72,7 +73,7 @@ static int compaction_out_finish_current(compaction_out *co)
 
 /* Takes an id for a new output SST. The manifest must cover it before the
  * file exists (see reserved_ids in db_int.h), so ids are reserved in
- * chunks, one fsynced record per chunk. Caller holds work_mu. */
+ * chunks, one fsynced record per chunk. Caller holds compact_mu. */
 static int compaction_take_id(lsm_db *db, uint64_t *id)
 {
     *id = db_take_id(db);
@@ -165,74 +166,295 @@ static int compaction_merge(iter *it, compaction_out *co, bool drop_tombstones)
     return rc;
 }
 
-/* Collects the inputs of a full compaction from v: L0 newest first, then
- * L1. Returns an iterator merging them (NULL on OOM) and fills ids. */
-static iter *full_compaction_inputs(version *v, id_list *ids, int *rc)
+/* --- shapes of versions -------------------------------------------------- */
+
+static void shape_sst_of(sst *t, shape_sst *out)
 {
-    size_t n = v->n_l0 + v->levels[0].n_ssts;
-    iter **children = calloc(n ? n : 1, sizeof *children);
-    if (!children) {
-        *rc = lsm_error(LSM_ENOMEM, "out of memory in compaction");
-        return NULL;
-    }
-    size_t k = 0;
+    out->sst_id = sst_id(t);
+    out->size_bytes = sst_file_size(t);
+    out->first_key = sst_first_key(t, &out->nfirst_key);
+    out->last_key = sst_last_key(t, &out->nlast_key);
+}
+
+/* The shape of v's tree. Keys are borrowed from v's SSTs: v must stay
+ * referenced while the shape is used. */
+static int shape_from_version(const version *v, shape *s)
+{
+    memset(s, 0, sizeof *s);
+    s->tiered = v->tiered;
+    s->l0 = calloc(v->n_l0 ? v->n_l0 : 1, sizeof *s->l0);
+    s->runs = calloc(v->n_levels ? v->n_levels : 1, sizeof *s->runs);
+    if (!s->l0 || !s->runs)
+        goto oom;
+    s->n_l0 = v->n_l0;
     for (size_t i = 0; i < v->n_l0; i++)
-        children[k++] = sst_iter_new(v->l0[i]);
-    for (size_t i = 0; i < v->levels[0].n_ssts; i++)
-        children[k++] = sst_iter_new(v->levels[0].ssts[i]);
-    for (size_t i = 0; i < v->n_l0 && *rc == LSM_OK; i++)
-        *rc = id_list_push(ids, sst_id(v->l0[i]));
-    for (size_t i = 0; i < v->levels[0].n_ssts && *rc == LSM_OK; i++)
-        *rc = id_list_push(ids, sst_id(v->levels[0].ssts[i]));
-    bool oom = false;
-    for (size_t i = 0; i < n; i++)
-        oom |= children[i] == NULL;
-    if (oom || *rc != LSM_OK) {
-        for (size_t i = 0; i < n; i++)
-            iter_destroy(children[i]);
-        free(children);
-        if (*rc == LSM_OK)
-            *rc = lsm_error(LSM_ENOMEM, "out of memory in compaction");
-        return NULL;
+        shape_sst_of(v->l0[i], &s->l0[i]);
+    for (size_t r = 0; r < v->n_levels; r++) {
+        const sorted_run *run = &v->levels[r];
+        shape_run *out = &s->runs[s->n_runs++];
+        out->run_id = run->run_id;
+        out->ssts = calloc(run->n_ssts ? run->n_ssts : 1, sizeof *out->ssts);
+        if (!out->ssts)
+            goto oom;
+        out->n_ssts = run->n_ssts;
+        for (size_t i = 0; i < run->n_ssts; i++)
+            shape_sst_of(run->ssts[i], &out->ssts[i]);
     }
-    iter *merged = merge_iter_new(children, n);
+    return LSM_OK;
+oom:
+    shape_free(s);
+    return lsm_error(LSM_ENOMEM, "out of memory planning a compaction");
+}
+
+/* The SST with this id among v's and the new outputs, or NULL. */
+static sst *find_sst(const version *v, sst *const *outs, size_t n_outs,
+                     uint64_t id)
+{
+    for (size_t i = 0; i < n_outs; i++)
+        if (sst_id(outs[i]) == id)
+            return outs[i];
+    for (size_t i = 0; i < v->n_l0; i++)
+        if (sst_id(v->l0[i]) == id)
+            return v->l0[i];
+    for (size_t r = 0; r < v->n_levels; r++)
+        for (size_t i = 0; i < v->levels[r].n_ssts; i++)
+            if (sst_id(v->levels[r].ssts[i]) == id)
+                return v->levels[r].ssts[i];
+    return NULL;
+}
+
+/* Rebuilds the tree of nv (a copy of cur) as shape ns says, taking new
+ * references on SSTs of cur and of the outputs. */
+static int version_set_tree(version *nv, const version *cur, const shape *ns,
+                            sst *const *outs, size_t n_outs)
+{
+    version_clear_tree(nv);
+    int rc = LSM_OK;
+    /* push_l0 inserts at the front: walk the shape's L0 oldest first. */
+    for (size_t i = ns->n_l0; i-- > 0 && rc == LSM_OK;) {
+        sst *t = find_sst(cur, outs, n_outs, ns->l0[i].sst_id);
+        if (!t)
+            return lsm_error(LSM_EINTERNAL, "compaction lost SST %" PRIu64,
+                             ns->l0[i].sst_id);
+        sst_ref(t);
+        rc = version_push_l0(nv, t);
+        if (rc != LSM_OK)
+            sst_unref(t);
+    }
+    for (size_t r = 0; r < ns->n_runs && rc == LSM_OK; r++) {
+        rc = version_insert_run(nv, r, ns->runs[r].run_id);
+        for (size_t i = 0; i < ns->runs[r].n_ssts && rc == LSM_OK; i++) {
+            uint64_t id = ns->runs[r].ssts[i].sst_id;
+            sst *t = find_sst(cur, outs, n_outs, id);
+            if (!t)
+                return lsm_error(LSM_EINTERNAL, "compaction lost SST %" PRIu64,
+                                 id);
+            sst_ref(t);
+            rc = version_add_to_run(nv, r, t);
+            if (rc != LSM_OK)
+                sst_unref(t);
+        }
+    }
+    return rc;
+}
+
+/* --- running a task --------------------------------------------------------
+ */
+
+/* Whether id is one of the n ids. */
+static bool ids_have(const uint64_t *ids, size_t n, uint64_t id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] == id)
+            return true;
+    return false;
+}
+
+/* A merge of the task's inputs as they are in v, newest data first: one
+ * SST iterator per L0 input, one concat iterator per run. NULL on OOM. */
+static iter *compaction_inputs_iter(const version *v, const uint64_t *ids,
+                                    size_t n_ids)
+{
+    size_t n = v->n_l0 + v->n_levels, k = 0;
+    iter **children = calloc(n ? n : 1, sizeof *children);
+    sst **picked = calloc(n_ids ? n_ids : 1, sizeof *picked);
+    bool oom = !children || !picked;
+    for (size_t i = 0; !oom && i < v->n_l0; i++)
+        if (ids_have(ids, n_ids, sst_id(v->l0[i])))
+            oom = !(children[k++] = sst_iter_new(v->l0[i]));
+    for (size_t r = 0; !oom && r < v->n_levels; r++) {
+        size_t m = 0;
+        for (size_t i = 0; i < v->levels[r].n_ssts; i++)
+            if (ids_have(ids, n_ids, sst_id(v->levels[r].ssts[i])))
+                picked[m++] = v->levels[r].ssts[i];
+        if (m > 0)
+            oom = !(children[k++] = concat_iter_new(picked, m));
+    }
+    iter *merged = NULL;
+    if (!oom)
+        merged = merge_iter_new(children, k);
+    else
+        for (size_t i = 0; children && i < k; i++)
+            iter_destroy(children[i]);
     free(children);
-    if (!merged)
-        *rc = lsm_error(LSM_ENOMEM, "out of memory in compaction");
+    free(picked);
     return merged;
 }
 
-/* Publishes a compaction's result: inputs leave the tree (and are deleted
- * once unreferenced), outputs join level_no. */
-static int compaction_install(lsm_db *db, const id_list *inputs,
-                              compaction_out *co, size_t level_no)
+/* Publishes a finished task on the CURRENT version (flushes may have added
+ * L0 SSTs or tiers since the task was picked): the task applied to the
+ * current shape gives the new tree; inputs are marked for deletion. */
+static int compaction_install(lsm_db *db, const compaction_task *task,
+                              const uint64_t *inputs, size_t n_inputs,
+                              compaction_out *co)
 {
+    shape cur_shape, new_shape = {0};
+    shape_sst *outs = calloc(co->n_ssts ? co->n_ssts : 1, sizeof *outs);
+    if (!outs)
+        return lsm_error(LSM_ENOMEM, "out of memory installing compaction");
+    for (size_t i = 0; i < co->n_ssts; i++)
+        shape_sst_of(co->ssts[i], &outs[i]);
     pthread_mutex_lock(&db->state_mu);
-    version *nv = version_copy(db->current);
-    int rc = nv ? LSM_OK
-                : lsm_error(LSM_ENOMEM, "out of memory installing compaction");
-    for (size_t i = 0; i < co->n_ssts && rc == LSM_OK; i++) {
-        sst_ref(co->ssts[i]);
-        rc = version_add_to_level(nv, level_no, co->ssts[i]);
-        if (rc != LSM_OK)
-            sst_unref(co->ssts[i]);
+    version *cur = db->current;
+    version *nv = NULL;
+    int rc = shape_from_version(cur, &cur_shape);
+    if (rc == LSM_OK) {
+        rc = shape_apply(&cur_shape, task, outs, co->n_ssts, &new_shape);
+        shape_free(&cur_shape);
     }
-    if (rc != LSM_OK) {
-        pthread_mutex_unlock(&db->state_mu);
-        version_unref(nv);
-        return rc;
-    }
-    for (size_t i = 0; i < inputs->n; i++) {
-        sst *t = version_remove_sst(nv, inputs->ids[i]);
-        if (t) {
-            sst_mark_obsolete(t);
-            sst_unref(t);
+    if (rc == LSM_OK && !(nv = version_copy(cur)))
+        rc = lsm_error(LSM_ENOMEM, "out of memory installing compaction");
+    if (rc == LSM_OK)
+        rc = version_set_tree(nv, cur, &new_shape, co->ssts, co->n_ssts);
+    if (rc == LSM_OK) {
+        for (size_t i = 0; i < n_inputs; i++) {
+            sst *t = find_sst(cur, NULL, 0, inputs[i]);
+            if (t)
+                sst_mark_obsolete(t);
         }
+        cur = db_swap_locked(db, nv);
+        nv = NULL;
+    } else {
+        cur = NULL;
     }
-    version *old = db_swap_locked(db, nv);
     pthread_mutex_unlock(&db->state_mu);
-    version_unref(old);
-    return LSM_OK;
+    version_unref(cur);
+    version_unref(nv);
+    shape_free(&new_shape);
+    free(outs);
+    return rc;
+}
+
+static void compaction_emit(lsm_db *db, lsm_event_type type,
+                            const compaction_task *task, const uint64_t *inputs,
+                            size_t n_inputs, const compaction_out *co)
+{
+    lsm_event ev = {.type = type,
+                    .level = task->n_tiers ? 0 : (int)task->lower_level,
+                    .n_inputs = n_inputs,
+                    .inputs = inputs,
+                    .reason = task->reason};
+    if (co) {
+        ev.n_outputs = co->ids.n;
+        ev.outputs = co->ids.ids;
+        ev.size_bytes = co->bytes_written;
+    }
+    db_emit(db, &ev);
+}
+
+/* Runs one task on version v (referenced by the caller). Caller holds
+ * compact_mu. */
+static int compaction_run(lsm_db *db, version *v, const compaction_task *task)
+{
+    shape s;
+    uint64_t *inputs = NULL;
+    compaction_out co = {.db = db};
+    iter *it = NULL;
+    int rc = shape_from_version(v, &s);
+    if (rc != LSM_OK)
+        return rc;
+    size_t n_inputs = compaction_task_inputs(task, &s, &inputs);
+    shape_free(&s);
+    if (n_inputs > 0 && !inputs)
+        return lsm_error(LSM_ENOMEM, "out of memory in compaction");
+    it = compaction_inputs_iter(v, inputs, n_inputs);
+    if (!it) {
+        free(inputs);
+        return lsm_error(LSM_ENOMEM, "out of memory in compaction");
+    }
+    compaction_emit(db, LSM_EVENT_COMPACTION_BEGIN, task, inputs, n_inputs,
+                    NULL);
+    rc = compaction_merge(it, &co, task->output_is_bottom);
+    if (rc == LSM_OK && co.n_ssts)
+        rc = db->env->sync_dir(db->env, db->dir);
+    bool maybe_recorded = false;
+    if (rc == LSM_OK) {
+        maybe_recorded = true;
+        manifest_record rec = {
+            .kind = MANIFEST_COMPACTION,
+            .level = task->n_tiers ? 0 : (uint32_t)task->lower_level,
+            .n_removed = n_inputs,
+            .removed = inputs,
+            .n_added = co.ids.n,
+            .added = co.ids.ids};
+        rc = db_manifest_append(db, &rec);
+    }
+    if (rc == LSM_OK)
+        rc = compaction_install(db, task, inputs, n_inputs, &co);
+    if (rc == LSM_OK) {
+        COUNTER_ADD(&db->ctrs, compactions, 1);
+        COUNTER_ADD(&db->ctrs, compaction_bytes_written, co.bytes_written);
+        compaction_emit(db, LSM_EVENT_COMPACTION_END, task, inputs, n_inputs,
+                        &co);
+        /* The installed version holds the outputs now; drop ours. */
+        for (size_t i = 0; i < co.n_ssts; i++)
+            sst_unref(co.ssts[i]);
+        co.n_ssts = 0;
+    } else if (maybe_recorded) {
+        /* The manifest may now say this compaction happened while the tree
+         * in memory says it did not: stop changing the tree until a reopen
+         * settles which is true. The outputs stay on disk for that. */
+        db_latch_error(db, rc);
+        co.keep_files = true;
+    }
+    iter_destroy(it);
+    compaction_out_discard(&co);
+    free(inputs);
+    return rc;
+}
+
+/* Picks and runs one task (full, or what the strategy asks for) on the
+ * current version. *ran says whether there was one. Takes compact_mu. */
+static int compaction_step(lsm_db *db, bool full, bool *ran)
+{
+    compaction_task task = {0};
+    shape s;
+    *ran = false;
+    pthread_mutex_lock(&db->compact_mu);
+    int rc = db_may_change_tree(db);
+    version *v = rc == LSM_OK ? db_ref_current(db) : NULL;
+    if (v)
+        rc = shape_from_version(v, &s);
+    if (v && rc == LSM_OK) {
+        rc = full ? compact_pick_full(&db->opt, &s, &task, ran)
+                  : compact_pick(&db->opt, &s, &task, ran);
+        shape_free(&s);
+    }
+    if (rc == LSM_OK && *ran)
+        rc = compaction_run(db, v, &task);
+    compaction_task_free(&task);
+    version_unref(v);
+    pthread_mutex_unlock(&db->compact_mu);
+    return rc;
+}
+
+int db_compact_until_settled(lsm_db *db)
+{
+    bool ran = true;
+    int rc = LSM_OK;
+    while (rc == LSM_OK && ran)
+        rc = compaction_step(db, false, &ran);
+    return rc;
 }
 
 int lsm_compact_full(lsm_db *db)
@@ -240,74 +462,37 @@ int lsm_compact_full(lsm_db *db)
     int rc = db_begin_change(db);
     if (rc != LSM_OK)
         return rc;
-
-    pthread_mutex_lock(&db->work_mu);
-    rc = db_may_change_tree(db);
-    if (rc != LSM_OK) {
-        pthread_mutex_unlock(&db->work_mu);
-        return rc;
-    }
-    version *v = db_ref_current(db);
-    id_list inputs = {0};
-    compaction_out co = {.db = db};
-    iter *it = NULL;
-    if (v->n_l0 + v->levels[0].n_ssts == 0)
-        goto out; /* nothing on disk to compact */
-    it = full_compaction_inputs(v, &inputs, &rc);
-    if (!it)
-        goto out;
-
-    lsm_event begin = {.type = LSM_EVENT_COMPACTION_BEGIN,
-                       .level = 1,
-                       .n_inputs = inputs.n,
-                       .inputs = inputs.ids};
-    db_emit(db, &begin);
-    /* Tombstones may go only if no older data lies below L1. */
-    bool bottom = version_num_ssts(v) == inputs.n;
-    rc = compaction_merge(it, &co, bottom);
-    if (rc == LSM_OK && co.n_ssts)
-        rc = db->env->sync_dir(db->env, db->dir);
-    bool maybe_recorded = false;
-    if (rc == LSM_OK) {
-        maybe_recorded = true;
-        manifest_record rec = {.kind = MANIFEST_COMPACTION,
-                               .level = 1,
-                               .n_removed = inputs.n,
-                               .removed = inputs.ids,
-                               .n_added = co.ids.n,
-                               .added = co.ids.ids};
-        rc = db_manifest_append(db, &rec);
-    }
-    if (rc == LSM_OK)
-        rc = compaction_install(db, &inputs, &co, 1);
-    if (rc == LSM_OK) {
-        COUNTER_ADD(&db->ctrs, compactions, 1);
-        COUNTER_ADD(&db->ctrs, compaction_bytes_written, co.bytes_written);
-        lsm_event end = {.type = LSM_EVENT_COMPACTION_END,
-                         .level = 1,
-                         .n_inputs = inputs.n,
-                         .inputs = inputs.ids,
-                         .n_outputs = co.ids.n,
-                         .outputs = co.ids.ids,
-                         .size_bytes = co.bytes_written};
-        db_emit(db, &end);
-        /* The installed version holds the outputs now; drop ours. */
-        for (size_t i = 0; i < co.n_ssts; i++)
-            sst_unref(co.ssts[i]);
-        co.n_ssts = 0;
-    }
-    if (rc != LSM_OK && maybe_recorded) {
-        /* The manifest may now say this compaction happened while the tree
-         * in memory says it did not: stop changing the tree until a reopen
-         * settles which is true. The outputs stay on disk for that. */
-        db_latch_error(db, rc);
-        co.keep_files = true;
-    }
-out:
-    iter_destroy(it);
-    compaction_out_discard(&co);
-    free(inputs.ids);
-    version_unref(v);
-    pthread_mutex_unlock(&db->work_mu);
+    bool ran;
+    rc = compaction_step(db, true, &ran);
+    /* In inline mode the strategy gets its say afterwards, as after a
+     * flush, so the tree is always in the shape its rules give. */
+    if (rc == LSM_OK && db->opt.sched == LSM_SCHED_INLINE)
+        rc = db_compact_until_settled(db);
     return rc;
+}
+
+void *db_compaction_thread_main(void *arg)
+{
+    lsm_db *db = arg;
+    version *seen = NULL; /* the version on which nothing was to be done */
+    pthread_mutex_lock(&db->state_mu);
+    for (;;) {
+        while (!db->stopping && db->bg_error == LSM_OK && db->current == seen)
+            pthread_cond_wait(&db->state_cv, &db->state_mu);
+        if (db->stopping || db->bg_error != LSM_OK)
+            break;
+        version *now = db->current;
+        pthread_mutex_unlock(&db->state_mu);
+        bool ran;
+        int rc = compaction_step(db, false, &ran);
+        if (rc != LSM_OK)
+            db_latch_error(db, rc);
+        pthread_mutex_lock(&db->state_mu);
+        /* Comparing pointers is enough: a version is never reused while
+         * current, and a new one always wakes us. */
+        if (!ran)
+            seen = now;
+    }
+    pthread_mutex_unlock(&db->state_mu);
+    return NULL;
 }

@@ -37,9 +37,18 @@
  *            first; otherwise the level with the highest real/target ratio
  *            above 1 compacts its oldest SST (smallest id) with the
  *            overlapping SSTs of the level below.
+ *            Two refinements (compact_leveled.c): L0 goes into the first
+ *            level above the base level that still holds data, if any
+ *            (the base level moves down when the bottom shrinks, and
+ *            L0's newer data must not pass older data); and the chosen
+ *            SST takes the neighbours that share a boundary user key
+ *            with it, so a key's versions never end up split across
+ *            levels in the wrong order.
  *
  * The options are lsm_options' strategy fields (lsm.h), whose defaults are
  * mini-lsm's.
+ * Options a controller cannot work with (level_size_multiplier 0,
+ * max_merge_width 1) make compact_pick return LSM_EINVAL.
  *
  * Thread safety: everything here is pure; shapes are owned by the caller.
  */
@@ -63,7 +72,9 @@ typedef struct shape_sst {
 
 /* A sorted run below L0: a level (run_id is its number, 1-based) or a tier
  * (run_id is the id of the tier, the first SST id it was created with). Its
- * SSTs are sorted by first key and never overlap. */
+ * SSTs are sorted by first key and never overlap. (Adjacent SSTs may share a
+ * boundary user key, as concat_iter.c allows; shape_apply refuses anything
+ * more.) */
 typedef struct shape_run {
     uint64_t run_id;
     size_t n_ssts;
@@ -91,7 +102,9 @@ typedef enum compaction_trigger {
 /* One compaction: merge the SSTs of `upper` (from L0 when upper_level is 0,
  * else from run upper_level - 1) with those of `lower` (from run
  * lower_level - 1); for tiered, merge the tiers listed in tier_ids.
- * Arrays are owned by the task (compaction_task_free). */
+ * Arrays are owned by the task (compaction_task_free).
+ * A tiered task has only tier_ids (upper_level, lower_level, n_upper and
+ * n_lower are 0); a levels task has no tier_ids. */
 typedef struct compaction_task {
     compaction_trigger trigger;
     size_t upper_level; /* 0 = L0; levels only */
@@ -109,8 +122,17 @@ typedef struct compaction_task {
 void compaction_task_free(compaction_task *t); /* NULL-safe; zeroes it */
 
 /* Every SST id the task reads, upper first (newest data first). */
+/* Tiers are looked up in s, their SSTs in run order; a tier missing from s
+ * adds nothing. *ids is malloc'd (caller frees with free()); 0 with *ids
+ * NULL means out of memory, as no picked task reads nothing. */
 size_t compaction_task_inputs(const compaction_task *t, const shape *s,
                               uint64_t **ids);
+
+/* Rejects strategy options a controller cannot work with (a division by
+ * zero, or a task that could never shrink the tree); LSM_EINVAL with a
+ * message naming the option. Options that are merely unusual are
+ * accepted. lsm_open calls it too, so bad options fail at open. */
+int compact_options_check(const lsm_options *o);
 
 /* Asks the strategy's controller for a task. Returns LSM_OK with *found
  * false when no trigger holds. */
@@ -118,7 +140,12 @@ int compact_pick(const lsm_options *o, const shape *s, compaction_task *task,
                  bool *found);
 
 /* The task of a full compaction: everything into the bottom run (for
- * tiered, all tiers into one). *found false when the tree is empty. */
+ * tiered, all tiers into one). *found false when the tree is empty.
+ * Levels (NONE, SIMPLE, LEVELED): upper_level 0, upper = every L0 SST
+ * (newest first) then every SST of L1 .. L(n_runs - 1) in level order
+ * (newest data first), lower_level = n_runs (the bottom), lower = its
+ * SSTs; LSM_EINVAL when the shape has no level. Tiered: tier_ids = every
+ * tier, newest first. output_is_bottom is true; trigger TRIGGER_FULL. */
 int compact_pick_full(const lsm_options *o, const shape *s,
                       compaction_task *task, bool *found);
 
@@ -126,11 +153,22 @@ int compact_pick_full(const lsm_options *o, const shape *s,
  * (ids, sizes and key ranges in `outputs`, sorted by first key) take their
  * place: into the lower level, or as one new tier (id outputs[0].sst_id)
  * where the merged tiers were. An empty output removes the run's SSTs (and
- * the tier). The result is a new shape in *out (caller frees it). */
+ * the tier). The result is a new shape in *out (caller frees it).
+ * Precisely: upper ids may be in L0 or any level above lower_level (a full
+ * compaction's upper spans several); lower ids must be in lower_level; the
+ * outputs join the lower level's remaining SSTs in first-key order. The
+ * new tier takes the index of the newest merged tier, so tiers flushed
+ * meanwhile stay in front. Errors (LSM_EINVAL, message recorded): an id or
+ * tier not where the task says, a level out of range, a task of the other
+ * layout, outputs unsorted or overlapping each other or the SSTs left in
+ * the level. On error *out is empty and `in` is unchanged; *out borrows
+ * keys from `in` and `outputs`. */
 int shape_apply(const shape *in, const compaction_task *task,
                 const shape_sst *outputs, size_t n_outputs, shape *out);
 
-/* A flush: adds one SST as the newest in L0, or as a new tier. */
+/* A flush: adds one SST as the newest in L0, or as a new tier.
+ * The tier's run_id is the SST's id. LSM_EINVAL if its first key is after
+ * its last. */
 int shape_add_flush(shape *s, const shape_sst *sst);
 
 void shape_free(shape *s); /* NULL-safe; frees what the shape owns */

@@ -1,1 +1,94 @@
-/* compact_simple.c: placeholder until this layer lands. */
+/*
+ * compact_simple.c: simple leveled compaction (mini-lsm week 2 day 2),
+ * behind compact_pick.
+ *
+ * Rules, checked in this order; the first that holds is the task:
+ *   1. L0 into L1: L0 has at least level0_file_num_compaction_trigger SSTs
+ *      and |L1| / |L0| < size_ratio_percent / 100. An L0 below the trigger
+ *      is skipped (not a reason to stop), and so is an L0 whose L1 is
+ *      already large enough: the levels are checked next.
+ *   2. Li into L(i+1), for i = 1 .. n-1 from the top: |L(i+1)| / |Li| <
+ *      size_ratio_percent / 100.
+ * Sizes are SST counts, as in mini-lsm. An empty upper level never
+ * triggers: its ratio is undefined (mini-lsm divides by zero there), and
+ * there would be nothing to move. Ratios are compared by cross-multiplying
+ * in integers; the reason shows them as decimals.
+ *
+ * A task takes all of the upper level and all of the lower one; the output
+ * replaces the lower level. It is the bottom when the lower level is the
+ * last one.
+ *
+ * Thread safety: pure; see compact_int.h.
+ */
+#include "compact_policy_int.h"
+
+/* Whether |lower| / |upper| < percent / 100, with an empty upper never
+ * qualifying. */
+static bool simple_ratio_low(size_t n_upper, size_t n_lower, unsigned percent)
+{
+    return n_upper > 0 &&
+           (uint64_t)n_lower * 100 < (uint64_t)percent * (uint64_t)n_upper;
+}
+
+static double simple_ratio(size_t n_upper, size_t n_lower)
+{
+    return (double)n_lower / (double)n_upper;
+}
+
+/* Fills the task that merges all of upper_level (0 = L0) into the level
+ * below it. */
+static int simple_make_task(const shape *s, size_t upper_level,
+                            compaction_trigger trigger, compaction_task *t)
+{
+    const shape_run *lower = &s->runs[upper_level];
+    int rc;
+    if (upper_level == 0)
+        rc = compact_ids_append(&t->upper, &t->n_upper, s->l0, s->n_l0);
+    else
+        rc = compact_ids_append(&t->upper, &t->n_upper,
+                                s->runs[upper_level - 1].ssts,
+                                s->runs[upper_level - 1].n_ssts);
+    if (rc == LSM_OK)
+        rc = compact_ids_append(&t->lower, &t->n_lower, lower->ssts,
+                                lower->n_ssts);
+    t->trigger = trigger;
+    t->upper_level = upper_level;
+    t->lower_level = upper_level + 1;
+    t->output_is_bottom = t->lower_level == s->n_runs;
+    return rc;
+}
+
+/* Rule 1. */
+static bool simple_l0_due(const lsm_options *o, const shape *s)
+{
+    return s->n_l0 >= o->level0_file_num_compaction_trigger &&
+           simple_ratio_low(s->n_l0, s->runs[0].n_ssts, o->size_ratio_percent);
+}
+
+int compact_simple_pick(const lsm_options *o, const shape *s,
+                        compaction_task *task, bool *found)
+{
+    double want = o->size_ratio_percent / 100.0;
+    if (s->n_runs == 0)
+        return LSM_OK;
+    if (simple_l0_due(o, s)) {
+        compact_task_reason(task,
+                            "L0 has %zu SSTs (trigger %u); L1/L0 size ratio "
+                            "%.2f < %.2f",
+                            s->n_l0, o->level0_file_num_compaction_trigger,
+                            simple_ratio(s->n_l0, s->runs[0].n_ssts), want);
+        *found = true;
+        return simple_make_task(s, 0, TRIGGER_L0_FILES, task);
+    }
+    for (size_t level = 1; level < s->n_runs; level++) {
+        size_t n_upper = s->runs[level - 1].n_ssts;
+        size_t n_lower = s->runs[level].n_ssts;
+        if (!simple_ratio_low(n_upper, n_lower, o->size_ratio_percent))
+            continue;
+        compact_task_reason(task, "L%zu/L%zu size ratio %.2f < %.2f", level + 1,
+                            level, simple_ratio(n_upper, n_lower), want);
+        *found = true;
+        return simple_make_task(s, level, TRIGGER_SIZE_RATIO, task);
+    }
+    return LSM_OK;
+}

@@ -23,6 +23,7 @@ typedef struct counters {
     _Atomic uint64_t bloom_checks;
     _Atomic uint64_t bloom_negatives;
     _Atomic uint64_t sst_probes;
+    _Atomic uint64_t write_stalls, stall_micros;
 } counters;
 
 /* Adds n to a counter; a NULL counters struct is allowed (tests). */

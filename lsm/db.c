@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* --- small helpers -------------------------------------------------------- */
 
@@ -93,6 +94,8 @@ size_t levels_for(const lsm_options *opt)
     case LSM_COMPACTION_SIMPLE:
     case LSM_COMPACTION_LEVELED:
         return opt->max_levels;
+    case LSM_COMPACTION_TIERED:
+        return 0; /* tiers come and go */
     default:
         return 1;
     }
@@ -163,6 +166,9 @@ void db_latch_error(lsm_db *db, int rc)
     if (first) {
         db->bg_error = rc;
         memcpy(db->bg_message, message, sizeof message);
+        /* Wake stalled writers and idle threads: they wait for progress
+         * that will not come now. */
+        pthread_cond_broadcast(&db->state_cv);
     }
     pthread_mutex_unlock(&db->state_mu);
     if (first) {
@@ -370,15 +376,27 @@ void db_remove_wal(lsm_db *db, uint64_t memtable_id)
         db->env->unlink(db->env, path);
 }
 
+/* Adds a flushed SST to an unpublished version: the newest L0 SST, or (in
+ * tiered compaction) a new tier of its own at the front. */
+static int version_add_flushed(version *v, sst *t)
+{
+    if (!v->tiered)
+        return version_push_l0(v, t);
+    int rc = version_insert_run(v, 0, sst_id(t));
+    if (rc == LSM_OK)
+        rc = version_add_to_run(v, 0, t);
+    return rc;
+}
+
 /* Publishes a flush: the oldest immutable memtable leaves, t (NULL for an
- * empty memtable) becomes the newest L0 SST, taking the caller's reference.
- * Caller holds work_mu, so nobody else removed an immutable memtable since
- * the flush chose it: the oldest one is still the one flushed. */
+ * empty memtable) joins the tree, taking the caller's reference. Caller
+ * holds work_mu, so nobody else removed an immutable memtable since the
+ * flush chose it: the oldest one is still the one flushed. */
 static int db_install_flush(lsm_db *db, sst *t)
 {
     pthread_mutex_lock(&db->state_mu);
     version *nv = version_copy(db->current);
-    if (!nv || (t && version_push_l0(nv, t) != LSM_OK)) {
+    if (!nv || (t && version_add_flushed(nv, t) != LSM_OK)) {
         pthread_mutex_unlock(&db->state_mu);
         version_unref(nv);
         return lsm_error(LSM_ENOMEM, "out of memory installing a flush");
@@ -426,7 +444,8 @@ static int db_flush_oldest(lsm_db *db, bool *flushed)
     if (rc == LSM_OK && t) {
         /* An empty memtable leaves no SST and needs no record: recovery
          * skips a memtable whose WAL is gone. */
-        manifest_record rec = {.kind = MANIFEST_FLUSH, .id = id};
+        manifest_record rec = {
+            .kind = MANIFEST_FLUSH, .id = id, .to_tier = db->current_is_tiered};
         maybe_recorded = true;
         rc = db_manifest_append(db, &rec);
     }
@@ -475,12 +494,26 @@ static bool db_needs_flush(lsm_db *db)
 
 /* Inline mode: flush until the memtable limit holds again. Caller holds
  * write_mu, which keeps the sequence of events deterministic. */
+/* Inline mode: after a flush the strategy compacts until nothing is due,
+ * inside the same call, so a script always sees the same tree. A failure
+ * is latched: the write that led here succeeded. */
+static int db_flush_oldest_inline(lsm_db *db, bool *flushed)
+{
+    int rc = db_flush_oldest(db, flushed);
+    if (rc == LSM_OK && *flushed && db->opt.sched == LSM_SCHED_INLINE) {
+        rc = db_compact_until_settled(db);
+        if (rc != LSM_OK)
+            db_latch_error(db, rc);
+    }
+    return rc;
+}
+
 int db_flush_while_over_limit(lsm_db *db)
 {
     int rc = LSM_OK;
     bool flushed = true;
     while (rc == LSM_OK && flushed && db_needs_flush(db))
-        rc = db_flush_oldest(db, &flushed);
+        rc = db_flush_oldest_inline(db, &flushed);
     return rc;
 }
 
@@ -551,10 +584,64 @@ int db_apply_entry(void *ctx, uint64_t seq, uint8_t type, const uint8_t *key,
  * A failure after the WAL append began is latched: the log may now end in
  * a partial record, and the memtable may hold part of the batch; only a
  * reopen (which cuts the torn tail and replays) puts that right. */
+/* The L0 size that stalls writers, or 0 for never: only strategies that
+ * compact L0 can bring it back down (NONE never does, TIERED has no L0),
+ * and never below their own L0 trigger, or writers would wait forever. */
+static unsigned db_l0_stall_limit(const lsm_db *db)
+{
+    const lsm_options *o = &db->opt;
+    if (o->stall_l0_files == 0 || (o->compaction != LSM_COMPACTION_SIMPLE &&
+                                   o->compaction != LSM_COMPACTION_LEVELED))
+        return 0;
+    return o->stall_l0_files > o->level0_file_num_compaction_trigger
+               ? o->stall_l0_files
+               : o->level0_file_num_compaction_trigger;
+}
+
+/* Whether writers must wait for background work (threads mode). Caller
+ * holds state_mu. */
+static bool db_must_stall(const lsm_db *db)
+{
+    const version *v = db->current;
+    unsigned mem_limit = db->opt.stall_memtables;
+    unsigned l0_limit = db_l0_stall_limit(db);
+    return (mem_limit && 1 + v->n_imm > mem_limit) ||
+           (l0_limit && v->n_l0 > l0_limit);
+}
+
+/* Threads mode: while memory or L0 is over its stall limit, the writer
+ * (holding write_mu) waits for the flush and compaction threads, which
+ * need only work_mu and state_mu, instead of letting the tree grow without
+ * bound. The wait is counted. */
+static void db_stall_if_needed(lsm_db *db)
+{
+    if (db->opt.sched != LSM_SCHED_THREADS)
+        return;
+    pthread_mutex_lock(&db->state_mu);
+    if (!db_must_stall(db)) {
+        pthread_mutex_unlock(&db->state_mu);
+        return;
+    }
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (db_must_stall(db) && !db->stopping && db->bg_error == LSM_OK)
+        pthread_cond_wait(&db->state_cv, &db->state_mu);
+    pthread_mutex_unlock(&db->state_mu);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    uint64_t micros = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000u +
+                      (uint64_t)((t1.tv_nsec - t0.tv_nsec) / 1000);
+    COUNTER_ADD(&db->ctrs, write_stalls, 1);
+    COUNTER_ADD(&db->ctrs, stall_micros, micros);
+}
+
 static int db_write_locked(lsm_db *db, lsm_batch *b)
 {
     int rc = db_check_bg_error(db);
     if (rc != LSM_OK || b->count == 0)
+        return rc;
+    db_stall_if_needed(db);
+    rc = db_check_bg_error(db);
+    if (rc != LSM_OK)
         return rc;
     size_t n;
     uint64_t first_seq = db->last_seq + 1;
@@ -638,7 +725,7 @@ int db_flush_all(lsm_db *db)
     int rc = db_freeze_locked(db);
     bool flushed = true;
     while (rc == LSM_OK && flushed)
-        rc = db_flush_oldest(db, &flushed);
+        rc = db_flush_oldest_inline(db, &flushed);
     pthread_mutex_unlock(&db->write_mu);
     return rc;
 }

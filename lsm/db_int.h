@@ -7,10 +7,14 @@
  *   write_mu    serializes writers: only its holder adds to the mutable
  *               memtable or freezes it. Held across an inline flush, which
  *               is what makes inline mode deterministic.
- *   work_mu     serializes structural jobs: one flush or compaction at a
- *               time, so the oldest immutable memtable is flushed first and
- *               a compaction sees an L0 that only it changes. Held during
- *               SST I/O.
+ *   work_mu     serializes flushes, so the oldest immutable memtable is
+ *               flushed first. Held during SST I/O.
+ *   compact_mu  serializes compactions (never held with work_mu, so a
+ *               flush can run during a long compaction). A compaction
+ *               publishes its result by applying its task to the CURRENT
+ *               tree, which flushes may have grown since (new L0 SSTs or
+ *               tiers), so the two never lose each other's work. Held
+ *               during SST I/O.
  *   manifest_mu serializes manifest appends (freeze appends under write_mu,
  *               flush and compaction under work_mu).
  *   state_mu    guards the fields marked [state] below. Held only to read or
@@ -46,6 +50,7 @@ struct lsm_db {
     env *env;
     lsm_options opt;
     size_t n_levels;
+    bool current_is_tiered; /* compaction TIERED: flushes make tiers */
     block_cache *cache;
     env_file *lock_file;
     counters ctrs; /* atomic */
@@ -60,7 +65,8 @@ struct lsm_db {
     _Atomic uint64_t visible_seq;
 
     pthread_mutex_t work_mu;
-    /* [work_mu] ids below this are covered by the manifest (a new-memtable
+    pthread_mutex_t compact_mu;
+    /* [compact_mu] ids below this are covered by the manifest (a new-memtable
      * or next-id record), so an unnamed SST at or above it after a crash
      * means the manifest lost records. Compaction outputs reserve ids
      * before they are used. */
@@ -85,6 +91,8 @@ struct lsm_db {
     bool stopping;                        /* [state] close has begun */
     bool flush_thread_started;            /* set by open, read by close */
     pthread_t flush_thread;
+    bool compaction_thread_started;
+    pthread_t compaction_thread;
 };
 
 /* The user-facing iterator (db_iter.c). Linked into db->iters. */
@@ -161,6 +169,10 @@ int db_flush_while_over_limit(lsm_db *db);
 int db_begin_change(lsm_db *db);
 /* The flush thread of threads mode. */
 void *db_flush_thread_main(void *arg);
+/* Inline mode: runs the strategy's compactions until none is due. */
+int db_compact_until_settled(lsm_db *db);
+/* The compaction thread of threads mode. */
+void *db_compaction_thread_main(void *arg);
 
 /* Takes a reference to the current version (db_iter.c, db_state.c). */
 version *db_ref_current(lsm_db *db);

@@ -14,6 +14,7 @@
  *
  * scan merges only the sources whose key range overlaps the scan:
  *   two_merge(two_merge(merge(memtables), merge(L0)), merge(levels))
+ * where each level (or tier) is one concat iterator over its SSTs
  * and the user-facing iterator on top shows, for each key, the newest
  * version, hiding tombstones and enforcing the bounds. It also hides every
  * entry with a sequence number above the one current when the scan began:
@@ -200,6 +201,24 @@ static void child_list_push(child_list *cl, iter *it)
     cl->items[cl->n++] = it;
 }
 
+/* Adds one concat iterator over the SSTs of a level (or tier) that overlap
+ * the range: a level counts once in num_active, as in mini-lsm. Their SSTs
+ * never overlap, and the overlapping ones are consecutive. */
+static void child_list_push_run(child_list *cl, const sorted_run *run,
+                                const lsm_bound *lo, const lsm_bound *hi)
+{
+    size_t first = 0, n = 0;
+    for (size_t i = 0; i < run->n_ssts; i++) {
+        if (!sst_overlaps(run->ssts[i], lo, hi))
+            continue;
+        if (n == 0)
+            first = i;
+        n++;
+    }
+    if (n > 0)
+        child_list_push(cl, concat_iter_new(run->ssts + first, n));
+}
+
 /* Merges the list's children (newest first) and frees the list. NULL on
  * OOM, with every child destroyed. */
 static iter *child_list_merge(child_list *cl)
@@ -228,9 +247,7 @@ static iter *scan_sources(version *v, const lsm_bound *lo, const lsm_bound *hi)
         if (sst_overlaps(v->l0[i], lo, hi))
             child_list_push(&l0, sst_iter_new(v->l0[i]));
     for (size_t l = 0; l < v->n_levels; l++)
-        for (size_t i = 0; i < v->levels[l].n_ssts; i++)
-            if (sst_overlaps(v->levels[l].ssts[i], lo, hi))
-                child_list_push(&levels, sst_iter_new(v->levels[l].ssts[i]));
+        child_list_push_run(&levels, &v->levels[l], lo, hi);
     iter *mem_it = child_list_merge(&mems);
     iter *l0_it = child_list_merge(&l0);
     iter *levels_it = child_list_merge(&levels);

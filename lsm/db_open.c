@@ -9,6 +9,7 @@
  */
 #include "db_int.h"
 
+#include "compact_int.h"
 #include "status_int.h"
 
 #include <inttypes.h>
@@ -16,60 +17,28 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* What manifest replay reconstructs: the live SST ids in order of their
- * creation, each with its level (0 = L0), and the memtables that were
- * created but never flushed (their WALs hold their data). */
+/* What manifest replay reconstructs, from ids alone (the SSTs are opened
+ * afterwards): the live SSTs of L0 and of every level or tier, and the
+ * memtables that were created but never flushed (their WALs hold their
+ * data). */
+typedef struct recovered_run {
+    uint64_t run_id;
+    id_list ids;
+} recovered_run;
+
 typedef struct recovery {
-    size_t n, cap;
-    uint64_t *ids;
-    uint32_t *levels;
+    bool tiered;         /* what the options ask for */
+    id_list l0;          /* oldest first */
+    recovered_run *runs; /* levels: runs[i] is L(i+1); tiers: newest first */
+    size_t n_runs;
     id_list mems;           /* unflushed memtables, oldest first */
     id_list mem_wals;       /* those of them recorded as having a WAL */
     uint64_t next_id_floor; /* largest next-id record */
     uint64_t max_id;
     bool any_id;
     size_t n_records;
+    size_t n_live; /* SSTs in l0 and runs */
 } recovery;
-
-static int recovery_add(recovery *r, uint64_t id, uint32_t level)
-{
-    if (r->n == r->cap) {
-        size_t cap = r->cap ? 2 * r->cap : 16;
-        uint64_t *ids = realloc(r->ids, cap * sizeof *ids);
-        if (!ids)
-            return lsm_error(LSM_ENOMEM, "out of memory replaying manifest");
-        r->ids = ids;
-        uint32_t *levels = realloc(r->levels, cap * sizeof *levels);
-        if (!levels)
-            return lsm_error(LSM_ENOMEM, "out of memory replaying manifest");
-        r->levels = levels;
-        r->cap = cap;
-    }
-    r->ids[r->n] = id;
-    r->levels[r->n] = level;
-    r->n++;
-    return LSM_OK;
-}
-
-/* Index of id among the live SSTs, or r->n. */
-static size_t recovery_find(const recovery *r, uint64_t id)
-{
-    size_t i = 0;
-    while (i < r->n && r->ids[i] != id)
-        i++;
-    return i;
-}
-
-static void recovery_remove(recovery *r, uint64_t id)
-{
-    size_t i = recovery_find(r, id);
-    if (i == r->n)
-        return;
-    memmove(r->ids + i, r->ids + i + 1, (r->n - i - 1) * sizeof *r->ids);
-    memmove(r->levels + i, r->levels + i + 1,
-            (r->n - i - 1) * sizeof *r->levels);
-    r->n--;
-}
 
 static bool id_list_has(const id_list *l, uint64_t id)
 {
@@ -79,16 +48,90 @@ static bool id_list_has(const id_list *l, uint64_t id)
     return false;
 }
 
-static void id_list_remove(id_list *l, uint64_t id)
+/* Removes id from the list; false when it was not there. */
+static bool id_list_remove(id_list *l, uint64_t id)
 {
     for (size_t i = 0; i < l->n; i++) {
         if (l->ids[i] == id) {
             memmove(l->ids + i, l->ids + i + 1,
                     (l->n - i - 1) * sizeof *l->ids);
             l->n--;
-            return;
+            return true;
         }
     }
+    return false;
+}
+
+static bool recovery_is_live(const recovery *r, uint64_t id)
+{
+    if (id_list_has(&r->l0, id))
+        return true;
+    for (size_t i = 0; i < r->n_runs; i++)
+        if (id_list_has(&r->runs[i].ids, id))
+            return true;
+    return false;
+}
+
+/* Removes a live SST wherever it is. Returns the index of the run it was
+ * in, or r->n_runs when it was in L0 or nowhere. */
+static size_t recovery_remove(recovery *r, uint64_t id)
+{
+    if (id_list_remove(&r->l0, id)) {
+        r->n_live--;
+        return r->n_runs;
+    }
+    for (size_t i = 0; i < r->n_runs; i++) {
+        if (id_list_remove(&r->runs[i].ids, id)) {
+            r->n_live--;
+            return i;
+        }
+    }
+    return r->n_runs;
+}
+
+/* Inserts an empty run at index (a tier, or levels up to a new depth). */
+static int recovery_insert_run(recovery *r, size_t index, uint64_t run_id)
+{
+    recovered_run *grown = realloc(r->runs, (r->n_runs + 1) * sizeof *grown);
+    if (!grown)
+        return lsm_error(LSM_ENOMEM, "out of memory replaying manifest");
+    memmove(grown + index + 1, grown + index,
+            (r->n_runs - index) * sizeof *grown);
+    grown[index] = (recovered_run){.run_id = run_id};
+    r->runs = grown;
+    r->n_runs++;
+    return LSM_OK;
+}
+
+static int recovery_add_to_run(recovery *r, size_t index, uint64_t id)
+{
+    int rc = id_list_push(&r->runs[index].ids, id);
+    if (rc == LSM_OK)
+        r->n_live++;
+    return rc;
+}
+
+/* Drops empty tiers; returns how many surviving tiers came before index. */
+static size_t recovery_drop_empty_tiers(recovery *r, size_t index)
+{
+    size_t kept = 0, before = 0;
+    for (size_t i = 0; i < r->n_runs; i++) {
+        if (r->runs[i].ids.n == 0) {
+            free(r->runs[i].ids.ids);
+            continue;
+        }
+        before += i < index;
+        r->runs[kept++] = r->runs[i];
+    }
+    r->n_runs = kept;
+    return before;
+}
+
+static void recovery_note_id(recovery *r, uint64_t id)
+{
+    if (!r->any_id || id > r->max_id)
+        r->max_id = id;
+    r->any_id = true;
 }
 
 /* The first id no record accounts for. */
@@ -98,11 +141,63 @@ static uint64_t recovery_next_id(const recovery *r)
     return next > r->next_id_floor ? next : r->next_id_floor;
 }
 
-static void recovery_note_id(recovery *r, uint64_t id)
+static int recovery_strategy_mismatch(const recovery *r)
 {
-    if (!r->any_id || id > r->max_id)
-        r->max_id = id;
-    r->any_id = true;
+    return lsm_error(LSM_EINVAL,
+                     "the database was written with %s compaction (its "
+                     "manifest records %s); open it with that strategy",
+                     r->tiered ? "levelled or no" : "tiered",
+                     r->tiered ? "L0 and levels" : "tiers");
+}
+
+static int recovery_apply_flush(recovery *r, const manifest_record *rec)
+{
+    recovery_note_id(r, rec->id);
+    id_list_remove(&r->mems, rec->id);
+    id_list_remove(&r->mem_wals, rec->id);
+    /* A flush recorded twice (retried after a failure that still reached
+     * the disk) names one SST. */
+    if (recovery_is_live(r, rec->id))
+        return LSM_OK;
+    if ((rec->to_tier != 0) != r->tiered)
+        return recovery_strategy_mismatch(r);
+    if (!r->tiered) {
+        int rc = id_list_push(&r->l0, rec->id);
+        if (rc == LSM_OK)
+            r->n_live++;
+        return rc;
+    }
+    int rc = recovery_insert_run(r, 0, rec->id);
+    return rc == LSM_OK ? recovery_add_to_run(r, 0, rec->id) : rc;
+}
+
+/* A compaction: its inputs leave; its outputs join level `level`, or (level
+ * 0, tiered) become one tier where the newest merged tier was. */
+static int recovery_apply_compaction(recovery *r, const manifest_record *rec)
+{
+    if ((rec->level == 0) != r->tiered)
+        return recovery_strategy_mismatch(r);
+    size_t newest = r->n_runs;
+    for (size_t i = 0; i < rec->n_removed; i++) {
+        size_t at = recovery_remove(r, rec->removed[i]);
+        if (at < newest)
+            newest = at;
+    }
+    for (size_t i = 0; i < rec->n_added; i++)
+        recovery_note_id(r, rec->added[i]);
+    int rc = LSM_OK;
+    size_t index = rec->level - 1;
+    if (r->tiered) {
+        index = recovery_drop_empty_tiers(r, newest);
+        if (rec->n_added > 0)
+            rc = recovery_insert_run(r, index, rec->added[0]);
+    } else {
+        while (rc == LSM_OK && r->n_runs < rec->level)
+            rc = recovery_insert_run(r, r->n_runs, r->n_runs + 1);
+    }
+    for (size_t i = 0; i < rec->n_added && rc == LSM_OK; i++)
+        rc = recovery_add_to_run(r, index, rec->added[i]);
+    return rc;
 }
 
 static int recovery_apply(void *ctx, const manifest_record *rec)
@@ -122,24 +217,23 @@ static int recovery_apply(void *ctx, const manifest_record *rec)
             r->next_id_floor = rec->id;
         break;
     case MANIFEST_FLUSH:
-        recovery_note_id(r, rec->id);
-        id_list_remove(&r->mems, rec->id);
-        id_list_remove(&r->mem_wals, rec->id);
-        /* A flush recorded twice (retried after a failure that still
-         * reached the disk) names one SST. */
-        if (recovery_find(r, rec->id) == r->n)
-            rc = recovery_add(r, rec->id, 0);
+        rc = recovery_apply_flush(r, rec);
         break;
     case MANIFEST_COMPACTION:
-        for (size_t i = 0; i < rec->n_removed; i++)
-            recovery_remove(r, rec->removed[i]);
-        for (size_t i = 0; i < rec->n_added && rc == LSM_OK; i++) {
-            recovery_note_id(r, rec->added[i]);
-            rc = recovery_add(r, rec->added[i], rec->level);
-        }
+        rc = recovery_apply_compaction(r, rec);
         break;
     }
     return rc;
+}
+
+static void recovery_free(recovery *r)
+{
+    free(r->l0.ids);
+    for (size_t i = 0; i < r->n_runs; i++)
+        free(r->runs[i].ids.ids);
+    free(r->runs);
+    free(r->mems.ids);
+    free(r->mem_wals.ids);
 }
 
 /* The files of the directory the engine knows by name. */
@@ -180,6 +274,20 @@ static void dir_files_visit(const char *name, void *ctx)
         d->rc = id_list_push(&d->wals, id);
 }
 
+/* Every id of ids (SSTs the manifest names) must have a file. */
+static int recovery_check_named(lsm_db *db, const char *manifest_path,
+                                const recovery *r, const id_list *ids,
+                                const dir_files *files)
+{
+    (void)r;
+    for (size_t i = 0; i < ids->n; i++)
+        if (!id_list_has(&files->ssts, ids->ids[i]))
+            return lsm_corrupt("%s names %" PRIu64 ".sst, which is missing "
+                               "from %s",
+                               manifest_path, ids->ids[i], db->dir);
+    return LSM_OK;
+}
+
 /* Checks the directory against the manifest before anything is opened or
  * deleted, so that a manifest which lost records (damaged or replaced from
  * outside: a crash only ever cuts a record short) is refused instead of
@@ -198,11 +306,11 @@ static int db_check_files(lsm_db *db, const char *manifest_path,
                            "deleted)",
                            manifest_path, db->dir, files->ssts.n,
                            files->wals.n);
-    for (size_t i = 0; i < r->n; i++)
-        if (!id_list_has(&files->ssts, r->ids[i]))
-            return lsm_corrupt("%s names %" PRIu64 ".sst, which is missing "
-                               "from %s",
-                               manifest_path, r->ids[i], db->dir);
+    int rc = recovery_check_named(db, manifest_path, r, &r->l0, files);
+    for (size_t i = 0; i < r->n_runs && rc == LSM_OK; i++)
+        rc = recovery_check_named(db, manifest_path, r, &r->runs[i].ids, files);
+    if (rc != LSM_OK)
+        return rc;
     for (size_t i = 0; i < files->wals.n; i++)
         if (files->wals.ids[i] >= recovery_next_id(r))
             return lsm_corrupt("%s holds %" PRIu64 ".wal, but %s accounts "
@@ -213,7 +321,7 @@ static int db_check_files(lsm_db *db, const char *manifest_path,
                                recovery_next_id(r) - 1);
     for (size_t i = 0; i < files->ssts.n; i++) {
         uint64_t id = files->ssts.ids[i];
-        if (recovery_find(r, id) < r->n)
+        if (recovery_is_live(r, id))
             continue;
         /* An SST the manifest does not name is a crash leftover only if
          * the manifest accounts for its id... */
@@ -237,32 +345,62 @@ static int db_check_files(lsm_db *db, const char *manifest_path,
     return LSM_OK;
 }
 
-/* Opens every SST the manifest names into v. */
-static int db_open_ssts(lsm_db *db, const recovery *r, version *v)
+/* Opens one SST the manifest names; notes its newest sequence number. */
+static int db_open_named_sst(lsm_db *db, uint64_t id, sst **out)
 {
     char path[DB_PATH_BYTES];
+    int rc = db_sst_path(db, id, path);
+    if (rc == LSM_OK)
+        rc = sst_open(db->env, path, id, db->cache, &db->ctrs, out);
+    if (rc == LSM_OK && sst_max_seq(*out) > db->last_seq)
+        db->last_seq = sst_max_seq(*out);
+    return rc;
+}
+
+/* Opens the SSTs of recovered run r_index into v: into its level, or into a
+ * new tier appended after the ones before it (tiers come newest first). */
+static int db_open_run(lsm_db *db, const recovery *r, size_t r_index,
+                       version *v)
+{
+    const recovered_run *run = &r->runs[r_index];
+    size_t index = r_index;
     int rc = LSM_OK;
-    for (size_t i = 0; i < r->n && rc == LSM_OK; i++) {
-        if (r->levels[i] > db->n_levels)
-            return lsm_error(LSM_EINVAL,
-                             "%s holds SSTs in L%u but this compaction "
-                             "strategy has %zu level(s); open it with the "
-                             "strategy it was created with",
-                             db->dir, (unsigned)r->levels[i], db->n_levels);
+    if (v->tiered) {
+        index = v->n_levels;
+        rc = version_insert_run(v, index, run->run_id);
+    } else if (r_index >= v->n_levels && run->ids.n > 0) {
+        return lsm_error(LSM_EINVAL,
+                         "%s holds SSTs in L%zu but this compaction "
+                         "strategy has %zu level(s); open it with the "
+                         "strategy it was created with",
+                         db->dir, r_index + 1, v->n_levels);
+    }
+    for (size_t i = 0; i < run->ids.n && rc == LSM_OK; i++) {
         sst *t = NULL;
-        rc = db_sst_path(db, r->ids[i], path);
+        rc = db_open_named_sst(db, run->ids.ids[i], &t);
         if (rc == LSM_OK)
-            rc = sst_open(db->env, path, r->ids[i], db->cache, &db->ctrs, &t);
-        if (rc != LSM_OK)
-            break;
-        if (sst_max_seq(t) > db->last_seq)
-            db->last_seq = sst_max_seq(t);
-        /* ids are in creation order, so pushing makes L0 newest first. */
-        rc = r->levels[i] == 0 ? version_push_l0(v, t)
-                               : version_add_to_level(v, r->levels[i], t);
+            rc = version_add_to_run(v, index, t);
         if (rc != LSM_OK)
             sst_unref(t);
     }
+    return rc;
+}
+
+/* Opens every SST the manifest names into v. */
+static int db_open_ssts(lsm_db *db, const recovery *r, version *v)
+{
+    int rc = LSM_OK;
+    /* ids are in creation order, so pushing makes L0 newest first. */
+    for (size_t i = 0; i < r->l0.n && rc == LSM_OK; i++) {
+        sst *t = NULL;
+        rc = db_open_named_sst(db, r->l0.ids[i], &t);
+        if (rc == LSM_OK)
+            rc = version_push_l0(v, t);
+        if (rc != LSM_OK)
+            sst_unref(t);
+    }
+    for (size_t i = 0; i < r->n_runs && rc == LSM_OK; i++)
+        rc = db_open_run(db, r, i, v);
     return rc;
 }
 
@@ -275,7 +413,7 @@ static int db_remove_orphans(lsm_db *db, const recovery *r,
     char path[DB_PATH_BYTES];
     int rc = LSM_OK;
     for (size_t i = 0; i < files->ssts.n && rc == LSM_OK; i++) {
-        if (recovery_find(r, files->ssts.ids[i]) < r->n)
+        if (recovery_is_live(r, files->ssts.ids[i]))
             continue;
         rc = db_sst_path(db, files->ssts.ids[i], path);
         if (rc == LSM_OK)
@@ -360,7 +498,7 @@ static int db_check_options(const lsm_options *o)
     if (o->max_levels < 1 || o->max_levels > VERSION_MAX_LEVELS)
         return lsm_error(LSM_EINVAL, "max_levels must be 1 to %d",
                          VERSION_MAX_LEVELS);
-    return LSM_OK;
+    return compact_options_check(o);
 }
 
 /* Allocates the handle and its locks; no I/O. */
@@ -376,8 +514,10 @@ static int db_alloc(const char *dir, const lsm_options *opt, env *e,
     batch_init(&db->one);
     db->opt = *opt;
     db->n_levels = levels_for(opt);
+    db->current_is_tiered = opt->compaction == LSM_COMPACTION_TIERED;
     pthread_mutex_init(&db->write_mu, NULL);
     pthread_mutex_init(&db->work_mu, NULL);
+    pthread_mutex_init(&db->compact_mu, NULL);
     pthread_mutex_init(&db->manifest_mu, NULL);
     pthread_mutex_init(&db->state_mu, NULL);
     pthread_cond_init(&db->state_cv, NULL);
@@ -397,6 +537,7 @@ static void db_free(lsm_db *db)
     file_close(db->lock_file);
     pthread_mutex_destroy(&db->write_mu);
     pthread_mutex_destroy(&db->work_mu);
+    pthread_mutex_destroy(&db->compact_mu);
     pthread_mutex_destroy(&db->manifest_mu);
     pthread_mutex_destroy(&db->state_mu);
     pthread_cond_destroy(&db->state_cv);
@@ -428,11 +569,11 @@ static int db_start_memtable(lsm_db *db, version *v)
 static int db_recover(lsm_db *db)
 {
     char path[DB_PATH_BYTES];
-    recovery r = {0};
+    recovery r = {.tiered = db->current_is_tiered};
     dir_files files = {0};
     size_t n_wals = 0;
     uint64_t torn = 0;
-    version *v = version_new(db->n_levels);
+    version *v = version_new(db->n_levels, db->current_is_tiered);
     int rc = v ? LSM_OK : lsm_error(LSM_ENOMEM, "out of memory");
     if (rc == LSM_OK)
         rc = db_path(db, "MANIFEST", path);
@@ -469,20 +610,19 @@ static int db_recover(lsm_db *db)
     v = NULL;
     if (r.n_records > 0) {
         lsm_event ev = {.type = LSM_EVENT_RECOVERED,
-                        .n_ssts_opened = r.n,
+                        .n_ssts_opened = r.n_live,
                         .n_wals_recovered = n_wals};
         db_emit(db, &ev);
     }
 out:
     version_unref(v);
-    free(r.ids);
-    free(r.levels);
-    free(r.mems.ids);
-    free(r.mem_wals.ids);
+    recovery_free(&r);
     free(files.ssts.ids);
     free(files.wals.ids);
     return rc;
 }
+
+static void db_stop_threads(lsm_db *db);
 
 int lsm_open(const char *dir, const lsm_options *opt, lsm_db **out)
 {
@@ -535,7 +675,16 @@ int db_open_env(const char *dir, const lsm_options *opt, env *e, lsm_db **out)
         else
             db->flush_thread_started = true;
     }
+    if (rc == LSM_OK && opt->sched == LSM_SCHED_THREADS &&
+        opt->compaction != LSM_COMPACTION_NONE) {
+        if (pthread_create(&db->compaction_thread, NULL,
+                           db_compaction_thread_main, db) != 0)
+            rc = lsm_error(LSM_ENOMEM, "cannot start the compaction thread");
+        else
+            db->compaction_thread_started = true;
+    }
     if (rc != LSM_OK) {
+        db_stop_threads(db); /* those that started before the failure */
         db_free(db);
         return rc;
     }
@@ -545,7 +694,7 @@ int db_open_env(const char *dir, const lsm_options *opt, env *e, lsm_db **out)
 
 /* --- close ---------------------------------------------------------------- */
 
-static void db_stop_flush_thread(lsm_db *db)
+static void db_stop_threads(lsm_db *db)
 {
     pthread_mutex_lock(&db->state_mu);
     db->stopping = true;
@@ -554,6 +703,9 @@ static void db_stop_flush_thread(lsm_db *db)
     if (db->flush_thread_started)
         pthread_join(db->flush_thread, NULL);
     db->flush_thread_started = false;
+    if (db->compaction_thread_started)
+        pthread_join(db->compaction_thread, NULL);
+    db->compaction_thread_started = false;
 }
 
 /* Closes the mutable memtable's WAL at close, and deletes it when the
@@ -584,7 +736,7 @@ int lsm_close(lsm_db *db)
                          "%zu iterator(s) still open; close them before "
                          "closing the database",
                          n_iters);
-    db_stop_flush_thread(db);
+    db_stop_threads(db);
     /* A latched error means the tree may be behind the memtables; still
      * try to flush, so that nothing acknowledged is left only in memory. */
     int rc = db_flush_all(db);

@@ -80,7 +80,39 @@ static void counters_copy(counters *c, lsm_counters *out)
     COPY(bloom_checks);
     COPY(bloom_negatives);
     COPY(sst_probes);
+    COPY(write_stalls);
+    COPY(stall_micros);
 #undef COPY
+}
+
+/* The amplification figures (lsm.h) from the version's running byte total
+ * and the counters: nothing is scanned. The bottom run is the last run
+ * holding SSTs (the oldest tier), or L0 when no run does. */
+static void amplification_fill(const version *v, const lsm_counters *c,
+                               lsm_amplification *a)
+{
+    memset(a, 0, sizeof *a);
+    uint64_t sst_writes = c->flush_bytes_written + c->compaction_bytes_written;
+    if (c->user_bytes_written > 0)
+        a->write = (double)sst_writes / (double)c->user_bytes_written;
+    a->live_sst_bytes = v->sst_bytes;
+    a->read = v->n_l0;
+    const sorted_run *bottom = NULL;
+    for (size_t l = 0; l < v->n_levels; l++) {
+        if (v->levels[l].n_ssts == 0)
+            continue;
+        a->read++;
+        bottom = &v->levels[l];
+    }
+    if (bottom) {
+        for (size_t i = 0; i < bottom->n_ssts; i++)
+            a->bottom_sst_bytes += sst_file_size(bottom->ssts[i]);
+    } else {
+        for (size_t i = 0; i < v->n_l0; i++)
+            a->bottom_sst_bytes += sst_file_size(v->l0[i]);
+    }
+    if (a->bottom_sst_bytes > 0)
+        a->space = (double)a->live_sst_bytes / (double)a->bottom_sst_bytes;
 }
 
 /* Copies the open iterators (oldest first) under state_mu. */
@@ -122,7 +154,7 @@ static int state_fill_from_version(const version *v, lsm_state *st)
         return lsm_error(LSM_ENOMEM, "out of memory taking the state");
     st->n_levels = v->n_levels;
     for (size_t l = 0; l < v->n_levels && rc == LSM_OK; l++) {
-        st->levels[l].level = (int)l + 1;
+        st->levels[l].level = (int)v->levels[l].run_id;
         st->levels[l].n_ssts = v->levels[l].n_ssts;
         rc = sst_infos_fill(v->levels[l].ssts, v->levels[l].n_ssts,
                             &st->levels[l].ssts);
@@ -140,6 +172,7 @@ int lsm_state_get(lsm_db *db, lsm_state **out)
     lsm_state *st = calloc(1, sizeof *st);
     if (!st)
         return lsm_error(LSM_ENOMEM, "out of memory taking the state");
+    counters_copy(&db->ctrs, &st->counters);
     pthread_mutex_lock(&db->state_mu);
     version *v = db->current;
     version_ref(v);
@@ -147,10 +180,12 @@ int lsm_state_get(lsm_db *db, lsm_state **out)
     pthread_mutex_unlock(&db->state_mu);
     if (rc == LSM_OK)
         rc = state_fill_from_version(v, st);
+    if (rc == LSM_OK)
+        amplification_fill(v, &st->counters, &st->amplification);
+    st->tiered = v->tiered;
     version_unref(v);
     st->sched = db->opt.sched;
     st->compaction = db->opt.compaction;
-    counters_copy(&db->ctrs, &st->counters);
     if (rc != LSM_OK) {
         lsm_state_free(st);
         return rc;

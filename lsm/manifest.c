@@ -39,6 +39,9 @@ static size_t manifest_encode_payload(const manifest_record *rec, uint8_t *p)
         p += put_varint64(p, rec->has_wal ? 1 : 0);
         break;
     case MANIFEST_FLUSH:
+        p += put_varint64(p, rec->id);
+        p += put_varint64(p, rec->to_tier ? 1 : 0);
+        break;
     case MANIFEST_NEXT_ID:
         p += put_varint64(p, rec->id);
         break;
@@ -126,14 +129,23 @@ int manifest_decode(const uint8_t *payload, size_t n, manifest_record *rec,
         rec->has_wal = (int)flags;
         break;
     }
-    case MANIFEST_FLUSH:
+    case MANIFEST_FLUSH: {
+        uint64_t flags = 0;
+        p = get_varint64(p, end, &rec->id);
+        if (p)
+            p = get_varint64(p, end, &flags);
+        if (p && flags > 1)
+            p = NULL; /* unknown flags */
+        rec->to_tier = (int)flags;
+        break;
+    }
     case MANIFEST_NEXT_ID:
         p = get_varint64(p, end, &rec->id);
         break;
     case MANIFEST_COMPACTION: {
         uint64_t level = 0;
         p = get_varint64(p, end, &level);
-        if (p && (level < 1 || level > 64))
+        if (p && level > 64) /* 0: a new tier */
             p = NULL;
         rec->level = (uint32_t)level;
         if (p)

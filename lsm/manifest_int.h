@@ -23,7 +23,7 @@
 typedef enum manifest_kind {
     MANIFEST_NEW_MEMTABLE = 1, /* id: the new mutable memtable; has_wal */
     MANIFEST_FLUSH = 2,        /* id: memtable flushed to L0 SST of same id */
-    MANIFEST_COMPACTION = 3,   /* removed -> added at level */
+    MANIFEST_COMPACTION = 3,   /* removed -> added at level (0: new tier) */
     MANIFEST_NEXT_ID = 4       /* id: every id in use is below it */
 } manifest_kind;
 
@@ -31,6 +31,7 @@ typedef struct manifest_record {
     manifest_kind kind;
     uint64_t id;
     int has_wal;    /* NEW_MEMTABLE: the memtable logs to <id>.wal */
+    int to_tier;    /* FLUSH: the SST is a new tier, not an L0 SST */
     uint32_t level; /* COMPACTION: output level, 1-based */
     size_t n_removed;
     const uint64_t *removed;

@@ -11,15 +11,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-version *version_new(size_t n_levels)
+version *version_new(size_t n_levels, bool tiered)
 {
-    if (n_levels > VERSION_MAX_LEVELS)
-        return NULL;
     version *v = calloc(1, sizeof *v);
     if (!v)
         return NULL;
     atomic_init(&v->refs, 1);
+    v->tiered = tiered;
+    if (n_levels > 0) {
+        v->levels = calloc(n_levels, sizeof *v->levels);
+        if (!v->levels) {
+            free(v);
+            return NULL;
+        }
+    }
     v->n_levels = n_levels;
+    for (size_t i = 0; i < n_levels; i++)
+        v->levels[i].run_id = i + 1;
     return v;
 }
 
@@ -40,14 +48,16 @@ static void **copy_ptrs(void *const *src, size_t n, int *rc)
 version *version_copy(const version *v)
 {
     int rc = LSM_OK;
-    version *c = version_new(v->n_levels);
+    version *c = version_new(v->n_levels, v->tiered);
     if (!c)
         return NULL;
     c->imm = (memtable **)copy_ptrs((void *const *)v->imm, v->n_imm, &rc);
     c->l0 = (sst **)copy_ptrs((void *const *)v->l0, v->n_l0, &rc);
-    for (size_t i = 0; i < v->n_levels; i++)
+    for (size_t i = 0; i < v->n_levels; i++) {
+        c->levels[i].run_id = v->levels[i].run_id;
         c->levels[i].ssts = (sst **)copy_ptrs((void *const *)v->levels[i].ssts,
                                               v->levels[i].n_ssts, &rc);
+    }
     if (rc != LSM_OK) {
         /* Counts are still zero: unref frees the arrays and nothing else. */
         version_unref(c);
@@ -67,6 +77,7 @@ version *version_copy(const version *v)
         for (size_t i = 0; i < c->levels[l].n_ssts; i++)
             sst_ref(c->levels[l].ssts[i]);
     }
+    c->sst_bytes = v->sst_bytes;
     return c;
 }
 
@@ -89,6 +100,7 @@ void version_unref(version *v)
             sst_unref(v->levels[l].ssts[i]);
         free(v->levels[l].ssts);
     }
+    free(v->levels);
     free(v->imm);
     free(v->l0);
     free(v);
@@ -134,14 +146,68 @@ memtable *version_pop_oldest_imm(version *v)
 
 int version_push_l0(version *v, sst *t)
 {
-    return insert_ptr((void ***)&v->l0, &v->n_l0, 0, t);
+    int rc = insert_ptr((void ***)&v->l0, &v->n_l0, 0, t);
+    if (rc == LSM_OK)
+        v->sst_bytes += sst_file_size(t);
+    return rc;
 }
 
 int version_add_to_level(version *v, size_t level_no, sst *t)
 {
     if (level_no < 1 || level_no > v->n_levels)
         return lsm_error(LSM_EINTERNAL, "no level L%zu", level_no);
-    sorted_run *lv = &v->levels[level_no - 1];
+    return version_add_to_run(v, level_no - 1, t);
+}
+
+int version_insert_run(version *v, size_t index, uint64_t run_id)
+{
+    if (index > v->n_levels)
+        return lsm_error(LSM_EINTERNAL, "no run position %zu", index);
+    sorted_run *grown = realloc(v->levels, (v->n_levels + 1) * sizeof *grown);
+    if (!grown)
+        return lsm_error(LSM_ENOMEM, "out of memory adding a tier");
+    memmove(grown + index + 1, grown + index,
+            (v->n_levels - index) * sizeof *grown);
+    grown[index] = (sorted_run){.run_id = run_id};
+    v->levels = grown;
+    v->n_levels++;
+    return LSM_OK;
+}
+
+void version_drop_empty_tiers(version *v)
+{
+    if (!v->tiered)
+        return;
+    size_t kept = 0;
+    for (size_t i = 0; i < v->n_levels; i++) {
+        if (v->levels[i].n_ssts == 0) {
+            free(v->levels[i].ssts);
+            continue;
+        }
+        v->levels[kept++] = v->levels[i];
+    }
+    v->n_levels = kept;
+}
+
+void version_clear_tree(version *v)
+{
+    for (size_t i = 0; i < v->n_l0; i++)
+        sst_unref(v->l0[i]);
+    v->n_l0 = 0;
+    for (size_t l = 0; l < v->n_levels; l++) {
+        for (size_t i = 0; i < v->levels[l].n_ssts; i++)
+            sst_unref(v->levels[l].ssts[i]);
+        free(v->levels[l].ssts);
+    }
+    v->n_levels = 0;
+    v->sst_bytes = 0;
+}
+
+int version_add_to_run(version *v, size_t run_index, sst *t)
+{
+    if (run_index >= v->n_levels)
+        return lsm_error(LSM_EINTERNAL, "no run %zu", run_index);
+    sorted_run *lv = &v->levels[run_index];
     size_t nfirst;
     const uint8_t *first = sst_first_key(t, &nfirst);
     size_t pos = 0;
@@ -152,7 +218,10 @@ int version_add_to_level(version *v, size_t level_no, sst *t)
             break;
         pos++;
     }
-    return insert_ptr((void ***)&lv->ssts, &lv->n_ssts, pos, t);
+    int rc = insert_ptr((void ***)&lv->ssts, &lv->n_ssts, pos, t);
+    if (rc == LSM_OK)
+        v->sst_bytes += sst_file_size(t);
+    return rc;
 }
 
 /* Looks for sst_id in arr[0..n); removes and returns it when found. */
@@ -173,6 +242,8 @@ sst *version_remove_sst(version *v, uint64_t wanted_id)
     sst *t = take_from(v->l0, &v->n_l0, wanted_id);
     for (size_t l = 0; !t && l < v->n_levels; l++)
         t = take_from(v->levels[l].ssts, &v->levels[l].n_ssts, wanted_id);
+    if (t)
+        v->sst_bytes -= sst_file_size(t);
     return t;
 }
 

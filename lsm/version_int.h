@@ -12,8 +12,10 @@
  *   1. mem is the only memtable that receives writes.
  *   2. imm is newest first; every immutable memtable's entries are older than
  *      mem's. l0 is newest first; its SSTs are older than every memtable.
- *   3. levels[i] (L(i+1)) is sorted by first key and its SSTs never overlap;
- *      its data is older than L0's and than levels[j] for j < i.
+ *   3. levels[i] is sorted by first key and its SSTs never overlap; its
+ *      data is older than L0's and than levels[j]'s for j < i (for levels,
+ *      levels[i] is L(i+1); for tiers, levels[0] is the newest tier).
+ *   4. sst_bytes is the sum of sst_file_size over every SST named.
  *
  * Ownership: a version holds one reference on each memtable and SST it names.
  */
@@ -24,13 +26,18 @@
 #include "sst_int.h"
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #define VERSION_MAX_LEVELS 16
 
+/* A sorted run below L0: its SSTs are sorted by first key and never
+ * overlap. A level's run_id is its number (1 = L1); a tier's is the id of
+ * the SST it was created with. */
 typedef struct sorted_run {
+    uint64_t run_id;
     size_t n_ssts;
-    sst **ssts; /* sorted by first key, non-overlapping */
+    sst **ssts;
 } sorted_run;
 
 typedef struct version {
@@ -41,12 +48,14 @@ typedef struct version {
     size_t n_l0;
     sst **l0; /* newest first */
     size_t n_levels;
-    sorted_run levels[VERSION_MAX_LEVELS]; /* levels[0] is L1 */
+    sorted_run *levels; /* levels: levels[0] is L1; tiers: newest first */
+    bool tiered;        /* levels[] are tiers, and L0 stays empty */
+    uint64_t sst_bytes; /* file bytes of every SST named, kept as it changes */
 } version;
 
-/* A version with no memtable (mem NULL) and n_levels empty levels; one
- * reference. NULL when out of memory. */
-version *version_new(size_t n_levels);
+/* A version with no memtable (mem NULL) and n_levels empty levels (none,
+ * for tiered); one reference. NULL when out of memory. */
+version *version_new(size_t n_levels, bool tiered);
 
 /* A copy naming the same memtables and SSTs (each gets one more reference).
  * The copy is unpublished, so the caller may edit it. NULL on OOM. */
@@ -64,6 +73,15 @@ memtable *version_pop_oldest_imm(version *v);   /* caller gets the ref */
 int version_push_l0(version *v, sst *t);        /* becomes the newest */
 /* Adds t to level (1-based), keeping the level sorted by first key. */
 int version_add_to_level(version *v, size_t level_no, sst *t);
+/* Adds t to run levels[run_index], keeping it sorted by first key. */
+int version_add_to_run(version *v, size_t run_index, sst *t);
+/* Inserts an empty run (a tier) at index with the given id. */
+int version_insert_run(version *v, size_t index, uint64_t run_id);
+/* Removes the runs left empty (tiers only; levels keep their places). */
+void version_drop_empty_tiers(version *v);
+/* Drops every SST reference and run of an unpublished version, keeping its
+ * memtables: the tree is then rebuilt (compaction install). */
+void version_clear_tree(version *v);
 /* Removes the SST with this id from L0 or any level; returns it (the caller
  * gets the version's reference) or NULL when absent. */
 sst *version_remove_sst(version *v, uint64_t wanted_id);

@@ -331,9 +331,10 @@ static void test_open_errors(void **state)
     opt.max_levels = 0;
     assert_int_equal(lsm_open(fresh, &opt, &db), LSM_EINVAL);
 
-    /* A database compacted under leveled (4 levels) opens under none (1
-     * level): its SSTs are in L1, which both have. (Refusing a strategy
-     * with too few levels needs SSTs below L1: the compaction issue.) */
+    /* A database fully compacted under leveled has its SSTs in L4, the
+     * bottom level: opening it with none (L1 only) is refused, naming the
+     * level, and nothing is lost: leveled opens it again. Tiered cannot
+     * open it either (its manifest records levels, not tiers). */
     lsm_options_init(&opt);
     assert_int_equal(lsm_open(fresh, &opt, &db), LSM_OK);
     put_numbered(db, 1);
@@ -341,7 +342,14 @@ static void test_open_errors(void **state)
     assert_int_equal(lsm_compact_full(db), LSM_OK);
     assert_int_equal(lsm_close(db), LSM_OK);
     opt.compaction = LSM_COMPACTION_NONE;
-    assert_int_equal(lsm_open(fresh, &opt, &db), LSM_OK); /* L1 exists */
+    assert_int_equal(lsm_open(fresh, &opt, &db), LSM_EINVAL);
+    assert_non_null(strstr(lsm_errmsg(), "L4"));
+    opt.compaction = LSM_COMPACTION_TIERED;
+    assert_int_equal(lsm_open(fresh, &opt, &db), LSM_EINVAL);
+    assert_non_null(strstr(lsm_errmsg(), "strategy"));
+    opt.compaction = LSM_COMPACTION_LEVELED;
+    assert_int_equal(lsm_open(fresh, &opt, &db), LSM_OK);
+    expect_numbered(db, 1);
     assert_int_equal(lsm_close(db), LSM_OK);
 
     if (geteuid() != 0) { /* root may write anywhere */

@@ -150,6 +150,7 @@ typedef struct ev_counts {
     _Atomic uint64_t n_bad;
     _Atomic uint64_t last_flush_begin_id;
     int inline_mode;      /* the callback runs on the caller's thread */
+    int tiered;           /* tiered compaction: level 0 names a new tier */
     _Atomic(lsm_db *) db; /* set while open, for lsm_state_get in callbacks */
     _Atomic uint64_t n_cb_state_calls;
     char first_bad[160];
@@ -220,14 +221,22 @@ static void ev_check_compaction_done(ev_counts *ev, const lsm_event *e)
             ev_bad(ev, "COMPACTION_END: an input is still in the tree",
                    e->inputs[i], (uint64_t)e->level);
     }
-    if (e->level < 1 || (size_t)e->level > st->n_levels) {
-        ev_bad(ev, "COMPACTION_END: level outside the tree", (uint64_t)e->level,
-               st->n_levels);
+    /* Outputs are in the level the event names, or (level 0, tiered) in
+     * the one new tier, whose id is the first output's. */
+    const lsm_level_info *lv = NULL;
+    uint64_t want_run = e->level > 0   ? (uint64_t)e->level
+                        : e->n_outputs ? e->outputs[0]
+                                       : 0;
+    for (size_t k = 0; k < st->n_levels; k++)
+        if ((uint64_t)st->levels[k].level == want_run)
+            lv = &st->levels[k];
+    if (e->n_outputs > 0 && lv == NULL) {
+        ev_bad(ev, "COMPACTION_END: its level or tier is not in the tree",
+               want_run, st->n_levels);
     } else {
-        const lsm_level_info *lv = &st->levels[e->level - 1];
-        for (size_t i = 0; i < e->n_outputs; i++)
+        for (size_t i = 0; lv && i < e->n_outputs; i++)
             if (!ids_contain(lv->ssts, lv->n_ssts, e->outputs[i]))
-                ev_bad(ev, "COMPACTION_END: an output is not in its level",
+                ev_bad(ev, "COMPACTION_END: an output is not in its run",
                        e->outputs[i], (uint64_t)e->level);
     }
     lsm_state_free(st);
@@ -280,8 +289,10 @@ static void model_event_cb(void *ctx, const lsm_event *e)
             memcpy(ev->c_in, e->inputs, e->n_inputs * sizeof(uint64_t));
         break;
     case LSM_EVENT_COMPACTION_END:
-        if (e->level < 1)
-            ev_bad(ev, "COMPACTION_END: level below 1", (uint64_t)e->level, 0);
+        /* Level 0 means a new tier, and only tiered compaction makes one. */
+        if ((e->level == 0) != ev->tiered)
+            ev_bad(ev, "COMPACTION_END: level 0 is for tiers only",
+                   (uint64_t)e->level, (uint64_t)ev->tiered);
         ev_check_compaction_done(ev, e);
         if (!ev->inline_mode)
             break;
@@ -888,13 +899,21 @@ static lsm_state *check_state(run *r, const char *when)
     size_t want_levels = r->opt.compaction == LSM_COMPACTION_NONE
                              ? 1
                              : (size_t)r->opt.max_levels;
-    CHECK(r, st->n_levels == want_levels, "%s: %zu levels, expected %zu", when,
-          st->n_levels, want_levels);
+    int tiered = r->opt.compaction == LSM_COMPACTION_TIERED;
+    CHECK(r, st->tiered == tiered, "%s: tiered is %d", when, st->tiered);
+    if (tiered)
+        CHECK(r, st->n_l0 == 0, "%s: tiered with %zu L0 SSTs", when, st->n_l0);
+    else
+        CHECK(r, st->n_levels == want_levels, "%s: %zu levels, expected %zu",
+              when, st->n_levels, want_levels);
     size_t n_ids = st->n_l0;
     for (size_t k = 0; k < st->n_levels; k++) {
         const lsm_level_info *lv = &st->levels[k];
-        CHECK(r, lv->level == (int)k + 1, "%s: levels[%zu].level = %d", when, k,
-              lv->level);
+        if (!tiered)
+            CHECK(r, lv->level == (int)k + 1, "%s: levels[%zu].level = %d",
+                  when, k, lv->level);
+        else
+            CHECK(r, lv->n_ssts > 0, "%s: tier %d is empty", when, lv->level);
         for (size_t i = 0; i < lv->n_ssts; i++) {
             check_sst(r, &lv->ssts[i], when);
             if (i == 0)
@@ -1290,22 +1309,36 @@ static void op_flush(run *r)
     lsm_state_free(st);
 }
 
-/* Full compaction merges L0 and L1 into L1. With nothing in memory first
- * (and no iterator pinning old versions), L1 holds exactly one entry per
+/* Full compaction merges everything on disk into the bottom run. With
+ * nothing in memory first (and no iterator pinning old versions), the bottom
+ * run holds exactly one entry per
  * live key: tombstones and overwritten versions are gone. */
-/* The sorted ids of L0 and L1 (with a sentinel slot). The caller frees. */
-static uint64_t *l0_l1_ids(const lsm_state *st, size_t *n)
+/* The sorted ids of every SST on disk (with a sentinel slot). The caller
+ * frees. */
+static uint64_t *all_sst_ids(const lsm_state *st, size_t *n)
 {
-    size_t n_l1 = st->n_levels ? st->levels[0].n_ssts : 0;
-    uint64_t *ids = malloc(sizeof(uint64_t) * (st->n_l0 + n_l1 + 1));
+    size_t total = st->n_l0;
+    for (size_t k = 0; k < st->n_levels; k++)
+        total += st->levels[k].n_ssts;
+    uint64_t *ids = malloc(sizeof(uint64_t) * (total + 1));
     assert_non_null(ids);
     *n = 0;
     for (size_t i = 0; i < st->n_l0; i++)
         ids[(*n)++] = st->l0[i].sst_id;
-    for (size_t i = 0; i < n_l1; i++)
-        ids[(*n)++] = st->levels[0].ssts[i].sst_id;
+    for (size_t k = 0; k < st->n_levels; k++)
+        for (size_t i = 0; i < st->levels[k].n_ssts; i++)
+            ids[(*n)++] = st->levels[k].ssts[i].sst_id;
     qsort(ids, *n, sizeof(uint64_t), u64_cmp);
     return ids;
+}
+
+/* The bottom run after a full compaction: the last level, or the one tier
+ * (NULL when the tree is empty). */
+static const lsm_level_info *bottom_run(const lsm_state *st)
+{
+    if (st->n_levels == 0)
+        return NULL;
+    return st->tiered ? &st->levels[0] : &st->levels[st->n_levels - 1];
 }
 
 static int ids_equal(const uint64_t *a, size_t na, uint64_t *b, size_t nb)
@@ -1322,10 +1355,10 @@ static lsm_state *do_compact_full(run *r)
 {
     lsm_state *st = check_state(r, "before compact_full");
     size_t n_in;
-    uint64_t *in = l0_l1_ids(st, &n_in);
+    uint64_t *in = all_sst_ids(st, &n_in);
     lsm_state_free(st);
     uint64_t begins = atomic_load(&r->ev.n[LSM_EVENT_COMPACTION_BEGIN]);
-    run_log(r, "compact_full (%zu L0+L1 SSTs)", n_in);
+    run_log(r, "compact_full (%zu SSTs)", n_in);
     r->stats.compactions++;
     int rc = lsm_compact_full(r->db);
     CHECK(r, rc == LSM_OK, "lsm_compact_full: rc=%d (%s)", rc,
@@ -1337,21 +1370,23 @@ static lsm_state *do_compact_full(run *r)
               "compact_full of %zu SSTs reported no COMPACTION_BEGIN", n_in);
     if (r->opt.sched == LSM_SCHED_INLINE && n_new == 1 && !r->ev.c_overflow) {
         size_t n_out;
-        uint64_t *out = l0_l1_ids(st, &n_out);
+        uint64_t *out = all_sst_ids(st, &n_out);
+        const lsm_level_info *bottom = bottom_run(st);
         uint64_t out_bytes = 0;
-        for (size_t i = 0; i < st->levels[0].n_ssts; i++)
-            out_bytes += st->levels[0].ssts[i].file_size;
+        for (size_t i = 0; bottom && i < bottom->n_ssts; i++)
+            out_bytes += bottom->ssts[i].file_size;
+        int want_level = st->tiered ? 0 : (int)st->n_levels;
         CHECK(r, ids_equal(in, n_in, r->ev.c_in, r->ev.n_c_in),
-              "COMPACTION_BEGIN listed %zu inputs, L0+L1 held %zu SSTs "
+              "COMPACTION_BEGIN listed %zu inputs, the tree held %zu SSTs "
               "(first %" PRIu64 ")",
               r->ev.n_c_in, n_in, n_in ? in[0] : 0);
         CHECK(r, ids_equal(out, n_out, r->ev.c_out, r->ev.n_c_out),
-              "COMPACTION_END listed %zu outputs, L0+L1 now holds %zu SSTs",
+              "COMPACTION_END listed %zu outputs, the tree now holds %zu SSTs",
               r->ev.n_c_out, n_out);
-        CHECK(r, r->ev.c_level == 1 && r->ev.c_size_bytes == out_bytes,
+        CHECK(r, r->ev.c_level == want_level && r->ev.c_size_bytes == out_bytes,
               "COMPACTION_END level=%d size_bytes=%" PRIu64
-              ", L1 files total %" PRIu64 " bytes",
-              r->ev.c_level, r->ev.c_size_bytes, out_bytes);
+              ", expected level %d and %" PRIu64 " bytes in the bottom run",
+              r->ev.c_level, r->ev.c_size_bytes, want_level, out_bytes);
         free(out);
     }
     free(in);
@@ -1368,18 +1403,24 @@ static void op_compact(run *r)
     if (flushed || r->opt.sched == LSM_SCHED_INLINE)
         CHECK(r, st->n_l0 == 0, "after compact_full: %zu L0 SSTs remain",
               st->n_l0);
-    int lower_empty = 1;
-    for (size_t k = 1; k < st->n_levels; k++)
-        if (st->levels[k].n_ssts)
-            lower_empty = 0;
-    if (flushed && r->n_open_iters == 0 && lower_empty) {
+    /* Everything on disk is in the bottom run now (inline, or threads
+     * with nothing left in memory): every other run is empty. */
+    const lsm_level_info *bottom = bottom_run(st);
+    size_t others = 0;
+    for (size_t k = 0; k < st->n_levels; k++)
+        if (&st->levels[k] != bottom)
+            others += st->levels[k].n_ssts;
+    if (flushed || r->opt.sched == LSM_SCHED_INLINE)
+        CHECK(r, others == 0,
+              "after compact_full: %zu SSTs outside the bottom run", others);
+    if (flushed && r->n_open_iters == 0 && others == 0) {
         uint64_t total = 0;
-        for (size_t i = 0; i < st->levels[0].n_ssts; i++)
-            total += st->levels[0].ssts[i].num_entries;
+        for (size_t i = 0; bottom && i < bottom->n_ssts; i++)
+            total += bottom->ssts[i].num_entries;
         CHECK(r, total == r->m.n_live,
-              "after flush + compact_full: L1 holds %" PRIu64
-              " entries in %zu SSTs, the model has %zu live keys",
-              total, st->levels[0].n_ssts, r->m.n_live);
+              "after flush + compact_full: the bottom run holds %" PRIu64
+              " entries, the model has %zu live keys",
+              total, r->m.n_live);
     }
     lsm_state_free(st);
 }
@@ -1402,6 +1443,7 @@ static void verify_all(run *r, const char *when)
 static void db_open(run *r)
 {
     ev_reset(&r->ev, r->opt.sched == LSM_SCHED_INLINE);
+    r->ev.tiered = r->opt.compaction == LSM_COMPACTION_TIERED;
     memset(&r->cnt, 0, sizeof(r->cnt));
     r->db = NULL;
     int rc = lsm_open(r->dir, &r->opt, &r->db);
@@ -1688,6 +1730,30 @@ static void test_model_threads_leveled(void **state)
     run_all_seeds(LSM_SCHED_THREADS, LSM_COMPACTION_LEVELED);
 }
 
+static void test_model_inline_simple(void **state)
+{
+    (void)state;
+    run_all_seeds(LSM_SCHED_INLINE, LSM_COMPACTION_SIMPLE);
+}
+
+static void test_model_threads_simple(void **state)
+{
+    (void)state;
+    run_all_seeds(LSM_SCHED_THREADS, LSM_COMPACTION_SIMPLE);
+}
+
+static void test_model_inline_tiered(void **state)
+{
+    (void)state;
+    run_all_seeds(LSM_SCHED_INLINE, LSM_COMPACTION_TIERED);
+}
+
+static void test_model_threads_tiered(void **state)
+{
+    (void)state;
+    run_all_seeds(LSM_SCHED_THREADS, LSM_COMPACTION_TIERED);
+}
+
 /* --- deterministic edges of the API -------------------------------------- */
 
 static void make_tmp(char *tmp, size_t cap, char *dir, size_t dcap)
@@ -1882,6 +1948,10 @@ int main(void)
         cmocka_unit_test(test_model_inline_leveled),
         cmocka_unit_test(test_model_threads_none),
         cmocka_unit_test(test_model_threads_leveled),
+        cmocka_unit_test(test_model_inline_simple),
+        cmocka_unit_test(test_model_threads_simple),
+        cmocka_unit_test(test_model_inline_tiered),
+        cmocka_unit_test(test_model_threads_tiered),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

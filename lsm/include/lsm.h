@@ -170,9 +170,11 @@ typedef struct lsm_options {
     unsigned max_merge_width;
     /* Threads mode only: writers wait (a write stall) while more than
      * stall_memtables memtables are in memory or L0 holds more than
-     * stall_l0_files SSTs, until background work catches up. 0 disables
-     * the limit. Defaults 8 and 12. Inline mode never stalls: it does the
-     * work itself. */
+     * stall_l0_files SSTs, until background work catches up. The L0 limit
+     * applies to SIMPLE and LEVELED only (the strategies that compact L0)
+     * and is never below level0_file_num_compaction_trigger. 0 disables a
+     * limit. Defaults 8 and 12. Inline mode never stalls: it does the work
+     * itself. */
     unsigned stall_memtables;
     unsigned stall_l0_files;
     /* Keep a write-ahead log: every write is appended to the log of its

@@ -1,0 +1,256 @@
+/*
+ * test_stats.c: the amplification figures and counters in lsm_state agree
+ * with what a test computes on its own from the state's SST list and from
+ * the events; and a write stall in threads mode is waited out and counted.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "testutil.h"
+
+#include <math.h>
+#include <sched.h>
+
+typedef struct sums {
+    pthread_mutex_t mu;
+    uint64_t flush_bytes, compaction_bytes;
+    uint64_t flushes, compactions;
+} sums;
+
+static void sums_cb(void *ctx, const lsm_event *e)
+{
+    sums *s = ctx;
+    pthread_mutex_lock(&s->mu);
+    if (e->type == LSM_EVENT_FLUSH_END) {
+        s->flush_bytes += e->size_bytes;
+        s->flushes++;
+    } else if (e->type == LSM_EVENT_COMPACTION_END) {
+        s->compaction_bytes += e->size_bytes;
+        s->compactions++;
+    }
+    pthread_mutex_unlock(&s->mu);
+}
+
+/* Checks every figure of st against a computation from its own parts. */
+static void check_figures(const lsm_state *st, const sums *s,
+                          uint64_t user_bytes)
+{
+    const lsm_counters *c = &st->counters;
+    assert_int_equal(c->user_bytes_written, user_bytes);
+    assert_int_equal(c->flush_bytes_written, s->flush_bytes);
+    assert_int_equal(c->compaction_bytes_written, s->compaction_bytes);
+    assert_int_equal(c->flushes, s->flushes);
+    assert_int_equal(c->compactions, s->compactions);
+
+    uint64_t live = 0, bottom = 0, read = st->n_l0;
+    for (size_t i = 0; i < st->n_l0; i++)
+        live += st->l0[i].file_size;
+    const lsm_level_info *last = NULL;
+    for (size_t k = 0; k < st->n_levels; k++) {
+        for (size_t i = 0; i < st->levels[k].n_ssts; i++)
+            live += st->levels[k].ssts[i].file_size;
+        if (st->levels[k].n_ssts > 0) {
+            read++;
+            last = &st->levels[k];
+        }
+    }
+    for (size_t i = 0; last && i < last->n_ssts; i++)
+        bottom += last->ssts[i].file_size;
+    if (!last)
+        for (size_t i = 0; i < st->n_l0; i++)
+            bottom += st->l0[i].file_size;
+
+    const lsm_amplification *a = &st->amplification;
+    assert_int_equal(a->live_sst_bytes, live);
+    assert_int_equal(a->bottom_sst_bytes, bottom);
+    assert_int_equal(a->read, read);
+    double write =
+        (double)(s->flush_bytes + s->compaction_bytes) / (double)user_bytes;
+    assert_true(fabs(a->write - write) < 1e-9);
+    assert_true(bottom > 0);
+    assert_true(fabs(a->space - (double)live / (double)bottom) < 1e-9);
+    assert_true(a->space >= 1.0);
+}
+
+/* A workload with overwrites and deletes, checked after each phase, for
+ * one strategy. */
+static void run_strategy(lsm_compaction strategy)
+{
+    char *dir = test_mkdtemp();
+    sums s = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    lsm_options opt;
+    lsm_options_init(&opt);
+    opt.compaction = strategy;
+    opt.target_sst_size = 2048;
+    opt.block_size = 256;
+    opt.num_memtable_limit = 2;
+    opt.event_cb = sums_cb;
+    opt.event_ctx = &s;
+    lsm_db *db;
+    assert_int_equal(lsm_open(dir, &opt, &db), LSM_OK);
+    uint64_t user_bytes = 0;
+    char key[16], value[64];
+    for (int round = 0; round < 6; round++) {
+        for (int i = 0; i < 400; i++) {
+            int k = (i * 7 + round * 13) % 500;
+            snprintf(key, sizeof key, "key%04d", k);
+            if (i % 9 == 0) {
+                assert_int_equal(lsm_delete(db, key, strlen(key)), LSM_OK);
+                user_bytes += strlen(key);
+                continue;
+            }
+            int n =
+                snprintf(value, sizeof value, "round %d value %d", round, i);
+            assert_int_equal(lsm_put(db, key, strlen(key), value, (size_t)n),
+                             LSM_OK);
+            user_bytes += strlen(key) + (size_t)n;
+        }
+        assert_int_equal(lsm_flush(db), LSM_OK);
+        lsm_state *st;
+        assert_int_equal(lsm_state_get(db, &st), LSM_OK);
+        check_figures(st, &s, user_bytes);
+        lsm_state_free(st);
+    }
+    assert_int_equal(lsm_compact_full(db), LSM_OK);
+    lsm_state *st;
+    assert_int_equal(lsm_state_get(db, &st), LSM_OK);
+    check_figures(st, &s, user_bytes);
+    /* Fully compacted: one run holds everything. */
+    assert_true(fabs(st->amplification.space - 1.0) < 1e-9);
+    assert_int_equal(st->amplification.read, 1);
+    if (strategy != LSM_COMPACTION_NONE)
+        assert_true(s.compactions > 1); /* the strategy compacted too */
+    lsm_state_free(st);
+    assert_int_equal(lsm_close(db), LSM_OK);
+    test_rmtree(dir);
+    free(dir);
+}
+
+static void test_figures_none(void **state)
+{
+    (void)state;
+    run_strategy(LSM_COMPACTION_NONE);
+}
+
+static void test_figures_simple(void **state)
+{
+    (void)state;
+    run_strategy(LSM_COMPACTION_SIMPLE);
+}
+
+static void test_figures_tiered(void **state)
+{
+    (void)state;
+    run_strategy(LSM_COMPACTION_TIERED);
+}
+
+static void test_figures_leveled(void **state)
+{
+    (void)state;
+    run_strategy(LSM_COMPACTION_LEVELED);
+}
+
+/* The flush thread is held inside FLUSH_BEGIN until the test lets go, so
+ * memtables pile up and a writer must stall; no sleeping or timing. */
+typedef struct gate {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int open;
+} gate;
+
+static void gate_cb(void *ctx, const lsm_event *e)
+{
+    gate *g = ctx;
+    if (e->type != LSM_EVENT_FLUSH_BEGIN)
+        return;
+    pthread_mutex_lock(&g->mu);
+    while (!g->open)
+        pthread_cond_wait(&g->cv, &g->mu);
+    pthread_mutex_unlock(&g->mu);
+}
+
+typedef struct writer {
+    lsm_db *db;
+    int n;
+} writer;
+
+static void *writer_main(void *arg)
+{
+    writer *w = arg;
+    char key[16];
+    for (int i = 0; i < w->n; i++) {
+        snprintf(key, sizeof key, "k%05d", i);
+        if (lsm_put(w->db, key, strlen(key), "0123456789", 10) != LSM_OK)
+            return (void *)1;
+    }
+    return NULL;
+}
+
+static void test_write_stall_is_waited_out_and_counted(void **state)
+{
+    (void)state;
+    char *dir = test_mkdtemp();
+    gate g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+    lsm_options opt;
+    lsm_options_init(&opt);
+    opt.sched = LSM_SCHED_THREADS;
+    opt.compaction = LSM_COMPACTION_NONE;
+    opt.target_sst_size = 160; /* a freeze every 10 puts */
+    opt.num_memtable_limit = 1;
+    opt.stall_memtables = 3;
+    opt.event_cb = gate_cb;
+    opt.event_ctx = &g;
+    lsm_db *db;
+    assert_int_equal(lsm_open(dir, &opt, &db), LSM_OK);
+    writer w = {db, 400};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, writer_main, &w), 0);
+    /* Wait until memory is at the stall limit: the flush thread is held,
+     * so it cannot shrink, and the writer's next write must stall. */
+    for (;;) {
+        lsm_state *st;
+        assert_int_equal(lsm_state_get(db, &st), LSM_OK);
+        size_t in_memory = 1 + st->n_immutables;
+        lsm_state_free(st);
+        if (in_memory >= opt.stall_memtables)
+            break;
+        sched_yield();
+    }
+    pthread_mutex_lock(&g.mu);
+    g.open = 1;
+    pthread_cond_broadcast(&g.cv);
+    pthread_mutex_unlock(&g.mu);
+    void *result;
+    assert_int_equal(pthread_join(t, &result), 0);
+    assert_null(result);
+    lsm_state *st;
+    assert_int_equal(lsm_state_get(db, &st), LSM_OK);
+    assert_true(st->counters.write_stalls >= 1);
+    assert_true(st->counters.puts == 400);
+    lsm_state_free(st);
+    assert_int_equal(lsm_close(db), LSM_OK);
+    assert_int_equal(lsm_open(dir, NULL, &db), LSM_OK);
+    void *v;
+    size_t n;
+    assert_int_equal(lsm_get(db, "k00399", 6, &v, &n), LSM_OK);
+    lsm_free(v);
+    assert_int_equal(lsm_close(db), LSM_OK);
+    test_rmtree(dir);
+    free(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_figures_none),
+        cmocka_unit_test(test_figures_simple),
+        cmocka_unit_test(test_figures_tiered),
+        cmocka_unit_test(test_figures_leveled),
+        cmocka_unit_test(test_write_stall_is_waited_out_and_counted),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -978,6 +978,7 @@ typedef struct crash_stats {
 typedef struct crash_run {
     uint64_t seed;
     lsm_sched sched;
+    lsm_compaction compaction; /* fixed for the run: a database keeps it */
     uint64_t rng; /* plans and options; the op sequence uses seed alone */
     uint64_t n_rounds, round;
     char *tmp; /* mkdtemp directory, removed at the end */
@@ -1049,7 +1050,7 @@ static void run_fail(crash_run *r, int line, const char *fmt, ...)
 
 /* Tiny options: memtables freeze every few writes, SSTs hold a few blocks. */
 static void crash_options(lsm_options *o, uint64_t *rng, lsm_sched sched,
-                          int sync)
+                          lsm_compaction compaction, int sync)
 {
     static const size_t caches[] = {0, 4096, 1u << 20};
     lsm_options_init(o);
@@ -1059,6 +1060,7 @@ static void crash_options(lsm_options *o, uint64_t *rng, lsm_sched sched,
     o->block_cache_bytes = caches[rng_below(rng, 3)];
     o->bloom_bits_per_key = rng_below(rng, 4) == 0 ? 0 : 10;
     o->sched = sched;
+    o->compaction = compaction;
     o->enable_wal = 1;
     o->sync = sync;
 }
@@ -1113,8 +1115,8 @@ static void plan_round(crash_run *r, crash_plan *p)
     }
     if (p->sync && p->ack_target > CRASH_SYNC_MAX_ACKS)
         p->ack_target = CRASH_SYNC_MAX_ACKS;
-    crash_options(&p->opt, g, r->sched, p->sync);
-    crash_options(&p->check_opt, g, r->sched, 0);
+    crash_options(&p->opt, g, r->sched, r->compaction, p->sync);
+    crash_options(&p->check_opt, g, r->sched, r->compaction, 0);
     p->check_closes = rng_below(g, 100) < 30;
 }
 
@@ -1385,7 +1387,7 @@ static void run_final(crash_run *r)
 {
     r->acks = 0;
     memset(&r->plan, 0, sizeof(r->plan));
-    crash_options(&r->plan.opt, &r->rng, r->sched, 0);
+    crash_options(&r->plan.opt, &r->rng, r->sched, r->compaction, 0);
     r->plan.check_opt = r->plan.opt;
     check_args a = {
         .dir = r->dir,
@@ -1446,13 +1448,15 @@ static void print_summary(const crash_run *r)
             s->warnings);
 }
 
-static void run_crash_test(lsm_sched sched)
+static void run_crash_test(lsm_sched sched, lsm_compaction compaction)
 {
     crash_run *r = calloc(1, sizeof(*r));
     assert_non_null(r);
     r->seed = env_u64("LSM_TEST_SEED", CRASH_DEFAULT_SEED);
     r->sched = sched;
-    r->rng = rng_stream(r->seed, 0xc4a5u, (uint64_t)sched);
+    r->compaction = compaction;
+    r->rng = rng_stream(r->seed, 0xc4a5u,
+                        (uint64_t)sched | (uint64_t)compaction << 8);
     r->n_rounds = env_u64("LSM_TEST_ROUNDS", CRASH_DEFAULT_ROUNDS);
     r->verbose = (int)env_u64("LSM_TEST_VERBOSE", 0);
     r->tmp = test_mkdtemp();
@@ -1480,6 +1484,10 @@ static void run_crash_test(lsm_sched sched)
                   "no kill landed at the end of a flush");
         RUN_CHECK(r, r->st.acked > 0, "no write was ever acknowledged");
         RUN_CHECK(r, r->st.busy_checks > 0, "the lock was never probed");
+        /* Writers compacted on their own, so kills landed around
+         * compactions too (the plan also kills at their begin and end). */
+        RUN_CHECK(r, r->st.child_events[LSM_EVENT_COMPACTION_END] > 0,
+                  "no writer ever compacted: the strategy never ran");
     }
     munmap(mem, sizeof(crash_shared));
     test_rmtree(r->tmp);
@@ -1491,13 +1499,31 @@ static void run_crash_test(lsm_sched sched)
 static void test_crash_inline(void **state)
 {
     (void)state;
-    run_crash_test(LSM_SCHED_INLINE);
+    run_crash_test(LSM_SCHED_INLINE, LSM_COMPACTION_LEVELED);
 }
 
 static void test_crash_threads(void **state)
 {
     (void)state;
-    run_crash_test(LSM_SCHED_THREADS);
+    run_crash_test(LSM_SCHED_THREADS, LSM_COMPACTION_LEVELED);
+}
+
+static void test_crash_inline_tiered(void **state)
+{
+    (void)state;
+    run_crash_test(LSM_SCHED_INLINE, LSM_COMPACTION_TIERED);
+}
+
+static void test_crash_threads_tiered(void **state)
+{
+    (void)state;
+    run_crash_test(LSM_SCHED_THREADS, LSM_COMPACTION_TIERED);
+}
+
+static void test_crash_inline_simple(void **state)
+{
+    (void)state;
+    run_crash_test(LSM_SCHED_INLINE, LSM_COMPACTION_SIMPLE);
 }
 
 int main(void)
@@ -1505,6 +1531,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_crash_inline),
         cmocka_unit_test(test_crash_threads),
+        cmocka_unit_test(test_crash_inline_tiered),
+        cmocka_unit_test(test_crash_threads_tiered),
+        cmocka_unit_test(test_crash_inline_simple),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -321,6 +321,38 @@ static void test_full_compaction_merges_into_l1(void **state)
     }
 }
 
+/* A full compaction whose result is nothing but tombstones (every key was
+ * deleted) writes no SST at all: the bottom level ends up empty. */
+static void test_all_tombstone_compaction_writes_nothing(void **state)
+{
+    fixture *f = *state;
+    char key[16];
+    for (int i = 0; i < 100; i++) {
+        snprintf(key, sizeof key, "k%03d", i);
+        test_put_str(f->db, key, "value");
+    }
+    assert_int_equal(lsm_flush(f->db), LSM_OK);
+    for (int i = 0; i < 100; i++) {
+        snprintf(key, sizeof key, "k%03d", i);
+        assert_int_equal(lsm_delete(f->db, key, strlen(key)), LSM_OK);
+    }
+    assert_int_equal(lsm_flush(f->db), LSM_OK);
+    assert_int_equal(lsm_compact_full(f->db), LSM_OK);
+    lsm_state *st;
+    assert_int_equal(lsm_state_get(f->db, &st), LSM_OK);
+    assert_int_equal(st->n_l0, 0);
+    assert_int_equal(st->levels[0].n_ssts, 0);
+    assert_int_equal(st->counters.compactions, 1);
+    assert_int_equal(st->counters.compaction_bytes_written, 0);
+    assert_int_equal(st->amplification.live_sst_bytes, 0);
+    lsm_state_free(st);
+    test_expect_get(f->db, "k050", NULL);
+    lsm_iter *it;
+    assert_int_equal(lsm_scan(f->db, NULL, NULL, &it), LSM_OK);
+    assert_false(lsm_iter_valid(it));
+    lsm_iter_close(it);
+}
+
 /* Bad arguments to reads are errors that name the problem. */
 static void test_read_argument_errors(void **state)
 {
@@ -354,6 +386,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_full_compaction_merges_into_l1,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_all_tombstone_compaction_writes_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_argument_errors, setup,
                                         teardown),
     };

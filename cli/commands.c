@@ -5,7 +5,8 @@
  * quit/close) print exactly what mini-lsm-cli prints, so the book's scripts
  * and screenshots carry over; the rest (put, stats, manifest, help, source)
  * follow the same style. Engine events print as lines before a command's
- * result, the two recovery lines of lsm_open as mini-lsm prints them. Every
+ * result, the two recovery lines of lsm_open as mini-lsm prints them; the
+ * text of events, dump, stats and manifest lines is show.c's. Every
  * handler either prints its result and returns LSM_OK, or reports one error
  * line through cli_fail and returns its code; the epoch advances only on LSM_OK
  * (and not for source, whose lines advance it as if they had been typed).
@@ -21,6 +22,7 @@
 #include "format.h"
 #include "parse.h"
 #include "repl.h"
+#include "show.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -141,10 +143,16 @@ static const cli_command commands[] = {
         .aliases = {NULL},
         .arg_counts = ARGS(0),
         .usage = "flush",
-        .summary = "flush every memtable to L0",
+        .summary = "flush every memtable to L0 (or new tiers)",
         .details = "Freezes the memtable (if it holds anything) and\n"
-                   "writes every immutable memtable to a new L0 SST,\n"
-                   "oldest first, printing what happened.",
+                   "writes every immutable memtable to a new L0 SST\n"
+                   "(with tiered compaction, a new tier), oldest first,\n"
+                   "printing what happened. In the default inline mode\n"
+                   "the compactions the new SSTs trigger run right\n"
+                   "after, one after another until no trigger holds,\n"
+                   "each printing why it ran; with --background a\n"
+                   "thread runs them. A fill that fills memtables\n"
+                   "flushes and compacts the same way.",
         .example = "flush",
         .run = cmd_flush,
         .advances_epoch = 1,
@@ -154,9 +162,13 @@ static const cli_command commands[] = {
         .aliases = {NULL},
         .arg_counts = ARGS(0),
         .usage = "full_compaction",
-        .summary = "merge L0 and L1 into new L1 SSTs",
-        .details = "Merges every L0 and L1 SST into new L1 SSTs and\n"
-                   "drops deleted keys. Memtables are not flushed first.",
+        .summary = "merge everything into the bottom level",
+        .details = "Merges every SST into new SSTs of the bottom level\n"
+                   "(L1 with --compaction none, the last level with\n"
+                   "simple and leveled) or, with tiered, every tier into\n"
+                   "one tier, and drops deleted keys, since nothing\n"
+                   "older lies below. Works with every strategy.\n"
+                   "Memtables are not flushed first.",
         .example = "full_compaction",
         .run = cmd_full_compaction,
         .advances_epoch = 1,
@@ -166,10 +178,13 @@ static const cli_command commands[] = {
         .aliases = {NULL},
         .arg_counts = ARGS(0) | ARGS(1),
         .usage = "dump [-v]",
-        .summary = "show memtables, SSTs per level and iterators",
+        .summary = "show memtables, SSTs per level or tier, iterators",
         .details = "Shows the memtable, the immutable memtables (newest\n"
                    "first), L0 (newest first, only when not empty), every\n"
-                   "level and the open iterators. With -v, also each\n"
+                   "level and the open iterators. With tiered compaction\n"
+                   "each line is a tier instead, newest first, named by\n"
+                   "its id as mini-lsm names it: L7 (2): [8, 9] is tier\n"
+                   "7, and L0 can only be tier 0. With -v, also each\n"
                    "memtable's and SST's size, entries and key range.",
         .example = "dump -v",
         .run = cmd_dump,
@@ -180,11 +195,18 @@ static const cli_command commands[] = {
         .aliases = {NULL},
         .arg_counts = ARGS(0),
         .usage = "stats",
-        .summary = "show the engine's counters",
+        .summary = "show the counters and the amplification",
         .details = "Shows the counters kept since the database was\n"
                    "opened: operations, bytes written by users, flushes\n"
-                   "and compactions, block reads, cache hits and bloom\n"
-                   "filter checks.",
+                   "and compactions, block reads, cache hits, bloom\n"
+                   "filter checks and write stalls (--background only).\n"
+                   "Then the amplification: write (SST bytes written by\n"
+                   "flushes and compactions per user byte), space (live\n"
+                   "SST bytes over the bottom run's: the last non-empty\n"
+                   "level, or the oldest tier), read (SSTs a point read\n"
+                   "may search: every L0 SST and one per non-empty level\n"
+                   "or tier), and the two byte counts behind space. A\n"
+                   "ratio with nothing to divide by shows n/a.",
         .example = "stats",
         .run = cmd_stats,
         .advances_epoch = 1,
@@ -208,7 +230,13 @@ static const cli_command commands[] = {
             "                           output ids first)\n"
             "  compaction L1: removed [2, 1, 0] added [5, 6]\n"
             "                           SSTs 2, 1, 0 were merged into\n"
-            "                           new SSTs 5, 6 in L1",
+            "                           new SSTs 5, 6 in L1\n"
+            "With tiered compaction:\n"
+            "  flush 2 -> new tier 2.sst\n"
+            "                           2.sst became tier 2, the newest\n"
+            "  compaction into a new tier: removed [4, 2] added [7]\n"
+            "                           the tiers of SSTs 4 and 2 were\n"
+            "                           merged into a new tier 7",
         .example = "manifest",
         .run = cmd_manifest,
         .advances_epoch = 1,
@@ -376,17 +404,6 @@ static int session_interrupted(cli_session *s)
 /* --- Engine events --------------------------------------------------------
  */
 
-/* "[1, 0, 2]" from n ids, in the order given. */
-static void append_ids(cli_buf *b, const uint64_t *ids, size_t n)
-{
-    size_t i;
-
-    cli_buf_append(b, "[", 1);
-    for (i = 0; i < n; i++)
-        cli_buf_printf(b, "%s%" PRIu64, i ? ", " : "", ids[i]);
-    cli_buf_append(b, "]", 1);
-}
-
 /* Runs on whichever thread did the work (see lsm_event_fn), so it touches
  * only the output functions, which lock, and the atomic bg_failed. */
 void cli_print_event(void *ctx, const lsm_event *ev)
@@ -394,54 +411,23 @@ void cli_print_event(void *ctx, const lsm_event *ev)
     cli_session *s = ctx;
     cli_buf line;
 
-    cli_buf_init(&line);
     switch (ev->type) {
-    case LSM_EVENT_MEMTABLE_FROZEN:
-        cli_buf_printf(&line,
-                       "froze memtable %" PRIu64 " (%" PRIu64 " keys, %" PRIu64
-                       " B); new memtable %" PRIu64 "\n",
-                       ev->memtable_id, ev->num_entries, ev->size_bytes,
-                       ev->new_memtable_id);
-        break;
-    case LSM_EVENT_FLUSH_BEGIN:
-        break; /* FLUSH_END says it all */
-    case LSM_EVENT_FLUSH_END:
-        cli_buf_printf(&line, "flushed %" PRIu64 ".sst with size=%" PRIu64 "\n",
-                       ev->sst_id, ev->size_bytes);
-        break;
-    case LSM_EVENT_COMPACTION_BEGIN:
-        cli_buf_append(&line, "compacting ", 11);
-        append_ids(&line, ev->inputs, ev->n_inputs);
-        cli_buf_printf(&line, " into L%d\n", ev->level);
-        break;
-    case LSM_EVENT_COMPACTION_END:
-        cli_buf_printf(&line,
-                       "compaction finished: %zu files removed, %zu files "
-                       "added, output=",
-                       ev->n_inputs, ev->n_outputs);
-        append_ids(&line, ev->outputs, ev->n_outputs);
-        cli_buf_append(&line, "\n", 1);
-        break;
-    case LSM_EVENT_RECOVERED:
-        /* mini-lsm's lines, plural forms included ("1 SSTs opened") */
-        cli_buf_printf(&line, "%zu SSTs opened\n", ev->n_ssts_opened);
-        if (s->wal_enabled)
-            cli_buf_printf(&line, "%zu WALs recovered\n", ev->n_wals_recovered);
-        break;
     case LSM_EVENT_WARNING:
         cli_err_printf("warning: %s\n", ev->message && ev->message[0]
                                             ? ev->message
                                             : "(no details)");
-        break;
+        return;
     case LSM_EVENT_BACKGROUND_ERROR:
         atomic_store(&s->bg_failed, 1);
         cli_err_printf("error: background work failed: %s\n",
                        ev->message && ev->message[0] ? ev->message
                                                      : lsm_strerror(ev->rc));
-        break;
+        return;
     default:
-        break; /* an event this shell does not know yet */
+        break;
     }
+    cli_buf_init(&line);
+    cli_show_event(&line, ev, s->wal_enabled);
     if (line.len > 0)
         cli_out_buf(&line);
     cli_buf_free(&line);
@@ -799,84 +785,6 @@ static int cmd_full_compaction(cli_session *s, const cli_argv *a)
     return LSM_OK;
 }
 
-/* "[3, 2]" from the ids of n memtables. */
-static void dump_memtable_ids(cli_buf *b, const lsm_memtable_info *m, size_t n)
-{
-    size_t i;
-
-    cli_buf_append(b, "[", 1);
-    for (i = 0; i < n; i++)
-        cli_buf_printf(b, "%s%" PRIu64, i ? ", " : "", m[i].memtable_id);
-    cli_buf_append(b, "]", 1);
-}
-
-/* "[1, 0]" from the ids of n SSTs. */
-static void dump_sst_ids(cli_buf *b, const lsm_sst_info *t, size_t n)
-{
-    size_t i;
-
-    cli_buf_append(b, "[", 1);
-    for (i = 0; i < n; i++)
-        cli_buf_printf(b, "%s%" PRIu64, i ? ", " : "", t[i].sst_id);
-    cli_buf_append(b, "]", 1);
-}
-
-/* dump -v: one indented line per SST. */
-static void dump_sst_details(cli_buf *b, const lsm_sst_info *t, size_t n)
-{
-    size_t i;
-
-    for (i = 0; i < n; i++) {
-        cli_buf_printf(b,
-                       "  %" PRIu64 ".sst: %" PRIu64 " B, %" PRIu64
-                       " entries, %" PRIu64 " blocks, keys ",
-                       t[i].sst_id, t[i].file_size, t[i].num_entries,
-                       t[i].num_blocks);
-        cli_buf_append_bytes(b, t[i].first_key, t[i].nfirst_key);
-        cli_buf_append(b, "..", 2);
-        cli_buf_append_bytes(b, t[i].last_key, t[i].nlast_key);
-        cli_buf_append(b, "\n", 1);
-    }
-}
-
-/* Renders the state as dump prints it (mini-lsm's level lines exactly). */
-static void dump_format(cli_buf *b, const lsm_state *st, int verbose)
-{
-    size_t i;
-
-    cli_buf_printf(
-        b, "Memtable (id %" PRIu64 "): %" PRIu64 " keys, %" PRIu64 " B\n",
-        st->memtable.memtable_id, st->memtable.num_keys,
-        st->memtable.size_bytes);
-    cli_buf_printf(b, "Immutable memtables (%zu): ", st->n_immutables);
-    dump_memtable_ids(b, st->immutables, st->n_immutables);
-    cli_buf_append(b, "\n", 1);
-    for (i = 0; verbose && i < st->n_immutables; i++)
-        cli_buf_printf(
-            b, "  memtable %" PRIu64 ": %" PRIu64 " keys, %" PRIu64 " B\n",
-            st->immutables[i].memtable_id, st->immutables[i].num_keys,
-            st->immutables[i].size_bytes);
-    if (st->n_l0 > 0) {
-        cli_buf_printf(b, "L0 (%zu): ", st->n_l0);
-        dump_sst_ids(b, st->l0, st->n_l0);
-        cli_buf_append(b, "\n", 1);
-        if (verbose)
-            dump_sst_details(b, st->l0, st->n_l0);
-    }
-    for (i = 0; i < st->n_levels; i++) {
-        const lsm_level_info *lv = &st->levels[i];
-        cli_buf_printf(b, "L%d (%zu): ", lv->level, lv->n_ssts);
-        dump_sst_ids(b, lv->ssts, lv->n_ssts);
-        cli_buf_append(b, "\n", 1);
-        if (verbose)
-            dump_sst_details(b, lv->ssts, lv->n_ssts);
-    }
-    cli_buf_printf(b, "Open iterators: %zu\n", st->n_iters);
-    for (i = 0; verbose && i < st->n_iters; i++)
-        cli_buf_printf(b, "  iterator %" PRIu64 ": %zu active\n",
-                       st->iters[i].iter_id, st->iters[i].num_active);
-}
-
 static int cmd_dump(cli_session *s, const cli_argv *a)
 {
     lsm_state *st = NULL;
@@ -899,7 +807,7 @@ static int cmd_dump(cli_session *s, const cli_argv *a)
     if (rc != LSM_OK)
         return fail_engine(s, "dump", rc);
     cli_buf_init(&out);
-    dump_format(&out, st, verbose);
+    cli_show_dump(&out, st, verbose);
     cli_buf_printf(&out, "dump success\n");
     lsm_state_free(st);
     rc = cli_out_buf(&out) == 0 ? LSM_OK : LSM_ENOMEM;
@@ -912,80 +820,43 @@ static int cmd_dump(cli_session *s, const cli_argv *a)
 static int cmd_stats(cli_session *s, const cli_argv *a)
 {
     lsm_state *st = NULL;
-    const lsm_counters *c;
+    cli_buf out;
     int rc;
 
     rc = lsm_state_get(s->db, &st);
     if (rc != LSM_OK)
         return fail_engine(s, "stats", rc);
-    c = &st->counters;
-    cli_out_printf("puts: %" PRIu64 "\n"
-                   "deletes: %" PRIu64 "\n"
-                   "gets: %" PRIu64 "\n"
-                   "scans: %" PRIu64 "\n"
-                   "user bytes written: %" PRIu64 "\n"
-                   "wal bytes written: %" PRIu64 "\n"
-                   "flush bytes written: %" PRIu64 "\n"
-                   "compaction bytes written: %" PRIu64 "\n"
-                   "memtables frozen: %" PRIu64 "\n"
-                   "flushes: %" PRIu64 "\n"
-                   "compactions: %" PRIu64 "\n"
-                   "block reads: %" PRIu64 "\n"
-                   "block cache hits: %" PRIu64 "\n"
-                   "bloom checks: %" PRIu64 "\n"
-                   "bloom negatives: %" PRIu64 "\n"
-                   "sst probes: %" PRIu64 "\n",
-                   c->puts, c->deletes, c->gets, c->scans,
-                   c->user_bytes_written, c->wal_bytes_written,
-                   c->flush_bytes_written, c->compaction_bytes_written,
-                   c->memtables_frozen, c->flushes, c->compactions,
-                   c->block_reads, c->block_cache_hits, c->bloom_checks,
-                   c->bloom_negatives, c->sst_probes);
+    cli_buf_init(&out);
+    cli_show_stats(&out, st);
     lsm_state_free(st);
-    return LSM_OK;
-}
-
-/* One manifest record as the manifest command prints it (see its help). */
-static void manifest_format_record(cli_buf *b, const lsm_manifest_record *r)
-{
-    cli_buf_printf(b, "@%" PRIu64 " ", r->offset);
-    switch (r->kind) {
-    case LSM_MANIFEST_NEW_MEMTABLE:
-        cli_buf_printf(b, "new memtable %" PRIu64 "%s\n", r->id,
-                       r->has_wal ? "" : " (no WAL)");
-        return;
-    case LSM_MANIFEST_NEXT_ID:
-        cli_buf_printf(b, "next id %" PRIu64 "\n", r->id);
-        return;
-    case LSM_MANIFEST_FLUSH:
-        cli_buf_printf(b, "flush %" PRIu64 " -> L0 %" PRIu64 ".sst\n", r->id,
-                       r->id);
-        return;
-    case LSM_MANIFEST_COMPACTION:
-        cli_buf_printf(b, "compaction L%d: removed ", r->level);
-        append_ids(b, r->removed, r->n_removed);
-        cli_buf_append(b, " added ", 7);
-        append_ids(b, r->added, r->n_added);
-        cli_buf_append(b, "\n", 1);
-        return;
-    }
-    /* a kind this shell does not know yet: say so rather than hide it */
-    cli_buf_printf(b, "record of unknown kind %d\n", (int)r->kind);
+    rc = cli_out_buf(&out) == 0 ? LSM_OK : LSM_ENOMEM;
+    cli_buf_free(&out);
+    if (rc != LSM_OK)
+        session_count_failure(s);
+    return rc;
 }
 
 static int cmd_manifest(cli_session *s, const cli_argv *a)
 {
     lsm_manifest_record *records = NULL;
+    lsm_state *st = NULL;
     size_t n = 0, i;
     cli_buf out;
-    int rc;
+    int rc, tiered;
 
+    /* The records do not say whether flushes made tiers; the strategy
+     * the database was opened with does (see cli_show_manifest_record). */
+    rc = lsm_state_get(s->db, &st);
+    if (rc != LSM_OK)
+        return fail_engine(s, "manifest", rc);
+    tiered = st->tiered;
+    lsm_state_free(st);
     rc = lsm_manifest_read(s->db, &records, &n);
     if (rc != LSM_OK)
         return fail_engine(s, "manifest", rc);
     cli_buf_init(&out);
     for (i = 0; i < n; i++)
-        manifest_format_record(&out, &records[i]);
+        cli_show_manifest_record(&out, &records[i], tiered);
     cli_buf_printf(&out, "manifest success\n");
     lsm_manifest_free(records, n);
     rc = cli_out_buf(&out) == 0 ? LSM_OK : LSM_ENOMEM;

@@ -603,7 +603,11 @@ static unsigned db_l0_stall_limit(const lsm_db *db)
 static bool db_must_stall(const lsm_db *db)
 {
     const version *v = db->current;
-    unsigned mem_limit = db->opt.stall_memtables;
+    /* Never below num_memtable_limit: the flush thread only flushes above
+     * it, so a lower limit would wait forever. */
+    size_t mem_limit = db->opt.stall_memtables;
+    if (mem_limit && mem_limit < db->opt.num_memtable_limit)
+        mem_limit = db->opt.num_memtable_limit;
     unsigned l0_limit = db_l0_stall_limit(db);
     return (mem_limit && 1 + v->n_imm > mem_limit) ||
            (l0_limit && v->n_l0 > l0_limit);

@@ -87,7 +87,8 @@ static void counters_copy(counters *c, lsm_counters *out)
 
 /* The amplification figures (lsm.h) from the version's running byte total
  * and the counters: nothing is scanned. The bottom run is the last run
- * holding SSTs (the oldest tier), or L0 when no run does. */
+ * holding SSTs (the oldest tier), or, when no run does, the oldest L0 SST:
+ * every L0 SST is a sorted run of its own. */
 static void amplification_fill(const version *v, const lsm_counters *c,
                                lsm_amplification *a)
 {
@@ -107,9 +108,8 @@ static void amplification_fill(const version *v, const lsm_counters *c,
     if (bottom) {
         for (size_t i = 0; i < bottom->n_ssts; i++)
             a->bottom_sst_bytes += sst_file_size(bottom->ssts[i]);
-    } else {
-        for (size_t i = 0; i < v->n_l0; i++)
-            a->bottom_sst_bytes += sst_file_size(v->l0[i]);
+    } else if (v->n_l0 > 0) {
+        a->bottom_sst_bytes = sst_file_size(v->l0[v->n_l0 - 1]);
     }
     if (a->bottom_sst_bytes > 0)
         a->space = (double)a->live_sst_bytes / (double)a->bottom_sst_bytes;

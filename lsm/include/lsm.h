@@ -170,9 +170,10 @@ typedef struct lsm_options {
     unsigned max_merge_width;
     /* Threads mode only: writers wait (a write stall) while more than
      * stall_memtables memtables are in memory or L0 holds more than
-     * stall_l0_files SSTs, until background work catches up. The L0 limit
-     * applies to SIMPLE and LEVELED only (the strategies that compact L0)
-     * and is never below level0_file_num_compaction_trigger. 0 disables a
+     * stall_l0_files SSTs, until background work catches up. The memtable
+     * limit is never below num_memtable_limit; the L0 limit applies to
+     * SIMPLE and LEVELED only (the strategies that compact L0) and is never
+     * below level0_file_num_compaction_trigger. 0 disables a
      * limit. Defaults 8 and 12. Inline mode never stalls: it does the work
      * itself. */
     unsigned stall_memtables;
@@ -372,8 +373,9 @@ typedef struct lsm_counters {
  *   write: (bytes written to SSTs by flushes and compactions) / (key and
  *          value bytes written by users), since open;
  *   space: (bytes of all live SSTs) / (bytes of the SSTs in the bottom
- *          run: the last non-empty level, or the oldest tier): how much
- *          more disk the tree uses than one fully compacted copy
+ *          run: the last non-empty level or the oldest tier, or, when only
+ *          L0 holds SSTs, the oldest L0 SST, each being a sorted run): how
+ *          much more disk the tree uses than one fully compacted copy
  *          (RocksDB's measure);
  *   read:  SSTs a point read may have to search: every L0 SST plus one
  *          per non-empty level or tier (their SSTs never overlap). */

@@ -1,7 +1,9 @@
 #!/bin/sh
 # options.sh: lsm-cli's command line: --help/--version, bad options (exit
 # 2), a database that cannot be opened or a script that is missing (exit 1),
-# the accepted mini-lsm options, --script line numbers, keys at and over
+# the accepted mini-lsm options, the compaction strategy's options (bad
+# values refused, good ones reaching the engine), --script line numbers,
+# keys at and over
 # the length limit, data surviving a close and reopen, a database held by
 # another lsm-cli (exit 1), and recovery after kill -9 (with --sync, and
 # with a torn WAL tail, which is cut off with a warning).
@@ -62,10 +64,12 @@ expect_file() {
 }
 
 # drop_events: removes the engine's event lines (the flush that closing
-# the database does) from the last run's stdout.
+# the database does, and the compactions it triggers) from the last run's
+# stdout.
 drop_events() {
-    grep -v -e '^froze memtable ' -e '^flushed [0-9]*\.sst ' "$tmp/out" \
-        >"$tmp/out.tmp"
+    grep -v -e '^froze memtable ' -e '^flushed [0-9]*\.sst ' \
+        -e '^compaction triggered: ' -e '^compacting \[' \
+        -e '^compaction finished: ' "$tmp/out" >"$tmp/out.tmp"
     mv -- "$tmp/out.tmp" "$tmp/out"
 }
 
@@ -81,6 +85,17 @@ expect_grep "--help usage" 0 out "usage: lsm-cli [OPTIONS]"
 expect_grep "--help sizes" 0 out "--num-memtable-limit N"
 expect_grep "--help sync" 0 out \
     "  --sync                   fsync the WAL before each write returns,"
+expect_grep "--help compaction group" 0 out \
+    "compaction (a strategy ignores the others' options; 0 turns a stall off):"
+expect_grep "--help max-merge-width" 0 out \
+    "  --max-merge-width N      tiered: most tiers merged, 0 = no limit (default 0)"
+expect_grep "--help level0 trigger" 0 out \
+    "  --level0-file-num-compaction-trigger N  L0 SSTs to compact L0 (default 2)"
+if [ "$(grep -c -e '^  --[a-z0-9-]* N  ' "$tmp/out")" -ne 13 ]; then
+    echo "FAIL: --help: expected 13 option lines ending in ' N' (12 for" \
+        "compaction, --num-memtable-limit)"
+    n_failed=$((n_failed + 1))
+fi
 if grep -q "takes effect" "$tmp/out"; then
     echo "FAIL: --help still says an option takes effect later"
     n_failed=$((n_failed + 1))
@@ -119,6 +134,95 @@ expect "overflowing size" 2 "" \
 run --target-sst-size=-1
 expect "negative size" 2 "" \
     "error: --target-sst-size: '-1' is not a number (expected a whole number from 1 to 18446744073709551615)$nl"
+
+# The compaction strategy's options: unsigned decimals in the range lsm.h
+# documents; anything else exits 2 before the database is opened.
+u32=4294967295
+run --max-levels 0
+expect "--max-levels 0" 2 "" \
+    "error: --max-levels: '0' is zero (expected a whole number from 1 to 16)$nl"
+run --max-levels=17
+expect "--max-levels 17" 2 "" \
+    "error: --max-levels: '17' is too large (expected a whole number from 1 to 16)$nl"
+run --level0-file-num-compaction-trigger 2x
+expect "--level0-file-num-compaction-trigger junk" 2 "" \
+    "error: --level0-file-num-compaction-trigger: '2x' is not a number (expected a whole number from 1 to $u32)$nl"
+run --size-ratio-percent=0
+expect "--size-ratio-percent 0" 2 "" \
+    "error: --size-ratio-percent: '0' is zero (expected a whole number from 1 to $u32)$nl"
+run --base-level-size-mb -1
+expect "--base-level-size-mb -1" 2 "" \
+    "error: --base-level-size-mb: '-1' is not a number (expected a whole number from 1 to $u32)$nl"
+run --level-size-multiplier 0
+expect "--level-size-multiplier 0" 2 "" \
+    "error: --level-size-multiplier: '0' is zero (expected a whole number from 1 to $u32)$nl"
+run --num-tiers 4294967296
+expect "--num-tiers too large" 2 "" \
+    "error: --num-tiers: '4294967296' is too large (expected a whole number from 1 to $u32)$nl"
+run --max-size-amplification-percent 1.5
+expect "--max-size-amplification-percent junk" 2 "" \
+    "error: --max-size-amplification-percent: '1.5' is not a number (expected a whole number from 0 to $u32)$nl"
+run --size-ratio=
+expect "--size-ratio empty" 2 "" \
+    "error: --size-ratio: '' is not a number (expected a whole number from 0 to $u32)$nl"
+run --min-merge-width 0
+expect "--min-merge-width 0" 2 "" \
+    "error: --min-merge-width: '0' is zero (expected a whole number from 1 to $u32)$nl"
+run --max-merge-width 1
+expect "--max-merge-width 1" 2 "" \
+    "error: --max-merge-width: '1' is too small (expected 0 for no limit, or a whole number from 2 to $u32)$nl"
+run --stall-memtables 0x8
+expect "--stall-memtables junk" 2 "" \
+    "error: --stall-memtables: '0x8' is not a number (expected 0 for no stall, or a whole number from 1 to $u32)$nl"
+run --stall-l0-files
+expect "--stall-l0-files without a value" 2 "" \
+    "error: --stall-l0-files needs a value: --stall-l0-files N$nl"
+run --size-ratios 3
+expect "--size-ratios" 2 "" \
+    "error: unknown option '--size-ratios'; try 'lsm-cli --help'$nl"
+
+# Good values reach the engine. Zero where it means "no limit" or "never
+# stall", and the largest values, are accepted.
+run --path "$tmp/db-limits" --compaction tiered --max-merge-width 0 \
+    --stall-memtables 0 --stall-l0-files 0 --size-ratio 0 \
+    --max-size-amplification-percent 0 --min-merge-width $u32 \
+    --num-tiers $u32 --max-levels 16 --base-level-size-mb $u32 \
+    --level-size-multiplier $u32 --size-ratio-percent $u32 \
+    --level0-file-num-compaction-trigger $u32 -c "put k v" -c "get k"
+drop_events
+expect "limits accepted" 0 "k stored${nl}k=b\"v\"$nl" ""
+# --max-levels: the number of levels dump shows.
+run --path "$tmp/db-levels" --max-levels 2 -c dump
+expect "--max-levels 2" 0 \
+    "Memtable (id 0): 0 keys, 0 B${nl}Immutable memtables (0): []${nl}L1 (0): []${nl}L2 (0): []${nl}Open iterators: 0${nl}dump success$nl" \
+    ""
+# --level0-file-num-compaction-trigger: simple compaction waits for the
+# third L0 SST instead of the second.
+run --path "$tmp/db-trigger" --compaction simple \
+    --level0-file-num-compaction-trigger 3 \
+    -c "put a 1" -c flush -c "put b 2" -c flush -c dump -c "put c 3" -c flush
+if [ "$status" -ne 0 ] ||
+    ! grep -q '^L0 (2): \[1, 0\]$' "$tmp/out" ||
+    [ "$(grep -c '^compaction triggered: ' "$tmp/out")" -lt 1 ] ||
+    [ "$(sed -n '/^L0 (2)/q;/^compaction/p' "$tmp/out")" != "" ]; then
+    echo "FAIL: --level0-file-num-compaction-trigger 3: expected two L0" \
+        "SSTs, then a compaction after the third flush"
+    cat "$tmp/out" "$tmp/err"
+    n_failed=$((n_failed + 1))
+fi
+# --num-tiers: with 2, the second flush already merges the two tiers.
+run --path "$tmp/db-tiers" --compaction tiered --num-tiers 2 \
+    -c "put a 1" -c flush -c "put b 2" -c flush -c dump
+expect_grep "--num-tiers 2" 0 out "compacting [1, 0] into a new tier"
+# The stall limits only matter with --background, where they hold writers
+# back until the threads catch up; stats counts the stalls (how many
+# depends on timing, so only the lines are checked).
+run --path "$tmp/db-stall" --background --stall-memtables 3 \
+    --stall-l0-files 2 --target-sst-size 1024 -c "fill 1 300" -c "get 150" \
+    -c stats
+expect_grep "stalls with --background" 0 out '150=b"value150@0"'
+expect_grep "stalls counted" 0 out "write stalls: "
+expect_grep "stall time" 0 out "stall time: "
 
 : >"$tmp/a-file"
 run --path "$tmp/a-file" -c "get 1"
@@ -163,7 +267,9 @@ drop_events
 expect "longest key" 0 "${reopened}$key stored${nl}$key=b\"v\"$nl" ""
 run --path "$db" -c "put ${key}k v"
 expect_grep "over-long key" 1 err "error: put: "
-if [ "$(cat "$tmp/out")" != "2 SSTs opened${nl}0 WALs recovered" ] ||
+# The close before flushed a second L0 SST, and leveled compaction (L0
+# trigger 2) merged the two into one SST of the base level.
+if [ "$(cat "$tmp/out")" != "1 SSTs opened${nl}0 WALs recovered" ] ||
     [ "$(wc -l <"$tmp/err")" -ne 1 ]; then
     echo "FAIL: over-long key: expected the recovery lines and one error line"
     n_failed=$((n_failed + 1))

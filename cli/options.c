@@ -1,0 +1,424 @@
+/*
+ * options.c: lsm-cli's command-line options (see options.h).
+ *
+ * Every value is checked before the database is opened, so a typo exits
+ * with status 2 and a message naming the option, the value and what would
+ * have been accepted, instead of reaching lsm_open. Numbers are plain
+ * decimals (cli_parse_u64): no sign, no suffix, no hex.
+ *
+ * The strategy knobs are the table uint_options: each row names an
+ * unsigned field of lsm_options by its offset, the values it accepts and
+ * its --help line. Ranges follow lsm.h: what it documents as invalid (or
+ * what can only mean a typo, like a zero L0 trigger) is refused here;
+ * anything merely unusual is left to the engine.
+ */
+#include "options.h"
+
+#include "parse.h"
+
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* An unsigned field of lsm_options set by "--name N". Accepted: min..max,
+ * and also 0 when zero_means says what 0 stands for ("0 for no limit"). */
+typedef struct uint_option {
+    const char *name;
+    size_t offset; /* of the unsigned field in lsm_options */
+    unsigned min;
+    unsigned max;
+    const char *zero_means; /* "0 for ...", or NULL: 0 only if min is 0 */
+    const char *help;       /* one --help line; " (default N)" follows */
+} uint_option;
+
+#define UOPT(field) offsetof(lsm_options, field)
+
+static const uint_option uint_options[] = {
+    {"--max-levels", UOPT(max_levels), 1, 16, NULL,
+     "levels of simple and leveled, 1 to 16"},
+    {"--level0-file-num-compaction-trigger",
+     UOPT(level0_file_num_compaction_trigger), 1, UINT_MAX, NULL,
+     "L0 SSTs to compact L0"},
+    {"--size-ratio-percent", UOPT(size_ratio_percent), 1, UINT_MAX, NULL,
+     "simple: compact when lower/upper < N%"},
+    {"--base-level-size-mb", UOPT(base_level_size_mb), 1, UINT_MAX, NULL,
+     "leveled: target MiB of the base level"},
+    {"--level-size-multiplier", UOPT(level_size_multiplier), 1, UINT_MAX, NULL,
+     "leveled: size factor between levels"},
+    {"--num-tiers", UOPT(num_tiers), 1, UINT_MAX, NULL,
+     "tiered: tiers before anything is merged"},
+    {"--max-size-amplification-percent", UOPT(max_size_amplification_percent),
+     0, UINT_MAX, NULL, "tiered: merge all at this %"},
+    {"--size-ratio", UOPT(size_ratio), 0, UINT_MAX, NULL,
+     "tiered: merge when ratio >= (100+N)%"},
+    {"--min-merge-width", UOPT(min_merge_width), 1, UINT_MAX, NULL,
+     "tiered: fewest tiers merged by ratio"},
+    {"--max-merge-width", UOPT(max_merge_width), 2, UINT_MAX, "0 for no limit",
+     "tiered: most tiers merged, 0 = no limit"},
+    {"--stall-memtables", UOPT(stall_memtables), 1, UINT_MAX, "0 for no stall",
+     "background: stall writes over N memtables"},
+    {"--stall-l0-files", UOPT(stall_l0_files), 1, UINT_MAX, "0 for no stall",
+     "background: stall writes over N L0 SSTs"},
+};
+
+#define N_UINT_OPTIONS (sizeof uint_options / sizeof uint_options[0])
+
+/* The field a row of uint_options names in *opt, to set or to read. */
+static unsigned *uint_option_field(lsm_options *opt, const uint_option *u)
+{
+    return (unsigned *)(void *)((char *)opt + u->offset);
+}
+
+static unsigned uint_option_get(const lsm_options *opt, const uint_option *u)
+{
+    return *(const unsigned *)(const void *)((const char *)opt + u->offset);
+}
+
+const char *cli_compaction_name(lsm_compaction c)
+{
+    switch (c) {
+    case LSM_COMPACTION_NONE:
+        return "none";
+    case LSM_COMPACTION_SIMPLE:
+        return "simple";
+    case LSM_COMPACTION_TIERED:
+        return "tiered";
+    case LSM_COMPACTION_LEVELED:
+        return "leveled";
+    }
+    return "unknown";
+}
+
+/* The "compaction:" group of --help, one line per row of uint_options. */
+static void usage_print_compaction(FILE *out, const lsm_options *d)
+{
+    char name[64];
+    size_t i;
+
+    fprintf(out, "compaction (a strategy ignores the others' options; "
+                 "0 turns a stall off):\n");
+    for (i = 0; i < N_UINT_OPTIONS; i++) {
+        const uint_option *u = &uint_options[i];
+        snprintf(name, sizeof name, "%s N", u->name);
+        fprintf(out, "  %-23s  %s (default %u)\n", name, u->help,
+                uint_option_get(d, u));
+    }
+}
+
+void cli_usage_print(FILE *out)
+{
+    lsm_options d;
+
+    lsm_options_init(&d);
+    fprintf(out,
+            "usage: lsm-cli [OPTIONS] [< SCRIPT]\n"
+            "\n"
+            "The shell of the lsm storage engine, compatible with "
+            "mini-lsm-cli.\n"
+            "At a terminal it prompts for commands (type help); otherwise "
+            "it\n"
+            "replays its input as a script, one command per line.\n"
+            "\n"
+            "options:\n"
+            "  --path DIR               database directory (default "
+            "lsm.db)\n"
+            "  --compaction STRATEGY    none, simple, tiered or leveled "
+            "(default %s)\n"
+            "  --background             flush and compact in background "
+            "threads (default:\n"
+            "                           inline, so every run prints the "
+            "same thing)\n"
+            "  --enable-wal             log every write (the default): "
+            "survives kill -9\n"
+            "  --disable-wal            keep no log: a crash loses the "
+            "writes in memtables\n"
+            "  --sync                   fsync the WAL before each write "
+            "returns,\n"
+            "                           so writes survive power loss\n"
+            "  --target-sst-size BYTES  memtable and SST size (default "
+            "%zu)\n"
+            "  --block-size BYTES       SST block size (default %zu)\n"
+            "  --num-memtable-limit N   memtables kept in memory (default "
+            "%zu)\n"
+            "  -c CMD                   run CMD, then exit (repeatable)\n"
+            "  --script FILE            replay FILE, then exit\n"
+            "  --echo                   print each command before its "
+            "output\n"
+            "  --bail                   stop at the first error (exit status "
+            "1)\n"
+            "  --help                   show this help\n"
+            "  --version                show the version\n"
+            "\n",
+            cli_compaction_name(d.compaction), d.target_sst_size, d.block_size,
+            d.num_memtable_limit);
+    usage_print_compaction(out, &d);
+    fprintf(out, "\n"
+                 "exit status: 0 on success, 1 if a command failed or the "
+                 "database could\n"
+                 "not be opened or closed, 2 for a bad option, 130 if Ctrl-C "
+                 "stopped a\n"
+                 "script.\n");
+}
+
+/* Records why the command line is bad. Returns CLI_EXIT_BAD_OPTION. */
+static int options_fail(cli_config *cfg, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+static int options_fail(cli_config *cfg, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(cfg->error, sizeof cfg->error, fmt, ap);
+    va_end(ap);
+    return CLI_EXIT_BAD_OPTION;
+}
+
+/* Matches argv[*i] against option name, taking its value from "--name=V"
+ * or from the next argument. Returns 1 and sets *value on a match, 0 if
+ * argv[*i] is another option, -1 (recorded) if the value is missing. */
+static int options_value(cli_config *cfg, int argc, char **argv, int *i,
+                         const char *name, const char *metavar,
+                         const char **value)
+{
+    const char *arg = argv[*i];
+    size_t n = strlen(name);
+
+    if (strncmp(arg, name, n) != 0)
+        return 0;
+    if (arg[n] == '=') {
+        *value = arg + n + 1;
+        return 1;
+    }
+    if (arg[n] != '\0')
+        return 0;
+    if (*i + 1 >= argc) {
+        options_fail(cfg, "%s needs a value: %s %s", name, name, metavar);
+        return -1;
+    }
+    *value = argv[++*i];
+    return 1;
+}
+
+/* What a rejected number is, for the message. */
+static const char *options_num_problem(cli_num_status st, uint64_t v)
+{
+    if (st == CLI_NUM_TOO_LARGE)
+        return "too large";
+    if (st != CLI_NUM_OK)
+        return "not a number";
+    return v == 0 ? "zero" : "too small";
+}
+
+/* Parses a size option: a plain decimal from 1 to SIZE_MAX. */
+static int options_size(cli_config *cfg, const char *name, const char *text,
+                        size_t *out)
+{
+    uint64_t v = 0;
+    cli_num_status st;
+
+    st = cli_parse_u64(text, strlen(text), SIZE_MAX, &v);
+    if (st == CLI_NUM_OK && v > 0) {
+        *out = (size_t)v;
+        return 0;
+    }
+    options_fail(cfg, "%s: '%s' is %s (expected a whole number from 1 to %zu)",
+                 name, text, options_num_problem(st, v), (size_t)SIZE_MAX);
+    return -1;
+}
+
+/* Parses the value of a row of uint_options into cfg->opt. */
+static int options_uint(cli_config *cfg, const uint_option *u, const char *text)
+{
+    uint64_t v = 0;
+    cli_num_status st;
+    char zero[64] = "";
+
+    st = cli_parse_u64(text, strlen(text), u->max, &v);
+    if (st == CLI_NUM_OK &&
+        (v >= u->min || (v == 0 && u->zero_means != NULL))) {
+        *uint_option_field(&cfg->opt, u) = (unsigned)v;
+        return 0;
+    }
+    if (u->zero_means)
+        snprintf(zero, sizeof zero, "%s, or ", u->zero_means);
+    options_fail(
+        cfg, "%s: '%s' is %s (expected %sa whole number from %u to %u)",
+        u->name, text, options_num_problem(st, v), zero, u->min, u->max);
+    return -1;
+}
+
+static int options_compaction(cli_config *cfg, const char *text)
+{
+    static const lsm_compaction all[] = {
+        LSM_COMPACTION_NONE, LSM_COMPACTION_SIMPLE, LSM_COMPACTION_TIERED,
+        LSM_COMPACTION_LEVELED};
+    size_t i;
+
+    for (i = 0; i < sizeof all / sizeof all[0]; i++) {
+        if (strcmp(text, cli_compaction_name(all[i])) == 0) {
+            cfg->opt.compaction = all[i];
+            return 0;
+        }
+    }
+    options_fail(cfg,
+                 "--compaction: unknown strategy '%s' (expected none, "
+                 "simple, tiered or leveled)",
+                 text);
+    return -1;
+}
+
+/* Adds one -c command to cfg. */
+static int options_add_command(cli_config *cfg, char *cmd)
+{
+    char **grown = realloc(cfg->cmds, (cfg->n_cmds + 1) * sizeof *grown);
+
+    if (!grown) {
+        options_fail(cfg, "out of memory");
+        return -1;
+    }
+    cfg->cmds = grown;
+    cfg->cmds[cfg->n_cmds++] = cmd;
+    return 0;
+}
+
+/* Applies the value of a valued option other than the strategy knobs.
+ * Returns 0, or -1 (recorded). */
+static int options_apply(cli_config *cfg, const char *name, const char *v)
+{
+    if (strcmp(name, "--path") == 0) {
+        if (v[0] == '\0') {
+            options_fail(cfg, "--path: the directory name is empty");
+            return -1;
+        }
+        cfg->path = v;
+        return 0;
+    }
+    if (strcmp(name, "--compaction") == 0)
+        return options_compaction(cfg, v);
+    if (strcmp(name, "--target-sst-size") == 0)
+        return options_size(cfg, name, v, &cfg->opt.target_sst_size);
+    if (strcmp(name, "--block-size") == 0)
+        return options_size(cfg, name, v, &cfg->opt.block_size);
+    if (strcmp(name, "--num-memtable-limit") == 0)
+        return options_size(cfg, name, v, &cfg->opt.num_memtable_limit);
+    cfg->script = v; /* --script */
+    return 0;
+}
+
+/* Handles a strategy knob. Same returns as options_parse_valued. */
+static int options_parse_uint(cli_config *cfg, int argc, char **argv, int *i)
+{
+    const char *v = NULL;
+    size_t k;
+    int m;
+
+    for (k = 0; k < N_UINT_OPTIONS; k++) {
+        m = options_value(cfg, argc, argv, i, uint_options[k].name, "N", &v);
+        if (m == 0)
+            continue;
+        if (m < 0 || options_uint(cfg, &uint_options[k], v) != 0)
+            return -1;
+        return 1;
+    }
+    return 0;
+}
+
+/* Handles an option that takes a value. Returns 1 if argv[*i] was one
+ * (and was valid), 0 if it is not such an option, -1 on a recorded error. */
+static int options_parse_valued(cli_config *cfg, int argc, char **argv, int *i)
+{
+    static const char *const valued[][2] = {
+        {"--path", "DIR"},
+        {"--compaction", "STRATEGY"},
+        {"--target-sst-size", "BYTES"},
+        {"--block-size", "BYTES"},
+        {"--num-memtable-limit", "N"},
+        {"--script", "FILE"},
+    };
+    const char *v = NULL;
+    size_t k;
+    int m;
+
+    if (strcmp(argv[*i], "-c") == 0) {
+        if (*i + 1 >= argc) {
+            options_fail(cfg, "-c needs a value: -c CMD");
+            return -1;
+        }
+        ++*i;
+        return options_add_command(cfg, argv[*i]) == 0 ? 1 : -1;
+    }
+    for (k = 0; k < sizeof valued / sizeof valued[0]; k++) {
+        m = options_value(cfg, argc, argv, i, valued[k][0], valued[k][1], &v);
+        if (m == 0)
+            continue;
+        if (m < 0 || options_apply(cfg, valued[k][0], v) != 0)
+            return -1;
+        return 1;
+    }
+    return options_parse_uint(cfg, argc, argv, i);
+}
+
+/* Handles a flag (an option without a value). Returns 1 if argv[i] was
+ * one, 0 if not. */
+static int options_parse_flag(cli_config *cfg, const char *arg)
+{
+    if (strcmp(arg, "--enable-wal") == 0)
+        cfg->opt.enable_wal = 1;
+    else if (strcmp(arg, "--disable-wal") == 0)
+        cfg->opt.enable_wal = 0;
+    else if (strcmp(arg, "--sync") == 0)
+        cfg->opt.sync = 1;
+    else if (strcmp(arg, "--background") == 0)
+        cfg->opt.sched = LSM_SCHED_THREADS;
+    else if (strcmp(arg, "--echo") == 0)
+        cfg->echo = 1;
+    else if (strcmp(arg, "--bail") == 0)
+        cfg->bail = 1;
+    else if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0)
+        cfg->show_help = 1;
+    else if (strcmp(arg, "--version") == 0)
+        cfg->show_version = 1;
+    else
+        return 0;
+    return 1;
+}
+
+int cli_options_parse(cli_config *cfg, int argc, char **argv)
+{
+    int i, m;
+
+    memset(cfg, 0, sizeof *cfg);
+    cfg->path = "lsm.db";
+    lsm_options_init(&cfg->opt);
+    for (i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        m = options_parse_valued(cfg, argc, argv, &i);
+        if (m < 0)
+            return CLI_EXIT_BAD_OPTION;
+        if (m > 0 || options_parse_flag(cfg, arg))
+            continue;
+        if (arg[0] == '-')
+            return options_fail(
+                cfg, "unknown option '%s'; try 'lsm-cli --help'", arg);
+        return options_fail(cfg,
+                            "unexpected argument '%s' (commands go in -c CMD "
+                            "or on stdin); try 'lsm-cli --help'",
+                            arg);
+    }
+    return 0;
+}
+
+void cli_options_free(cli_config *cfg)
+{
+    if (!cfg)
+        return;
+    free(cfg->cmds);
+    cfg->cmds = NULL;
+    cfg->n_cmds = 0;
+}

@@ -1,0 +1,626 @@
+/*
+ * test_cli_show.c: unit tests of the text lsm-cli prints for the engine's
+ * reports (cli/show.c): event lines, dump, stats and manifest records,
+ * rendered from hand-made events and states, so every line is checked
+ * without a database and every field is checked to land on its own line.
+ *
+ * Random events (fixed seed) check the shape of the compaction lines for
+ * any id lists, levels and reasons, and that nothing reads out of bounds
+ * (run under ASan to see that).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "format.h"
+#include "show.h"
+
+#include "lsm.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Compares what b holds with want, showing both on a mismatch. */
+static void assert_buf(const cli_buf *b, const char *want)
+{
+    assert_false(cli_buf_failed(b));
+    if (strcmp(cli_buf_str(b), want) != 0)
+        fail_msg("got:\n%s\nwanted:\n%s", cli_buf_str(b), want);
+}
+
+/* Renders one event into a fresh buffer and compares it with want. */
+static void assert_event(const lsm_event *ev, int wal_enabled, const char *want)
+{
+    cli_buf b;
+
+    cli_buf_init(&b);
+    cli_show_event(&b, ev, wal_enabled);
+    assert_buf(&b, want);
+    cli_buf_free(&b);
+}
+
+static size_t count_char(const char *s, char c)
+{
+    size_t n = 0;
+
+    for (; *s; s++)
+        n += *s == c;
+    return n;
+}
+
+static void test_ids(void **state)
+{
+    static const uint64_t ids[] = {7, 0, UINT64_MAX};
+    cli_buf b;
+
+    (void)state;
+    cli_buf_init(&b);
+    cli_show_ids(&b, NULL, 0);
+    assert_buf(&b, "[]");
+    cli_buf_reset(&b);
+    cli_show_ids(&b, ids, 1);
+    assert_buf(&b, "[7]");
+    cli_buf_reset(&b);
+    cli_show_ids(&b, ids, 3);
+    assert_buf(&b, "[7, 0, 18446744073709551615]");
+    cli_buf_free(&b);
+}
+
+static void test_compaction_begin_into_a_level(void **state)
+{
+    static const uint64_t in[] = {3, 1, 0};
+    lsm_event ev;
+
+    (void)state;
+    memset(&ev, 0, sizeof ev);
+    ev.type = LSM_EVENT_COMPACTION_BEGIN;
+    ev.inputs = in;
+    ev.n_inputs = 3;
+    ev.level = 4;
+    ev.reason = "L0 has 2 SSTs (trigger 2)";
+    assert_event(&ev, 1,
+                 "compaction triggered: L0 has 2 SSTs (trigger 2)\n"
+                 "compacting [3, 1, 0] into L4\n");
+    ev.level = 1;
+    assert_event(&ev, 0,
+                 "compaction triggered: L0 has 2 SSTs (trigger 2)\n"
+                 "compacting [3, 1, 0] into L1\n");
+}
+
+static void test_compaction_begin_into_a_new_tier(void **state)
+{
+    static const uint64_t in[] = {9, 5};
+    lsm_event ev;
+
+    (void)state;
+    memset(&ev, 0, sizeof ev);
+    ev.type = LSM_EVENT_COMPACTION_BEGIN;
+    ev.inputs = in;
+    ev.n_inputs = 2;
+    ev.level = 0;
+    ev.reason = "space amplification 300% >= 200%";
+    assert_event(&ev, 1,
+                 "compaction triggered: space amplification 300% >= 200%\n"
+                 "compacting [9, 5] into a new tier\n");
+}
+
+static void test_compaction_begin_without_a_reason(void **state)
+{
+    static const uint64_t in[] = {2};
+    lsm_event ev;
+
+    (void)state;
+    memset(&ev, 0, sizeof ev);
+    ev.type = LSM_EVENT_COMPACTION_BEGIN;
+    ev.inputs = in;
+    ev.n_inputs = 1;
+    ev.level = 2;
+    ev.reason = NULL;
+    assert_event(&ev, 1,
+                 "compaction triggered: (no reason given)\n"
+                 "compacting [2] into L2\n");
+    ev.reason = "";
+    assert_event(&ev, 1,
+                 "compaction triggered: (no reason given)\n"
+                 "compacting [2] into L2\n");
+}
+
+static void test_compaction_end(void **state)
+{
+    static const uint64_t in[] = {4, 3, 2}, out[] = {7, 8};
+    lsm_event ev;
+
+    (void)state;
+    memset(&ev, 0, sizeof ev);
+    ev.type = LSM_EVENT_COMPACTION_END;
+    ev.inputs = in;
+    ev.n_inputs = 3;
+    ev.outputs = out;
+    ev.n_outputs = 2;
+    ev.level = 3;
+    ev.reason = "ignored at the end";
+    assert_event(&ev, 1,
+                 "compaction finished: 3 files removed, 2 files added, "
+                 "output=[7, 8]\n");
+    /* Every key deleted: nothing comes out. */
+    ev.n_outputs = 0;
+    ev.outputs = NULL;
+    assert_event(&ev, 1,
+                 "compaction finished: 3 files removed, 0 files added, "
+                 "output=[]\n");
+}
+
+static void test_flush_and_recovery_events(void **state)
+{
+    lsm_event ev;
+
+    (void)state;
+    memset(&ev, 0, sizeof ev);
+    ev.type = LSM_EVENT_MEMTABLE_FROZEN;
+    ev.memtable_id = 4;
+    ev.num_entries = 100;
+    ev.size_bytes = 1084;
+    ev.new_memtable_id = 5;
+    assert_event(&ev, 1,
+                 "froze memtable 4 (100 keys, 1084 B); new memtable 5\n");
+
+    memset(&ev, 0, sizeof ev);
+    ev.type = LSM_EVENT_FLUSH_BEGIN;
+    ev.memtable_id = 4;
+    assert_event(&ev, 1, "");
+    ev.type = LSM_EVENT_FLUSH_END;
+    ev.sst_id = 4;
+    ev.size_bytes = 1816;
+    assert_event(&ev, 1, "flushed 4.sst with size=1816\n");
+
+    memset(&ev, 0, sizeof ev);
+    ev.type = LSM_EVENT_RECOVERED;
+    ev.n_ssts_opened = 1;
+    ev.n_wals_recovered = 2;
+    assert_event(&ev, 1, "1 SSTs opened\n2 WALs recovered\n");
+    assert_event(&ev, 0, "1 SSTs opened\n");
+}
+
+/* Warnings and background errors go to stderr through the session; the
+ * stdout text has nothing for them, nor for a type it does not know. */
+static void test_events_without_stdout_lines(void **state)
+{
+    lsm_event ev;
+
+    (void)state;
+    memset(&ev, 0, sizeof ev);
+    ev.type = LSM_EVENT_WARNING;
+    ev.message = "torn tail cut off";
+    assert_event(&ev, 1, "");
+    ev.type = LSM_EVENT_BACKGROUND_ERROR;
+    ev.rc = LSM_EIO;
+    assert_event(&ev, 1, "");
+    ev.type = (lsm_event_type)99;
+    assert_event(&ev, 1, "");
+}
+
+/* An SST with the given id and keys first..last (C strings). */
+static lsm_sst_info sst_make(uint64_t id, const char *first, const char *last)
+{
+    lsm_sst_info t;
+
+    memset(&t, 0, sizeof t);
+    t.sst_id = id;
+    t.file_size = 1000 + id;
+    t.num_entries = 10 * id;
+    t.num_blocks = id + 1;
+    t.first_key = (void *)first;
+    t.nfirst_key = strlen(first);
+    t.last_key = (void *)last;
+    t.nlast_key = strlen(last);
+    return t;
+}
+
+static void test_dump_levels(void **state)
+{
+    lsm_sst_info l0[2], l2[2];
+    lsm_memtable_info imm[2];
+    lsm_level_info levels[3];
+    lsm_iter_info it = {3, 2};
+    lsm_state st;
+    cli_buf b;
+
+    (void)state;
+    memset(&st, 0, sizeof st);
+    st.memtable.memtable_id = 9;
+    st.memtable.num_keys = 12;
+    st.memtable.size_bytes = 216;
+    imm[0].memtable_id = 8;
+    imm[0].num_keys = 5;
+    imm[0].size_bytes = 50;
+    imm[1].memtable_id = 7;
+    imm[1].num_keys = 6;
+    imm[1].size_bytes = 60;
+    st.immutables = imm;
+    st.n_immutables = 2;
+    l0[0] = sst_make(6, "a", "z");
+    l0[1] = sst_make(5, "b", "y");
+    st.l0 = l0;
+    st.n_l0 = 2;
+    l2[0] = sst_make(1, "a", "m");
+    l2[1] = sst_make(2, "n", "z");
+    levels[0].level = 1;
+    levels[0].n_ssts = 0;
+    levels[0].ssts = NULL;
+    levels[1].level = 2;
+    levels[1].n_ssts = 2;
+    levels[1].ssts = l2;
+    levels[2].level = 3;
+    levels[2].n_ssts = 0;
+    levels[2].ssts = NULL;
+    st.levels = levels;
+    st.n_levels = 3;
+    st.iters = &it;
+    st.n_iters = 1;
+
+    cli_buf_init(&b);
+    cli_show_dump(&b, &st, 0);
+    assert_buf(&b, "Memtable (id 9): 12 keys, 216 B\n"
+                   "Immutable memtables (2): [8, 7]\n"
+                   "L0 (2): [6, 5]\n"
+                   "L1 (0): []\n"
+                   "L2 (2): [1, 2]\n"
+                   "L3 (0): []\n"
+                   "Open iterators: 1\n");
+    cli_buf_reset(&b);
+    cli_show_dump(&b, &st, 1);
+    assert_buf(&b,
+               "Memtable (id 9): 12 keys, 216 B\n"
+               "Immutable memtables (2): [8, 7]\n"
+               "  memtable 8: 5 keys, 50 B\n"
+               "  memtable 7: 6 keys, 60 B\n"
+               "L0 (2): [6, 5]\n"
+               "  6.sst: 1006 B, 60 entries, 7 blocks, keys b\"a\"..b\"z\"\n"
+               "  5.sst: 1005 B, 50 entries, 6 blocks, keys b\"b\"..b\"y\"\n"
+               "L1 (0): []\n"
+               "L2 (2): [1, 2]\n"
+               "  1.sst: 1001 B, 10 entries, 2 blocks, keys b\"a\"..b\"m\"\n"
+               "  2.sst: 1002 B, 20 entries, 3 blocks, keys b\"n\"..b\"z\"\n"
+               "L3 (0): []\n"
+               "Open iterators: 1\n"
+               "  iterator 3: 2 active\n");
+    cli_buf_free(&b);
+}
+
+/* Tiers print as mini-lsm prints them: L<tier id>, newest first, and no
+ * L0 line (a tiered tree's L0 is empty). */
+static void test_dump_tiers(void **state)
+{
+    lsm_sst_info t9[2], t5[1], t2[3];
+    lsm_level_info tiers[3];
+    lsm_state st;
+    cli_buf b;
+
+    (void)state;
+    memset(&st, 0, sizeof st);
+    st.memtable.memtable_id = 12;
+    st.tiered = 1;
+    st.compaction = LSM_COMPACTION_TIERED;
+    t9[0] = sst_make(10, "a", "k");
+    t9[1] = sst_make(11, "l", "z");
+    t5[0] = sst_make(5, "c", "x");
+    t2[0] = sst_make(2, "a", "f");
+    t2[1] = sst_make(3, "g", "p");
+    t2[2] = sst_make(4, "q", "z");
+    tiers[0].level = 9;
+    tiers[0].n_ssts = 2;
+    tiers[0].ssts = t9;
+    tiers[1].level = 5;
+    tiers[1].n_ssts = 1;
+    tiers[1].ssts = t5;
+    tiers[2].level = 2;
+    tiers[2].n_ssts = 3;
+    tiers[2].ssts = t2;
+    st.levels = tiers;
+    st.n_levels = 3;
+
+    cli_buf_init(&b);
+    cli_show_dump(&b, &st, 0);
+    assert_buf(&b, "Memtable (id 12): 0 keys, 0 B\n"
+                   "Immutable memtables (0): []\n"
+                   "L9 (2): [10, 11]\n"
+                   "L5 (1): [5]\n"
+                   "L2 (3): [2, 3, 4]\n"
+                   "Open iterators: 0\n");
+    /* No tiers at all: nothing between the memtables and the iterators. */
+    st.n_levels = 0;
+    cli_buf_reset(&b);
+    cli_show_dump(&b, &st, 1);
+    assert_buf(&b, "Memtable (id 12): 0 keys, 0 B\n"
+                   "Immutable memtables (0): []\n"
+                   "Open iterators: 0\n");
+    cli_buf_free(&b);
+}
+
+/* Keys in dump -v print in the b"..." form, whatever bytes they hold. */
+static void test_dump_verbose_escapes_keys(void **state)
+{
+    static const char first[] = {'k', '\0', '\n'};
+    static const char last[] = {'\xff', '"'};
+    lsm_sst_info t;
+    lsm_level_info lv;
+    lsm_state st;
+    cli_buf b;
+
+    (void)state;
+    memset(&st, 0, sizeof st);
+    t = sst_make(3, "", "");
+    t.first_key = (void *)first;
+    t.nfirst_key = sizeof first;
+    t.last_key = (void *)last;
+    t.nlast_key = sizeof last;
+    lv.level = 1;
+    lv.n_ssts = 1;
+    lv.ssts = &t;
+    st.levels = &lv;
+    st.n_levels = 1;
+    cli_buf_init(&b);
+    cli_show_dump(&b, &st, 1);
+    assert_non_null(strstr(cli_buf_str(&b), "  3.sst: 1003 B, 30 entries, 4 "
+                                            "blocks, keys b\"k\\0\\n\".."
+                                            "b\"\\xff\\\"\"\n"));
+    cli_buf_free(&b);
+}
+
+/* Gives every counter a different value and checks that each line shows
+ * its own field, then the amplification block. */
+static void test_stats_every_line(void **state)
+{
+    lsm_state st;
+    lsm_counters *c = &st.counters;
+    cli_buf b;
+
+    (void)state;
+    memset(&st, 0, sizeof st);
+    c->puts = 1;
+    c->deletes = 2;
+    c->gets = 3;
+    c->scans = 4;
+    c->user_bytes_written = 5;
+    c->wal_bytes_written = 6;
+    c->flush_bytes_written = 7;
+    c->compaction_bytes_written = 8;
+    c->memtables_frozen = 9;
+    c->flushes = 10;
+    c->compactions = 11;
+    c->block_reads = 12;
+    c->block_cache_hits = 13;
+    c->bloom_checks = 14;
+    c->bloom_negatives = 15;
+    c->sst_probes = 16;
+    c->write_stalls = 17;
+    c->stall_micros = 18;
+    st.amplification.write = 2.35;
+    st.amplification.space = 1.2;
+    st.amplification.read = 3;
+    st.amplification.live_sst_bytes = 123456;
+    st.amplification.bottom_sst_bytes = UINT64_MAX;
+    cli_buf_init(&b);
+    cli_show_stats(&b, &st);
+    assert_buf(&b, "puts: 1\n"
+                   "deletes: 2\n"
+                   "gets: 3\n"
+                   "scans: 4\n"
+                   "user bytes written: 5\n"
+                   "wal bytes written: 6\n"
+                   "flush bytes written: 7\n"
+                   "compaction bytes written: 8\n"
+                   "memtables frozen: 9\n"
+                   "flushes: 10\n"
+                   "compactions: 11\n"
+                   "block reads: 12\n"
+                   "block cache hits: 13\n"
+                   "bloom checks: 14\n"
+                   "bloom negatives: 15\n"
+                   "sst probes: 16\n"
+                   "write stalls: 17\n"
+                   "stall time: 18 us\n"
+                   "write amplification: 2.35\n"
+                   "space amplification: 1.20\n"
+                   "read amplification: 3\n"
+                   "live SST bytes: 123456\n"
+                   "bottom run bytes: 18446744073709551615\n");
+    cli_buf_free(&b);
+}
+
+/* Two decimals, rounded; ratios that are not finite print as n/a. */
+static void test_stats_ratios(void **state)
+{
+    static const struct {
+        double value;
+        const char *shown;
+    } cases[] = {
+        {0.0, "0.00"},   {1.0, "1.00"},     {1.004, "1.00"},
+        {1.006, "1.01"}, {12.5, "12.50"},   {1e9, "1000000000.00"},
+        {NAN, "n/a"},    {INFINITY, "n/a"}, {-INFINITY, "n/a"},
+    };
+    char want[64];
+    lsm_state st;
+    cli_buf b;
+    size_t i;
+
+    (void)state;
+    cli_buf_init(&b);
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        memset(&st, 0, sizeof st);
+        st.counters.user_bytes_written = 1;
+        st.amplification.bottom_sst_bytes = 1;
+        st.amplification.write = cases[i].value;
+        st.amplification.space = cases[i].value;
+        cli_buf_reset(&b);
+        cli_show_stats(&b, &st);
+        snprintf(want, sizeof want, "\nwrite amplification: %s\n",
+                 cases[i].shown);
+        if (!strstr(cli_buf_str(&b), want))
+            fail_msg("case %zu: no [%s] in\n%s", i, want, cli_buf_str(&b));
+        snprintf(want, sizeof want, "\nspace amplification: %s\n",
+                 cases[i].shown);
+        assert_non_null(strstr(cli_buf_str(&b), want));
+    }
+    cli_buf_free(&b);
+}
+
+/* A ratio over nothing has no value: the engine reports 0 then, which
+ * stats shows as n/a rather than as a perfect 0.00; each ratio depends on
+ * its own denominator only. */
+static void test_stats_ratios_without_a_denominator(void **state)
+{
+    lsm_state st;
+    cli_buf b;
+
+    (void)state;
+    cli_buf_init(&b);
+    memset(&st, 0, sizeof st);
+    cli_show_stats(&b, &st);
+    assert_non_null(strstr(cli_buf_str(&b), "\nwrite amplification: n/a\n"
+                                            "space amplification: n/a\n"
+                                            "read amplification: 0\n"));
+    /* Users wrote, nothing reached an SST yet: write is a real 0. */
+    st.counters.user_bytes_written = 100;
+    cli_buf_reset(&b);
+    cli_show_stats(&b, &st);
+    assert_non_null(strstr(cli_buf_str(&b), "\nwrite amplification: 0.00\n"
+                                            "space amplification: n/a\n"));
+    /* SSTs but no user bytes since open (a reopened database). */
+    memset(&st, 0, sizeof st);
+    st.amplification.space = 1.5;
+    st.amplification.live_sst_bytes = 300;
+    st.amplification.bottom_sst_bytes = 200;
+    cli_buf_reset(&b);
+    cli_show_stats(&b, &st);
+    assert_non_null(strstr(cli_buf_str(&b), "\nwrite amplification: n/a\n"
+                                            "space amplification: 1.50\n"));
+    cli_buf_free(&b);
+}
+
+static void test_manifest_records(void **state)
+{
+    uint64_t removed[] = {2, 1, 0}, added[] = {5, 6};
+    lsm_manifest_record r;
+    cli_buf b;
+
+    (void)state;
+    cli_buf_init(&b);
+    memset(&r, 0, sizeof r);
+    r.offset = 0;
+    r.kind = LSM_MANIFEST_NEW_MEMTABLE;
+    r.id = 4;
+    r.has_wal = 1;
+    cli_show_manifest_record(&b, &r, 0);
+    r.has_wal = 0;
+    r.offset = 17;
+    cli_show_manifest_record(&b, &r, 1);
+    r.kind = LSM_MANIFEST_NEXT_ID;
+    r.id = 21;
+    r.offset = 30;
+    cli_show_manifest_record(&b, &r, 0);
+    r.kind = LSM_MANIFEST_FLUSH;
+    r.id = 2;
+    r.offset = 40;
+    cli_show_manifest_record(&b, &r, 0);
+    cli_show_manifest_record(&b, &r, 1);
+    r.kind = LSM_MANIFEST_COMPACTION;
+    r.offset = 50;
+    r.level = 4;
+    r.removed = removed;
+    r.n_removed = 3;
+    r.added = added;
+    r.n_added = 2;
+    cli_show_manifest_record(&b, &r, 0);
+    r.level = 0;
+    cli_show_manifest_record(&b, &r, 1);
+    r.n_added = 0;
+    cli_show_manifest_record(&b, &r, 1);
+    r.kind = (lsm_manifest_kind)42;
+    cli_show_manifest_record(&b, &r, 0);
+    assert_buf(&b, "@0 new memtable 4\n"
+                   "@17 new memtable 4 (no WAL)\n"
+                   "@30 next id 21\n"
+                   "@40 flush 2 -> L0 2.sst\n"
+                   "@40 flush 2 -> new tier 2.sst\n"
+                   "@50 compaction L4: removed [2, 1, 0] added [5, 6]\n"
+                   "@50 compaction into a new tier: removed [2, 1, 0] added "
+                   "[5, 6]\n"
+                   "@50 compaction into a new tier: removed [2, 1, 0] added "
+                   "[]\n"
+                   "@50 record of unknown kind 42\n");
+    cli_buf_free(&b);
+}
+
+/* Random compaction events: BEGIN is always exactly two lines naming
+ * every input, END one line with every output. */
+static void test_random_compaction_events(void **state)
+{
+    uint64_t ids[64];
+    char reason[40];
+    lsm_event ev;
+    cli_buf b;
+    size_t round, i, n;
+
+    (void)state;
+    srand(20240601);
+    cli_buf_init(&b);
+    for (round = 0; round < 2000; round++) {
+        n = (size_t)rand() % 64;
+        for (i = 0; i < n; i++)
+            ids[i] = ((uint64_t)rand() << 32) ^ (uint64_t)rand();
+        snprintf(reason, sizeof reason, "reason %d", rand());
+        memset(&ev, 0, sizeof ev);
+        ev.type = LSM_EVENT_COMPACTION_BEGIN;
+        ev.inputs = n ? ids : NULL;
+        ev.n_inputs = n;
+        ev.level = rand() % 17;
+        ev.reason = rand() % 4 ? reason : NULL;
+        cli_buf_reset(&b);
+        cli_show_event(&b, &ev, 1);
+        assert_false(cli_buf_failed(&b));
+        assert_int_equal(count_char(cli_buf_str(&b), '\n'), 2);
+        assert_int_equal(count_char(cli_buf_str(&b), ','), n ? n - 1 : 0);
+        assert_true(strncmp(cli_buf_str(&b), "compaction triggered: ", 22) ==
+                    0);
+        assert_non_null(strstr(cli_buf_str(&b),
+                               ev.level ? "] into L" : "] into a new tier\n"));
+
+        ev.type = LSM_EVENT_COMPACTION_END;
+        ev.outputs = ev.inputs;
+        ev.n_outputs = n;
+        cli_buf_reset(&b);
+        cli_show_event(&b, &ev, 1);
+        assert_int_equal(count_char(cli_buf_str(&b), '\n'), 1);
+        assert_int_equal(count_char(cli_buf_str(&b), ','), 2 + (n ? n - 1 : 0));
+    }
+    cli_buf_free(&b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ids),
+        cmocka_unit_test(test_compaction_begin_into_a_level),
+        cmocka_unit_test(test_compaction_begin_into_a_new_tier),
+        cmocka_unit_test(test_compaction_begin_without_a_reason),
+        cmocka_unit_test(test_compaction_end),
+        cmocka_unit_test(test_flush_and_recovery_events),
+        cmocka_unit_test(test_events_without_stdout_lines),
+        cmocka_unit_test(test_dump_levels),
+        cmocka_unit_test(test_dump_tiers),
+        cmocka_unit_test(test_dump_verbose_escapes_keys),
+        cmocka_unit_test(test_stats_every_line),
+        cmocka_unit_test(test_stats_ratios),
+        cmocka_unit_test(test_stats_ratios_without_a_denominator),
+        cmocka_unit_test(test_manifest_records),
+        cmocka_unit_test(test_random_compaction_events),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

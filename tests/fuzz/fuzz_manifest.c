@@ -44,11 +44,12 @@ static void check_record(const manifest_record *rec)
         rec->kind == MANIFEST_NEW_MEMTABLE || rec->kind == MANIFEST_FLUSH ||
         rec->kind == MANIFEST_COMPACTION || rec->kind == MANIFEST_NEXT_ID);
     FUZZ_CHECK(rec->has_wal == 0 || rec->has_wal == 1);
+    FUZZ_CHECK(rec->to_tier == 0 || rec->to_tier == 1);
     if (rec->kind != MANIFEST_COMPACTION) {
         FUZZ_CHECK(rec->n_removed == 0 && rec->n_added == 0);
         return;
     }
-    FUZZ_CHECK(rec->level >= 1 && rec->level <= 64);
+    FUZZ_CHECK(rec->level <= 64); /* 0: a new tier (FORMAT.md) */
     FUZZ_CHECK(rec->n_removed == 0 || rec->removed != NULL);
     FUZZ_CHECK(rec->n_added == 0 || rec->added != NULL);
     volatile uint64_t sink = 0; /* let ASan see every element */

@@ -106,17 +106,7 @@ static int concat_iter_skip_exhausted(concat_iter *ci)
 static size_t concat_iter_find(const concat_iter *ci, const uint8_t *key,
                                size_t nkey)
 {
-    size_t lo = 0, hi = ci->n_ssts;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        size_t nlast;
-        const uint8_t *last = sst_last_key(ci->ssts[mid], &nlast);
-        if (user_key_cmp(last, nlast, key, nkey) < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
+    return sst_find_by_last_key(ci->ssts, ci->n_ssts, key, nkey);
 }
 
 static bool concat_iter_valid(const iter *it)

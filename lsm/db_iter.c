@@ -72,17 +72,7 @@ static int get_from_sst(sst *t, const uint8_t *key, size_t nkey, bool *decided,
  * key, or n when none does: the first SST whose last key is >= key. */
 static size_t level_find(const sorted_run *lv, const uint8_t *key, size_t nkey)
 {
-    size_t lo = 0, hi = lv->n_ssts;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        size_t n;
-        const uint8_t *last = sst_last_key(lv->ssts[mid], &n);
-        if (user_key_cmp(last, n, key, nkey) < 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
+    return sst_find_by_last_key(lv->ssts, lv->n_ssts, key, nkey);
 }
 
 static int get_from_version(version *v, uint64_t read_seq, const uint8_t *key,

@@ -276,10 +276,8 @@ static void dir_files_visit(const char *name, void *ctx)
 
 /* Every id of ids (SSTs the manifest names) must have a file. */
 static int recovery_check_named(lsm_db *db, const char *manifest_path,
-                                const recovery *r, const id_list *ids,
-                                const dir_files *files)
+                                const id_list *ids, const dir_files *files)
 {
-    (void)r;
     for (size_t i = 0; i < ids->n; i++)
         if (!id_list_has(&files->ssts, ids->ids[i]))
             return lsm_corrupt("%s names %" PRIu64 ".sst, which is missing "
@@ -306,9 +304,9 @@ static int db_check_files(lsm_db *db, const char *manifest_path,
                            "deleted)",
                            manifest_path, db->dir, files->ssts.n,
                            files->wals.n);
-    int rc = recovery_check_named(db, manifest_path, r, &r->l0, files);
+    int rc = recovery_check_named(db, manifest_path, &r->l0, files);
     for (size_t i = 0; i < r->n_runs && rc == LSM_OK; i++)
-        rc = recovery_check_named(db, manifest_path, r, &r->runs[i].ids, files);
+        rc = recovery_check_named(db, manifest_path, &r->runs[i].ids, files);
     if (rc != LSM_OK)
         return rc;
     for (size_t i = 0; i < files->wals.n; i++)

@@ -108,6 +108,21 @@ static const uint8_t *decode_ids(const uint8_t *p, const uint8_t *end,
     return p;
 }
 
+/* Reads a varint id and a varint flag that must be 0 or 1; NULL when
+ * malformed (an unknown flag bit included). */
+static const uint8_t *decode_id_and_flag(const uint8_t *p, const uint8_t *end,
+                                         uint64_t *id, int *flag)
+{
+    uint64_t v = 0;
+    p = get_varint64(p, end, id);
+    if (p)
+        p = get_varint64(p, end, &v);
+    if (!p || v > 1)
+        return NULL;
+    *flag = (int)v;
+    return p;
+}
+
 int manifest_decode(const uint8_t *payload, size_t n, manifest_record *rec,
                     void **owned)
 {
@@ -119,26 +134,12 @@ int manifest_decode(const uint8_t *payload, size_t n, manifest_record *rec,
         return lsm_corrupt("manifest record is empty");
     rec->kind = (manifest_kind)*p++;
     switch (rec->kind) {
-    case MANIFEST_NEW_MEMTABLE: {
-        uint64_t flags = 0;
-        p = get_varint64(p, end, &rec->id);
-        if (p)
-            p = get_varint64(p, end, &flags);
-        if (p && flags > 1)
-            p = NULL; /* unknown flags */
-        rec->has_wal = (int)flags;
+    case MANIFEST_NEW_MEMTABLE:
+        p = decode_id_and_flag(p, end, &rec->id, &rec->has_wal);
         break;
-    }
-    case MANIFEST_FLUSH: {
-        uint64_t flags = 0;
-        p = get_varint64(p, end, &rec->id);
-        if (p)
-            p = get_varint64(p, end, &flags);
-        if (p && flags > 1)
-            p = NULL; /* unknown flags */
-        rec->to_tier = (int)flags;
+    case MANIFEST_FLUSH:
+        p = decode_id_and_flag(p, end, &rec->id, &rec->to_tier);
         break;
-    }
     case MANIFEST_NEXT_ID:
         p = get_varint64(p, end, &rec->id);
         break;

@@ -85,6 +85,12 @@ uint64_t sst_max_seq(const sst *t);
 const uint8_t *sst_first_key(const sst *t, size_t *n);
 const uint8_t *sst_last_key(const sst *t, size_t *n);
 
+/* In ssts[0..n), sorted by first key and non-overlapping (one level or
+ * tier), the index of the first SST whose last key is >= key: the only one
+ * that may hold key. n when key is past them all. Binary search, no I/O. */
+size_t sst_find_by_last_key(sst *const *ssts, size_t n, const uint8_t *key,
+                            size_t nkey);
+
 /* true when key lies in [first key, last key] (no I/O). */
 bool sst_key_in_range(const sst *t, const uint8_t *key, size_t nkey);
 

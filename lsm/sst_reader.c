@@ -347,6 +347,22 @@ const uint8_t *sst_last_key(const sst *t, size_t *n)
     return r->last_key;
 }
 
+size_t sst_find_by_last_key(sst *const *ssts, size_t n, const uint8_t *key,
+                            size_t nkey)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        size_t nlast;
+        const uint8_t *last = sst_last_key(ssts[mid], &nlast);
+        if (user_key_cmp(last, nlast, key, nkey) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 bool sst_key_in_range(const sst *t, const uint8_t *key, size_t nkey)
 {
     size_t nfirst, nlast;

@@ -615,16 +615,16 @@ static bool db_must_stall(const lsm_db *db)
 
 /* Threads mode: while memory or L0 is over its stall limit, the writer
  * (holding write_mu) waits for the flush and compaction threads, which
- * need only work_mu and state_mu, instead of letting the tree grow without
- * bound. The wait is counted. */
-static void db_stall_if_needed(lsm_db *db)
+ * need only work_mu, compact_mu and state_mu, instead of letting the tree
+ * grow without bound. The wait is counted. Returns whether it waited. */
+static bool db_stall_if_needed(lsm_db *db)
 {
     if (db->opt.sched != LSM_SCHED_THREADS)
-        return;
+        return false;
     pthread_mutex_lock(&db->state_mu);
     if (!db_must_stall(db)) {
         pthread_mutex_unlock(&db->state_mu);
-        return;
+        return false;
     }
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -636,6 +636,7 @@ static void db_stall_if_needed(lsm_db *db)
                       (uint64_t)((t1.tv_nsec - t0.tv_nsec) / 1000);
     COUNTER_ADD(&db->ctrs, write_stalls, 1);
     COUNTER_ADD(&db->ctrs, stall_micros, micros);
+    return true;
 }
 
 static int db_write_locked(lsm_db *db, lsm_batch *b)
@@ -643,10 +644,12 @@ static int db_write_locked(lsm_db *db, lsm_batch *b)
     int rc = db_check_bg_error(db);
     if (rc != LSM_OK || b->count == 0)
         return rc;
-    db_stall_if_needed(db);
-    rc = db_check_bg_error(db);
-    if (rc != LSM_OK)
-        return rc;
+    /* A stall may end because background work failed: look again. */
+    if (db_stall_if_needed(db)) {
+        rc = db_check_bg_error(db);
+        if (rc != LSM_OK)
+            return rc;
+    }
     size_t n;
     uint64_t first_seq = db->last_seq + 1;
     batch_set_first_seq(b, first_seq);

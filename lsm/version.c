@@ -125,13 +125,6 @@ static int insert_ptr(void ***arr, size_t *n, size_t pos, void *p)
     return LSM_OK;
 }
 
-/* Removes the pointer at index pos of the array of *n pointers. */
-static void remove_ptr(void **arr, size_t *n, size_t pos)
-{
-    memmove(arr + pos, arr + pos + 1, (*n - pos - 1) * sizeof *arr);
-    (*n)--;
-}
-
 int version_push_imm(version *v, memtable *mt)
 {
     return insert_ptr((void ***)&v->imm, &v->n_imm, 0, mt);
@@ -152,13 +145,6 @@ int version_push_l0(version *v, sst *t)
     return rc;
 }
 
-int version_add_to_level(version *v, size_t level_no, sst *t)
-{
-    if (level_no < 1 || level_no > v->n_levels)
-        return lsm_error(LSM_EINTERNAL, "no level L%zu", level_no);
-    return version_add_to_run(v, level_no - 1, t);
-}
-
 int version_insert_run(version *v, size_t index, uint64_t run_id)
 {
     if (index > v->n_levels)
@@ -172,21 +158,6 @@ int version_insert_run(version *v, size_t index, uint64_t run_id)
     v->levels = grown;
     v->n_levels++;
     return LSM_OK;
-}
-
-void version_drop_empty_tiers(version *v)
-{
-    if (!v->tiered)
-        return;
-    size_t kept = 0;
-    for (size_t i = 0; i < v->n_levels; i++) {
-        if (v->levels[i].n_ssts == 0) {
-            free(v->levels[i].ssts);
-            continue;
-        }
-        v->levels[kept++] = v->levels[i];
-    }
-    v->n_levels = kept;
 }
 
 void version_clear_tree(version *v)
@@ -222,35 +193,4 @@ int version_add_to_run(version *v, size_t run_index, sst *t)
     if (rc == LSM_OK)
         v->sst_bytes += sst_file_size(t);
     return rc;
-}
-
-/* Looks for sst_id in arr[0..n); removes and returns it when found. */
-static sst *take_from(sst **arr, size_t *n, uint64_t wanted_id)
-{
-    for (size_t i = 0; i < *n; i++) {
-        if (sst_id(arr[i]) == wanted_id) {
-            sst *t = arr[i];
-            remove_ptr((void **)arr, n, i);
-            return t;
-        }
-    }
-    return NULL;
-}
-
-sst *version_remove_sst(version *v, uint64_t wanted_id)
-{
-    sst *t = take_from(v->l0, &v->n_l0, wanted_id);
-    for (size_t l = 0; !t && l < v->n_levels; l++)
-        t = take_from(v->levels[l].ssts, &v->levels[l].n_ssts, wanted_id);
-    if (t)
-        v->sst_bytes -= sst_file_size(t);
-    return t;
-}
-
-size_t version_num_ssts(const version *v)
-{
-    size_t n = v->n_l0;
-    for (size_t l = 0; l < v->n_levels; l++)
-        n += v->levels[l].n_ssts;
-    return n;
 }

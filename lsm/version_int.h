@@ -71,22 +71,12 @@ void version_set_mem(version *v, memtable *mt);
 int version_push_imm(version *v, memtable *mt); /* becomes the newest */
 memtable *version_pop_oldest_imm(version *v);   /* caller gets the ref */
 int version_push_l0(version *v, sst *t);        /* becomes the newest */
-/* Adds t to level (1-based), keeping the level sorted by first key. */
-int version_add_to_level(version *v, size_t level_no, sst *t);
 /* Adds t to run levels[run_index], keeping it sorted by first key. */
 int version_add_to_run(version *v, size_t run_index, sst *t);
 /* Inserts an empty run (a tier) at index with the given id. */
 int version_insert_run(version *v, size_t index, uint64_t run_id);
-/* Removes the runs left empty (tiers only; levels keep their places). */
-void version_drop_empty_tiers(version *v);
 /* Drops every SST reference and run of an unpublished version, keeping its
  * memtables: the tree is then rebuilt (compaction install). */
 void version_clear_tree(version *v);
-/* Removes the SST with this id from L0 or any level; returns it (the caller
- * gets the version's reference) or NULL when absent. */
-sst *version_remove_sst(version *v, uint64_t wanted_id);
-
-/* Total SSTs in L0 and every level. */
-size_t version_num_ssts(const version *v);
 
 #endif

@@ -153,22 +153,32 @@ static void test_figures_leveled(void **state)
     run_strategy(LSM_COMPACTION_LEVELED);
 }
 
-/* The flush thread is held inside FLUSH_BEGIN until the test lets go, so
- * memtables pile up and a writer must stall; no sleeping or timing. */
+/* A background thread is held inside the event `hold` (FLUSH_BEGIN or
+ * COMPACTION_BEGIN) until the test lets go, so memtables or L0 SSTs pile
+ * up and a writer must stall; no sleeping or timing. */
 typedef struct gate {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int open;
+    lsm_event_type hold;
 } gate;
 
 static void gate_cb(void *ctx, const lsm_event *e)
 {
     gate *g = ctx;
-    if (e->type != LSM_EVENT_FLUSH_BEGIN)
+    if (e->type != g->hold)
         return;
     pthread_mutex_lock(&g->mu);
     while (!g->open)
         pthread_cond_wait(&g->cv, &g->mu);
+    pthread_mutex_unlock(&g->mu);
+}
+
+static void gate_open(gate *g)
+{
+    pthread_mutex_lock(&g->mu);
+    g->open = 1;
+    pthread_cond_broadcast(&g->cv);
     pthread_mutex_unlock(&g->mu);
 }
 
@@ -193,7 +203,8 @@ static void test_write_stall_is_waited_out_and_counted(void **state)
 {
     (void)state;
     char *dir = test_mkdtemp();
-    gate g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0};
+    gate g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0,
+              LSM_EVENT_FLUSH_BEGIN};
     lsm_options opt;
     lsm_options_init(&opt);
     opt.sched = LSM_SCHED_THREADS;
@@ -219,10 +230,7 @@ static void test_write_stall_is_waited_out_and_counted(void **state)
             break;
         sched_yield();
     }
-    pthread_mutex_lock(&g.mu);
-    g.open = 1;
-    pthread_cond_broadcast(&g.cv);
-    pthread_mutex_unlock(&g.mu);
+    gate_open(&g);
     void *result;
     assert_int_equal(pthread_join(t, &result), 0);
     assert_null(result);
@@ -237,6 +245,54 @@ static void test_write_stall_is_waited_out_and_counted(void **state)
     size_t n;
     assert_int_equal(lsm_get(db, "k00399", 6, &v, &n), LSM_OK);
     lsm_free(v);
+    assert_int_equal(lsm_close(db), LSM_OK);
+    test_rmtree(dir);
+    free(dir);
+}
+
+/* The L0 stall: the compaction thread is held at its first compaction, so
+ * flushes keep adding L0 SSTs; once L0 is over stall_l0_files the writer's
+ * next write must wait until the compaction is let go and L0 shrinks. */
+static void test_l0_stall_is_waited_out_and_counted(void **state)
+{
+    (void)state;
+    char *dir = test_mkdtemp();
+    gate g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0,
+              LSM_EVENT_COMPACTION_BEGIN};
+    lsm_options opt;
+    lsm_options_init(&opt);
+    opt.sched = LSM_SCHED_THREADS;
+    opt.compaction = LSM_COMPACTION_LEVELED;
+    opt.target_sst_size = 160; /* a freeze every 10 puts */
+    opt.num_memtable_limit = 1;
+    opt.level0_file_num_compaction_trigger = 2;
+    opt.stall_l0_files = 3;
+    opt.stall_memtables = 0; /* only the L0 limit may stall */
+    opt.event_cb = gate_cb;
+    opt.event_ctx = &g;
+    lsm_db *db;
+    assert_int_equal(lsm_open(dir, &opt, &db), LSM_OK);
+    writer w = {db, 400};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, writer_main, &w), 0);
+    for (;;) {
+        lsm_state *st;
+        assert_int_equal(lsm_state_get(db, &st), LSM_OK);
+        size_t n_l0 = st->n_l0;
+        lsm_state_free(st);
+        if (n_l0 > opt.stall_l0_files)
+            break;
+        sched_yield();
+    }
+    gate_open(&g);
+    void *result;
+    assert_int_equal(pthread_join(t, &result), 0);
+    assert_null(result);
+    lsm_state *st;
+    assert_int_equal(lsm_state_get(db, &st), LSM_OK);
+    assert_true(st->counters.write_stalls >= 1);
+    assert_int_equal(st->counters.puts, 400);
+    lsm_state_free(st);
     assert_int_equal(lsm_close(db), LSM_OK);
     test_rmtree(dir);
     free(dir);
@@ -274,6 +330,7 @@ int main(void)
         cmocka_unit_test(test_figures_tiered),
         cmocka_unit_test(test_figures_leveled),
         cmocka_unit_test(test_write_stall_is_waited_out_and_counted),
+        cmocka_unit_test(test_l0_stall_is_waited_out_and_counted),
         cmocka_unit_test(test_low_stall_limit_does_not_deadlock),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

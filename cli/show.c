@@ -188,6 +188,7 @@ void cli_show_stats(cli_buf *b, const lsm_state *st)
         "scans: %" PRIu64 "\n"
         "user bytes written: %" PRIu64 "\n"
         "wal bytes written: %" PRIu64 "\n"
+        "wal syncs: %" PRIu64 "\n"
         "flush bytes written: %" PRIu64 "\n"
         "compaction bytes written: %" PRIu64 "\n"
         "memtables frozen: %" PRIu64 "\n"
@@ -201,7 +202,7 @@ void cli_show_stats(cli_buf *b, const lsm_state *st)
         "write stalls: %" PRIu64 "\n"
         "stall time: %" PRIu64 " us\n",
         c->puts, c->deletes, c->gets, c->scans, c->user_bytes_written,
-        c->wal_bytes_written, c->flush_bytes_written,
+        c->wal_bytes_written, c->wal_syncs, c->flush_bytes_written,
         c->compaction_bytes_written, c->memtables_frozen, c->flushes,
         c->compactions, c->block_reads, c->block_cache_hits, c->bloom_checks,
         c->bloom_negatives, c->sst_probes, c->write_stalls, c->stall_micros);

@@ -15,6 +15,7 @@ typedef struct counters {
     _Atomic uint64_t puts, deletes, gets, scans;
     _Atomic uint64_t user_bytes_written;
     _Atomic uint64_t wal_bytes_written;
+    _Atomic uint64_t wal_syncs;
     _Atomic uint64_t flush_bytes_written;
     _Atomic uint64_t compaction_bytes_written;
     _Atomic uint64_t memtables_frozen, flushes, compactions;

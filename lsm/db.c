@@ -14,6 +14,9 @@
  * appends its manifest record, and only then publishes a new version. Files
  * it made obsolete are deleted when the last reader lets go of them.
  *
+ * With the sync option, a writer lets write_mu go before its fsync and
+ * waits for a group commit (db_sync.c) instead.
+ *
  * Errors of work done on behalf of a write (a flush it triggered, the flush
  * thread) are latched in bg_error: the write that triggered them already
  * succeeded, and every later write returns the error instead.
@@ -260,6 +263,8 @@ static int db_freeze_locked(lsm_db *db)
      * can only lose writes of the newest memtable: what survives is still
      * a prefix of what was written. */
     int rc = db->wal ? wal_sync(db->wal) : LSM_OK;
+    if (rc == LSM_OK && db->wal)
+        COUNTER_ADD(&db->ctrs, wal_syncs, 1);
     if (rc == LSM_OK) {
         manifest_record rec = {.kind = MANIFEST_NEW_MEMTABLE,
                                .id = id,
@@ -287,10 +292,7 @@ static int db_freeze_locked(lsm_db *db)
     pthread_mutex_unlock(&db->state_mu);
     version_unref(prev);
 
-    /* The old memtable takes no more writes: its log is complete. It stays
-     * on disk until the memtable's flush is in the manifest. */
-    wal_close(db->wal);
-    db->wal = fresh_wal;
+    db_retire_wal(db, fresh_wal);
     fresh_wal = NULL;
     COUNTER_ADD(&db->ctrs, memtables_frozen, 1);
     ev.new_memtable_id = id;
@@ -655,7 +657,7 @@ static int db_write_locked(lsm_db *db, lsm_batch *b)
     batch_set_first_seq(b, first_seq);
     const uint8_t *payload = batch_payload(b, &n);
     if (db->wal) {
-        rc = wal_append(db->wal, b->rep, n, db->opt.sync);
+        rc = wal_append(db->wal, b->rep, n, false);
         if (rc != LSM_OK) {
             db_latch_error(db, rc);
             return rc;
@@ -675,7 +677,14 @@ static int db_write_locked(lsm_db *db, lsm_batch *b)
         return rc;
     }
     db->last_seq += b->count;
-    atomic_store_explicit(&db->visible_seq, db->last_seq, memory_order_release);
+    atomic_store_explicit(&db->appended_seq, db->last_seq,
+                          memory_order_release);
+    atomic_fetch_add_explicit(&db->appended_records, 1, memory_order_release);
+    /* With the sync option the write becomes visible once it is durable
+     * (db_wait_durable), so no reader sees a write a power loss can undo. */
+    if (!db_group_commits(db))
+        atomic_store_explicit(&db->visible_seq, db->last_seq,
+                              memory_order_release);
     COUNTER_ADD(&db->ctrs, user_bytes_written, b->user_bytes);
     if (full) {
         int frc = db_freeze_locked(db);
@@ -694,12 +703,17 @@ static int db_write_one(lsm_db *db, uint8_t type, const void *key, size_t nkey,
     lsm_error_clear();
     if (!db)
         return lsm_error(LSM_EINVAL, "database handle is NULL");
+    db_writer_enter(db);
     pthread_mutex_lock(&db->write_mu);
     lsm_batch_clear(&db->one);
     int rc = batch_add(&db->one, type, key, nkey, value, nvalue);
     if (rc == LSM_OK)
         rc = db_write_locked(db, &db->one);
+    uint64_t seq = db->last_seq;
     pthread_mutex_unlock(&db->write_mu);
+    if (rc == LSM_OK && db_group_commits(db))
+        rc = db_wait_durable(db, seq);
+    db_writer_leave(db);
     return rc;
 }
 
@@ -719,9 +733,14 @@ int lsm_write(lsm_db *db, lsm_batch *b)
     lsm_error_clear();
     if (!db || !b)
         return lsm_error(LSM_EINVAL, "lsm_write needs a handle and a batch");
+    db_writer_enter(db);
     pthread_mutex_lock(&db->write_mu);
     int rc = db_write_locked(db, b);
+    uint64_t seq = db->last_seq;
     pthread_mutex_unlock(&db->write_mu);
+    if (rc == LSM_OK && b->count > 0 && db_group_commits(db))
+        rc = db_wait_durable(db, seq);
+    db_writer_leave(db);
     return rc;
 }
 

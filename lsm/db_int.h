@@ -15,6 +15,10 @@
  *               tree, which flushes may have grown since (new L0 SSTs or
  *               tiers), so the two never lose each other's work. Held
  *               during SST I/O.
+ *   sync_mu     group commit (sync option): serializes fsyncs of the WAL
+ *               made for writers, so one fsync acknowledges every write
+ *               appended before it. Taken after write_mu (a freeze retires
+ *               the log under both), never while waiting for write_mu.
  *   manifest_mu serializes manifest appends (freeze appends under write_mu,
  *               flush and compaction under work_mu).
  *   state_mu    guards the fields marked [state] below. Held only to read or
@@ -56,13 +60,43 @@ struct lsm_db {
     counters ctrs; /* atomic */
 
     pthread_mutex_t write_mu;
-    wal *wal;          /* [write_mu] the mutable memtable's log; NULL if off */
+    /* The mutable memtable's log; NULL if off. Appended to under write_mu,
+     * synced for writers under sync_mu, replaced only under both. */
+    wal *wal;
     lsm_batch one;     /* [write_mu] scratch for lsm_put / lsm_delete */
     uint64_t last_seq; /* [write_mu] newest sequence number handed out */
     /* Newest sequence number whose write is complete; a scan reads it
      * before taking its version and ignores anything newer. Stored by the
      * writer (release) after memtable_put, loaded by readers (acquire). */
     _Atomic uint64_t visible_seq;
+    /* Newest sequence number whose record is in the WAL and the memtable.
+     * Stored under write_mu (release); the group-commit syncer loads it
+     * (acquire) before an fsync to know what the fsync will cover. */
+    _Atomic uint64_t appended_seq;
+
+    /* Records appended so far (one per put, delete or batch); stored
+     * under write_mu, read by group commit to size its groups. */
+    _Atomic uint64_t appended_records;
+
+    /* Group commit (sync option on; db_sync.c). A writer appends its record
+     * and applies it under write_mu, lets write_mu go, then waits under
+     * sync_mu until an fsync covers its sequence number. One writer at a
+     * time fsyncs (syncing), for every record appended so far; writers
+     * that queued meanwhile find their seq covered and need no fsync of
+     * their own. With the sync option, visible_seq only moves here (and at
+     * a freeze, which syncs the whole log): readers never see a write that
+     * is not durable yet. */
+    pthread_mutex_t sync_mu;
+    pthread_cond_t sync_cv;     /* signalled when an fsync ends or a writer
+                                   arrives to wait */
+    atomic_uint active_writers; /* sync option: writers inside lsm_put,
+                                   lsm_delete or lsm_write */
+    bool syncing;               /* [sync_mu] a writer is gathering its group
+                                   or in fsync (without sync_mu) */
+    uint64_t synced_seq;        /* [sync_mu] newest seq known durable */
+    uint64_t synced_records;    /* [sync_mu] appended_records it covers */
+    uint64_t sync_micros;       /* [sync_mu] recent fsync time, averaged */
+    int sync_error;             /* [sync_mu] a failed fsync: waits fail */
 
     pthread_mutex_t work_mu;
     pthread_mutex_t compact_mu;
@@ -173,6 +207,22 @@ void *db_flush_thread_main(void *arg);
 int db_compact_until_settled(lsm_db *db);
 /* The compaction thread of threads mode. */
 void *db_compaction_thread_main(void *arg);
+
+/* --- group commit (db_sync.c) --- */
+
+/* Whether writes wait for an fsync of the WAL before they are acknowledged
+ * (the sync option with the WAL on): those go through group commit. */
+bool db_group_commits(const lsm_db *db);
+/* Brackets a write in sync mode, so group commit knows how many writers
+ * may join a group. No-ops without the sync option. */
+void db_writer_enter(lsm_db *db);
+void db_writer_leave(lsm_db *db);
+/* Returns once the write with sequence number seq is durable, or the error
+ * of the fsync that should have made it so. Caller holds no lock. */
+int db_wait_durable(lsm_db *db, uint64_t seq);
+/* Replaces the mutable memtable's log with fresh (NULL when the WAL is off)
+ * after the caller synced the old one; caller holds write_mu. */
+void db_retire_wal(lsm_db *db, wal *fresh);
 
 /* Takes a reference to the current version (db_iter.c, db_state.c). */
 version *db_ref_current(lsm_db *db);

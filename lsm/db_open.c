@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* What manifest replay reconstructs, from ids alone (the SSTs are opened
  * afterwards): the live SSTs of L0 and of every level or tier, and the
@@ -517,6 +518,12 @@ static int db_alloc(const char *dir, const lsm_options *opt, env *e,
     pthread_mutex_init(&db->work_mu, NULL);
     pthread_mutex_init(&db->compact_mu, NULL);
     pthread_mutex_init(&db->manifest_mu, NULL);
+    pthread_mutex_init(&db->sync_mu, NULL);
+    pthread_condattr_t cv_attr; /* sync_cv waits with CLOCK_MONOTONIC */
+    pthread_condattr_init(&cv_attr);
+    pthread_condattr_setclock(&cv_attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&db->sync_cv, &cv_attr);
+    pthread_condattr_destroy(&cv_attr);
     pthread_mutex_init(&db->state_mu, NULL);
     pthread_cond_init(&db->state_cv, NULL);
     db->next_iter_id = 1;
@@ -537,6 +544,8 @@ static void db_free(lsm_db *db)
     pthread_mutex_destroy(&db->work_mu);
     pthread_mutex_destroy(&db->compact_mu);
     pthread_mutex_destroy(&db->manifest_mu);
+    pthread_mutex_destroy(&db->sync_mu);
+    pthread_cond_destroy(&db->sync_cv);
     pthread_mutex_destroy(&db->state_mu);
     pthread_cond_destroy(&db->state_cv);
     free(db->dir);
@@ -599,6 +608,8 @@ static int db_recover(lsm_db *db)
     if (rc != LSM_OK)
         goto out;
     atomic_store(&db->visible_seq, db->last_seq);
+    atomic_store(&db->appended_seq, db->last_seq);
+    db->synced_seq = db->last_seq;
     db->next_id = recovery_next_id(&r);
     db->reserved_ids = db->next_id;
     rc = db_start_memtable(db, v);

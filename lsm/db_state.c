@@ -70,6 +70,7 @@ static void counters_copy(counters *c, lsm_counters *out)
     COPY(scans);
     COPY(user_bytes_written);
     COPY(wal_bytes_written);
+    COPY(wal_syncs);
     COPY(flush_bytes_written);
     COPY(compaction_bytes_written);
     COPY(memtables_frozen);

@@ -357,6 +357,8 @@ typedef struct lsm_counters {
     uint64_t puts, deletes, gets, scans;
     uint64_t user_bytes_written;       /* key + value bytes of writes */
     uint64_t wal_bytes_written;        /* bytes appended to WALs */
+    uint64_t wal_syncs; /* WAL fsyncs: one per frozen memtable, and with
+                           the sync option one per group commit */
     uint64_t flush_bytes_written;      /* SST bytes written by flushes */
     uint64_t compaction_bytes_written; /* SST bytes written by compaction */
     uint64_t memtables_frozen, flushes, compactions;

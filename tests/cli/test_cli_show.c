@@ -388,6 +388,7 @@ static void test_stats_every_line(void **state)
     c->scans = 4;
     c->user_bytes_written = 5;
     c->wal_bytes_written = 6;
+    c->wal_syncs = 19;
     c->flush_bytes_written = 7;
     c->compaction_bytes_written = 8;
     c->memtables_frozen = 9;
@@ -413,6 +414,7 @@ static void test_stats_every_line(void **state)
                    "scans: 4\n"
                    "user bytes written: 5\n"
                    "wal bytes written: 6\n"
+                   "wal syncs: 19\n"
                    "flush bytes written: 7\n"
                    "compaction bytes written: 8\n"
                    "memtables frozen: 9\n"

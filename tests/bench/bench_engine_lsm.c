@@ -1,0 +1,372 @@
+/*
+ * bench_engine_lsm.c: lsm-bench's adapter for this project's engine, through
+ * the public API (lsm.h) only.
+ *
+ * The bench's settings map one to one onto lsm_options (target_sst_size is
+ * both the memtable size and the SST size in lsm); the WAL is always on and
+ * sync is set only for the opens that ask for it. lsm also supplies the
+ * reference settings every other engine is configured to match
+ * (bench_settings_defaults).
+ *
+ * lsm has no destroy call: bench_lsm_destroy deletes the files lsm makes
+ * (MANIFEST, LOCK, <id>.sst, <id>.wal) and then the directory if empty.
+ *
+ * Thread safety: an lsm_db may be used from many threads at once (lsm.h);
+ * error messages come from lsm_errmsg(), which is per thread, so each
+ * thread's bench_err gets its own call's message.
+ */
+#include "bench_engine.h"
+#include "lsm.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct bench_db {
+    lsm_db *db;
+};
+
+/* lsm opens its iterator with the start key (lsm_scan), so a seek closes
+ * the current scan and opens a new one; until the first seek there is
+ * none. */
+struct bench_iter {
+    lsm_db *db;
+    lsm_iter *it;
+};
+
+/* Records lsm's code and this thread's detailed message. */
+static int bench_lsm_fail(bench_err *err, int rc, const char *what)
+{
+    return bench_err_set(err, "%s: %s (%s)", what, lsm_strerror(rc),
+                         lsm_errmsg());
+}
+
+static int bench_lsm_parse_compaction(const char *name, lsm_compaction *out)
+{
+    static const struct {
+        const char *name;
+        lsm_compaction compaction;
+    } names[] = {{"none", LSM_COMPACTION_NONE},
+                 {"simple", LSM_COMPACTION_SIMPLE},
+                 {"tiered", LSM_COMPACTION_TIERED},
+                 {"leveled", LSM_COMPACTION_LEVELED}};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        if (strcmp(name, names[i].name) == 0) {
+            *out = names[i].compaction;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+static const char *bench_lsm_compaction_name(lsm_compaction c)
+{
+    switch (c) {
+    case LSM_COMPACTION_NONE:
+        return "none";
+    case LSM_COMPACTION_SIMPLE:
+        return "simple";
+    case LSM_COMPACTION_TIERED:
+        return "tiered";
+    case LSM_COMPACTION_LEVELED:
+        return "leveled";
+    }
+    return "?";
+}
+
+/* The lsm_options a run opens with: lsm's defaults, then the settings. */
+static void bench_lsm_options(const bench_settings *s, int sync,
+                              lsm_options *opt)
+{
+    lsm_options_init(opt);
+    opt->target_sst_size = s->target_sst_size;
+    opt->block_size = s->block_size;
+    opt->block_cache_bytes = s->block_cache_bytes;
+    opt->num_memtable_limit = s->num_memtable_limit;
+    opt->bloom_bits_per_key = s->bloom_bits_per_key;
+    opt->sched = s->threads_mode ? LSM_SCHED_THREADS : LSM_SCHED_INLINE;
+    if (s->compaction != NULL)
+        bench_lsm_parse_compaction(s->compaction, &opt->compaction);
+    opt->enable_wal = 1;
+    opt->sync = sync;
+}
+
+void bench_settings_defaults(bench_settings *s)
+{
+    lsm_options opt;
+    lsm_options_init(&opt);
+    memset(s, 0, sizeof *s);
+    s->target_sst_size = opt.target_sst_size;
+    s->block_size = opt.block_size;
+    s->block_cache_bytes = opt.block_cache_bytes;
+    s->num_memtable_limit = opt.num_memtable_limit;
+    s->bloom_bits_per_key = opt.bloom_bits_per_key;
+    s->compaction = NULL;
+    s->threads_mode = 1; /* a benchmark measures the background mode */
+}
+
+static void bench_lsm_version(char *buf, size_t n)
+{
+    snprintf(buf, n, "lsm %s", LSM_VERSION_STRING);
+}
+
+static void bench_lsm_describe(const bench_settings *s, char *buf, size_t n)
+{
+    lsm_options opt;
+    bench_lsm_options(s, 0, &opt);
+    snprintf(buf, n,
+             "target_sst_size %zu (memtable and SST), block_size %zu, "
+             "block_cache_bytes %zu, num_memtable_limit %zu, bloom %u "
+             "bits/key, compaction %s, threads_mode %s, WAL on, no "
+             "compression",
+             opt.target_sst_size, opt.block_size, opt.block_cache_bytes,
+             opt.num_memtable_limit, opt.bloom_bits_per_key,
+             bench_lsm_compaction_name(opt.compaction),
+             opt.sched == LSM_SCHED_THREADS ? "on" : "off");
+}
+
+static int bench_lsm_check_settings(const bench_settings *s, bench_err *err)
+{
+    lsm_compaction c;
+    if (s->compaction != NULL && bench_lsm_parse_compaction(s->compaction, &c))
+        return bench_err_set(err,
+                             "--compaction: none, simple, tiered or "
+                             "leveled: %s",
+                             s->compaction);
+    return BENCH_OK;
+}
+
+static int bench_lsm_open(const bench_settings *s, int sync, bench_db **out,
+                          bench_err *err)
+{
+    lsm_options opt;
+    bench_db *db = malloc(sizeof *db);
+    int rc;
+    *out = NULL;
+    if (db == NULL)
+        return bench_err_set(err, "out of memory");
+    bench_lsm_options(s, sync, &opt);
+    rc = lsm_open(s->db_path, &opt, &db->db);
+    if (rc != LSM_OK) {
+        free(db);
+        return bench_lsm_fail(err, rc, s->db_path);
+    }
+    *out = db;
+    return BENCH_OK;
+}
+
+static int bench_lsm_flush(bench_db *db, bench_err *err)
+{
+    int rc = lsm_flush(db->db);
+    return rc == LSM_OK ? BENCH_OK : bench_lsm_fail(err, rc, "lsm_flush");
+}
+
+static int bench_lsm_write_counters(bench_db *db, bench_write_counters *out,
+                                    bench_err *err)
+{
+    lsm_state *st = NULL;
+    int rc = lsm_state_get(db->db, &st);
+    if (rc != LSM_OK)
+        return bench_lsm_fail(err, rc, "lsm_state_get");
+    out->user_bytes = st->counters.user_bytes_written;
+    out->table_bytes = st->counters.flush_bytes_written +
+                       st->counters.compaction_bytes_written;
+    lsm_state_free(st);
+    return BENCH_OK;
+}
+
+static int bench_lsm_close(bench_db *db, bench_err *err)
+{
+    int rc = lsm_close(db->db);
+    free(db);
+    return rc == LSM_OK ? BENCH_OK : bench_lsm_fail(err, rc, "lsm_close");
+}
+
+/* Whether name is "<decimal id><suffix>", the form of lsm's SSTs and WALs. */
+static int bench_lsm_is_numbered(const char *name, const char *suffix)
+{
+    size_t n = strlen(name), n_suffix = strlen(suffix);
+    if (n <= n_suffix || strcmp(name + n - n_suffix, suffix) != 0)
+        return 0;
+    for (size_t i = 0; i < n - n_suffix; i++)
+        if (name[i] < '0' || name[i] > '9')
+            return 0;
+    return 1;
+}
+
+/* Deletes only the files lsm makes, as leveldb_destroy_db does for LevelDB,
+ * so anything else in the directory survives (and keeps it from being
+ * removed; the bench then reports it). */
+static int bench_lsm_destroy(const bench_settings *s, bench_err *err)
+{
+    DIR *d = opendir(s->db_path);
+    struct dirent *de;
+    int rc = BENCH_OK;
+    if (d == NULL) {
+        if (errno == ENOENT)
+            return BENCH_OK;
+        return bench_err_set(err, "%s: cannot open: %s", s->db_path,
+                             strerror(errno));
+    }
+    while ((de = readdir(d)) != NULL) {
+        char path[PATH_MAX];
+        if (strcmp(de->d_name, "MANIFEST") != 0 &&
+            strcmp(de->d_name, "LOCK") != 0 &&
+            !bench_lsm_is_numbered(de->d_name, ".sst") &&
+            !bench_lsm_is_numbered(de->d_name, ".wal"))
+            continue;
+        snprintf(path, sizeof path, "%s/%s", s->db_path, de->d_name);
+        if (unlink(path) != 0) {
+            rc = bench_err_set(err, "%s: cannot delete: %s", path,
+                               strerror(errno));
+            goto out;
+        }
+    }
+    if (rmdir(s->db_path) != 0 && errno != ENOTEMPTY && errno != EEXIST)
+        rc = bench_err_set(err, "%s: cannot remove: %s", s->db_path,
+                           strerror(errno));
+out:
+    closedir(d);
+    return rc;
+}
+
+static int bench_lsm_put(bench_db *db, const void *key, size_t nkey,
+                         const void *value, size_t nvalue, bench_err *err)
+{
+    int rc = lsm_put(db->db, key, nkey, value, nvalue);
+    return rc == LSM_OK ? BENCH_OK : bench_lsm_fail(err, rc, "lsm_put");
+}
+
+static int bench_lsm_del(bench_db *db, const void *key, size_t nkey,
+                         bench_err *err)
+{
+    int rc = lsm_delete(db->db, key, nkey);
+    return rc == LSM_OK ? BENCH_OK : bench_lsm_fail(err, rc, "lsm_delete");
+}
+
+static int bench_lsm_get(bench_db *db, const void *key, size_t nkey,
+                         size_t *nvalue, bench_err *err)
+{
+    void *value = NULL;
+    int rc = lsm_get(db->db, key, nkey, &value, nvalue);
+    if (rc == LSM_NOTFOUND)
+        return BENCH_NOTFOUND;
+    if (rc != LSM_OK)
+        return bench_lsm_fail(err, rc, "lsm_get");
+    lsm_free(value);
+    return BENCH_OK;
+}
+
+static int bench_lsm_write_batch(bench_db *db, size_t n_puts,
+                                 bench_batch_fill_fn fill, void *ctx,
+                                 bench_err *err)
+{
+    lsm_batch *batch = NULL;
+    int rc = lsm_batch_new(&batch);
+    const char *what = "lsm_batch_new";
+    for (size_t i = 0; rc == LSM_OK && i < n_puts; i++) {
+        const void *key, *value;
+        size_t nkey, nvalue;
+        fill(ctx, i, &key, &nkey, &value, &nvalue);
+        rc = lsm_batch_put(batch, key, nkey, value, nvalue);
+        what = "lsm_batch_put";
+    }
+    if (rc == LSM_OK) {
+        rc = lsm_write(db->db, batch);
+        what = "lsm_write";
+    }
+    lsm_batch_free(batch);
+    return rc == LSM_OK ? BENCH_OK : bench_lsm_fail(err, rc, what);
+}
+
+static int bench_lsm_iter_new(bench_db *db, bench_iter **out, bench_err *err)
+{
+    bench_iter *it = malloc(sizeof *it);
+    *out = NULL;
+    if (it == NULL)
+        return bench_err_set(err, "out of memory");
+    it->db = db->db;
+    it->it = NULL;
+    *out = it;
+    return BENCH_OK;
+}
+
+/* Replaces the scan by one from lo (NULL: from the first key). */
+static int bench_lsm_iter_rescan(bench_iter *it, const lsm_bound *lo,
+                                 bench_err *err)
+{
+    int rc;
+    lsm_iter_close(it->it);
+    it->it = NULL;
+    rc = lsm_scan(it->db, lo, NULL, &it->it);
+    return rc == LSM_OK ? BENCH_OK : bench_lsm_fail(err, rc, "lsm_scan");
+}
+
+static int bench_lsm_iter_seek_to_first(bench_iter *it, bench_err *err)
+{
+    return bench_lsm_iter_rescan(it, NULL, err);
+}
+
+static int bench_lsm_iter_seek(bench_iter *it, const void *key, size_t nkey,
+                               bench_err *err)
+{
+    lsm_bound lo = {LSM_BOUND_INCLUDED, key, nkey};
+    return bench_lsm_iter_rescan(it, &lo, err);
+}
+
+static int bench_lsm_iter_valid(const bench_iter *it)
+{
+    return it->it != NULL && lsm_iter_valid(it->it);
+}
+
+static int bench_lsm_iter_next(bench_iter *it, bench_err *err)
+{
+    int rc = lsm_iter_next(it->it);
+    return rc == LSM_OK ? BENCH_OK : bench_lsm_fail(err, rc, "lsm_iter_next");
+}
+
+static const void *bench_lsm_iter_key(const bench_iter *it, size_t *nkey)
+{
+    return lsm_iter_key(it->it, nkey);
+}
+
+static const void *bench_lsm_iter_value(const bench_iter *it, size_t *nvalue)
+{
+    return lsm_iter_value(it->it, nvalue);
+}
+
+static void bench_lsm_iter_close(bench_iter *it)
+{
+    if (it == NULL)
+        return;
+    lsm_iter_close(it->it);
+    free(it);
+}
+
+const bench_engine bench_engine_lsm = {
+    .name = "lsm",
+    .db_marker = "MANIFEST",
+    .version = bench_lsm_version,
+    .describe = bench_lsm_describe,
+    .check_settings = bench_lsm_check_settings,
+    .open = bench_lsm_open,
+    .flush = bench_lsm_flush,
+    .write_counters = bench_lsm_write_counters,
+    .close = bench_lsm_close,
+    .destroy = bench_lsm_destroy,
+    .put = bench_lsm_put,
+    .del = bench_lsm_del,
+    .get = bench_lsm_get,
+    .write_batch = bench_lsm_write_batch,
+    .iter_new = bench_lsm_iter_new,
+    .iter_seek_to_first = bench_lsm_iter_seek_to_first,
+    .iter_seek = bench_lsm_iter_seek,
+    .iter_valid = bench_lsm_iter_valid,
+    .iter_next = bench_lsm_iter_next,
+    .iter_key = bench_lsm_iter_key,
+    .iter_value = bench_lsm_iter_value,
+    .iter_close = bench_lsm_iter_close,
+};

@@ -1,0 +1,322 @@
+/*
+ * bench_engine_rocksdb.c: lsm-bench's adapter for RocksDB, through its C API
+ * (rocksdb/c.h, Debian's librocksdb-dev). Built only when meson finds the
+ * library (BENCH_HAVE_ROCKSDB).
+ *
+ * The bench's settings become RocksDB options (tests/bench/README.md has
+ * the table): write_buffer_size and target_file_size_base =
+ * target_sst_size, max_write_buffer_number = num_memtable_limit, and
+ * block-based table options with block_size, an LRU block cache of
+ * block_cache_bytes (0: no block cache) and a 10-bit bloom filter; no
+ * compression; everything else RocksDB's defaults. RocksDB always writes its
+ * WAL; sync is a write option, set only for the opens that ask for it.
+ *
+ * The C API has no version call: the version printed is the one pkg-config
+ * reported when the build was configured (BENCH_ROCKSDB_VERSION), if any.
+ * Its byte counters need statistics turned on, which costs time on every
+ * operation, so write_counters is NULL and the bench's /proc figure serves.
+ *
+ * Ownership: RocksDB copies the options at open and takes the filter policy
+ * (the table options own it); a bench_db keeps the cache handle, table
+ * options and read/write/flush options until its close.
+ *
+ * Thread safety: a rocksdb_t may be used from many threads at once; the
+ * read and write options are only read after open, so threads share them.
+ */
+#include "bench_engine.h"
+
+#include <rocksdb/c.h>
+#include <stdlib.h>
+
+struct bench_db {
+    rocksdb_t *db;
+    rocksdb_options_t *options;
+    rocksdb_block_based_table_options_t *table;
+    rocksdb_cache_t *cache; /* NULL: no block cache */
+    rocksdb_readoptions_t *read;
+    rocksdb_writeoptions_t *write;
+    rocksdb_flushoptions_t *flush;
+};
+
+struct bench_iter {
+    rocksdb_iterator_t *it;
+};
+
+/* Moves RocksDB's malloc'd message into err and frees it. */
+static int bench_rocksdb_fail(bench_err *err, char *msg, const char *what)
+{
+    bench_err_set(err, "%s: %s", what, msg ? msg : "unknown error");
+    rocksdb_free(msg);
+    return BENCH_ERROR;
+}
+
+static void bench_rocksdb_version(char *buf, size_t n)
+{
+#ifdef BENCH_ROCKSDB_VERSION
+    snprintf(buf, n, "rocksdb %s (pkg-config at build time)",
+             BENCH_ROCKSDB_VERSION);
+#else
+    snprintf(buf, n, "rocksdb");
+#endif
+}
+
+static void bench_rocksdb_describe(const bench_settings *s, char *buf, size_t n)
+{
+    snprintf(buf, n,
+             "write_buffer_size %zu, target_file_size_base %zu, "
+             "max_write_buffer_number %zu, block_size %zu, LRU block cache "
+             "%zu, bloom %u bits/key, no compression, WAL always on, leveled "
+             "compaction (RocksDB's own)",
+             s->target_sst_size, s->target_sst_size, s->num_memtable_limit,
+             s->block_size, s->block_cache_bytes, s->bloom_bits_per_key);
+}
+
+/* RocksDB's compaction and background threads are its own; its memtable
+ * count maps onto max_write_buffer_number, which RocksDB raises to 2. */
+static int bench_rocksdb_check_settings(const bench_settings *s, bench_err *err)
+{
+    if (s->compaction_given)
+        return bench_err_set(err, "--compaction applies to --engine lsm "
+                                  "only (rocksdb has its own leveled "
+                                  "compaction)");
+    if (s->threads_mode_given)
+        return bench_err_set(err, "--threads_mode applies to --engine lsm "
+                                  "only (rocksdb always flushes and compacts "
+                                  "in background threads)");
+    if (s->num_memtable_limit < 2 || s->num_memtable_limit > 1000)
+        return bench_err_set(err,
+                             "--num_memtable_limit %zu: rocksdb's "
+                             "max_write_buffer_number must be 2 to 1000",
+                             s->num_memtable_limit);
+    return BENCH_OK;
+}
+
+/* Frees everything of db but the rocksdb_t, which the caller has closed. */
+static void bench_rocksdb_free(bench_db *db)
+{
+    if (db->flush != NULL)
+        rocksdb_flushoptions_destroy(db->flush);
+    if (db->write != NULL)
+        rocksdb_writeoptions_destroy(db->write);
+    if (db->read != NULL)
+        rocksdb_readoptions_destroy(db->read);
+    if (db->options != NULL)
+        rocksdb_options_destroy(db->options);
+    if (db->table != NULL)
+        rocksdb_block_based_options_destroy(db->table);
+    if (db->cache != NULL)
+        rocksdb_cache_destroy(db->cache);
+    free(db);
+}
+
+/* The block-based table options: block size, cache, bloom filter. */
+static void bench_rocksdb_table_options(bench_db *db, const bench_settings *s)
+{
+    db->table = rocksdb_block_based_options_create();
+    rocksdb_block_based_options_set_block_size(db->table, s->block_size);
+    if (s->block_cache_bytes > 0) {
+        db->cache = rocksdb_cache_create_lru(s->block_cache_bytes);
+        rocksdb_block_based_options_set_block_cache(db->table, db->cache);
+    } else {
+        rocksdb_block_based_options_set_no_block_cache(db->table, 1);
+    }
+    if (s->bloom_bits_per_key > 0) /* the table options own the policy */
+        rocksdb_block_based_options_set_filter_policy(
+            db->table,
+            rocksdb_filterpolicy_create_bloom((double)s->bloom_bits_per_key));
+}
+
+static int bench_rocksdb_open(const bench_settings *s, int sync, bench_db **out,
+                              bench_err *err)
+{
+    bench_db *db = calloc(1, sizeof *db);
+    char *msg = NULL;
+    *out = NULL;
+    if (db == NULL)
+        return bench_err_set(err, "out of memory");
+    bench_rocksdb_table_options(db, s);
+    db->options = rocksdb_options_create();
+    rocksdb_options_set_create_if_missing(db->options, 1);
+    rocksdb_options_set_compression(db->options, rocksdb_no_compression);
+    rocksdb_options_set_write_buffer_size(db->options, s->target_sst_size);
+    rocksdb_options_set_target_file_size_base(db->options, s->target_sst_size);
+    rocksdb_options_set_max_write_buffer_number(db->options,
+                                                (int)s->num_memtable_limit);
+    rocksdb_options_set_block_based_table_factory(db->options, db->table);
+    db->read = rocksdb_readoptions_create();
+    db->write = rocksdb_writeoptions_create();
+    rocksdb_writeoptions_set_sync(db->write, (unsigned char)(sync ? 1 : 0));
+    db->flush = rocksdb_flushoptions_create();
+    rocksdb_flushoptions_set_wait(db->flush, 1);
+    db->db = rocksdb_open(db->options, s->db_path, &msg);
+    if (msg != NULL) {
+        bench_rocksdb_free(db);
+        return bench_rocksdb_fail(err, msg, s->db_path);
+    }
+    *out = db;
+    return BENCH_OK;
+}
+
+static int bench_rocksdb_flush(bench_db *db, bench_err *err)
+{
+    char *msg = NULL;
+    rocksdb_flush(db->db, db->flush, &msg);
+    return msg == NULL ? BENCH_OK
+                       : bench_rocksdb_fail(err, msg, "rocksdb_flush");
+}
+
+static int bench_rocksdb_close(bench_db *db, bench_err *err)
+{
+    rocksdb_close(db->db);
+    bench_rocksdb_free(db);
+    return BENCH_OK;
+}
+
+static int bench_rocksdb_destroy(const bench_settings *s, bench_err *err)
+{
+    rocksdb_options_t *options = rocksdb_options_create();
+    char *msg = NULL;
+    rocksdb_destroy_db(options, s->db_path, &msg);
+    rocksdb_options_destroy(options);
+    return msg == NULL ? BENCH_OK
+                       : bench_rocksdb_fail(err, msg, "rocksdb_destroy_db");
+}
+
+static int bench_rocksdb_put(bench_db *db, const void *key, size_t nkey,
+                             const void *value, size_t nvalue, bench_err *err)
+{
+    char *msg = NULL;
+    rocksdb_put(db->db, db->write, key, nkey, value, nvalue, &msg);
+    return msg == NULL ? BENCH_OK : bench_rocksdb_fail(err, msg, "rocksdb_put");
+}
+
+static int bench_rocksdb_del(bench_db *db, const void *key, size_t nkey,
+                             bench_err *err)
+{
+    char *msg = NULL;
+    rocksdb_delete(db->db, db->write, key, nkey, &msg);
+    return msg == NULL ? BENCH_OK
+                       : bench_rocksdb_fail(err, msg, "rocksdb_delete");
+}
+
+static int bench_rocksdb_get(bench_db *db, const void *key, size_t nkey,
+                             size_t *nvalue, bench_err *err)
+{
+    char *msg = NULL;
+    char *value = rocksdb_get(db->db, db->read, key, nkey, nvalue, &msg);
+    if (msg != NULL)
+        return bench_rocksdb_fail(err, msg, "rocksdb_get");
+    if (value == NULL)
+        return BENCH_NOTFOUND;
+    rocksdb_free(value);
+    return BENCH_OK;
+}
+
+static int bench_rocksdb_write_batch(bench_db *db, size_t n_puts,
+                                     bench_batch_fill_fn fill, void *ctx,
+                                     bench_err *err)
+{
+    rocksdb_writebatch_t *batch = rocksdb_writebatch_create();
+    char *msg = NULL;
+    for (size_t i = 0; i < n_puts; i++) {
+        const void *key, *value;
+        size_t nkey, nvalue;
+        fill(ctx, i, &key, &nkey, &value, &nvalue);
+        rocksdb_writebatch_put(batch, key, nkey, value, nvalue);
+    }
+    rocksdb_write(db->db, db->write, batch, &msg);
+    rocksdb_writebatch_destroy(batch);
+    return msg == NULL ? BENCH_OK
+                       : bench_rocksdb_fail(err, msg, "rocksdb_write");
+}
+
+static int bench_rocksdb_iter_new(bench_db *db, bench_iter **out,
+                                  bench_err *err)
+{
+    bench_iter *it = malloc(sizeof *it);
+    *out = NULL;
+    if (it == NULL)
+        return bench_err_set(err, "out of memory");
+    it->it = rocksdb_create_iterator(db->db, db->read);
+    *out = it;
+    return BENCH_OK;
+}
+
+/* An iterator that stops being valid may have stopped on an error. */
+static int bench_rocksdb_iter_status(bench_iter *it, const char *what,
+                                     bench_err *err)
+{
+    char *msg = NULL;
+    if (rocksdb_iter_valid(it->it))
+        return BENCH_OK;
+    rocksdb_iter_get_error(it->it, &msg);
+    return msg == NULL ? BENCH_OK : bench_rocksdb_fail(err, msg, what);
+}
+
+static int bench_rocksdb_iter_seek_to_first(bench_iter *it, bench_err *err)
+{
+    rocksdb_iter_seek_to_first(it->it);
+    return bench_rocksdb_iter_status(it, "rocksdb_iter_seek_to_first", err);
+}
+
+static int bench_rocksdb_iter_seek(bench_iter *it, const void *key, size_t nkey,
+                                   bench_err *err)
+{
+    rocksdb_iter_seek(it->it, key, nkey);
+    return bench_rocksdb_iter_status(it, "rocksdb_iter_seek", err);
+}
+
+static int bench_rocksdb_iter_valid(const bench_iter *it)
+{
+    return rocksdb_iter_valid(it->it);
+}
+
+static int bench_rocksdb_iter_next(bench_iter *it, bench_err *err)
+{
+    rocksdb_iter_next(it->it);
+    return bench_rocksdb_iter_status(it, "rocksdb_iter_next", err);
+}
+
+static const void *bench_rocksdb_iter_key(const bench_iter *it, size_t *nkey)
+{
+    return rocksdb_iter_key(it->it, nkey);
+}
+
+static const void *bench_rocksdb_iter_value(const bench_iter *it,
+                                            size_t *nvalue)
+{
+    return rocksdb_iter_value(it->it, nvalue);
+}
+
+static void bench_rocksdb_iter_close(bench_iter *it)
+{
+    if (it == NULL)
+        return;
+    rocksdb_iter_destroy(it->it);
+    free(it);
+}
+
+const bench_engine bench_engine_rocksdb = {
+    .name = "rocksdb",
+    .db_marker = "CURRENT",
+    .version = bench_rocksdb_version,
+    .describe = bench_rocksdb_describe,
+    .check_settings = bench_rocksdb_check_settings,
+    .open = bench_rocksdb_open,
+    .flush = bench_rocksdb_flush,
+    .write_counters = NULL, /* only with statistics on; see the top */
+    .close = bench_rocksdb_close,
+    .destroy = bench_rocksdb_destroy,
+    .put = bench_rocksdb_put,
+    .del = bench_rocksdb_del,
+    .get = bench_rocksdb_get,
+    .write_batch = bench_rocksdb_write_batch,
+    .iter_new = bench_rocksdb_iter_new,
+    .iter_seek_to_first = bench_rocksdb_iter_seek_to_first,
+    .iter_seek = bench_rocksdb_iter_seek,
+    .iter_valid = bench_rocksdb_iter_valid,
+    .iter_next = bench_rocksdb_iter_next,
+    .iter_key = bench_rocksdb_iter_key,
+    .iter_value = bench_rocksdb_iter_value,
+    .iter_close = bench_rocksdb_iter_close,
+};

@@ -253,6 +253,17 @@ static void start_held_group(lsm_db *db, writer *first, writer *queued)
         expect_absent(db, keys[i]);
 }
 
+/* Opens the gate and waits for every writer of start_held_group; the first
+ * one's fsync was held, not failed, so it must have succeeded. */
+static void release_held_group(writer *first, writer *queued)
+{
+    gate_open();
+    assert_int_equal(pthread_join(first->thread, NULL), 0);
+    for (int i = 0; i < N_QUEUED; i++)
+        assert_int_equal(pthread_join(queued[i].thread, NULL), 0);
+    assert_int_equal(first->rc, LSM_OK);
+}
+
 static void test_queued_writers_share_one_fsync(void **state)
 {
     (void)state;
@@ -263,12 +274,7 @@ static void test_queued_writers_share_one_fsync(void **state)
     uint64_t syncs_before = wal_syncs(db);
 
     start_held_group(db, &first, queued);
-    gate_open();
-    assert_int_equal(pthread_join(first.thread, NULL), 0);
-    for (int i = 0; i < N_QUEUED; i++)
-        assert_int_equal(pthread_join(queued[i].thread, NULL), 0);
-
-    assert_int_equal(first.rc, LSM_OK);
+    release_held_group(&first, queued);
     for (int i = 0; i < N_QUEUED; i++) {
         assert_int_equal(queued[i].rc, LSM_OK);
         test_expect_get(db, queued[i].key, "v");
@@ -297,12 +303,7 @@ static void test_failed_group_fsync_fails_every_member(void **state)
 
     start_held_group(db, &first, queued);
     gate_fail_next(); /* "a"'s fsync is held already; the group's fails */
-    gate_open();
-    assert_int_equal(pthread_join(first.thread, NULL), 0);
-    for (int i = 0; i < N_QUEUED; i++)
-        assert_int_equal(pthread_join(queued[i].thread, NULL), 0);
-
-    assert_int_equal(first.rc, LSM_OK);
+    release_held_group(&first, queued);
     for (int i = 0; i < N_QUEUED; i++) {
         assert_int_equal(queued[i].rc, LSM_EIO);
         expect_absent(db, queued[i].key);

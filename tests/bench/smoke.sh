@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# smoke.sh LSM_BENCH ENGINE...: a short run of every workload on each engine
+# this lsm-bench was built with, checking that it succeeds (lsm-bench checks
+# every read against what it wrote and exits 1 on a mismatch) and prints
+# every line scripts/bench parses. It checks no speed: the figures of a
+# 3000-key run mean nothing, and timing has no place in a test.
+set -uo pipefail
+bench=$1; shift
+tmp=$(mktemp -d) || exit 1
+trap 'rm -rf "$tmp"' EXIT
+status=0
+
+fail() { echo "FAIL: $*" >&2; status=1; }
+
+workloads="fillseq fillsync fillrandom overwrite fillbatch readrandom \
+readmissing readseq seekrandom deleterandom"
+
+for engine in "$@"; do
+  out="$tmp/$engine.out"
+  if ! "$bench" --engine "$engine" --num 3000 --threads 2 \
+      --db "$tmp/db-$engine" >"$out" 2>"$tmp/$engine.err"; then
+    fail "$engine: lsm-bench exited with an error:"
+    cat "$tmp/$engine.err" >&2
+    continue
+  fi
+  for w in $workloads; do
+    grep -Eq "^$w +: +[0-9.]+ micros/op; [0-9]+ ops/sec" "$out" ||
+      fail "$engine: no result line for $w"
+  done
+  for line in "peak RSS" "db size" "io written"; do
+    grep -q "^$line *:" "$out" || fail "$engine: no '$line' line"
+  done
+  [ -d "$tmp/db-$engine" ] || fail "$engine: no database left in --db"
+done
+
+# Bad input is refused with a message, and touches nothing.
+if "$bench" --engine nosuch --num 10 --db "$tmp/bad" >/dev/null 2>"$tmp/bad.err"; then
+  fail "--engine nosuch was accepted"
+fi
+grep -q "engine" "$tmp/bad.err" || fail "--engine nosuch: message does not name the flag"
+[ ! -e "$tmp/bad" ] || fail "--engine nosuch created the database directory"
+mkdir "$tmp/notadb" && echo precious >"$tmp/notadb/file"
+if "$bench" --num 10 --db "$tmp/notadb" >/dev/null 2>&1; then
+  fail "a directory that is not a database was reset"
+fi
+[ -f "$tmp/notadb/file" ] || fail "a file in a non-database directory was deleted"
+
+[ $status -eq 0 ] && echo "ok: $*"
+exit $status

@@ -54,6 +54,13 @@ struct env {
     /* Takes an exclusive lock on path (created if missing) for the life of
      * *out; LSM_EBUSY when another process holds it. Released by close. */
     int (*lock)(env *e, const char *path, env_file **out);
+    /* Optional (NULL: not offered; callers then use read_at). Maps the
+     * first n_bytes of a file opened with open_read, read-only, into
+     * memory at *out. The mapping outlives the file's close and stays
+     * until unmap; the caller must never let the file shrink meanwhile
+     * (SSTs never change once written). */
+    int (*map)(env_file *f, uint64_t n_bytes, const void **out);
+    void (*unmap)(env *e, const void *p, uint64_t n_bytes);
 };
 
 /* The real file system. Static; never freed. */

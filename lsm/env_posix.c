@@ -15,7 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -232,6 +234,25 @@ static int posix_lock(env *e, const char *path, env_file **out)
     return LSM_OK;
 }
 
+static int posix_map(env_file *f, uint64_t n_bytes, const void **out)
+{
+    *out = NULL;
+    if (n_bytes == 0 || n_bytes > SIZE_MAX)
+        return lsm_error(LSM_EINVAL, "cannot map %llu bytes of %s",
+                         (unsigned long long)n_bytes, f->path);
+    void *p = mmap(NULL, (size_t)n_bytes, PROT_READ, MAP_SHARED, fd_of(f), 0);
+    if (p == MAP_FAILED)
+        return lsm_io_error(errno, "cannot map %s", f->path);
+    *out = p;
+    return LSM_OK;
+}
+
+static void posix_unmap(env *e, const void *p, uint64_t n_bytes)
+{
+    (void)e;
+    munmap((void *)p, (size_t)n_bytes);
+}
+
 static env posix_env = {
     .open_read = posix_open_read,
     .open_write = posix_open_write,
@@ -248,6 +269,8 @@ static env posix_env = {
     .sync_dir = posix_sync_dir,
     .list_dir = posix_list_dir,
     .lock = posix_lock,
+    .map = posix_map,
+    .unmap = posix_unmap,
 };
 
 env *env_posix(void)

@@ -134,7 +134,10 @@ typedef struct lsm_options {
      * immutable one is flushed to L0. Must be at least 1. Default 3. */
     size_t num_memtable_limit;
     /* Capacity of the shared block cache, in bytes; 0 disables it.
-     * Default 8 MiB. */
+     * A block costs the memory it holds: where the env maps SST files
+     * (the default POSIX env does), only its decoded, verified header,
+     * since its bytes stay in the mapping (the OS's page cache); else the
+     * header and a copy of the bytes. Default 8 MiB. */
     size_t block_cache_bytes;
     /* Bloom filter bits per key; 10 gives about 1% false positives.
      * 0 disables filters for new SSTs. Default 10. */

@@ -77,6 +77,22 @@ typedef struct bench_config {
     char default_db_path[PATH_MAX];
 } bench_config;
 
+/* Samples RssAnon (this process's anonymous memory: heap and stacks, not
+ * file pages) every BENCH_ANON_SAMPLE_MICROS and keeps the largest value:
+ * Linux keeps no peak of it, and the peak RSS (ru_maxrss) also counts the
+ * pages of files an engine maps (lsm and LevelDB map their tables), which
+ * are the OS's page cache, not memory the engine allocated. */
+#define BENCH_ANON_SAMPLE_MICROS 5000
+
+typedef struct bench_anon_sampler {
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int stop;           /* [mu] */
+    uint64_t peak_kb;   /* [mu] */
+    int known, started; /* set before the thread starts */
+} bench_anon_sampler;
+
 /* The run's state: the engine, the open database, the key presence map,
  * value data and the totals of the end-of-run report. */
 typedef struct bench {
@@ -91,6 +107,8 @@ typedef struct bench {
     bench_write_counters counters; /* summed over every open of the run */
     uint64_t rss_start_kb;         /* VmRSS before the first open */
     int rss_start_known;
+    uint64_t anon_start_kb; /* RssAnon before the first open */
+    bench_anon_sampler anon;
     uint64_t wchar_start; /* /proc/self/io wchar before the first open */
     int wchar_start_known;
 } bench;
@@ -293,6 +311,63 @@ static int bench_proc_field(const char *path, const char *field, uint64_t *out)
     }
     fclose(f);
     return rc;
+}
+
+static void bench_anon_sample(bench_anon_sampler *s)
+{
+    uint64_t kb;
+    if (bench_proc_field("/proc/self/status", "RssAnon:", &kb) != 0)
+        return;
+    if (kb > s->peak_kb)
+        s->peak_kb = kb;
+}
+
+static void *bench_anon_sampler_main(void *arg)
+{
+    bench_anon_sampler *s = arg;
+    pthread_mutex_lock(&s->mu);
+    while (!s->stop) {
+        struct timespec ts;
+        bench_anon_sample(s);
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += BENCH_ANON_SAMPLE_MICROS * 1000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+    }
+    bench_anon_sample(s);
+    pthread_mutex_unlock(&s->mu);
+    return NULL;
+}
+
+static void bench_anon_sampler_start(bench_anon_sampler *s)
+{
+    uint64_t kb;
+    memset(s, 0, sizeof *s);
+    s->known = bench_proc_field("/proc/self/status", "RssAnon:", &kb) == 0;
+    if (!s->known)
+        return;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->cv, NULL);
+    s->started =
+        pthread_create(&s->thread, NULL, bench_anon_sampler_main, s) == 0;
+}
+
+/* Stops the sampler; returns the peak in KiB (0 if unknown). */
+static uint64_t bench_anon_sampler_stop(bench_anon_sampler *s)
+{
+    if (!s->started)
+        return 0;
+    pthread_mutex_lock(&s->mu);
+    s->stop = 1;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    pthread_join(s->thread, NULL);
+    pthread_mutex_destroy(&s->mu);
+    pthread_cond_destroy(&s->cv);
+    return s->peak_kb;
 }
 
 /* --- The database directory ----------------------------------------------- */
@@ -1082,6 +1157,10 @@ static void bench_note_start(bench *b)
 {
     b->rss_start_known =
         bench_proc_field("/proc/self/status", "VmRSS:", &b->rss_start_kb) == 0;
+    if (bench_proc_field("/proc/self/status", "RssAnon:", &b->anon_start_kb) !=
+        0)
+        b->anon_start_kb = 0;
+    bench_anon_sampler_start(&b->anon);
     b->wchar_start_known =
         bench_proc_field("/proc/self/io", "wchar:", &b->wchar_start) == 0;
 }
@@ -1131,6 +1210,12 @@ static void bench_report_totals(bench *b)
                (double)ru.ru_maxrss / 1024.0, (double)b->rss_start_kb / 1024.0);
     else
         printf("peak RSS     : %.1f MB\n", (double)ru.ru_maxrss / 1024.0);
+    uint64_t anon_kb = bench_anon_sampler_stop(&b->anon);
+    if (anon_kb > 0)
+        printf("peak anon    : %.1f MB (%.1f MB before the first open; heap "
+               "and stacks, sampled every %d ms)\n",
+               (double)anon_kb / 1024.0, (double)b->anon_start_kb / 1024.0,
+               BENCH_ANON_SAMPLE_MICROS / 1000);
     printf("db size      : %.1f MB (%" PRIu64 " bytes in %s)\n",
            (double)db_bytes / 1048576.0, db_bytes, b->cfg.settings.db_path);
     bench_report_writes(b);

@@ -262,9 +262,7 @@ static int db_freeze_locked(lsm_db *db)
      * Syncing the finished log here (once per memtable) means a power loss
      * can only lose writes of the newest memtable: what survives is still
      * a prefix of what was written. */
-    int rc = db->wal ? wal_sync(db->wal) : LSM_OK;
-    if (rc == LSM_OK && db->wal)
-        COUNTER_ADD(&db->ctrs, wal_syncs, 1);
+    int rc = db_sync_wal_for_freeze(db);
     if (rc == LSM_OK) {
         manifest_record rec = {.kind = MANIFEST_NEW_MEMTABLE,
                                .id = id,

@@ -91,12 +91,14 @@ struct lsm_db {
                                    arrives to wait */
     atomic_uint active_writers; /* sync option: writers inside lsm_put,
                                    lsm_delete or lsm_write */
-    bool syncing;               /* [sync_mu] a writer is gathering its group
-                                   or in fsync (without sync_mu) */
+    bool syncing;               /* [sync_mu] the fsync turn is taken: a
+                                   writer gathering its group or in fsync
+                                   (without sync_mu), or a freeze's fsync */
     uint64_t synced_seq;        /* [sync_mu] newest seq known durable */
     uint64_t synced_records;    /* [sync_mu] appended_records it covers */
     uint64_t sync_micros;       /* [sync_mu] recent fsync time, averaged */
     int sync_error;             /* [sync_mu] a failed fsync: waits fail */
+    char sync_message[DB_BG_MESSAGE_BYTES]; /* [sync_mu] its lsm_errmsg() */
 
     pthread_mutex_t work_mu;
     pthread_mutex_t compact_mu;
@@ -220,6 +222,10 @@ void db_writer_leave(lsm_db *db);
 /* Returns once the write with sequence number seq is durable, or the error
  * of the fsync that should have made it so. Caller holds no lock. */
 int db_wait_durable(lsm_db *db, uint64_t seq);
+/* fsyncs the mutable memtable's log before a freeze, taking its turn with
+ * group commit's syncers; fails at once if a WAL fsync failed before.
+ * Caller holds write_mu. */
+int db_sync_wal_for_freeze(lsm_db *db);
 /* Replaces the mutable memtable's log with fresh (NULL when the WAL is off)
  * after the caller synced the old one; caller holds write_mu. */
 void db_retire_wal(lsm_db *db, wal *fresh);

@@ -29,14 +29,23 @@
  * reader never sees a write that a power loss could still undo.
  *
  * The log cannot be replaced under a syncer: a freeze syncs the old log
- * itself (under write_mu, so nothing more is appended), then retires it in
- * db_retire_wal under sync_mu, waiting until no fsync is in flight.
+ * itself (under write_mu, so nothing more is appended), taking its turn
+ * like any syncer, then retires it in db_retire_wal under sync_mu, waiting
+ * until no fsync is in flight.
+ *
+ * A failed fsync is final (sync_error): no later fsync of the log may
+ * acknowledge anything, since after a failure Linux can report the next
+ * fsync as clean although the lost pages never reached the disk. Every
+ * writer still waiting gets the error, with its message.
  *
  * Locks: write_mu before sync_mu (a freeze holds both); a syncer holds
  * sync_mu only, and state_mu only inside db_latch_error.
  */
 #include "db_int.h"
 
+#include "status_int.h"
+
+#include <stdio.h>
 #include <time.h>
 
 /* The longest a syncer waits for its group, whatever fsync costs. */
@@ -100,12 +109,47 @@ static void sync_note_duration(lsm_db *db, uint64_t micros)
         db->sync_micros ? (7 * db->sync_micros + micros) / 8 : micros;
 }
 
+/* Records a failed WAL fsync. From then on no fsync of the log may
+ * acknowledge anything: after a failed fsync, Linux can report the next one
+ * as clean although the lost pages never reached the disk. Caller holds
+ * sync_mu, and latches the error (db_latch_error) once it has let go. */
+static void sync_record_failure(lsm_db *db, int rc)
+{
+    if (db->sync_error != LSM_OK)
+        return;
+    db->sync_error = rc;
+    snprintf(db->sync_message, sizeof db->sync_message, "%s", lsm_errmsg());
+}
+
+/* Waits until nobody is syncing and takes the turn, unless an fsync has
+ * failed: returns that error then. Caller holds sync_mu. */
+static int sync_take_turn(lsm_db *db)
+{
+    while (db->syncing)
+        pthread_cond_wait(&db->sync_cv, &db->sync_mu);
+    if (db->sync_error != LSM_OK)
+        return db->sync_error;
+    db->syncing = true;
+    return LSM_OK;
+}
+
+/* Gives the turn back after an fsync that returned rc. Caller holds
+ * sync_mu. */
+static void sync_end_turn(lsm_db *db, int rc)
+{
+    db->syncing = false;
+    if (rc == LSM_OK)
+        COUNTER_ADD(&db->ctrs, wal_syncs, 1);
+    else
+        sync_record_failure(db, rc);
+    pthread_cond_broadcast(&db->sync_cv);
+}
+
 /* Step 2 as the syncer: gathers a group, fsyncs the log without holding
  * sync_mu, and publishes what the fsync covered. Caller holds sync_mu and
- * nobody else is syncing. */
-static void sync_for_group(lsm_db *db)
+ * has the turn (syncing). Returns the fsync's result. */
+static int sync_for_group(lsm_db *db)
 {
-    db->syncing = true;
     sync_gather_group(db);
     uint64_t records =
         atomic_load_explicit(&db->appended_records, memory_order_acquire);
@@ -119,7 +163,6 @@ static void sync_for_group(lsm_db *db)
     uint64_t took = sync_now_micros() - start;
 
     pthread_mutex_lock(&db->sync_mu);
-    db->syncing = false;
     if (rc == LSM_OK) {
         sync_note_duration(db, took);
         if (target > db->synced_seq) {
@@ -128,26 +171,52 @@ static void sync_for_group(lsm_db *db)
             atomic_store_explicit(&db->visible_seq, target,
                                   memory_order_release);
         }
-        COUNTER_ADD(&db->ctrs, wal_syncs, 1);
-    } else {
-        db->sync_error = rc;
-        db_latch_error(db, rc);
     }
-    pthread_cond_broadcast(&db->sync_cv);
+    sync_end_turn(db, rc);
+    return rc;
 }
 
 int db_wait_durable(lsm_db *db, uint64_t seq)
 {
+    int failed = LSM_OK; /* this writer's own fsync failed */
+    char message[DB_BG_MESSAGE_BYTES];
     pthread_mutex_lock(&db->sync_mu);
     if (db->syncing) /* a gathering syncer counts this writer in */
         pthread_cond_broadcast(&db->sync_cv);
     while (db->synced_seq < seq && db->sync_error == LSM_OK) {
         if (db->syncing)
             pthread_cond_wait(&db->sync_cv, &db->sync_mu);
-        else
-            sync_for_group(db);
+        else if (sync_take_turn(db) == LSM_OK && sync_for_group(db) != LSM_OK)
+            failed = db->sync_error;
     }
     int rc = db->synced_seq >= seq ? LSM_OK : db->sync_error;
+    snprintf(message, sizeof message, "%s", db->sync_message);
+    pthread_mutex_unlock(&db->sync_mu);
+    /* Outside sync_mu: latching takes state_mu and sends an event. */
+    if (failed != LSM_OK)
+        db_latch_error(db, failed);
+    else if (rc != LSM_OK) /* another writer's fsync failed: say why */
+        lsm_error(rc, "%s", message);
+    return rc;
+}
+
+int db_sync_wal_for_freeze(lsm_db *db)
+{
+    char message[DB_BG_MESSAGE_BYTES];
+    if (!db->wal)
+        return LSM_OK;
+    pthread_mutex_lock(&db->sync_mu);
+    int rc = sync_take_turn(db);
+    if (rc != LSM_OK) {
+        snprintf(message, sizeof message, "%s", db->sync_message);
+        pthread_mutex_unlock(&db->sync_mu);
+        return lsm_error(rc, "%s", message);
+    }
+    pthread_mutex_unlock(&db->sync_mu);
+    /* db->wal is stable: the caller holds write_mu. */
+    rc = wal_sync(db->wal);
+    pthread_mutex_lock(&db->sync_mu);
+    sync_end_turn(db, rc);
     pthread_mutex_unlock(&db->sync_mu);
     return rc;
 }
@@ -160,11 +229,15 @@ void db_retire_wal(lsm_db *db, wal *fresh)
     wal_close(db->wal);
     db->wal = fresh;
     /* The caller synced the old log with nothing appended since: every
-     * write so far is durable. */
-    db->synced_seq = db->last_seq;
-    db->synced_records =
-        atomic_load_explicit(&db->appended_records, memory_order_acquire);
-    atomic_store_explicit(&db->visible_seq, db->last_seq, memory_order_release);
+     * write so far is durable, unless an fsync failed meanwhile (then
+     * nothing more is acknowledged; see sync_record_failure). */
+    if (db->sync_error == LSM_OK) {
+        db->synced_seq = db->last_seq;
+        db->synced_records =
+            atomic_load_explicit(&db->appended_records, memory_order_acquire);
+        atomic_store_explicit(&db->visible_seq, db->last_seq,
+                              memory_order_release);
+    }
     pthread_cond_broadcast(&db->sync_cv);
     pthread_mutex_unlock(&db->sync_mu);
 }

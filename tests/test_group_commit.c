@@ -31,6 +31,7 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -175,12 +176,14 @@ typedef struct writer {
     lsm_db *db;
     char key[8];
     int rc;
+    char message[256]; /* lsm_errmsg() after the put */
 } writer;
 
 static void *writer_main(void *arg)
 {
     writer *w = arg;
     w->rc = lsm_put(w->db, w->key, strlen(w->key), "v", 1);
+    snprintf(w->message, sizeof w->message, "%s", lsm_errmsg());
     return NULL;
 }
 
@@ -306,6 +309,8 @@ static void test_failed_group_fsync_fails_every_member(void **state)
     release_held_group(&first, queued);
     for (int i = 0; i < N_QUEUED; i++) {
         assert_int_equal(queued[i].rc, LSM_EIO);
+        /* Each member learns why, not only the one that ran the fsync. */
+        assert_non_null(strstr(queued[i].message, "injected fsync failure"));
         expect_absent(db, queued[i].key);
     }
     test_expect_get(db, "a", "v");
@@ -324,11 +329,41 @@ static void test_failed_group_fsync_fails_every_member(void **state)
     free(dir);
 }
 
+/* The fsync a freeze makes is a WAL fsync like any other: when it fails,
+ * the write that froze the memtable is not acknowledged, and no later fsync
+ * (which the OS may report as clean after a failure) acknowledges it. */
+static void test_failed_freeze_fsync_is_not_acknowledged(void **state)
+{
+    (void)state;
+    char *dir = test_mkdtemp();
+    lsm_options opt;
+    lsm_db *db = NULL;
+    gate_init();
+    lsm_options_init(&opt);
+    opt.sync = 1;
+    opt.target_sst_size = 64; /* the first put fills the memtable */
+    assert_int_equal(db_open_env(dir, &opt, &the_gate.base, &db), LSM_OK);
+    char value[100];
+    memset(value, 'v', sizeof value);
+
+    gate_fail_next(); /* the freeze's fsync, inside this put */
+    assert_int_equal(lsm_put(db, "a", 1, value, sizeof value), LSM_EIO);
+    assert_non_null(strstr(lsm_errmsg(), "injected fsync failure"));
+    expect_absent(db, "a");
+    assert_int_equal(gate_wal_syncs(), 1); /* no second, "clean" fsync */
+    assert_int_equal(lsm_put(db, "b", 1, "v", 1), LSM_EIO);
+    lsm_close(db);
+    gate_destroy();
+    test_rmtree(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_queued_writers_share_one_fsync),
         cmocka_unit_test(test_failed_group_fsync_fails_every_member),
+        cmocka_unit_test(test_failed_freeze_fsync_is_not_acknowledged),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

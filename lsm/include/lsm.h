@@ -115,7 +115,8 @@ typedef struct lsm_event {
 } lsm_event;
 
 /* Called on the thread that did the work: the caller's thread in inline mode,
- * the flush thread in threads mode. It runs while the engine holds its write
+ * the flush thread in threads mode (and LSM_EVENT_BACKGROUND_ERROR for a
+ * failed group-commit fsync on the writer that ran it, holding no lock). It runs while the engine holds its write
  * and work locks but not its state lock: it may call lsm_state_get, and must
  * not call lsm_put, lsm_delete, lsm_flush, lsm_compact_full or lsm_close on
  * the same database (they would wait for the locks it is running under). */

@@ -47,7 +47,7 @@ static void cli_banner(const cli_config *cfg)
     cli_out_printf(
         "lsm-cli %s: database %s, compaction %s, %s mode\n"
         "type help for the commands, quit to leave\n",
-        LSM_VERSION_STRING, cfg->path, cli_compaction_name(cfg->opt.compaction),
+        LSM_VERSION_STRING, cfg->path, lsm_compaction_name(cfg->opt.compaction),
         cfg->opt.sched == LSM_SCHED_THREADS ? "background" : "inline");
 }
 

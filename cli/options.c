@@ -76,21 +76,6 @@ static unsigned uint_option_get(const lsm_options *opt, const uint_option *u)
     return *(const unsigned *)(const void *)((const char *)opt + u->offset);
 }
 
-const char *cli_compaction_name(lsm_compaction c)
-{
-    switch (c) {
-    case LSM_COMPACTION_NONE:
-        return "none";
-    case LSM_COMPACTION_SIMPLE:
-        return "simple";
-    case LSM_COMPACTION_TIERED:
-        return "tiered";
-    case LSM_COMPACTION_LEVELED:
-        return "leveled";
-    }
-    return "unknown";
-}
-
 /* The "compaction:" group of --help, one line per row of uint_options. */
 static void usage_print_compaction(FILE *out, const lsm_options *d)
 {
@@ -151,7 +136,7 @@ void cli_usage_print(FILE *out)
             "  --help                   show this help\n"
             "  --version                show the version\n"
             "\n",
-            cli_compaction_name(d.compaction), d.target_sst_size, d.block_size,
+            lsm_compaction_name(d.compaction), d.target_sst_size, d.block_size,
             d.num_memtable_limit);
     usage_print_compaction(out, &d);
     fprintf(out, "\n"
@@ -261,7 +246,7 @@ static int options_compaction(cli_config *cfg, const char *text)
     size_t i;
 
     for (i = 0; i < sizeof all / sizeof all[0]; i++) {
-        if (strcmp(text, cli_compaction_name(all[i])) == 0) {
+        if (strcmp(text, lsm_compaction_name(all[i])) == 0) {
             cfg->opt.compaction = all[i];
             return 0;
         }

@@ -46,7 +46,5 @@ void cli_options_free(cli_config *cfg);
 /* Writes the --help text, with the engine's defaults, to out. */
 void cli_usage_print(FILE *out);
 
-/* "none", "simple", "tiered" or "leveled" (static strings). */
-const char *cli_compaction_name(lsm_compaction c);
 
 #endif /* CLI_OPTIONS_H */

@@ -60,6 +60,21 @@ void lsm_options_init(lsm_options *opt)
     opt->stall_l0_files = 12;
 }
 
+const char *lsm_compaction_name(lsm_compaction c)
+{
+    switch (c) {
+    case LSM_COMPACTION_NONE:
+        return "none";
+    case LSM_COMPACTION_SIMPLE:
+        return "simple";
+    case LSM_COMPACTION_TIERED:
+        return "tiered";
+    case LSM_COMPACTION_LEVELED:
+        return "leveled";
+    }
+    return "unknown";
+}
+
 void lsm_free(void *p)
 {
     free(p);

@@ -115,21 +115,6 @@ static const char *sched_name(lsm_sched s)
     return s == LSM_SCHED_INLINE ? "inline" : "threads";
 }
 
-static const char *compaction_name(lsm_compaction c)
-{
-    switch (c) {
-    case LSM_COMPACTION_NONE:
-        return "none";
-    case LSM_COMPACTION_SIMPLE:
-        return "simple";
-    case LSM_COMPACTION_TIERED:
-        return "tiered";
-    case LSM_COMPACTION_LEVELED:
-        return "leveled";
-    }
-    return "?";
-}
-
 /* --- events -------------------------------------------------------------- */
 
 #define EV_TYPES 16
@@ -375,7 +360,7 @@ static void run_fail(run *r, int line, const char *cond, const char *fmt, ...)
             "  seed=%" PRIu64 " (replay: LSM_TEST_SEED=%" PRIu64
             ") sched=%s compaction=%s op=%" PRIu64 "/%" PRIu64 "\n",
             r->seed, r->seed, sched_name(r->opt.sched),
-            compaction_name(r->opt.compaction), r->op, r->n_ops);
+            lsm_compaction_name(r->opt.compaction), r->op, r->n_ops);
     fprintf(stderr,
             "  options: target_sst_size=%zu block_size=%zu "
             "num_memtable_limit=%zu block_cache_bytes=%zu bloom=%u "
@@ -1679,8 +1664,8 @@ static void run_one(uint64_t seed, size_t seed_pos, lsm_sched sched,
                 " scans=%" PRIu64 " (empty %" PRIu64 ") frozen=%" PRIu64
                 " sst_flushes=%" PRIu64 " max_l0=%zu max_l1=%zu max_imm=%zu "
                 "max_held=%zu\n",
-                r->seed, sched_name(sched), compaction_name(comp), r->n_keys,
-                r->n_ops, r->opt.target_sst_size, r->opt.block_size,
+                r->seed, sched_name(sched), lsm_compaction_name(comp),
+                r->n_keys, r->n_ops, r->opt.target_sst_size, r->opt.block_size,
                 r->opt.num_memtable_limit, r->opt.block_cache_bytes,
                 r->opt.bloom_bits_per_key, r->opt.max_levels, r->stats.flushes,
                 r->stats.compactions, r->stats.reopens, r->stats.scans,

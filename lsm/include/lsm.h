@@ -198,6 +198,10 @@ typedef struct lsm_options {
 /* Fills *opt with every default listed above. */
 void lsm_options_init(lsm_options *opt);
 
+/* "none", "simple", "tiered" or "leveled" (the names lsm-cli's
+ * --compaction takes); "unknown" for any other value. Static storage. */
+const char *lsm_compaction_name(lsm_compaction c);
+
 typedef struct lsm_db lsm_db;
 typedef struct lsm_iter lsm_iter;
 

@@ -62,21 +62,6 @@ static int bench_lsm_parse_compaction(const char *name, lsm_compaction *out)
     return -1;
 }
 
-static const char *bench_lsm_compaction_name(lsm_compaction c)
-{
-    switch (c) {
-    case LSM_COMPACTION_NONE:
-        return "none";
-    case LSM_COMPACTION_SIMPLE:
-        return "simple";
-    case LSM_COMPACTION_TIERED:
-        return "tiered";
-    case LSM_COMPACTION_LEVELED:
-        return "leveled";
-    }
-    return "?";
-}
-
 /* The lsm_options a run opens with: lsm's defaults, then the settings. */
 static void bench_lsm_options(const bench_settings *s, int sync,
                               lsm_options *opt)
@@ -124,7 +109,7 @@ static void bench_lsm_describe(const bench_settings *s, char *buf, size_t n)
              "compression",
              opt.target_sst_size, opt.block_size, opt.block_cache_bytes,
              opt.num_memtable_limit, opt.bloom_bits_per_key,
-             bench_lsm_compaction_name(opt.compaction),
+             lsm_compaction_name(opt.compaction),
              opt.sched == LSM_SCHED_THREADS ? "on" : "off");
 }
 

@@ -372,11 +372,11 @@ static void test_usage_lists_every_option(void **state)
 static void test_compaction_names(void **state)
 {
     (void)state;
-    assert_string_equal(cli_compaction_name(LSM_COMPACTION_NONE), "none");
-    assert_string_equal(cli_compaction_name(LSM_COMPACTION_SIMPLE), "simple");
-    assert_string_equal(cli_compaction_name(LSM_COMPACTION_TIERED), "tiered");
-    assert_string_equal(cli_compaction_name(LSM_COMPACTION_LEVELED), "leveled");
-    assert_string_equal(cli_compaction_name((lsm_compaction)9), "unknown");
+    assert_string_equal(lsm_compaction_name(LSM_COMPACTION_NONE), "none");
+    assert_string_equal(lsm_compaction_name(LSM_COMPACTION_SIMPLE), "simple");
+    assert_string_equal(lsm_compaction_name(LSM_COMPACTION_TIERED), "tiered");
+    assert_string_equal(lsm_compaction_name(LSM_COMPACTION_LEVELED), "leveled");
+    assert_string_equal(lsm_compaction_name((lsm_compaction)9), "unknown");
 }
 
 /* Random command lines from pieces of real options and values: parsing

@@ -46,5 +46,4 @@ void cli_options_free(cli_config *cfg);
 /* Writes the --help text, with the engine's defaults, to out. */
 void cli_usage_print(FILE *out);
 
-
 #endif /* CLI_OPTIONS_H */

@@ -116,10 +116,11 @@ typedef struct lsm_event {
 
 /* Called on the thread that did the work: the caller's thread in inline mode,
  * the flush thread in threads mode (and LSM_EVENT_BACKGROUND_ERROR for a
- * failed group-commit fsync on the writer that ran it, holding no lock). It runs while the engine holds its write
- * and work locks but not its state lock: it may call lsm_state_get, and must
- * not call lsm_put, lsm_delete, lsm_flush, lsm_compact_full or lsm_close on
- * the same database (they would wait for the locks it is running under). */
+ * failed group-commit fsync on the writer that ran it, holding no lock). It
+ * runs while the engine holds its write and work locks but not its state lock:
+ * it may call lsm_state_get, and must not call lsm_put, lsm_delete, lsm_flush,
+ * lsm_compact_full or lsm_close on the same database (they would wait for the
+ * locks it is running under). */
 typedef void (*lsm_event_fn)(void *ctx, const lsm_event *ev);
 
 typedef struct lsm_options {
@@ -363,8 +364,8 @@ typedef struct lsm_iter_info {
 /* Cumulative counters since open. */
 typedef struct lsm_counters {
     uint64_t puts, deletes, gets, scans;
-    uint64_t user_bytes_written;       /* key + value bytes of writes */
-    uint64_t wal_bytes_written;        /* bytes appended to WALs */
+    uint64_t user_bytes_written; /* key + value bytes of writes */
+    uint64_t wal_bytes_written;  /* bytes appended to WALs */
     uint64_t wal_syncs; /* WAL fsyncs: one per frozen memtable, and with
                            the sync option one per group commit */
     uint64_t flush_bytes_written;      /* SST bytes written by flushes */

@@ -471,27 +471,47 @@ int lsm_compact_full(lsm_db *db)
     return rc;
 }
 
+/* Tests only: runs the idle hook, if one is set, with no lock held. */
+static void compaction_thread_idle(lsm_db *db)
+{
+    pthread_mutex_lock(&db->state_mu);
+    void (*hook)(lsm_db *, void *) = db->compaction_idle_hook;
+    void *ctx = db->compaction_idle_ctx;
+    pthread_mutex_unlock(&db->state_mu);
+    if (hook)
+        hook(db, ctx);
+}
+
+/* The compaction thread of threads mode: asks the strategy for a task
+ * whenever the tree changed since it last found nothing to do, and runs it.
+ * Every publish (db_swap_locked) bumps version_number and broadcasts
+ * state_cv, so no change goes unseen. Compactions run back to back while
+ * tasks are due: a writer stalled on L0 waits for exactly this. */
 void *db_compaction_thread_main(void *arg)
 {
     lsm_db *db = arg;
-    version *seen = NULL; /* the version on which nothing was to be done */
+    bool idle = false; /* nothing was due on version idle_number */
+    uint64_t idle_number = 0;
     pthread_mutex_lock(&db->state_mu);
     for (;;) {
-        while (!db->stopping && db->bg_error == LSM_OK && db->current == seen)
+        while (!db->stopping && db->bg_error == LSM_OK && idle &&
+               db->version_number == idle_number)
             pthread_cond_wait(&db->state_cv, &db->state_mu);
         if (db->stopping || db->bg_error != LSM_OK)
             break;
-        version *now = db->current;
+        /* The step looks at this version or a newer one: if it finds
+         * nothing, nothing is due on this one. */
+        uint64_t examined = db->version_number;
         pthread_mutex_unlock(&db->state_mu);
         bool ran;
         int rc = compaction_step(db, false, &ran);
         if (rc != LSM_OK)
             db_latch_error(db, rc);
+        else if (!ran)
+            compaction_thread_idle(db);
         pthread_mutex_lock(&db->state_mu);
-        /* Comparing pointers is enough: a version is never reused while
-         * current, and a new one always wakes us. */
-        if (!ran)
-            seen = now;
+        idle = !ran;
+        idle_number = examined;
     }
     pthread_mutex_unlock(&db->state_mu);
     return NULL;

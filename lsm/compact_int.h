@@ -13,8 +13,8 @@
  * The strategies follow mini-lsm (its book is what students read):
  *   simple   (mini-lsm week 2 day 2): compare file counts of adjacent
  *            levels; L0 is compacted into L1 when it has at least
- *            level0_file_num_compaction_trigger SSTs and
- *            |L1| / |L0| < size_ratio_percent / 100; level i into i+1 when
+ *            level0_file_num_compaction_trigger SSTs (whatever the size
+ *            of L1, as mini-lsm has it today); level i into i+1 when
  *            |L(i+1)| / |L(i)| < size_ratio_percent / 100. The whole upper
  *            and lower levels are merged; the result replaces the lower.
  *   tiered   (universal compaction, week 2 day 3): no L0; every flush adds

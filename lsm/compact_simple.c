@@ -3,10 +3,12 @@
  * behind compact_pick.
  *
  * Rules, checked in this order; the first that holds is the task:
- *   1. L0 into L1: L0 has at least level0_file_num_compaction_trigger SSTs
- *      and |L1| / |L0| < size_ratio_percent / 100. An L0 below the trigger
- *      is skipped (not a reason to stop), and so is an L0 whose L1 is
- *      already large enough: the levels are checked next.
+ *   1. L0 into L1: L0 has at least level0_file_num_compaction_trigger
+ *      SSTs, whatever the L1/L0 ratio (mini-lsm's rule since 2025; the
+ *      older rule also asked for |L1| / |L0| < size_ratio_percent / 100,
+ *      which never holds once L1 is large, so L0 grew without bound and a
+ *      writer stalled on it waited forever). An L0 below the trigger is
+ *      skipped: the levels are checked next.
  *   2. Li into L(i+1), for i = 1 .. n-1 from the top: |L(i+1)| / |Li| <
  *      size_ratio_percent / 100.
  * Sizes are SST counts, as in mini-lsm. An empty upper level never
@@ -58,11 +60,10 @@ static int simple_make_task(const shape *s, size_t upper_level,
     return rc;
 }
 
-/* Rule 1. */
+/* Rule 1. An empty L0 is never due, even with a trigger of 0. */
 static bool simple_l0_due(const lsm_options *o, const shape *s)
 {
-    return s->n_l0 >= o->level0_file_num_compaction_trigger &&
-           simple_ratio_low(s->n_l0, s->runs[0].n_ssts, o->size_ratio_percent);
+    return s->n_l0 > 0 && s->n_l0 >= o->level0_file_num_compaction_trigger;
 }
 
 int compact_simple_pick(const lsm_options *o, const shape *s,
@@ -72,11 +73,8 @@ int compact_simple_pick(const lsm_options *o, const shape *s,
     if (s->n_runs == 0)
         return LSM_OK;
     if (simple_l0_due(o, s)) {
-        compact_task_reason(task,
-                            "L0 has %zu SSTs (trigger %u); L1/L0 size ratio "
-                            "%.2f < %.2f",
-                            s->n_l0, o->level0_file_num_compaction_trigger,
-                            simple_ratio(s->n_l0, s->runs[0].n_ssts), want);
+        compact_task_reason(task, "L0 has %zu SSTs (trigger %u)", s->n_l0,
+                            o->level0_file_num_compaction_trigger);
         *found = true;
         return simple_make_task(s, 0, TRIGGER_L0_FILES, task);
     }

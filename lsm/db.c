@@ -143,6 +143,7 @@ version *db_swap_locked(lsm_db *db, version *nv)
 {
     version *old = db->current;
     db->current = nv;
+    db->version_number++;
     pthread_cond_broadcast(&db->state_cv);
     return old;
 }

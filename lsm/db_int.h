@@ -114,8 +114,13 @@ struct lsm_db {
     pthread_mutex_t state_mu;
     pthread_cond_t state_cv; /* signalled on freeze, flush, stop */
     version *current;        /* [state] the published version */
-    uint64_t next_id;        /* [state] next memtable or SST id */
-    int bg_error;            /* [state] latched failure of background work */
+    /* [state] Counts publishes: db_swap_locked adds one. Background threads
+     * remember which version they found nothing to do on by this number,
+     * never by its address: a version freed after it stopped being current
+     * may leave its address to a newer one, which would look unchanged. */
+    uint64_t version_number;
+    uint64_t next_id; /* [state] next memtable or SST id */
+    int bg_error;     /* [state] latched failure of background work */
     /* [state] set with bg_error when changing the tree any further could
      * do harm (a memtable holding part of a batch): no flush or compaction
      * runs, not even at close; reopening replays the WAL instead. */
@@ -129,6 +134,11 @@ struct lsm_db {
     pthread_t flush_thread;
     bool compaction_thread_started;
     pthread_t compaction_thread;
+    /* [state] Tests only (NULL otherwise): called by the compaction thread,
+     * with no lock held, each time it found nothing to do and is about to
+     * sleep, so a test can change the tree at exactly that moment. */
+    void (*compaction_idle_hook)(lsm_db *db, void *ctx);
+    void *compaction_idle_ctx; /* [state] */
 };
 
 /* The user-facing iterator (db_iter.c). Linked into db->iters. */

@@ -21,15 +21,41 @@ void cli_show_ids(cli_buf *b, const uint64_t *ids, size_t n)
     cli_buf_append(b, "]", 1);
 }
 
-/* The two lines of COMPACTION_BEGIN: why, then what goes where. Level 0
- * is tiered compaction's "the outputs form a new tier". */
+/* "L0 [3, 2] + L1 [1]" or "tier 5 [5] + tier 3 [4, 3]": the inputs by the
+ * run they come from (or plain "[3, 2, 1]" from an engine that does not
+ * say). */
+static void show_compaction_inputs(cli_buf *b, const lsm_event *ev)
+{
+    if (ev->n_input_runs == 0) {
+        cli_show_ids(b, ev->inputs, ev->n_inputs);
+        return;
+    }
+    size_t at = 0;
+    for (size_t i = 0; i < ev->n_input_runs; i++) {
+        const lsm_input_run *r = &ev->input_runs[i];
+        size_t n =
+            r->n_ssts <= ev->n_inputs - at ? r->n_ssts : ev->n_inputs - at;
+        if (i)
+            cli_buf_append(b, " + ", 3);
+        if (r->level < 0)
+            cli_buf_printf(b, "tier %" PRIu64 " ", r->tier_id);
+        else
+            cli_buf_printf(b, "L%d ", r->level);
+        cli_show_ids(b, ev->inputs + at, n);
+        at += n;
+    }
+}
+
+/* The lines of COMPACTION_BEGIN: why (the reference controller's words),
+ * then what goes where. Level 0 is tiered compaction's "the outputs form a
+ * new tier". */
 static void show_compaction_begin(cli_buf *b, const lsm_event *ev)
 {
-    cli_buf_printf(b, "compaction triggered: %s\n",
+    cli_buf_printf(b, "%s\n",
                    ev->reason && ev->reason[0] ? ev->reason
-                                               : "(no reason given)");
+                                               : "compaction triggered");
     cli_buf_append(b, "compacting ", 11);
-    cli_show_ids(b, ev->inputs, ev->n_inputs);
+    show_compaction_inputs(b, ev);
     if (ev->level == 0)
         cli_buf_printf(b, " into a new tier\n");
     else

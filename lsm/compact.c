@@ -345,14 +345,52 @@ static int compaction_install(lsm_db *db, const compaction_task *task,
     return rc;
 }
 
+/* A task's input SSTs, newest data first, and the runs they come from. */
+typedef struct compaction_inputs {
+    size_t n_ids;
+    uint64_t *ids;
+    size_t n_runs;
+    lsm_input_run *runs;
+} compaction_inputs;
+
+static void compaction_inputs_free(compaction_inputs *in)
+{
+    free(in->ids);
+    free(in->runs);
+    memset(in, 0, sizeof *in);
+}
+
+/* Lists the task's inputs as they are in version v. */
+static int compaction_inputs_get(version *v, const compaction_task *task,
+                                 compaction_inputs *in)
+{
+    shape s;
+    memset(in, 0, sizeof *in);
+    int rc = shape_from_version(v, &s);
+    if (rc != LSM_OK)
+        return rc;
+    in->n_ids = compaction_task_inputs(task, &s, &in->ids);
+    if (in->n_ids > 0)
+        in->n_runs = compaction_input_runs(&s, in->ids, in->n_ids, &in->runs);
+    shape_free(&s);
+    if (in->n_ids > 0 && (!in->ids || !in->runs)) {
+        compaction_inputs_free(in);
+        return lsm_error(LSM_ENOMEM, "out of memory in compaction");
+    }
+    return LSM_OK;
+}
+
 static void compaction_emit(lsm_db *db, lsm_event_type type,
-                            const compaction_task *task, const uint64_t *inputs,
-                            size_t n_inputs, const compaction_out *co)
+                            const compaction_task *task,
+                            const compaction_inputs *in,
+                            const compaction_out *co)
 {
     lsm_event ev = {.type = type,
                     .level = task->n_tiers ? 0 : (int)task->lower_level,
-                    .n_inputs = n_inputs,
-                    .inputs = inputs,
+                    .n_inputs = in->n_ids,
+                    .inputs = in->ids,
+                    .n_input_runs = in->n_runs,
+                    .input_runs = in->runs,
                     .reason = task->reason};
     if (co) {
         ev.n_outputs = co->ids.n;
@@ -366,24 +404,17 @@ static void compaction_emit(lsm_db *db, lsm_event_type type,
  * compact_mu. */
 static int compaction_run(lsm_db *db, version *v, const compaction_task *task)
 {
-    shape s;
-    uint64_t *inputs = NULL;
+    compaction_inputs in;
     compaction_out co = {.db = db};
-    iter *it = NULL;
-    int rc = shape_from_version(v, &s);
+    int rc = compaction_inputs_get(v, task, &in);
     if (rc != LSM_OK)
         return rc;
-    size_t n_inputs = compaction_task_inputs(task, &s, &inputs);
-    shape_free(&s);
-    if (n_inputs > 0 && !inputs)
-        return lsm_error(LSM_ENOMEM, "out of memory in compaction");
-    it = compaction_inputs_iter(v, inputs, n_inputs);
+    iter *it = compaction_inputs_iter(v, in.ids, in.n_ids);
     if (!it) {
-        free(inputs);
+        compaction_inputs_free(&in);
         return lsm_error(LSM_ENOMEM, "out of memory in compaction");
     }
-    compaction_emit(db, LSM_EVENT_COMPACTION_BEGIN, task, inputs, n_inputs,
-                    NULL);
+    compaction_emit(db, LSM_EVENT_COMPACTION_BEGIN, task, &in, NULL);
     rc = compaction_merge(it, &co, task->output_is_bottom);
     if (rc == LSM_OK && co.n_ssts)
         rc = db->env->sync_dir(db->env, db->dir);
@@ -393,19 +424,18 @@ static int compaction_run(lsm_db *db, version *v, const compaction_task *task)
         manifest_record rec = {
             .kind = MANIFEST_COMPACTION,
             .level = task->n_tiers ? 0 : (uint32_t)task->lower_level,
-            .n_removed = n_inputs,
-            .removed = inputs,
+            .n_removed = in.n_ids,
+            .removed = in.ids,
             .n_added = co.ids.n,
             .added = co.ids.ids};
         rc = db_manifest_append(db, &rec);
     }
     if (rc == LSM_OK)
-        rc = compaction_install(db, task, inputs, n_inputs, &co);
+        rc = compaction_install(db, task, in.ids, in.n_ids, &co);
     if (rc == LSM_OK) {
         COUNTER_ADD(&db->ctrs, compactions, 1);
         COUNTER_ADD(&db->ctrs, compaction_bytes_written, co.bytes_written);
-        compaction_emit(db, LSM_EVENT_COMPACTION_END, task, inputs, n_inputs,
-                        &co);
+        compaction_emit(db, LSM_EVENT_COMPACTION_END, task, &in, &co);
         /* The installed version holds the outputs now; drop ours. */
         for (size_t i = 0; i < co.n_ssts; i++)
             sst_unref(co.ssts[i]);
@@ -419,7 +449,7 @@ static int compaction_run(lsm_db *db, version *v, const compaction_task *task)
     }
     iter_destroy(it);
     compaction_out_discard(&co);
-    free(inputs);
+    compaction_inputs_free(&in);
     return rc;
 }
 

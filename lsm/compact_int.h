@@ -116,7 +116,9 @@ typedef struct compaction_task {
     size_t n_tiers;        /* tiered only */
     uint64_t *tier_ids;    /* newest first */
     bool output_is_bottom; /* nothing older lies below the output */
-    char reason[192];      /* e.g. "L0 has 2 SSTs (trigger 2)" */
+    /* Why, in the reference controller's words (one or two lines), e.g.
+     * "compaction triggered at level 0 because L0 has 2 SSTs >= 2". */
+    char reason[1024];
 } compaction_task;
 
 void compaction_task_free(compaction_task *t); /* NULL-safe; zeroes it */
@@ -127,6 +129,13 @@ void compaction_task_free(compaction_task *t); /* NULL-safe; zeroes it */
  * NULL means out of memory, as no picked task reads nothing. */
 size_t compaction_task_inputs(const compaction_task *t, const shape *s,
                               uint64_t **ids);
+
+/* Groups inputs[0..n) (ids found in s) by the run each comes from, for
+ * the compaction events: consecutive ids of one run form one entry. *runs
+ * is malloc'd (caller frees); 0 with *runs NULL when n is 0 or out of
+ * memory. An id found nowhere in s ends the grouping there. */
+size_t compaction_input_runs(const shape *s, const uint64_t *inputs, size_t n,
+                             lsm_input_run **runs);
 
 /* Rejects strategy options a controller cannot work with (a division by
  * zero, or a task that could never shrink the tree); LSM_EINVAL with a

@@ -22,7 +22,8 @@
  *      pass it. Rule 2 then drains that level, as its target is 0.
  *   2. Among L1..L(n-1), the level whose real / target is largest and
  *      above 1 (a level holding data while its target is 0, above the base
- *      level, is infinitely over; ties go to the higher level): its oldest
+ *      level, is infinitely over; ties go to the deeper level, as in the
+ *      reference): its oldest
  *      SST (smallest id) into the level below, with that level's SSTs that
  *      overlap the SST's key range. The last level is never over, since its
  *      target is at least its size.
@@ -42,10 +43,14 @@
 #include "compact_policy_int.h"
 #include "iter_int.h"
 
+#include "version_int.h"
+
 #include <inttypes.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* An inclusive range of user keys, borrowed from the shape. */
 typedef struct key_range {
@@ -143,16 +148,11 @@ static int leveled_l0_task(const lsm_options *o, const shape *s,
     t->lower_level = level;
     t->output_is_bottom = level == s->n_runs;
     if (level == base_level)
-        compact_task_reason(t,
-                            "L0 has %zu SSTs (trigger %u); into base level "
-                            "L%zu",
-                            s->n_l0, o->level0_file_num_compaction_trigger,
-                            base_level);
+        compact_task_reason(t, "flush L0 SST to base level %zu", base_level);
     else
         compact_task_reason(t,
-                            "L0 has %zu SSTs (trigger %u); into L%zu, above "
-                            "base level L%zu, as L%zu holds data",
-                            s->n_l0, o->level0_file_num_compaction_trigger,
+                            "flush L0 SST to L%zu, above base level %zu, as "
+                            "L%zu holds data",
                             level, base_level, level);
     int rc = compact_ids_append(&t->upper, &t->n_upper, s->l0, s->n_l0);
     if (rc == LSM_OK)
@@ -168,14 +168,16 @@ static double leveled_priority(uint64_t real, uint64_t target)
     return target ? (double)real / (double)target : INFINITY;
 }
 
-/* Rule 2's level (1-based), or 0 when every level is within its target. */
+/* Rule 2's level (1-based), or 0 when every level is within its target.
+ * Ties go to the deeper level, as the reference sorts (priority, level)
+ * pairs in descending order. */
 static size_t leveled_most_over(const shape *s, const uint64_t *target)
 {
     size_t best = 0;
-    double best_priority = 1.0;
+    double best_priority = 0;
     for (size_t i = 0; i + 1 < s->n_runs; i++) {
         double p = leveled_priority(shape_run_bytes(&s->runs[i]), target[i]);
-        if (p > best_priority) {
+        if (p > 1.0 && (best == 0 || p >= best_priority)) {
             best = i + 1;
             best_priority = p;
         }
@@ -209,36 +211,94 @@ static void run_clean_cut(const shape_run *r, size_t *from, size_t *to)
         (*to)++;
 }
 
-/* "96 MiB", "1.50 MiB", "512 B": whole numbers when exact. */
-static void leveled_fmt_bytes(uint64_t bytes, char *buf, size_t n)
+/* Appends to buf (of n bytes, at offset *at) as snprintf would, keeping
+ * the result NUL-terminated and truncated when full. */
+static void reason_append(char *buf, size_t n, size_t *at, const char *fmt, ...)
+    LSM_PRINTF(4, 5);
+static void reason_append(char *buf, size_t n, size_t *at, const char *fmt, ...)
 {
-    static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    size_t u = 0;
-    uint64_t scale = 1;
-    while (u + 1 < sizeof units / sizeof *units && bytes >= scale * 1024) {
-        scale *= 1024;
-        u++;
-    }
-    if (bytes % scale == 0)
-        snprintf(buf, n, "%" PRIu64 " %s", bytes / scale, units[u]);
-    else
-        snprintf(buf, n, "%.2f %s", (double)bytes / (double)scale, units[u]);
+    if (*at >= n)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(buf + *at, n - *at, fmt, ap);
+    va_end(ap);
+    if (k > 0)
+        *at += (size_t)k;
 }
 
-static void leveled_level_reason(const shape *s, size_t level,
-                                 const uint64_t *target, compaction_task *t)
+/* ["0.000MB", "128.000MB"]: the sizes as the reference's {:?} of its
+ * formatted strings prints them. */
+static void reason_mb_list(char *buf, size_t n, size_t *at,
+                           const uint64_t *bytes, size_t count)
 {
-    char real_s[32], target_s[32];
-    uint64_t real = shape_run_bytes(&s->runs[level - 1]);
-    leveled_fmt_bytes(real, real_s, sizeof real_s);
-    leveled_fmt_bytes(target[level - 1], target_s, sizeof target_s);
-    if (target[level - 1] == 0)
-        compact_task_reason(t, "L%zu holds %s above base level L%zu (target 0)",
-                            level, real_s, leveled_base_level(s, target));
-    else
-        compact_task_reason(t, "L%zu is %.2fx its target (%s / %s)", level,
-                            leveled_priority(real, target[level - 1]), real_s,
-                            target_s);
+    reason_append(buf, n, at, "[");
+    for (size_t i = 0; i < count; i++)
+        reason_append(buf, n, at, "%s\"%.3fMB\"", i ? ", " : "",
+                      (double)bytes[i] / 1024.0 / 1024.0);
+    reason_append(buf, n, at, "]");
+}
+
+/* An f64 as Rust's {:?} prints it: like {}, with ".0" on whole numbers. */
+static void reason_f64_debug(char *buf, size_t n, size_t *at, double x)
+{
+    char f[COMPACT_F64_CHARS];
+    compact_fmt_f64(x, f);
+    bool whole = isfinite(x) && !strchr(f, '.');
+    reason_append(buf, n, at, "%s%s", f, whole ? ".0" : "");
+}
+
+/* [(inf, 1), (1.5, 3)]: every level over its target, highest priority
+ * first (ties: deeper level first), as the reference lists them. */
+static void reason_priorities(char *buf, size_t n, size_t *at, const shape *s,
+                              const uint64_t *target)
+{
+    bool listed[VERSION_MAX_LEVELS + 1] = {false};
+    reason_append(buf, n, at, "[");
+    for (size_t k = 0; k < s->n_runs && k <= VERSION_MAX_LEVELS; k++) {
+        size_t best = 0;
+        double best_p = 0;
+        for (size_t i = 0; i < s->n_runs && i < VERSION_MAX_LEVELS; i++) {
+            double p =
+                leveled_priority(shape_run_bytes(&s->runs[i]), target[i]);
+            if (p > 1.0 && !listed[i] && (best == 0 || p >= best_p)) {
+                best = i + 1;
+                best_p = p;
+            }
+        }
+        if (best == 0)
+            break;
+        listed[best - 1] = true;
+        reason_append(buf, n, at, "%s(", k ? ", " : "");
+        reason_f64_debug(buf, n, at, best_p);
+        reason_append(buf, n, at, ", %zu)", best);
+    }
+    reason_append(buf, n, at, "]");
+}
+
+/* The reference's two lines: the target and real sizes of every level and
+ * the base level, then the priorities and the SST chosen. */
+static void leveled_level_reason(const shape *s, size_t level,
+                                 const uint64_t *target, uint64_t chosen,
+                                 compaction_task *t)
+{
+    uint64_t real[VERSION_MAX_LEVELS];
+    size_t n_levels =
+        s->n_runs < VERSION_MAX_LEVELS ? s->n_runs : VERSION_MAX_LEVELS;
+    for (size_t i = 0; i < n_levels; i++)
+        real[i] = shape_run_bytes(&s->runs[i]);
+    char *buf = t->reason;
+    size_t n = sizeof t->reason, at = 0;
+    reason_append(buf, n, &at, "target level sizes: ");
+    reason_mb_list(buf, n, &at, target, n_levels);
+    reason_append(buf, n, &at, ", real level sizes: ");
+    reason_mb_list(buf, n, &at, real, n_levels);
+    reason_append(buf, n, &at,
+                  ", base_level: %zu\ncompaction triggered by priority: %zu "
+                  "out of ",
+                  leveled_base_level(s, target), level);
+    reason_priorities(buf, n, &at, s, target);
+    reason_append(buf, n, &at, ", select %" PRIu64 " for compaction", chosen);
 }
 
 /* Rule 2's task: the oldest SST of `level` (and its clean-cut neighbours)
@@ -248,13 +308,14 @@ static int leveled_level_task(const shape *s, size_t level,
 {
     const shape_run *upper = &s->runs[level - 1];
     size_t from = run_oldest(upper), to = from;
+    uint64_t chosen = upper->ssts[from].sst_id;
     run_clean_cut(upper, &from, &to);
     key_range range = ssts_key_range(&upper->ssts[from], to - from + 1);
     t->trigger = TRIGGER_LEVEL_PRIORITY;
     t->upper_level = level;
     t->lower_level = level + 1;
     t->output_is_bottom = level + 1 == s->n_runs;
-    leveled_level_reason(s, level, target, t);
+    leveled_level_reason(s, level, target, chosen, t);
     int rc = compact_ids_append(&t->upper, &t->n_upper, &upper->ssts[from],
                                 to - from + 1);
     if (rc == LSM_OK)

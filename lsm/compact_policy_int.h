@@ -38,6 +38,12 @@ int compact_task_take_tiers(compaction_task *t, const shape *s, size_t n);
 void compact_task_reason(compaction_task *t, const char *fmt, ...)
     LSM_PRINTF(2, 3);
 
+/* Writes x as Rust's {} writes an f64, as the reference controllers print
+ * their numbers: the shortest decimal that reads back as x, never with an
+ * exponent ("200", "0.5", "233.33333333333334", "inf", "NaN"). */
+#define COMPACT_F64_CHARS 352
+void compact_fmt_f64(double x, char out[COMPACT_F64_CHARS]);
+
 /* The sum of size_bytes over a run's SSTs. */
 uint64_t shape_run_bytes(const shape_run *r);
 

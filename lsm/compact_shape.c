@@ -26,6 +26,7 @@
 #include "status_int.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,6 +140,60 @@ void compact_task_reason(compaction_task *t, const char *fmt, ...)
     va_end(ap);
 }
 
+/* The shortest "%.*e" form of x that strtod reads back as x: at most 17
+ * significant digits always suffice for a double. */
+static void fmt_shortest_e(double x, char *buf, size_t n)
+{
+    for (int digits = 1; digits <= 17; digits++) {
+        snprintf(buf, n, "%.*e", digits - 1, x);
+        if (strtod(buf, NULL) == x)
+            return;
+    }
+}
+
+void compact_fmt_f64(double x, char out[COMPACT_F64_CHARS])
+{
+    if (isnan(x)) {
+        strcpy(out, "NaN");
+        return;
+    }
+    if (isinf(x)) {
+        strcpy(out, x > 0 ? "inf" : "-inf");
+        return;
+    }
+    /* "-d.ddde+XX": the significant digits, then the decimal exponent of
+     * the first one; written out again without the exponent. */
+    char e_form[40], digits[24];
+    fmt_shortest_e(x, e_form, sizeof e_form);
+    const char *p = e_form;
+    char *o = out;
+    if (*p == '-')
+        *o++ = *p++;
+    size_t n_digits = 0;
+    for (; *p && *p != 'e'; p++)
+        if (*p != '.')
+            digits[n_digits++] = *p;
+    int exp10 = atoi(p + 1);
+    if (exp10 < 0) { /* 0.000ddd */
+        *o++ = '0';
+        *o++ = '.';
+        for (int i = -1; i > exp10; i--)
+            *o++ = '0';
+        memcpy(o, digits, n_digits);
+        o += n_digits;
+    } else {
+        size_t n_int = (size_t)exp10 + 1; /* digits before the point */
+        for (size_t i = 0; i < n_int; i++)
+            *o++ = i < n_digits ? digits[i] : '0';
+        if (n_digits > n_int) {
+            *o++ = '.';
+            memcpy(o, digits + n_int, n_digits - n_int);
+            o += n_digits - n_int;
+        }
+    }
+    *o = '\0';
+}
+
 uint64_t shape_run_bytes(const shape_run *r)
 {
     uint64_t bytes = 0;
@@ -187,6 +242,47 @@ size_t compaction_task_inputs(const compaction_task *t, const shape *s,
     return n;
 }
 
+/* The run holding SST id, as an lsm_input_run with n_ssts 0; false when
+ * no run of s holds it. */
+static bool shape_locate(const shape *s, uint64_t id, lsm_input_run *where)
+{
+    for (size_t i = 0; i < s->n_l0; i++)
+        if (s->l0[i].sst_id == id) {
+            *where = (lsm_input_run){.level = 0};
+            return true;
+        }
+    for (size_t r = 0; r < s->n_runs; r++)
+        for (size_t i = 0; i < s->runs[r].n_ssts; i++)
+            if (s->runs[r].ssts[i].sst_id == id) {
+                *where = s->tiered
+                             ? (lsm_input_run){.level = -1,
+                                               .tier_id = s->runs[r].run_id}
+                             : (lsm_input_run){.level = (int)r + 1};
+                return true;
+            }
+    return false;
+}
+
+size_t compaction_input_runs(const shape *s, const uint64_t *inputs, size_t n,
+                             lsm_input_run **runs)
+{
+    *runs = n ? malloc(n * sizeof **runs) : NULL;
+    if (!*runs)
+        return 0;
+    size_t n_runs = 0;
+    for (size_t i = 0; i < n; i++) {
+        lsm_input_run where;
+        if (!shape_locate(s, inputs[i], &where))
+            break;
+        lsm_input_run *last = n_runs ? &(*runs)[n_runs - 1] : NULL;
+        if (!last || last->level != where.level ||
+            last->tier_id != where.tier_id)
+            (*runs)[n_runs++] = where;
+        (*runs)[n_runs - 1].n_ssts++;
+    }
+    return n_runs;
+}
+
 /* --- picking -------------------------------------------------------------- */
 
 int compact_options_check(const lsm_options *o)
@@ -201,6 +297,12 @@ int compact_options_check(const lsm_options *o)
         if (o->max_merge_width == 1)
             return lsm_error(LSM_EINVAL, "max_merge_width must be 0 "
                                          "(unlimited) or at least 2");
+        /* The size-ratio trigger merges tiers 0..i once i + 1 reaches
+         * min_merge_width: below 2 it could merge a lone tier, forever. */
+        if (o->min_merge_width < 2)
+            return lsm_error(LSM_EINVAL, "min_merge_width must be at least "
+                                         "2 (merging one tier never "
+                                         "reduces the tree)");
         return LSM_OK;
     case LSM_COMPACTION_LEVELED:
         if (o->level_size_multiplier < 1)

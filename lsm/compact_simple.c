@@ -12,9 +12,11 @@
  *   2. Li into L(i+1), for i = 1 .. n-1 from the top: |L(i+1)| / |Li| <
  *      size_ratio_percent / 100.
  * Sizes are SST counts, as in mini-lsm. An empty upper level never
- * triggers: its ratio is undefined (mini-lsm divides by zero there), and
- * there would be nothing to move. Ratios are compared by cross-multiplying
- * in integers; the reason shows them as decimals.
+ * triggers: its ratio is inf or NaN (the reference divides by zero there),
+ * and there would be nothing to move. Ratios are computed in doubles in the
+ * reference's order of operations (mini-lsm/src/compact/simple_leveled.rs
+ * at commit c78835c), and the reasons are its lines, numbers formatted as
+ * Rust formats them.
  *
  * A task takes all of the upper level and all of the lower one; the output
  * replaces the lower level. It is the bottom when the lower level is the
@@ -24,14 +26,8 @@
  */
 #include "compact_policy_int.h"
 
-/* Whether |lower| / |upper| < percent / 100, with an empty upper never
- * qualifying. */
-static bool simple_ratio_low(size_t n_upper, size_t n_lower, unsigned percent)
-{
-    return n_upper > 0 &&
-           (uint64_t)n_lower * 100 < (uint64_t)percent * (uint64_t)n_upper;
-}
-
+/* |lower| / |upper| as the reference computes it: an empty upper level
+ * gives inf or NaN, which never compare below the limit. */
 static double simple_ratio(size_t n_upper, size_t n_lower)
 {
     return (double)n_lower / (double)n_upper;
@@ -69,22 +65,28 @@ static bool simple_l0_due(const lsm_options *o, const shape *s)
 int compact_simple_pick(const lsm_options *o, const shape *s,
                         compaction_task *task, bool *found)
 {
-    double want = o->size_ratio_percent / 100.0;
+    double want = (double)o->size_ratio_percent / 100.0;
     if (s->n_runs == 0)
         return LSM_OK;
     if (simple_l0_due(o, s)) {
-        compact_task_reason(task, "L0 has %zu SSTs (trigger %u)", s->n_l0,
-                            o->level0_file_num_compaction_trigger);
+        compact_task_reason(task,
+                            "compaction triggered at level 0 because L0 has "
+                            "%zu SSTs >= %u",
+                            s->n_l0, o->level0_file_num_compaction_trigger);
         *found = true;
         return simple_make_task(s, 0, TRIGGER_L0_FILES, task);
     }
     for (size_t level = 1; level < s->n_runs; level++) {
-        size_t n_upper = s->runs[level - 1].n_ssts;
-        size_t n_lower = s->runs[level].n_ssts;
-        if (!simple_ratio_low(n_upper, n_lower, o->size_ratio_percent))
+        double ratio =
+            simple_ratio(s->runs[level - 1].n_ssts, s->runs[level].n_ssts);
+        if (!(ratio < want))
             continue;
-        compact_task_reason(task, "L%zu/L%zu size ratio %.2f < %.2f", level + 1,
-                            level, simple_ratio(n_upper, n_lower), want);
+        char r[COMPACT_F64_CHARS];
+        compact_fmt_f64(ratio, r);
+        compact_task_reason(task,
+                            "compaction triggered at level %zu and %zu with "
+                            "size ratio %s",
+                            level, level + 1, r);
         *found = true;
         return simple_make_task(s, level, TRIGGER_SIZE_RATIO, task);
     }

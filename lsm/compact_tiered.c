@@ -1,22 +1,24 @@
 /*
  * compact_tiered.c: tiered (universal) compaction (mini-lsm week 2 day 3),
- * behind compact_pick.
+ * behind compact_pick, with the reference controller's rules at mini-lsm
+ * commit c78835c (mini-lsm/src/compact/tiered.rs).
  *
  * Tiers are newest first; sizes are SST counts, as in mini-lsm. Nothing
  * happens below num_tiers tiers, nor below 2 (merging one tier never
- * reduces anything, so a task must always shrink the tier count, which is
- * what makes picking and applying converge). Then, in this order:
- *   1. space amplification: (SSTs in every tier but the last) * 100 /
- *      (SSTs in the last) >= max_size_amplification_percent: merge all the
- *      tiers. An empty last tier counts as infinite amplification.
- *   2. size ratio: for the smallest i such that (SSTs in tiers 0..i) /
- *      |tier i+1| >= (100 + size_ratio) / 100 and i + 2 >= min_merge_width:
- *      merge tiers 0..i+1, or the newest max_merge_width of them when that
- *      is smaller (0: no limit).
- *   3. reduce sorted runs: merge the newest n - num_tiers + 2 tiers (at
- *      least 2, at most all, and at most max_merge_width), which leaves
- *      num_tiers - 1 tiers when the width allows.
- * Ratios are compared by cross-multiplying in integers.
+ * reduces anything: with num_tiers 0 or 1 the reference would merge a
+ * lone tier into itself forever). Then, in this order:
+ *   1. space amplification: (SSTs in every tier but the last) / (SSTs in
+ *      the last) * 100 >= max_size_amplification_percent: merge all the
+ *      tiers.
+ *   2. size ratio: with a running sum of SST counts from the newest tier,
+ *      the first i such that |tier i+1| / sum(tiers 0..i) >
+ *      (100 + size_ratio) / 100 and i + 1 >= min_merge_width: merge tiers
+ *      0..i (tier i+1, which is much larger, stays). Never the bottom.
+ *   3. reduce sorted runs: merge the newest min(n, max_merge_width) tiers
+ *      (all of them when max_merge_width is 0, unlimited).
+ * The ratios are computed in doubles, in the reference's order of
+ * operations, so that the same shapes trigger and the reasons print the
+ * same numbers (formatted as Rust's {} formats an f64).
  *
  * The output is one tier where the merged ones were; it is the bottom when
  * the oldest tier is among them.
@@ -24,9 +26,6 @@
  * Thread safety: pure; see compact_int.h.
  */
 #include "compact_policy_int.h"
-
-#include <inttypes.h>
-#include <math.h>
 
 /* SSTs in tiers [from, to). */
 static uint64_t tiered_ssts(const shape *s, size_t from, size_t to)
@@ -37,32 +36,19 @@ static uint64_t tiered_ssts(const shape *s, size_t from, size_t to)
     return n;
 }
 
-/* How many of the newest tiers to merge, after the max_merge_width cap. */
-static size_t tiered_cap(const lsm_options *o, size_t width)
-{
-    if (o->max_merge_width != 0 && width > o->max_merge_width)
-        return o->max_merge_width;
-    return width;
-}
-
 /* Rule 1: all tiers when it holds, else 0. */
 static size_t tiered_space_amp(const lsm_options *o, const shape *s,
                                compaction_task *t)
 {
-    uint64_t upper = tiered_ssts(s, 0, s->n_runs - 1);
-    uint64_t last = s->runs[s->n_runs - 1].n_ssts;
-    uint64_t limit = o->max_size_amplification_percent;
-    if (upper * 100 < limit * last)
+    double upper = (double)tiered_ssts(s, 0, s->n_runs - 1);
+    double last = (double)s->runs[s->n_runs - 1].n_ssts;
+    double ratio = upper / last * 100.0;
+    if (!(ratio >= (double)o->max_size_amplification_percent))
         return 0;
-    if (last == 0)
-        compact_task_reason(t,
-                            "space amplification infinite (empty last "
-                            "tier) >= %u%%",
-                            o->max_size_amplification_percent);
-    else
-        compact_task_reason(t, "space amplification %" PRIu64 "%% >= %u%%",
-                            upper * 100 / last,
-                            o->max_size_amplification_percent);
+    char r[COMPACT_F64_CHARS];
+    compact_fmt_f64(ratio, r);
+    compact_task_reason(
+        t, "compaction triggered by space amplification ratio: %s", r);
     return s->n_runs;
 }
 
@@ -70,37 +56,32 @@ static size_t tiered_space_amp(const lsm_options *o, const shape *s,
 static size_t tiered_size_ratio(const lsm_options *o, const shape *s,
                                 compaction_task *t)
 {
-    uint64_t want = 100 + (uint64_t)o->size_ratio;
+    double trigger = (100.0 + (double)o->size_ratio) / 100.0;
     uint64_t sum = 0;
     for (size_t i = 0; i + 1 < s->n_runs; i++) {
         sum += s->runs[i].n_ssts;
-        uint64_t next = s->runs[i + 1].n_ssts;
-        if (sum * 100 < want * next || i + 2 < o->min_merge_width)
+        double ratio = (double)s->runs[i + 1].n_ssts / (double)sum;
+        if (!(ratio > trigger) || i + 1 < o->min_merge_width)
             continue;
-        double ratio = next ? (double)sum / (double)next : INFINITY;
-        compact_task_reason(t,
-                            "size ratio of tiers 0..%zu to tier %zu is %.2f "
-                            ">= %.2f",
-                            i, i + 1, ratio, (double)want / 100.0);
-        return tiered_cap(o, i + 2);
+        char r[COMPACT_F64_CHARS], want[COMPACT_F64_CHARS];
+        compact_fmt_f64(ratio * 100.0, r);
+        compact_fmt_f64(trigger * 100.0, want);
+        compact_task_reason(t, "compaction triggered by size ratio: %s > %s", r,
+                            want);
+        return i + 1;
     }
     return 0;
 }
 
-/* Rule 3: always a width of at least 2, as the caller made sure that
- * num_tiers <= n and 2 <= n. */
+/* Rule 3: the newest tiers, up to max_merge_width; at least 2, since the
+ * caller made sure there are 2 tiers and the width is never 1. */
 static size_t tiered_reduce_runs(const lsm_options *o, const shape *s,
                                  compaction_task *t)
 {
-    size_t n = s->n_runs;
-    size_t width = n + 2 - o->num_tiers;
-    if (width > n) /* num_tiers 0 or 1 */
-        width = n;
-    width = tiered_cap(o, width);
-    compact_task_reason(t,
-                        "reduce sorted runs: %zu tiers >= %u, merging the "
-                        "newest %zu",
-                        n, o->num_tiers, width);
+    size_t width = s->n_runs;
+    if (o->max_merge_width != 0 && width > o->max_merge_width)
+        width = o->max_merge_width;
+    compact_task_reason(t, "compaction triggered by reducing sorted runs");
     return width;
 }
 

@@ -94,6 +94,14 @@ typedef enum lsm_event_type {
     LSM_EVENT_WARNING = 8
 } lsm_event_type;
 
+/* One run a compaction reads: the event's inputs array is the
+ * concatenation of its input runs, in order (newest data first). */
+typedef struct lsm_input_run {
+    int level;        /* 0 = L0, 1 = L1, ...; -1 for a tier */
+    uint64_t tier_id; /* a tier's id (tiered compaction); 0 for a level */
+    size_t n_ssts;    /* how many consecutive inputs come from it */
+} lsm_input_run;
+
 typedef struct lsm_event {
     lsm_event_type type;
     uint64_t memtable_id;
@@ -106,12 +114,17 @@ typedef struct lsm_event {
     const uint64_t *inputs;  /* ... valid only during the callback */
     size_t n_outputs;        /* compaction outputs, ids ... */
     const uint64_t *outputs; /* ... valid only during the callback */
-    int rc;                  /* LSM_EVENT_BACKGROUND_ERROR: the error */
-    const char *message;     /* BACKGROUND_ERROR and WARNING: details */
-    const char *reason;      /* COMPACTION_BEGIN / END: why it ran, e.g.
-                                "L0 has 2 SSTs (trigger 2)" */
-    size_t n_ssts_opened;    /* LSM_EVENT_RECOVERED */
-    size_t n_wals_recovered; /* LSM_EVENT_RECOVERED */
+    size_t n_input_runs;     /* compactions: where the inputs come from */
+    const lsm_input_run *input_runs; /* valid only during the callback */
+    int rc;                          /* LSM_EVENT_BACKGROUND_ERROR: the error */
+    const char *message;             /* BACKGROUND_ERROR and WARNING: details */
+    const char *reason;              /* COMPACTION_BEGIN / END: why it ran, in
+                                        the mini-lsm reference's words (one or two
+                                        lines, no final newline), e.g. "compaction
+                                        triggered at level 0 because L0 has 2 SSTs
+                                        >= 2" */
+    size_t n_ssts_opened;            /* LSM_EVENT_RECOVERED */
+    size_t n_wals_recovered;         /* LSM_EVENT_RECOVERED */
 } lsm_event;
 
 /* Called on the thread that did the work: the caller's thread in inline mode,
@@ -161,13 +174,14 @@ typedef struct lsm_options {
      * between adjacent levels' targets. Defaults 128 and 2. */
     unsigned base_level_size_mb;
     unsigned level_size_multiplier;
-    /* TIERED: compaction starts once there are num_tiers tiers; merges
-     * all of them when space amplification (SSTs in all tiers but the last
-     * over SSTs in the last, in percent) reaches
-     * max_size_amplification_percent; else merges the newest tiers whose
-     * size ratio reaches (100 + size_ratio) / 100, at least min_merge_width
-     * and at most max_merge_width (0: unlimited) of them.
-     * Defaults 3, 200, 1, 2, 0. */
+    /* TIERED (mini-lsm's rules): compaction starts once there are
+     * num_tiers tiers; merges all of them when space amplification (SSTs
+     * in all tiers but the last over SSTs in the last, in percent) reaches
+     * max_size_amplification_percent; else, summing SSTs from the newest
+     * tier, merges the first tiers 0..i whose next tier holds more than
+     * (100 + size_ratio) / 100 times their sum, if i + 1 >=
+     * min_merge_width (at least 2); else merges the newest max_merge_width
+     * tiers (0: all of them; 1 is refused). Defaults 3, 200, 1, 2, 0. */
     unsigned num_tiers;
     unsigned max_size_amplification_percent;
     unsigned size_ratio;

@@ -68,7 +68,9 @@ expect_file() {
 # stdout.
 drop_events() {
     grep -v -e '^froze memtable ' -e '^flushed [0-9]*\.sst ' \
-        -e '^compaction triggered: ' -e '^compacting \[' \
+        -e '^compaction triggered ' -e '^flush L0 SST to ' \
+        -e '^target level sizes: ' -e '^full compaction: ' \
+        -e '^compacting ' \
         -e '^compaction finished: ' "$tmp/out" >"$tmp/out.tmp"
     mv -- "$tmp/out.tmp" "$tmp/out"
 }
@@ -167,7 +169,7 @@ expect "--size-ratio empty" 2 "" \
     "error: --size-ratio: '' is not a number (expected a whole number from 0 to $u32)$nl"
 run --min-merge-width 0
 expect "--min-merge-width 0" 2 "" \
-    "error: --min-merge-width: '0' is zero (expected a whole number from 1 to $u32)$nl"
+    "error: --min-merge-width: '0' is zero (expected a whole number from 2 to $u32)$nl"
 run --max-merge-width 1
 expect "--max-merge-width 1" 2 "" \
     "error: --max-merge-width: '1' is too small (expected 0 for no limit, or a whole number from 2 to $u32)$nl"
@@ -203,7 +205,7 @@ run --path "$tmp/db-trigger" --compaction simple \
     -c "put a 1" -c flush -c "put b 2" -c flush -c dump -c "put c 3" -c flush
 if [ "$status" -ne 0 ] ||
     ! grep -q '^L0 (2): \[1, 0\]$' "$tmp/out" ||
-    [ "$(grep -c '^compaction triggered: ' "$tmp/out")" -lt 1 ] ||
+    [ "$(grep -c '^compaction triggered at level 0 ' "$tmp/out")" -lt 1 ] ||
     [ "$(sed -n '/^L0 (2)/q;/^compaction/p' "$tmp/out")" != "" ]; then
     echo "FAIL: --level0-file-num-compaction-trigger 3: expected two L0" \
         "SSTs, then a compaction after the third flush"
@@ -213,7 +215,7 @@ fi
 # --num-tiers: with 2, the second flush already merges the two tiers.
 run --path "$tmp/db-tiers" --compaction tiered --num-tiers 2 \
     -c "put a 1" -c flush -c "put b 2" -c flush -c dump
-expect_grep "--num-tiers 2" 0 out "compacting [1, 0] into a new tier"
+expect_grep "--num-tiers 2" 0 out "compacting tier 1 [1] + tier 0 [0] into a new tier"
 # The stall limits only matter with --background, where they hold writers
 # back until the threads catch up; stats counts the stalls (how many
 # depends on timing, so only the lines are checked).

@@ -49,7 +49,7 @@ static const expected_option expected[] = {
     {"--max-size-amplification-percent", FIELD(max_size_amplification_percent),
      0, UINT_MAX, 1},
     {"--size-ratio", FIELD(size_ratio), 0, UINT_MAX, 1},
-    {"--min-merge-width", FIELD(min_merge_width), 1, UINT_MAX, 0},
+    {"--min-merge-width", FIELD(min_merge_width), 2, UINT_MAX, 0},
     {"--max-merge-width", FIELD(max_merge_width), 2, UINT_MAX, 1},
     {"--stall-memtables", FIELD(stall_memtables), 1, UINT_MAX, 1},
     {"--stall-l0-files", FIELD(stall_l0_files), 1, UINT_MAX, 1},

@@ -74,6 +74,7 @@ static void test_ids(void **state)
 static void test_compaction_begin_into_a_level(void **state)
 {
     static const uint64_t in[] = {3, 1, 0};
+    static const lsm_input_run runs[] = {{0, 0, 2}, {1, 0, 1}};
     lsm_event ev;
 
     (void)state;
@@ -82,31 +83,44 @@ static void test_compaction_begin_into_a_level(void **state)
     ev.inputs = in;
     ev.n_inputs = 3;
     ev.level = 4;
-    ev.reason = "L0 has 2 SSTs (trigger 2)";
+    ev.reason = "flush L0 SST to base level 4";
     assert_event(&ev, 1,
-                 "compaction triggered: L0 has 2 SSTs (trigger 2)\n"
+                 "flush L0 SST to base level 4\n"
                  "compacting [3, 1, 0] into L4\n");
     ev.level = 1;
+    ev.reason = "compaction triggered at level 0 because L0 has 2 SSTs >= 2";
+    ev.input_runs = runs;
+    ev.n_input_runs = 2;
     assert_event(&ev, 0,
-                 "compaction triggered: L0 has 2 SSTs (trigger 2)\n"
-                 "compacting [3, 1, 0] into L1\n");
+                 "compaction triggered at level 0 because L0 has 2 SSTs >= 2\n"
+                 "compacting L0 [3, 1] + L1 [0] into L1\n");
 }
 
 static void test_compaction_begin_into_a_new_tier(void **state)
 {
-    static const uint64_t in[] = {9, 5};
+    static const uint64_t in[] = {9, 5, 4};
+    static const lsm_input_run runs[] = {{-1, 9, 1}, {-1, 4, 2}};
     lsm_event ev;
 
     (void)state;
     memset(&ev, 0, sizeof ev);
     ev.type = LSM_EVENT_COMPACTION_BEGIN;
     ev.inputs = in;
-    ev.n_inputs = 2;
+    ev.n_inputs = 3;
+    ev.input_runs = runs;
+    ev.n_input_runs = 2;
     ev.level = 0;
-    ev.reason = "space amplification 300% >= 200%";
+    ev.reason = "compaction triggered by space amplification ratio: 300";
     assert_event(&ev, 1,
-                 "compaction triggered: space amplification 300% >= 200%\n"
-                 "compacting [9, 5] into a new tier\n");
+                 "compaction triggered by space amplification ratio: 300\n"
+                 "compacting tier 9 [9] + tier 4 [5, 4] into a new tier\n");
+    /* Runs that claim more SSTs than there are inputs show what is there. */
+    static const lsm_input_run too_many[] = {{-1, 9, 5}};
+    ev.input_runs = too_many;
+    ev.n_input_runs = 1;
+    assert_event(&ev, 1,
+                 "compaction triggered by space amplification ratio: 300\n"
+                 "compacting tier 9 [9, 5, 4] into a new tier\n");
 }
 
 static void test_compaction_begin_without_a_reason(void **state)
@@ -122,11 +136,11 @@ static void test_compaction_begin_without_a_reason(void **state)
     ev.level = 2;
     ev.reason = NULL;
     assert_event(&ev, 1,
-                 "compaction triggered: (no reason given)\n"
+                 "compaction triggered\n"
                  "compacting [2] into L2\n");
     ev.reason = "";
     assert_event(&ev, 1,
-                 "compaction triggered: (no reason given)\n"
+                 "compaction triggered\n"
                  "compacting [2] into L2\n");
 }
 
@@ -559,15 +573,17 @@ static void test_manifest_records(void **state)
     cli_buf_free(&b);
 }
 
-/* Random compaction events: BEGIN is always exactly two lines naming
- * every input, END one line with every output. */
+/* Random compaction events: BEGIN is always the reason's lines and one
+ * line naming every input (grouped by run when the runs are given), END
+ * one line with every output. */
 static void test_random_compaction_events(void **state)
 {
     uint64_t ids[64];
+    lsm_input_run runs[64];
     char reason[40];
     lsm_event ev;
     cli_buf b;
-    size_t round, i, n;
+    size_t round, i, n, n_runs;
 
     (void)state;
     srand(20240601);
@@ -576,20 +592,36 @@ static void test_random_compaction_events(void **state)
         n = (size_t)rand() % 64;
         for (i = 0; i < n; i++)
             ids[i] = ((uint64_t)rand() << 32) ^ (uint64_t)rand();
-        snprintf(reason, sizeof reason, "reason %d", rand());
+        /* Runs of 1 to 4 inputs each, levels or tiers. */
+        n_runs = 0;
+        for (i = 0; i < n; i += runs[n_runs++].n_ssts) {
+            runs[n_runs].level = rand() % 2 ? rand() % 8 : -1;
+            runs[n_runs].tier_id = (uint64_t)rand();
+            runs[n_runs].n_ssts = 1 + (size_t)rand() % 4;
+            if (runs[n_runs].n_ssts > n - i)
+                runs[n_runs].n_ssts = n - i;
+        }
+        snprintf(reason, sizeof reason, "compaction triggered %d", rand());
         memset(&ev, 0, sizeof ev);
         ev.type = LSM_EVENT_COMPACTION_BEGIN;
         ev.inputs = n ? ids : NULL;
         ev.n_inputs = n;
+        if (rand() % 2) {
+            ev.input_runs = runs;
+            ev.n_input_runs = n_runs;
+        }
         ev.level = rand() % 17;
         ev.reason = rand() % 4 ? reason : NULL;
         cli_buf_reset(&b);
         cli_show_event(&b, &ev, 1);
         assert_false(cli_buf_failed(&b));
         assert_int_equal(count_char(cli_buf_str(&b), '\n'), 2);
-        assert_int_equal(count_char(cli_buf_str(&b), ','), n ? n - 1 : 0);
-        assert_true(strncmp(cli_buf_str(&b), "compaction triggered: ", 22) ==
-                    0);
+        /* One list per run: its SSTs less one commas each. */
+        assert_int_equal(count_char(cli_buf_str(&b), ','),
+                         n ? n - (ev.n_input_runs ? ev.n_input_runs : 1) : 0);
+        assert_int_equal(count_char(cli_buf_str(&b), '+'),
+                         ev.n_input_runs ? ev.n_input_runs - 1 : 0);
+        assert_true(strncmp(cli_buf_str(&b), "compaction triggered", 20) == 0);
         assert_non_null(strstr(cli_buf_str(&b),
                                ev.level ? "] into L" : "] into a new tier\n"));
 

@@ -23,6 +23,7 @@
 #include "parse.h"
 #include "repl.h"
 #include "show.h"
+#include "simulate.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -240,6 +241,38 @@ static const cli_command commands[] = {
         .example = "manifest",
         .run = cmd_manifest,
         .advances_epoch = 1,
+    },
+    {
+        .name = "simulate",
+        .aliases = {NULL},
+        /* any number: cli_simulate says what is missing */
+        .arg_counts = ~0u,
+        .usage = "simulate simple|tiered|leveled [OPTIONS]",
+        .summary = "run mini-lsm's compaction simulator",
+        .details =
+            "Runs mini-lsm's compaction simulator with the engine's\n"
+            "own controllers: each iteration flushes one SST, prints\n"
+            "the tree, runs the compactions that are due (why, what\n"
+            "goes where, the tree after each) and the statistics.\n"
+            "The database is not touched. Options and defaults, as\n"
+            "the reference simulator has them:\n"
+            "  all:     --iterations 50, --dump-real-id (show SST\n"
+            "           ids, not the flushed SST each came from),\n"
+            "           --size-only (one line of counts per tree)\n"
+            "  simple:  --level0-file-num-compaction-trigger 2\n"
+            "           --max-levels 3 --size-ratio-percent 200\n"
+            "  tiered:  --num-tiers 8\n"
+            "           --max-size-amplification-percent 200\n"
+            "           --size-ratio 1 --min-merge-width 2\n"
+            "           --max-merge-width N (default: no limit)\n"
+            "  leveled: --level0-file-num-compaction-trigger 2\n"
+            "           --level-size-multiplier 2 --max-levels 4\n"
+            "           --base-level-size-mb 128 --sst-size-mb 32\n"
+            "           --seed 42 (key ranges come from this seed;\n"
+            "           they differ from the reference's own RNG)",
+        .example = "simulate tiered --iterations 3 --num-tiers 3",
+        .run = cli_simulate,
+        .advances_epoch = 0,
     },
     {
         .name = "source",

@@ -61,65 +61,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct shape_sst {
-    uint64_t sst_id;
-    uint64_t size_bytes;
-    const uint8_t *first_key; /* borrowed: valid as long as the shape */
-    size_t nfirst_key;
-    const uint8_t *last_key;
-    size_t nlast_key;
-} shape_sst;
-
-/* A sorted run below L0: a level (run_id is its number, 1-based) or a tier
- * (run_id is the id of the tier, the first SST id it was created with). Its
- * SSTs are sorted by first key and never overlap. (Adjacent SSTs may share a
- * boundary user key, as concat_iter.c allows; shape_apply refuses anything
- * more.) */
-typedef struct shape_run {
-    uint64_t run_id;
-    size_t n_ssts;
-    shape_sst *ssts; /* owned by the shape */
-} shape_run;
-
-typedef struct shape {
-    size_t n_l0;
-    shape_sst *l0; /* newest first; owned */
-    size_t n_runs;
-    shape_run *runs; /* levels: runs[i] is L(i+1); tiers: newest first */
-    bool tiered;     /* runs are tiers, and L0 stays empty */
-} shape;
-
-/* Why a task fired, for the event and the shell. */
-typedef enum compaction_trigger {
-    TRIGGER_FULL = 1,      /* lsm_compact_full */
-    TRIGGER_L0_FILES,      /* simple / leveled: L0 file count */
-    TRIGGER_SIZE_RATIO,    /* simple: level size ratio; tiered: size ratio */
-    TRIGGER_SPACE_AMP,     /* tiered: space amplification */
-    TRIGGER_REDUCE_RUNS,   /* tiered: too many sorted runs */
-    TRIGGER_LEVEL_PRIORITY /* leveled: a level over its target size */
-} compaction_trigger;
-
-/* One compaction: merge the SSTs of `upper` (from L0 when upper_level is 0,
- * else from run upper_level - 1) with those of `lower` (from run
- * lower_level - 1); for tiered, merge the tiers listed in tier_ids.
- * Arrays are owned by the task (compaction_task_free).
- * A tiered task has only tier_ids (upper_level, lower_level, n_upper and
- * n_lower are 0); a levels task has no tier_ids. */
-typedef struct compaction_task {
-    compaction_trigger trigger;
-    size_t upper_level; /* 0 = L0; levels only */
-    size_t n_upper;
-    uint64_t *upper;    /* SST ids */
-    size_t lower_level; /* 1-based; levels only */
-    size_t n_lower;
-    uint64_t *lower;       /* SST ids */
-    size_t n_tiers;        /* tiered only */
-    uint64_t *tier_ids;    /* newest first */
-    bool output_is_bottom; /* nothing older lies below the output */
-    /* Why, in the reference controller's words (one or two lines), e.g.
-     * "compaction triggered at level 0 because L0 has 2 SSTs >= 2". */
-    char reason[1024];
-} compaction_task;
+/* The shape and the task are the public lsm_shape and lsm_compaction_task
+ * (lsm.h: the controllers are part of the API, for simulators); these are
+ * their names inside the engine. */
+typedef lsm_shape_sst shape_sst;
+typedef lsm_shape_run shape_run;
+typedef lsm_shape shape;
+typedef lsm_compaction_trigger compaction_trigger;
+typedef lsm_compaction_task compaction_task;
 
 void compaction_task_free(compaction_task *t); /* NULL-safe; zeroes it */
 
@@ -154,7 +103,7 @@ int compact_pick(const lsm_options *o, const shape *s, compaction_task *task,
  * (newest first) then every SST of L1 .. L(n_runs - 1) in level order
  * (newest data first), lower_level = n_runs (the bottom), lower = its
  * SSTs; LSM_EINVAL when the shape has no level. Tiered: tier_ids = every
- * tier, newest first. output_is_bottom is true; trigger TRIGGER_FULL. */
+ * tier, newest first. output_is_bottom is true; trigger LSM_TRIGGER_FULL. */
 int compact_pick_full(const lsm_options *o, const shape *s,
                       compaction_task *task, bool *found);
 

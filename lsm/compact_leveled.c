@@ -43,8 +43,6 @@
 #include "compact_policy_int.h"
 #include "iter_int.h"
 
-#include "version_int.h"
-
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
@@ -143,7 +141,7 @@ static int leveled_l0_task(const lsm_options *o, const shape *s,
 {
     key_range range = ssts_key_range(s->l0, s->n_l0);
     size_t level = leveled_l0_output_level(s, base_level);
-    t->trigger = TRIGGER_L0_FILES;
+    t->trigger = LSM_TRIGGER_L0_FILES;
     t->upper_level = 0;
     t->lower_level = level;
     t->output_is_bottom = level == s->n_runs;
@@ -253,12 +251,12 @@ static void reason_f64_debug(char *buf, size_t n, size_t *at, double x)
 static void reason_priorities(char *buf, size_t n, size_t *at, const shape *s,
                               const uint64_t *target)
 {
-    bool listed[VERSION_MAX_LEVELS + 1] = {false};
+    bool listed[LSM_MAX_LEVELS + 1] = {false};
     reason_append(buf, n, at, "[");
-    for (size_t k = 0; k < s->n_runs && k <= VERSION_MAX_LEVELS; k++) {
+    for (size_t k = 0; k < s->n_runs && k <= LSM_MAX_LEVELS; k++) {
         size_t best = 0;
         double best_p = 0;
-        for (size_t i = 0; i < s->n_runs && i < VERSION_MAX_LEVELS; i++) {
+        for (size_t i = 0; i < s->n_runs && i < LSM_MAX_LEVELS; i++) {
             double p =
                 leveled_priority(shape_run_bytes(&s->runs[i]), target[i]);
             if (p > 1.0 && !listed[i] && (best == 0 || p >= best_p)) {
@@ -282,9 +280,9 @@ static void leveled_level_reason(const shape *s, size_t level,
                                  const uint64_t *target, uint64_t chosen,
                                  compaction_task *t)
 {
-    uint64_t real[VERSION_MAX_LEVELS];
+    uint64_t real[LSM_MAX_LEVELS];
     size_t n_levels =
-        s->n_runs < VERSION_MAX_LEVELS ? s->n_runs : VERSION_MAX_LEVELS;
+        s->n_runs < LSM_MAX_LEVELS ? s->n_runs : LSM_MAX_LEVELS;
     for (size_t i = 0; i < n_levels; i++)
         real[i] = shape_run_bytes(&s->runs[i]);
     char *buf = t->reason;
@@ -311,7 +309,7 @@ static int leveled_level_task(const shape *s, size_t level,
     uint64_t chosen = upper->ssts[from].sst_id;
     run_clean_cut(upper, &from, &to);
     key_range range = ssts_key_range(&upper->ssts[from], to - from + 1);
-    t->trigger = TRIGGER_LEVEL_PRIORITY;
+    t->trigger = LSM_TRIGGER_LEVEL_PRIORITY;
     t->upper_level = level;
     t->lower_level = level + 1;
     t->output_is_bottom = level + 1 == s->n_runs;

@@ -287,6 +287,11 @@ size_t compaction_input_runs(const shape *s, const uint64_t *inputs, size_t n,
 
 int compact_options_check(const lsm_options *o)
 {
+    if ((o->compaction == LSM_COMPACTION_SIMPLE ||
+         o->compaction == LSM_COMPACTION_LEVELED) &&
+        (o->max_levels < 1 || o->max_levels > LSM_MAX_LEVELS))
+        return lsm_error(LSM_EINVAL, "max_levels must be 1 to %d",
+                         LSM_MAX_LEVELS);
     switch (o->compaction) {
     case LSM_COMPACTION_NONE:
     case LSM_COMPACTION_SIMPLE:
@@ -406,7 +411,7 @@ int compact_pick_full(const lsm_options *o, const shape *s,
     int rc = compact_check_args(o, s, task, found);
     if (rc != LSM_OK || shape_n_ssts(s) == 0)
         return rc;
-    task->trigger = TRIGGER_FULL;
+    task->trigger = LSM_TRIGGER_FULL;
     task->output_is_bottom = true;
     rc = s->tiered ? compact_full_tiers(s, task) : compact_full_levels(s, task);
     if (rc != LSM_OK) {
@@ -679,4 +684,79 @@ void shape_free(shape *s)
     free(s->runs);
     free(s->l0);
     memset(s, 0, sizeof *s);
+}
+
+/* --- the public policy API (lsm.h) ------------------------------------------ */
+
+int lsm_shape_init(lsm_shape *s, const lsm_options *opt)
+{
+    lsm_error_clear();
+    if (!s || !opt)
+        return lsm_error(LSM_EINVAL, "lsm_shape_init: NULL argument");
+    memset(s, 0, sizeof *s);
+    int rc = compact_options_check(opt);
+    if (rc != LSM_OK)
+        return rc;
+    s->tiered = opt->compaction == LSM_COMPACTION_TIERED;
+    size_t n_levels = opt->compaction == LSM_COMPACTION_SIMPLE ||
+                              opt->compaction == LSM_COMPACTION_LEVELED
+                          ? opt->max_levels
+                          : 1;
+    if (s->tiered)
+        return LSM_OK;
+    s->runs = calloc(n_levels, sizeof *s->runs);
+    if (!s->runs)
+        return lsm_error(LSM_ENOMEM, "out of memory for %zu levels", n_levels);
+    s->n_runs = n_levels;
+    for (size_t i = 0; i < n_levels; i++)
+        s->runs[i].run_id = i + 1;
+    return LSM_OK;
+}
+
+int lsm_shape_add_flush(lsm_shape *s, const lsm_shape_sst *sst)
+{
+    lsm_error_clear();
+    return shape_add_flush(s, sst);
+}
+
+int lsm_compaction_pick(const lsm_options *opt, const lsm_shape *s,
+                        lsm_compaction_task *task, int *found)
+{
+    lsm_error_clear();
+    bool any = false;
+    int rc = compact_pick(opt, s, task, &any);
+    if (found)
+        *found = any;
+    return rc;
+}
+
+size_t lsm_compaction_task_inputs(const lsm_compaction_task *task,
+                                  const lsm_shape *s, uint64_t **ids)
+{
+    return compaction_task_inputs(task, s, ids);
+}
+
+int lsm_shape_apply(lsm_shape *s, const lsm_compaction_task *task,
+                    const lsm_shape_sst *outputs, size_t n_outputs)
+{
+    lsm_error_clear();
+    if (!s || !task)
+        return lsm_error(LSM_EINVAL, "lsm_shape_apply: NULL argument");
+    shape next;
+    int rc = shape_apply(s, task, outputs, n_outputs, &next);
+    if (rc != LSM_OK)
+        return rc;
+    shape_free(s);
+    *s = next;
+    return LSM_OK;
+}
+
+void lsm_compaction_task_free(lsm_compaction_task *task)
+{
+    compaction_task_free(task);
+}
+
+void lsm_shape_free(lsm_shape *s)
+{
+    shape_free(s);
 }

@@ -74,7 +74,7 @@ int compact_simple_pick(const lsm_options *o, const shape *s,
                             "%zu SSTs >= %u",
                             s->n_l0, o->level0_file_num_compaction_trigger);
         *found = true;
-        return simple_make_task(s, 0, TRIGGER_L0_FILES, task);
+        return simple_make_task(s, 0, LSM_TRIGGER_L0_FILES, task);
     }
     for (size_t level = 1; level < s->n_runs; level++) {
         double ratio =
@@ -88,7 +88,7 @@ int compact_simple_pick(const lsm_options *o, const shape *s,
                             "size ratio %s",
                             level, level + 1, r);
         *found = true;
-        return simple_make_task(s, level, TRIGGER_SIZE_RATIO, task);
+        return simple_make_task(s, level, LSM_TRIGGER_SIZE_RATIO, task);
     }
     return LSM_OK;
 }

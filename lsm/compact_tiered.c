@@ -90,14 +90,14 @@ int compact_tiered_pick(const lsm_options *o, const shape *s,
 {
     if (s->n_runs < 2 || s->n_runs < o->num_tiers)
         return LSM_OK;
-    task->trigger = TRIGGER_SPACE_AMP;
+    task->trigger = LSM_TRIGGER_SPACE_AMP;
     size_t width = tiered_space_amp(o, s, task);
     if (width == 0) {
-        task->trigger = TRIGGER_SIZE_RATIO;
+        task->trigger = LSM_TRIGGER_SIZE_RATIO;
         width = tiered_size_ratio(o, s, task);
     }
     if (width == 0) {
-        task->trigger = TRIGGER_REDUCE_RUNS;
+        task->trigger = LSM_TRIGGER_REDUCE_RUNS;
         width = tiered_reduce_runs(o, s, task);
     }
     task->output_is_bottom = width == s->n_runs;

@@ -490,13 +490,9 @@ static int db_check_options(const lsm_options *o)
     if (o->sched != LSM_SCHED_INLINE && o->sched != LSM_SCHED_THREADS)
         return lsm_error(LSM_EINVAL, "unknown scheduling mode %d",
                          (int)o->sched);
-    if (o->compaction < LSM_COMPACTION_NONE ||
-        o->compaction > LSM_COMPACTION_LEVELED)
-        return lsm_error(LSM_EINVAL, "unknown compaction strategy %d",
-                         (int)o->compaction);
-    if (o->max_levels < 1 || o->max_levels > VERSION_MAX_LEVELS)
+    if (o->max_levels < 1 || o->max_levels > LSM_MAX_LEVELS)
         return lsm_error(LSM_EINVAL, "max_levels must be 1 to %d",
-                         VERSION_MAX_LEVELS);
+                         LSM_MAX_LEVELS);
     return compact_options_check(o);
 }
 

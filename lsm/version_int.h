@@ -29,7 +29,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define VERSION_MAX_LEVELS 16
+#define VERSION_MAX_LEVELS LSM_MAX_LEVELS
 
 /* A sorted run below L0: its SSTs are sorted by first key and never
  * overlap. A level's run_id is its number (1 = L1); a tier's is the id of

@@ -225,7 +225,7 @@ static void test_simple_l0_task(void **state)
     add_l0(&s, T(2, 1, "c", "d"));
     add_l0(&s, T(1, 1, "a", "b"));
     assert_true(pick(&o, &s, &t));
-    assert_levels_task(&t, TRIGGER_L0_FILES, 0, 1, false);
+    assert_levels_task(&t, LSM_TRIGGER_L0_FILES, 0, 1, false);
     ASSERT_IDS(t.upper, t.n_upper, 2, 1);
     assert_int_equal(t.n_lower, 0);
     assert_string_equal(t.reason, "compaction triggered at level 0 "
@@ -235,7 +235,7 @@ static void test_simple_l0_task(void **state)
     /* L1 with 3 SSTs: all of L1 is the lower. */
     fill_level(&s, 1, 3, 10, 1);
     assert_true(pick(&o, &s, &t));
-    assert_levels_task(&t, TRIGGER_L0_FILES, 0, 1, false);
+    assert_levels_task(&t, LSM_TRIGGER_L0_FILES, 0, 1, false);
     ASSERT_IDS(t.upper, t.n_upper, 2, 1);
     ASSERT_IDS(t.lower, t.n_lower, 10, 11, 12);
     assert_string_equal(t.reason, "compaction triggered at level 0 "
@@ -253,7 +253,7 @@ static void test_simple_l0_task(void **state)
     add_l0(&one, T(2, 1, "c", "d"));
     add_l0(&one, T(1, 1, "a", "b"));
     assert_true(pick(&o, &one, &t));
-    assert_levels_task(&t, TRIGGER_L0_FILES, 0, 1, true);
+    assert_levels_task(&t, LSM_TRIGGER_L0_FILES, 0, 1, true);
     compaction_task_free(&t);
     shape_free(&one);
     shape_free(&s);
@@ -268,7 +268,7 @@ static void test_simple_level_ratio(void **state)
     levels_init(&s, 4);
     fill_level(&s, 1, 2, 3, 1);
     assert_true(pick(&o, &s, &t));
-    assert_levels_task(&t, TRIGGER_SIZE_RATIO, 1, 2, false);
+    assert_levels_task(&t, LSM_TRIGGER_SIZE_RATIO, 1, 2, false);
     ASSERT_IDS(t.upper, t.n_upper, 3, 4);
     assert_int_equal(t.n_lower, 0);
     assert_string_equal(
@@ -281,7 +281,7 @@ static void test_simple_level_ratio(void **state)
     fill_level(&s, 2, 2, 13, 1);
     fill_level(&s, 3, 2, 7, 1);
     assert_true(pick(&o, &s, &t));
-    assert_levels_task(&t, TRIGGER_SIZE_RATIO, 2, 3, true);
+    assert_levels_task(&t, LSM_TRIGGER_SIZE_RATIO, 2, 3, true);
     ASSERT_IDS(t.upper, t.n_upper, 13, 14);
     ASSERT_IDS(t.lower, t.n_lower, 7, 8);
     assert_string_equal(
@@ -314,7 +314,7 @@ static void test_simple_l0_first(void **state)
     add_l0(&s, T(20, 1, "a", "z"));
     fill_level(&s, 1, 2, 10, 1); /* L2/L1 = 0 is due as well */
     assert_true(pick(&o, &s, &t));
-    assert_levels_task(&t, TRIGGER_L0_FILES, 0, 1, false);
+    assert_levels_task(&t, LSM_TRIGGER_L0_FILES, 0, 1, false);
     ASSERT_IDS(t.upper, t.n_upper, 21, 20);
     ASSERT_IDS(t.lower, t.n_lower, 10, 11);
     compaction_task_free(&t);
@@ -336,7 +336,7 @@ static void test_simple_l0_skipped_below_trigger(void **state)
     assert_false(pick(&o, &s, &t));
     fill_level(&s, 1, 2, 10, 1);
     assert_true(pick(&o, &s, &t));
-    assert_levels_task(&t, TRIGGER_SIZE_RATIO, 1, 2, false);
+    assert_levels_task(&t, LSM_TRIGGER_SIZE_RATIO, 1, 2, false);
     ASSERT_IDS(t.upper, t.n_upper, 10, 11);
     compaction_task_free(&t);
     shape_free(&s);
@@ -358,7 +358,7 @@ static void test_simple_l0_ignores_l1_size(void **state)
     fill_level(&s, 1, 40, 10, 1);
     fill_level(&s, 2, 8, 60, 1);
     assert_true(pick(&o, &s, &t)); /* L1/L0 = 20, yet L0 is due */
-    assert_levels_task(&t, TRIGGER_L0_FILES, 0, 1, false);
+    assert_levels_task(&t, LSM_TRIGGER_L0_FILES, 0, 1, false);
     ASSERT_IDS(t.upper, t.n_upper, 51, 50);
     assert_int_equal(t.n_lower, 40);
     assert_int_equal(t.lower[0], 10);
@@ -382,7 +382,7 @@ static void test_simple_empty_upper_never_triggers(void **state)
     assert_false(pick(&o, &s, &t));
     fill_level(&s, 3, 3, 10, 1); /* L1, L2 empty above: skipped */
     assert_true(pick(&o, &s, &t));
-    assert_levels_task(&t, TRIGGER_SIZE_RATIO, 3, 4, true);
+    assert_levels_task(&t, LSM_TRIGGER_SIZE_RATIO, 3, 4, true);
     ASSERT_IDS(t.upper, t.n_upper, 10, 11, 12);
     ASSERT_IDS(t.lower, t.n_lower, 1, 2, 3, 4, 5);
     /* 5/3 printed as Rust prints the f64 */
@@ -441,7 +441,7 @@ static void test_tiered_space_amp(void **state)
     add_tier(&s, 2, 1);
     add_tier(&s, 1, 1);
     assert_true(pick(&o, &s, &t));
-    assert_tiers_task(&t, TRIGGER_SPACE_AMP, true);
+    assert_tiers_task(&t, LSM_TRIGGER_SPACE_AMP, true);
     ASSERT_IDS(t.tier_ids, t.n_tiers, 3, 2, 1);
     assert_string_equal(t.reason, "compaction triggered by space "
                                   "amplification ratio: 200");
@@ -455,12 +455,12 @@ static void test_tiered_space_amp(void **state)
     add_tier(&s, 500, 99);
     add_tier(&s, 100, 100);
     assert_true(pick(&o, &s, &t));
-    assert_tiers_task(&t, TRIGGER_REDUCE_RUNS, true);
+    assert_tiers_task(&t, LSM_TRIGGER_REDUCE_RUNS, true);
     ASSERT_IDS(t.tier_ids, t.n_tiers, 1000, 500, 100);
     compaction_task_free(&t);
     o.max_size_amplification_percent = 199;
     assert_true(pick(&o, &s, &t));
-    assert_int_equal(t.trigger, TRIGGER_SPACE_AMP);
+    assert_int_equal(t.trigger, LSM_TRIGGER_SPACE_AMP);
     assert_reason(&t, "amplification ratio: 199");
     compaction_task_free(&t);
     shape_free(&s);
@@ -490,7 +490,7 @@ static void test_tiered_size_ratio(void **state)
     add_tier(&s, 10, 8); /* amplification 3/8 = 37.5% */
     /* 1/2 at i = 0 is too small; 8/3 at i = 1 merges tiers 0..1. */
     assert_true(pick(&o, &s, &t));
-    assert_tiers_task(&t, TRIGGER_SIZE_RATIO, false);
+    assert_tiers_task(&t, LSM_TRIGGER_SIZE_RATIO, false);
     ASSERT_IDS(t.tier_ids, t.n_tiers, 30, 20);
     assert_string_equal(t.reason, "compaction triggered by size ratio: "
                                   "266.66666666666663 > 101");
@@ -506,7 +506,7 @@ static void test_tiered_size_ratio(void **state)
     add_tier(&s, 10, 4);
     o.size_ratio = 0;
     assert_true(pick(&o, &s, &t));
-    assert_tiers_task(&t, TRIGGER_SIZE_RATIO, false);
+    assert_tiers_task(&t, LSM_TRIGGER_SIZE_RATIO, false);
     ASSERT_IDS(t.tier_ids, t.n_tiers, 30, 20);
     assert_reason(&t, "size ratio: 200 > 100");
     compaction_task_free(&t);
@@ -517,7 +517,7 @@ static void test_tiered_size_ratio(void **state)
     add_tier(&s, 20, 1);
     add_tier(&s, 10, 2);
     assert_true(pick(&o, &s, &t));
-    assert_tiers_task(&t, TRIGGER_REDUCE_RUNS, true);
+    assert_tiers_task(&t, LSM_TRIGGER_REDUCE_RUNS, true);
     compaction_task_free(&t);
     shape_free(&s);
 }
@@ -537,7 +537,7 @@ static void test_tiered_merge_widths(void **state)
     /* 3/2 holds at i = 1, but merging 2 < min_merge_width: the next
      * candidate, 12/5 at i = 2, merges 3. */
     assert_true(pick(&o, &s, &t));
-    assert_tiers_task(&t, TRIGGER_SIZE_RATIO, false);
+    assert_tiers_task(&t, LSM_TRIGGER_SIZE_RATIO, false);
     ASSERT_IDS(t.tier_ids, t.n_tiers, 40, 30, 20);
     assert_reason(&t, "size ratio: 240 > 101");
     compaction_task_free(&t);
@@ -549,7 +549,7 @@ static void test_tiered_merge_widths(void **state)
     compaction_task_free(&t);
     o.min_merge_width = 4;
     assert_true(pick(&o, &s, &t));
-    assert_tiers_task(&t, TRIGGER_REDUCE_RUNS, false);
+    assert_tiers_task(&t, LSM_TRIGGER_REDUCE_RUNS, false);
     ASSERT_IDS(t.tier_ids, t.n_tiers, 40, 30);
     compaction_task_free(&t);
     /* Widths that let a task merge one tier could never shrink the tree:
@@ -581,14 +581,14 @@ static void test_tiered_reduce_runs(void **state)
     add_tier(&s, 200, 4);
     add_tier(&s, 100, 8);
     assert_true(pick(&o, &s, &t));
-    assert_tiers_task(&t, TRIGGER_REDUCE_RUNS, true);
+    assert_tiers_task(&t, LSM_TRIGGER_REDUCE_RUNS, true);
     ASSERT_IDS(t.tier_ids, t.n_tiers, 500, 400, 300, 200, 100);
     assert_string_equal(t.reason,
                         "compaction triggered by reducing sorted runs");
     compaction_task_free(&t);
     o.max_merge_width = 3;
     assert_true(pick(&o, &s, &t));
-    assert_tiers_task(&t, TRIGGER_REDUCE_RUNS, false);
+    assert_tiers_task(&t, LSM_TRIGGER_REDUCE_RUNS, false);
     ASSERT_IDS(t.tier_ids, t.n_tiers, 500, 400, 300);
     compaction_task_free(&t);
     o.num_tiers = 5;
@@ -615,11 +615,11 @@ static void test_tiered_order_of_checks(void **state)
      * reduction of runs. */
     o.max_size_amplification_percent = 100;
     assert_true(pick(&o, &s, &t));
-    assert_int_equal(t.trigger, TRIGGER_SPACE_AMP);
+    assert_int_equal(t.trigger, LSM_TRIGGER_SPACE_AMP);
     compaction_task_free(&t);
     o.max_size_amplification_percent = 200;
     assert_true(pick(&o, &s, &t));
-    assert_tiers_task(&t, TRIGGER_REDUCE_RUNS, true);
+    assert_tiers_task(&t, LSM_TRIGGER_REDUCE_RUNS, true);
     compaction_task_free(&t);
     shape_free(&s);
 
@@ -629,17 +629,17 @@ static void test_tiered_order_of_checks(void **state)
     add_tier(&s, 1, 3);
     /* 2/3 = 67% amplification; 3/2 at i = 1 exceeds 1.01. */
     assert_true(pick(&o, &s, &t));
-    assert_tiers_task(&t, TRIGGER_SIZE_RATIO, false);
+    assert_tiers_task(&t, LSM_TRIGGER_SIZE_RATIO, false);
     ASSERT_IDS(t.tier_ids, t.n_tiers, 3, 2);
     compaction_task_free(&t);
     o.max_size_amplification_percent = 50;
     assert_true(pick(&o, &s, &t));
-    assert_int_equal(t.trigger, TRIGGER_SPACE_AMP);
+    assert_int_equal(t.trigger, LSM_TRIGGER_SPACE_AMP);
     compaction_task_free(&t);
     o.max_size_amplification_percent = 200;
     o.size_ratio = 1000;
     assert_true(pick(&o, &s, &t));
-    assert_tiers_task(&t, TRIGGER_REDUCE_RUNS, true);
+    assert_tiers_task(&t, LSM_TRIGGER_REDUCE_RUNS, true);
     ASSERT_IDS(t.tier_ids, t.n_tiers, 3, 2, 1);
     compaction_task_free(&t);
     shape_free(&s);
@@ -661,7 +661,7 @@ static void test_tiered_odd_options_and_shapes(void **state)
     o.num_tiers = 0;
     /* 100/1 at i = 0 would merge one tier: below min_merge_width. */
     assert_true(pick(&o, &s, &t));
-    assert_tiers_task(&t, TRIGGER_REDUCE_RUNS, true);
+    assert_tiers_task(&t, LSM_TRIGGER_REDUCE_RUNS, true);
     ASSERT_IDS(t.tier_ids, t.n_tiers, 1, 1000);
     compaction_task_free(&t);
     shape_free(&s);
@@ -674,7 +674,7 @@ static void test_tiered_odd_options_and_shapes(void **state)
     add_tier(&s, 1, 0);
     o = opts(LSM_COMPACTION_TIERED);
     assert_true(pick(&o, &s, &t));
-    assert_tiers_task(&t, TRIGGER_SPACE_AMP, true);
+    assert_tiers_task(&t, LSM_TRIGGER_SPACE_AMP, true);
     assert_reason(&t, "amplification ratio: inf");
     compaction_task_free(&t);
     shape_free(&s);
@@ -704,7 +704,7 @@ static void test_leveled_empty_tree(void **state)
     for (unsigned base = 0; base <= 128; base += 128) {
         o.base_level_size_mb = base;
         assert_true(pick(&o, &s, &t));
-        assert_levels_task(&t, TRIGGER_L0_FILES, 0, 4, true);
+        assert_levels_task(&t, LSM_TRIGGER_L0_FILES, 0, 4, true);
         ASSERT_IDS(t.upper, t.n_upper, 2, 1);
         assert_int_equal(t.n_lower, 0);
         assert_string_equal(t.reason, "flush L0 SST to base level 4");
@@ -724,7 +724,7 @@ static size_t base_level_for(const lsm_options *o, size_t n_levels,
     add_l0(&s, T(201, 1, "a", "b"));
     add_l0(&s, T(200, 1, "a", "b"));
     assert_true(pick(o, &s, &t));
-    assert_int_equal(t.trigger, TRIGGER_L0_FILES);
+    assert_int_equal(t.trigger, LSM_TRIGGER_L0_FILES);
     size_t level = t.lower_level;
     assert_int_equal(t.output_is_bottom, level == n_levels);
     if (level == n_levels)
@@ -827,7 +827,7 @@ static void test_leveled_priority(void **state)
      * the first by key), overlapping 32 and 33 below. */
     priority_tree(&s, 50 * MiB, 50 * MiB);
     assert_true(pick(&o, &s, &t));
-    assert_levels_task(&t, TRIGGER_LEVEL_PRIORITY, 2, 3, false);
+    assert_levels_task(&t, LSM_TRIGGER_LEVEL_PRIORITY, 2, 3, false);
     ASSERT_IDS(t.upper, t.n_upper, 21);
     ASSERT_IDS(t.lower, t.n_lower, 32, 33);
     assert_string_equal(t.reason,
@@ -843,7 +843,7 @@ static void test_leveled_priority(void **state)
     /* L2 exactly at its target: L3 (1.33) goes, into the bottom. */
     priority_tree(&s, 25 * MiB, 50 * MiB);
     assert_true(pick(&o, &s, &t));
-    assert_levels_task(&t, TRIGGER_LEVEL_PRIORITY, 3, 4, true);
+    assert_levels_task(&t, LSM_TRIGGER_LEVEL_PRIORITY, 3, 4, true);
     ASSERT_IDS(t.upper, t.n_upper, 31);
     ASSERT_IDS(t.lower, t.n_lower, 40);
     assert_reason(&t, "priority: 3 out of [(1.3333333333333333, 3)], "
@@ -858,7 +858,7 @@ static void test_leveled_priority(void **state)
     add_l0(&s, T(51, 1, "h", "h"));
     add_l0(&s, T(50, 1, "b", "b"));
     assert_true(pick(&o, &s, &t));
-    assert_levels_task(&t, TRIGGER_L0_FILES, 0, 2, false);
+    assert_levels_task(&t, LSM_TRIGGER_L0_FILES, 0, 2, false);
     ASSERT_IDS(t.upper, t.n_upper, 51, 50);
     ASSERT_IDS(t.lower, t.n_lower, 22, 21, 23);
     compaction_task_free(&t);
@@ -879,7 +879,7 @@ static void test_leveled_above_base_level(void **state)
     add_level(&s, 2, T(20, 1, "a", "b"));
     add_level(&s, 2, T(21, 1, "n", "p"));
     assert_true(pick(&o, &s, &t));
-    assert_levels_task(&t, TRIGGER_LEVEL_PRIORITY, 2, 3, false);
+    assert_levels_task(&t, LSM_TRIGGER_LEVEL_PRIORITY, 2, 3, false);
     ASSERT_IDS(t.upper, t.n_upper, 20);
     assert_int_equal(t.n_lower, 0);
     assert_reason(&t, "base_level: 4\ncompaction triggered by priority: 2 out "
@@ -891,7 +891,7 @@ static void test_leveled_above_base_level(void **state)
     add_level(&s, 4, T(40, 100 * MiB, "a", "z"));
     add_level(&s, 1, T(10, MiB + MiB / 2, "m", "n"));
     assert_true(pick(&o, &s, &t));
-    assert_levels_task(&t, TRIGGER_LEVEL_PRIORITY, 1, 2, false);
+    assert_levels_task(&t, LSM_TRIGGER_LEVEL_PRIORITY, 1, 2, false);
     ASSERT_IDS(t.upper, t.n_upper, 10);
     assert_reason(&t, "\"1.500MB\", \"0.000MB\", \"0.000MB\", "
                       "\"100.000MB\"], base_level: 4");
@@ -914,7 +914,7 @@ static void test_leveled_l0_stops_above_base(void **state)
     add_l0(&s, T(51, 1, "c", "d"));
     add_l0(&s, T(50, 1, "w", "x"));
     assert_true(pick(&o, &s, &t));
-    assert_levels_task(&t, TRIGGER_L0_FILES, 0, 2, false);
+    assert_levels_task(&t, LSM_TRIGGER_L0_FILES, 0, 2, false);
     ASSERT_IDS(t.upper, t.n_upper, 51, 50);
     ASSERT_IDS(t.lower, t.n_lower, 21);
     assert_string_equal(t.reason, "flush L0 SST to L2, above base level 4, "
@@ -923,7 +923,7 @@ static void test_leveled_l0_stops_above_base(void **state)
     /* Without L0 due, L2 drains towards the base level. */
     s.n_l0 = 0;
     assert_true(pick(&o, &s, &t));
-    assert_levels_task(&t, TRIGGER_LEVEL_PRIORITY, 2, 3, false);
+    assert_levels_task(&t, LSM_TRIGGER_LEVEL_PRIORITY, 2, 3, false);
     ASSERT_IDS(t.upper, t.n_upper, 20);
     compaction_task_free(&t);
     s.n_l0 = 2;
@@ -946,7 +946,7 @@ static void test_leveled_clean_cut(void **state)
     add_level(&s, 3, T(50, 1, "a", "a"));
     add_level(&s, 3, T(51, 1, "g", "g"));
     assert_true(pick(&o, &s, &t));
-    assert_levels_task(&t, TRIGGER_LEVEL_PRIORITY, 2, 3, false);
+    assert_levels_task(&t, LSM_TRIGGER_LEVEL_PRIORITY, 2, 3, false);
     ASSERT_IDS(t.upper, t.n_upper, 42, 40, 41);
     ASSERT_IDS(t.lower, t.n_lower, 50);
     compaction_task_free(&t);
@@ -1059,7 +1059,7 @@ static void test_apply_full_levels(void **state)
     bool found = false;
     assert_int_equal(compact_pick_full(&o, &s, &t, &found), LSM_OK);
     assert_true(found);
-    assert_levels_task(&t, TRIGGER_FULL, 0, 3, true);
+    assert_levels_task(&t, LSM_TRIGGER_FULL, 0, 3, true);
     ASSERT_IDS(t.upper, t.n_upper, 9, 8, 5, 6, 4);
     ASSERT_IDS(t.lower, t.n_lower, 1, 2);
     assert_reason(&t, "full compaction: 7 SSTs into L3");
@@ -1079,7 +1079,7 @@ static void test_apply_full_levels(void **state)
     add_l0(&one, T(1, 1, "c", "d"));
     assert_int_equal(compact_pick_full(&o, &one, &t, &found), LSM_OK);
     assert_true(found);
-    assert_levels_task(&t, TRIGGER_FULL, 0, 1, true);
+    assert_levels_task(&t, LSM_TRIGGER_FULL, 0, 1, true);
     ASSERT_IDS(t.upper, t.n_upper, 2, 1);
     assert_int_equal(t.n_lower, 0);
     compaction_task_free(&t);
@@ -1132,7 +1132,7 @@ static void test_apply_tiers(void **state)
     bool found = false;
     assert_int_equal(compact_pick_full(&o, &s, &t, &found), LSM_OK);
     assert_true(found);
-    assert_tiers_task(&t, TRIGGER_FULL, true);
+    assert_tiers_task(&t, LSM_TRIGGER_FULL, true);
     ASSERT_IDS(t.tier_ids, t.n_tiers, 12, 10, 8, 5, 1);
     assert_reason(&t, "full compaction: 5 tiers into one");
     uint64_t *ids = NULL;
@@ -1496,7 +1496,7 @@ static void sim_check_task(const sim *m, const compaction_task *t,
     if (s->tiered) {
         /* A strategy's task always shrinks the tier count; a full
          * compaction may rewrite a lone tier. */
-        assert_true(t->n_tiers >= (t->trigger == TRIGGER_FULL ? 1u : 2u));
+        assert_true(t->n_tiers >= (t->trigger == LSM_TRIGGER_FULL ? 1u : 2u));
         assert_int_equal(t->n_upper + t->n_lower, 0);
         bool has_last = false;
         for (size_t i = 0; i < t->n_tiers; i++) {
@@ -1511,7 +1511,7 @@ static void sim_check_task(const sim *m, const compaction_task *t,
     assert_true(t->upper_level < t->lower_level);
     assert_true(t->lower_level <= s->n_runs);
     assert_int_equal(t->output_is_bottom, t->lower_level == s->n_runs);
-    if (t->trigger == TRIGGER_FULL)
+    if (t->trigger == LSM_TRIGGER_FULL)
         assert_int_equal(t->lower_level, s->n_runs);
     else if (m->o.compaction == LSM_COMPACTION_SIMPLE || t->upper_level > 0)
         assert_int_equal(t->lower_level, t->upper_level + 1);
@@ -1831,7 +1831,7 @@ static bool sim_drain(sim *m, size_t budget, size_t *n_tasks)
             sim_check_settled(m);
             return true;
         }
-        assert_int_not_equal(t.trigger, TRIGGER_FULL);
+        assert_int_not_equal(t.trigger, LSM_TRIGGER_FULL);
         sim_compact(m, &t);
         compaction_task_free(&t);
         sim_check_shape(m);

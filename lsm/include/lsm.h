@@ -45,6 +45,8 @@ enum {
 
 #define LSM_MAX_KEY_BYTES 65535u
 #define LSM_MAX_VALUE_BYTES (16u * 1024u * 1024u)
+/* The most levels below L0 (lsm_options.max_levels). */
+#define LSM_MAX_LEVELS 16
 
 /* How flushes (and, later, compactions) are scheduled. */
 typedef enum lsm_sched {
@@ -437,6 +439,106 @@ typedef struct lsm_state {
 int lsm_state_get(lsm_db *db, lsm_state **out);
 /* NULL-safe. */
 void lsm_state_free(lsm_state *st);
+
+/* --- Compaction policies ------------------------------------------------- */
+
+/* The strategies' controllers, as the engine runs them, over a "shape": the
+ * tree as a controller sees it (for L0 and every run below it, the SSTs'
+ * ids, sizes and key ranges), with no files and no locks. A simulator (such
+ * as lsm-cli's simulate) keeps a shape, adds flushed SSTs to it, asks for a
+ * task, invents the outputs and applies the task; the engine does exactly
+ * the same with real SSTs. Every function here is pure and thread-safe on
+ * distinct shapes. */
+
+typedef struct lsm_shape_sst {
+    uint64_t sst_id;
+    uint64_t size_bytes;
+    /* Inclusive user-key range; borrowed: the bytes must outlive every
+     * shape that names the SST. */
+    const uint8_t *first_key;
+    size_t nfirst_key;
+    const uint8_t *last_key;
+    size_t nlast_key;
+} lsm_shape_sst;
+
+/* A sorted run below L0: a level (run_id is its number, 1-based) or a tier
+ * (run_id is the tier's id: the first SST id it was created with). Its
+ * SSTs are sorted by first key and never overlap (adjacent SSTs may share
+ * a boundary key). */
+typedef struct lsm_shape_run {
+    uint64_t run_id;
+    size_t n_ssts;
+    lsm_shape_sst *ssts; /* owned by the shape */
+} lsm_shape_run;
+
+typedef struct lsm_shape {
+    size_t n_l0;
+    lsm_shape_sst *l0; /* newest first; owned */
+    size_t n_runs;
+    lsm_shape_run *runs; /* levels: runs[i] is L(i+1); tiers: newest first */
+    int tiered;          /* runs are tiers, and L0 stays empty */
+} lsm_shape;
+
+/* Why a task fired. */
+typedef enum lsm_compaction_trigger {
+    LSM_TRIGGER_FULL = 1,      /* lsm_compact_full */
+    LSM_TRIGGER_L0_FILES,      /* simple / leveled: L0 file count */
+    LSM_TRIGGER_SIZE_RATIO,    /* simple: level size ratio; tiered too */
+    LSM_TRIGGER_SPACE_AMP,     /* tiered: space amplification */
+    LSM_TRIGGER_REDUCE_RUNS,   /* tiered: too many sorted runs */
+    LSM_TRIGGER_LEVEL_PRIORITY /* leveled: a level over its target size */
+} lsm_compaction_trigger;
+
+/* One compaction: merge the SSTs of `upper` (from L0 when upper_level is 0,
+ * else from run upper_level - 1) with those of `lower` (from run
+ * lower_level - 1); for tiered, merge the tiers listed in tier_ids. A
+ * tiered task has only tier_ids (upper_level, lower_level, n_upper and
+ * n_lower are 0); a levels task has no tier_ids. Arrays are owned by the
+ * task (lsm_compaction_task_free). */
+typedef struct lsm_compaction_task {
+    lsm_compaction_trigger trigger;
+    size_t upper_level; /* 0 = L0; levels only */
+    size_t n_upper;
+    uint64_t *upper;    /* SST ids */
+    size_t lower_level; /* 1-based; levels only */
+    size_t n_lower;
+    uint64_t *lower;      /* SST ids */
+    size_t n_tiers;       /* tiered only */
+    uint64_t *tier_ids;   /* newest first */
+    int output_is_bottom; /* nothing older lies below the output */
+    /* Why, in the mini-lsm reference controller's words (one or two
+     * lines, no final newline), e.g. "compaction triggered at level 0
+     * because L0 has 2 SSTs >= 2". */
+    char reason[1024];
+} lsm_compaction_task;
+
+/* An empty tree for opt's strategy: max_levels empty levels (simple,
+ * leveled), one (none) or no tier (tiered). Free it with lsm_shape_free.
+ * LSM_EINVAL for options the controllers cannot work with (the message
+ * names the option), LSM_ENOMEM. */
+int lsm_shape_init(lsm_shape *s, const lsm_options *opt);
+/* Adds a flushed SST: the newest in L0, or a new tier (run_id its id).
+ * LSM_EINVAL when its first key is after its last. */
+int lsm_shape_add_flush(lsm_shape *s, const lsm_shape_sst *sst);
+/* Asks opt's strategy for a task: LSM_OK with *found 1 and the task
+ * filled (free it with lsm_compaction_task_free), or *found 0 when no
+ * trigger holds. */
+int lsm_compaction_pick(const lsm_options *opt, const lsm_shape *s,
+                        lsm_compaction_task *task, int *found);
+/* Every SST id the task reads, newest data first, in *ids (malloc'd,
+ * freed by the caller with free); returns how many. 0 with *ids NULL
+ * means out of memory, as a picked task always reads something. */
+size_t lsm_compaction_task_inputs(const lsm_compaction_task *task,
+                                  const lsm_shape *s, uint64_t **ids);
+/* Applies a finished task to *s: its inputs leave, and the outputs (ids,
+ * sizes and key ranges, sorted by first key and not overlapping) take
+ * their place in the lower level, or form one new tier (id outputs[0]'s)
+ * where the merged tiers were. On error (LSM_EINVAL, with a message: a
+ * task that does not fit the shape, overlapping outputs) *s is unchanged. */
+int lsm_shape_apply(lsm_shape *s, const lsm_compaction_task *task,
+                    const lsm_shape_sst *outputs, size_t n_outputs);
+void lsm_compaction_task_free(lsm_compaction_task *task); /* NULL-safe */
+void lsm_shape_free(lsm_shape *s);                        /* NULL-safe */
 
 /* --- Errors --------------------------------------------------------------- */
 

@@ -3,13 +3,15 @@
  *
  * The mini-lsm commands (fill, get, del, scan, flush, full_compaction, dump,
  * quit/close) print exactly what mini-lsm-cli prints, so the book's scripts
- * and screenshots carry over; the rest (put, stats, manifest, help, source)
- * follow the same style. Engine events print as lines before a command's
- * result, the two recovery lines of lsm_open as mini-lsm prints them; the
- * text of events, dump, stats and manifest lines is show.c's. Every
- * handler either prints its result and returns LSM_OK, or reports one error
- * line through cli_fail and returns its code; the epoch advances only on LSM_OK
- * (and not for source, whose lines advance it as if they had been typed).
+ * and screenshots carry over; the rest (put, stats, manifest, help, source,
+ * .timer) follow the same style. Command names match in any case, and the
+ * sqlite3 names .help, .quit, .exit, .read and .timer work too. Engine events
+ * print as lines before a command's result, the two recovery lines of lsm_open
+ * as mini-lsm prints them; the text of events, dump, stats and manifest lines
+ * is show.c's. Every handler either prints its result and returns LSM_OK, or
+ * reports one error line through cli_fail and returns its code; the epoch
+ * advances only on LSM_OK of a command mini-lsm-cli has (see advances_epoch;
+ * source's lines advance it as if they had been typed).
  *
  * Invariants: a handler never holds the output lock while calling the engine
  * (format.c takes it per call), so event lines from the engine can always be
@@ -19,6 +21,7 @@
  */
 #include "commands.h"
 
+#include "events.h"
 #include "format.h"
 #include "parse.h"
 #include "repl.h"
@@ -32,6 +35,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
 
 volatile sig_atomic_t cli_interrupted;
 
@@ -39,14 +46,22 @@ typedef int (*cli_handler)(cli_session *s, const cli_argv *a);
 
 typedef struct cli_command {
     const char *name;
-    const char *aliases[3]; /* NULL-terminated */
+    const char *aliases[5]; /* NULL-terminated */
     unsigned arg_counts;    /* bit n set: n arguments (after the name) ok */
     const char *usage;
     const char *summary;
     const char *details;
     const char *example;
     cli_handler run;
+    /* 1 only for the commands mini-lsm-cli has (fill, get, del, scan,
+     * dump, flush, full_compaction): as there, each success moves the
+     * epoch on, and nothing else does, so a session with extra questions
+     * (help, stats, ...) still fills the book's values. */
     int advances_epoch;
+    /* 1 for commands .timer does not time: .timer itself, quit, and
+     * source, whose lines are timed one by one (as sqlite3 times SQL
+     * statements, not dot-commands). */
+    int untimed;
 } cli_command;
 
 #define ARGS(n) (1u << (n))
@@ -66,6 +81,8 @@ static int cmd_manifest(cli_session *s, const cli_argv *a);
 static int cmd_help(cli_session *s, const cli_argv *a);
 static int cmd_source(cli_session *s, const cli_argv *a);
 static int cmd_quit(cli_session *s, const cli_argv *a);
+static int cmd_crash(cli_session *s, const cli_argv *a);
+static int cmd_timer(cli_session *s, const cli_argv *a);
 
 static const cli_command commands[] = {
     {
@@ -78,7 +95,9 @@ static const cli_command commands[] = {
                    "to END, both included. Keys are decimal numbers\n"
                    "without padding (0 to 18446744073709551615). The\n"
                    "epoch is 0 at start and goes up by one after every\n"
-                   "successful command, so refills show which write won.\n"
+                   "successful fill, get, del, scan, dump, flush and\n"
+                   "full_compaction (mini-lsm-cli's commands; the others\n"
+                   "leave it), so refills show which write won.\n"
                    "Ctrl-C stops a long fill; what was written stays.",
         .example = "fill 1000 3000",
         .run = cmd_fill,
@@ -122,7 +141,7 @@ static const cli_command commands[] = {
                    "value, unlike a deleted key.",
         .example = "put \"my key\" \"a\\x00b\"",
         .run = cmd_put,
-        .advances_epoch = 1,
+        .advances_epoch = 0,
     },
     {
         .name = "scan",
@@ -183,10 +202,11 @@ static const cli_command commands[] = {
         .details = "Shows the memtable, the immutable memtables (newest\n"
                    "first), L0 (newest first, only when not empty), every\n"
                    "level and the open iterators. With tiered compaction\n"
-                   "each line is a tier instead, newest first, named by\n"
-                   "its id as mini-lsm names it: L7 (2): [8, 9] is tier\n"
-                   "7, and L0 can only be tier 0. With -v, also each\n"
-                   "memtable's and SST's size, entries and key range.",
+                   "each line is a tier instead, newest first, named as\n"
+                   "mini-lsm names it, by the id of its first SST:\n"
+                   "L13 (2): [13, 14] is the tier of SSTs 13 and 14.\n"
+                   "With -v, also each memtable's and SST's size,\n"
+                   "entries and key range.",
         .example = "dump -v",
         .run = cmd_dump,
         .advances_epoch = 1,
@@ -210,7 +230,7 @@ static const cli_command commands[] = {
                    "ratio with nothing to divide by shows n/a.",
         .example = "stats",
         .run = cmd_stats,
-        .advances_epoch = 1,
+        .advances_epoch = 0,
     },
     {
         .name = "manifest",
@@ -222,36 +242,37 @@ static const cli_command commands[] = {
             "Shows the MANIFEST, the log of the tree's shape that\n"
             "opening the database replays, oldest record first.\n"
             "Each line is @ and the record's byte offset in the\n"
-            "file, then one of:\n"
-            "  new memtable 4           memtable 4 (and its WAL) began;\n"
+            "file, then one of (lines of real runs):\n"
+            "  new memtable 3           memtable 3 (and its WAL) began;\n"
             "                           (no WAL) when the WAL was off\n"
             "  flush 2 -> L0 2.sst      memtable 2 became 2.sst in L0\n"
-            "  next id 21               ids up to 20 may be in use\n"
+            "  next id 20               ids below 20 may be in use\n"
             "                           (a compaction reserves its\n"
             "                           output ids first)\n"
-            "  compaction L1: removed [2, 1, 0] added [5, 6]\n"
+            "  compaction L1: removed [2, 1, 0] added [4, 5, 6]\n"
             "                           SSTs 2, 1, 0 were merged into\n"
-            "                           new SSTs 5, 6 in L1\n"
+            "                           new SSTs 4, 5, 6 in L1\n"
             "With tiered compaction:\n"
             "  flush 2 -> new tier 2.sst\n"
             "                           2.sst became tier 2, the newest\n"
-            "  compaction into a new tier: removed [4, 2] added [7]\n"
-            "                           the tiers of SSTs 4 and 2 were\n"
-            "                           merged into a new tier 7",
+            "  compaction into a new tier: removed [11, 7] added [13, 14]\n"
+            "                           the tiers of SSTs 11 and 7 were\n"
+            "                           merged into a new tier 13",
         .example = "manifest",
         .run = cmd_manifest,
-        .advances_epoch = 1,
+        .advances_epoch = 0,
     },
     {
         .name = "simulate",
         .aliases = {NULL},
         /* any number: cli_simulate says what is missing */
         .arg_counts = ~0u,
-        .usage = "simulate simple|tiered|leveled [OPTIONS]",
+        .usage = "simulate STRATEGY",
         .summary = "run mini-lsm's compaction simulator",
         .details =
-            "Runs mini-lsm's compaction simulator with the engine's\n"
-            "own controllers: each iteration flushes one SST, prints\n"
+            "simulate simple|tiered|leveled [OPTIONS] runs\n"
+            "mini-lsm's compaction simulator with the engine's own\n"
+            "controllers: each iteration flushes one SST, prints\n"
             "the tree, runs the compactions that are due (why, what\n"
             "goes where, the tree after each) and the statistics.\n"
             "The database is not touched. Options and defaults, as\n"
@@ -290,10 +311,11 @@ static const cli_command commands[] = {
         .example = "source setup.inc",
         .run = cmd_source,
         .advances_epoch = 0,
+        .untimed = 1,
     },
     {
         .name = "help",
-        .aliases = {NULL},
+        .aliases = {".help", NULL},
         .arg_counts = ARGS(0) | ARGS(1),
         .usage = "help [COMMAND]",
         .summary = "list the commands, or explain one",
@@ -301,19 +323,56 @@ static const cli_command commands[] = {
                    "what it does and an example.",
         .example = "help scan",
         .run = cmd_help,
-        .advances_epoch = 1,
+        .advances_epoch = 0,
+    },
+    {
+        .name = ".timer",
+        .aliases = {NULL},
+        .arg_counts = ARGS(1),
+        .usage = ".timer on|off",
+        .summary = "time each command, as sqlite3 does",
+        .details = "With .timer on, each later command is followed by\n"
+                   "the time it took, as sqlite3 prints it: Run Time:\n"
+                   "real (wall-clock seconds) user and sys (CPU seconds\n"
+                   "of the whole process, engine threads included).\n"
+                   ".timer off stops it. Not timed: .timer, quit, and\n"
+                   "source, whose lines are timed one by one.",
+        .example = ".timer on",
+        .run = cmd_timer,
+        .advances_epoch = 0,
+        .untimed = 1,
     },
     {
         .name = "quit",
-        .aliases = {"close", "exit", NULL},
+        .aliases = {"close", "exit", ".quit", ".exit", NULL},
         .arg_counts = ARGS(0),
         .usage = "quit",
-        .summary = "close the database and leave",
-        .details = "Closes the database cleanly (flushing the memtables)\n"
-                   "and leaves. The end of the input does the same.",
+        .summary = "close the database, leave",
+        .details = "Closes the database cleanly and leaves; the end of\n"
+                   "the input does the same. As mini-lsm's close does,\n"
+                   "the WALs are synced and the memtables stay in them:\n"
+                   "the next open replays them (N WALs recovered). With\n"
+                   "--disable-wal the memtables are flushed first.",
         .example = "quit",
         .run = cmd_quit,
-        .advances_epoch = 1,
+        .advances_epoch = 0,
+        .untimed = 1,
+    },
+    {
+        .name = "crash",
+        .aliases = {NULL},
+        .arg_counts = ARGS(0),
+        .usage = "crash",
+        .summary = "leave at once, as kill -9 would",
+        .details = "Leaves at once without closing the database: nothing\n"
+                   "is flushed or synced, as after kill -9. The next\n"
+                   "open recovers what the WAL holds (writes since the\n"
+                   "last flush, unless --disable-wal). The exit status\n"
+                   "is the session's so far.",
+        .example = "crash",
+        .run = cmd_crash,
+        .advances_epoch = 0,
+        .untimed = 1,
     },
 };
 
@@ -452,6 +511,7 @@ void cli_print_event(void *ctx, const lsm_event *ev)
         return;
     case LSM_EVENT_BACKGROUND_ERROR:
         atomic_store(&s->bg_failed, 1);
+        cli_events_release_all(); /* the flushes they wait for are over */
         cli_err_printf("error: background work failed: %s\n",
                        ev->message && ev->message[0] ? ev->message
                                                      : lsm_strerror(ev->rc));
@@ -461,8 +521,7 @@ void cli_print_event(void *ctx, const lsm_event *ev)
     }
     cli_buf_init(&line);
     cli_show_event(&line, ev, s->wal_enabled);
-    if (line.len > 0)
-        cli_out_buf(&line);
+    cli_events_print(ev, &line); /* in causal order; see events.h */
     cli_buf_free(&line);
 }
 
@@ -475,15 +534,38 @@ static int name_matches(const char *name, const cli_arg *arg)
            memcmp(name, arg->bytes, arg->n_bytes) == 0;
 }
 
+/* ASCII only: the locale (a UTF-8 one at a terminal) must not decide what
+ * a command name is. */
+static int ascii_lower(int c)
+{
+    return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
+}
+
+/* Command names match whatever their case, as mini-lsm-cli's parser
+ * (tag_no_case) matches them: FILL 1 3 is fill 1 3. */
+static int command_name_matches(const char *name, const cli_arg *arg)
+{
+    size_t i, n = strlen(name);
+
+    if (n != arg->n_bytes)
+        return 0;
+    for (i = 0; i < n; i++) {
+        if (ascii_lower((unsigned char)name[i]) !=
+            ascii_lower((unsigned char)arg->bytes[i]))
+            return 0;
+    }
+    return 1;
+}
+
 static const cli_command *command_find(const cli_arg *arg)
 {
     size_t i, j;
 
     for (i = 0; i < N_COMMANDS; i++) {
-        if (name_matches(commands[i].name, arg))
+        if (command_name_matches(commands[i].name, arg))
             return &commands[i];
         for (j = 0; commands[i].aliases[j]; j++) {
-            if (name_matches(commands[i].aliases[j], arg))
+            if (command_name_matches(commands[i].aliases[j], arg))
                 return &commands[i];
         }
     }
@@ -1003,6 +1085,76 @@ static int cmd_quit(cli_session *s, const cli_argv *a)
     return LSM_OK;
 }
 
+/* Leaves the process without lsm_close: what the WAL holds is all the next
+ * open finds, as after kill -9. Output written so far is flushed first, so
+ * a transcript shows everything before the crash. */
+static int cmd_crash(cli_session *s, const cli_argv *a)
+{
+    cli_out_printf("crash: leaving without closing the database, as kill "
+                   "-9 would\n");
+    cli_out_flush();
+    fflush(stderr);
+    _exit(s->n_failed > 0 ? 1 : 0);
+}
+
+/* --- .timer ---------------------------------------------------------------
+ */
+
+static int cmd_timer(cli_session *s, const cli_argv *a)
+{
+    cli_buf msg;
+
+    if (command_name_matches("on", &a->args[1])) {
+        s->timer = 1;
+        return LSM_OK;
+    }
+    if (command_name_matches("off", &a->args[1])) {
+        s->timer = 0;
+        return LSM_OK;
+    }
+    cli_buf_init(&msg);
+    cli_buf_append(&msg, ".timer: ", 8);
+    append_arg_quoted(&msg, &a->args[1]);
+    cli_buf_printf(&msg, " is not on or off: .timer on|off");
+    session_report(s, &msg);
+    cli_buf_free(&msg);
+    return LSM_EINVAL;
+}
+
+/* When a timed command started: wall clock and the process's CPU times. */
+typedef struct cmd_clock {
+    struct timespec real;
+    struct rusage usage;
+} cmd_clock;
+
+static void cmd_clock_read(cmd_clock *c)
+{
+    clock_gettime(CLOCK_MONOTONIC, &c->real);
+    getrusage(RUSAGE_SELF, &c->usage);
+}
+
+static double timeval_diff(const struct timeval *from, const struct timeval *to)
+{
+    return (double)(to->tv_sec - from->tv_sec) +
+           (double)(to->tv_usec - from->tv_usec) * 1e-6;
+}
+
+/* "Run Time: real 0.001 user 0.000123 sys 0.000045", sqlite3's format:
+ * real is the wall-clock seconds since start, user and sys the CPU seconds
+ * the whole process (engine threads included) used meanwhile. */
+static void cmd_clock_print(const cmd_clock *start)
+{
+    cmd_clock end;
+    double real;
+
+    cmd_clock_read(&end);
+    real = (double)(end.real.tv_sec - start->real.tv_sec) +
+           (double)(end.real.tv_nsec - start->real.tv_nsec) * 1e-9;
+    cli_out_printf("Run Time: real %.3f user %f sys %f\n", real,
+                   timeval_diff(&start->usage.ru_utime, &end.usage.ru_utime),
+                   timeval_diff(&start->usage.ru_stime, &end.usage.ru_stime));
+}
+
 /* --- Running a line -------------------------------------------------------
  */
 
@@ -1034,6 +1186,26 @@ static void echo_line(const char *line, size_t n_line)
     cli_buf_free(&out);
 }
 
+/* Runs a command whose arguments were checked: moves the epoch on after
+ * a success of one of mini-lsm-cli's commands, and prints the time it
+ * took under .timer on. */
+static int session_run(cli_session *s, const cli_command *c, const cli_argv *a)
+{
+    int timed = s->timer && !c->untimed;
+    cmd_clock start;
+    int rc;
+
+    if (timed)
+        cmd_clock_read(&start);
+    cli_interrupted = 0;
+    rc = c->run(s, a);
+    if (rc == LSM_OK && c->advances_epoch)
+        s->epoch++;
+    if (timed)
+        cmd_clock_print(&start);
+    return rc;
+}
+
 /* Tokenizes, finds and runs the command of a non-blank line. */
 static int session_dispatch(cli_session *s, const char *line, size_t n_line)
 {
@@ -1053,10 +1225,7 @@ static int session_dispatch(cli_session *s, const char *line, size_t n_line)
     } else if (a.n_args - 1 >= 32 || !(c->arg_counts & ARGS(a.n_args - 1))) {
         rc = fail_arg_count(s, c, a.n_args - 1);
     } else {
-        cli_interrupted = 0;
-        rc = c->run(s, &a);
-        if (rc == LSM_OK && c->advances_epoch)
-            s->epoch++;
+        rc = session_run(s, c, &a);
     }
     cli_argv_free(&a);
     return rc;

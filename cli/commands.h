@@ -2,10 +2,12 @@
  * commands.h: the lsm-cli session and its command table.
  *
  * A session owns one open database and the state the mini-lsm commands
- * share: the epoch (0 at start, +1 after every successful command), whether
- * any command failed, and whether the session should stop (quit, --bail,
- * Ctrl-C while replaying). Lines come from repl.c (a terminal, stdin, -c,
- * --script, source); cli_session_exec runs one of them.
+ * share: the epoch (0 at start, +1 after every successful command that
+ * mini-lsm-cli also has: fill, get, del, scan, dump, flush,
+ * full_compaction), whether any command failed, and whether the session
+ * should stop (quit, --bail, Ctrl-C while replaying). Lines come from repl.c
+ * (a terminal, stdin, -c, --script, source); cli_session_exec runs one of
+ * them.
  *
  * Thread safety: a session is used by the main thread only, except that the
  * engine's event callback (possibly on an engine thread, --background) may
@@ -42,6 +44,7 @@ typedef struct cli_session {
     uint64_t epoch;
     int echo;        /* --echo: print "lsm-cli> LINE" before running it */
     int bail;        /* --bail: stop at the first failed command */
+    int timer;       /* .timer on: print each command's run time */
     int interactive; /* lines come from a person at a terminal */
     int wal_enabled; /* the database keeps WALs (recovery reports them) */
     int n_failed;    /* commands that failed so far */

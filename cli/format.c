@@ -7,16 +7,41 @@
  * call atomic with respect to the others. Nothing here calls the engine, so
  * the lock is never held across engine work (an engine thread reporting an
  * event can always get it).
+ *
+ * While the terminal prompt waits for a line (cli_out_prompt_begin to
+ * cli_out_prompt_end), output from any other thread is queued instead of
+ * written, in order, with the stream it was meant for, and the prompt's
+ * thread is woken through a pipe to write it above the line being typed
+ * (cli_out_prompt_drain).
  */
 #include "format.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Output queued by other threads while the prompt waits. */
+typedef struct queued_out {
+    struct queued_out *next;
+    FILE *stream;
+    size_t len;
+    char data[];
+} queued_out;
+
+/* The prompt, guarded by out_lock. */
+static struct {
+    int active;       /* a prompt is waiting for a line */
+    pthread_t owner;  /* the thread at the prompt */
+    int wake_fd;      /* written to when something is queued */
+    queued_out *head; /* queued output, oldest first */
+    queued_out *tail;
+} prompt;
 
 void cli_buf_init(cli_buf *b)
 {
@@ -179,16 +204,74 @@ void cli_buf_append_key(cli_buf *b, const void *p, size_t n)
         cli_buf_append_bytes(b, p, n);
 }
 
+/* Writes to stream under out_lock. stderr is unbuffered in spirit: stdout
+ * is flushed first and stderr after, so 2>&1 keeps the order. */
+static void out_write_locked(FILE *stream, const char *p, size_t n)
+{
+    if (stream == stderr)
+        fflush(stdout);
+    if (n > 0)
+        fwrite(p, 1, n, stream);
+    if (stream == stderr)
+        fflush(stderr);
+}
+
+/* Queues output of a thread other than the prompt's, and wakes the prompt.
+ * Returns 0, or -1 if memory ran out (the caller then writes it now). */
+static int out_queue_locked(FILE *stream, const char *p, size_t n)
+{
+    queued_out *q = malloc(sizeof *q + n);
+    char byte = 1;
+
+    if (!q)
+        return -1;
+    q->next = NULL;
+    q->stream = stream;
+    q->len = n;
+    memcpy(q->data, p, n);
+    if (prompt.tail)
+        prompt.tail->next = q;
+    else
+        prompt.head = q;
+    prompt.tail = q;
+    /* The pipe is non-blocking: if it is full, a wakeup is pending anyway. */
+    if (write(prompt.wake_fd, &byte, 1) < 0 && errno != EAGAIN)
+        return 0;
+    return 0;
+}
+
+/* Writes p[0..n) to stream, or queues it while another thread's prompt
+ * waits for a line. */
+static void out_emit(FILE *stream, const char *p, size_t n)
+{
+    pthread_mutex_lock(&out_lock);
+    if (!prompt.active || pthread_equal(pthread_self(), prompt.owner) ||
+        out_queue_locked(stream, p, n) != 0)
+        out_write_locked(stream, p, n);
+    pthread_mutex_unlock(&out_lock);
+}
+
+/* Formats into a cli_buf and emits it. */
+static void out_vprintf(FILE *stream, const char *fmt, va_list ap)
+{
+    cli_buf b;
+
+    cli_buf_init(&b);
+    cli_buf_vprintf(&b, fmt, ap);
+    if (b.failed)
+        out_emit(stderr, "error: out of memory\n", 21);
+    else
+        out_emit(stream, cli_buf_str(&b), b.len);
+    cli_buf_free(&b);
+}
+
 int cli_out_buf(const cli_buf *b)
 {
     if (b->failed) {
         cli_err_printf("error: out of memory\n");
         return -1;
     }
-    pthread_mutex_lock(&out_lock);
-    if (b->len > 0)
-        fwrite(b->data, 1, b->len, stdout);
-    pthread_mutex_unlock(&out_lock);
+    out_emit(stdout, b->data ? b->data : "", b->len);
     return 0;
 }
 
@@ -197,9 +280,7 @@ void cli_out_printf(const char *fmt, ...)
     va_list ap;
 
     va_start(ap, fmt);
-    pthread_mutex_lock(&out_lock);
-    vfprintf(stdout, fmt, ap);
-    pthread_mutex_unlock(&out_lock);
+    out_vprintf(stdout, fmt, ap);
     va_end(ap);
 }
 
@@ -208,12 +289,53 @@ void cli_err_printf(const char *fmt, ...)
     va_list ap;
 
     va_start(ap, fmt);
-    pthread_mutex_lock(&out_lock);
-    fflush(stdout);
-    vfprintf(stderr, fmt, ap);
-    fflush(stderr);
-    pthread_mutex_unlock(&out_lock);
+    out_vprintf(stderr, fmt, ap);
     va_end(ap);
+}
+
+/* Writes and frees everything queued, oldest first. */
+static void out_write_queue_locked(void)
+{
+    queued_out *q;
+
+    while ((q = prompt.head) != NULL) {
+        prompt.head = q->next;
+        out_write_locked(q->stream, q->data, q->len);
+        free(q);
+    }
+    prompt.tail = NULL;
+    fflush(stdout);
+}
+
+void cli_out_prompt_begin(int wake_fd)
+{
+    pthread_mutex_lock(&out_lock);
+    prompt.active = 1;
+    prompt.owner = pthread_self();
+    prompt.wake_fd = wake_fd;
+    pthread_mutex_unlock(&out_lock);
+}
+
+int cli_out_prompt_drain(void (*before)(void *ctx), void *ctx)
+{
+    int any;
+
+    pthread_mutex_lock(&out_lock);
+    any = prompt.head != NULL;
+    if (any) {
+        before(ctx);
+        out_write_queue_locked();
+    }
+    pthread_mutex_unlock(&out_lock);
+    return any;
+}
+
+void cli_out_prompt_end(void)
+{
+    pthread_mutex_lock(&out_lock);
+    prompt.active = 0;
+    out_write_queue_locked();
+    pthread_mutex_unlock(&out_lock);
 }
 
 void cli_out_flush(void)

@@ -67,4 +67,18 @@ void cli_err_printf(const char *fmt, ...) CLI_PRINTF(1, 2);
 /* Flushes stdout under the output lock. */
 void cli_out_flush(void);
 
+/* The terminal prompt (repl.c). Between cli_out_prompt_begin and
+ * cli_out_prompt_end the calling thread waits for a line, and output from
+ * every other thread (engine events, --background) is queued, so it never
+ * lands in the middle of the line being typed; each queued piece writes a
+ * byte to wake_fd (a non-blocking pipe) to wake the prompt. The prompt's
+ * own output (completion lists) is written as usual. */
+void cli_out_prompt_begin(int wake_fd);
+/* On the prompt's thread: if anything was queued, calls before(ctx) (to
+ * clear the line being typed) and writes the queue, all under the output
+ * lock. Returns 1 if it wrote anything (the caller redraws the line). */
+int cli_out_prompt_drain(void (*before)(void *ctx), void *ctx);
+/* Ends the prompt and writes whatever is still queued. */
+void cli_out_prompt_end(void);
+
 #endif /* CLI_FORMAT_H */

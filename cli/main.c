@@ -2,14 +2,15 @@
  * main.c: lsm-cli's entry point: opening the database, choosing how lines
  * are read, and the exit status. The options are parsed in options.c.
  *
- * Modes: -c CMD (each in turn) and/or --script FILE are replayed and the
- * shell exits; otherwise stdin is replayed when it is not a terminal, and
- * a terminal gets the interactive prompt. Exit status: 0 on success; 1 if a
- * replayed command failed (or --bail stopped the session), the database
- * could not be opened or closed, or background work failed; 2 for a bad
- * option; 130 if Ctrl-C stopped a replay.
+ * Modes: -c CMD and --script FILE are replayed in the order the command
+ * line gives them and the shell exits; otherwise stdin is replayed when it is
+ * not a terminal, and a terminal gets the interactive prompt. Exit status: 0 on
+ * success; 1 if a replayed command failed (or --bail stopped the session), the
+ * database could not be opened or closed, or background work failed; 2 for a
+ * bad option; 130 if Ctrl-C stopped a replay.
  */
 #include "commands.h"
+#include "events.h"
 #include "format.h"
 #include "options.h"
 #include "repl.h"
@@ -69,10 +70,43 @@ static char *cli_history_path(void)
     return path;
 }
 
+/* Opens every --script file before the database is opened, so a missing
+ * one is reported without touching the database. scripts[i] is the stream
+ * of cfg->inputs[i] (NULL for a -c command). Returns 0, or 1 (reported). */
+static int cli_open_scripts(const cli_config *cfg, FILE **scripts)
+{
+    size_t i;
+
+    for (i = 0; i < cfg->n_inputs; i++) {
+        scripts[i] = NULL;
+        if (cfg->inputs[i].kind != CLI_INPUT_SCRIPT)
+            continue;
+        scripts[i] = fopen(cfg->inputs[i].text, "r");
+        if (!scripts[i]) {
+            cli_err_printf("error: cannot open script %s: %s\n",
+                           cfg->inputs[i].text, strerror(errno));
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void cli_close_scripts(FILE **scripts, size_t n)
+{
+    size_t i;
+
+    for (i = 0; scripts && i < n; i++) {
+        if (scripts[i])
+            fclose(scripts[i]);
+    }
+    free(scripts);
+}
+
 /* Runs the lines of whichever mode cfg selects. */
-static void cli_run(cli_session *s, const cli_config *cfg, FILE *script)
+static void cli_run(cli_session *s, const cli_config *cfg, FILE **scripts)
 {
     char *history_path;
+    size_t i;
 
     if (s->interactive) {
         cli_banner(cfg);
@@ -81,12 +115,16 @@ static void cli_run(cli_session *s, const cli_config *cfg, FILE *script)
         free(history_path);
         return;
     }
-    if (cfg->n_cmds > 0)
-        cli_run_commands(s, cfg->cmds, cfg->n_cmds);
-    if (script && !s->stop && !s->quit)
-        cli_run_stream(s, script, NULL);
-    if (cfg->n_cmds == 0 && !script)
+    if (cfg->n_inputs == 0) {
         cli_run_stream(s, stdin, NULL);
+        return;
+    }
+    for (i = 0; i < cfg->n_inputs; i++) {
+        if (scripts[i])
+            cli_run_stream(s, scripts[i], NULL);
+        else
+            cli_run_command(s, cfg->inputs[i].text);
+    }
 }
 
 int main(int argc, char **argv)
@@ -94,7 +132,7 @@ int main(int argc, char **argv)
     cli_config cfg;
     cli_session s;
     lsm_db *db = NULL;
-    FILE *script = NULL;
+    FILE **scripts = NULL;
     int rc, status = 0;
 
     setvbuf(stdout, NULL, _IOLBF, 0);
@@ -110,17 +148,28 @@ int main(int argc, char **argv)
             printf("lsm-cli %s\n", LSM_VERSION_STRING);
         goto out;
     }
-    if (cfg.script && !(script = fopen(cfg.script, "r"))) {
-        cli_err_printf("error: cannot open script %s: %s\n", cfg.script,
-                       strerror(errno));
+    scripts = calloc(cfg.n_inputs + 1, sizeof *scripts);
+    if (!scripts) {
+        cli_err_printf("error: out of memory\n");
+        status = 1;
+        goto out;
+    }
+    if (cli_open_scripts(&cfg, scripts) != 0) {
         status = 1;
         goto out;
     }
 
+    if (cfg.serializable)
+        cli_err_printf("note: --serializable is accepted for mini-lsm-cli's "
+                       "command lines; lsm-cli has no transactions yet, so "
+                       "it changes nothing\n");
     cli_session_init(&s, NULL);
     s.echo = cfg.echo;
     s.bail = cfg.bail;
-    s.interactive = cfg.n_cmds == 0 && !cfg.script && isatty(0);
+    /* Only standard input decides: lsm-cli | tee log is still a person at
+     * a terminal, who keeps the prompt, line editing and history (repl.c
+     * draws them on stdout, in order with the commands' output). */
+    s.interactive = cfg.n_inputs == 0 && isatty(0);
     s.wal_enabled = cfg.opt.enable_wal;
     cfg.opt.event_cb = cli_print_event;
     cfg.opt.event_ctx = &s;
@@ -133,9 +182,10 @@ int main(int argc, char **argv)
         goto out;
     }
     s.db = db;
-    cli_run(&s, &cfg, script);
+    cli_run(&s, &cfg, scripts);
 
     rc = lsm_close(db);
+    cli_events_release_all(); /* no engine thread is left to end a flush */
     if (rc != LSM_OK) {
         cli_err_printf("error: close: %s\n", lsm_errmsg());
         status = 1;
@@ -150,8 +200,7 @@ int main(int argc, char **argv)
         status = EXIT_INTERRUPTED;
     }
 out:
-    if (script)
-        fclose(script);
+    cli_close_scripts(scripts, cfg.n_inputs);
     cli_options_free(&cfg);
     fflush(stdout);
     return status;

@@ -122,13 +122,18 @@ void cli_usage_print(FILE *out)
             "  --sync                   fsync the WAL before each write "
             "returns,\n"
             "                           so writes survive power loss\n"
+            "  --serializable           mini-lsm-cli's flag; no effect until "
+            "transactions\n"
+            "                           exist\n"
             "  --target-sst-size BYTES  memtable and SST size (default "
             "%zu)\n"
             "  --block-size BYTES       SST block size (default %zu)\n"
             "  --num-memtable-limit N   memtables kept in memory (default "
             "%zu)\n"
             "  -c CMD                   run CMD, then exit (repeatable)\n"
-            "  --script FILE            replay FILE, then exit\n"
+            "  --script FILE            replay FILE, then exit (repeatable; "
+            "-c and\n"
+            "                           --script run in the order given)\n"
             "  --echo                   print each command before its "
             "output\n"
             "  --bail                   stop at the first error (exit status "
@@ -164,6 +169,48 @@ static int options_fail(cli_config *cfg, const char *fmt, ...)
     return CLI_EXIT_BAD_OPTION;
 }
 
+/* 1 if a separate argument looks like an option rather than a value: a
+ * dash and a letter (-c), or two dashes and more (--echo). "-1", "-" and
+ * "--" stay values, so a bad number is still reported as one. */
+static int options_looks_like_option(const char *arg)
+{
+    if (arg[0] != '-')
+        return 0;
+    if (arg[1] == '-')
+        return arg[2] != '\0';
+    return (arg[1] >= 'a' && arg[1] <= 'z') || (arg[1] >= 'A' && arg[1] <= 'Z');
+}
+
+/* Takes the value of option name from the argument after argv[*i]. A
+ * missing value is an error, and so is a next argument that is another
+ * option: "--path --echo" most likely forgot the directory, and silently
+ * opening a database named "--echo" would hide that. A value starting
+ * with a dash can still be given as "--name=VALUE". Returns 0, or -1
+ * (recorded). */
+static int options_next_value(cli_config *cfg, int argc, char **argv, int *i,
+                              const char *name, const char *metavar,
+                              const char **value)
+{
+    if (*i + 1 >= argc) {
+        options_fail(cfg, "%s needs a value: %s %s", name, name, metavar);
+        return -1;
+    }
+    if (options_looks_like_option(argv[*i + 1])) {
+        /* -c has no =VALUE form, and no command starts with a dash. */
+        if (name[1] == '-')
+            options_fail(cfg,
+                         "%s needs a value: %s %s (got the option '%s'; "
+                         "write %s=VALUE for a value starting with -)",
+                         name, name, metavar, argv[*i + 1], name);
+        else
+            options_fail(cfg, "%s needs a value: %s %s (got the option '%s')",
+                         name, name, metavar, argv[*i + 1]);
+        return -1;
+    }
+    *value = argv[++*i];
+    return 0;
+}
+
 /* Matches argv[*i] against option name, taking its value from "--name=V"
  * or from the next argument. Returns 1 and sets *value on a match, 0 if
  * argv[*i] is another option, -1 (recorded) if the value is missing. */
@@ -182,12 +229,9 @@ static int options_value(cli_config *cfg, int argc, char **argv, int *i,
     }
     if (arg[n] != '\0')
         return 0;
-    if (*i + 1 >= argc) {
-        options_fail(cfg, "%s needs a value: %s %s", name, name, metavar);
-        return -1;
-    }
-    *value = argv[++*i];
-    return 1;
+    return options_next_value(cfg, argc, argv, i, name, metavar, value) == 0
+               ? 1
+               : -1;
 }
 
 /* What a rejected number is, for the message. */
@@ -258,17 +302,21 @@ static int options_compaction(cli_config *cfg, const char *text)
     return -1;
 }
 
-/* Adds one -c command to cfg. */
-static int options_add_command(cli_config *cfg, char *cmd)
+/* Appends a -c command or a --script file to cfg's inputs. */
+static int options_add_input(cli_config *cfg, cli_input_kind kind,
+                             const char *text)
 {
-    char **grown = realloc(cfg->cmds, (cfg->n_cmds + 1) * sizeof *grown);
+    cli_input *grown =
+        realloc(cfg->inputs, (cfg->n_inputs + 1) * sizeof *grown);
 
     if (!grown) {
         options_fail(cfg, "out of memory");
         return -1;
     }
-    cfg->cmds = grown;
-    cfg->cmds[cfg->n_cmds++] = cmd;
+    cfg->inputs = grown;
+    cfg->inputs[cfg->n_inputs].kind = kind;
+    cfg->inputs[cfg->n_inputs].text = text;
+    cfg->n_inputs++;
     return 0;
 }
 
@@ -292,8 +340,7 @@ static int options_apply(cli_config *cfg, const char *name, const char *v)
         return options_size(cfg, name, v, &cfg->opt.block_size);
     if (strcmp(name, "--num-memtable-limit") == 0)
         return options_size(cfg, name, v, &cfg->opt.num_memtable_limit);
-    cfg->script = v; /* --script */
-    return 0;
+    return options_add_input(cfg, CLI_INPUT_SCRIPT, v); /* --script */
 }
 
 /* Handles a strategy knob. Same returns as options_parse_valued. */
@@ -331,12 +378,9 @@ static int options_parse_valued(cli_config *cfg, int argc, char **argv, int *i)
     int m;
 
     if (strcmp(argv[*i], "-c") == 0) {
-        if (*i + 1 >= argc) {
-            options_fail(cfg, "-c needs a value: -c CMD");
+        if (options_next_value(cfg, argc, argv, i, "-c", "CMD", &v) != 0)
             return -1;
-        }
-        ++*i;
-        return options_add_command(cfg, argv[*i]) == 0 ? 1 : -1;
+        return options_add_input(cfg, CLI_INPUT_COMMAND, v) == 0 ? 1 : -1;
     }
     for (k = 0; k < sizeof valued / sizeof valued[0]; k++) {
         m = options_value(cfg, argc, argv, i, valued[k][0], valued[k][1], &v);
@@ -365,6 +409,8 @@ static int options_parse_flag(cli_config *cfg, const char *arg)
         cfg->echo = 1;
     else if (strcmp(arg, "--bail") == 0)
         cfg->bail = 1;
+    else if (strcmp(arg, "--serializable") == 0)
+        cfg->serializable = 1;
     else if (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0)
         cfg->show_help = 1;
     else if (strcmp(arg, "--version") == 0)
@@ -403,7 +449,7 @@ void cli_options_free(cli_config *cfg)
 {
     if (!cfg)
         return;
-    free(cfg->cmds);
-    cfg->cmds = NULL;
-    cfg->n_cmds = 0;
+    free(cfg->inputs);
+    cfg->inputs = NULL;
+    cfg->n_inputs = 0;
 }

@@ -22,14 +22,26 @@
 /* The exit status for a bad command line. */
 #define CLI_EXIT_BAD_OPTION 2
 
+/* -c CMD and --script FILE, kept in one list so they run in the order the
+ * command line gives them. */
+typedef enum cli_input_kind {
+    CLI_INPUT_COMMAND = 0, /* -c: text is the command line */
+    CLI_INPUT_SCRIPT = 1   /* --script: text is the file name */
+} cli_input_kind;
+
+typedef struct cli_input {
+    cli_input_kind kind;
+    const char *text; /* into argv */
+} cli_input;
+
 typedef struct cli_config {
     const char *path; /* points into argv, or the static "lsm.db" */
     lsm_options opt;  /* lsm_options_init's, then what the options set */
     int echo;
     int bail;
-    char **cmds; /* -c arguments (into argv), in order; the array is owned */
-    size_t n_cmds;
-    const char *script; /* into argv */
+    int serializable; /* mini-lsm-cli's flag: accepted, no effect yet */
+    cli_input *inputs; /* -c and --script in order; the array is owned */
+    size_t n_inputs;
     int show_help;
     int show_version;
     char error[512]; /* the message of a CLI_EXIT_BAD_OPTION, else "" */
@@ -40,7 +52,7 @@ typedef struct cli_config {
  * what cfg owns with cli_options_free. */
 int cli_options_parse(cli_config *cfg, int argc, char **argv);
 
-/* Frees the -c array and empties it. NULL-safe. */
+/* Frees the inputs array and empties it. NULL-safe. */
 void cli_options_free(cli_config *cfg);
 
 /* Writes the --help text, with the engine's defaults, to out. */

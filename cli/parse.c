@@ -134,6 +134,29 @@ static int parse_quoted(const char *line, size_t n_line, size_t *i, char *dst,
     return LSM_OK;
 }
 
+/* Copies the single-quoted part whose opening quote is at line[*i] into
+ * dst, as the POSIX shell does: every byte up to the closing ' stands for
+ * itself, backslashes included, so a Windows path or a regex needs no
+ * doubling. */
+static int parse_single_quoted(const char *line, size_t n_line, size_t *i,
+                               char *dst, size_t *n_dst, char *err,
+                               size_t n_err)
+{
+    const char *close = memchr(line + *i + 1, '\'', n_line - *i - 1);
+    size_t n;
+
+    if (!close)
+        return parse_fail(err, n_err,
+                          "unterminated quote: the ' at column %zu needs a "
+                          "closing '",
+                          *i + 1);
+    n = (size_t)(close - (line + *i + 1));
+    memcpy(dst + *n_dst, line + *i + 1, n);
+    *n_dst += n;
+    *i = (size_t)(close - line) + 1;
+    return LSM_OK;
+}
+
 /* Appends one argument to a, growing the array geometrically. */
 static int parse_push(cli_argv *a, size_t *cap, char *bytes, size_t n_bytes)
 {
@@ -182,8 +205,11 @@ int cli_tokenize(const char *line, size_t n_line, cli_argv *out, char *err,
         if (line[i] == 'b' && i + 1 < n_line && line[i + 1] == '"')
             i++;
         while (i < n_line && !parse_is_blank(line[i])) {
-            if (line[i] == '"') {
-                rc = parse_quoted(line, n_line, &i, tok, &n, err, n_err);
+            if (line[i] == '"' || line[i] == '\'') {
+                rc = line[i] == '"'
+                         ? parse_quoted(line, n_line, &i, tok, &n, err, n_err)
+                         : parse_single_quoted(line, n_line, &i, tok, &n, err,
+                                               n_err);
                 if (rc != LSM_OK)
                     goto out;
             } else {

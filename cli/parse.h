@@ -10,9 +10,14 @@
  *     exactly the escapes the shell prints in its b"..." form, and a leading b
  *     before the opening quote is accepted and ignored, so a key copied from
  *     scan output (b"k\x00") can be pasted back as an argument.
+ *   - '...' groups bytes like "..." but without escapes: every byte up to
+ *     the next ' stands for itself (as in the POSIX shell and sqlite3), so
+ *     'a\b' is the three bytes a, \, b. A ' cannot appear inside; use
+ *     "'" or \x27 in double quotes.
  *   - Outside quotes every byte stands for itself, backslashes included.
  *     Quoted and unquoted parts next to each other join into one argument,
- *     as in the POSIX shell: ab"c d" is the single argument "abc d".
+ *     as in the POSIX shell: ab"c d" is the single argument "abc d", and
+ *     'it'"'"'s' is it's.
  *
  * Nothing here touches the engine or prints; errors come back as a message in
  * a caller-supplied buffer. The functions keep no state and are safe to call

@@ -27,8 +27,9 @@ int cli_signals_install(void);
  * LSM_EIO if reading failed (already reported, as a failed command). */
 int cli_run_stream(cli_session *s, FILE *f, const char *label);
 
-/* Runs -c commands: each with no line prefix. Stops like a stream does. */
-void cli_run_commands(cli_session *s, char **cmds, size_t n_cmds);
+/* Runs one -c command, with no line prefix, unless the session has stopped
+ * (quit, --bail, Ctrl-C), as a stream would between lines. */
+void cli_run_command(cli_session *s, const char *cmd);
 
 /* The interactive loop: prompt "lsm-cli> ", line editing and history kept in
  * history_path (NULL: no history file), until quit or end of input. */

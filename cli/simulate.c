@@ -374,7 +374,8 @@ static int sim_inputs_of_levels(const lsm_compaction_task *t, sim_inputs *in)
     for (size_t i = 0; i < t->n_upper; i++)
         in->ids[i] =
             t->upper_level == 0 ? t->upper[t->n_upper - 1 - i] : t->upper[i];
-    memcpy(in->ids + t->n_upper, t->lower, t->n_lower * sizeof *in->ids);
+    if (t->n_lower > 0) /* lower is NULL for an empty lower level */
+        memcpy(in->ids + t->n_upper, t->lower, t->n_lower * sizeof *in->ids);
     in->n_ids = t->n_upper + t->n_lower;
     in->n_groups = 2;
     in->group_end[0] = t->n_upper;

@@ -713,9 +713,24 @@ static void db_stop_threads(lsm_db *db)
     db->compaction_thread_started = false;
 }
 
+/* What close does with the memtables. With the WAL on it leaves them to
+ * their logs, as mini-lsm's close does (and LevelDB's): the mutable
+ * memtable's log is synced (the immutable ones' were at their freeze), and
+ * the next open replays them all, which a class can watch. Without the WAL
+ * nothing else keeps them, so they are flushed. Threads are stopped. */
+static int db_close_memtables(lsm_db *db)
+{
+    if (!db->opt.enable_wal)
+        return db_flush_all(db);
+    pthread_mutex_lock(&db->write_mu);
+    int rc = db->wal ? db_sync_wal_for_freeze(db) : LSM_OK;
+    pthread_mutex_unlock(&db->write_mu);
+    return rc;
+}
+
 /* Closes the mutable memtable's WAL at close, and deletes it when the
- * memtable is empty (the usual case: close flushed it), so a cleanly closed
- * database leaves no log behind. */
+ * memtable is empty, so a database closed with nothing in memory leaves no
+ * log behind. */
 static void db_close_wal(lsm_db *db)
 {
     version *v = db_ref_current(db);
@@ -743,8 +758,9 @@ int lsm_close(lsm_db *db)
                          n_iters);
     db_stop_threads(db);
     /* A latched error means the tree may be behind the memtables; still
-     * try to flush, so that nothing acknowledged is left only in memory. */
-    int rc = db_flush_all(db);
+     * try to keep them (in their logs, or by a flush without the WAL), so
+     * that nothing acknowledged is left only in memory. */
+    int rc = db_close_memtables(db);
     int bg = db_check_bg_error(db);
     if (rc == LSM_OK)
         rc = bg;

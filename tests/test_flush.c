@@ -215,9 +215,14 @@ static void test_reopen_keeps_shape_and_data(void **state)
     for (size_t i = 0; i < after->levels[0].n_ssts; i++)
         assert_int_equal(after->levels[0].ssts[i].sst_id,
                          before->levels[0].ssts[i].sst_id);
-    assert_int_equal(after->n_l0, 1); /* the memtable flushed by close */
-    assert_true(after->l0[0].sst_id >= before->memtable.memtable_id);
-    assert_true(after->memtable.memtable_id > after->l0[0].sst_id);
+    /* Close left the memtable to its log; open replayed it. */
+    assert_int_equal(after->n_l0, 0);
+    assert_int_equal(after->n_immutables, 1);
+    assert_int_equal(after->immutables[0].memtable_id,
+                     before->memtable.memtable_id);
+    assert_int_equal(after->immutables[0].num_keys,
+                     before->memtable.num_keys);
+    assert_true(after->memtable.memtable_id > before->memtable.memtable_id);
     lsm_state_free(before);
     lsm_state_free(after);
 

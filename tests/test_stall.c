@@ -487,6 +487,40 @@ static void test_compaction_thread_sees_reused_version_address(void **state)
     free(dir);
 }
 
+/* A database whose L0 is already due when it opens in threads mode is
+ * compacted at once, before any write: the compaction thread looks at the
+ * tree when it starts. */
+static void test_open_compacts_a_due_l0(void **state)
+{
+    (void)state;
+    watchdog w;
+    watchdog_start(&w, "compaction at open");
+    char *dir = test_mkdtemp();
+    lsm_options opt;
+    lsm_options_init(&opt);
+    opt.level0_file_num_compaction_trigger = 5;
+    lsm_db *db;
+    assert_int_equal(lsm_open(dir, &opt, &db), LSM_OK);
+    for (int i = 0; i < 3; i++) {
+        char key[8];
+        snprintf(key, sizeof key, "k%d", i);
+        test_put_str(db, key, "v");
+        assert_int_equal(lsm_flush(db), LSM_OK);
+    }
+    assert_int_equal(lsm_close(db), LSM_OK);
+    opt.sched = LSM_SCHED_THREADS;
+    opt.level0_file_num_compaction_trigger = 2;
+    assert_int_equal(lsm_open(dir, &opt, &db), LSM_OK);
+    atomic_store(&w.db, db);
+    size_t trigger = 2;
+    wait_until(&w, db, l0_below, &trigger, "wait for the L0 compaction");
+    test_expect_get(db, "k2", "v");
+    assert_int_equal(lsm_close(db), LSM_OK);
+    watchdog_stop(&w);
+    test_rmtree(dir);
+    free(dir);
+}
+
 /* --- the shapes that hung ------------------------------------------------ */
 
 typedef struct stall_shape {
@@ -840,6 +874,7 @@ int main(void)
         cmocka_set_test_filter(getenv("LSM_TEST_FILTER"));
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_compaction_thread_sees_reused_version_address),
+        cmocka_unit_test(test_open_compacts_a_due_l0),
         cmocka_unit_test(test_hung_shapes_end_their_stall),
         cmocka_unit_test(test_stall_returns_background_error),
         cmocka_unit_test(test_stress_every_strategy),

@@ -228,10 +228,13 @@ typedef struct lsm_iter lsm_iter;
  * invalid option is an error. On every error *out is set to NULL. */
 int lsm_open(const char *dir, const lsm_options *opt, lsm_db **out);
 
-/* Flushes every memtable to L0, waits for background work, and frees the
- * handle. NULL-safe. Every iterator must be closed first: with iterators open
- * it returns LSM_EBUSY and the handle stays open. On an I/O error the handle
- * is still freed and the error returned. */
+/* Stops background work and frees the handle. With the WAL on, the
+ * memtables stay in their logs (the mutable one's is synced first), as
+ * mini-lsm's and LevelDB's close leave them: the next lsm_open replays
+ * them (LSM_EVENT_RECOVERED counts the logs). With the WAL off, every
+ * memtable is flushed to L0 first. NULL-safe. Every iterator must be closed
+ * first: with iterators open it returns LSM_EBUSY and the handle stays
+ * open. On an I/O error the handle is still freed and the error returned. */
 int lsm_close(lsm_db *db);
 
 /* Writes key = value. Both are copied; the caller keeps ownership. */

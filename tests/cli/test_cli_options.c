@@ -145,8 +145,8 @@ static void test_no_arguments_gives_the_defaults(void **state)
     assert_int_equal(parse_args(&cfg, none), 0);
     assert_memory_equal(&cfg.opt, &defaults, sizeof defaults);
     assert_string_equal(cfg.path, "lsm.db");
-    assert_int_equal(cfg.n_cmds, 0);
-    assert_null(cfg.script);
+    assert_int_equal(cfg.n_inputs, 0);
+    assert_null(cfg.inputs);
     cli_options_free(&cfg);
 }
 
@@ -309,12 +309,76 @@ static void test_mixed_with_other_options(void **state)
     assert_int_equal(cfg.opt.num_tiers, 5);
     assert_int_equal(cfg.opt.max_merge_width, 0);
     assert_int_equal(cfg.opt.target_sst_size, 4096);
-    assert_int_equal(cfg.n_cmds, 1);
-    assert_string_equal(cfg.cmds[0], "dump");
+    assert_int_equal(cfg.n_inputs, 1);
+    assert_int_equal(cfg.inputs[0].kind, CLI_INPUT_COMMAND);
+    assert_string_equal(cfg.inputs[0].text, "dump");
     assert_string_equal(cfg.path, "db");
     cli_options_free(&cfg);
-    assert_null(cfg.cmds);
+    assert_null(cfg.inputs);
     cli_options_free(NULL);
+}
+
+/* -c and --script keep the order of the command line, whatever it is. */
+static void test_inputs_keep_their_order(void **state)
+{
+    const char *args[] = {"--script", "a.lsm",          "-c",
+                          "get 1",    "--echo",         "-c",
+                          "dump",     "--script=b.lsm", NULL};
+    static const cli_input_kind kinds[] = {CLI_INPUT_SCRIPT, CLI_INPUT_COMMAND,
+                                           CLI_INPUT_COMMAND, CLI_INPUT_SCRIPT};
+    static const char *const texts[] = {"a.lsm", "get 1", "dump", "b.lsm"};
+    cli_config cfg;
+    size_t i;
+
+    (void)state;
+    assert_int_equal(parse_args(&cfg, args), 0);
+    assert_int_equal(cfg.n_inputs, 4);
+    for (i = 0; i < 4; i++) {
+        assert_int_equal(cfg.inputs[i].kind, kinds[i]);
+        assert_string_equal(cfg.inputs[i].text, texts[i]);
+    }
+    assert_true(cfg.echo);
+    cli_options_free(&cfg);
+}
+
+/* An option where a value should be is a missing value, not the value:
+ * "--path --echo" must not open a database named --echo. "-1" is still a
+ * value (a bad number, reported as such), and --name=VALUE takes any
+ * value. */
+static void test_option_is_not_a_value(void **state)
+{
+    static const struct {
+        const char *args[4];
+        const char *error;
+    } cases[] = {
+        {{"--path", "--echo", NULL},
+         "--path needs a value: --path DIR (got the option '--echo'; write "
+         "--path=VALUE for a value starting with -)"},
+        {{"--script", "-c", "dump", NULL},
+         "--script needs a value: --script FILE (got the option '-c'; write "
+         "--script=VALUE for a value starting with -)"},
+        {{"-c", "--bail", NULL},
+         "-c needs a value: -c CMD (got the option '--bail')"},
+        {{"--max-levels", "--echo", NULL},
+         "--max-levels needs a value: --max-levels N (got the option "
+         "'--echo'; write --max-levels=VALUE for a value starting with -)"},
+        {{"--block-size", "-1", NULL},
+         "--block-size: '-1' is not a number (expected a whole number from 1 "
+         "to 18446744073709551615)"},
+    };
+    const char *ok[] = {"--path=--odd", NULL};
+    cli_config cfg;
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        assert_int_equal(parse_args(&cfg, cases[i].args), CLI_EXIT_BAD_OPTION);
+        assert_string_equal(cfg.error, cases[i].error);
+        cli_options_free(&cfg);
+    }
+    assert_int_equal(parse_args(&cfg, ok), 0);
+    assert_string_equal(cfg.path, "--odd");
+    cli_options_free(&cfg);
 }
 
 /* Renders --help into *text (malloc'd; the caller frees it). The caller
@@ -456,6 +520,8 @@ int main(void)
         cmocka_unit_test(test_missing_value),
         cmocka_unit_test(test_prefixes_are_not_confused),
         cmocka_unit_test(test_mixed_with_other_options),
+        cmocka_unit_test(test_inputs_keep_their_order),
+        cmocka_unit_test(test_option_is_not_a_value),
         cmocka_unit_test(test_usage_lists_every_option),
         cmocka_unit_test(test_compaction_names),
         cmocka_unit_test(test_random_command_lines),

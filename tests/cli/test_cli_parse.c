@@ -163,6 +163,29 @@ static void test_b_prefix_reads_printed_bytes(void **state)
     cli_argv_free(&a);
 }
 
+/* '...' quotes like "..." but takes every byte as it is, as the POSIX
+ * shell and sqlite3 do: no escapes, and no b prefix. */
+static void test_single_quotes_have_no_escapes(void **state)
+{
+    cli_argv a;
+
+    (void)state;
+    tokenize_ok("put 'my key' 'a\\nb\\x41\\' '' it'\"'s b'x' 'caf\xc3\xa9'",
+                &a);
+    assert_int_equal(a.n_args, 7);
+    assert_arg(&a, 1, "my key", 6);
+    assert_arg(&a, 2, "a\\nb\\x41\\", 9);
+    assert_arg(&a, 3, "", 0);
+    assert_arg(&a, 4, "it\"s", 4); /* a " inside ' is just a byte */
+    assert_arg(&a, 5, "bx", 2);    /* b' is not the b" marker */
+    assert_arg(&a, 6, "caf\xc3\xa9", 5);
+    cli_argv_free(&a);
+    tokenize_ok("'it'\"'\"'s'", &a); /* the shell's way to quote a ' */
+    assert_int_equal(a.n_args, 1);
+    assert_arg(&a, 0, "it's", 4);
+    cli_argv_free(&a);
+}
+
 static void test_unterminated_quote(void **state)
 {
     char err[256];
@@ -177,6 +200,10 @@ static void test_unterminated_quote(void **state)
     assert_non_null(strstr(err, "unterminated quote"));
     tokenize_bad("\"abc\\", err, sizeof err);
     assert_non_null(strstr(err, "unterminated quote"));
+    /* \ does not escape ': 'it\' is it\, and the last ' opens a quote */
+    tokenize_bad("put 'it\\'s'", err, sizeof err);
+    assert_string_equal(err, "unterminated quote: the ' at column 11 needs a "
+                             "closing '");
 }
 
 static void test_bad_hex_escapes(void **state)
@@ -381,7 +408,7 @@ static void test_printed_form_reads_back(void **state)
  * succeeds with arguments no longer than the line or fails cleanly. */
 static void test_random_lines_never_break(void **state)
 {
-    static const char alphabet[] = "ab \t\"\\x0fZ\n";
+    static const char alphabet[] = "ab \t\"'\\x0fZ\n";
     char line[48], err[128];
     size_t n, i, k, total;
     cli_argv a;
@@ -459,6 +486,7 @@ int main(void)
         cmocka_unit_test(test_parts_join_like_the_shell),
         cmocka_unit_test(test_backslash_outside_quotes_is_literal),
         cmocka_unit_test(test_b_prefix_reads_printed_bytes),
+        cmocka_unit_test(test_single_quotes_have_no_escapes),
         cmocka_unit_test(test_unterminated_quote),
         cmocka_unit_test(test_bad_hex_escapes),
         cmocka_unit_test(test_unknown_escape),

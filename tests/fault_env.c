@@ -23,7 +23,7 @@
  */
 #include "fault_env.h"
 
-#include "status_int.h"
+#include "util/status_int.h"
 
 #include <inttypes.h>
 #include <pthread.h>

@@ -43,7 +43,7 @@
 #ifndef LSM_FAULT_ENV_H
 #define LSM_FAULT_ENV_H
 
-#include "env_int.h"
+#include "util/env_int.h"
 
 #include <stdbool.h>
 #include <stdint.h>

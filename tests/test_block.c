@@ -13,10 +13,10 @@
 
 #include <cmocka.h>
 
-#include "block_int.h"
-#include "checksum_int.h"
-#include "coding_int.h"
-#include "status_int.h"
+#include "table/block_int.h"
+#include "util/checksum_int.h"
+#include "util/coding_int.h"
+#include "util/status_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>

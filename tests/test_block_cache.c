@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "block_cache_int.h"
+#include "table/block_cache_int.h"
 
 #include <pthread.h>
 #include <stdatomic.h>

@@ -23,8 +23,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "compact_int.h"
-#include "iter_int.h"
+#include "compact/compact_int.h"
+#include "iter/iter_int.h"
 #include "lsm.h"
 
 #include <stdio.h>

@@ -25,11 +25,11 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "block_int.h"
-#include "coding_int.h"
-#include "iter_int.h"
-#include "sst_int.h"
-#include "status_int.h"
+#include "table/block_int.h"
+#include "util/coding_int.h"
+#include "iter/iter_int.h"
+#include "table/sst_int.h"
+#include "util/status_int.h"
 #include "testutil.h"
 
 #include <stdio.h>

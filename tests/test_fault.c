@@ -57,7 +57,7 @@
 
 #include "testutil.h"
 
-#include "db_int.h"
+#include "db/db_int.h"
 #include "fault_env.h"
 
 #include <dirent.h>

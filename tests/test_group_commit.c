@@ -26,8 +26,8 @@
 
 #include "testutil.h"
 
-#include "db_int.h"
-#include "status_int.h"
+#include "db/db_int.h"
+#include "util/status_int.h"
 
 #include <pthread.h>
 #include <sched.h>

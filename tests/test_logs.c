@@ -45,12 +45,12 @@
 
 #include <cmocka.h>
 
-#include "batch_int.h"
-#include "coding_int.h"
-#include "iter_int.h"
-#include "log_int.h"
-#include "manifest_int.h"
-#include "wal_int.h"
+#include "log/batch_int.h"
+#include "util/coding_int.h"
+#include "iter/iter_int.h"
+#include "log/log_int.h"
+#include "log/manifest_int.h"
+#include "log/wal_int.h"
 
 #include "testutil.h"
 

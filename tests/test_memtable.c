@@ -12,9 +12,9 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "iter_int.h"
+#include "iter/iter_int.h"
 #include "lsm.h"
-#include "memtable_int.h"
+#include "mem/memtable_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -13,7 +13,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "iter_int.h"
+#include "iter/iter_int.h"
 #include "lsm.h"
 
 #include <stdio.h>

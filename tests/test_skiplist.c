@@ -12,10 +12,10 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "arena_int.h"
-#include "iter_int.h"
+#include "util/arena_int.h"
+#include "iter/iter_int.h"
 #include "lsm.h"
-#include "skiplist_int.h"
+#include "mem/skiplist_int.h"
 
 #include <pthread.h>
 #include <stdatomic.h>

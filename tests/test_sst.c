@@ -15,9 +15,9 @@
 
 #include <cmocka.h>
 
-#include "block_int.h"
-#include "sst_int.h"
-#include "status_int.h"
+#include "table/block_int.h"
+#include "table/sst_int.h"
+#include "util/status_int.h"
 
 #include <dirent.h>
 #include <pthread.h>

@@ -28,7 +28,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "db_int.h"
+#include "db/db_int.h"
 #include "fault_env.h"
 #include "testutil.h"
 
@@ -860,11 +860,17 @@ static void run_stress(const stress_config *c, uint64_t seed)
     free(dir);
 }
 
+/* LSM_STALL_SEED picks other random operations (default 1000), for a
+ * longer campaign: see README, Tests. */
 static void test_stress_every_strategy(void **state)
 {
     (void)state;
+    const char *seed_text = getenv("LSM_STALL_SEED");
+    uint64_t seed = seed_text && *seed_text ? strtoull(seed_text, NULL, 10)
+                                            : 1000;
+    printf("stress seed %" PRIu64 "\n", seed);
     for (size_t i = 0; i < sizeof stress_configs / sizeof *stress_configs; i++)
-        run_stress(&stress_configs[i], 1000 + i);
+        run_stress(&stress_configs[i], seed + i);
 }
 
 int main(void)

@@ -12,9 +12,9 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include "arena_int.h"
-#include "checksum_int.h"
-#include "coding_int.h"
+#include "util/arena_int.h"
+#include "util/checksum_int.h"
+#include "util/coding_int.h"
 
 #include <stdlib.h>
 #include <string.h>

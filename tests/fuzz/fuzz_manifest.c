@@ -25,9 +25,9 @@
  *
  * Single-threaded: libFuzzer runs one input at a time.
  */
-#include "log_int.h"
+#include "log/log_int.h"
 #include "lsm.h"
-#include "manifest_int.h"
+#include "log/manifest_int.h"
 
 #include "fuzz_util.h"
 

@@ -11,15 +11,15 @@
  *
  * Exit status 0 on success, 1 with a message on stderr otherwise.
  */
-#include "batch_int.h"
-#include "iter_int.h"
-#include "log_int.h"
+#include "log/batch_int.h"
+#include "iter/iter_int.h"
+#include "log/log_int.h"
 #include "lsm.h"
-#include "manifest_int.h"
-#include "sst_int.h"
-#include "wal_int.h"
+#include "log/manifest_int.h"
+#include "table/sst_int.h"
+#include "log/wal_int.h"
 
-#include "coding_int.h"
+#include "util/coding_int.h"
 
 #include <errno.h>
 #include <stdbool.h>

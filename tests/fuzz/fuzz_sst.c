@@ -22,13 +22,13 @@
  *
  * Single-threaded: libFuzzer runs one input at a time.
  */
-#include "block_cache_int.h"
-#include "block_int.h"
-#include "checksum_int.h"
-#include "coding_int.h"
-#include "iter_int.h"
+#include "table/block_cache_int.h"
+#include "table/block_int.h"
+#include "util/checksum_int.h"
+#include "util/coding_int.h"
+#include "iter/iter_int.h"
 #include "lsm.h"
-#include "sst_int.h"
+#include "table/sst_int.h"
 
 #include "fuzz_util.h"
 

@@ -12,9 +12,9 @@
 #ifndef LSM_FUZZ_UTIL_H
 #define LSM_FUZZ_UTIL_H
 
-#include "checksum_int.h"
-#include "coding_int.h"
-#include "log_int.h"
+#include "util/checksum_int.h"
+#include "util/coding_int.h"
+#include "log/log_int.h"
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -26,11 +26,11 @@
  *
  * Single-threaded: libFuzzer runs one input at a time.
  */
-#include "coding_int.h"
-#include "iter_int.h"
-#include "log_int.h"
+#include "util/coding_int.h"
+#include "iter/iter_int.h"
+#include "log/log_int.h"
 #include "lsm.h"
-#include "wal_int.h"
+#include "log/wal_int.h"
 
 #include "fuzz_util.h"
 

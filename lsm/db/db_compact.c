@@ -1,0 +1,548 @@
+/*
+ * compact.c: compaction. For now one kind, full compaction: every L0 and L1
+ * SST merged into new L1 SSTs. The compaction issue adds the strategies
+ * (compact_simple.c, compact_tiered.c, compact_leveled.c) beside it.
+ *
+ * A compaction holds compact_mu (one at a time), reads its inputs from a
+ * referenced version without any lock, writes and fsyncs its
+ * outputs, fsyncs the directory, appends its manifest record, and only then
+ * publishes the new version. Inputs are deleted when the last reader lets go
+ * of them.
+ */
+#include "db/db_int.h"
+
+#include "compact/compact_int.h"
+#include "util/status_int.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The output side of a compaction: SSTs of about target_sst_size. */
+typedef struct compaction_out {
+    lsm_db *db;
+    sst_builder *builder;
+    uint64_t builder_id;
+    /* Key + value bytes in the current output: measured like a memtable,
+     * so a compacted SST holds as much data as a flushed one. */
+    uint64_t builder_bytes;
+    bool keep_files; /* on failure, leave the outputs on disk */
+    id_list ids;
+    sst **ssts;
+    size_t n_ssts;
+    uint64_t bytes_written;
+} compaction_out;
+
+static int compaction_out_finish_current(compaction_out *co)
+{
+    if (!co->builder)
+        return LSM_OK;
+    sst_summary summary;
+    char path[DB_PATH_BYTES];
+    int rc = sst_builder_finish(co->builder, &summary);
+    co->builder = NULL;
+    co->builder_bytes = 0;
+    if (rc == LSM_OK)
+        rc = db_sst_path(co->db, co->builder_id, path);
+    sst *t = NULL;
+    if (rc == LSM_OK)
+        rc = sst_open(co->db->env, path, co->builder_id, co->db->cache,
+                      &co->db->ctrs, &t);
+    if (rc != LSM_OK) {
+        if (db_sst_path(co->db, co->builder_id, path) == LSM_OK)
+            co->db->env->unlink(co->db->env, path);
+        return rc;
+    }
+    sst **grown = realloc(co->ssts, (co->n_ssts + 1) * sizeof *grown);
+    if (!grown || id_list_push(&co->ids, co->builder_id) != LSM_OK) {
+        if (grown)
+            co->ssts = grown;
+        sst_mark_obsolete(t);
+        sst_unref(t);
+        return lsm_error(LSM_ENOMEM, "out of memory in compaction");
+    }
+    co->ssts = grown;
+    co->ssts[co->n_ssts++] = t;
+    co->bytes_written += summary.file_size;
+    return LSM_OK;
+}
+
+/* Ids are reserved in the manifest this many at a time. */
+#define COMPACTION_ID_CHUNK 16
+
+/* Takes an id for a new output SST. The manifest must cover it before the
+ * file exists (see reserved_ids in db_int.h), so ids are reserved in
+ * chunks, one fsynced record per chunk. Caller holds compact_mu. */
+static int compaction_take_id(lsm_db *db, uint64_t *id)
+{
+    *id = db_take_id(db);
+    if (*id < db->reserved_ids)
+        return LSM_OK;
+    manifest_record rec = {.kind = MANIFEST_NEXT_ID,
+                           .id = *id + COMPACTION_ID_CHUNK};
+    int rc = db_manifest_append(db, &rec);
+    if (rc == LSM_OK)
+        db->reserved_ids = rec.id;
+    return rc;
+}
+
+static int compaction_out_add(compaction_out *co, const entry *e)
+{
+    int rc;
+    if (!co->builder) {
+        char path[DB_PATH_BYTES];
+        rc = compaction_take_id(co->db, &co->builder_id);
+        if (rc != LSM_OK)
+            return rc;
+        rc = db_sst_path(co->db, co->builder_id, path);
+        if (rc != LSM_OK)
+            return rc;
+        sst_builder_options bopt = {.block_size = co->db->opt.block_size,
+                                    .bloom_bits_per_key =
+                                        co->db->opt.bloom_bits_per_key};
+        rc = sst_builder_open(co->db->env, path, &bopt, &co->builder);
+        if (rc != LSM_OK)
+            return rc;
+    }
+    rc = sst_builder_add(co->builder, e);
+    co->builder_bytes += e->nkey + e->nvalue;
+    if (rc == LSM_OK && co->builder_bytes >= co->db->opt.target_sst_size)
+        rc = compaction_out_finish_current(co);
+    return rc;
+}
+
+/* Throws away every output when the compaction fails: the files too,
+ * unless the manifest may name them (keep_files). */
+static void compaction_out_discard(compaction_out *co)
+{
+    sst_builder_abandon(co->builder);
+    for (size_t i = 0; i < co->n_ssts; i++) {
+        if (!co->keep_files)
+            sst_mark_obsolete(co->ssts[i]);
+        sst_unref(co->ssts[i]);
+    }
+    free(co->ssts);
+    free(co->ids.ids);
+}
+
+/* Merges the entries of it (newest first within a key) into co, keeping
+ * only the newest version of each key and dropping tombstones when
+ * drop_tombstones (nothing older lies below the output). */
+static int compaction_merge(iter *it, compaction_out *co, bool drop_tombstones)
+{
+    uint8_t *prev = NULL;
+    size_t nprev = 0, prev_cap = 0;
+    bool have_prev = false;
+    int rc;
+    for (rc = iter_seek(it, NULL, 0); rc == LSM_OK && iter_valid(it);
+         rc = iter_next(it)) {
+        entry e;
+        iter_entry(it, &e);
+        if (have_prev && user_key_cmp(prev, nprev, e.key, e.nkey) == 0)
+            continue;
+        /* Remember the key: the iterator's view dies at the next move. */
+        if (e.nkey > prev_cap) {
+            uint8_t *grown = realloc(prev, e.nkey);
+            if (!grown) {
+                rc = lsm_error(LSM_ENOMEM, "out of memory in compaction");
+                break;
+            }
+            prev = grown;
+            prev_cap = e.nkey;
+        }
+        memcpy(prev, e.key, e.nkey);
+        nprev = e.nkey;
+        have_prev = true;
+        if (e.type == ENTRY_TOMBSTONE && drop_tombstones)
+            continue;
+        rc = compaction_out_add(co, &e);
+        if (rc != LSM_OK)
+            break;
+    }
+    free(prev);
+    if (rc == LSM_OK)
+        rc = compaction_out_finish_current(co);
+    return rc;
+}
+
+/* --- shapes of versions -------------------------------------------------- */
+
+static void shape_sst_of(sst *t, shape_sst *out)
+{
+    out->sst_id = sst_id(t);
+    out->size_bytes = sst_file_size(t);
+    out->first_key = sst_first_key(t, &out->nfirst_key);
+    out->last_key = sst_last_key(t, &out->nlast_key);
+}
+
+/* The shape of v's tree. Keys are borrowed from v's SSTs: v must stay
+ * referenced while the shape is used. */
+static int shape_from_version(const version *v, shape *s)
+{
+    memset(s, 0, sizeof *s);
+    s->tiered = v->tiered;
+    s->l0 = calloc(v->n_l0 ? v->n_l0 : 1, sizeof *s->l0);
+    s->runs = calloc(v->n_levels ? v->n_levels : 1, sizeof *s->runs);
+    if (!s->l0 || !s->runs)
+        goto oom;
+    s->n_l0 = v->n_l0;
+    for (size_t i = 0; i < v->n_l0; i++)
+        shape_sst_of(v->l0[i], &s->l0[i]);
+    for (size_t r = 0; r < v->n_levels; r++) {
+        const sorted_run *run = &v->levels[r];
+        shape_run *out = &s->runs[s->n_runs++];
+        out->run_id = run->run_id;
+        out->ssts = calloc(run->n_ssts ? run->n_ssts : 1, sizeof *out->ssts);
+        if (!out->ssts)
+            goto oom;
+        out->n_ssts = run->n_ssts;
+        for (size_t i = 0; i < run->n_ssts; i++)
+            shape_sst_of(run->ssts[i], &out->ssts[i]);
+    }
+    return LSM_OK;
+oom:
+    shape_free(s);
+    return lsm_error(LSM_ENOMEM, "out of memory planning a compaction");
+}
+
+/* The SST with this id among v's and the new outputs, or NULL. */
+static sst *find_sst(const version *v, sst *const *outs, size_t n_outs,
+                     uint64_t id)
+{
+    for (size_t i = 0; i < n_outs; i++)
+        if (sst_id(outs[i]) == id)
+            return outs[i];
+    for (size_t i = 0; i < v->n_l0; i++)
+        if (sst_id(v->l0[i]) == id)
+            return v->l0[i];
+    for (size_t r = 0; r < v->n_levels; r++)
+        for (size_t i = 0; i < v->levels[r].n_ssts; i++)
+            if (sst_id(v->levels[r].ssts[i]) == id)
+                return v->levels[r].ssts[i];
+    return NULL;
+}
+
+/* Rebuilds the tree of nv (a copy of cur) as shape ns says, taking new
+ * references on SSTs of cur and of the outputs. */
+static int version_set_tree(version *nv, const version *cur, const shape *ns,
+                            sst *const *outs, size_t n_outs)
+{
+    version_clear_tree(nv);
+    int rc = LSM_OK;
+    /* push_l0 inserts at the front: walk the shape's L0 oldest first. */
+    for (size_t i = ns->n_l0; i-- > 0 && rc == LSM_OK;) {
+        sst *t = find_sst(cur, outs, n_outs, ns->l0[i].sst_id);
+        if (!t)
+            return lsm_error(LSM_EINTERNAL, "compaction lost SST %" PRIu64,
+                             ns->l0[i].sst_id);
+        sst_ref(t);
+        rc = version_push_l0(nv, t);
+        if (rc != LSM_OK)
+            sst_unref(t);
+    }
+    for (size_t r = 0; r < ns->n_runs && rc == LSM_OK; r++) {
+        rc = version_insert_run(nv, r, ns->runs[r].run_id);
+        for (size_t i = 0; i < ns->runs[r].n_ssts && rc == LSM_OK; i++) {
+            uint64_t id = ns->runs[r].ssts[i].sst_id;
+            sst *t = find_sst(cur, outs, n_outs, id);
+            if (!t)
+                return lsm_error(LSM_EINTERNAL, "compaction lost SST %" PRIu64,
+                                 id);
+            sst_ref(t);
+            rc = version_add_to_run(nv, r, t);
+            if (rc != LSM_OK)
+                sst_unref(t);
+        }
+    }
+    return rc;
+}
+
+/* --- running a task --------------------------------------------------------
+ */
+
+/* Whether id is one of the n ids. */
+static bool ids_have(const uint64_t *ids, size_t n, uint64_t id)
+{
+    for (size_t i = 0; i < n; i++)
+        if (ids[i] == id)
+            return true;
+    return false;
+}
+
+/* A merge of the task's inputs as they are in v, newest data first: one
+ * SST iterator per L0 input, one concat iterator per run. NULL on OOM. */
+static iter *compaction_inputs_iter(const version *v, const uint64_t *ids,
+                                    size_t n_ids)
+{
+    size_t n = v->n_l0 + v->n_levels, k = 0;
+    iter **children = calloc(n ? n : 1, sizeof *children);
+    sst **picked = calloc(n_ids ? n_ids : 1, sizeof *picked);
+    bool oom = !children || !picked;
+    for (size_t i = 0; !oom && i < v->n_l0; i++)
+        if (ids_have(ids, n_ids, sst_id(v->l0[i])))
+            oom = !(children[k++] = sst_iter_new(v->l0[i]));
+    for (size_t r = 0; !oom && r < v->n_levels; r++) {
+        size_t m = 0;
+        for (size_t i = 0; i < v->levels[r].n_ssts; i++)
+            if (ids_have(ids, n_ids, sst_id(v->levels[r].ssts[i])))
+                picked[m++] = v->levels[r].ssts[i];
+        if (m > 0)
+            oom = !(children[k++] = concat_iter_new(picked, m));
+    }
+    iter *merged = NULL;
+    if (!oom)
+        merged = merge_iter_new(children, k);
+    else
+        for (size_t i = 0; children && i < k; i++)
+            iter_destroy(children[i]);
+    free(children);
+    free(picked);
+    return merged;
+}
+
+/* Publishes a finished task on the CURRENT version (flushes may have added
+ * L0 SSTs or tiers since the task was picked): the task applied to the
+ * current shape gives the new tree; inputs are marked for deletion. */
+static int compaction_install(lsm_db *db, const compaction_task *task,
+                              const uint64_t *inputs, size_t n_inputs,
+                              compaction_out *co)
+{
+    shape cur_shape, new_shape = {0};
+    shape_sst *outs = calloc(co->n_ssts ? co->n_ssts : 1, sizeof *outs);
+    if (!outs)
+        return lsm_error(LSM_ENOMEM, "out of memory installing compaction");
+    for (size_t i = 0; i < co->n_ssts; i++)
+        shape_sst_of(co->ssts[i], &outs[i]);
+    pthread_mutex_lock(&db->state_mu);
+    version *cur = db->current;
+    version *nv = NULL;
+    int rc = shape_from_version(cur, &cur_shape);
+    if (rc == LSM_OK) {
+        rc = shape_apply(&cur_shape, task, outs, co->n_ssts, &new_shape);
+        shape_free(&cur_shape);
+    }
+    if (rc == LSM_OK && !(nv = version_copy(cur)))
+        rc = lsm_error(LSM_ENOMEM, "out of memory installing compaction");
+    if (rc == LSM_OK)
+        rc = version_set_tree(nv, cur, &new_shape, co->ssts, co->n_ssts);
+    if (rc == LSM_OK) {
+        for (size_t i = 0; i < n_inputs; i++) {
+            sst *t = find_sst(cur, NULL, 0, inputs[i]);
+            if (t)
+                sst_mark_obsolete(t);
+        }
+        cur = db_swap_locked(db, nv);
+        nv = NULL;
+    } else {
+        cur = NULL;
+    }
+    pthread_mutex_unlock(&db->state_mu);
+    version_unref(cur);
+    version_unref(nv);
+    shape_free(&new_shape);
+    free(outs);
+    return rc;
+}
+
+/* A task's input SSTs, newest data first, and the runs they come from. */
+typedef struct compaction_inputs {
+    size_t n_ids;
+    uint64_t *ids;
+    size_t n_runs;
+    lsm_input_run *runs;
+} compaction_inputs;
+
+static void compaction_inputs_free(compaction_inputs *in)
+{
+    free(in->ids);
+    free(in->runs);
+    memset(in, 0, sizeof *in);
+}
+
+/* Lists the task's inputs as they are in version v. */
+static int compaction_inputs_get(version *v, const compaction_task *task,
+                                 compaction_inputs *in)
+{
+    shape s;
+    memset(in, 0, sizeof *in);
+    int rc = shape_from_version(v, &s);
+    if (rc != LSM_OK)
+        return rc;
+    in->n_ids = compaction_task_inputs(task, &s, &in->ids);
+    if (in->n_ids > 0)
+        in->n_runs = compaction_input_runs(&s, in->ids, in->n_ids, &in->runs);
+    shape_free(&s);
+    if (in->n_ids > 0 && (!in->ids || !in->runs)) {
+        compaction_inputs_free(in);
+        return lsm_error(LSM_ENOMEM, "out of memory in compaction");
+    }
+    return LSM_OK;
+}
+
+static void compaction_emit(lsm_db *db, lsm_event_type type,
+                            const compaction_task *task,
+                            const compaction_inputs *in,
+                            const compaction_out *co)
+{
+    lsm_event ev = {.type = type,
+                    .level = task->n_tiers ? 0 : (int)task->lower_level,
+                    .n_inputs = in->n_ids,
+                    .inputs = in->ids,
+                    .n_input_runs = in->n_runs,
+                    .input_runs = in->runs,
+                    .reason = task->reason};
+    if (co) {
+        ev.n_outputs = co->ids.n;
+        ev.outputs = co->ids.ids;
+        ev.size_bytes = co->bytes_written;
+    }
+    db_emit(db, &ev);
+}
+
+/* Runs one task on version v (referenced by the caller). Caller holds
+ * compact_mu. */
+static int compaction_run(lsm_db *db, version *v, const compaction_task *task)
+{
+    compaction_inputs in;
+    compaction_out co = {.db = db};
+    int rc = compaction_inputs_get(v, task, &in);
+    if (rc != LSM_OK)
+        return rc;
+    iter *it = compaction_inputs_iter(v, in.ids, in.n_ids);
+    if (!it) {
+        compaction_inputs_free(&in);
+        return lsm_error(LSM_ENOMEM, "out of memory in compaction");
+    }
+    compaction_emit(db, LSM_EVENT_COMPACTION_BEGIN, task, &in, NULL);
+    rc = compaction_merge(it, &co, task->output_is_bottom);
+    if (rc == LSM_OK && co.n_ssts)
+        rc = db->env->sync_dir(db->env, db->dir);
+    bool maybe_recorded = false;
+    if (rc == LSM_OK) {
+        maybe_recorded = true;
+        manifest_record rec = {
+            .kind = MANIFEST_COMPACTION,
+            .level = task->n_tiers ? 0 : (uint32_t)task->lower_level,
+            .n_removed = in.n_ids,
+            .removed = in.ids,
+            .n_added = co.ids.n,
+            .added = co.ids.ids};
+        rc = db_manifest_append(db, &rec);
+    }
+    if (rc == LSM_OK)
+        rc = compaction_install(db, task, in.ids, in.n_ids, &co);
+    if (rc == LSM_OK) {
+        COUNTER_ADD(&db->ctrs, compactions, 1);
+        COUNTER_ADD(&db->ctrs, compaction_bytes_written, co.bytes_written);
+        compaction_emit(db, LSM_EVENT_COMPACTION_END, task, &in, &co);
+        /* The installed version holds the outputs now; drop ours. */
+        for (size_t i = 0; i < co.n_ssts; i++)
+            sst_unref(co.ssts[i]);
+        co.n_ssts = 0;
+    } else if (maybe_recorded) {
+        /* The manifest may now say this compaction happened while the tree
+         * in memory says it did not: stop changing the tree until a reopen
+         * settles which is true. The outputs stay on disk for that. */
+        db_latch_error(db, rc);
+        co.keep_files = true;
+    }
+    iter_destroy(it);
+    compaction_out_discard(&co);
+    compaction_inputs_free(&in);
+    return rc;
+}
+
+/* Picks and runs one task (full, or what the strategy asks for) on the
+ * current version. *ran says whether there was one. Takes compact_mu. */
+static int compaction_step(lsm_db *db, bool full, bool *ran)
+{
+    compaction_task task = {0};
+    shape s;
+    *ran = false;
+    pthread_mutex_lock(&db->compact_mu);
+    int rc = db_may_change_tree(db);
+    version *v = rc == LSM_OK ? db_ref_current(db) : NULL;
+    if (v)
+        rc = shape_from_version(v, &s);
+    if (v && rc == LSM_OK) {
+        rc = full ? compact_pick_full(&db->opt, &s, &task, ran)
+                  : compact_pick(&db->opt, &s, &task, ran);
+        shape_free(&s);
+    }
+    if (rc == LSM_OK && *ran)
+        rc = compaction_run(db, v, &task);
+    compaction_task_free(&task);
+    version_unref(v);
+    pthread_mutex_unlock(&db->compact_mu);
+    return rc;
+}
+
+int db_compact_until_settled(lsm_db *db)
+{
+    bool ran = true;
+    int rc = LSM_OK;
+    while (rc == LSM_OK && ran)
+        rc = compaction_step(db, false, &ran);
+    return rc;
+}
+
+int lsm_compact_full(lsm_db *db)
+{
+    int rc = db_begin_change(db);
+    if (rc != LSM_OK)
+        return rc;
+    bool ran;
+    rc = compaction_step(db, true, &ran);
+    /* In inline mode the strategy gets its say afterwards, as after a
+     * flush, so the tree is always in the shape its rules give. */
+    if (rc == LSM_OK && db->opt.sched == LSM_SCHED_INLINE)
+        rc = db_compact_until_settled(db);
+    return rc;
+}
+
+/* Tests only: runs the idle hook, if one is set, with no lock held. */
+static void compaction_thread_idle(lsm_db *db)
+{
+    pthread_mutex_lock(&db->state_mu);
+    void (*hook)(lsm_db *, void *) = db->compaction_idle_hook;
+    void *ctx = db->compaction_idle_ctx;
+    pthread_mutex_unlock(&db->state_mu);
+    if (hook)
+        hook(db, ctx);
+}
+
+/* The compaction thread of threads mode: asks the strategy for a task
+ * whenever the tree changed since it last found nothing to do, and runs it.
+ * Every publish (db_swap_locked) bumps version_number and broadcasts
+ * state_cv, so no change goes unseen. Compactions run back to back while
+ * tasks are due: a writer stalled on L0 waits for exactly this. */
+void *db_compaction_thread_main(void *arg)
+{
+    lsm_db *db = arg;
+    bool idle = false; /* nothing was due on version idle_number */
+    uint64_t idle_number = 0;
+    pthread_mutex_lock(&db->state_mu);
+    for (;;) {
+        while (!db->stopping && db->bg_error == LSM_OK && idle &&
+               db->version_number == idle_number)
+            pthread_cond_wait(&db->state_cv, &db->state_mu);
+        if (db->stopping || db->bg_error != LSM_OK)
+            break;
+        /* The step looks at this version or a newer one: if it finds
+         * nothing, nothing is due on this one. */
+        uint64_t examined = db->version_number;
+        pthread_mutex_unlock(&db->state_mu);
+        bool ran;
+        int rc = compaction_step(db, false, &ran);
+        if (rc != LSM_OK)
+            db_latch_error(db, rc);
+        else if (!ran)
+            compaction_thread_idle(db);
+        pthread_mutex_lock(&db->state_mu);
+        idle = !ran;
+        idle_number = examined;
+    }
+    pthread_mutex_unlock(&db->state_mu);
+    return NULL;
+}

@@ -1,0 +1,510 @@
+/*
+ * db_iter.c: the read path: point lookups and range scans.
+ *
+ * Both read one version (version_int.h), referenced under state_mu and then
+ * read without locks, so a flush or compaction never blocks a reader and a
+ * reader never sees a half-made change.
+ *
+ * get probes the sources newest first and stops at the first that knows the
+ * key (ignoring memtable versions newer than its snapshot sequence number): the
+ * mutable memtable, the immutable ones newest first, the L0 SSTs newest first,
+ * then each level (at most one SST per level can hold it). An SST whose key
+ * range excludes the key is skipped without I/O; sst_get then asks the bloom
+ * filter before reading a block.
+ *
+ * scan merges only the sources whose key range overlaps the scan:
+ *   two_merge(two_merge(merge(memtables), merge(L0)), merge(levels))
+ * where each level (or tier) is one concat iterator over its SSTs
+ * and the user-facing iterator on top shows, for each key, the newest
+ * version, hiding tombstones and enforcing the bounds. It also hides every
+ * entry with a sequence number above the one current when the scan began:
+ * the mutable memtable keeps taking writes, and an iterator must see the
+ * database as it was when opened.
+ */
+#include "db/db_int.h"
+
+#include "util/status_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* --- get ------------------------------------------------------------------ */
+
+/* Copies a found entry into the caller's result: LSM_NOTFOUND for a
+ * tombstone, else a malloc'd, NUL-terminated copy of the value. */
+static int get_result(const entry *e, void **value, size_t *nvalue)
+{
+    if (e->type == ENTRY_TOMBSTONE)
+        return LSM_NOTFOUND;
+    char *copy = malloc(e->nvalue + 1);
+    if (!copy)
+        return lsm_error(LSM_ENOMEM, "out of memory copying a %zu-byte value",
+                         e->nvalue);
+    if (e->nvalue)
+        memcpy(copy, e->value, e->nvalue);
+    copy[e->nvalue] = '\0';
+    *value = copy;
+    *nvalue = e->nvalue;
+    return LSM_OK;
+}
+
+/* Searches one SST. *decided is set when it knows the key (value or
+ * tombstone); rc is then the get's answer. */
+static int get_from_sst(sst *t, const uint8_t *key, size_t nkey, bool *decided,
+                        void **value, size_t *nvalue)
+{
+    bool found = false;
+    entry e;
+    void *owned = NULL;
+    int rc = sst_get(t, key, nkey, &found, &e, &owned);
+    if (rc != LSM_OK)
+        return rc;
+    if (!found)
+        return LSM_OK;
+    *decided = true;
+    rc = get_result(&e, value, nvalue);
+    free(owned);
+    return rc;
+}
+
+/* Index of the SST of a sorted, non-overlapping level whose range may hold
+ * key, or n when none does: the first SST whose last key is >= key. */
+static size_t level_find(const sorted_run *lv, const uint8_t *key, size_t nkey)
+{
+    return sst_find_by_last_key(lv->ssts, lv->n_ssts, key, nkey);
+}
+
+static int get_from_version(version *v, uint64_t read_seq, const uint8_t *key,
+                            size_t nkey, void **value, size_t *nvalue)
+{
+    entry e;
+    if (memtable_get_at(v->mem, key, nkey, read_seq, &e))
+        return get_result(&e, value, nvalue);
+    for (size_t i = 0; i < v->n_imm; i++)
+        if (memtable_get_at(v->imm[i], key, nkey, read_seq, &e))
+            return get_result(&e, value, nvalue);
+
+    bool decided = false;
+    int rc = LSM_OK;
+    for (size_t i = 0; i < v->n_l0 && !decided && rc == LSM_OK; i++)
+        if (sst_key_in_range(v->l0[i], key, nkey))
+            rc = get_from_sst(v->l0[i], key, nkey, &decided, value, nvalue);
+    for (size_t l = 0; l < v->n_levels && !decided && rc == LSM_OK; l++) {
+        const sorted_run *lv = &v->levels[l];
+        size_t i = level_find(lv, key, nkey);
+        if (i < lv->n_ssts && sst_key_in_range(lv->ssts[i], key, nkey))
+            rc = get_from_sst(lv->ssts[i], key, nkey, &decided, value, nvalue);
+    }
+    if (rc == LSM_OK && !decided)
+        rc = LSM_NOTFOUND;
+    return rc;
+}
+
+int lsm_get(lsm_db *db, const void *key, size_t nkey, void **value,
+            size_t *nvalue)
+{
+    lsm_error_clear();
+    if (!db || !value || !nvalue)
+        return lsm_error(LSM_EINVAL, "lsm_get needs a handle and somewhere "
+                                     "to put the value");
+    *value = NULL;
+    *nvalue = 0;
+    int rc = key_check(key, nkey);
+    if (rc != LSM_OK)
+        return rc;
+    COUNTER_ADD(&db->ctrs, gets, 1);
+    /* As a scan does: the sequence number first, then the version. A batch
+     * being applied has entries above visible_seq, so a get sees all of it
+     * or none. */
+    uint64_t read_seq =
+        atomic_load_explicit(&db->visible_seq, memory_order_acquire);
+    version *v = db_ref_current(db);
+    rc = get_from_version(v, read_seq, key, nkey, value, nvalue);
+    version_unref(v);
+    return rc;
+}
+
+/* --- choosing the sources of a scan -------------------------------------- */
+
+/* Whether [first, last] (a source's key range) can hold keys of [lo, hi]. */
+static bool range_overlaps(const uint8_t *first, size_t nfirst,
+                           const uint8_t *last, size_t nlast,
+                           const lsm_bound *lo, const lsm_bound *hi)
+{
+    if (lo->kind != LSM_BOUND_UNBOUNDED) {
+        int c = user_key_cmp(last, nlast, lo->key, lo->nkey);
+        if (c < 0 || (c == 0 && lo->kind == LSM_BOUND_EXCLUDED))
+            return false;
+    }
+    if (hi->kind != LSM_BOUND_UNBOUNDED) {
+        int c = user_key_cmp(first, nfirst, hi->key, hi->nkey);
+        if (c > 0 || (c == 0 && hi->kind == LSM_BOUND_EXCLUDED))
+            return false;
+    }
+    return true;
+}
+
+static bool memtable_overlaps(const memtable *mt, const lsm_bound *lo,
+                              const lsm_bound *hi)
+{
+    const uint8_t *first, *last;
+    size_t nfirst, nlast;
+    if (!memtable_first_key(mt, &first, &nfirst) ||
+        !memtable_last_key(mt, &last, &nlast))
+        return false;
+    return range_overlaps(first, nfirst, last, nlast, lo, hi);
+}
+
+static bool sst_overlaps(const sst *t, const lsm_bound *lo, const lsm_bound *hi)
+{
+    size_t nfirst, nlast;
+    const uint8_t *first = sst_first_key(t, &nfirst);
+    const uint8_t *last = sst_last_key(t, &nlast);
+    return range_overlaps(first, nfirst, last, nlast, lo, hi);
+}
+
+/* A growable list of child iterators that owns them until handed over. */
+typedef struct child_list {
+    iter **items;
+    size_t n, cap;
+    bool oom;
+} child_list;
+
+static void child_list_push(child_list *cl, iter *it)
+{
+    if (!it) {
+        cl->oom = true;
+        return;
+    }
+    if (cl->n == cl->cap) {
+        size_t cap = cl->cap ? 2 * cl->cap : 8;
+        iter **grown = realloc(cl->items, cap * sizeof *grown);
+        if (!grown) {
+            iter_destroy(it);
+            cl->oom = true;
+            return;
+        }
+        cl->items = grown;
+        cl->cap = cap;
+    }
+    cl->items[cl->n++] = it;
+}
+
+/* Adds one concat iterator over the SSTs of a level (or tier) that overlap
+ * the range: a level counts once in num_active, as in mini-lsm. Their SSTs
+ * never overlap, and the overlapping ones are consecutive. */
+static void child_list_push_run(child_list *cl, const sorted_run *run,
+                                const lsm_bound *lo, const lsm_bound *hi)
+{
+    size_t first = 0, n = 0;
+    for (size_t i = 0; i < run->n_ssts; i++) {
+        if (!sst_overlaps(run->ssts[i], lo, hi))
+            continue;
+        if (n == 0)
+            first = i;
+        n++;
+    }
+    if (n > 0)
+        child_list_push(cl, concat_iter_new(run->ssts + first, n));
+}
+
+/* Merges the list's children (newest first) and frees the list. NULL on
+ * OOM, with every child destroyed. */
+static iter *child_list_merge(child_list *cl)
+{
+    iter *merged = NULL;
+    if (!cl->oom)
+        merged = merge_iter_new(cl->items, cl->n);
+    else
+        for (size_t i = 0; i < cl->n; i++)
+            iter_destroy(cl->items[i]);
+    free(cl->items);
+    return merged;
+}
+
+/* Builds the merged iterator over every source of v that overlaps the
+ * range. NULL when out of memory. */
+static iter *scan_sources(version *v, const lsm_bound *lo, const lsm_bound *hi)
+{
+    child_list mems = {0}, l0 = {0}, levels = {0};
+    if (memtable_overlaps(v->mem, lo, hi))
+        child_list_push(&mems, memtable_iter_new(v->mem));
+    for (size_t i = 0; i < v->n_imm; i++)
+        if (memtable_overlaps(v->imm[i], lo, hi))
+            child_list_push(&mems, memtable_iter_new(v->imm[i]));
+    for (size_t i = 0; i < v->n_l0; i++)
+        if (sst_overlaps(v->l0[i], lo, hi))
+            child_list_push(&l0, sst_iter_new(v->l0[i]));
+    for (size_t l = 0; l < v->n_levels; l++)
+        child_list_push_run(&levels, &v->levels[l], lo, hi);
+    iter *mem_it = child_list_merge(&mems);
+    iter *l0_it = child_list_merge(&l0);
+    iter *levels_it = child_list_merge(&levels);
+    if (!mem_it || !l0_it || !levels_it) {
+        iter_destroy(mem_it);
+        iter_destroy(l0_it);
+        iter_destroy(levels_it);
+        return NULL;
+    }
+    iter *upper = two_merge_iter_new(mem_it, l0_it);
+    if (!upper) {
+        iter_destroy(levels_it);
+        return NULL;
+    }
+    return two_merge_iter_new(upper, levels_it);
+}
+
+/* --- the user-facing iterator -------------------------------------------- */
+
+/* As mini-lsm's LsmIterator, the count passes straight through from the
+ * merged sources, even once the upper bound has ended the scan. */
+static void db_iter_refresh_active(lsm_iter *it)
+{
+    size_t n = iter_num_active(it->inner);
+    atomic_store_explicit(&it->num_active, n, memory_order_relaxed);
+}
+
+/* Whether key is past the upper bound. */
+static bool db_iter_past_end(const lsm_iter *it, const uint8_t *key,
+                             size_t nkey)
+{
+    if (it->hi_kind == LSM_BOUND_UNBOUNDED)
+        return false;
+    int c = user_key_cmp(key, nkey, it->hi_key, it->hi_nkey);
+    return c > 0 || (c == 0 && it->hi_kind == LSM_BOUND_EXCLUDED);
+}
+
+static int db_iter_remember_key(lsm_iter *it, const entry *e)
+{
+    if (e->nkey > it->key_cap) {
+        uint8_t *grown = realloc(it->key, e->nkey);
+        if (!grown)
+            return lsm_error(LSM_ENOMEM, "out of memory in a scan");
+        it->key = grown;
+        it->key_cap = e->nkey;
+    }
+    memcpy(it->key, e->key, e->nkey);
+    it->nkey = e->nkey;
+    return LSM_OK;
+}
+
+/* From the inner iterator's position, settles on the next live key: skips
+ * older versions of the key just left (skip_current) and tombstoned keys
+ * (with all their versions), and stops at the upper bound. */
+static int db_iter_settle(lsm_iter *it, bool skip_current)
+{
+    int rc = LSM_OK;
+    bool skipping = skip_current;
+    while (rc == LSM_OK && iter_valid(it->inner)) {
+        entry e;
+        iter_entry(it->inner, &e);
+        if (e.seq > it->read_seq) { /* written after the scan began */
+            rc = iter_next(it->inner);
+            continue;
+        }
+        if (skipping && user_key_cmp(e.key, e.nkey, it->key, it->nkey) == 0) {
+            rc = iter_next(it->inner);
+            continue;
+        }
+        if (db_iter_past_end(it, e.key, e.nkey))
+            break;
+        rc = db_iter_remember_key(it, &e);
+        if (rc != LSM_OK)
+            break;
+        if (e.type == ENTRY_TOMBSTONE) {
+            skipping = true; /* hide this key's older versions too */
+            rc = iter_next(it->inner);
+            continue;
+        }
+        it->value = e.value;
+        it->nvalue = e.nvalue;
+        it->valid = true;
+        db_iter_refresh_active(it);
+        return LSM_OK;
+    }
+    it->valid = false;
+    db_iter_refresh_active(it);
+    return rc;
+}
+
+/* Positions a new iterator at the first live key >= lo (> lo when lo is
+ * excluded). */
+static int db_iter_start(lsm_iter *it, const lsm_bound *lo)
+{
+    if (lo->kind == LSM_BOUND_UNBOUNDED) {
+        int rc = iter_seek(it->inner, NULL, 0);
+        return rc == LSM_OK ? db_iter_settle(it, false) : rc;
+    }
+    int rc = iter_seek(it->inner, lo->key, lo->nkey);
+    if (rc != LSM_OK)
+        return rc;
+    if (lo->kind == LSM_BOUND_EXCLUDED) {
+        /* Skip every version of lo itself. */
+        entry fake = {.key = lo->key, .nkey = lo->nkey};
+        rc = db_iter_remember_key(it, &fake);
+        if (rc != LSM_OK)
+            return rc;
+        return db_iter_settle(it, true);
+    }
+    return db_iter_settle(it, false);
+}
+
+static int db_iter_copy_bound(lsm_iter *it, const lsm_bound *hi)
+{
+    it->hi_kind = hi->kind;
+    if (hi->kind == LSM_BOUND_UNBOUNDED)
+        return LSM_OK;
+    it->hi_key = malloc(hi->nkey ? hi->nkey : 1);
+    if (!it->hi_key)
+        return lsm_error(LSM_ENOMEM, "out of memory starting a scan");
+    memcpy(it->hi_key, hi->key, hi->nkey);
+    it->hi_nkey = hi->nkey;
+    return LSM_OK;
+}
+
+static void db_iter_link(lsm_db *db, lsm_iter *it)
+{
+    pthread_mutex_lock(&db->state_mu);
+    it->iter_id = db->next_iter_id++;
+    it->next_open = db->iters;
+    if (db->iters)
+        db->iters->prev_open = it;
+    db->iters = it;
+    db->n_iters++;
+    pthread_mutex_unlock(&db->state_mu);
+}
+
+static void db_iter_unlink(lsm_db *db, lsm_iter *it)
+{
+    pthread_mutex_lock(&db->state_mu);
+    if (it->prev_open)
+        it->prev_open->next_open = it->next_open;
+    else
+        db->iters = it->next_open;
+    if (it->next_open)
+        it->next_open->prev_open = it->prev_open;
+    db->n_iters--;
+    pthread_mutex_unlock(&db->state_mu);
+}
+
+static int check_bound(const lsm_bound *b, const char *which)
+{
+    if (b->kind == LSM_BOUND_UNBOUNDED)
+        return LSM_OK;
+    if (b->kind != LSM_BOUND_INCLUDED && b->kind != LSM_BOUND_EXCLUDED)
+        return lsm_error(LSM_EINVAL, "%s bound has unknown kind %d", which,
+                         (int)b->kind);
+    int rc = key_check(b->key, b->nkey);
+    if (rc != LSM_OK) {
+        char why[256];
+        snprintf(why, sizeof why, "%s", lsm_errmsg());
+        return lsm_error(rc, "%s bound: %s", which, why);
+    }
+    return LSM_OK;
+}
+
+int lsm_scan(lsm_db *db, const lsm_bound *lo, const lsm_bound *hi,
+             lsm_iter **out)
+{
+    static const lsm_bound unbounded = {.kind = LSM_BOUND_UNBOUNDED};
+    lsm_error_clear();
+    if (!db || !out)
+        return lsm_error(LSM_EINVAL, "lsm_scan needs a handle and somewhere "
+                                     "to put the iterator");
+    *out = NULL;
+    lo = lo ? lo : &unbounded;
+    hi = hi ? hi : &unbounded;
+    int rc = check_bound(lo, "lower");
+    if (rc == LSM_OK)
+        rc = check_bound(hi, "upper");
+    if (rc != LSM_OK)
+        return rc;
+
+    lsm_iter *it = calloc(1, sizeof *it);
+    if (!it)
+        return lsm_error(LSM_ENOMEM, "out of memory starting a scan");
+    it->db = db;
+    /* The sequence number first, then the version: every write up to
+     * read_seq was in a memtable (or SST) before the version was taken. */
+    it->read_seq = atomic_load_explicit(&db->visible_seq, memory_order_acquire);
+    it->v = db_ref_current(db);
+    it->inner = scan_sources(it->v, lo, hi);
+    if (!it->inner)
+        rc = lsm_error(LSM_ENOMEM, "out of memory starting a scan");
+    if (rc == LSM_OK)
+        rc = db_iter_copy_bound(it, hi);
+    if (rc == LSM_OK)
+        rc = db_iter_start(it, lo);
+    if (rc != LSM_OK) {
+        iter_destroy(it->inner);
+        version_unref(it->v);
+        free(it->hi_key);
+        free(it->key);
+        free(it);
+        return rc;
+    }
+    COUNTER_ADD(&db->ctrs, scans, 1);
+    db_iter_link(db, it);
+    *out = it;
+    return LSM_OK;
+}
+
+int lsm_iter_valid(const lsm_iter *it)
+{
+    return it && it->valid;
+}
+
+int lsm_iter_next(lsm_iter *it)
+{
+    lsm_error_clear();
+    if (!it)
+        return lsm_error(LSM_EINVAL, "iterator is NULL");
+    if (!it->valid)
+        return LSM_OK;
+    int rc = iter_next(it->inner);
+    if (rc == LSM_OK)
+        rc = db_iter_settle(it, true);
+    if (rc != LSM_OK) {
+        it->valid = false;
+        db_iter_refresh_active(it);
+    }
+    return rc;
+}
+
+const void *lsm_iter_key(const lsm_iter *it, size_t *nkey)
+{
+    if (!it || !it->valid) {
+        *nkey = 0;
+        return NULL;
+    }
+    *nkey = it->nkey;
+    return it->key;
+}
+
+const void *lsm_iter_value(const lsm_iter *it, size_t *nvalue)
+{
+    if (!it || !it->valid) {
+        *nvalue = 0;
+        return NULL;
+    }
+    *nvalue = it->nvalue;
+    return it->nvalue ? it->value : (const void *)"";
+}
+
+size_t lsm_iter_num_active(const lsm_iter *it)
+{
+    return it ? atomic_load_explicit(&it->num_active, memory_order_relaxed) : 0;
+}
+
+void lsm_iter_close(lsm_iter *it)
+{
+    if (!it)
+        return;
+    db_iter_unlink(it->db, it);
+    iter_destroy(it->inner);
+    version_unref(it->v);
+    free(it->hi_key);
+    free(it->key);
+    free(it);
+}

@@ -1,0 +1,774 @@
+/*
+ * db_open.c: opening a database (recovery) and closing it.
+ *
+ * Opening: take the LOCK, replay the MANIFEST to learn which SSTs are live
+ * in which level and which memtables were never flushed, open those SSTs,
+ * replay the WAL of each unflushed memtable into an immutable memtable,
+ * delete files the manifest does not name (left by a crash), and start a
+ * fresh mutable memtable with its own WAL.
+ */
+#include "db/db_int.h"
+
+#include "compact/compact_int.h"
+#include "util/status_int.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* What manifest replay reconstructs, from ids alone (the SSTs are opened
+ * afterwards): the live SSTs of L0 and of every level or tier, and the
+ * memtables that were created but never flushed (their WALs hold their
+ * data). */
+typedef struct recovered_run {
+    uint64_t run_id;
+    id_list ids;
+} recovered_run;
+
+typedef struct recovery {
+    bool tiered;         /* what the options ask for */
+    id_list l0;          /* oldest first */
+    recovered_run *runs; /* levels: runs[i] is L(i+1); tiers: newest first */
+    size_t n_runs;
+    id_list mems;           /* unflushed memtables, oldest first */
+    id_list mem_wals;       /* those of them recorded as having a WAL */
+    uint64_t next_id_floor; /* largest next-id record */
+    uint64_t max_id;
+    bool any_id;
+    size_t n_records;
+    size_t n_live; /* SSTs in l0 and runs */
+} recovery;
+
+static bool id_list_has(const id_list *l, uint64_t id)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (l->ids[i] == id)
+            return true;
+    return false;
+}
+
+/* Removes id from the list; false when it was not there. */
+static bool id_list_remove(id_list *l, uint64_t id)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        if (l->ids[i] == id) {
+            memmove(l->ids + i, l->ids + i + 1,
+                    (l->n - i - 1) * sizeof *l->ids);
+            l->n--;
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool recovery_is_live(const recovery *r, uint64_t id)
+{
+    if (id_list_has(&r->l0, id))
+        return true;
+    for (size_t i = 0; i < r->n_runs; i++)
+        if (id_list_has(&r->runs[i].ids, id))
+            return true;
+    return false;
+}
+
+/* Removes a live SST wherever it is. Returns the index of the run it was
+ * in, or r->n_runs when it was in L0 or nowhere. */
+static size_t recovery_remove(recovery *r, uint64_t id)
+{
+    if (id_list_remove(&r->l0, id)) {
+        r->n_live--;
+        return r->n_runs;
+    }
+    for (size_t i = 0; i < r->n_runs; i++) {
+        if (id_list_remove(&r->runs[i].ids, id)) {
+            r->n_live--;
+            return i;
+        }
+    }
+    return r->n_runs;
+}
+
+/* Inserts an empty run at index (a tier, or levels up to a new depth). */
+static int recovery_insert_run(recovery *r, size_t index, uint64_t run_id)
+{
+    recovered_run *grown = realloc(r->runs, (r->n_runs + 1) * sizeof *grown);
+    if (!grown)
+        return lsm_error(LSM_ENOMEM, "out of memory replaying manifest");
+    memmove(grown + index + 1, grown + index,
+            (r->n_runs - index) * sizeof *grown);
+    grown[index] = (recovered_run){.run_id = run_id};
+    r->runs = grown;
+    r->n_runs++;
+    return LSM_OK;
+}
+
+static int recovery_add_to_run(recovery *r, size_t index, uint64_t id)
+{
+    int rc = id_list_push(&r->runs[index].ids, id);
+    if (rc == LSM_OK)
+        r->n_live++;
+    return rc;
+}
+
+/* Drops empty tiers; returns how many surviving tiers came before index. */
+static size_t recovery_drop_empty_tiers(recovery *r, size_t index)
+{
+    size_t kept = 0, before = 0;
+    for (size_t i = 0; i < r->n_runs; i++) {
+        if (r->runs[i].ids.n == 0) {
+            free(r->runs[i].ids.ids);
+            continue;
+        }
+        before += i < index;
+        r->runs[kept++] = r->runs[i];
+    }
+    r->n_runs = kept;
+    return before;
+}
+
+static void recovery_note_id(recovery *r, uint64_t id)
+{
+    if (!r->any_id || id > r->max_id)
+        r->max_id = id;
+    r->any_id = true;
+}
+
+/* The first id no record accounts for. */
+static uint64_t recovery_next_id(const recovery *r)
+{
+    uint64_t next = r->any_id ? r->max_id + 1 : 0;
+    return next > r->next_id_floor ? next : r->next_id_floor;
+}
+
+static int recovery_strategy_mismatch(const recovery *r)
+{
+    return lsm_error(LSM_EINVAL,
+                     "the database was written with %s compaction (its "
+                     "manifest records %s); open it with that strategy",
+                     r->tiered ? "levelled or no" : "tiered",
+                     r->tiered ? "L0 and levels" : "tiers");
+}
+
+static int recovery_apply_flush(recovery *r, const manifest_record *rec)
+{
+    recovery_note_id(r, rec->id);
+    id_list_remove(&r->mems, rec->id);
+    id_list_remove(&r->mem_wals, rec->id);
+    /* A flush recorded twice (retried after a failure that still reached
+     * the disk) names one SST. */
+    if (recovery_is_live(r, rec->id))
+        return LSM_OK;
+    if ((rec->to_tier != 0) != r->tiered)
+        return recovery_strategy_mismatch(r);
+    if (!r->tiered) {
+        int rc = id_list_push(&r->l0, rec->id);
+        if (rc == LSM_OK)
+            r->n_live++;
+        return rc;
+    }
+    int rc = recovery_insert_run(r, 0, rec->id);
+    return rc == LSM_OK ? recovery_add_to_run(r, 0, rec->id) : rc;
+}
+
+/* A compaction: its inputs leave; its outputs join level `level`, or (level
+ * 0, tiered) become one tier where the newest merged tier was. */
+static int recovery_apply_compaction(recovery *r, const manifest_record *rec)
+{
+    if ((rec->level == 0) != r->tiered)
+        return recovery_strategy_mismatch(r);
+    size_t newest = r->n_runs;
+    for (size_t i = 0; i < rec->n_removed; i++) {
+        size_t at = recovery_remove(r, rec->removed[i]);
+        if (at < newest)
+            newest = at;
+    }
+    for (size_t i = 0; i < rec->n_added; i++)
+        recovery_note_id(r, rec->added[i]);
+    int rc = LSM_OK;
+    size_t index = rec->level - 1;
+    if (r->tiered) {
+        index = recovery_drop_empty_tiers(r, newest);
+        if (rec->n_added > 0)
+            rc = recovery_insert_run(r, index, rec->added[0]);
+    } else {
+        while (rc == LSM_OK && r->n_runs < rec->level)
+            rc = recovery_insert_run(r, r->n_runs, r->n_runs + 1);
+    }
+    for (size_t i = 0; i < rec->n_added && rc == LSM_OK; i++)
+        rc = recovery_add_to_run(r, index, rec->added[i]);
+    return rc;
+}
+
+static int recovery_apply(void *ctx, const manifest_record *rec)
+{
+    recovery *r = ctx;
+    int rc = LSM_OK;
+    r->n_records++;
+    switch (rec->kind) {
+    case MANIFEST_NEW_MEMTABLE:
+        recovery_note_id(r, rec->id);
+        rc = id_list_push(&r->mems, rec->id);
+        if (rc == LSM_OK && rec->has_wal)
+            rc = id_list_push(&r->mem_wals, rec->id);
+        break;
+    case MANIFEST_NEXT_ID:
+        if (rec->id > r->next_id_floor)
+            r->next_id_floor = rec->id;
+        break;
+    case MANIFEST_FLUSH:
+        rc = recovery_apply_flush(r, rec);
+        break;
+    case MANIFEST_COMPACTION:
+        rc = recovery_apply_compaction(r, rec);
+        break;
+    }
+    return rc;
+}
+
+static void recovery_free(recovery *r)
+{
+    free(r->l0.ids);
+    for (size_t i = 0; i < r->n_runs; i++)
+        free(r->runs[i].ids.ids);
+    free(r->runs);
+    free(r->mems.ids);
+    free(r->mem_wals.ids);
+}
+
+/* The files of the directory the engine knows by name. */
+typedef struct dir_files {
+    id_list ssts; /* <id>.sst */
+    id_list wals; /* <id>.wal */
+    int rc;
+} dir_files;
+
+/* Parses "<digits><suffix>"; false for any other name. */
+static bool parse_numbered_name(const char *name, const char *suffix,
+                                uint64_t *id)
+{
+    const char *p = name;
+    uint64_t v = 0;
+    if (*p < '0' || *p > '9')
+        return false;
+    while (*p >= '0' && *p <= '9') {
+        if (v > (UINT64_MAX - 9) / 10)
+            return false;
+        v = v * 10 + (uint64_t)(*p++ - '0');
+    }
+    if (strcmp(p, suffix) != 0)
+        return false;
+    *id = v;
+    return true;
+}
+
+static void dir_files_visit(const char *name, void *ctx)
+{
+    dir_files *d = ctx;
+    uint64_t id;
+    if (d->rc != LSM_OK)
+        return;
+    if (parse_numbered_name(name, ".sst", &id))
+        d->rc = id_list_push(&d->ssts, id);
+    else if (parse_numbered_name(name, ".wal", &id))
+        d->rc = id_list_push(&d->wals, id);
+}
+
+/* Every id of ids (SSTs the manifest names) must have a file. */
+static int recovery_check_named(lsm_db *db, const char *manifest_path,
+                                const id_list *ids, const dir_files *files)
+{
+    for (size_t i = 0; i < ids->n; i++)
+        if (!id_list_has(&files->ssts, ids->ids[i]))
+            return lsm_corrupt("%s names %" PRIu64 ".sst, which is missing "
+                               "from %s",
+                               manifest_path, ids->ids[i], db->dir);
+    return LSM_OK;
+}
+
+/* Checks the directory against the manifest before anything is opened or
+ * deleted, so that a manifest which lost records (damaged or replaced from
+ * outside: a crash only ever cuts a record short) is refused instead of
+ * deleting the files it forgot as orphans:
+ *   - every SST the manifest names must exist;
+ *   - an empty manifest must not sit beside SSTs or WALs;
+ *   - every other SST or WAL must have an id the manifest accounts for
+ *     (below its next id), and an SST flushed from a memtable that logged
+ *     to a WAL must still have that WAL. */
+static int db_check_files(lsm_db *db, const char *manifest_path,
+                          const recovery *r, const dir_files *files)
+{
+    if (r->n_records == 0 && (files->ssts.n > 0 || files->wals.n > 0))
+        return lsm_corrupt("%s is empty but %s holds %zu SST(s) and %zu "
+                           "WAL(s); refusing to open it (nothing was "
+                           "deleted)",
+                           manifest_path, db->dir, files->ssts.n,
+                           files->wals.n);
+    int rc = recovery_check_named(db, manifest_path, &r->l0, files);
+    for (size_t i = 0; i < r->n_runs && rc == LSM_OK; i++)
+        rc = recovery_check_named(db, manifest_path, &r->runs[i].ids, files);
+    if (rc != LSM_OK)
+        return rc;
+    for (size_t i = 0; i < files->wals.n; i++)
+        if (files->wals.ids[i] >= recovery_next_id(r))
+            return lsm_corrupt("%s holds %" PRIu64 ".wal, but %s accounts "
+                               "for no id above %" PRIu64
+                               ": the manifest lost records; refusing to "
+                               "open (nothing was deleted)",
+                               db->dir, files->wals.ids[i], manifest_path,
+                               recovery_next_id(r) - 1);
+    for (size_t i = 0; i < files->ssts.n; i++) {
+        uint64_t id = files->ssts.ids[i];
+        if (recovery_is_live(r, id))
+            continue;
+        /* An SST the manifest does not name is a crash leftover only if
+         * the manifest accounts for its id... */
+        if (id >= recovery_next_id(r))
+            return lsm_corrupt("%s holds %" PRIu64 ".sst, but %s accounts "
+                               "for no id above %" PRIu64
+                               ": the manifest lost records; refusing to "
+                               "open (nothing was deleted)",
+                               db->dir, id, manifest_path,
+                               recovery_next_id(r) - 1);
+        /* ... and, if it is a flush output, only while the WAL it was
+         * flushed from still holds the same data. */
+        if (id_list_has(&r->mem_wals, id) && !id_list_has(&files->wals, id))
+            return lsm_corrupt("%s holds %" PRIu64 ".sst, flushed from "
+                               "memtable %" PRIu64 " whose WAL is gone, but "
+                               "%s does not record the flush: the manifest "
+                               "lost records; refusing to open (nothing was "
+                               "deleted)",
+                               db->dir, id, id, manifest_path);
+    }
+    return LSM_OK;
+}
+
+/* Opens one SST the manifest names; notes its newest sequence number. */
+static int db_open_named_sst(lsm_db *db, uint64_t id, sst **out)
+{
+    char path[DB_PATH_BYTES];
+    int rc = db_sst_path(db, id, path);
+    if (rc == LSM_OK)
+        rc = sst_open(db->env, path, id, db->cache, &db->ctrs, out);
+    if (rc == LSM_OK && sst_max_seq(*out) > db->last_seq)
+        db->last_seq = sst_max_seq(*out);
+    return rc;
+}
+
+/* Opens the SSTs of recovered run r_index into v: into its level, or into a
+ * new tier appended after the ones before it (tiers come newest first). */
+static int db_open_run(lsm_db *db, const recovery *r, size_t r_index,
+                       version *v)
+{
+    const recovered_run *run = &r->runs[r_index];
+    size_t index = r_index;
+    int rc = LSM_OK;
+    if (v->tiered) {
+        index = v->n_levels;
+        rc = version_insert_run(v, index, run->run_id);
+    } else if (r_index >= v->n_levels && run->ids.n > 0) {
+        return lsm_error(LSM_EINVAL,
+                         "%s holds SSTs in L%zu but this compaction "
+                         "strategy has %zu level(s); open it with the "
+                         "strategy it was created with",
+                         db->dir, r_index + 1, v->n_levels);
+    }
+    for (size_t i = 0; i < run->ids.n && rc == LSM_OK; i++) {
+        sst *t = NULL;
+        rc = db_open_named_sst(db, run->ids.ids[i], &t);
+        if (rc == LSM_OK)
+            rc = version_add_to_run(v, index, t);
+        if (rc != LSM_OK)
+            sst_unref(t);
+    }
+    return rc;
+}
+
+/* Opens every SST the manifest names into v. */
+static int db_open_ssts(lsm_db *db, const recovery *r, version *v)
+{
+    int rc = LSM_OK;
+    /* ids are in creation order, so pushing makes L0 newest first. */
+    for (size_t i = 0; i < r->l0.n && rc == LSM_OK; i++) {
+        sst *t = NULL;
+        rc = db_open_named_sst(db, r->l0.ids[i], &t);
+        if (rc == LSM_OK)
+            rc = version_push_l0(v, t);
+        if (rc != LSM_OK)
+            sst_unref(t);
+    }
+    for (size_t i = 0; i < r->n_runs && rc == LSM_OK; i++)
+        rc = db_open_run(db, r, i, v);
+    return rc;
+}
+
+/* Deletes files the manifest does not account for: SSTs it does not name
+ * (outputs of a flush or compaction that crashed before its record) and
+ * WALs of memtables that were flushed or never recorded. */
+static int db_remove_orphans(lsm_db *db, const recovery *r,
+                             const dir_files *files)
+{
+    char path[DB_PATH_BYTES];
+    int rc = LSM_OK;
+    for (size_t i = 0; i < files->ssts.n && rc == LSM_OK; i++) {
+        if (recovery_is_live(r, files->ssts.ids[i]))
+            continue;
+        rc = db_sst_path(db, files->ssts.ids[i], path);
+        if (rc == LSM_OK)
+            rc = db->env->unlink(db->env, path);
+    }
+    for (size_t i = 0; i < files->wals.n; i++)
+        if (!id_list_has(&r->mems, files->wals.ids[i]))
+            db_remove_wal(db, files->wals.ids[i]);
+    return rc;
+}
+
+/* Tells the event callback that a log was repaired. */
+static void db_warn_torn(lsm_db *db, const char *path, uint64_t torn_bytes)
+{
+    char message[DB_PATH_BYTES + 128];
+    snprintf(message, sizeof message,
+             "%s: cut off a torn record of %" PRIu64
+             " byte(s) at the end (left by a crash)",
+             path, torn_bytes);
+    lsm_event ev = {.type = LSM_EVENT_WARNING, .message = message};
+    db_emit(db, &ev);
+}
+
+/* Replays the WAL of every unflushed memtable that has one into a memtable,
+ * oldest first, and adds the non-empty ones to v as immutable memtables.
+ * An empty one is dropped with its WAL. */
+static int db_replay_wals(lsm_db *db, const recovery *r, const dir_files *files,
+                          version *v, size_t *n_recovered)
+{
+    char path[DB_PATH_BYTES];
+    int rc = LSM_OK;
+    *n_recovered = 0;
+    for (size_t i = 0; i < r->mems.n && rc == LSM_OK; i++) {
+        uint64_t id = r->mems.ids[i];
+        if (!id_list_has(&files->wals, id))
+            continue; /* WAL off, or never written */
+        memtable *mt = NULL;
+        uint64_t torn = 0;
+        rc = db_wal_path(db, id, path);
+        if (rc == LSM_OK)
+            rc = memtable_create(id, &mt);
+        apply_ctx a = {.db = NULL, .mem = mt};
+        if (rc == LSM_OK)
+            rc = wal_replay(db->env, path, db_apply_entry, &a, &torn);
+        if (rc == LSM_OK && torn > 0)
+            db_warn_torn(db, path, torn);
+        if (rc == LSM_OK && memtable_num_keys(mt) == 0) {
+            memtable_unref(mt);
+            db_remove_wal(db, id);
+            continue;
+        }
+        if (rc == LSM_OK)
+            rc = version_push_imm(v, mt);
+        if (rc != LSM_OK) {
+            memtable_unref(mt);
+            break;
+        }
+        if (a.max_seq > db->last_seq)
+            db->last_seq = a.max_seq;
+        (*n_recovered)++;
+    }
+    return rc;
+}
+
+static int db_check_options(const lsm_options *o)
+{
+    if (o->target_sst_size < 1)
+        return lsm_error(LSM_EINVAL, "target_sst_size must be at least 1");
+    if (o->block_size < 1)
+        return lsm_error(LSM_EINVAL, "block_size must be at least 1");
+    if (o->num_memtable_limit < 1)
+        return lsm_error(LSM_EINVAL, "num_memtable_limit must be at least 1");
+    if (o->bloom_bits_per_key > 64)
+        return lsm_error(LSM_EINVAL, "bloom_bits_per_key must be 0 to 64");
+    if (o->sched != LSM_SCHED_INLINE && o->sched != LSM_SCHED_THREADS)
+        return lsm_error(LSM_EINVAL, "unknown scheduling mode %d",
+                         (int)o->sched);
+    if (o->max_levels < 1 || o->max_levels > LSM_MAX_LEVELS)
+        return lsm_error(LSM_EINVAL, "max_levels must be 1 to %d",
+                         LSM_MAX_LEVELS);
+    return compact_options_check(o);
+}
+
+/* Allocates the handle and its locks; no I/O. */
+static int db_alloc(const char *dir, const lsm_options *opt, env *e,
+                    lsm_db **out)
+{
+    lsm_db *db = calloc(1, sizeof *db);
+    if (!db || !(db->dir = strdup(dir))) {
+        free(db);
+        return lsm_error(LSM_ENOMEM, "out of memory opening %s", dir);
+    }
+    db->env = e;
+    batch_init(&db->one);
+    db->opt = *opt;
+    db->n_levels = levels_for(opt);
+    db->current_is_tiered = opt->compaction == LSM_COMPACTION_TIERED;
+    pthread_mutex_init(&db->write_mu, NULL);
+    pthread_mutex_init(&db->work_mu, NULL);
+    pthread_mutex_init(&db->compact_mu, NULL);
+    pthread_mutex_init(&db->manifest_mu, NULL);
+    pthread_mutex_init(&db->sync_mu, NULL);
+    pthread_condattr_t cv_attr; /* sync_cv waits with CLOCK_MONOTONIC */
+    pthread_condattr_init(&cv_attr);
+    pthread_condattr_setclock(&cv_attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&db->sync_cv, &cv_attr);
+    pthread_condattr_destroy(&cv_attr);
+    pthread_mutex_init(&db->state_mu, NULL);
+    pthread_cond_init(&db->state_cv, NULL);
+    db->next_iter_id = 1;
+    *out = db;
+    return LSM_OK;
+}
+
+/* Frees what db_alloc and a partial open made. */
+static void db_free(lsm_db *db)
+{
+    version_unref(db->current);
+    wal_close(db->wal);
+    batch_release(&db->one);
+    manifest_close(db->manifest);
+    block_cache_destroy(db->cache);
+    file_close(db->lock_file);
+    pthread_mutex_destroy(&db->write_mu);
+    pthread_mutex_destroy(&db->work_mu);
+    pthread_mutex_destroy(&db->compact_mu);
+    pthread_mutex_destroy(&db->manifest_mu);
+    pthread_mutex_destroy(&db->sync_mu);
+    pthread_cond_destroy(&db->sync_cv);
+    pthread_mutex_destroy(&db->state_mu);
+    pthread_cond_destroy(&db->state_cv);
+    free(db->dir);
+    free(db);
+}
+
+/* Starts the mutable memtable of a freshly opened database: its manifest
+ * record, then its WAL, then the memtable itself (as a freeze does). */
+static int db_start_memtable(lsm_db *db, version *v)
+{
+    memtable *mem = NULL;
+    uint64_t mem_id = db->next_id++;
+    manifest_record rec = {.kind = MANIFEST_NEW_MEMTABLE,
+                           .id = mem_id,
+                           .has_wal = db->opt.enable_wal};
+    int rc = manifest_append(db->manifest, &rec);
+    if (rc == LSM_OK)
+        rc = db_create_wal(db, mem_id, &db->wal);
+    if (rc == LSM_OK)
+        rc = memtable_create(mem_id, &mem);
+    if (rc == LSM_OK)
+        version_set_mem(v, mem);
+    return rc;
+}
+
+/* Rebuilds the tree from the manifest, the SSTs and the WALs (see the top
+ * of this file), and starts a fresh mutable memtable. */
+static int db_recover(lsm_db *db)
+{
+    char path[DB_PATH_BYTES];
+    recovery r = {.tiered = db->current_is_tiered};
+    dir_files files = {0};
+    size_t n_wals = 0;
+    uint64_t torn = 0;
+    version *v = version_new(db->n_levels, db->current_is_tiered);
+    int rc = v ? LSM_OK : lsm_error(LSM_ENOMEM, "out of memory");
+    if (rc == LSM_OK)
+        rc = db_path(db, "MANIFEST", path);
+    if (rc == LSM_OK)
+        rc = manifest_open(db->env, path, recovery_apply, &r, &torn,
+                           &db->manifest);
+    if (rc == LSM_OK && torn > 0)
+        db_warn_torn(db, path, torn);
+    /* A new MANIFEST's directory entry must be durable before it records
+     * anything that matters. */
+    if (rc == LSM_OK)
+        rc = db->env->sync_dir(db->env, db->dir);
+    if (rc == LSM_OK)
+        rc = db->env->list_dir(db->env, db->dir, dir_files_visit, &files);
+    if (rc == LSM_OK)
+        rc = files.rc;
+    if (rc == LSM_OK)
+        rc = db_check_files(db, path, &r, &files);
+    if (rc == LSM_OK)
+        rc = db_open_ssts(db, &r, v);
+    if (rc == LSM_OK)
+        rc = db_replay_wals(db, &r, &files, v, &n_wals);
+    if (rc == LSM_OK)
+        rc = db_remove_orphans(db, &r, &files);
+    if (rc != LSM_OK)
+        goto out;
+    atomic_store(&db->visible_seq, db->last_seq);
+    atomic_store(&db->appended_seq, db->last_seq);
+    db->synced_seq = db->last_seq;
+    db->next_id = recovery_next_id(&r);
+    db->reserved_ids = db->next_id;
+    rc = db_start_memtable(db, v);
+    if (rc != LSM_OK)
+        goto out;
+    db->current = v;
+    v = NULL;
+    if (r.n_records > 0) {
+        lsm_event ev = {.type = LSM_EVENT_RECOVERED,
+                        .n_ssts_opened = r.n_live,
+                        .n_wals_recovered = n_wals};
+        db_emit(db, &ev);
+    }
+out:
+    version_unref(v);
+    recovery_free(&r);
+    free(files.ssts.ids);
+    free(files.wals.ids);
+    return rc;
+}
+
+static void db_stop_threads(lsm_db *db);
+
+int lsm_open(const char *dir, const lsm_options *opt, lsm_db **out)
+{
+    return db_open_env(dir, opt, env_posix(), out);
+}
+
+int db_open_env(const char *dir, const lsm_options *opt, env *e, lsm_db **out)
+{
+    lsm_options defaults;
+    lsm_db *db = NULL;
+    char path[DB_PATH_BYTES];
+    lsm_error_clear();
+    if (!out)
+        return lsm_error(LSM_EINVAL, "lsm_open needs somewhere to put the "
+                                     "handle");
+    *out = NULL;
+    if (!dir || !*dir)
+        return lsm_error(LSM_EINVAL, "database path is empty");
+    if (!opt) {
+        lsm_options_init(&defaults);
+        opt = &defaults;
+    }
+    int rc = db_check_options(opt);
+    if (rc == LSM_OK)
+        rc = db_alloc(dir, opt, e, &db);
+    if (rc != LSM_OK)
+        return rc;
+    rc = db->env->mkdir(db->env, dir);
+    if (rc == LSM_OK)
+        rc = db_path(db, "LOCK", path);
+    if (rc == LSM_OK)
+        rc = db->env->lock(db->env, path, &db->lock_file);
+    if (rc == LSM_OK && opt->block_cache_bytes > 0) {
+        db->cache = block_cache_create(opt->block_cache_bytes);
+        if (!db->cache)
+            rc = lsm_error(LSM_ENOMEM, "out of memory for the block cache");
+    }
+    if (rc == LSM_OK)
+        rc = db_recover(db);
+    if (rc == LSM_OK && opt->sched == LSM_SCHED_INLINE) {
+        /* Recovered memtables may be more than the limit allows. */
+        pthread_mutex_lock(&db->write_mu);
+        rc = db_flush_while_over_limit(db);
+        pthread_mutex_unlock(&db->write_mu);
+    }
+    if (rc == LSM_OK && opt->sched == LSM_SCHED_THREADS) {
+        if (pthread_create(&db->flush_thread, NULL, db_flush_thread_main, db) !=
+            0)
+            rc = lsm_error(LSM_ENOMEM, "cannot start the flush thread");
+        else
+            db->flush_thread_started = true;
+    }
+    if (rc == LSM_OK && opt->sched == LSM_SCHED_THREADS &&
+        opt->compaction != LSM_COMPACTION_NONE) {
+        if (pthread_create(&db->compaction_thread, NULL,
+                           db_compaction_thread_main, db) != 0)
+            rc = lsm_error(LSM_ENOMEM, "cannot start the compaction thread");
+        else
+            db->compaction_thread_started = true;
+    }
+    if (rc != LSM_OK) {
+        db_stop_threads(db); /* those that started before the failure */
+        db_free(db);
+        return rc;
+    }
+    *out = db;
+    return LSM_OK;
+}
+
+/* --- close ---------------------------------------------------------------- */
+
+static void db_stop_threads(lsm_db *db)
+{
+    pthread_mutex_lock(&db->state_mu);
+    db->stopping = true;
+    pthread_cond_broadcast(&db->state_cv);
+    pthread_mutex_unlock(&db->state_mu);
+    if (db->flush_thread_started)
+        pthread_join(db->flush_thread, NULL);
+    db->flush_thread_started = false;
+    if (db->compaction_thread_started)
+        pthread_join(db->compaction_thread, NULL);
+    db->compaction_thread_started = false;
+}
+
+/* What close does with the memtables. With the WAL on it leaves them to
+ * their logs, as mini-lsm's close does (and LevelDB's): the mutable
+ * memtable's log is synced (the immutable ones' were at their freeze), and
+ * the next open replays them all, which a class can watch. Without the WAL
+ * nothing else keeps them, so they are flushed. Threads are stopped. */
+static int db_close_memtables(lsm_db *db)
+{
+    if (!db->opt.enable_wal)
+        return db_flush_all(db);
+    pthread_mutex_lock(&db->write_mu);
+    int rc = db->wal ? db_sync_wal_for_freeze(db) : LSM_OK;
+    pthread_mutex_unlock(&db->write_mu);
+    return rc;
+}
+
+/* Closes the mutable memtable's WAL at close, and deletes it when the
+ * memtable is empty, so a database closed with nothing in memory leaves no
+ * log behind. */
+static void db_close_wal(lsm_db *db)
+{
+    version *v = db_ref_current(db);
+    bool empty = memtable_num_keys(v->mem) == 0;
+    uint64_t id = memtable_id(v->mem);
+    version_unref(v);
+    wal_close(db->wal);
+    db->wal = NULL;
+    if (empty)
+        db_remove_wal(db, id);
+}
+
+int lsm_close(lsm_db *db)
+{
+    lsm_error_clear();
+    if (!db)
+        return LSM_OK;
+    pthread_mutex_lock(&db->state_mu);
+    size_t n_iters = db->n_iters;
+    pthread_mutex_unlock(&db->state_mu);
+    if (n_iters > 0)
+        return lsm_error(LSM_EBUSY,
+                         "%zu iterator(s) still open; close them before "
+                         "closing the database",
+                         n_iters);
+    db_stop_threads(db);
+    /* A latched error means the tree may be behind the memtables; still
+     * try to keep them (in their logs, or by a flush without the WAL), so
+     * that nothing acknowledged is left only in memory. */
+    int rc = db_close_memtables(db);
+    int bg = db_check_bg_error(db);
+    if (rc == LSM_OK)
+        rc = bg;
+    db_close_wal(db);
+    char message[DB_BG_MESSAGE_BYTES];
+    snprintf(message, sizeof message, "%s", lsm_errmsg());
+    db_free(db);
+    if (rc != LSM_OK)
+        lsm_error_set_message(message);
+    return rc;
+}

@@ -1,0 +1,303 @@
+/*
+ * db_state.c: lsm_state_get, the plain owned snapshot behind dump, stats and
+ * the tests.
+ *
+ * It references the current version and lists the open iterators under
+ * state_mu, then copies everything else without the lock. Memtable sizes are
+ * read atomically, so the mutable memtable's figures are a consistent
+ * instant of each counter, not of the whole memtable.
+ */
+#include "db/db_int.h"
+
+#include "log/log_int.h"
+#include "util/status_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void memtable_info_fill(const memtable *mt, lsm_memtable_info *out)
+{
+    out->memtable_id = memtable_id(mt);
+    out->num_keys = memtable_num_keys(mt);
+    out->size_bytes = memtable_size_bytes(mt);
+}
+
+static void *copy_bytes(const uint8_t *p, size_t n)
+{
+    uint8_t *c = malloc(n ? n : 1);
+    if (c && n)
+        memcpy(c, p, n);
+    return c;
+}
+
+static int sst_info_fill(const sst *t, lsm_sst_info *out)
+{
+    size_t nfirst, nlast;
+    const uint8_t *first = sst_first_key(t, &nfirst);
+    const uint8_t *last = sst_last_key(t, &nlast);
+    out->sst_id = sst_id(t);
+    out->file_size = sst_file_size(t);
+    out->num_entries = sst_num_entries(t);
+    out->num_blocks = sst_num_blocks(t);
+    out->first_key = copy_bytes(first, nfirst);
+    out->nfirst_key = nfirst;
+    out->last_key = copy_bytes(last, nlast);
+    out->nlast_key = nlast;
+    if (!out->first_key || !out->last_key)
+        return lsm_error(LSM_ENOMEM, "out of memory taking the state");
+    return LSM_OK;
+}
+
+/* Fills a calloc'd array of n SST infos from ssts. */
+static int sst_infos_fill(sst *const *ssts, size_t n, lsm_sst_info **out)
+{
+    *out = calloc(n ? n : 1, sizeof **out);
+    if (!*out)
+        return lsm_error(LSM_ENOMEM, "out of memory taking the state");
+    int rc = LSM_OK;
+    for (size_t i = 0; i < n && rc == LSM_OK; i++)
+        rc = sst_info_fill(ssts[i], &(*out)[i]);
+    return rc;
+}
+
+static void counters_copy(counters *c, lsm_counters *out)
+{
+#define COPY(field)                                                            \
+    out->field = atomic_load_explicit(&c->field, memory_order_relaxed)
+    COPY(puts);
+    COPY(deletes);
+    COPY(gets);
+    COPY(scans);
+    COPY(user_bytes_written);
+    COPY(wal_bytes_written);
+    COPY(wal_syncs);
+    COPY(flush_bytes_written);
+    COPY(compaction_bytes_written);
+    COPY(memtables_frozen);
+    COPY(flushes);
+    COPY(compactions);
+    COPY(block_reads);
+    COPY(block_cache_hits);
+    COPY(bloom_checks);
+    COPY(bloom_negatives);
+    COPY(sst_probes);
+    COPY(write_stalls);
+    COPY(stall_micros);
+#undef COPY
+}
+
+/* The amplification figures (lsm.h) from the version's running byte total
+ * and the counters: nothing is scanned. The bottom run is the last run
+ * holding SSTs (the oldest tier), or, when no run does, the oldest L0 SST:
+ * every L0 SST is a sorted run of its own. */
+static void amplification_fill(const version *v, const lsm_counters *c,
+                               lsm_amplification *a)
+{
+    memset(a, 0, sizeof *a);
+    uint64_t sst_writes = c->flush_bytes_written + c->compaction_bytes_written;
+    if (c->user_bytes_written > 0)
+        a->write = (double)sst_writes / (double)c->user_bytes_written;
+    a->live_sst_bytes = v->sst_bytes;
+    a->read = v->n_l0;
+    const sorted_run *bottom = NULL;
+    for (size_t l = 0; l < v->n_levels; l++) {
+        if (v->levels[l].n_ssts == 0)
+            continue;
+        a->read++;
+        bottom = &v->levels[l];
+    }
+    if (bottom) {
+        for (size_t i = 0; i < bottom->n_ssts; i++)
+            a->bottom_sst_bytes += sst_file_size(bottom->ssts[i]);
+    } else if (v->n_l0 > 0) {
+        a->bottom_sst_bytes = sst_file_size(v->l0[v->n_l0 - 1]);
+    }
+    if (a->bottom_sst_bytes > 0)
+        a->space = (double)a->live_sst_bytes / (double)a->bottom_sst_bytes;
+}
+
+/* Copies the open iterators (oldest first) under state_mu. */
+static int iters_fill(lsm_db *db, lsm_state *st)
+{
+    size_t n = db->n_iters;
+    st->iters = calloc(n ? n : 1, sizeof *st->iters);
+    if (!st->iters)
+        return lsm_error(LSM_ENOMEM, "out of memory taking the state");
+    /* db->iters is newest first; the state lists them oldest first. */
+    size_t i = n;
+    for (lsm_iter *it = db->iters; it && i > 0; it = it->next_open) {
+        i--;
+        st->iters[i].iter_id = it->iter_id;
+        st->iters[i].num_active =
+            atomic_load_explicit(&it->num_active, memory_order_relaxed);
+    }
+    st->n_iters = n;
+    return LSM_OK;
+}
+
+static int state_fill_from_version(const version *v, lsm_state *st)
+{
+    memtable_info_fill(v->mem, &st->memtable);
+    st->immutables = calloc(v->n_imm ? v->n_imm : 1, sizeof *st->immutables);
+    if (!st->immutables)
+        return lsm_error(LSM_ENOMEM, "out of memory taking the state");
+    st->n_immutables = v->n_imm;
+    for (size_t i = 0; i < v->n_imm; i++)
+        memtable_info_fill(v->imm[i], &st->immutables[i]);
+    st->pending_flushes = v->n_imm;
+
+    st->n_l0 = v->n_l0;
+    int rc = sst_infos_fill(v->l0, v->n_l0, &st->l0);
+    if (rc != LSM_OK)
+        return rc;
+    st->levels = calloc(v->n_levels ? v->n_levels : 1, sizeof *st->levels);
+    if (!st->levels)
+        return lsm_error(LSM_ENOMEM, "out of memory taking the state");
+    st->n_levels = v->n_levels;
+    for (size_t l = 0; l < v->n_levels && rc == LSM_OK; l++) {
+        st->levels[l].level = (int)v->levels[l].run_id;
+        st->levels[l].n_ssts = v->levels[l].n_ssts;
+        rc = sst_infos_fill(v->levels[l].ssts, v->levels[l].n_ssts,
+                            &st->levels[l].ssts);
+    }
+    return rc;
+}
+
+int lsm_state_get(lsm_db *db, lsm_state **out)
+{
+    lsm_error_clear();
+    if (!db || !out)
+        return lsm_error(LSM_EINVAL, "lsm_state_get needs a handle and "
+                                     "somewhere to put the state");
+    *out = NULL;
+    lsm_state *st = calloc(1, sizeof *st);
+    if (!st)
+        return lsm_error(LSM_ENOMEM, "out of memory taking the state");
+    counters_copy(&db->ctrs, &st->counters);
+    pthread_mutex_lock(&db->state_mu);
+    version *v = db->current;
+    version_ref(v);
+    int rc = iters_fill(db, st);
+    pthread_mutex_unlock(&db->state_mu);
+    if (rc == LSM_OK)
+        rc = state_fill_from_version(v, st);
+    if (rc == LSM_OK)
+        amplification_fill(v, &st->counters, &st->amplification);
+    st->tiered = v->tiered;
+    version_unref(v);
+    st->sched = db->opt.sched;
+    st->compaction = db->opt.compaction;
+    if (rc != LSM_OK) {
+        lsm_state_free(st);
+        return rc;
+    }
+    *out = st;
+    return LSM_OK;
+}
+
+static void sst_infos_free(lsm_sst_info *infos, size_t n)
+{
+    if (!infos)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        free(infos[i].first_key);
+        free(infos[i].last_key);
+    }
+    free(infos);
+}
+
+void lsm_state_free(lsm_state *st)
+{
+    if (!st)
+        return;
+    free(st->immutables);
+    sst_infos_free(st->l0, st->n_l0);
+    if (st->levels)
+        for (size_t l = 0; l < st->n_levels; l++)
+            sst_infos_free(st->levels[l].ssts, st->levels[l].n_ssts);
+    free(st->levels);
+    free(st->iters);
+    free(st);
+}
+
+/* --- reading the manifest ------------------------------------------------- */
+
+typedef struct manifest_list {
+    lsm_manifest_record *recs;
+    size_t n, cap;
+} manifest_list;
+
+/* log_scan's callback: decodes one record into the public form. The ids of
+ * a compaction get one allocation, pointed to by removed (added follows). */
+static int manifest_list_add(void *ctx, uint64_t offset, const uint8_t *payload,
+                             size_t n)
+{
+    manifest_list *l = ctx;
+    manifest_record rec;
+    void *owned;
+    int rc = manifest_decode(payload, n, &rec, &owned);
+    if (rc != LSM_OK)
+        return rc;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 32;
+        lsm_manifest_record *grown = realloc(l->recs, cap * sizeof *grown);
+        if (!grown) {
+            free(owned);
+            return lsm_error(LSM_ENOMEM, "out of memory reading the manifest");
+        }
+        l->recs = grown;
+        l->cap = cap;
+    }
+    lsm_manifest_record *out = &l->recs[l->n++];
+    memset(out, 0, sizeof *out);
+    out->offset = offset;
+    out->kind = (lsm_manifest_kind)rec.kind;
+    out->id = rec.id;
+    out->has_wal = rec.has_wal;
+    out->level = (int)rec.level;
+    out->n_removed = rec.n_removed;
+    out->n_added = rec.n_added;
+    out->removed = owned;
+    out->added = owned ? (uint64_t *)owned + rec.n_removed : NULL;
+    return LSM_OK;
+}
+
+int lsm_manifest_read(lsm_db *db, lsm_manifest_record **out, size_t *n)
+{
+    char path[DB_PATH_BYTES];
+    uint8_t *data = NULL;
+    uint64_t size = 0, valid_end = 0;
+    manifest_list l = {0};
+    lsm_error_clear();
+    if (!db || !out || !n)
+        return lsm_error(LSM_EINVAL, "lsm_manifest_read needs a handle and "
+                                     "somewhere to put the records");
+    *out = NULL;
+    *n = 0;
+    int rc = db_path(db, "MANIFEST", path);
+    if (rc != LSM_OK)
+        return rc;
+    /* Under manifest_mu no append is half-way through. */
+    pthread_mutex_lock(&db->manifest_mu);
+    rc = log_read_file(db->env, path, &data, &size);
+    pthread_mutex_unlock(&db->manifest_mu);
+    if (rc == LSM_OK)
+        rc = log_scan(path, data, size, manifest_list_add, &l, &valid_end);
+    free(data);
+    if (rc != LSM_OK) {
+        lsm_manifest_free(l.recs, l.n);
+        return rc;
+    }
+    *out = l.recs;
+    *n = l.n;
+    return LSM_OK;
+}
+
+void lsm_manifest_free(lsm_manifest_record *records, size_t n)
+{
+    if (!records)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(records[i].removed);
+    free(records);
+}

@@ -1,0 +1,41 @@
+/*
+ * batch_int.h: the inside of an lsm_batch.
+ *
+ * A batch IS a WAL record under construction: rep holds LOG_HEADER_BYTES of
+ * room for the log header, then the record payload (wal_int.h) with its
+ * first_seq still zero. lsm_write fills in first_seq and appends rep to the
+ * WAL as it is, then applies the same bytes to the memtable, so the log and
+ * the memtable can never disagree about what a batch held.
+ */
+#ifndef LSM_BATCH_INT_H
+#define LSM_BATCH_INT_H
+
+#include "log/log_int.h"
+#include "lsm.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Bytes before the first entry: log header, u64 first_seq, u32 count. */
+#define BATCH_PREFIX_BYTES (LOG_HEADER_BYTES + 8 + 4)
+
+struct lsm_batch {
+    uint8_t *rep;
+    size_t len, cap;     /* len >= BATCH_PREFIX_BYTES */
+    uint32_t count;      /* entries, also stored in rep */
+    uint64_t user_bytes; /* key + value bytes, for the counters */
+};
+
+/* Initializes an empty batch in caller-owned storage (for lsm_put's
+ * one-entry batch). batch_release frees what it allocated. */
+void batch_init(lsm_batch *b);
+void batch_release(lsm_batch *b);
+/* Adds one entry (type ENTRY_VALUE or ENTRY_TOMBSTONE). */
+int batch_add(lsm_batch *b, uint8_t type, const void *key, size_t nkey,
+              const void *value, size_t nvalue);
+/* Stores first_seq into the payload. */
+void batch_set_first_seq(lsm_batch *b, uint64_t first_seq);
+/* The payload (without the log header room) and its length. */
+const uint8_t *batch_payload(const lsm_batch *b, size_t *n);
+
+#endif

@@ -1,0 +1,56 @@
+/*
+ * wal_int.h: write-ahead logs, one per memtable (<memtable id>.wal).
+ *
+ * Every write (a put, a delete, or a whole batch) is one log record
+ * (log_int.h) appended before the write reaches the memtable. Replaying a
+ * memtable's log rebuilds it after a crash. The record payload is the same
+ * encoding as an lsm_batch (batch_int.h):
+ *     u64 first_seq | u32 count | count x entry
+ *     entry: u8 type | varint key length | key | varint value length | value
+ * entry i has sequence number first_seq + i. FORMAT.md has the details.
+ *
+ * Thread safety: none; the db's write lock serializes appends.
+ */
+#ifndef LSM_WAL_INT_H
+#define LSM_WAL_INT_H
+
+#include "util/env_int.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct wal wal;
+
+/* Creates (truncating) the log at path. The caller fsyncs the directory so
+ * the new file survives a power loss. *out is freed by wal_close. */
+int wal_create(env *e, const char *path, wal **out);
+
+/* Appends one record: buf holds LOG_HEADER_BYTES of room, then the payload.
+ * With sync, fsyncs before returning. */
+int wal_append(wal *w, uint8_t *buf, size_t payload_len, bool sync);
+
+/* fsyncs the log. */
+int wal_sync(wal *w);
+
+/* Closes the file (it stays on disk) and frees w. NULL-safe. */
+int wal_close(wal *w);
+
+/* Called for every entry of every record, in log order. */
+typedef int (*wal_entry_fn)(void *ctx, uint64_t seq, uint8_t type,
+                            const uint8_t *key, size_t nkey,
+                            const uint8_t *value, size_t nvalue);
+
+/* Checks one record payload completely, then calls fn for each entry. A
+ * malformed payload is LSM_ECORRUPT and fn is never called for it, so a
+ * batch is applied whole or not at all. */
+int wal_decode_record(const uint8_t *payload, size_t n, wal_entry_fn fn,
+                      void *ctx);
+
+/* Replays the log at path through fn. A torn tail is cut off the file and
+ * its size reported in *torn_bytes. Corruption before it is LSM_ECORRUPT
+ * naming the file and offset. */
+int wal_replay(env *e, const char *path, wal_entry_fn fn, void *ctx,
+               uint64_t *torn_bytes);
+
+#endif

@@ -1,0 +1,335 @@
+/*
+ * memtable.c: the memtable of memtable_int.h, a skiplist of version chains.
+ *
+ * Every distinct user key is one skiplist node; its payload is the newest
+ * `memtable_version`, which points at the next older one. A version is
+ * written completely (value bytes included) before it is published, either
+ * as the initial payload of a new node or by a release store into an
+ * existing node, and is never modified afterwards. Readers therefore walk a
+ * chain without locks, and a chain is always in strictly descending seq
+ * order (memtable_put refuses a seq that is not newer than the key's newest
+ * version).
+ *
+ * The counters (num_keys, size_bytes, max_seq) are atomics written by the
+ * single writer and read with relaxed loads by anyone: they are statistics
+ * and freeze triggers, not a way to synchronise with the data.
+ */
+#include "mem/memtable_int.h"
+
+#include "util/arena_int.h"
+#include "lsm.h"
+#include "mem/skiplist_int.h"
+#include "util/status_int.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct memtable_version {
+    uint64_t seq;
+    const struct memtable_version *older; /* NULL for the oldest */
+    size_t nvalue;
+    uint8_t type;
+    uint8_t value[]; /* nvalue bytes */
+} memtable_version;
+
+struct memtable {
+    uint64_t memtable_id;
+    arena *arena;
+    skiplist *list;
+    atomic_size_t refs;
+    atomic_size_t num_keys;
+    atomic_size_t size_bytes;
+    atomic_uint_least64_t max_seq;
+};
+
+int memtable_create(uint64_t memtable_id, memtable **out)
+{
+    int rc = LSM_OK;
+    *out = NULL;
+    memtable *mt = calloc(1, sizeof(*mt));
+    if (!mt) {
+        rc = lsm_error(LSM_ENOMEM, "memtable %llu: out of memory",
+                       (unsigned long long)memtable_id);
+        goto out;
+    }
+    mt->memtable_id = memtable_id;
+    mt->arena = arena_create();
+    if (!mt->arena) {
+        rc = lsm_error(LSM_ENOMEM, "memtable %llu: out of memory",
+                       (unsigned long long)memtable_id);
+        goto out;
+    }
+    rc = skiplist_create(mt->arena, &mt->list);
+    if (rc != LSM_OK)
+        goto out;
+    atomic_init(&mt->refs, 1);
+    atomic_init(&mt->num_keys, 0);
+    atomic_init(&mt->size_bytes, 0);
+    atomic_init(&mt->max_seq, 0);
+    *out = mt;
+out:
+    if (rc != LSM_OK && mt) {
+        arena_destroy(mt->arena);
+        free(mt);
+    }
+    return rc;
+}
+
+void memtable_ref(memtable *mt)
+{
+    atomic_fetch_add_explicit(&mt->refs, 1, memory_order_relaxed);
+}
+
+/* The acq_rel decrement orders every use of the memtable by other holders
+ * before the free done by whoever drops the last reference. */
+void memtable_unref(memtable *mt)
+{
+    if (!mt)
+        return;
+    if (atomic_fetch_sub_explicit(&mt->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    arena_destroy(mt->arena);
+    free(mt);
+}
+
+/* Allocates and fills a version in the arena (not yet published). */
+static memtable_version *memtable_version_new(memtable *mt, uint64_t seq,
+                                              uint8_t type,
+                                              const uint8_t *value,
+                                              size_t nvalue)
+{
+    if (nvalue > SIZE_MAX - sizeof(memtable_version))
+        return NULL;
+    memtable_version *v = arena_alloc(mt->arena, sizeof(*v) + nvalue);
+    if (!v)
+        return NULL;
+    v->seq = seq;
+    v->older = NULL;
+    v->nvalue = nvalue;
+    v->type = type;
+    if (nvalue)
+        memcpy(v->value, value, nvalue);
+    return v;
+}
+
+/* Adds after the value is allocated, so that a failure adds nothing. One
+ * skiplist search serves both cases: a new key publishes the version as the
+ * node's initial payload, an existing key chains it in front of the old
+ * newest version and publishes it with a release store. */
+int memtable_put(memtable *mt, const uint8_t *key, size_t nkey, uint64_t seq,
+                 uint8_t type, const uint8_t *value, size_t nvalue)
+{
+    if (!key || nkey == 0)
+        return lsm_error(LSM_EINVAL, "memtable %llu: empty key",
+                         (unsigned long long)mt->memtable_id);
+    if (type != ENTRY_VALUE && type != ENTRY_TOMBSTONE)
+        return lsm_error(LSM_EINVAL, "memtable %llu: bad entry type %u",
+                         (unsigned long long)mt->memtable_id, type);
+    if (type == ENTRY_TOMBSTONE)
+        nvalue = 0;
+    if (!value && nvalue > 0)
+        return lsm_error(LSM_EINVAL, "memtable %llu: NULL value of %zu bytes",
+                         (unsigned long long)mt->memtable_id, nvalue);
+
+    memtable_version *v = memtable_version_new(mt, seq, type, value, nvalue);
+    if (!v)
+        return lsm_error(LSM_ENOMEM,
+                         "memtable %llu: out of memory for a %zu-byte value",
+                         (unsigned long long)mt->memtable_id, nvalue);
+
+    skiplist_node *node;
+    bool inserted;
+    int rc = skiplist_find_or_insert(mt->list, key, nkey, v, &node, &inserted);
+    if (rc != LSM_OK)
+        return rc;
+    if (!inserted) {
+        const memtable_version *newest = skiplist_node_payload(node);
+        if (seq <= newest->seq)
+            return lsm_error(LSM_EINVAL,
+                             "memtable %llu: seq %llu is not newer than %llu "
+                             "for the same key",
+                             (unsigned long long)mt->memtable_id,
+                             (unsigned long long)seq,
+                             (unsigned long long)newest->seq);
+        v->older = newest;
+        skiplist_node_set_payload(node, v);
+    } else {
+        atomic_fetch_add_explicit(&mt->num_keys, 1, memory_order_relaxed);
+    }
+    atomic_fetch_add_explicit(&mt->size_bytes, nkey + nvalue,
+                              memory_order_relaxed);
+    if (seq > atomic_load_explicit(&mt->max_seq, memory_order_relaxed))
+        atomic_store_explicit(&mt->max_seq, seq, memory_order_relaxed);
+    return LSM_OK;
+}
+
+/* Fills *out from one version of the key held by node. */
+static void memtable_fill_entry(const skiplist_node *node,
+                                const memtable_version *v, entry *out)
+{
+    out->key = skiplist_node_key(node, &out->nkey);
+    out->seq = v->seq;
+    out->type = v->type;
+    if (v->type == ENTRY_TOMBSTONE) {
+        out->value = NULL;
+        out->nvalue = 0;
+    } else {
+        out->value = v->value;
+        out->nvalue = v->nvalue;
+    }
+}
+
+bool memtable_get_at(memtable *mt, const uint8_t *key, size_t nkey,
+                     uint64_t max_seq, entry *out)
+{
+    if (!key || nkey == 0)
+        return false;
+    const skiplist_node *node = skiplist_find(mt->list, key, nkey);
+    if (!node)
+        return false;
+    const memtable_version *v = skiplist_node_payload(node);
+    while (v && v->seq > max_seq)
+        v = v->older;
+    if (!v)
+        return false;
+    memtable_fill_entry(node, v, out);
+    return true;
+}
+
+bool memtable_get(memtable *mt, const uint8_t *key, size_t nkey, entry *out)
+{
+    return memtable_get_at(mt, key, nkey, UINT64_MAX, out);
+}
+
+uint64_t memtable_id(const memtable *mt)
+{
+    return mt->memtable_id;
+}
+
+size_t memtable_num_keys(const memtable *mt)
+{
+    return atomic_load_explicit((atomic_size_t *)&mt->num_keys,
+                                memory_order_relaxed);
+}
+
+size_t memtable_size_bytes(const memtable *mt)
+{
+    return atomic_load_explicit((atomic_size_t *)&mt->size_bytes,
+                                memory_order_relaxed);
+}
+
+uint64_t memtable_max_seq(const memtable *mt)
+{
+    return atomic_load_explicit((atomic_uint_least64_t *)&mt->max_seq,
+                                memory_order_relaxed);
+}
+
+bool memtable_first_key(const memtable *mt, const uint8_t **key, size_t *n)
+{
+    const skiplist_node *node = skiplist_first(mt->list);
+    if (!node)
+        return false;
+    *key = skiplist_node_key(node, n);
+    return true;
+}
+
+bool memtable_last_key(const memtable *mt, const uint8_t **key, size_t *n)
+{
+    const skiplist_node *node = skiplist_last(mt->list);
+    if (!node)
+        return false;
+    *key = skiplist_node_key(node, n);
+    return true;
+}
+
+/* --- Iterator ------------------------------------------------------------- */
+
+/* Positioned on (node, version); node == NULL means exhausted or not yet
+ * positioned. Holds one memtable reference for its whole life. */
+typedef struct memtable_iter {
+    iter base;
+    memtable *mt;
+    const skiplist_node *node;
+    const memtable_version *version;
+} memtable_iter;
+
+static bool memtable_iter_valid(const iter *it)
+{
+    return ((const memtable_iter *)it)->node != NULL;
+}
+
+static void memtable_iter_current(const iter *it, entry *out)
+{
+    const memtable_iter *mi = (const memtable_iter *)it;
+    memtable_fill_entry(mi->node, mi->version, out);
+}
+
+/* Enters node at its newest version (as published right now). */
+static void memtable_iter_enter(memtable_iter *mi, const skiplist_node *node)
+{
+    mi->node = node;
+    mi->version = node ? skiplist_node_payload(node) : NULL;
+}
+
+/* Older versions of the same key come next (seq descending), then the next
+ * key's newest version. */
+static int memtable_iter_next(iter *it)
+{
+    memtable_iter *mi = (memtable_iter *)it;
+    if (!mi->node)
+        return LSM_OK;
+    if (mi->version->older) {
+        mi->version = mi->version->older;
+        return LSM_OK;
+    }
+    memtable_iter_enter(mi, skiplist_next(mi->node));
+    return LSM_OK;
+}
+
+static int memtable_iter_seek(iter *it, const uint8_t *key, size_t nkey)
+{
+    memtable_iter *mi = (memtable_iter *)it;
+    const skiplist *list = mi->mt->list;
+    memtable_iter_enter(mi, key ? skiplist_seek(list, key, nkey)
+                                : skiplist_first(list));
+    return LSM_OK;
+}
+
+static size_t memtable_iter_num_active(const iter *it)
+{
+    return memtable_iter_valid(it) ? 1 : 0;
+}
+
+static void memtable_iter_destroy(iter *it)
+{
+    memtable_iter *mi = (memtable_iter *)it;
+    memtable_unref(mi->mt);
+    free(mi);
+}
+
+static const iter_ops memtable_iter_ops = {
+    .valid = memtable_iter_valid,
+    .current = memtable_iter_current,
+    .next = memtable_iter_next,
+    .seek = memtable_iter_seek,
+    .num_active = memtable_iter_num_active,
+    .destroy = memtable_iter_destroy,
+};
+
+/* The iterator is freed with iter_destroy, which drops its reference; until
+ * then the memtable (and every entry view it hands out) stays alive even if
+ * every other holder unrefs it. NULL when out of memory. */
+iter *memtable_iter_new(memtable *mt)
+{
+    memtable_iter *mi = calloc(1, sizeof(*mi));
+    if (!mi) {
+        lsm_error(LSM_ENOMEM, "memtable %llu: out of memory for an iterator",
+                  (unsigned long long)mt->memtable_id);
+        return NULL;
+    }
+    mi->base.ops = &memtable_iter_ops;
+    memtable_ref(mt);
+    mi->mt = mt;
+    return &mi->base;
+}

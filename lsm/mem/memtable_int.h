@@ -1,0 +1,66 @@
+/*
+ * memtable_int.h: the in-memory sorted table of recent writes.
+ *
+ * A memtable is a skiplist (skiplist_int.h) on an arena. Each distinct user
+ * key has one skiplist node holding a chain of versions, newest first; a
+ * version is (sequence number, type, value). Keeping every version (rather
+ * than overwriting) is what later makes snapshot reads possible.
+ *
+ * Size: memtable_size_bytes is the sum of key bytes + value bytes of every
+ * write, as mini-lsm counts it (overwrites count again). It is the freeze
+ * trigger, so it must not depend on the machine; arena usage would.
+ *
+ * Thread safety: ONE writer at a time (the db's write lock serializes them),
+ * any number of concurrent readers without locks. Readers see a version once
+ * it is fully written (release/acquire publication).
+ *
+ * Life: refcounted. memtable_create returns one reference; iterators take
+ * their own; the last memtable_unref frees the arena.
+ */
+#ifndef LSM_MEMTABLE_INT_H
+#define LSM_MEMTABLE_INT_H
+
+#include "iter/iter_int.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct memtable memtable;
+
+/* Creates an empty memtable with the given id; *out holds one reference. */
+int memtable_create(uint64_t memtable_id, memtable **out);
+void memtable_ref(memtable *mt);
+void memtable_unref(memtable *mt); /* NULL-safe */
+
+/* Adds a version of key. type is ENTRY_VALUE or ENTRY_TOMBSTONE (value then
+ * ignored). seq must be greater than the newest seq of the same key
+ * (LSM_EINVAL otherwise); the db hands out increasing seqs, so it is.
+ * Copies key and value. LSM_ENOMEM on allocation failure (nothing added). */
+int memtable_put(memtable *mt, const uint8_t *key, size_t nkey, uint64_t seq,
+                 uint8_t type, const uint8_t *value, size_t nvalue);
+
+/* Finds the newest version of key. Returns true and fills *out (pointers into
+ * the arena, valid while the caller holds a reference) when present, a
+ * tombstone included; false when the memtable has no version of key. */
+bool memtable_get(memtable *mt, const uint8_t *key, size_t nkey, entry *out);
+
+/* As memtable_get, but the newest version with seq <= max_seq: versions
+ * written after a reader's snapshot are invisible to it. */
+bool memtable_get_at(memtable *mt, const uint8_t *key, size_t nkey,
+                     uint64_t max_seq, entry *out);
+
+/* An iterator over every version in internal-key order; holds a reference
+ * on the memtable until destroyed. Sees entries added after it was created
+ * (the db only ever iterates frozen memtables or tolerates that). */
+iter *memtable_iter_new(memtable *mt);
+
+uint64_t memtable_id(const memtable *mt);
+size_t memtable_num_keys(const memtable *mt);   /* distinct user keys */
+size_t memtable_size_bytes(const memtable *mt); /* see above */
+uint64_t memtable_max_seq(const memtable *mt);  /* 0 when empty */
+/* Smallest / largest user key; false when empty. Pointers into the arena. */
+bool memtable_first_key(const memtable *mt, const uint8_t **key, size_t *n);
+bool memtable_last_key(const memtable *mt, const uint8_t **key, size_t *n);
+
+#endif

@@ -1,0 +1,369 @@
+/*
+ * sst_builder.c: writing an SST front to back (sst_int.h, FORMAT.md "SST
+ * files").
+ *
+ * Entries go into the current data block; when the next entry would take
+ * the block past block_size, the block is finished, queued for the file,
+ * and its index record (offset, size, first and last user key) is kept in
+ * memory. Finished bytes collect in a write buffer of SST_WRITE_BUFFER_BYTES
+ * so that small blocks cost one system call per buffer, not per block (the
+ * file is fsynced at finish anyway, so nothing is lost by holding them).
+ * finish appends the filter, the index and the footer, fsyncs and closes.
+ *
+ * Invariants:
+ *   1. Every entry added is strictly greater (internal-key order) than the
+ *      one before; last_key / last_seq hold the previous entry.
+ *   2. offset is the number of bytes written so far (to the file or to
+ *      pending), so it is where the next block starts.
+ *   3. pending holds less than SST_WRITE_BUFFER_BYTES between calls.
+ *   4. The first I/O or memory failure is latched in rc: the file is then
+ *      of no use, every later call reports it, and finish removes the file.
+ *      A rejected entry (LSM_EINVAL) is not a failure of the builder.
+ *
+ * Thread safety: a builder is used by one thread.
+ */
+#include "table/block_int.h"
+#include "table/bloom_int.h"
+#include "util/checksum_int.h"
+#include "util/coding_int.h"
+#include "table/sst_int.h"
+#include "util/status_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Finished bytes are written in batches of about this size. */
+#define SST_WRITE_BUFFER_BYTES ((size_t)64 << 10)
+
+struct sst_builder {
+    env *env;
+    char *path;
+    env_file *file;
+    size_t block_size; /* clamped to 1..BLOCK_MAX_ENTRIES_BYTES */
+    block_builder block;
+    bloom_builder bloom;
+    byte_buf index;    /* index records of the finished blocks */
+    byte_buf last_key; /* user key of the last entry added */
+    byte_buf pending;  /* finished bytes not yet appended to the file */
+    uint64_t last_seq;
+    uint64_t offset;
+    uint64_t n_entries;
+    uint64_t n_blocks;
+    uint64_t max_seq;
+    int rc;
+};
+
+/* Frees the builder's memory (the file must already be closed). */
+static void sst_builder_free(sst_builder *b)
+{
+    block_builder_free(&b->block);
+    bloom_builder_free(&b->bloom);
+    byte_buf_free(&b->index);
+    byte_buf_free(&b->last_key);
+    byte_buf_free(&b->pending);
+    free(b->path);
+    free(b);
+}
+
+int sst_builder_open(env *e, const char *path, const sst_builder_options *opt,
+                     sst_builder **out)
+{
+    *out = NULL;
+    if (!opt || opt->block_size == 0)
+        return lsm_error(LSM_EINVAL, "%s: SST block size must be >= 1 byte",
+                         path);
+    sst_builder *b = calloc(1, sizeof *b);
+    if (!b || !(b->path = strdup(path))) {
+        free(b);
+        return lsm_error(LSM_ENOMEM, "out of memory creating %s", path);
+    }
+    b->env = e;
+    b->block_size = opt->block_size < BLOCK_MAX_ENTRIES_BYTES
+                        ? opt->block_size
+                        : BLOCK_MAX_ENTRIES_BYTES;
+    block_builder_init(&b->block);
+    bloom_builder_init(&b->bloom, opt->bloom_bits_per_key);
+    int rc = e->open_write(e, path, &b->file);
+    if (rc != LSM_OK) {
+        sst_builder_free(b);
+        return rc;
+    }
+    *out = b;
+    return LSM_OK;
+}
+
+/* LSM_EINVAL unless e is a well-formed entry that sorts after the previous
+ * one (invariant 1). */
+static int sst_builder_check_entry(const sst_builder *b, const entry *e)
+{
+    if (!e->key || e->nkey == 0 || e->nkey > LSM_MAX_KEY_BYTES)
+        return lsm_error(LSM_EINVAL, "%s: key of %zu bytes (1 to %u allowed)",
+                         b->path, e->nkey, LSM_MAX_KEY_BYTES);
+    if (e->type != ENTRY_VALUE && e->type != ENTRY_TOMBSTONE)
+        return lsm_error(LSM_EINVAL, "%s: bad entry type %u", b->path,
+                         (unsigned)e->type);
+    if (e->type == ENTRY_VALUE &&
+        (e->nvalue > LSM_MAX_VALUE_BYTES || (e->nvalue && !e->value)))
+        return lsm_error(LSM_EINVAL, "%s: value of %zu bytes (max %u)", b->path,
+                         e->nvalue, LSM_MAX_VALUE_BYTES);
+    if (b->n_entries > 0) {
+        int c = user_key_cmp(e->key, e->nkey, b->last_key.data,
+                             b->last_key.n_bytes);
+        if (c < 0 || (c == 0 && e->seq >= b->last_seq))
+            return lsm_error(LSM_EINVAL,
+                             "%s: entry %llu is out of order (keys must "
+                             "increase, versions of a key newest first)",
+                             b->path, (unsigned long long)b->n_entries);
+    }
+    return LSM_OK;
+}
+
+/* Appends pending bytes to the file. */
+static int sst_builder_drain(sst_builder *b)
+{
+    int rc = LSM_OK;
+    if (b->pending.n_bytes)
+        rc = file_append(b->file, b->pending.data, b->pending.n_bytes);
+    b->pending.n_bytes = 0;
+    return rc;
+}
+
+/* Queues n finished bytes for the file; large pieces go straight through.
+ * Advances offset. */
+static int sst_builder_write(sst_builder *b, const void *data, size_t n)
+{
+    int rc = LSM_OK;
+    if (b->pending.n_bytes + n > SST_WRITE_BUFFER_BYTES)
+        rc = sst_builder_drain(b);
+    if (rc == LSM_OK && n >= SST_WRITE_BUFFER_BYTES)
+        rc = file_append(b->file, data, n);
+    else if (rc == LSM_OK)
+        rc = byte_buf_append(&b->pending, data, n);
+    if (rc == LSM_OK)
+        b->offset += n;
+    return rc;
+}
+
+/* Appends the index record of the block being finished. */
+static int sst_builder_index_add(sst_builder *b, uint64_t size_bytes,
+                                 const uint8_t *first, size_t nfirst)
+{
+    const byte_buf *last = &b->last_key;
+    int rc = byte_buf_reserve(&b->index,
+                              4 * VARINT64_MAX_BYTES + nfirst + last->n_bytes);
+    if (rc != LSM_OK)
+        return rc;
+    uint8_t *p = b->index.data + b->index.n_bytes;
+    p += put_varint64(p, b->offset);
+    p += put_varint64(p, size_bytes);
+    p += put_varint64(p, nfirst);
+    memcpy(p, first, nfirst);
+    p += nfirst;
+    p += put_varint64(p, last->n_bytes);
+    memcpy(p, last->data, last->n_bytes);
+    p += last->n_bytes;
+    b->index.n_bytes = (size_t)(p - b->index.data);
+    return LSM_OK;
+}
+
+/* Finishes the current block, appends it to the file and indexes it. The
+ * index record goes first because the block's first key points into the
+ * builder's buffer, which finish may move. */
+static int sst_builder_flush_block(sst_builder *b)
+{
+    size_t nfirst;
+    const uint8_t *first = block_builder_first_key(&b->block, &nfirst);
+    size_t size_bytes = block_builder_size_bytes(&b->block);
+    int rc = sst_builder_index_add(b, size_bytes, first, nfirst);
+    const uint8_t *data;
+    size_t n;
+    if (rc == LSM_OK)
+        rc = block_builder_finish(&b->block, &data, &n);
+    if (rc == LSM_OK)
+        rc = sst_builder_write(b, data, n);
+    if (rc != LSM_OK)
+        return rc;
+    b->n_blocks++;
+    block_builder_reset(&b->block);
+    return LSM_OK;
+}
+
+/* Adds a checked entry: closes the block first if e would overfill it. */
+static int sst_builder_add_checked(sst_builder *b, const entry *e)
+{
+    int rc = byte_buf_reserve(&b->last_key, e->nkey);
+    if (rc != LSM_OK)
+        return rc;
+    bool new_key =
+        b->n_entries == 0 || user_key_cmp(e->key, e->nkey, b->last_key.data,
+                                          b->last_key.n_bytes) != 0;
+    /* A key's versions stay in one block (the block may run over for
+     * them), so adjacent blocks hold strictly increasing user keys: the
+     * reader can check the order across blocks from the index alone, and a
+     * get reads a single block. */
+    size_t grown = block_builder_size_bytes(&b->block) +
+                   block_builder_entry_bytes(&b->block, e);
+    if (!new_key && grown > BLOCK_MAX_ENTRIES_BYTES)
+        return lsm_error(LSM_EINVAL,
+                         "versions of one key exceed the %zu-byte block limit",
+                         BLOCK_MAX_ENTRIES_BYTES);
+    if (new_key && b->block.n_entries > 0 && grown > b->block_size) {
+        rc = sst_builder_flush_block(b);
+        if (rc != LSM_OK)
+            return rc;
+    }
+    if (new_key)
+        rc = bloom_builder_add(&b->bloom, e->key, e->nkey);
+    if (rc == LSM_OK)
+        rc = block_builder_add(&b->block, e);
+    if (rc != LSM_OK)
+        return rc;
+    b->last_key.n_bytes = 0;
+    byte_buf_append(&b->last_key, e->key, e->nkey); /* reserved above */
+    b->last_seq = e->seq;
+    if (b->n_entries == 0 || e->seq > b->max_seq)
+        b->max_seq = e->seq;
+    b->n_entries++;
+    return LSM_OK;
+}
+
+int sst_builder_add(sst_builder *b, const entry *e)
+{
+    if (b->rc != LSM_OK)
+        return lsm_error(b->rc, "%s: an earlier write to this SST failed",
+                         b->path);
+    int rc = sst_builder_check_entry(b, e);
+    if (rc != LSM_OK)
+        return rc;
+    rc = sst_builder_add_checked(b, e);
+    b->rc = rc;
+    return rc;
+}
+
+uint64_t sst_builder_estimated_size(const sst_builder *b)
+{
+    uint64_t n = b->offset + bloom_builder_size_bytes(&b->bloom) +
+                 b->index.n_bytes + SST_CHECKSUM_BYTES + SST_FOOTER_BYTES;
+    if (b->block.n_entries > 0)
+        n += block_builder_size_bytes(&b->block);
+    return n;
+}
+
+uint64_t sst_builder_num_entries(const sst_builder *b)
+{
+    return b->n_entries;
+}
+
+/* Appends the filter section; *size_bytes gets its size. */
+static int sst_builder_write_filter(sst_builder *b, uint64_t *size_bytes)
+{
+    uint8_t *data;
+    size_t n;
+    int rc = bloom_builder_finish(&b->bloom, &data, &n);
+    if (rc != LSM_OK)
+        return rc;
+    rc = sst_builder_write(b, data, n);
+    free(data);
+    *size_bytes = n;
+    return rc;
+}
+
+/* Seals the index records with their checksum and appends them. */
+static int sst_builder_write_index(sst_builder *b, uint64_t *size_bytes)
+{
+    uint8_t sum[SST_CHECKSUM_BYTES];
+    put_fixed64(sum, checksum64(b->index.data, b->index.n_bytes));
+    int rc = byte_buf_append(&b->index, sum, sizeof sum);
+    if (rc == LSM_OK)
+        rc = sst_builder_write(b, b->index.data, b->index.n_bytes);
+    *size_bytes = b->index.n_bytes;
+    return rc;
+}
+
+static int sst_builder_write_footer(sst_builder *b, uint64_t filter_offset,
+                                    uint64_t filter_size, uint64_t index_offset,
+                                    uint64_t index_size)
+{
+    uint8_t f[SST_FOOTER_BYTES];
+    put_fixed64(f + SST_FOOTER_FILTER_OFFSET, filter_offset);
+    put_fixed64(f + SST_FOOTER_FILTER_SIZE, filter_size);
+    put_fixed64(f + SST_FOOTER_INDEX_OFFSET, index_offset);
+    put_fixed64(f + SST_FOOTER_INDEX_SIZE, index_size);
+    put_fixed64(f + SST_FOOTER_NUM_ENTRIES, b->n_entries);
+    put_fixed64(f + SST_FOOTER_NUM_BLOCKS, b->n_blocks);
+    put_fixed64(f + SST_FOOTER_MAX_SEQ, b->max_seq);
+    put_fixed32(f + SST_FOOTER_VERSION, SST_FORMAT_VERSION);
+    put_fixed32(f + SST_FOOTER_RESERVED, 0);
+    put_fixed64(f + SST_FOOTER_CHECKSUM, checksum64(f, SST_FOOTER_CHECKSUM));
+    put_fixed64(f + SST_FOOTER_MAGIC, SST_MAGIC);
+    return sst_builder_write(b, f, sizeof f);
+}
+
+/* Writes everything after the data blocks, then fsyncs. */
+static int sst_builder_write_tail(sst_builder *b)
+{
+    int rc = LSM_OK;
+    if (b->block.n_entries > 0)
+        rc = sst_builder_flush_block(b);
+    uint64_t filter_offset = b->offset, filter_size = 0;
+    if (rc == LSM_OK)
+        rc = sst_builder_write_filter(b, &filter_size);
+    uint64_t index_offset = filter_offset + filter_size, index_size = 0;
+    if (rc == LSM_OK)
+        rc = sst_builder_write_index(b, &index_size);
+    if (rc == LSM_OK)
+        rc = sst_builder_write_footer(b, filter_offset, filter_size,
+                                      index_offset, index_size);
+    if (rc == LSM_OK)
+        rc = sst_builder_drain(b);
+    if (rc == LSM_OK)
+        rc = file_sync(b->file);
+    return rc;
+}
+
+/* Closes and unlinks the file, keeping this thread's error message (the
+ * cause) rather than any message the cleanup records. */
+static void sst_builder_remove_file(sst_builder *b)
+{
+    char saved[512];
+    snprintf(saved, sizeof saved, "%s", lsm_errmsg());
+    file_close(b->file);
+    b->file = NULL;
+    b->env->unlink(b->env, b->path);
+    lsm_error_set_message(saved);
+}
+
+int sst_builder_finish(sst_builder *b, sst_summary *summary)
+{
+    int rc = b->rc;
+    if (rc != LSM_OK)
+        lsm_error(rc, "%s: an earlier write to this SST failed", b->path);
+    else if (b->n_entries == 0)
+        rc = lsm_error(LSM_EINVAL, "%s: an SST needs at least one entry",
+                       b->path);
+    if (rc == LSM_OK)
+        rc = sst_builder_write_tail(b);
+    if (rc == LSM_OK) {
+        rc = file_close(b->file);
+        b->file = NULL;
+    }
+    if (rc != LSM_OK) {
+        sst_builder_remove_file(b);
+    } else if (summary) {
+        summary->file_size = b->offset;
+        summary->num_entries = b->n_entries;
+        summary->num_blocks = b->n_blocks;
+        summary->max_seq = b->max_seq;
+    }
+    sst_builder_free(b);
+    return rc;
+}
+
+void sst_builder_abandon(sst_builder *b)
+{
+    if (!b)
+        return;
+    sst_builder_remove_file(b);
+    sst_builder_free(b);
+}

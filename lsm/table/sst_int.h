@@ -1,0 +1,116 @@
+/*
+ * sst_int.h: sorted string tables, the immutable files of the tree.
+ *
+ * The byte layout is in FORMAT.md. An SST holds entries in internal-key order
+ * (iter_int.h), split into data blocks of about block_size bytes, followed by
+ * a bloom filter over the user keys, an index with each block's first and
+ * last user key and location, and a fixed-size footer. Everything is
+ * checksummed; a reader rejects a truncated or altered file with
+ * LSM_ECORRUPT (naming the file and offset), never a crash.
+ *
+ * Writing: sst_builder_open, sst_builder_add in order, sst_builder_finish
+ * (which fsyncs the file) or sst_builder_abandon (which removes it).
+ *
+ * Reading: an `sst` is an open file plus its index and filter in memory;
+ * data blocks are read on demand through the block cache. It is refcounted:
+ * sst_open returns one reference, every iterator holds one; the last
+ * sst_unref closes the file, and deletes it if sst_mark_obsolete was called.
+ *
+ * Thread safety: a builder is used by one thread. An sst may be read by many
+ * threads at once (positional reads; the cache has its own lock).
+ */
+#ifndef LSM_SST_INT_H
+#define LSM_SST_INT_H
+
+#include "table/block_cache_int.h"
+#include "util/counters_int.h"
+#include "util/env_int.h"
+#include "iter/iter_int.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct sst_builder sst_builder;
+
+typedef struct sst_builder_options {
+    size_t block_size;           /* target data block size in bytes, >= 1 */
+    unsigned bloom_bits_per_key; /* 0: write an empty filter */
+} sst_builder_options;
+
+/* What a finished SST looks like. */
+typedef struct sst_summary {
+    uint64_t file_size;
+    uint64_t num_entries;
+    uint64_t num_blocks;
+    uint64_t max_seq;
+} sst_summary;
+
+/* Creates the file at path (truncating it). *out is freed by finish/abandon. */
+int sst_builder_open(env *e, const char *path, const sst_builder_options *opt,
+                     sst_builder **out);
+/* Appends one entry. Entries must come in strictly increasing internal-key
+ * order (LSM_EINVAL otherwise). Key and value are copied. */
+int sst_builder_add(sst_builder *b, const entry *e);
+/* Bytes the file would have if finished now (for splitting outputs). */
+uint64_t sst_builder_estimated_size(const sst_builder *b);
+uint64_t sst_builder_num_entries(const sst_builder *b);
+/* Writes the last block, filter, index and footer, fsyncs and closes the
+ * file, frees b, and fills *summary (may be NULL). On error the file is
+ * removed and b is freed all the same. An SST with no entries is LSM_EINVAL. */
+int sst_builder_finish(sst_builder *b, sst_summary *summary);
+/* Closes and removes the file, frees b. NULL-safe. */
+void sst_builder_abandon(sst_builder *b);
+
+typedef struct sst sst;
+
+/* Opens the SST at path: reads and verifies footer, index and filter.
+ * cache may be NULL (no caching); ctrs may be NULL (no counting).
+ * *out holds one reference. */
+int sst_open(env *e, const char *path, uint64_t sst_id, block_cache *cache,
+             counters *ctrs, sst **out);
+void sst_ref(sst *t);
+/* Drops a reference; the last one closes the file (and removes it and its
+ * cached blocks if the SST was marked obsolete). NULL-safe. */
+void sst_unref(sst *t);
+/* Marks the file for deletion when the last reference is dropped. */
+void sst_mark_obsolete(sst *t);
+
+uint64_t sst_id(const sst *t);
+uint64_t sst_file_size(const sst *t);
+uint64_t sst_num_entries(const sst *t);
+uint64_t sst_num_blocks(const sst *t);
+uint64_t sst_max_seq(const sst *t);
+/* Smallest / largest user key (owned by the sst). */
+const uint8_t *sst_first_key(const sst *t, size_t *n);
+const uint8_t *sst_last_key(const sst *t, size_t *n);
+
+/* In ssts[0..n), sorted by first key and non-overlapping (one level or
+ * tier), the index of the first SST whose last key is >= key: the only one
+ * that may hold key. n when key is past them all. Binary search, no I/O. */
+size_t sst_find_by_last_key(sst *const *ssts, size_t n, const uint8_t *key,
+                            size_t nkey);
+
+/* true when key lies in [first key, last key] (no I/O). */
+bool sst_key_in_range(const sst *t, const uint8_t *key, size_t nkey);
+
+/* Point lookup of the newest version of key. Consults the bloom filter first
+ * (counting bloom_checks / bloom_negatives), then reads at most the blocks
+ * whose range may hold the key. On a hit, *found = true and *out is filled
+ * with a malloc'd copy: out->key and out->value point into one allocation
+ * returned in *owned, which the caller frees. */
+int sst_get(sst *t, const uint8_t *key, size_t nkey, bool *found, entry *out,
+            void **owned);
+
+/* An iterator over every entry (internal-key order). Holds a reference on
+ * the SST. Not positioned until iter_seek. NULL when out of memory. */
+iter *sst_iter_new(sst *t);
+
+/* Concatenates SSTs that are sorted by first key and never overlap (one
+ * level or tier): only one SST iterator is open at a time, so a whole level
+ * counts 1 in num_active while it has entries (0 once done). Seek binary-
+ * searches the SSTs' last keys. Takes a reference on each SST (the array is
+ * copied). NULL when out of memory. */
+iter *concat_iter_new(sst *const *ssts, size_t n);
+
+#endif

@@ -1,0 +1,751 @@
+/*
+ * sst_reader.c: opening, probing and iterating SSTs (sst_int.h, FORMAT.md
+ * "SST files").
+ *
+ * sst_open reads the footer, then the filter and index sections in one read,
+ * verifies them and keeps them in memory (index entries point into that
+ * buffer). Data blocks are read on demand: through the block cache when
+ * there is one (key: sst_id, block index), else into a private buffer freed
+ * after use. A block read from disk is verified (block_decode) and checked
+ * against its index record before anyone sees it.
+ *
+ * When the env can map files (env_posix can), the whole file is mapped at
+ * open and a block is decoded where it lies in the mapping: no system call,
+ * no copy. The cache then holds only the decoded block header (the bytes
+ * are the OS's page cache) and is charged for that, so it remembers many
+ * more verified blocks than it could hold copies of. Profiling showed why:
+ * at a million keys most gets missed the cache, and a third of their time
+ * went to pread, with most of the rest to re-verifying blocks read again.
+ *
+ * Invariants:
+ *   1. After sst_open, the index is consistent with the footer: num_blocks
+ *      records, contiguous blocks from offset 0 up to filter_offset, keys
+ *      ordered. Nothing in the in-memory index changes afterwards.
+ *   2. A cached block value (sst_block) never points at the sst, so it may
+ *      outlive it in the cache: it holds its bytes itself, or a reference
+ *      to the file's mapping (sst_mapping), which stays mapped until the
+ *      sst and every block decoded from it have let go.
+ *   3. refs counts sst_open's reference, sst_ref calls and live iterators;
+ *      the sst is freed when it drops to 0 (and the file removed if
+ *      obsolete was set).
+ *
+ * Thread safety: after sst_open the sst is read-only apart from refs and
+ * obsolete (atomics), so gets and iterators may run on many threads at once;
+ * file reads are positional. The block cache has its own lock.
+ */
+#include "table/block_int.h"
+#include "table/bloom_int.h"
+#include "util/checksum_int.h"
+#include "util/coding_int.h"
+#include "table/sst_int.h"
+#include "util/status_int.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* One data block's index record; keys point into sst.meta. */
+typedef struct sst_index_entry {
+    uint64_t offset;
+    uint64_t size_bytes;
+    const uint8_t *first_key;
+    const uint8_t *last_key;
+    size_t n_first_key;
+    size_t n_last_key;
+} sst_index_entry;
+
+/* The footer's fields (FORMAT.md, "Footer"). */
+typedef struct sst_footer {
+    uint64_t filter_offset, filter_size;
+    uint64_t index_offset, index_size;
+    uint64_t num_entries, num_blocks, max_seq;
+} sst_footer;
+
+/* A read-only mapping of a whole SST file, shared by the sst and every
+ * cached block decoded from it; unmapped when the last of them lets go. */
+typedef struct sst_mapping {
+    atomic_size_t refs;
+    env *env;
+    const uint8_t *base;
+    uint64_t n_bytes;
+} sst_mapping;
+
+static void sst_mapping_ref(sst_mapping *m)
+{
+    atomic_fetch_add_explicit(&m->refs, 1, memory_order_relaxed);
+}
+
+static void sst_mapping_unref(sst_mapping *m)
+{
+    if (!m || atomic_fetch_sub_explicit(&m->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    m->env->unmap(m->env, m->base, m->n_bytes);
+    free(m);
+}
+
+struct sst {
+    atomic_size_t refs;
+    atomic_bool obsolete;
+    env *env;
+    env_file *file;
+    char *path;
+    uint64_t sst_id;
+    uint64_t file_size;
+    block_cache *cache; /* may be NULL */
+    counters *ctrs;     /* may be NULL */
+    sst_footer footer;
+    uint8_t *meta;          /* filter section then index section */
+    bloom filter;           /* points into meta */
+    sst_index_entry *index; /* footer.num_blocks records */
+    sst_mapping *map;       /* the whole file, or NULL: use read_at */
+};
+
+/* A decoded data block and what keeps its bytes alive: the bytes follow it
+ * in the same allocation, or map is the mapping they lie in. What the block
+ * cache holds (invariant 2). Freed with sst_block_free. */
+typedef struct sst_block {
+    block blk;
+    sst_mapping *map; /* NULL: the bytes are in bytes[] */
+    uint8_t bytes[];
+} sst_block;
+
+/* A block in use: held through a cache handle, or owned when there is no
+ * cache. */
+typedef struct sst_block_ref {
+    cache_handle *handle;
+    sst_block *owned;
+    const block *blk; /* NULL when nothing is held */
+} sst_block_ref;
+
+/* --- Opening -------------------------------------------------------------- */
+
+/* Reads and checks the footer (FORMAT.md rules) into *f. */
+static int sst_read_footer(sst *t, sst_footer *f)
+{
+    if (t->file_size < SST_FOOTER_BYTES)
+        return lsm_corrupt("%s: file ends at offset %llu, before the end "
+                           "of an SST footer (%d bytes)",
+                           t->path, (unsigned long long)t->file_size,
+                           SST_FOOTER_BYTES);
+    uint64_t at = t->file_size - SST_FOOTER_BYTES;
+    uint8_t b[SST_FOOTER_BYTES];
+    int rc = file_read_at(t->file, at, b, sizeof b);
+    if (rc != LSM_OK)
+        return rc;
+    unsigned long long off = (unsigned long long)at;
+    if (get_fixed64(b + SST_FOOTER_MAGIC) != SST_MAGIC)
+        return lsm_corrupt("%s: footer at offset %llu: bad magic number (not "
+                           "an SST, or truncated)",
+                           t->path, off);
+    if (get_fixed64(b + SST_FOOTER_CHECKSUM) !=
+        checksum64(b, SST_FOOTER_CHECKSUM))
+        return lsm_corrupt("%s: footer at offset %llu: checksum mismatch",
+                           t->path, off);
+    uint32_t version = get_fixed32(b + SST_FOOTER_VERSION);
+    if (version != SST_FORMAT_VERSION ||
+        get_fixed32(b + SST_FOOTER_RESERVED) != 0)
+        return lsm_corrupt("%s: footer at offset %llu: unknown format "
+                           "version %u",
+                           t->path, off, (unsigned)version);
+    f->filter_offset = get_fixed64(b + SST_FOOTER_FILTER_OFFSET);
+    f->filter_size = get_fixed64(b + SST_FOOTER_FILTER_SIZE);
+    f->index_offset = get_fixed64(b + SST_FOOTER_INDEX_OFFSET);
+    f->index_size = get_fixed64(b + SST_FOOTER_INDEX_SIZE);
+    f->num_entries = get_fixed64(b + SST_FOOTER_NUM_ENTRIES);
+    f->num_blocks = get_fixed64(b + SST_FOOTER_NUM_BLOCKS);
+    f->max_seq = get_fixed64(b + SST_FOOTER_MAX_SEQ);
+    /* Each size is bounded by `at` before any sum is formed: no overflow. */
+    if (f->filter_size < BLOOM_TRAILER_BYTES ||
+        f->index_size < SST_CHECKSUM_BYTES || f->filter_offset > at ||
+        f->filter_size > at || f->index_size > at ||
+        f->filter_offset + f->filter_size != f->index_offset ||
+        f->index_offset > at || f->index_offset + f->index_size != at)
+        return lsm_corrupt("%s: footer at offset %llu: filter (%llu, %llu "
+                           "bytes) and index (%llu, %llu bytes) do not tile "
+                           "the file",
+                           t->path, off, (unsigned long long)f->filter_offset,
+                           (unsigned long long)f->filter_size,
+                           (unsigned long long)f->index_offset,
+                           (unsigned long long)f->index_size);
+    if (f->num_blocks == 0 || f->num_entries < f->num_blocks ||
+        f->num_blocks > f->index_size / 4)
+        return lsm_corrupt("%s: footer at offset %llu: %llu entries in "
+                           "%llu blocks",
+                           t->path, off, (unsigned long long)f->num_entries,
+                           (unsigned long long)f->num_blocks);
+    return LSM_OK;
+}
+
+/* Decodes one index record at *p (advanced past it) into *r. */
+static bool sst_index_parse_record(const uint8_t **p, const uint8_t *end,
+                                   sst_index_entry *r)
+{
+    uint64_t n;
+    const uint8_t *q = *p;
+    if (!(q = get_varint64(q, end, &r->offset)) ||
+        !(q = get_varint64(q, end, &r->size_bytes)) ||
+        !(q = get_varint64(q, end, &n)) || n == 0 || n > LSM_MAX_KEY_BYTES ||
+        n > (uint64_t)(end - q))
+        return false;
+    r->first_key = q;
+    r->n_first_key = (size_t)n;
+    q += n;
+    if (!(q = get_varint64(q, end, &n)) || n == 0 || n > LSM_MAX_KEY_BYTES ||
+        n > (uint64_t)(end - q))
+        return false;
+    r->last_key = q;
+    r->n_last_key = (size_t)n;
+    *p = q + n;
+    return true;
+}
+
+/* Checks record i against its predecessor and the file layout. */
+static bool sst_index_record_fits(const sst *t, size_t i)
+{
+    const sst_index_entry *r = &t->index[i];
+    uint64_t expected_offset =
+        i == 0 ? 0 : t->index[i - 1].offset + t->index[i - 1].size_bytes;
+    if (r->offset != expected_offset || r->size_bytes < BLOCK_TRAILER_BYTES ||
+        r->size_bytes > t->footer.filter_offset - r->offset ||
+        (uint64_t)(size_t)r->size_bytes != r->size_bytes)
+        return false;
+    if (user_key_cmp(r->first_key, r->n_first_key, r->last_key, r->n_last_key) >
+        0)
+        return false;
+    /* Strictly: a user key's versions never span two blocks (FORMAT.md),
+     * which is what lets the order of sequence numbers be trusted across
+     * block boundaries without reading the blocks. */
+    return i == 0 ||
+           user_key_cmp(t->index[i - 1].last_key, t->index[i - 1].n_last_key,
+                        r->first_key, r->n_first_key) < 0;
+}
+
+/* Verifies the index section (in meta) and builds t->index. */
+static int sst_decode_index(sst *t, const uint8_t *data, size_t n)
+{
+    unsigned long long off = (unsigned long long)t->footer.index_offset;
+    size_t body = n - SST_CHECKSUM_BYTES;
+    if (checksum64(data, body) != get_fixed64(data + body))
+        return lsm_corrupt("%s: index at offset %llu: checksum mismatch",
+                           t->path, off);
+    size_t n_blocks = (size_t)t->footer.num_blocks;
+    t->index = calloc(n_blocks, sizeof *t->index);
+    if (!t->index)
+        return lsm_error(LSM_ENOMEM, "%s: out of memory for %zu blocks",
+                         t->path, n_blocks);
+    const uint8_t *p = data, *end = data + body;
+    for (size_t i = 0; i < n_blocks; i++) {
+        if (!sst_index_parse_record(&p, end, &t->index[i]) ||
+            !sst_index_record_fits(t, i))
+            return lsm_corrupt("%s: index at offset %llu: record %zu (at "
+                               "byte %zu) is malformed or out of place",
+                               t->path, off, i, (size_t)(p - data));
+    }
+    const sst_index_entry *last = &t->index[n_blocks - 1];
+    if (p != end || last->offset + last->size_bytes != t->footer.filter_offset)
+        return lsm_corrupt("%s: index at offset %llu: %zu records do not "
+                           "cover the data blocks exactly",
+                           t->path, off, n_blocks);
+    return LSM_OK;
+}
+
+/* Reads the filter and index sections with one read and verifies both. */
+static int sst_read_meta(sst *t)
+{
+    const sst_footer *f = &t->footer;
+    size_t n = (size_t)(f->filter_size + f->index_size);
+    t->meta = malloc(n);
+    if (!t->meta)
+        return lsm_error(LSM_ENOMEM, "%s: out of memory for %zu bytes", t->path,
+                         n);
+    int rc = file_read_at(t->file, f->filter_offset, t->meta, n);
+    if (rc == LSM_OK)
+        rc = bloom_decode(t->meta, (size_t)f->filter_size, t->path,
+                          f->filter_offset, &t->filter);
+    if (rc == LSM_OK)
+        rc = sst_decode_index(t, t->meta + f->filter_size,
+                              (size_t)f->index_size);
+    return rc;
+}
+
+/* Frees an sst whose references are gone (or that never opened). */
+static void sst_free(sst *t)
+{
+    sst_mapping_unref(t->map);
+    file_close(t->file);
+    free(t->index);
+    free(t->meta);
+    free(t->path);
+    free(t);
+}
+
+/* Maps the file when the env offers it. Not mapping is never an error:
+ * blocks are then read with read_at, as before. */
+static void sst_try_map(sst *t)
+{
+    const void *base = NULL;
+    if (!t->env->map || !t->env->unmap || t->file_size == 0)
+        return;
+    sst_mapping *m = malloc(sizeof *m);
+    if (!m)
+        return;
+    char saved[512]; /* a refused map must not replace the thread's message */
+    snprintf(saved, sizeof saved, "%s", lsm_errmsg());
+    if (t->env->map(t->file, t->file_size, &base) != LSM_OK) {
+        lsm_error_set_message(saved);
+        free(m);
+        return;
+    }
+    atomic_init(&m->refs, 1);
+    m->env = t->env;
+    m->base = base;
+    m->n_bytes = t->file_size;
+    t->map = m;
+}
+
+int sst_open(env *e, const char *path, uint64_t sst_id, block_cache *cache,
+             counters *ctrs, sst **out)
+{
+    *out = NULL;
+    sst *t = calloc(1, sizeof *t);
+    if (!t || !(t->path = strdup(path))) {
+        free(t);
+        return lsm_error(LSM_ENOMEM, "out of memory opening %s", path);
+    }
+    atomic_init(&t->refs, 1);
+    atomic_init(&t->obsolete, false);
+    t->env = e;
+    t->sst_id = sst_id;
+    t->cache = cache;
+    t->ctrs = ctrs;
+    int rc = e->open_read(e, path, &t->file);
+    if (rc == LSM_OK)
+        rc = file_size(t->file, &t->file_size);
+    if (rc == LSM_OK)
+        rc = sst_read_footer(t, &t->footer);
+    if (rc == LSM_OK)
+        rc = sst_read_meta(t);
+    if (rc != LSM_OK) {
+        sst_free(t);
+        return rc;
+    }
+    sst_try_map(t);
+    *out = t;
+    return LSM_OK;
+}
+
+/* --- References ----------------------------------------------------------- */
+
+void sst_ref(sst *t)
+{
+    atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
+}
+
+/* The last reference closes the file; an obsolete file is then removed, and
+ * its blocks leave the cache (nobody can ask for them again). */
+void sst_unref(sst *t)
+{
+    if (!t || atomic_fetch_sub_explicit(&t->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    bool obsolete = atomic_load_explicit(&t->obsolete, memory_order_acquire);
+    file_close(t->file);
+    t->file = NULL;
+    if (obsolete) {
+        /* This may run on any thread: a failed unlink must not replace the
+         * message of whatever that thread is reporting. */
+        char saved[512];
+        snprintf(saved, sizeof saved, "%s", lsm_errmsg());
+        t->env->unlink(t->env, t->path);
+        lsm_error_set_message(saved);
+        block_cache_erase_sst(t->cache, t->sst_id);
+    }
+    sst_free(t);
+}
+
+void sst_mark_obsolete(sst *t)
+{
+    atomic_store_explicit(&t->obsolete, true, memory_order_release);
+}
+
+/* --- Accessors ------------------------------------------------------------ */
+
+uint64_t sst_id(const sst *t)
+{
+    return t->sst_id;
+}
+
+uint64_t sst_file_size(const sst *t)
+{
+    return t->file_size;
+}
+
+uint64_t sst_num_entries(const sst *t)
+{
+    return t->footer.num_entries;
+}
+
+uint64_t sst_num_blocks(const sst *t)
+{
+    return t->footer.num_blocks;
+}
+
+uint64_t sst_max_seq(const sst *t)
+{
+    return t->footer.max_seq;
+}
+
+const uint8_t *sst_first_key(const sst *t, size_t *n)
+{
+    *n = t->index[0].n_first_key;
+    return t->index[0].first_key;
+}
+
+const uint8_t *sst_last_key(const sst *t, size_t *n)
+{
+    const sst_index_entry *r = &t->index[t->footer.num_blocks - 1];
+    *n = r->n_last_key;
+    return r->last_key;
+}
+
+size_t sst_find_by_last_key(sst *const *ssts, size_t n, const uint8_t *key,
+                            size_t nkey)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        size_t nlast;
+        const uint8_t *last = sst_last_key(ssts[mid], &nlast);
+        if (user_key_cmp(last, nlast, key, nkey) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+bool sst_key_in_range(const sst *t, const uint8_t *key, size_t nkey)
+{
+    size_t nfirst, nlast;
+    const uint8_t *first = sst_first_key(t, &nfirst);
+    const uint8_t *last = sst_last_key(t, &nlast);
+    return user_key_cmp(key, nkey, first, nfirst) >= 0 &&
+           user_key_cmp(key, nkey, last, nlast) <= 0;
+}
+
+/* --- Blocks --------------------------------------------------------------- */
+
+/* The first block whose last key >= key: the only block that can hold the
+ * newest version of key. num_blocks when every block is smaller. */
+static uint64_t sst_index_find(const sst *t, const uint8_t *key, size_t nkey)
+{
+    uint64_t lo = 0, hi = t->footer.num_blocks;
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        const sst_index_entry *r = &t->index[mid];
+        if (user_key_cmp(r->last_key, r->n_last_key, key, nkey) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Checks that a decoded block's first and last user keys are those its
+ * index record promises, so lookups guided by the index find what they
+ * should. */
+static int sst_block_matches_index(const sst *t, uint64_t idx, const block *b)
+{
+    const sst_index_entry *r = &t->index[idx];
+    block_entry first, last;
+    block_first_entry(b, &first);
+    block_last_entry(b, &last);
+    if (block_entry_key_cmp(&first, r->first_key, r->n_first_key) != 0 ||
+        block_entry_key_cmp(&last, r->last_key, r->n_last_key) != 0)
+        return lsm_corrupt("%s: data block %llu at offset %llu: keys differ "
+                           "from its index record",
+                           t->path, (unsigned long long)idx,
+                           (unsigned long long)r->offset);
+    return LSM_OK;
+}
+
+/* Reads block idx and verifies it: decoded in place in the mapping when
+ * there is one, else read into the allocation. *out is malloc'd; the
+ * caller frees it with sst_block_free (or hands it to the cache). */
+static int sst_block_read(sst *t, uint64_t idx, sst_block **out)
+{
+    const sst_index_entry *r = &t->index[idx];
+    size_t n = (size_t)r->size_bytes;
+    size_t n_alloc = sizeof(sst_block) + (t->map ? 0 : n);
+    sst_block *sb = malloc(n_alloc);
+    if (!sb)
+        return lsm_error(LSM_ENOMEM, "%s: out of memory for a %zu-byte block",
+                         t->path, n);
+    const uint8_t *bytes = sb->bytes;
+    int rc = LSM_OK;
+    sb->map = NULL;
+    /* Invariant 1: every block lies inside the file, hence the mapping. */
+    if (t->map)
+        bytes = t->map->base + r->offset;
+    else
+        rc = file_read_at(t->file, r->offset, sb->bytes, n);
+    if (rc == LSM_OK)
+        rc = block_decode(bytes, n, t->path, r->offset, &sb->blk);
+    if (rc == LSM_OK)
+        rc = sst_block_matches_index(t, idx, &sb->blk);
+    if (rc != LSM_OK) {
+        free(sb);
+        return rc;
+    }
+    if (t->map) {
+        sst_mapping_ref(t->map);
+        sb->map = t->map;
+    }
+    COUNTER_ADD(t->ctrs, block_reads, 1);
+    *out = sb;
+    return LSM_OK;
+}
+
+/* What a block costs the cache: the memory it holds (the mapping's bytes
+ * are the OS's page cache, not ours). */
+static size_t sst_block_charge(const sst_block *sb)
+{
+    return sizeof *sb + (sb->map ? 0 : sb->blk.n_bytes);
+}
+
+static void sst_block_free(void *value)
+{
+    sst_block *sb = value;
+    if (sb)
+        sst_mapping_unref(sb->map);
+    free(sb);
+}
+
+/* Gets block idx into *ref: from the cache on a hit, else from the file
+ * (then cached). Release with sst_block_release. */
+static int sst_block_acquire(sst *t, uint64_t idx, sst_block_ref *ref)
+{
+    ref->handle = NULL;
+    ref->owned = NULL;
+    ref->blk = NULL;
+    if (t->cache) {
+        ref->handle = block_cache_lookup(t->cache, t->sst_id, idx);
+        if (ref->handle) {
+            COUNTER_ADD(t->ctrs, block_cache_hits, 1);
+            ref->blk = &((sst_block *)cache_handle_value(ref->handle))->blk;
+            return LSM_OK;
+        }
+    }
+    sst_block *sb = NULL;
+    int rc = sst_block_read(t, idx, &sb);
+    if (rc != LSM_OK)
+        return rc;
+    if (!t->cache) {
+        ref->owned = sb;
+        ref->blk = &sb->blk;
+        return LSM_OK;
+    }
+    ref->handle = block_cache_insert(t->cache, t->sst_id, idx, sb,
+                                     sst_block_charge(sb), sst_block_free);
+    if (!ref->handle)
+        return lsm_error(LSM_ENOMEM, "%s: out of memory caching a block",
+                         t->path);
+    ref->blk = &sb->blk;
+    return LSM_OK;
+}
+
+static void sst_block_release(sst *t, sst_block_ref *ref)
+{
+    if (ref->handle)
+        block_cache_release(t->cache, ref->handle);
+    sst_block_free(ref->owned);
+    ref->handle = NULL;
+    ref->owned = NULL;
+    ref->blk = NULL;
+}
+
+/* --- Point lookups -------------------------------------------------------- */
+
+/* Copies e into one allocation laid out as value, a NUL byte, then the key
+ * (so *owned is also the value, NUL-terminated). */
+static int sst_get_copy(const sst *t, const block_entry *e, entry *out,
+                        void **owned)
+{
+    size_t nkey = block_entry_nkey(e);
+    uint8_t *p = malloc(e->nvalue + 1 + nkey);
+    if (!p)
+        return lsm_error(LSM_ENOMEM, "%s: out of memory for a %zu-byte value",
+                         t->path, e->nvalue);
+    if (e->nvalue)
+        memcpy(p, e->value, e->nvalue);
+    p[e->nvalue] = '\0';
+    block_entry_copy_key(e, p + e->nvalue + 1);
+    out->value = p;
+    out->nvalue = e->nvalue;
+    out->key = p + e->nvalue + 1;
+    out->nkey = nkey;
+    out->seq = e->seq;
+    out->type = e->type;
+    *owned = p;
+    return LSM_OK;
+}
+
+/* Whether the filter rules key out, counting the check. */
+static bool sst_filter_excludes(sst *t, const uint8_t *key, size_t nkey)
+{
+    if (bloom_is_empty(&t->filter))
+        return false;
+    COUNTER_ADD(t->ctrs, bloom_checks, 1);
+    if (bloom_may_contain(&t->filter, key, nkey))
+        return false;
+    COUNTER_ADD(t->ctrs, bloom_negatives, 1);
+    return true;
+}
+
+/* The copy in *owned (see sst_int.h) is laid out as: value bytes, one NUL
+ * byte (not counted in nvalue), key bytes; so *owned == out->value, a
+ * NUL-terminated copy of the value that lsm_get can hand out as is. The
+ * caller frees *owned. On a miss or an error *owned is NULL. */
+int sst_get(sst *t, const uint8_t *key, size_t nkey, bool *found, entry *out,
+            void **owned)
+{
+    *found = false;
+    *owned = NULL;
+    if (!sst_key_in_range(t, key, nkey) || sst_filter_excludes(t, key, nkey))
+        return LSM_OK;
+    COUNTER_ADD(t->ctrs, sst_probes, 1);
+    uint64_t idx = sst_index_find(t, key, nkey);
+    const sst_index_entry *r = &t->index[idx]; /* key <= last key of file */
+    if (user_key_cmp(r->first_key, r->n_first_key, key, nkey) > 0)
+        return LSM_OK;
+    sst_block_ref ref;
+    int rc = sst_block_acquire(t, idx, &ref);
+    if (rc != LSM_OK)
+        return rc;
+    block_entry e;
+    if (block_seek(ref.blk, key, nkey, &e) &&
+        block_entry_key_cmp(&e, key, nkey) == 0) {
+        rc = sst_get_copy(t, &e, out, owned);
+        *found = rc == LSM_OK;
+    }
+    sst_block_release(t, &ref);
+    return rc;
+}
+
+/* --- Iterator ------------------------------------------------------------- */
+
+typedef struct sst_iter {
+    iter base;
+    sst *t;
+    uint64_t block_idx; /* of ref, when ref.blk != NULL */
+    sst_block_ref ref;
+    block_cursor cur;
+} sst_iter;
+
+/* Drops the current block; the iterator is then exhausted. */
+static void sst_iter_drop_block(sst_iter *si)
+{
+    block_cursor_detach(&si->cur);
+    sst_block_release(si->t, &si->ref);
+}
+
+/* Makes block idx the current one, cursor unpositioned. On error the
+ * iterator holds no block (invalid). */
+static int sst_iter_load_block(sst_iter *si, uint64_t idx)
+{
+    sst_iter_drop_block(si);
+    int rc = sst_block_acquire(si->t, idx, &si->ref);
+    if (rc == LSM_OK) {
+        rc = block_cursor_attach(&si->cur, si->ref.blk);
+        if (rc != LSM_OK)
+            sst_block_release(si->t, &si->ref);
+    }
+    si->block_idx = idx;
+    return rc;
+}
+
+/* While the cursor is past its block's end, moves to the next block's first
+ * entry; drops the block at the end of the file. */
+static int sst_iter_skip_exhausted(sst_iter *si)
+{
+    while (si->ref.blk && !si->cur.valid) {
+        uint64_t next = si->block_idx + 1;
+        if (next >= si->t->footer.num_blocks) {
+            sst_iter_drop_block(si);
+            return LSM_OK;
+        }
+        int rc = sst_iter_load_block(si, next);
+        if (rc != LSM_OK)
+            return rc;
+        block_cursor_seek_first(&si->cur);
+    }
+    return LSM_OK;
+}
+
+static bool sst_iter_valid(const iter *it)
+{
+    return ((const sst_iter *)it)->cur.valid;
+}
+
+static void sst_iter_current(const iter *it, entry *out)
+{
+    *out = ((const sst_iter *)it)->cur.cur;
+}
+
+static int sst_iter_next(iter *it)
+{
+    sst_iter *si = (sst_iter *)it;
+    if (!si->cur.valid)
+        return LSM_OK;
+    block_cursor_next(&si->cur);
+    return sst_iter_skip_exhausted(si);
+}
+
+static int sst_iter_seek(iter *it, const uint8_t *key, size_t nkey)
+{
+    sst_iter *si = (sst_iter *)it;
+    uint64_t idx = key ? sst_index_find(si->t, key, nkey) : 0;
+    if (idx >= si->t->footer.num_blocks) {
+        sst_iter_drop_block(si);
+        return LSM_OK;
+    }
+    int rc = sst_iter_load_block(si, idx);
+    if (rc != LSM_OK)
+        return rc;
+    if (key)
+        block_cursor_seek(&si->cur, key, nkey);
+    else
+        block_cursor_seek_first(&si->cur);
+    return sst_iter_skip_exhausted(si);
+}
+
+static size_t sst_iter_num_active(const iter *it)
+{
+    return sst_iter_valid(it) ? 1 : 0;
+}
+
+static void sst_iter_destroy(iter *it)
+{
+    sst_iter *si = (sst_iter *)it;
+    sst_iter_drop_block(si);
+    block_cursor_free(&si->cur);
+    sst_unref(si->t);
+    free(si);
+}
+
+static const iter_ops sst_iter_ops = {
+    sst_iter_valid, sst_iter_current,    sst_iter_next,
+    sst_iter_seek,  sst_iter_num_active, sst_iter_destroy,
+};
+
+iter *sst_iter_new(sst *t)
+{
+    sst_iter *si = calloc(1, sizeof *si);
+    if (!si)
+        return NULL;
+    si->base.ops = &sst_iter_ops;
+    si->t = t;
+    block_cursor_init(&si->cur);
+    sst_ref(t);
+    return &si->base;
+}

@@ -86,6 +86,10 @@ size_t compaction_task_inputs(const compaction_task *t, const shape *s,
 size_t compaction_input_runs(const shape *s, const uint64_t *inputs, size_t n,
                              lsm_input_run **runs);
 
+/* The index of the tier with this id in s, or s->n_runs when none has
+ * it. */
+size_t shape_find_tier(const shape *s, uint64_t run_id);
+
 /* Rejects strategy options a controller cannot work with (a division by
  * zero, or a task that could never shrink the tree); LSM_EINVAL with a
  * message naming the option. Options that are merely unusual are

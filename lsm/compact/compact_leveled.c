@@ -281,8 +281,7 @@ static void leveled_level_reason(const shape *s, size_t level,
                                  compaction_task *t)
 {
     uint64_t real[LSM_MAX_LEVELS];
-    size_t n_levels =
-        s->n_runs < LSM_MAX_LEVELS ? s->n_runs : LSM_MAX_LEVELS;
+    size_t n_levels = s->n_runs < LSM_MAX_LEVELS ? s->n_runs : LSM_MAX_LEVELS;
     for (size_t i = 0; i < n_levels; i++)
         real[i] = shape_run_bytes(&s->runs[i]);
     char *buf = t->reason;

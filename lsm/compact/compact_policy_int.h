@@ -1,7 +1,7 @@
 /*
  * compact_policy_int.h: the controllers behind compact_pick, one per
  * strategy (compact_simple.c, compact_tiered.c, compact_leveled.c), and the
- * small task-building helpers they share (compact_shape.c).
+ * small task-building helpers they share (compact_task.c).
  *
  * Every controller has the contract of compact_pick (compact_int.h): it is
  * called with a shape whose layout matches the strategy (s->tiered for

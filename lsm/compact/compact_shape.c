@@ -1,9 +1,8 @@
 /*
- * compact_shape.c: compaction tasks and shapes (compact_int.h). Dispatches
- * compact_pick to the strategy's controller, builds full compaction's
- * task, and defines what a flush (shape_add_flush) and a finished
- * compaction (shape_apply) do to the tree: the engine, recovery and the
- * tests all go through these two functions.
+ * compact_shape.c: shapes (compact_int.h): what a flush (shape_add_flush)
+ * and a finished compaction (shape_apply) do to the tree. The engine,
+ * recovery, the tests and lsm-cli's simulate all go through these two
+ * functions, and the public lsm_shape_* calls are the same ones.
  *
  * Invariants of a shape (checked wherever a change could break them):
  *   1. Every SST's first key is at most its last key.
@@ -22,12 +21,10 @@
  */
 #include "compact/compact_int.h"
 #include "compact/compact_policy_int.h"
-#include "iter/iter_int.h"
+#include "iter/key_int.h"
 #include "util/status_int.h"
 
 #include <inttypes.h>
-#include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,355 +67,6 @@ static int ssts_check_sorted(const shape_sst *ssts, size_t n, const char *what)
                              "or are out of key order",
                              ssts[i - 1].sst_id, ssts[i].sst_id, what);
     }
-    return LSM_OK;
-}
-
-/* --- tasks ---------------------------------------------------------------- */
-
-void compaction_task_free(compaction_task *t)
-{
-    if (!t)
-        return;
-    free(t->upper);
-    free(t->lower);
-    free(t->tier_ids);
-    memset(t, 0, sizeof *t);
-}
-
-/* Grows *ids (of n_ids elements) to hold `more` more. */
-static int ids_reserve(uint64_t **ids, size_t n_ids, size_t more)
-{
-    if (more > SIZE_MAX / sizeof **ids - n_ids)
-        return lsm_error(LSM_ENOMEM, "too many SST ids in one compaction");
-    size_t cap = n_ids + more;
-    uint64_t *grown = realloc(*ids, (cap ? cap : 1) * sizeof *grown);
-    if (!grown)
-        return lsm_error(LSM_ENOMEM, "out of memory for %zu compaction ids",
-                         cap);
-    *ids = grown;
-    return LSM_OK;
-}
-
-int compact_ids_append(uint64_t **ids, size_t *n_ids, const shape_sst *ssts,
-                       size_t n)
-{
-    int rc = ids_reserve(ids, *n_ids, n);
-    if (rc != LSM_OK)
-        return rc;
-    for (size_t i = 0; i < n; i++)
-        (*ids)[(*n_ids)++] = ssts[i].sst_id;
-    return LSM_OK;
-}
-
-static int ids_append_raw(uint64_t **ids, size_t *n_ids, const uint64_t *src,
-                          size_t n)
-{
-    int rc = ids_reserve(ids, *n_ids, n);
-    if (rc != LSM_OK)
-        return rc;
-    if (n > 0)
-        memcpy(*ids + *n_ids, src, n * sizeof *src);
-    *n_ids += n;
-    return LSM_OK;
-}
-
-int compact_task_take_tiers(compaction_task *t, const shape *s, size_t n)
-{
-    int rc = ids_reserve(&t->tier_ids, t->n_tiers, n);
-    if (rc != LSM_OK)
-        return rc;
-    for (size_t i = 0; i < n && i < s->n_runs; i++)
-        t->tier_ids[t->n_tiers++] = s->runs[i].run_id;
-    return LSM_OK;
-}
-
-void compact_task_reason(compaction_task *t, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(t->reason, sizeof t->reason, fmt, ap);
-    va_end(ap);
-}
-
-/* The shortest "%.*e" form of x that strtod reads back as x: at most 17
- * significant digits always suffice for a double. */
-static void fmt_shortest_e(double x, char *buf, size_t n)
-{
-    for (int digits = 1; digits <= 17; digits++) {
-        snprintf(buf, n, "%.*e", digits - 1, x);
-        if (strtod(buf, NULL) == x)
-            return;
-    }
-}
-
-void compact_fmt_f64(double x, char out[COMPACT_F64_CHARS])
-{
-    if (isnan(x)) {
-        strcpy(out, "NaN");
-        return;
-    }
-    if (isinf(x)) {
-        strcpy(out, x > 0 ? "inf" : "-inf");
-        return;
-    }
-    /* "-d.ddde+XX": the significant digits, then the decimal exponent of
-     * the first one; written out again without the exponent. */
-    char e_form[40], digits[24];
-    fmt_shortest_e(x, e_form, sizeof e_form);
-    const char *p = e_form;
-    char *o = out;
-    if (*p == '-')
-        *o++ = *p++;
-    size_t n_digits = 0;
-    for (; *p && *p != 'e'; p++)
-        if (*p != '.')
-            digits[n_digits++] = *p;
-    int exp10 = atoi(p + 1);
-    if (exp10 < 0) { /* 0.000ddd */
-        *o++ = '0';
-        *o++ = '.';
-        for (int i = -1; i > exp10; i--)
-            *o++ = '0';
-        memcpy(o, digits, n_digits);
-        o += n_digits;
-    } else {
-        size_t n_int = (size_t)exp10 + 1; /* digits before the point */
-        for (size_t i = 0; i < n_int; i++)
-            *o++ = i < n_digits ? digits[i] : '0';
-        if (n_digits > n_int) {
-            *o++ = '.';
-            memcpy(o, digits + n_int, n_digits - n_int);
-            o += n_digits - n_int;
-        }
-    }
-    *o = '\0';
-}
-
-uint64_t shape_run_bytes(const shape_run *r)
-{
-    uint64_t bytes = 0;
-    for (size_t i = 0; i < r->n_ssts; i++)
-        bytes += r->ssts[i].size_bytes;
-    return bytes;
-}
-
-/* The index of the tier with this run_id, or s->n_runs when there is none. */
-static size_t shape_find_tier(const shape *s, uint64_t run_id)
-{
-    size_t i = 0;
-    while (i < s->n_runs && s->runs[i].run_id != run_id)
-        i++;
-    return i;
-}
-
-/* Hands out a malloc'd array the caller frees with free(). A task with no
- * inputs does not exist (compact_pick never makes one), so 0 with *ids
- * NULL after a non-empty task means out of memory (recorded by
- * lsm_error). Tiers named by the task but missing from s contribute
- * nothing. */
-size_t compaction_task_inputs(const compaction_task *t, const shape *s,
-                              uint64_t **ids)
-{
-    size_t n = 0;
-    if (!ids)
-        return 0;
-    *ids = NULL;
-    if (!t)
-        return 0;
-    int rc = ids_append_raw(ids, &n, t->upper, t->n_upper);
-    if (rc == LSM_OK)
-        rc = ids_append_raw(ids, &n, t->lower, t->n_lower);
-    for (size_t i = 0; rc == LSM_OK && s && i < t->n_tiers; i++) {
-        size_t k = shape_find_tier(s, t->tier_ids[i]);
-        if (k < s->n_runs)
-            rc =
-                compact_ids_append(ids, &n, s->runs[k].ssts, s->runs[k].n_ssts);
-    }
-    if (rc != LSM_OK) {
-        free(*ids);
-        *ids = NULL;
-        return 0;
-    }
-    return n;
-}
-
-/* The run holding SST id, as an lsm_input_run with n_ssts 0; false when
- * no run of s holds it. */
-static bool shape_locate(const shape *s, uint64_t id, lsm_input_run *where)
-{
-    for (size_t i = 0; i < s->n_l0; i++)
-        if (s->l0[i].sst_id == id) {
-            *where = (lsm_input_run){.level = 0};
-            return true;
-        }
-    for (size_t r = 0; r < s->n_runs; r++)
-        for (size_t i = 0; i < s->runs[r].n_ssts; i++)
-            if (s->runs[r].ssts[i].sst_id == id) {
-                *where = s->tiered
-                             ? (lsm_input_run){.level = -1,
-                                               .tier_id = s->runs[r].run_id}
-                             : (lsm_input_run){.level = (int)r + 1};
-                return true;
-            }
-    return false;
-}
-
-size_t compaction_input_runs(const shape *s, const uint64_t *inputs, size_t n,
-                             lsm_input_run **runs)
-{
-    *runs = n ? malloc(n * sizeof **runs) : NULL;
-    if (!*runs)
-        return 0;
-    size_t n_runs = 0;
-    for (size_t i = 0; i < n; i++) {
-        lsm_input_run where;
-        if (!shape_locate(s, inputs[i], &where))
-            break;
-        lsm_input_run *last = n_runs ? &(*runs)[n_runs - 1] : NULL;
-        if (!last || last->level != where.level ||
-            last->tier_id != where.tier_id)
-            (*runs)[n_runs++] = where;
-        (*runs)[n_runs - 1].n_ssts++;
-    }
-    return n_runs;
-}
-
-/* --- picking -------------------------------------------------------------- */
-
-int compact_options_check(const lsm_options *o)
-{
-    if ((o->compaction == LSM_COMPACTION_SIMPLE ||
-         o->compaction == LSM_COMPACTION_LEVELED) &&
-        (o->max_levels < 1 || o->max_levels > LSM_MAX_LEVELS))
-        return lsm_error(LSM_EINVAL, "max_levels must be 1 to %d",
-                         LSM_MAX_LEVELS);
-    switch (o->compaction) {
-    case LSM_COMPACTION_NONE:
-    case LSM_COMPACTION_SIMPLE:
-        return LSM_OK;
-    case LSM_COMPACTION_TIERED:
-        /* Merging one tier at a time never reduces the tier count, so the
-         * reduce-runs trigger would fire forever. */
-        if (o->max_merge_width == 1)
-            return lsm_error(LSM_EINVAL, "max_merge_width must be 0 "
-                                         "(unlimited) or at least 2");
-        /* The size-ratio trigger merges tiers 0..i once i + 1 reaches
-         * min_merge_width: below 2 it could merge a lone tier, forever. */
-        if (o->min_merge_width < 2)
-            return lsm_error(LSM_EINVAL, "min_merge_width must be at least "
-                                         "2 (merging one tier never "
-                                         "reduces the tree)");
-        return LSM_OK;
-    case LSM_COMPACTION_LEVELED:
-        if (o->level_size_multiplier < 1)
-            return lsm_error(LSM_EINVAL,
-                             "level_size_multiplier must be at least 1");
-        return LSM_OK;
-    }
-    return lsm_error(LSM_EINVAL, "unknown compaction strategy %d",
-                     (int)o->compaction);
-}
-
-/* The checks compact_pick and compact_pick_full share; on return the task
- * is zeroed and *found false whenever the pointers allow it. */
-static int compact_check_args(const lsm_options *o, const shape *s,
-                              compaction_task *task, bool *found)
-{
-    if (found)
-        *found = false;
-    if (task)
-        memset(task, 0, sizeof *task);
-    if (!o || !s || !task || !found)
-        return lsm_error(LSM_EINVAL, "compaction pick: NULL argument");
-    int rc = compact_options_check(o);
-    if (rc != LSM_OK)
-        return rc;
-    if ((o->compaction == LSM_COMPACTION_TIERED) != s->tiered)
-        return lsm_error(
-            LSM_EINVAL, "the tree has %s but the strategy expects %s",
-            s->tiered ? "tiers" : "levels", s->tiered ? "levels" : "tiers");
-    if (s->tiered && s->n_l0 > 0)
-        return lsm_error(LSM_EINVAL, "a tiered tree has %zu SSTs in L0",
-                         s->n_l0);
-    return LSM_OK;
-}
-
-int compact_pick(const lsm_options *o, const shape *s, compaction_task *task,
-                 bool *found)
-{
-    int rc = compact_check_args(o, s, task, found);
-    if (rc != LSM_OK)
-        return rc;
-    switch (o->compaction) {
-    case LSM_COMPACTION_SIMPLE:
-        rc = compact_simple_pick(o, s, task, found);
-        break;
-    case LSM_COMPACTION_TIERED:
-        rc = compact_tiered_pick(o, s, task, found);
-        break;
-    case LSM_COMPACTION_LEVELED:
-        rc = compact_leveled_pick(o, s, task, found);
-        break;
-    default: /* NONE: flushes stay in L0 until a full compaction */
-        break;
-    }
-    if (rc != LSM_OK) {
-        compaction_task_free(task);
-        *found = false;
-    }
-    return rc;
-}
-
-static size_t shape_n_ssts(const shape *s)
-{
-    size_t n = s->n_l0;
-    for (size_t i = 0; i < s->n_runs; i++)
-        n += s->runs[i].n_ssts;
-    return n;
-}
-
-/* Everything into the bottom level: upper is L0 then L1..L(n-1), newest
- * data first; lower is the bottom level. */
-static int compact_full_levels(const shape *s, compaction_task *t)
-{
-    if (s->n_runs == 0)
-        return lsm_error(LSM_EINVAL, "a full compaction needs a level to "
-                                     "write to, and the tree has none");
-    int rc = compact_ids_append(&t->upper, &t->n_upper, s->l0, s->n_l0);
-    for (size_t i = 0; rc == LSM_OK && i + 1 < s->n_runs; i++)
-        rc = compact_ids_append(&t->upper, &t->n_upper, s->runs[i].ssts,
-                                s->runs[i].n_ssts);
-    if (rc == LSM_OK)
-        rc = compact_ids_append(&t->lower, &t->n_lower,
-                                s->runs[s->n_runs - 1].ssts,
-                                s->runs[s->n_runs - 1].n_ssts);
-    t->upper_level = 0;
-    t->lower_level = s->n_runs;
-    compact_task_reason(t, "full compaction: %zu SSTs into L%zu",
-                        t->n_upper + t->n_lower, s->n_runs);
-    return rc;
-}
-
-static int compact_full_tiers(const shape *s, compaction_task *t)
-{
-    compact_task_reason(t, "full compaction: %zu tiers into one", s->n_runs);
-    return compact_task_take_tiers(t, s, s->n_runs);
-}
-
-int compact_pick_full(const lsm_options *o, const shape *s,
-                      compaction_task *task, bool *found)
-{
-    int rc = compact_check_args(o, s, task, found);
-    if (rc != LSM_OK || shape_n_ssts(s) == 0)
-        return rc;
-    task->trigger = LSM_TRIGGER_FULL;
-    task->output_is_bottom = true;
-    rc = s->tiered ? compact_full_tiers(s, task) : compact_full_levels(s, task);
-    if (rc != LSM_OK) {
-        compaction_task_free(task);
-        return rc;
-    }
-    *found = true;
     return LSM_OK;
 }
 
@@ -686,7 +334,8 @@ void shape_free(shape *s)
     memset(s, 0, sizeof *s);
 }
 
-/* --- the public policy API (lsm.h) ------------------------------------------ */
+/* --- the public policy API (lsm.h) ------------------------------------------
+ */
 
 int lsm_shape_init(lsm_shape *s, const lsm_options *opt)
 {
@@ -717,17 +366,6 @@ int lsm_shape_add_flush(lsm_shape *s, const lsm_shape_sst *sst)
 {
     lsm_error_clear();
     return shape_add_flush(s, sst);
-}
-
-int lsm_compaction_pick(const lsm_options *opt, const lsm_shape *s,
-                        lsm_compaction_task *task, int *found)
-{
-    lsm_error_clear();
-    bool any = false;
-    int rc = compact_pick(opt, s, task, &any);
-    if (found)
-        *found = any;
-    return rc;
 }
 
 size_t lsm_compaction_task_inputs(const lsm_compaction_task *task,

@@ -208,6 +208,13 @@ int db_may_change_tree(lsm_db *db);
 int db_manifest_append(lsm_db *db, const manifest_record *rec);
 /* Freezes the mutable memtable and flushes every immutable one. */
 int db_flush_all(lsm_db *db);
+/* Makes the mutable memtable the newest immutable one (an empty one is
+ * left alone); caller holds write_mu (db_flush.c). */
+int db_freeze_locked(lsm_db *db);
+/* Work owed after a freeze: inline mode flushes now (db_flush.c). */
+void db_after_freeze(lsm_db *db);
+/* Latches rc and forbids any further change to the tree (halted). */
+void db_halt(lsm_db *db, int rc);
 /* Inline mode: flush until the memtable limit holds. Caller holds
  * write_mu. */
 int db_flush_while_over_limit(lsm_db *db);

@@ -1,0 +1,379 @@
+/*
+ * db_flush.c: freezing the mutable memtable and flushing immutable ones to
+ * L0 (or to new tiers), inline or on the flush thread.
+ *
+ * When the mutable memtable reaches target_sst_size, the write that filled
+ * it freezes it: a new memtable (with its own WAL) takes its place and it
+ * becomes the newest immutable one. When more than num_memtable_limit
+ * memtables are in memory, the oldest immutable one is flushed to a new L0
+ * SST with the same id: synchronously in inline mode (inside the write that
+ * crossed the limit, followed by the compactions it made due), by the flush
+ * thread in threads mode.
+ *
+ * A flush writes and fsyncs its SST, fsyncs the directory, appends its
+ * manifest record, and only then publishes a new version and deletes the
+ * memtable's WAL.
+ */
+#include "db/db_int.h"
+
+#include "util/status_int.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* --- freezing ------------------------------------------------------------- */
+
+/* Creates the WAL of a new memtable and makes its directory entry durable,
+ * so that writes acknowledged into it can be found after a power loss.
+ * *out stays NULL when the WAL is off. */
+int db_create_wal(lsm_db *db, uint64_t memtable_id, wal **out)
+{
+    char path[DB_PATH_BYTES];
+    *out = NULL;
+    if (!db->opt.enable_wal)
+        return LSM_OK;
+    int rc = db_wal_path(db, memtable_id, path);
+    if (rc == LSM_OK)
+        rc = wal_create(db->env, path, out);
+    if (rc == LSM_OK)
+        rc = db->env->sync_dir(db->env, db->dir);
+    if (rc != LSM_OK && *out) {
+        wal_close(*out);
+        *out = NULL;
+        db->env->unlink(db->env, path);
+    }
+    return rc;
+}
+
+/* Makes the mutable memtable the newest immutable one and installs a fresh
+ * memtable with its own WAL. Caller holds write_mu. An empty memtable is
+ * left alone.
+ *
+ * Order: the manifest records the new memtable, then its WAL is created
+ * (durably), then writes go to it. A crash in between leaves a recorded
+ * memtable without a WAL, which recovery skips; a WAL never exists without
+ * a record naming it. */
+int db_freeze_locked(lsm_db *db)
+{
+    version *v = db_ref_current(db);
+    memtable *old = v->mem;
+    lsm_event ev = {.type = LSM_EVENT_MEMTABLE_FROZEN,
+                    .memtable_id = memtable_id(old),
+                    .num_entries = memtable_num_keys(old),
+                    .size_bytes = memtable_size_bytes(old)};
+    bool empty = memtable_num_keys(old) == 0;
+    version_unref(v);
+    if (empty)
+        return LSM_OK;
+
+    memtable *fresh = NULL;
+    version *nv = NULL;
+    wal *fresh_wal = NULL;
+    uint64_t id = db_take_id(db);
+    /* Without the sync option, writes reach the disk when the OS decides.
+     * Syncing the finished log here (once per memtable) means a power loss
+     * can only lose writes of the newest memtable: what survives is still
+     * a prefix of what was written. */
+    int rc = db_sync_wal_for_freeze(db);
+    if (rc == LSM_OK) {
+        manifest_record rec = {.kind = MANIFEST_NEW_MEMTABLE,
+                               .id = id,
+                               .has_wal = db->opt.enable_wal};
+        rc = db_manifest_append(db, &rec);
+    }
+    if (rc == LSM_OK)
+        rc = db_create_wal(db, id, &fresh_wal);
+    if (rc == LSM_OK)
+        rc = memtable_create(id, &fresh);
+    if (rc != LSM_OK)
+        goto out;
+
+    pthread_mutex_lock(&db->state_mu);
+    nv = version_copy(db->current);
+    if (!nv || version_push_imm(nv, nv->mem) != LSM_OK) {
+        pthread_mutex_unlock(&db->state_mu);
+        rc = lsm_error(LSM_ENOMEM, "out of memory freezing a memtable");
+        goto out;
+    }
+    nv->mem = fresh; /* the copy's reference on old moved into imm */
+    fresh = NULL;
+    version *prev = db_swap_locked(db, nv);
+    nv = NULL;
+    pthread_mutex_unlock(&db->state_mu);
+    version_unref(prev);
+
+    db_retire_wal(db, fresh_wal);
+    fresh_wal = NULL;
+    COUNTER_ADD(&db->ctrs, memtables_frozen, 1);
+    ev.new_memtable_id = id;
+    db_emit(db, &ev);
+out:
+    if (fresh_wal) {
+        char path[DB_PATH_BYTES];
+        wal_close(fresh_wal);
+        if (db_wal_path(db, id, path) == LSM_OK)
+            db->env->unlink(db->env, path);
+    }
+    memtable_unref(fresh);
+    version_unref(nv);
+    return rc;
+}
+
+/* --- flushing ------------------------------------------------------------- */
+
+/* Writes the newest version of every key of mt into a new SST named after
+ * the memtable and opens it. Older versions are dropped: nothing reads them
+ * until snapshots exist. Tombstones are kept: they hide older SSTs' data.
+ * *out is NULL for an empty memtable. */
+static int db_write_l0_sst(lsm_db *db, memtable *mt, sst **out,
+                           sst_summary *summary)
+{
+    char path[DB_PATH_BYTES];
+    sst_builder *b = NULL;
+    uint64_t id = memtable_id(mt);
+    *out = NULL;
+    if (memtable_num_keys(mt) == 0)
+        return LSM_OK;
+    int rc = db_sst_path(db, id, path);
+    if (rc != LSM_OK)
+        return rc;
+    sst_builder_options bopt = {.block_size = db->opt.block_size,
+                                .bloom_bits_per_key =
+                                    db->opt.bloom_bits_per_key};
+    rc = sst_builder_open(db->env, path, &bopt, &b);
+    if (rc != LSM_OK)
+        return rc;
+    iter *it = memtable_iter_new(mt);
+    if (!it) {
+        sst_builder_abandon(b);
+        return lsm_error(LSM_ENOMEM, "out of memory flushing memtable %" PRIu64,
+                         id);
+    }
+    entry prev = {0};
+    bool have_prev = false;
+    for (rc = iter_seek(it, NULL, 0); rc == LSM_OK && iter_valid(it);
+         rc = iter_next(it)) {
+        entry e;
+        iter_entry(it, &e);
+        /* Memtable entries live in its arena, so prev stays valid. */
+        if (have_prev && user_key_cmp(prev.key, prev.nkey, e.key, e.nkey) == 0)
+            continue;
+        rc = sst_builder_add(b, &e);
+        if (rc != LSM_OK)
+            break;
+        prev = e;
+        have_prev = true;
+    }
+    iter_destroy(it);
+    if (rc != LSM_OK) {
+        sst_builder_abandon(b);
+        return rc;
+    }
+    rc = sst_builder_finish(b, summary);
+    if (rc != LSM_OK)
+        return rc;
+    rc = sst_open(db->env, path, id, db->cache, &db->ctrs, out);
+    if (rc != LSM_OK)
+        db->env->unlink(db->env, path);
+    return rc;
+}
+
+/* Deletes the WAL of a memtable whose data is now in the manifest's SSTs
+ * (or that was empty). A failure is harmless: open removes WALs of flushed
+ * memtables. */
+void db_remove_wal(lsm_db *db, uint64_t memtable_id)
+{
+    char path[DB_PATH_BYTES];
+    if (db_wal_path(db, memtable_id, path) == LSM_OK)
+        db->env->unlink(db->env, path);
+}
+
+/* Adds a flushed SST to an unpublished version: the newest L0 SST, or (in
+ * tiered compaction) a new tier of its own at the front. */
+static int version_add_flushed(version *v, sst *t)
+{
+    if (!v->tiered)
+        return version_push_l0(v, t);
+    int rc = version_insert_run(v, 0, sst_id(t));
+    if (rc == LSM_OK)
+        rc = version_add_to_run(v, 0, t);
+    return rc;
+}
+
+/* Publishes a flush: the oldest immutable memtable leaves, t (NULL for an
+ * empty memtable) joins the tree, taking the caller's reference. Caller
+ * holds work_mu, so nobody else removed an immutable memtable since the
+ * flush chose it: the oldest one is still the one flushed. */
+static int db_install_flush(lsm_db *db, sst *t)
+{
+    pthread_mutex_lock(&db->state_mu);
+    version *nv = version_copy(db->current);
+    if (!nv || (t && version_add_flushed(nv, t) != LSM_OK)) {
+        pthread_mutex_unlock(&db->state_mu);
+        version_unref(nv);
+        return lsm_error(LSM_ENOMEM, "out of memory installing a flush");
+    }
+    memtable_unref(version_pop_oldest_imm(nv));
+    version *old = db_swap_locked(db, nv);
+    pthread_mutex_unlock(&db->state_mu);
+    version_unref(old);
+    return LSM_OK;
+}
+
+/* Flushes the oldest immutable memtable, if any, to a new L0 SST. Takes
+ * work_mu. *flushed says whether there was one. */
+static int db_flush_oldest(lsm_db *db, bool *flushed)
+{
+    *flushed = false;
+    pthread_mutex_lock(&db->work_mu);
+    pthread_mutex_lock(&db->state_mu);
+    version *cur = db->current;
+    memtable *mt = cur->n_imm ? cur->imm[cur->n_imm - 1] : NULL;
+    if (mt)
+        memtable_ref(mt);
+    pthread_mutex_unlock(&db->state_mu);
+    if (!mt) {
+        pthread_mutex_unlock(&db->work_mu);
+        return LSM_OK;
+    }
+
+    uint64_t id = memtable_id(mt);
+    int rc = db_may_change_tree(db);
+    if (rc != LSM_OK) {
+        memtable_unref(mt);
+        pthread_mutex_unlock(&db->work_mu);
+        return rc;
+    }
+    lsm_event begin = {.type = LSM_EVENT_FLUSH_BEGIN, .memtable_id = id};
+    db_emit(db, &begin);
+
+    sst *t = NULL;
+    sst_summary summary = {0};
+    bool maybe_recorded = false;
+    rc = db_write_l0_sst(db, mt, &t, &summary);
+    if (rc == LSM_OK && t)
+        rc = db->env->sync_dir(db->env, db->dir);
+    if (rc == LSM_OK && t) {
+        /* An empty memtable leaves no SST and needs no record: recovery
+         * skips a memtable whose WAL is gone. */
+        manifest_record rec = {
+            .kind = MANIFEST_FLUSH, .id = id, .to_tier = db->current_is_tiered};
+        maybe_recorded = true;
+        rc = db_manifest_append(db, &rec);
+    }
+    if (rc == LSM_OK)
+        rc = db_install_flush(db, t);
+    if (rc == LSM_OK) {
+        t = NULL; /* the version owns our reference now */
+        db_remove_wal(db, id);
+        COUNTER_ADD(&db->ctrs, flushes, 1);
+        COUNTER_ADD(&db->ctrs, flush_bytes_written, summary.file_size);
+        lsm_event end = {.type = LSM_EVENT_FLUSH_END,
+                         .memtable_id = id,
+                         .sst_id = id,
+                         .num_entries = summary.num_entries,
+                         .size_bytes = summary.file_size};
+        db_emit(db, &end);
+        *flushed = true;
+    }
+    if (t) {
+        /* Written but not installed. Delete it only if the manifest cannot
+         * name it: a failed append may still have reached the disk whole,
+         * and then the next open needs the file. (If it is not named, open
+         * removes it as an orphan.) */
+        if (!maybe_recorded)
+            sst_mark_obsolete(t);
+        sst_unref(t);
+    }
+    memtable_unref(mt);
+    pthread_mutex_unlock(&db->work_mu);
+    /* Whoever asked for the flush, its failure is latched: the writes that
+     * filled the memtable were acknowledged, and later writes must learn
+     * that the tree cannot take them in. */
+    if (rc != LSM_OK)
+        db_latch_error(db, rc);
+    return rc;
+}
+
+/* True when more memtables are in memory than num_memtable_limit. */
+static bool db_needs_flush(lsm_db *db)
+{
+    pthread_mutex_lock(&db->state_mu);
+    bool needed = 1 + db->current->n_imm > db->opt.num_memtable_limit;
+    pthread_mutex_unlock(&db->state_mu);
+    return needed;
+}
+
+/* Inline mode: after a flush the strategy compacts until nothing is due,
+ * inside the same call, so a script always sees the same tree. A failure
+ * is latched: the write that led here succeeded. */
+static int db_flush_oldest_inline(lsm_db *db, bool *flushed)
+{
+    int rc = db_flush_oldest(db, flushed);
+    if (rc == LSM_OK && *flushed && db->opt.sched == LSM_SCHED_INLINE) {
+        rc = db_compact_until_settled(db);
+        if (rc != LSM_OK)
+            db_latch_error(db, rc);
+    }
+    return rc;
+}
+
+/* Inline mode: flush until the memtable limit holds again. Caller holds
+ * write_mu, which keeps the sequence of events deterministic. */
+int db_flush_while_over_limit(lsm_db *db)
+{
+    int rc = LSM_OK;
+    bool flushed = true;
+    while (rc == LSM_OK && flushed && db_needs_flush(db))
+        rc = db_flush_oldest_inline(db, &flushed);
+    return rc;
+}
+
+/* Work owed after a freeze: inline mode flushes now, threads mode wakes the
+ * flush thread (db_freeze_locked already signalled state_cv). */
+void db_after_freeze(lsm_db *db)
+{
+    if (db->opt.sched != LSM_SCHED_INLINE)
+        return;
+    /* A failure is latched by the flush itself; this write succeeded. */
+    (void)db_flush_while_over_limit(db);
+}
+
+void *db_flush_thread_main(void *arg)
+{
+    lsm_db *db = arg;
+    pthread_mutex_lock(&db->state_mu);
+    for (;;) {
+        while (!db->stopping && db->bg_error == LSM_OK &&
+               1 + db->current->n_imm <= db->opt.num_memtable_limit)
+            pthread_cond_wait(&db->state_cv, &db->state_mu);
+        if (db->stopping || db->bg_error != LSM_OK)
+            break;
+        pthread_mutex_unlock(&db->state_mu);
+        bool flushed;
+        (void)db_flush_oldest(db, &flushed); /* latches its own failure */
+        pthread_mutex_lock(&db->state_mu);
+    }
+    pthread_mutex_unlock(&db->state_mu);
+    return NULL;
+}
+
+/* Freezes the mutable memtable and flushes every immutable one. */
+int db_flush_all(lsm_db *db)
+{
+    pthread_mutex_lock(&db->write_mu);
+    int rc = db_freeze_locked(db);
+    bool flushed = true;
+    while (rc == LSM_OK && flushed)
+        rc = db_flush_oldest_inline(db, &flushed);
+    pthread_mutex_unlock(&db->write_mu);
+    return rc;
+}
+
+int lsm_flush(lsm_db *db)
+{
+    int rc = db_begin_change(db);
+    return rc == LSM_OK ? db_flush_all(db) : rc;
+}

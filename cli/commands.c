@@ -269,28 +269,27 @@ static const cli_command commands[] = {
         .arg_counts = ~0u,
         .usage = "simulate STRATEGY",
         .summary = "run mini-lsm's compaction simulator",
-        .details =
-            "simulate simple|tiered|leveled [OPTIONS] runs\n"
-            "mini-lsm's compaction simulator with the engine's own\n"
-            "controllers: each iteration flushes one SST, prints\n"
-            "the tree, runs the compactions that are due (why, what\n"
-            "goes where, the tree after each) and the statistics.\n"
-            "The database is not touched. Options and defaults, as\n"
-            "the reference simulator has them:\n"
-            "  all:     --iterations 50, --dump-real-id (show SST\n"
-            "           ids, not the flushed SST each came from),\n"
-            "           --size-only (one line of counts per tree)\n"
-            "  simple:  --level0-file-num-compaction-trigger 2\n"
-            "           --max-levels 3 --size-ratio-percent 200\n"
-            "  tiered:  --num-tiers 8\n"
-            "           --max-size-amplification-percent 200\n"
-            "           --size-ratio 1 --min-merge-width 2\n"
-            "           --max-merge-width N (default: no limit)\n"
-            "  leveled: --level0-file-num-compaction-trigger 2\n"
-            "           --level-size-multiplier 2 --max-levels 4\n"
-            "           --base-level-size-mb 128 --sst-size-mb 32\n"
-            "           --seed 42 (key ranges come from this seed;\n"
-            "           they differ from the reference's own RNG)",
+        .details = "simulate simple|tiered|leveled [OPTIONS] runs\n"
+                   "mini-lsm's compaction simulator with the engine's own\n"
+                   "controllers: each iteration flushes one SST, prints\n"
+                   "the tree, runs the compactions that are due (why, what\n"
+                   "goes where, the tree after each) and the statistics.\n"
+                   "The database is not touched. Options and defaults, as\n"
+                   "the reference simulator has them:\n"
+                   "  all:     --iterations 50, --dump-real-id (show SST\n"
+                   "           ids, not the flushed SST each came from),\n"
+                   "           --size-only (one line of counts per tree)\n"
+                   "  simple:  --level0-file-num-compaction-trigger 2\n"
+                   "           --max-levels 3 --size-ratio-percent 200\n"
+                   "  tiered:  --num-tiers 8\n"
+                   "           --max-size-amplification-percent 200\n"
+                   "           --size-ratio 1 --min-merge-width 2\n"
+                   "           --max-merge-width N (default: no limit)\n"
+                   "  leveled: --level0-file-num-compaction-trigger 2\n"
+                   "           --level-size-multiplier 2 --max-levels 4\n"
+                   "           --base-level-size-mb 128 --sst-size-mb 32\n"
+                   "           --seed 42 (key ranges come from this seed;\n"
+                   "           they differ from the reference's own RNG)",
         .example = "simulate tiered --iterations 3 --num-tiers 3",
         .run = cli_simulate,
         .advances_epoch = 0,
@@ -964,7 +963,7 @@ static int cmd_manifest(cli_session *s, const cli_argv *a)
     rc = lsm_state_get(s->db, &st);
     if (rc != LSM_OK)
         return fail_engine(s, "manifest", rc);
-    tiered = st->tiered;
+    tiered = st->compaction == LSM_COMPACTION_TIERED;
     lsm_state_free(st);
     rc = lsm_manifest_read(s->db, &records, &n);
     if (rc != LSM_OK)

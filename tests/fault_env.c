@@ -25,6 +25,8 @@
 
 #include "util/status_int.h"
 
+#include "testutil.h" /* test_rng_next: torn cuts reproduce from a seed */
+
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -96,15 +98,6 @@ static fault_env *fault_env_of_file(env_file *f)
 static env_file *inner_file(env_file *f)
 {
     return ((fault_file *)f)->inner;
-}
-
-/* splitmix64: a fixed, seedable sequence, so a torn cut is reproducible. */
-static uint64_t fault_rand(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
 }
 
 /* --- tracked files -------------------------------------------------------- */
@@ -189,8 +182,8 @@ static bool cut_decide(const tracked_file *t, uint64_t size_bytes,
         *keep_bytes = durable;
         return t->creation_durable;
     }
-    *keep_bytes = durable + fault_rand(rng) % (size_bytes - durable + 1);
-    return t->creation_durable || fault_rand(rng) % 2 == 0;
+    *keep_bytes = durable + test_rng_next(rng) % (size_bytes - durable + 1);
+    return t->creation_durable || test_rng_next(rng) % 2 == 0;
 }
 
 /* Makes the disk look as after a power loss, then refuses all later

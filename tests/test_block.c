@@ -17,6 +17,7 @@
 #include "util/checksum_int.h"
 #include "util/coding_int.h"
 #include "util/status_int.h"
+#include "testutil.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,13 +35,10 @@ typedef struct model_entry {
 
 static uint64_t rng_state;
 
+/* The suite's stream (testutil.h's generator), reseeded per case. */
 static uint64_t rng_next(void)
 {
-    /* xorshift64*: deterministic for a fixed seed. */
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return rng_state * 0x2545f4914f6cdd1dULL;
+    return test_rng_next(&rng_state);
 }
 
 static entry model_view(const model_entry *m)

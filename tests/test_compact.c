@@ -26,6 +26,7 @@
 #include "compact/compact_int.h"
 #include "iter/iter_int.h"
 #include "lsm.h"
+#include "testutil.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -1329,7 +1330,7 @@ typedef struct sim {
     size_t n_levels;     /* levels strategies: the shape's run count */
     uint64_t live_bytes; /* what the shape must hold */
     uint64_t next_id;    /* SST ids, as the engine hands them out */
-    uint64_t rng;        /* xorshift state */
+    uint64_t rng;        /* test_rng_next state */
     uint64_t *oldest;    /* per SST id: the oldest flush in it */
     uint64_t *newest;    /* per SST id: the newest flush in it */
     uint32_t **versions; /* keyed, per SST id: each key's version, 0 absent */
@@ -1341,12 +1342,7 @@ typedef struct sim {
 
 static uint64_t sim_rand(sim *m)
 {
-    uint64_t x = m->rng;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    m->rng = x;
-    return x;
+    return test_rng_next(&m->rng);
 }
 
 static const uint8_t *sim_key(sim *m, uint64_t v)

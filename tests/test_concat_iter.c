@@ -59,12 +59,10 @@ typedef struct model_entry {
 
 static uint64_t rng_state;
 
+/* The suite's stream (testutil.h's generator), reseeded per case. */
 static uint64_t rng_next(void)
 {
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 7;
-    rng_state ^= rng_state << 17;
-    return rng_state;
+    return test_rng_next(&rng_state);
 }
 
 /* The user key numbered i (entries use even i). */

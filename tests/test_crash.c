@@ -93,35 +93,11 @@
 
 /* --- deterministic randomness ------------------------------------------- */
 
-static uint64_t mix64(uint64_t z)
-{
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-/* splitmix64: a good stream from any state, including 0. */
-static uint64_t rng_next(uint64_t *s)
-{
-    return mix64(*s += 0x9E3779B97F4A7C15ull);
-}
-
-static uint64_t rng_below(uint64_t *s, uint64_t n)
-{
-    return n ? rng_next(s) % n : 0;
-}
-
-/* [lo, hi] inclusive. */
-static uint64_t rng_range(uint64_t *s, uint64_t lo, uint64_t hi)
-{
-    return lo + rng_below(s, hi - lo + 1);
-}
-
 /* The state of an independent stream for (seed, a, b): operation a of the
  * sequence is a function of (seed, a) only, so a child can start anywhere. */
 static uint64_t rng_stream(uint64_t seed, uint64_t a, uint64_t b)
 {
-    return mix64(seed ^ mix64(a * 0x9E3779B97F4A7C15ull + b + 1));
+    return test_mix64(seed ^ test_mix64(a * 0x9E3779B97F4A7C15ull + b + 1));
 }
 
 static uint64_t env_u64(const char *name, uint64_t dflt)
@@ -226,28 +202,28 @@ typedef struct crash_op {
 
 static uint32_t gen_key(uint64_t *s)
 {
-    if (rng_below(s, 2) == 0)
-        return (uint32_t)(rng_below(s, CRASH_HOT_KEYS) * 7 % CRASH_N_KEYS);
-    return (uint32_t)rng_below(s, CRASH_N_KEYS);
+    if (test_rng_below(s, 2) == 0)
+        return (uint32_t)(test_rng_below(s, CRASH_HOT_KEYS) * 7 % CRASH_N_KEYS);
+    return (uint32_t)test_rng_below(s, CRASH_N_KEYS);
 }
 
 static void gen_put(uint64_t *s, crash_entry *e, int big)
 {
     e->del = 0;
-    e->empty = !big && rng_below(s, 100) < 3;
-    uint64_t r = rng_below(s, 100);
+    e->empty = !big && test_rng_below(s, 100) < 3;
+    uint64_t r = test_rng_below(s, 100);
     if (e->empty)
         e->npad = 0;
     else if (big)
-        e->npad = (uint32_t)rng_range(s, 800, 1500);
+        e->npad = (uint32_t)test_rng_range(s, 800, 1500);
     else if (r < 20)
-        e->npad = (uint32_t)rng_below(s, 8);
+        e->npad = (uint32_t)test_rng_below(s, 8);
     else if (r < 75)
-        e->npad = (uint32_t)rng_range(s, 8, 48);
+        e->npad = (uint32_t)test_rng_range(s, 8, 48);
     else if (r < 95)
-        e->npad = (uint32_t)rng_range(s, 48, 200);
+        e->npad = (uint32_t)test_rng_range(s, 48, 200);
     else
-        e->npad = (uint32_t)rng_range(s, 200, 700);
+        e->npad = (uint32_t)test_rng_range(s, 200, 700);
 }
 
 /* Operation i of the sequence for seed: the same in the child that runs it
@@ -255,7 +231,7 @@ static void gen_put(uint64_t *s, crash_entry *e, int big)
 static void gen_op(uint64_t seed, uint64_t i, crash_op *op)
 {
     uint64_t s = rng_stream(seed, i, 0);
-    uint64_t r = rng_below(&s, 1000);
+    uint64_t r = test_rng_below(&s, 1000);
     memset(op, 0, sizeof(*op));
     if (r < 460) {
         op->type = OP_PUT;
@@ -269,14 +245,14 @@ static void gen_op(uint64_t seed, uint64_t i, crash_op *op)
         op->e[0].del = 1;
     } else if (r < 980) {
         op->type = OP_BATCH;
-        op->n = r < 970 ? (size_t)rng_range(&s, 1, CRASH_MAX_BATCH) : 0;
+        op->n = r < 970 ? (size_t)test_rng_range(&s, 1, CRASH_MAX_BATCH) : 0;
         for (size_t j = 0; j < op->n; j++) {
             crash_entry *e = &op->e[j];
-            if (j > 0 && rng_below(&s, 100) < 15)
-                e->key = op->e[rng_below(&s, j)].key; /* same key again */
+            if (j > 0 && test_rng_below(&s, 100) < 15)
+                e->key = op->e[test_rng_below(&s, j)].key; /* same key again */
             else
                 e->key = gen_key(&s);
-            if (rng_below(&s, 100) < 25)
+            if (test_rng_below(&s, 100) < 25)
                 e->del = 1;
             else
                 gen_put(&s, e, 0);
@@ -302,7 +278,7 @@ static size_t crash_value(uint64_t seed, uint64_t op, uint32_t pos,
     size_t len = (size_t)n;
     uint64_t s = rng_stream(seed, op, 1000 + pos);
     for (uint32_t i = 0; i < e->npad && len < CRASH_VALUE_MAX; i++)
-        out[len++] = (uint8_t)rng_next(&s);
+        out[len++] = (uint8_t)test_rng_next(&s);
     return len;
 }
 
@@ -1056,11 +1032,11 @@ static void crash_options(lsm_options *o, uint64_t *rng, lsm_sched sched,
 {
     static const size_t caches[] = {0, 4096, 1u << 20};
     lsm_options_init(o);
-    o->target_sst_size = (size_t)rng_range(rng, 512, 4096);
+    o->target_sst_size = (size_t)test_rng_range(rng, 512, 4096);
     o->block_size = 128;
-    o->num_memtable_limit = (size_t)rng_range(rng, 1, 3);
-    o->block_cache_bytes = caches[rng_below(rng, 3)];
-    o->bloom_bits_per_key = rng_below(rng, 4) == 0 ? 0 : 10;
+    o->num_memtable_limit = (size_t)test_rng_range(rng, 1, 3);
+    o->block_cache_bytes = caches[test_rng_below(rng, 3)];
+    o->bloom_bits_per_key = test_rng_below(rng, 4) == 0 ? 0 : 10;
     o->sched = sched;
     o->compaction = compaction;
     o->enable_wal = 1;
@@ -1084,42 +1060,44 @@ static void plan_round(crash_run *r, crash_plan *p)
         p->ack_target = 0;
         break;
     case 1:
-        p->ack_target = rng_range(g, 1, 4);
+        p->ack_target = test_rng_range(g, 1, 4);
         break;
     case 2:
     case 8:
-        p->ack_target = rng_range(g, 5, 60);
+        p->ack_target = test_rng_range(g, 5, 60);
         break;
     case 3:
         p->ev_type = LSM_EVENT_FLUSH_BEGIN;
         break;
     case 4:
-        p->ack_target = rng_range(g, 60, 400);
+        p->ack_target = test_rng_range(g, 60, 400);
         break;
     case 5:
-        p->ev_type = misc_events[rng_below(g, 2)];
+        p->ev_type = misc_events[test_rng_below(g, 2)];
         break;
     case 6:
-        p->ack_target = rng_range(g, 400, 1200);
+        p->ack_target = test_rng_range(g, 400, 1200);
         break;
     case 7:
         p->ev_type = LSM_EVENT_FLUSH_END;
         break;
     default:
-        p->ev_type = compaction_events[rng_below(g, 2)];
+        p->ev_type = compaction_events[test_rng_below(g, 2)];
         break;
     }
     if (p->ev_type) {
         p->ack_target = CRASH_EVENT_FALLBACK;
-        p->ev_nth = p->ev_type == LSM_EVENT_RECOVERED ? 1 : rng_range(g, 1, 3);
+        p->ev_nth =
+            p->ev_type == LSM_EVENT_RECOVERED ? 1 : test_rng_range(g, 1, 3);
         /* Flush begin is always held: the kill must land before the SST. */
-        p->ev_hold = p->ev_type == LSM_EVENT_FLUSH_BEGIN || rng_below(g, 2);
+        p->ev_hold =
+            p->ev_type == LSM_EVENT_FLUSH_BEGIN || test_rng_below(g, 2);
     }
     if (p->sync && p->ack_target > CRASH_SYNC_MAX_ACKS)
         p->ack_target = CRASH_SYNC_MAX_ACKS;
     crash_options(&p->opt, g, r->sched, r->compaction, p->sync);
     crash_options(&p->check_opt, g, r->sched, r->compaction, 0);
-    p->check_closes = rng_below(g, 100) < 30;
+    p->check_closes = test_rng_below(g, 100) < 30;
 }
 
 /* Reads one message; 1 on success, 0 at end of file (the child is gone),

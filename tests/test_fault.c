@@ -108,15 +108,6 @@ static bool verbose(void)
     return v && *v && strcmp(v, "0") != 0;
 }
 
-/* splitmix64: every workload is a pure function of its seed. */
-static uint64_t rng_next(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 static size_t key_name(int key, char *buf)
 {
     return (size_t)snprintf(buf, 16, "key%03d", key);
@@ -139,17 +130,18 @@ static void value_make(uint64_t *rng, uint64_t tag, int op_index,
 {
     int n = snprintf(e->value, sizeof e->value, "%" PRIx64 ".%d.%d|", tag,
                      op_index, entry_index);
-    size_t len = (size_t)n + rng_next(rng) % (VALUE_MAX_BYTES - (size_t)n + 1);
+    size_t len =
+        (size_t)n + test_rng_next(rng) % (VALUE_MAX_BYTES - (size_t)n + 1);
     for (size_t i = (size_t)n; i < len; i++)
-        e->value[i] = (char)('a' + rng_next(rng) % 26);
+        e->value[i] = (char)('a' + test_rng_next(rng) % 26);
     e->nvalue = len;
 }
 
 static void entry_make(uint64_t *rng, uint64_t tag, int op_index,
                        int entry_index, int put_percent, op_entry *e)
 {
-    e->key = (int)(rng_next(rng) % N_KEYS);
-    e->is_put = (int)(rng_next(rng) % 100) < put_percent;
+    e->key = (int)(test_rng_next(rng) % N_KEYS);
+    e->is_put = (int)(test_rng_next(rng) % 100) < put_percent;
     e->nvalue = 0;
     if (e->is_put)
         value_make(rng, tag, op_index, entry_index, e);
@@ -164,7 +156,7 @@ static void op_make_write(uint64_t *rng, uint64_t tag, int op_index, op_kind k,
         entry_make(rng, tag, op_index, 0, k == OP_PUT ? 100 : 0, &o->e[0]);
         return;
     }
-    o->n_entries = 2 + (int)(rng_next(rng) % (BATCH_MAX_ENTRIES - 1));
+    o->n_entries = 2 + (int)(test_rng_next(rng) % (BATCH_MAX_ENTRIES - 1));
     for (int j = 0; j < o->n_entries; j++)
         entry_make(rng, tag, op_index, j, 70, &o->e[j]);
 }
@@ -381,7 +373,7 @@ static void sweep_op(uint64_t *rng, int i, op *o)
     } else if (i == 60) {
         *o = (op){.kind = OP_COMPACT};
     } else {
-        op_kind k = rng_next(rng) % 100 < 80 ? OP_PUT : OP_DELETE;
+        op_kind k = test_rng_next(rng) % 100 < 80 ? OP_PUT : OP_DELETE;
         op_make_write(rng, SWEEP_SEED, i, k, o);
     }
 }
@@ -879,7 +871,7 @@ static uint64_t round_tag(uint64_t seed, int round)
 /* The operations of one round: a pure function of (seed, round). */
 static void cut_round_op(uint64_t *rng, uint64_t tag, int i, op *o)
 {
-    uint64_t r = rng_next(rng) % 100;
+    uint64_t r = test_rng_next(rng) % 100;
     if (r < 68)
         op_make_write(rng, tag, i, OP_PUT, o);
     else if (r < 84)
@@ -897,21 +889,21 @@ static void cut_plan_make(uint64_t *rng, const cut_config *cfg, cut_plan *p)
     static const fault_kind io_kinds[] = {FAULT_APPEND, FAULT_SYNC,
                                           FAULT_CREATE, FAULT_SYNC_DIR};
     static const uint64_t io_spread[] = {300, 120, 12, 12};
-    uint64_t r = rng_next(rng) % 100;
+    uint64_t r = test_rng_next(rng) % 100;
     *p = (cut_plan){.mode = cfg->torn ? FAULT_CUT_KEEP_TORN
                                       : FAULT_CUT_DROP_UNSYNCED,
-                    .cut_seed = rng_next(rng)};
+                    .cut_seed = test_rng_next(rng)};
     if (r < 45) {
         p->type = CUT_BETWEEN_OPS;
-        p->at_op = (int)(rng_next(rng) % (CUT_OPS_PER_ROUND + 1));
+        p->at_op = (int)(test_rng_next(rng) % (CUT_OPS_PER_ROUND + 1));
     } else if (r < 90) {
-        size_t k = rng_next(rng) % 4;
+        size_t k = test_rng_next(rng) % 4;
         p->type = CUT_AT_IO;
         p->kind = io_kinds[k];
-        p->nth = 1 + rng_next(rng) % io_spread[k];
+        p->nth = 1 + test_rng_next(rng) % io_spread[k];
     } else {
         p->type = CUT_PROCESS_ONLY;
-        p->at_op = (int)(rng_next(rng) % (CUT_OPS_PER_ROUND + 1));
+        p->at_op = (int)(test_rng_next(rng) % (CUT_OPS_PER_ROUND + 1));
     }
 }
 

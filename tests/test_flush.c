@@ -62,8 +62,7 @@ static void tiny_options(lsm_options *opt, test_events *ev)
  * fixed order. */
 static void test_inline_freeze_and_flush_triggers(void **state)
 {
-    (void)state;
-    char *dir = test_mkdtemp();
+    char *dir = *state;
     test_events ev;
     test_events_init(&ev);
     lsm_options opt;
@@ -115,16 +114,13 @@ static void test_inline_freeze_and_flush_triggers(void **state)
     for (int i = 0; i < 20; i++)
         expect_numbered(db, i);
     assert_int_equal(lsm_close(db), LSM_OK);
-    test_rmtree(dir);
-    free(dir);
 }
 
 /* lsm_flush freezes the mutable memtable and flushes every immutable one,
  * oldest first; with nothing in memory it does nothing. */
 static void test_flush_flushes_everything(void **state)
 {
-    (void)state;
-    char *dir = test_mkdtemp();
+    char *dir = *state;
     test_events ev;
     test_events_init(&ev);
     lsm_options opt;
@@ -149,8 +145,6 @@ static void test_flush_flushes_everything(void **state)
     for (int i = 0; i < 35; i++)
         expect_numbered(db, i);
     assert_int_equal(lsm_close(db), LSM_OK);
-    test_rmtree(dir);
-    free(dir);
 }
 
 /* Threads mode: the flush thread keeps memory within the limit eventually,
@@ -158,8 +152,7 @@ static void test_flush_flushes_everything(void **state)
  * the callback. */
 static void test_threads_mode_flushes_in_background(void **state)
 {
-    (void)state;
-    char *dir = test_mkdtemp();
+    char *dir = *state;
     test_events ev;
     test_events_init(&ev);
     lsm_options opt;
@@ -180,8 +173,6 @@ static void test_threads_mode_flushes_in_background(void **state)
     for (int i = 0; i < 1000; i++)
         expect_numbered(db, i);
     assert_int_equal(lsm_close(db), LSM_OK);
-    test_rmtree(dir);
-    free(dir);
 }
 
 /* A clean close flushes memory; reopening finds the same SSTs in the same
@@ -189,8 +180,7 @@ static void test_threads_mode_flushes_in_background(void **state)
  * increasing (a new write still beats an old one). */
 static void test_reopen_keeps_shape_and_data(void **state)
 {
-    (void)state;
-    char *dir = test_mkdtemp();
+    char *dir = *state;
     test_events ev;
     test_events_init(&ev);
     lsm_options opt;
@@ -220,8 +210,7 @@ static void test_reopen_keeps_shape_and_data(void **state)
     assert_int_equal(after->n_immutables, 1);
     assert_int_equal(after->immutables[0].memtable_id,
                      before->memtable.memtable_id);
-    assert_int_equal(after->immutables[0].num_keys,
-                     before->memtable.num_keys);
+    assert_int_equal(after->immutables[0].num_keys, before->memtable.num_keys);
     assert_true(after->memtable.memtable_id > before->memtable.memtable_id);
     lsm_state_free(before);
     lsm_state_free(after);
@@ -237,8 +226,6 @@ static void test_reopen_keeps_shape_and_data(void **state)
     assert_memory_equal(v, "fresh", 5);
     lsm_free(v);
     assert_int_equal(lsm_close(db), LSM_OK);
-    test_rmtree(dir);
-    free(dir);
 }
 
 /* Files a crash can leave behind are removed on open: an SST whose id the
@@ -247,8 +234,7 @@ static void test_reopen_keeps_shape_and_data(void **state)
  * manifest lost records: open refuses and deletes nothing. */
 static void test_open_removes_orphan_ssts(void **state)
 {
-    (void)state;
-    char *dir = test_mkdtemp();
+    char *dir = *state;
     lsm_db *db;
     assert_int_equal(lsm_open(dir, NULL, &db), LSM_OK);
     put_numbered(db, 1);
@@ -289,15 +275,12 @@ static void test_open_removes_orphan_ssts(void **state)
     free(unexplained);
     free(orphan);
     free(other);
-    test_rmtree(dir);
-    free(dir);
 }
 
 /* A second handle on the same directory is refused while the first lives. */
 static void test_second_open_is_busy(void **state)
 {
-    (void)state;
-    char *dir = test_mkdtemp();
+    char *dir = *state;
     lsm_db *a, *b = (lsm_db *)1;
     assert_int_equal(lsm_open(dir, NULL, &a), LSM_OK);
     assert_int_equal(lsm_open(dir, NULL, &b), LSM_EBUSY);
@@ -306,15 +289,12 @@ static void test_second_open_is_busy(void **state)
     assert_int_equal(lsm_close(a), LSM_OK);
     assert_int_equal(lsm_open(dir, NULL, &b), LSM_OK);
     assert_int_equal(lsm_close(b), LSM_OK);
-    test_rmtree(dir);
-    free(dir);
 }
 
 /* Paths that cannot hold a database, and invalid options. */
 static void test_open_errors(void **state)
 {
-    (void)state;
-    char *dir = test_mkdtemp();
+    char *dir = *state;
     char *file = test_path(dir, "plainfile");
     int fd = open(file, O_CREAT | O_WRONLY, 0644);
     close(fd);
@@ -367,15 +347,12 @@ static void test_open_errors(void **state)
     free(fresh);
     free(under_file);
     free(file);
-    test_rmtree(dir);
-    free(dir);
 }
 
 /* Keys and values out of range are refused and write nothing. */
 static void test_write_argument_errors(void **state)
 {
-    (void)state;
-    char *dir = test_mkdtemp();
+    char *dir = *state;
     lsm_db *db;
     assert_int_equal(lsm_open(dir, NULL, &db), LSM_OK);
     size_t big = LSM_MAX_KEY_BYTES + 1;
@@ -401,8 +378,6 @@ static void test_write_argument_errors(void **state)
     lsm_free(v);
     free(key);
     assert_int_equal(lsm_close(db), LSM_OK);
-    test_rmtree(dir);
-    free(dir);
 }
 
 /* Appends raw bytes to a file. */
@@ -425,8 +400,7 @@ static off_t file_size_of(const char *path)
  * the end is corruption, reported with the file and offset. */
 static void test_manifest_torn_tail_and_corruption(void **state)
 {
-    (void)state;
-    char *dir = test_mkdtemp();
+    char *dir = *state;
     char *manifest = test_path(dir, "MANIFEST");
     lsm_db *db;
     assert_int_equal(lsm_open(dir, NULL, &db), LSM_OK);
@@ -452,22 +426,29 @@ static void test_manifest_torn_tail_and_corruption(void **state)
     assert_non_null(strstr(lsm_errmsg(), "MANIFEST"));
     assert_non_null(strstr(lsm_errmsg(), "offset 0"));
     free(manifest);
-    test_rmtree(dir);
-    free(dir);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_inline_freeze_and_flush_triggers),
-        cmocka_unit_test(test_flush_flushes_everything),
-        cmocka_unit_test(test_threads_mode_flushes_in_background),
-        cmocka_unit_test(test_reopen_keeps_shape_and_data),
-        cmocka_unit_test(test_open_removes_orphan_ssts),
-        cmocka_unit_test(test_second_open_is_busy),
-        cmocka_unit_test(test_open_errors),
-        cmocka_unit_test(test_write_argument_errors),
-        cmocka_unit_test(test_manifest_torn_tail_and_corruption),
+        cmocka_unit_test_setup_teardown(test_inline_freeze_and_flush_triggers,
+                                        test_dir_setup, test_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_flush_flushes_everything,
+                                        test_dir_setup, test_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_threads_mode_flushes_in_background,
+                                        test_dir_setup, test_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_reopen_keeps_shape_and_data,
+                                        test_dir_setup, test_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_open_removes_orphan_ssts,
+                                        test_dir_setup, test_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_second_open_is_busy,
+                                        test_dir_setup, test_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_open_errors, test_dir_setup,
+                                        test_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_write_argument_errors,
+                                        test_dir_setup, test_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_manifest_torn_tail_and_corruption,
+                                        test_dir_setup, test_dir_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -100,12 +100,10 @@ static uint64_t size_of(const char *path)
 
 static uint64_t rng_state;
 
+/* The suite's stream (testutil.h's generator), reseeded per case. */
 static uint64_t rng_next(void)
 {
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return rng_state * 0x2545f4914f6cdd1dULL;
+    return test_rng_next(&rng_state);
 }
 
 static size_t rng_below(size_t n)

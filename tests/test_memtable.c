@@ -15,20 +15,11 @@
 #include "iter/iter_int.h"
 #include "lsm.h"
 #include "mem/memtable_int.h"
+#include "testutil.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static uint64_t test_rand(uint64_t *state)
-{
-    uint64_t x = *state;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    *state = x;
-    return x;
-}
 
 static int put_str(memtable *mt, const char *k, uint64_t seq, const char *v)
 {
@@ -295,7 +286,7 @@ static void test_extreme_sizes(void **state)
     assert_non_null(big_value);
     uint64_t rng = 5;
     for (size_t i = 0; i < LSM_MAX_KEY_BYTES; i++)
-        big_key[i] = (uint8_t)test_rand(&rng);
+        big_key[i] = (uint8_t)test_rng_next(&rng);
     big_key[0] = 0x80; /* sorts after "\x01" and before "\xff" */
     for (size_t i = 0; i < LSM_MAX_VALUE_BYTES; i++)
         big_value[i] = (uint8_t)(i * 31 + 7);
@@ -380,15 +371,15 @@ static void test_randomized_against_model(void **state)
     size_t expect_bytes = 0;
     for (size_t i = 0; i < N; i++) {
         model_entry *m = &model[i];
-        m->nkey = 1 + (size_t)(test_rand(&rng) % sizeof m->key);
+        m->nkey = 1 + (size_t)(test_rng_next(&rng) % sizeof m->key);
         for (size_t j = 0; j < m->nkey; j++)
-            m->key[j] = (uint8_t)("xy\0"[test_rand(&rng) % 3]);
+            m->key[j] = (uint8_t)("xy\0"[test_rng_next(&rng) % 3]);
         m->seq = i + 1;
-        m->type = test_rand(&rng) % 5 == 0 ? ENTRY_TOMBSTONE : ENTRY_VALUE;
+        m->type = test_rng_next(&rng) % 5 == 0 ? ENTRY_TOMBSTONE : ENTRY_VALUE;
         if (m->type == ENTRY_VALUE) {
-            m->nvalue = (size_t)(test_rand(&rng) % (sizeof m->value + 1));
+            m->nvalue = (size_t)(test_rng_next(&rng) % (sizeof m->value + 1));
             for (size_t j = 0; j < m->nvalue; j++)
-                m->value[j] = (uint8_t)test_rand(&rng);
+                m->value[j] = (uint8_t)test_rng_next(&rng);
         }
         assert_int_equal(memtable_put(mt, m->key, m->nkey, m->seq, m->type,
                                       m->value, m->nvalue),

@@ -15,20 +15,11 @@
 
 #include "iter/iter_int.h"
 #include "lsm.h"
+#include "testutil.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static uint64_t test_rand(uint64_t *state)
-{
-    uint64_t x = *state;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    *state = x;
-    return x;
-}
 
 /* --- vector iterator ------------------------------------------------------ */
 
@@ -194,16 +185,16 @@ static void random_set_fill(random_set *rs, size_t n_children, uint64_t seed)
     rs->n_children = n_children;
     rs->n_model = 0;
     for (size_t c = 0; c < n_children; c++) {
-        size_t want = (size_t)(test_rand(&rng) % MAX_PER_CHILD);
+        size_t want = (size_t)(test_rng_next(&rng) % MAX_PER_CHILD);
         if (c == 1)
             want = 0; /* always one empty child */
         size_t n = 0;
         for (size_t i = 0; i < want; i++) {
             uint8_t *k = rs->keys[c][n];
-            size_t nk = 1 + (size_t)(test_rand(&rng) % 3);
+            size_t nk = 1 + (size_t)(test_rng_next(&rng) % 3);
             for (size_t j = 0; j < nk; j++)
-                k[j] = (uint8_t)("pq\0"[test_rand(&rng) % 3]);
-            uint64_t seq = test_rand(&rng) % 8;
+                k[j] = (uint8_t)("pq\0"[test_rng_next(&rng) % 3]);
+            uint64_t seq = test_rng_next(&rng) % 8;
             bool dup = false;
             for (size_t j = 0; j < n && !dup; j++)
                 dup = rs->entries[c][j].seq == seq &&
@@ -213,7 +204,7 @@ static void random_set_fill(random_set *rs, size_t n_children, uint64_t seed)
                 continue;
             char *v = rs->values[c][n];
             snprintf(v, sizeof rs->values[c][n], "c%zu-%zu", c, i);
-            bool tomb = test_rand(&rng) % 4 == 0;
+            bool tomb = test_rng_next(&rng) % 4 == 0;
             entry e = {k,
                        nk,
                        tomb ? NULL : (const uint8_t *)v,
@@ -299,9 +290,9 @@ static void test_merge_matches_model(void **state)
         uint64_t rng = seed;
         for (int s = 0; s < 20; s++) {
             uint8_t key[3];
-            size_t nk = 1 + (size_t)(test_rand(&rng) % 3);
+            size_t nk = 1 + (size_t)(test_rng_next(&rng) % 3);
             for (size_t j = 0; j < nk; j++)
-                key[j] = (uint8_t)("pq\0"[test_rand(&rng) % 3]);
+                key[j] = (uint8_t)("pq\0"[test_rng_next(&rng) % 3]);
             assert_int_equal(iter_seek(m, key, nk), LSM_OK);
             assert_matches_model(m, &rs, model_lower_bound(&rs, key, nk));
         }
@@ -485,9 +476,9 @@ static void test_two_merge_matches_model(void **state)
         uint64_t rng = seed;
         for (int s = 0; s < 20; s++) {
             uint8_t key[3];
-            size_t nk = 1 + (size_t)(test_rand(&rng) % 3);
+            size_t nk = 1 + (size_t)(test_rng_next(&rng) % 3);
             for (size_t j = 0; j < nk; j++)
-                key[j] = (uint8_t)("pq\0"[test_rand(&rng) % 3]);
+                key[j] = (uint8_t)("pq\0"[test_rng_next(&rng) % 3]);
             assert_int_equal(iter_seek(t, key, nk), LSM_OK);
             assert_matches_model(t, &rs, model_lower_bound(&rs, key, nk));
         }

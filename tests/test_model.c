@@ -63,20 +63,6 @@ static const uint64_t model_seeds[] = {1, 2, 3, 0x5eed2024u};
 
 /* --- small helpers ------------------------------------------------------- */
 
-/* splitmix64: a good stream from any seed, including 0. */
-static uint64_t rng_next(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-static size_t rng_below(uint64_t *s, size_t n)
-{
-    return n ? (size_t)(rng_next(s) % n) : 0;
-}
-
 /* memcmp order with the shorter key first on a common prefix: the order the
  * header promises for keys. */
 static int key_cmp(const void *a, size_t na, const void *b, size_t nb)
@@ -439,7 +425,7 @@ static void universe_add(run *r, size_t cap, const uint8_t *b, size_t n)
 static void universe_build(run *r)
 {
     static const uint8_t edgy[] = {0x00, 0x01, 0x7f, 0x80, 0xfe, 0xff};
-    size_t target = 160 + rng_below(&r->rng, 80);
+    size_t target = 160 + test_rng_below(&r->rng, 80);
     size_t cap = target + 4;
     uint8_t buf[4200];
     r->keys = calloc(cap, sizeof(ukey));
@@ -450,31 +436,31 @@ static void universe_build(run *r)
     universe_add(r, cap, (const uint8_t *)"\xff\xff", 2);
     universe_add(r, cap, (const uint8_t *)"a", 1);
     while (r->n_keys < cap) {
-        size_t kind = rng_below(&r->rng, 100), n;
+        size_t kind = test_rng_below(&r->rng, 100), n;
         if (kind < 65) {
             n = (size_t)snprintf((char *)buf, sizeof(buf), "key%05u",
-                                 (unsigned)rng_below(&r->rng, 100000));
+                                 (unsigned)test_rng_below(&r->rng, 100000));
         } else if (kind < 80) {
-            n = 1 + rng_below(&r->rng, 6);
+            n = 1 + test_rng_below(&r->rng, 6);
             for (size_t i = 0; i < n; i++)
-                buf[i] = rng_below(&r->rng, 2)
-                             ? edgy[rng_below(&r->rng, sizeof(edgy))]
-                             : (uint8_t)rng_next(&r->rng);
+                buf[i] = test_rng_below(&r->rng, 2)
+                             ? edgy[test_rng_below(&r->rng, sizeof(edgy))]
+                             : (uint8_t)test_rng_next(&r->rng);
         } else if (kind < 96) {
-            const ukey *base = &r->keys[rng_below(&r->rng, r->n_keys)];
+            const ukey *base = &r->keys[test_rng_below(&r->rng, r->n_keys)];
             if (base->n > 4096)
                 continue;
             memcpy(buf, base->b, base->n);
             n = base->n;
-            size_t extra = 1 + rng_below(&r->rng, 3);
+            size_t extra = 1 + test_rng_below(&r->rng, 3);
             for (size_t i = 0; i < extra; i++)
-                buf[n++] = edgy[rng_below(&r->rng, sizeof(edgy))];
+                buf[n++] = edgy[test_rng_below(&r->rng, sizeof(edgy))];
         } else {
             n = (size_t)snprintf((char *)buf, sizeof(buf), "long%04u",
-                                 (unsigned)rng_below(&r->rng, 10000));
-            size_t len = 500 + rng_below(&r->rng, 3600);
+                                 (unsigned)test_rng_below(&r->rng, 10000));
+            size_t len = 500 + test_rng_below(&r->rng, 3600);
             for (; n < len; n++)
-                buf[n] = (uint8_t)('a' + rng_below(&r->rng, 26));
+                buf[n] = (uint8_t)('a' + test_rng_below(&r->rng, 26));
         }
         universe_add(r, cap, buf, n);
     }
@@ -552,15 +538,15 @@ static void mstate_clear(mstate *m, size_t idx)
  * some larger than a block, a few larger than the tiny SST target. */
 static void gen_value(run *r, size_t idx, uint8_t **out, size_t *nout)
 {
-    size_t cls = rng_below(&r->rng, 100), n;
+    size_t cls = test_rng_below(&r->rng, 100), n;
     if (cls < 10)
         n = 0;
     else if (cls < 70)
-        n = 1 + rng_below(&r->rng, 64);
+        n = 1 + test_rng_below(&r->rng, 64);
     else if (cls < 96)
-        n = 65 + rng_below(&r->rng, 540);
+        n = 65 + test_rng_below(&r->rng, 540);
     else
-        n = 600 + rng_below(&r->rng, 4400);
+        n = 600 + test_rng_below(&r->rng, 4400);
     uint8_t *v = malloc(n ? n : 1);
     assert_non_null(v);
     char head[48];
@@ -570,7 +556,7 @@ static void gen_value(run *r, size_t idx, uint8_t **out, size_t *nout)
     for (; i < n && i < (size_t)nh; i++)
         v[i] = (uint8_t)head[i];
     for (; i < n; i++)
-        v[i] = (uint8_t)rng_next(&r->rng);
+        v[i] = (uint8_t)test_rng_next(&r->rng);
     *out = v;
     *nout = n;
 }
@@ -579,9 +565,9 @@ static void gen_value(run *r, size_t idx, uint8_t **out, size_t *nout)
 static void gen_probe_key(run *r, uint8_t *buf, size_t *n)
 {
     do {
-        *n = 7 + rng_below(&r->rng, 6);
+        *n = 7 + test_rng_below(&r->rng, 6);
         for (size_t i = 0; i < *n; i++)
-            buf[i] = (uint8_t)rng_next(&r->rng);
+            buf[i] = (uint8_t)test_rng_next(&r->rng);
     } while (universe_find(r, buf, *n) >= 0);
 }
 
@@ -598,8 +584,8 @@ typedef struct gbound {
 
 static void gen_bound_key(run *r, gbound *g)
 {
-    size_t c = rng_below(&r->rng, 100);
-    const ukey *u = &r->keys[rng_below(&r->rng, r->n_keys)];
+    size_t c = test_rng_below(&r->rng, 100);
+    const ukey *u = &r->keys[test_rng_below(&r->rng, r->n_keys)];
     g->key = malloc(u->n + 8);
     assert_non_null(g->key);
     if (c < 60) {
@@ -613,9 +599,9 @@ static void gen_bound_key(run *r, gbound *g)
         memcpy(g->key, u->b, u->n - 1);
         g->n = u->n - 1;
     } else {
-        g->n = 1 + rng_below(&r->rng, 4);
+        g->n = 1 + test_rng_below(&r->rng, 4);
         for (size_t i = 0; i < g->n; i++)
-            g->key[i] = (uint8_t)rng_next(&r->rng);
+            g->key[i] = (uint8_t)test_rng_next(&r->rng);
     }
 }
 
@@ -623,14 +609,14 @@ static lsm_bound_kind gen_kind(run *r)
 {
     static const lsm_bound_kind kinds[] = {
         LSM_BOUND_UNBOUNDED, LSM_BOUND_INCLUDED, LSM_BOUND_EXCLUDED};
-    return kinds[rng_below(&r->rng, 3)];
+    return kinds[test_rng_below(&r->rng, 3)];
 }
 
 /* Random bounds of every kind, including the empty cases: lo == hi with at
  * least one end excluded, and lo > hi. */
 static void gen_bounds(run *r, gbound *lo, gbound *hi)
 {
-    size_t special = rng_below(&r->rng, 100);
+    size_t special = test_rng_below(&r->rng, 100);
     memset(lo, 0, sizeof(*lo));
     memset(hi, 0, sizeof(*hi));
     lo->kind = gen_kind(r);
@@ -641,16 +627,16 @@ static void gen_bounds(run *r, gbound *lo, gbound *hi)
         assert_non_null(hi->key);
         memcpy(hi->key, lo->key, lo->n);
         hi->n = lo->n;
-        if (rng_below(&r->rng, 2))
+        if (test_rng_below(&r->rng, 2))
             lo->kind = hi->kind = LSM_BOUND_EXCLUDED;
-        else if (rng_below(&r->rng, 2))
+        else if (test_rng_below(&r->rng, 2))
             lo->kind = hi->kind = LSM_BOUND_INCLUDED;
     } else {
         gen_bound_key(r, hi);
         int c = key_cmp(lo->key, lo->n, hi->key, hi->n);
         int want_inverted = special < 26;
         if ((want_inverted && c < 0) ||
-            (!want_inverted && c > 0 && rng_below(&r->rng, 10) < 7)) {
+            (!want_inverted && c > 0 && test_rng_below(&r->rng, 10) < 7)) {
             gbound t = *lo;
             *lo = *hi;
             *hi = t;
@@ -662,8 +648,10 @@ static void gen_bounds(run *r, gbound *lo, gbound *hi)
                 hi->kind = LSM_BOUND_INCLUDED;
         }
     }
-    lo->pass_null = lo->kind == LSM_BOUND_UNBOUNDED && rng_below(&r->rng, 2);
-    hi->pass_null = hi->kind == LSM_BOUND_UNBOUNDED && rng_below(&r->rng, 2);
+    lo->pass_null =
+        lo->kind == LSM_BOUND_UNBOUNDED && test_rng_below(&r->rng, 2);
+    hi->pass_null =
+        hi->kind == LSM_BOUND_UNBOUNDED && test_rng_below(&r->rng, 2);
 }
 
 static void fmt_bounds(const gbound *lo, const gbound *hi, char *out,
@@ -889,7 +877,8 @@ static lsm_state *check_state(run *r, const char *when)
                              ? 1
                              : (size_t)r->opt.max_levels;
     int tiered = r->opt.compaction == LSM_COMPACTION_TIERED;
-    CHECK(r, st->tiered == tiered, "%s: tiered is %d", when, st->tiered);
+    CHECK(r, (st->compaction == LSM_COMPACTION_TIERED) == tiered,
+          "%s: compaction is %s", when, lsm_compaction_name(st->compaction));
     if (tiered)
         CHECK(r, st->n_l0 == 0, "%s: tiered with %zu L0 SSTs", when, st->n_l0);
     else
@@ -1031,7 +1020,7 @@ static void check_get(run *r, const void *kb, size_t kn, long idx);
 
 static size_t pick_key(run *r)
 {
-    return rng_below(&r->rng, r->n_keys);
+    return test_rng_below(&r->rng, r->n_keys);
 }
 
 static void op_put(run *r)
@@ -1042,7 +1031,7 @@ static void op_put(run *r)
     size_t nv;
     gen_value(r, idx, &v, &nv);
     /* An empty value may come as NULL: the length is what counts. */
-    const void *pass = (nv == 0 && rng_below(&r->rng, 2)) ? NULL : v;
+    const void *pass = (nv == 0 && test_rng_below(&r->rng, 2)) ? NULL : v;
     run_log(r, "put %s = %zu bytes%s", fmt_key(k->b, k->n), nv,
             pass ? "" : " (NULL)");
     int rc = lsm_put(r->db, k->b, k->n, pass, nv);
@@ -1059,7 +1048,7 @@ static void op_delete(run *r)
     const void *kb;
     size_t kn;
     long idx = -1;
-    if (rng_below(&r->rng, 4) > 0) {
+    if (test_rng_below(&r->rng, 4) > 0) {
         idx = (long)pick_key(r);
         kb = r->keys[idx].b;
         kn = r->keys[idx].n;
@@ -1109,12 +1098,12 @@ static void op_batch(run *r)
     uint8_t *v[MAX_OPS];
     lsm_batch *b = NULL;
     CHECK(r, lsm_batch_new(&b) == LSM_OK, "lsm_batch_new failed");
-    size_t n = 2 + rng_below(&r->rng, MAX_OPS - 1);
+    size_t n = 2 + test_rng_below(&r->rng, MAX_OPS - 1);
     for (size_t i = 0; i < n; i++) {
         idx[i] = pick_key(r);
         const ukey *k = &r->keys[idx[i]];
         int rc;
-        if (rng_below(&r->rng, 4) == 0) {
+        if (test_rng_below(&r->rng, 4) == 0) {
             v[i] = NULL; /* a delete */
             nv[i] = 0;
             rc = lsm_batch_delete(b, k->b, k->n);
@@ -1151,11 +1140,11 @@ static void op_burst(run *r)
 {
     size_t idx = pick_key(r);
     const ukey *k = &r->keys[idx];
-    size_t n = 5 + rng_below(&r->rng, 26);
+    size_t n = 5 + test_rng_below(&r->rng, 26);
     run_log(r, "burst of %zu writes to %s", n, fmt_key(k->b, k->n));
     for (size_t i = 0; i < n; i++) {
         int rc;
-        if (rng_below(&r->rng, 8) == 0) {
+        if (test_rng_below(&r->rng, 8) == 0) {
             rc = lsm_delete(r->db, k->b, k->n);
             mstate_clear(&r->m, idx);
             r->cnt.deletes++;
@@ -1209,7 +1198,7 @@ static void check_get(run *r, const void *kb, size_t kn, long idx)
 
 static void op_get(run *r)
 {
-    if (rng_below(&r->rng, 100) < 85) {
+    if (test_rng_below(&r->rng, 100) < 85) {
         size_t idx = pick_key(r);
         run_log(r, "get %s", fmt_key(r->keys[idx].b, r->keys[idx].n));
         check_get(r, r->keys[idx].b, r->keys[idx].n, (long)idx);
@@ -1273,7 +1262,7 @@ static void op_scan(run *r)
           "scan %s: %zu active sub-iterators, but only %zu memtables and "
           "SSTs overlapping the range exist",
           desc, active, max_active);
-    if (rng_below(&r->rng, 10) == 0)
+    if (test_rng_below(&r->rng, 10) == 0)
         check_state_free(r, "during a scan");
     while (!held_step(r, &h, 1 << 20))
         ;
@@ -1327,7 +1316,9 @@ static const lsm_level_info *bottom_run(const lsm_state *st)
 {
     if (st->n_levels == 0)
         return NULL;
-    return st->tiered ? &st->levels[0] : &st->levels[st->n_levels - 1];
+    return st->compaction == LSM_COMPACTION_TIERED
+               ? &st->levels[0]
+               : &st->levels[st->n_levels - 1];
 }
 
 static int ids_equal(const uint64_t *a, size_t na, uint64_t *b, size_t nb)
@@ -1364,7 +1355,8 @@ static lsm_state *do_compact_full(run *r)
         uint64_t out_bytes = 0;
         for (size_t i = 0; bottom && i < bottom->n_ssts; i++)
             out_bytes += bottom->ssts[i].file_size;
-        int want_level = st->tiered ? 0 : (int)st->n_levels;
+        int want_level =
+            st->compaction == LSM_COMPACTION_TIERED ? 0 : (int)st->n_levels;
         CHECK(r, ids_equal(in, n_in, r->ev.c_in, r->ev.n_c_in),
               "COMPACTION_BEGIN listed %zu inputs, the tree held %zu SSTs "
               "(first %" PRIu64 ")",
@@ -1384,7 +1376,7 @@ static lsm_state *do_compact_full(run *r)
 
 static void op_compact(run *r)
 {
-    int flushed = rng_below(&r->rng, 2);
+    int flushed = test_rng_below(&r->rng, 2);
     if (flushed)
         op_flush(r);
     lsm_state *st = do_compact_full(r);
@@ -1470,7 +1462,7 @@ static void op_reopen(run *r)
     r->db = NULL;
     CHECK(r, rc == LSM_OK, "lsm_close: rc=%d (%s)", rc, lsm_strerror(rc));
     r->stats.reopens++;
-    if (rng_below(&r->rng, 2)) {
+    if (test_rng_below(&r->rng, 2)) {
         /* Sizes, cache and filters are per-open settings; files written
          * under the old ones must still read back. */
         pick_sizes(r);
@@ -1491,7 +1483,8 @@ static void op_reopen(run *r)
         CHECK(r,
               r->opt.sched == LSM_SCHED_INLINE ? recovered == in_memory
                                                : recovered <= in_memory,
-              "after reopen: %" PRIu64 " WALs recovered, but close left %" PRIu64
+              "after reopen: %" PRIu64
+              " WALs recovered, but close left %" PRIu64
               " memtables to their logs",
               recovered, in_memory);
     else
@@ -1515,18 +1508,18 @@ static void op_held_open(run *r)
     run_log(r, "hold scan %s", desc);
     held_open(r, h, &lo, &hi);
     r->n_held++;
-    held_step(r, h, rng_below(&r->rng, 4));
+    held_step(r, h, test_rng_below(&r->rng, 4));
 }
 
 static void op_held_step(run *r)
 {
     if (r->n_held == 0)
         return;
-    size_t which = rng_below(&r->rng, r->n_held);
+    size_t which = test_rng_below(&r->rng, r->n_held);
     held_iter *h = &r->held[which];
     run_log(r, "step held scan %s (opened at op %" PRIu64 ", at %zu/%zu)",
             h->bounds, h->opened_at_op, h->pos, h->n);
-    if (held_step(r, h, 1 + rng_below(&r->rng, 24))) {
+    if (held_step(r, h, 1 + test_rng_below(&r->rng, 24))) {
         held_close(r, h);
         r->held[which] = r->held[--r->n_held];
     }
@@ -1540,7 +1533,7 @@ static void phase_snapshot(run *r)
         held_finish(r, 0);
     gbound lo = {LSM_BOUND_UNBOUNDED, NULL, 0, 1};
     gbound hi = {LSM_BOUND_UNBOUNDED, NULL, 0, 1};
-    if (rng_below(&r->rng, 2))
+    if (test_rng_below(&r->rng, 2))
         gen_bounds(r, &lo, &hi);
     char desc[MODEL_LOG_LINE];
     fmt_bounds(&lo, &hi, desc, sizeof(desc));
@@ -1550,7 +1543,7 @@ static void phase_snapshot(run *r)
     held_step(r, &r->held[which], 2);
     for (int i = 0; i < 40; i++) {
         run_next_op(r);
-        if (rng_below(&r->rng, 3))
+        if (test_rng_below(&r->rng, 3))
             op_put(r);
         else
             op_delete(r);
@@ -1586,15 +1579,15 @@ static void pick_sizes(run *r)
 {
     static const size_t caches[] = {0, 4096, 65536, 1u << 20};
     static const unsigned blooms[] = {0, 1, 10};
-    r->opt.target_sst_size = 512 + rng_below(&r->rng, 3585);
-    r->opt.block_size = 64 + rng_below(&r->rng, 193);
-    r->opt.num_memtable_limit = 1 + rng_below(&r->rng, 3);
-    r->opt.block_cache_bytes = caches[rng_below(&r->rng, 4)];
-    r->opt.bloom_bits_per_key = blooms[rng_below(&r->rng, 3)];
+    r->opt.target_sst_size = 512 + test_rng_below(&r->rng, 3585);
+    r->opt.block_size = 64 + test_rng_below(&r->rng, 193);
+    r->opt.num_memtable_limit = 1 + test_rng_below(&r->rng, 3);
+    r->opt.block_cache_bytes = caches[test_rng_below(&r->rng, 4)];
+    r->opt.bloom_bits_per_key = blooms[test_rng_below(&r->rng, 3)];
     /* Mostly with the WAL, which a reopen may switch off and on again;
      * rarely with fsync per write (slow, and the same code path). */
-    r->opt.enable_wal = rng_below(&r->rng, 4) != 0;
-    r->opt.sync = r->opt.enable_wal && rng_below(&r->rng, 16) == 0;
+    r->opt.enable_wal = test_rng_below(&r->rng, 4) != 0;
+    r->opt.sync = r->opt.enable_wal && test_rng_below(&r->rng, 16) == 0;
 }
 
 /* The options of a run. The first seed of a run list starts with the block
@@ -1608,7 +1601,7 @@ static void pick_options(run *r, lsm_sched sched, lsm_compaction comp,
         r->opt.block_cache_bytes = 0;
     r->opt.sched = sched;
     r->opt.compaction = comp;
-    r->opt.max_levels = (unsigned)(1 + rng_below(&r->rng, 5));
+    r->opt.max_levels = (unsigned)(1 + test_rng_below(&r->rng, 5));
     r->opt.event_cb = model_event_cb;
     r->opt.event_ctx = &r->ev;
 }
@@ -1635,7 +1628,7 @@ static void run_one(uint64_t seed, size_t seed_pos, lsm_sched sched,
             phase_snapshot(r);
             continue;
         }
-        size_t w = rng_below(&r->rng, 1000);
+        size_t w = test_rng_below(&r->rng, 1000);
         if (w < 330)
             op_put(r);
         else if (w < 460)

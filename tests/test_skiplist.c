@@ -16,6 +16,7 @@
 #include "iter/iter_int.h"
 #include "lsm.h"
 #include "mem/skiplist_int.h"
+#include "testutil.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -29,24 +30,14 @@ typedef struct test_key {
     size_t n;
 } test_key;
 
-static uint64_t test_rand(uint64_t *state)
-{
-    uint64_t x = *state;
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    *state = x;
-    return x;
-}
-
 /* Random keys over a tiny alphabet, 1..8 bytes, so that duplicates and
  * prefixes of one another are common. */
 static test_key random_key(uint64_t *rng)
 {
     test_key k;
-    k.n = 1 + (size_t)(test_rand(rng) % 8);
+    k.n = 1 + (size_t)(test_rng_next(rng) % 8);
     for (size_t i = 0; i < k.n; i++)
-        k.bytes[i] = (uint8_t)("ab\0\xff"[test_rand(rng) % 4]);
+        k.bytes[i] = (uint8_t)("ab\0\xff"[test_rng_next(rng) % 4]);
     return k;
 }
 
@@ -268,7 +259,7 @@ static void test_deterministic_heights(void **state)
         keys[i] = random_key(&rng);
         keys[i].n = 4 + keys[i].n;
         for (size_t j = 0; j < keys[i].n; j++)
-            keys[i].bytes[j] = (uint8_t)test_rand(&rng);
+            keys[i].bytes[j] = (uint8_t)test_rng_next(&rng);
         if (i % 10 == 9)
             keys[i] = keys[i / 2];
     }

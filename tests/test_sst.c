@@ -18,6 +18,7 @@
 #include "table/block_int.h"
 #include "table/sst_int.h"
 #include "util/status_int.h"
+#include "testutil.h"
 
 #include <dirent.h>
 #include <pthread.h>
@@ -93,12 +94,10 @@ typedef struct model {
 
 static uint64_t rng_state;
 
+/* The suite's stream (testutil.h's generator), reseeded per case. */
 static uint64_t rng_next(void)
 {
-    rng_state ^= rng_state >> 12;
-    rng_state ^= rng_state << 25;
-    rng_state ^= rng_state >> 27;
-    return rng_state * 0x2545f4914f6cdd1dULL;
+    return test_rng_next(&rng_state);
 }
 
 static size_t user_key(char *buf, size_t i)

@@ -100,7 +100,8 @@ static void print_state(lsm_db *db)
     print_ids_sst("L0", st->l0, st->n_l0);
     for (size_t i = 0; i < st->n_levels; i++) {
         char name[32];
-        snprintf(name, sizeof name, "%s%d", st->tiered ? "tier " : "L",
+        snprintf(name, sizeof name, "%s%d",
+                 st->compaction == LSM_COMPACTION_TIERED ? "tier " : "L",
                  st->levels[i].level);
         print_ids_sst(name, st->levels[i].ssts, st->levels[i].n_ssts);
     }
@@ -213,14 +214,6 @@ static void gate_set(gate *g, bool open)
 /* --- keys, values and a per-writer model ------------------------------------
  */
 
-static uint64_t rng_next(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15u);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
-    return z ^ (z >> 31);
-}
-
 static size_t key_of(int writer, unsigned k, char *buf, size_t n)
 {
     return (size_t)snprintf(buf, n, "w%d-k%05u", writer, k);
@@ -290,13 +283,13 @@ static int writer_batch(writer *wr, uint64_t *rng, uint64_t step)
     int rc = lsm_batch_new(&b);
     if (rc != LSM_OK)
         return rc;
-    unsigned n = 1 + (unsigned)(rng_next(rng) % 15);
+    unsigned n = 1 + (unsigned)(test_rng_next(rng) % 15);
     unsigned keys[15];
     bool is_delete[15];
     for (unsigned i = 0; i < n && rc == LSM_OK; i++) {
         char key[32], value[64];
-        keys[i] = (unsigned)(rng_next(rng) % MODEL_KEYS);
-        is_delete[i] = rng_next(rng) % 4 == 0;
+        keys[i] = (unsigned)(test_rng_next(rng) % MODEL_KEYS);
+        is_delete[i] = test_rng_next(rng) % 4 == 0;
         size_t nkey = key_of(wr->id, keys[i], key, sizeof key);
         if (is_delete[i]) {
             rc = lsm_batch_delete(b, key, nkey);
@@ -323,8 +316,8 @@ static void *writer_main(void *arg)
     for (uint64_t i = 0; i < wr->n_ops && wr->rc == LSM_OK; i++) {
         /* Steps are unique across writers, so a value names its write. */
         uint64_t step = (i + 1) * WATCHDOG_SLOTS + (uint64_t)wr->id;
-        uint64_t dice = rng_next(&rng) % 10;
-        unsigned k = (unsigned)(rng_next(&rng) % MODEL_KEYS);
+        uint64_t dice = test_rng_next(&rng) % 10;
+        unsigned k = (unsigned)(test_rng_next(&rng) % MODEL_KEYS);
         if (dice < 6)
             wr->rc = writer_put(wr, k, step);
         else if (dice < 8)
@@ -417,10 +410,9 @@ static version *current_version(lsm_db *db)
 
 static void test_compaction_thread_sees_reused_version_address(void **state)
 {
-    (void)state;
+    char *dir = *state;
     watchdog w;
     watchdog_start(&w, "compaction thread wakeup");
-    char *dir = test_mkdtemp();
     idle_hold h = {PTHREAD_MUTEX_INITIALIZER,
                    PTHREAD_COND_INITIALIZER,
                    true,
@@ -483,8 +475,6 @@ static void test_compaction_thread_sees_reused_version_address(void **state)
     test_expect_get(db, "k0", "v");
     assert_int_equal(lsm_close(db), LSM_OK);
     watchdog_stop(&w);
-    test_rmtree(dir);
-    free(dir);
 }
 
 /* A database whose L0 is already due when it opens in threads mode is
@@ -492,10 +482,9 @@ static void test_compaction_thread_sees_reused_version_address(void **state)
  * tree when it starts. */
 static void test_open_compacts_a_due_l0(void **state)
 {
-    (void)state;
+    char *dir = *state;
     watchdog w;
     watchdog_start(&w, "compaction at open");
-    char *dir = test_mkdtemp();
     lsm_options opt;
     lsm_options_init(&opt);
     opt.level0_file_num_compaction_trigger = 5;
@@ -517,8 +506,6 @@ static void test_open_compacts_a_due_l0(void **state)
     test_expect_get(db, "k2", "v");
     assert_int_equal(lsm_close(db), LSM_OK);
     watchdog_stop(&w);
-    test_rmtree(dir);
-    free(dir);
 }
 
 /* --- the shapes that hung ------------------------------------------------ */
@@ -590,11 +577,10 @@ static void run_writer_to_end(writer *wr)
 /* Builds a large bottom level, then holds the compaction thread at its
  * next COMPACTION_BEGIN while a writer fills L0 past the stall limit, and
  * lets go: the writer must come out of its stall and finish. */
-static void run_shape(const stall_shape *s)
+static void run_shape(const char *dir, const stall_shape *s)
 {
     watchdog w;
     watchdog_start(&w, s->name);
-    char *dir = test_mkdtemp();
     gate g;
     gate_init(&g, LSM_EVENT_COMPACTION_BEGIN, true);
     lsm_options opt;
@@ -638,8 +624,6 @@ static void run_shape(const stall_shape *s)
     writer_check(&wr, db);
     assert_int_equal(lsm_close(db), LSM_OK);
     watchdog_stop(&w);
-    test_rmtree(dir);
-    free(dir);
 }
 
 /* The three states recorded in issue 9 (leveled), and simple with an L1
@@ -659,9 +643,14 @@ static const stall_shape hung_shapes[] = {
 
 static void test_hung_shapes_end_their_stall(void **state)
 {
-    (void)state;
-    for (size_t i = 0; i < sizeof hung_shapes / sizeof *hung_shapes; i++)
-        run_shape(&hung_shapes[i]);
+    for (size_t i = 0; i < sizeof hung_shapes / sizeof *hung_shapes; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "shape%zu", i);
+        char *dir = test_path(*state, name);
+        run_shape(dir, &hung_shapes[i]);
+        test_rmtree(dir);
+        free(dir);
+    }
 }
 
 /* --- a stall that cannot end returns the error ------------------------------
@@ -669,10 +658,9 @@ static void test_hung_shapes_end_their_stall(void **state)
 
 static void test_stall_returns_background_error(void **state)
 {
-    (void)state;
+    char *dir = *state;
     watchdog w;
     watchdog_start(&w, "stall ends in an error");
-    char *dir = test_mkdtemp();
     fault_env *fe;
     assert_int_equal(fault_env_new(env_posix(), &fe), LSM_OK);
     gate g;
@@ -708,8 +696,6 @@ static void test_stall_returns_background_error(void **state)
     assert_int_equal(lsm_close(db), LSM_EIO);
     fault_env_free(fe);
     watchdog_stop(&w);
-    test_rmtree(dir);
-    free(dir);
 }
 
 /* --- stress -----------------------------------------------------------------
@@ -734,9 +720,10 @@ static void *reader_main(void *arg)
     int slot = STRESS_WRITERS + 1;
     while (!atomic_load(r->done) && r->rc == LSM_OK) {
         char key[32];
-        int writer_id = 1 + (int)(rng_next(&rng) % STRESS_WRITERS);
-        size_t nkey = key_of(writer_id, (unsigned)(rng_next(&rng) % MODEL_KEYS),
-                             key, sizeof key);
+        int writer_id = 1 + (int)(test_rng_next(&rng) % STRESS_WRITERS);
+        size_t nkey =
+            key_of(writer_id, (unsigned)(test_rng_next(&rng) % MODEL_KEYS), key,
+                   sizeof key);
         void *v = NULL;
         size_t nv;
         watchdog_begin(r->w, slot, r->reads, "get");
@@ -787,11 +774,10 @@ static uint64_t stress_ops(void)
     return s && atoll(s) > 0 ? (uint64_t)atoll(s) : 1000;
 }
 
-static void run_stress(const stress_config *c, uint64_t seed)
+static void run_stress(const char *dir, const stress_config *c, uint64_t seed)
 {
     watchdog w;
     watchdog_start(&w, c->name);
-    char *dir = test_mkdtemp();
     lsm_options opt;
     lsm_options_init(&opt);
     opt.sched = LSM_SCHED_THREADS;
@@ -856,21 +842,25 @@ static void run_stress(const stress_config *c, uint64_t seed)
         writer_check(&writers[i], db);
     assert_int_equal(lsm_close(db), LSM_OK);
     watchdog_stop(&w);
-    test_rmtree(dir);
-    free(dir);
 }
 
 /* LSM_STALL_SEED picks other random operations (default 1000), for a
  * longer campaign: see README, Tests. */
 static void test_stress_every_strategy(void **state)
 {
-    (void)state;
     const char *seed_text = getenv("LSM_STALL_SEED");
-    uint64_t seed = seed_text && *seed_text ? strtoull(seed_text, NULL, 10)
-                                            : 1000;
+    uint64_t seed =
+        seed_text && *seed_text ? strtoull(seed_text, NULL, 10) : 1000;
     printf("stress seed %" PRIu64 "\n", seed);
-    for (size_t i = 0; i < sizeof stress_configs / sizeof *stress_configs; i++)
-        run_stress(&stress_configs[i], seed + i);
+    for (size_t i = 0; i < sizeof stress_configs / sizeof *stress_configs;
+         i++) {
+        char name[32];
+        snprintf(name, sizeof name, "stress%zu", i);
+        char *dir = test_path(*state, name);
+        run_stress(dir, &stress_configs[i], seed + i);
+        test_rmtree(dir);
+        free(dir);
+    }
 }
 
 int main(void)
@@ -879,11 +869,17 @@ int main(void)
     if (getenv("LSM_TEST_FILTER"))
         cmocka_set_test_filter(getenv("LSM_TEST_FILTER"));
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_compaction_thread_sees_reused_version_address),
-        cmocka_unit_test(test_open_compacts_a_due_l0),
-        cmocka_unit_test(test_hung_shapes_end_their_stall),
-        cmocka_unit_test(test_stall_returns_background_error),
-        cmocka_unit_test(test_stress_every_strategy),
+        cmocka_unit_test_setup_teardown(
+            test_compaction_thread_sees_reused_version_address, test_dir_setup,
+            test_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_open_compacts_a_due_l0,
+                                        test_dir_setup, test_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_hung_shapes_end_their_stall,
+                                        test_dir_setup, test_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_stall_returns_background_error,
+                                        test_dir_setup, test_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_stress_every_strategy,
+                                        test_dir_setup, test_dir_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

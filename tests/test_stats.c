@@ -322,9 +322,22 @@ static void test_low_stall_limit_does_not_deadlock(void **state)
     free(dir);
 }
 
+/* The version macros come from meson's project version (lsm_version.h),
+ * agree with each other, and the library reports the same version. */
+static void test_version(void **state)
+{
+    (void)state;
+    char want[64];
+    snprintf(want, sizeof want, "%d.%d.%d", LSM_VERSION_MAJOR,
+             LSM_VERSION_MINOR, LSM_VERSION_PATCH);
+    assert_string_equal(LSM_VERSION_STRING, want);
+    assert_string_equal(lsm_version(), LSM_VERSION_STRING);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_version),
         cmocka_unit_test(test_figures_none),
         cmocka_unit_test(test_figures_simple),
         cmocka_unit_test(test_figures_tiered),

@@ -68,19 +68,13 @@
 
 /* --- helpers ------------------------------------------------------------- */
 
-/* splitmix64 finalizer: a pure hash, also used as a generator step. */
+/* splitmix64 with its increment folded in: a pure hash of z. */
 static uint64_t mix64(uint64_t z)
 {
     z += 0x9E3779B97F4A7C15ull;
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     return z ^ (z >> 31);
-}
-
-static uint64_t rng_next(uint64_t *s)
-{
-    *s += 0x9E3779B97F4A7C15ull;
-    return mix64(*s);
 }
 
 static int key_cmp(const void *a, size_t na, const void *b, size_t nb)
@@ -272,7 +266,7 @@ static void *writer_main(void *arg)
     uint64_t rng = sh->seed ^ (0x1000u + w);
     uint64_t local[KEYS_PER_WRITER] = {0};
     for (int i = 0; i < WRITER_OPS && !sh_failed(sh); i++) {
-        unsigned k = (unsigned)(rng_next(&rng) % KEYS_PER_WRITER);
+        unsigned k = (unsigned)(test_rng_next(&rng) % KEYS_PER_WRITER);
         uint64_t c = ++local[k];
         char key[KEY_LEN + 1];
         make_key(w, k, key);
@@ -328,8 +322,8 @@ static void reader_judge(worker *rd, const char *how, unsigned w, unsigned k,
 static void reader_get(worker *rd, uint64_t *rng)
 {
     shared *sh = rd->sh;
-    unsigned w = (unsigned)(rng_next(rng) % N_WRITERS);
-    unsigned k = (unsigned)(rng_next(rng) % KEYS_PER_WRITER);
+    unsigned w = (unsigned)(test_rng_next(rng) % N_WRITERS);
+    unsigned k = (unsigned)(test_rng_next(rng) % KEYS_PER_WRITER);
     char key[KEY_LEN + 1];
     make_key(w, k, key);
     uint64_t before =
@@ -364,10 +358,11 @@ static void reader_get(worker *rd, uint64_t *rng)
 static void reader_scan(worker *rd, uint64_t *rng)
 {
     shared *sh = rd->sh;
-    unsigned w = (unsigned)(rng_next(rng) % N_WRITERS);
-    unsigned ka = (unsigned)(rng_next(rng) % KEYS_PER_WRITER);
-    unsigned span = (unsigned)(rng_next(rng) % 4 == 0 ? KEYS_PER_WRITER : 12);
-    unsigned kb = ka + (unsigned)(rng_next(rng) % span);
+    unsigned w = (unsigned)(test_rng_next(rng) % N_WRITERS);
+    unsigned ka = (unsigned)(test_rng_next(rng) % KEYS_PER_WRITER);
+    unsigned span =
+        (unsigned)(test_rng_next(rng) % 4 == 0 ? KEYS_PER_WRITER : 12);
+    unsigned kb = ka + (unsigned)(test_rng_next(rng) % span);
     if (kb >= KEYS_PER_WRITER)
         kb = KEYS_PER_WRITER - 1;
     char klo[KEY_LEN + 1], khi[KEY_LEN + 1];
@@ -375,11 +370,11 @@ static void reader_scan(worker *rd, uint64_t *rng)
     lsm_bound hi = {LSM_BOUND_INCLUDED, khi, KEY_LEN};
     make_key(w, ka, klo);
     make_key(w, kb, khi);
-    if (ka > 0 && rng_next(rng) % 2) {
+    if (ka > 0 && test_rng_next(rng) % 2) {
         make_key(w, ka - 1, klo);
         lo.kind = LSM_BOUND_EXCLUDED;
     }
-    if (kb + 1 < KEYS_PER_WRITER && rng_next(rng) % 2) {
+    if (kb + 1 < KEYS_PER_WRITER && test_rng_next(rng) % 2) {
         make_key(w, kb + 1, khi);
         hi.kind = LSM_BOUND_EXCLUDED;
     }
@@ -441,7 +436,7 @@ static void *reader_main(void *arg)
     uint64_t rng = rd->sh->seed ^ (0x2000u + rd->id);
     tl_role = ROLE_READER;
     for (int i = 0; i < READER_OPS && !sh_failed(rd->sh); i++) {
-        if (rng_next(&rng) % 10 < 7)
+        if (test_rng_next(&rng) % 10 < 7)
             reader_get(rd, &rng);
         else
             reader_scan(rd, &rng);

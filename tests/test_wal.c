@@ -66,8 +66,7 @@ static void write_abc(lsm_db *db)
  * operations on a key win over earlier ones. */
 static void test_batch_api(void **state)
 {
-    (void)state;
-    char *dir = test_mkdtemp();
+    char *dir = *state;
     lsm_db *db;
     assert_int_equal(lsm_open(dir, NULL, &db), LSM_OK);
     lsm_batch *b;
@@ -102,16 +101,13 @@ static void test_batch_api(void **state)
     lsm_batch_free(NULL);
     assert_int_equal(lsm_write(db, NULL), LSM_EINVAL);
     assert_int_equal(lsm_close(db), LSM_OK);
-    test_rmtree(dir);
-    free(dir);
 }
 
 /* Writes only in memtables when the process died come back from the WAL,
  * and open says so through LSM_EVENT_RECOVERED. */
 static void test_recovery_replays_wal(void **state)
 {
-    (void)state;
-    char *dir = test_mkdtemp();
+    char *dir = *state;
     test_events ev;
     test_events_init(&ev);
     lsm_options opt;
@@ -146,8 +142,6 @@ static void test_recovery_replays_wal(void **state)
     test_expect_get(db, "b", "new");
     test_expect_get(db, "c", "3");
     assert_int_equal(lsm_close(db), LSM_OK);
-    test_rmtree(dir);
-    free(dir);
 }
 
 static void write_many(lsm_db *db)
@@ -163,8 +157,7 @@ static void write_many(lsm_db *db)
  * recover in order, and recovered memtables over the limit are flushed. */
 static void test_recovery_with_flushes(void **state)
 {
-    (void)state;
-    char *dir = test_mkdtemp();
+    char *dir = *state;
     lsm_options opt;
     lsm_options_init(&opt);
     opt.compaction = LSM_COMPACTION_NONE;
@@ -188,16 +181,13 @@ static void test_recovery_with_flushes(void **state)
     assert_true(1 + st->n_immutables <= opt.num_memtable_limit);
     lsm_state_free(st);
     assert_int_equal(lsm_close(db), LSM_OK);
-    test_rmtree(dir);
-    free(dir);
 }
 
 /* Without the WAL, writes in memtables die with the process; what was
  * flushed stays. */
 static void test_disabled_wal_loses_memtables(void **state)
 {
-    (void)state;
-    char *dir = test_mkdtemp();
+    char *dir = *state;
     lsm_options opt;
     lsm_options_init(&opt);
     opt.enable_wal = 0;
@@ -212,8 +202,6 @@ static void test_disabled_wal_loses_memtables(void **state)
     test_expect_get(db, "flushed", "yes");
     test_expect_get(db, "b", NULL);
     assert_int_equal(lsm_close(db), LSM_OK);
-    test_rmtree(dir);
-    free(dir);
 }
 
 /* Finds the one .wal file of dir. */
@@ -238,8 +226,7 @@ static char *only_wal(const char *dir)
  * records before it are recovered. */
 static void test_torn_wal_tail_is_cut_with_warning(void **state)
 {
-    (void)state;
-    char *dir = test_mkdtemp();
+    char *dir = *state;
     lsm_options opt;
     lsm_options_init(&opt);
     crash_after(dir, &opt, write_abc);
@@ -261,15 +248,12 @@ static void test_torn_wal_tail_is_cut_with_warning(void **state)
     test_expect_get(db, "c", NULL);
     assert_int_equal(lsm_close(db), LSM_OK);
     free(wal);
-    test_rmtree(dir);
-    free(dir);
 }
 
 /* A damaged record in the middle of a WAL is corruption, named. */
 static void test_corrupt_wal_middle_is_an_error(void **state)
 {
-    (void)state;
-    char *dir = test_mkdtemp();
+    char *dir = *state;
     lsm_options opt;
     lsm_options_init(&opt);
     crash_after(dir, &opt, write_abc);
@@ -286,8 +270,6 @@ static void test_corrupt_wal_middle_is_an_error(void **state)
     assert_non_null(strstr(lsm_errmsg(), ".wal"));
     assert_non_null(strstr(lsm_errmsg(), "offset 0"));
     free(wal);
-    test_rmtree(dir);
-    free(dir);
 }
 
 /* A WAL whose memtable was flushed (a crash between the flush record and
@@ -295,8 +277,7 @@ static void test_corrupt_wal_middle_is_an_error(void **state)
  * account for means lost records: open refuses and deletes nothing. */
 static void test_orphan_wal_removed(void **state)
 {
-    (void)state;
-    char *dir = test_mkdtemp();
+    char *dir = *state;
     lsm_db *db;
     assert_int_equal(lsm_open(dir, NULL, &db), LSM_OK);
     test_put_str(db, "k", "v");
@@ -319,15 +300,12 @@ static void test_orphan_wal_removed(void **state)
     assert_int_equal(access(unexplained, F_OK), 0);
     free(unexplained);
     free(flushed);
-    test_rmtree(dir);
-    free(dir);
 }
 
 /* The manifest reader lists what happened, in order. */
 static void test_manifest_read(void **state)
 {
-    (void)state;
-    char *dir = test_mkdtemp();
+    char *dir = *state;
     lsm_options opt;
     lsm_options_init(&opt);
     opt.compaction = LSM_COMPACTION_NONE;
@@ -368,21 +346,27 @@ static void test_manifest_read(void **state)
     assert_int_equal(recs[6].added[0], 3);
     lsm_manifest_free(recs, n);
     assert_int_equal(lsm_close(db), LSM_OK);
-    test_rmtree(dir);
-    free(dir);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_batch_api),
-        cmocka_unit_test(test_recovery_replays_wal),
-        cmocka_unit_test(test_recovery_with_flushes),
-        cmocka_unit_test(test_disabled_wal_loses_memtables),
-        cmocka_unit_test(test_torn_wal_tail_is_cut_with_warning),
-        cmocka_unit_test(test_corrupt_wal_middle_is_an_error),
-        cmocka_unit_test(test_orphan_wal_removed),
-        cmocka_unit_test(test_manifest_read),
+        cmocka_unit_test_setup_teardown(test_batch_api, test_dir_setup,
+                                        test_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_recovery_replays_wal,
+                                        test_dir_setup, test_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_recovery_with_flushes,
+                                        test_dir_setup, test_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_disabled_wal_loses_memtables,
+                                        test_dir_setup, test_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_torn_wal_tail_is_cut_with_warning,
+                                        test_dir_setup, test_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_corrupt_wal_middle_is_an_error,
+                                        test_dir_setup, test_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_orphan_wal_removed, test_dir_setup,
+                                        test_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_manifest_read, test_dir_setup,
+                                        test_dir_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,8 @@
 /*
- * testutil.h: helpers shared by the engine's test suites: temporary
- * directories, reading whole files, and an event recorder.
+ * testutil.h: helpers shared by the engine's test suites: a seeded random
+ * generator (test_rng_*), temporary directories and the cmocka fixture that
+ * owns one (test_dir_setup / test_dir_teardown), reading whole files, and an
+ * event recorder.
  *
  * Everything is static inline so each test executable stays one file.
  */
@@ -17,6 +19,40 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* --- seeded random numbers ------------------------------------------------ */
+
+/* splitmix64's finalizer: a good 64-bit hash of z. */
+static inline uint64_t test_mix64(uint64_t z)
+{
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* splitmix64: the next number of the stream whose state is *s. Any state
+ * is a good seed, 0 included, and a seed always gives the same stream, so
+ * a test that prints its seed can be replayed. Every suite uses this one
+ * generator (the exact algorithm the old private copies had, so their
+ * seeds still reproduce). */
+static inline uint64_t test_rng_next(uint64_t *s)
+{
+    return test_mix64(*s += 0x9E3779B97F4A7C15ull);
+}
+
+/* Uniform enough in [0, n); 0 when n is 0. */
+static inline uint64_t test_rng_below(uint64_t *s, uint64_t n)
+{
+    return n ? test_rng_next(s) % n : 0;
+}
+
+/* [lo, hi], both included. */
+static inline uint64_t test_rng_range(uint64_t *s, uint64_t lo, uint64_t hi)
+{
+    return lo + test_rng_below(s, hi - lo + 1);
+}
+
+/* --- temporary directories ------------------------------------------------ */
 
 /* Removes a directory tree (no symlinks are followed); a missing path is
  * fine. Returns 0, or -1 if anything could not be removed. */
@@ -62,6 +98,32 @@ static inline char *test_mkdtemp(void)
         exit(1);
     }
     return dir;
+}
+
+/* The fixture of a test that needs a fresh directory: register the test
+ * with cmocka_unit_test_setup_teardown(test, test_dir_setup,
+ * test_dir_teardown) and take the path from *state (char *, owned by the
+ * fixture). Teardown removes the tree even when the test failed an
+ * assertion, so a failing run leaves nothing behind in /tmp. */
+static inline int test_dir_setup(void **state)
+{
+    char *dir = strdup("/tmp/lsm-test-XXXXXX");
+    if (!dir || !mkdtemp(dir)) {
+        perror("mkdtemp");
+        free(dir);
+        return -1;
+    }
+    *state = dir;
+    return 0;
+}
+
+static inline int test_dir_teardown(void **state)
+{
+    char *dir = *state;
+    int rc = dir ? test_rmtree(dir) : 0;
+    free(dir);
+    *state = NULL;
+    return rc;
 }
 
 /* "<dir>/<name>" in a malloc'd string. */

@@ -3,12 +3,20 @@
  *
  * A shape is the tree as a compaction controller sees it: for L0 and every
  * sorted run below it (a level, or a tier in tiered compaction), the SSTs'
- * ids, sizes and key ranges, and nothing else. The engine builds a shape
- * from the current version (shape_from_version), asks the strategy's
- * controller for a task (compact_pick), runs the merge, and publishes the
- * result with shape_apply, the same function that recovery and the tests
- * use, so there is one definition of what a compaction does to the tree.
+ * ids, sizes and key ranges, and nothing else. The engine's compaction
+ * runner (db/db_compact.c) builds a shape from the current version
+ * (db_compact_shape_from_version), asks the strategy's controller for a
+ * task (compact_pick), runs the merge, and publishes the result with
+ * shape_apply, the same function the tests and lsm-cli's simulator use
+ * (through lsm_shape_apply), so they share one definition of what a
+ * compaction does to the tree. Recovery does not use it: it replays the
+ * manifest's records into lists of its own (db/db_open.c).
  * Tests build shapes by hand and need no files.
+ *
+ * Files: compact_pick.c (compact_options_check, compact_pick,
+ * compact_pick_full), compact_shape.c (shape_apply, shape_add_flush,
+ * shape_free), compact_task.c (compaction_task_*, compaction_input_runs,
+ * shape_find_tier); the controllers are compact_policy_int.h's.
  *
  * The strategies follow mini-lsm (its book is what students read):
  *   simple   (mini-lsm week 2 day 2): compare file counts of adjacent

@@ -104,7 +104,7 @@ static key_range ssts_key_range(const shape_sst *ssts, size_t n)
     return r;
 }
 
-static bool sst_overlaps(const shape_sst *x, const key_range *r)
+static bool leveled_sst_overlaps(const shape_sst *x, const key_range *r)
 {
     return user_key_cmp(x->first_key, x->nfirst_key, r->last, r->nlast) <= 0 &&
            user_key_cmp(x->last_key, x->nlast_key, r->first, r->nfirst) >= 0;
@@ -116,7 +116,7 @@ static int leveled_add_overlapping(const shape_run *r, const key_range *range,
                                    compaction_task *t)
 {
     for (size_t i = 0; i < r->n_ssts; i++) {
-        if (!sst_overlaps(&r->ssts[i], range))
+        if (!leveled_sst_overlaps(&r->ssts[i], range))
             continue;
         int rc = compact_ids_append(&t->lower, &t->n_lower, &r->ssts[i], 1);
         if (rc != LSM_OK)

@@ -99,7 +99,7 @@ int compact_pick(const lsm_options *o, const shape *s, compaction_task *task,
     return rc;
 }
 
-static size_t shape_n_ssts(const shape *s)
+static size_t compact_pick_n_ssts(const shape *s)
 {
     size_t n = s->n_l0;
     for (size_t i = 0; i < s->n_runs; i++)
@@ -139,7 +139,7 @@ int compact_pick_full(const lsm_options *o, const shape *s,
                       compaction_task *task, bool *found)
 {
     int rc = compact_check_args(o, s, task, found);
-    if (rc != LSM_OK || shape_n_ssts(s) == 0)
+    if (rc != LSM_OK || compact_pick_n_ssts(s) == 0)
         return rc;
     task->trigger = LSM_TRIGGER_FULL;
     task->output_is_bottom = true;

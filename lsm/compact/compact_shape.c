@@ -1,8 +1,11 @@
 /*
  * compact_shape.c: shapes (compact_int.h): what a flush (shape_add_flush)
- * and a finished compaction (shape_apply) do to the tree. The engine,
- * recovery, the tests and lsm-cli's simulate all go through these two
- * functions, and the public lsm_shape_* calls are the same ones.
+ * and a finished compaction (shape_apply) do to the tree. The public
+ * lsm_shape_* calls are the same functions, which lsm-cli's simulate and
+ * the tests use; the engine's compaction runner installs every compaction
+ * with shape_apply (db/db_compact.c). A flush in the engine edits its
+ * version directly (db/db_flush.c), and recovery replays the manifest into
+ * lists of its own (db/db_open.c).
  *
  * Invariants of a shape (checked wherever a change could break them):
  *   1. Every SST's first key is at most its last key.
@@ -31,14 +34,14 @@
 
 /* --- SST order ------------------------------------------------------------ */
 
-static int sst_first_cmp(const shape_sst *a, const shape_sst *b)
+static int shape_sst_first_cmp(const shape_sst *a, const shape_sst *b)
 {
     return user_key_cmp(a->first_key, a->nfirst_key, b->first_key,
                         b->nfirst_key);
 }
 
 /* Invariant 1. */
-static bool sst_range_valid(const shape_sst *x)
+static bool shape_sst_range_valid(const shape_sst *x)
 {
     return user_key_cmp(x->first_key, x->nfirst_key, x->last_key,
                         x->nlast_key) <= 0;
@@ -56,7 +59,7 @@ static bool ssts_in_order(const shape_sst *a, const shape_sst *b)
 static int ssts_check_sorted(const shape_sst *ssts, size_t n, const char *what)
 {
     for (size_t i = 0; i < n; i++) {
-        if (!sst_range_valid(&ssts[i]))
+        if (!shape_sst_range_valid(&ssts[i]))
             return lsm_error(LSM_EINVAL,
                              "SST %" PRIu64 " in %s has its first key after "
                              "its last key",
@@ -147,9 +150,9 @@ static int run_insert_outputs(shape_run *r, const shape_sst *outputs,
                          level);
     size_t i = 0, j = 0, k = 0;
     while (i < r->n_ssts || j < n_outputs) {
-        bool take_old =
-            j == n_outputs ||
-            (i < r->n_ssts && sst_first_cmp(&r->ssts[i], &outputs[j]) <= 0);
+        bool take_old = j == n_outputs ||
+                        (i < r->n_ssts &&
+                         shape_sst_first_cmp(&r->ssts[i], &outputs[j]) <= 0);
         merged[k++] = take_old ? r->ssts[i++] : outputs[j++];
     }
     char what[32];
@@ -292,7 +295,7 @@ int shape_add_flush(shape *s, const shape_sst *sst)
 {
     if (!s || !sst)
         return lsm_error(LSM_EINVAL, "shape_add_flush: NULL argument");
-    if (!sst_range_valid(sst))
+    if (!shape_sst_range_valid(sst))
         return lsm_error(LSM_EINVAL,
                          "flushed SST %" PRIu64
                          " has its first key after its last key",

@@ -2,8 +2,10 @@
  * compact_task.c: what every controller and the engine need of a task:
  * building its id lists and its reason (numbers as the mini-lsm reference
  * prints them), listing its inputs and the runs they come from, and
- * freeing it. The controllers (compact_simple.c, compact_tiered.c,
- * compact_leveled.c) call these; nothing here calls a controller.
+ * freeing it; and two lookups in a shape (shape_run_bytes for the leveled
+ * controller, shape_find_tier for shape_apply). The controllers
+ * (compact_simple.c, compact_tiered.c, compact_leveled.c) call these;
+ * nothing here calls a controller.
  *
  * Thread safety: pure functions over caller-owned data.
  */
@@ -190,7 +192,8 @@ size_t compaction_task_inputs(const compaction_task *t, const shape *s,
 
 /* The run holding SST id, as an lsm_input_run with n_ssts 0; false when
  * no run of s holds it. */
-static bool shape_locate(const shape *s, uint64_t id, lsm_input_run *where)
+static bool compaction_input_locate(const shape *s, uint64_t id,
+                                    lsm_input_run *where)
 {
     for (size_t i = 0; i < s->n_l0; i++)
         if (s->l0[i].sst_id == id) {
@@ -218,7 +221,7 @@ size_t compaction_input_runs(const shape *s, const uint64_t *inputs, size_t n,
     size_t n_runs = 0;
     for (size_t i = 0; i < n; i++) {
         lsm_input_run where;
-        if (!shape_locate(s, inputs[i], &where))
+        if (!compaction_input_locate(s, inputs[i], &where))
             break;
         lsm_input_run *last = n_runs ? &(*runs)[n_runs - 1] : NULL;
         if (!last || last->level != where.level ||

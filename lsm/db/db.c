@@ -68,6 +68,13 @@ void lsm_free(void *p)
     free(p);
 }
 
+/* LSM_VERSION_STRING as this library was compiled: a program built against
+ * another version's lsm.h sees its own macro differ from this. */
+const char *lsm_version(void)
+{
+    return LSM_VERSION_STRING;
+}
+
 /* Writes "<dir>/<name>" into buf. */
 int db_path(const lsm_db *db, const char *name, char *buf)
 {
@@ -91,9 +98,10 @@ int db_sst_path(const lsm_db *db, uint64_t sst_id, char *buf)
     return db_path(db, name, buf);
 }
 
-/* How many levels below L0 a strategy has (mini-lsm's layout). Tiered will
- * keep its tiers there once tiered compaction exists; until then it uses one
- * level like NONE so that full compaction has somewhere to put its output. */
+/* How many levels below L0 a strategy starts with (mini-lsm's layout):
+ * max_levels for SIMPLE and LEVELED, one (L1, where full compaction puts
+ * its output) for NONE, and none for TIERED, whose runs are tiers that
+ * flushes add and compactions merge. */
 size_t levels_for(const lsm_options *opt)
 {
     switch (opt->compaction) {
@@ -125,10 +133,12 @@ version *db_ref_current(lsm_db *db)
 /* Publishes nv as the current version, taking over the caller's reference.
  * Caller holds state_mu, and must have built nv from db->current under that
  * same hold: otherwise a change published in between (a freeze racing a
- * flush in threads mode) would be lost. Returns the old version, which the
- * caller unrefs after unlocking. */
+ * flush in threads mode) would be lost. Every publish goes through here,
+ * so debug builds check nv's invariants here (version_check). Returns the
+ * old version, which the caller unrefs after unlocking. */
 version *db_swap_locked(lsm_db *db, version *nv)
 {
+    version_check(nv);
     version *old = db->current;
     db->current = nv;
     db->version_number++;

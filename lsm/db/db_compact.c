@@ -1,7 +1,12 @@
 /*
- * compact.c: compaction. For now one kind, full compaction: every L0 and L1
- * SST merged into new L1 SSTs. The compaction issue adds the strategies
- * (compact_simple.c, compact_tiered.c, compact_leveled.c) beside it.
+ * db_compact.c: the compaction runner. It takes the shape of the current
+ * version, asks the strategy's controller for a task (compact_pick, or
+ * compact_pick_full for lsm_compact_full; compact/), merges the task's
+ * inputs into new SSTs of about target_sst_size, records the change in the
+ * manifest and installs it (shape_apply on the CURRENT tree). Inline mode
+ * runs it until nothing is due (db_compact_until_settled, after every flush
+ * and full compaction); threads mode runs it on the compaction thread
+ * (db_compaction_thread_main).
  *
  * A compaction holds compact_mu (one at a time), reads its inputs from a
  * referenced version without any lock, writes and fsyncs its
@@ -34,7 +39,7 @@ typedef struct compaction_out {
     uint64_t bytes_written;
 } compaction_out;
 
-static int compaction_out_finish_current(compaction_out *co)
+static int db_compact_out_finish_current(compaction_out *co)
 {
     if (!co->builder)
         return LSM_OK;
@@ -74,7 +79,7 @@ static int compaction_out_finish_current(compaction_out *co)
 /* Takes an id for a new output SST. The manifest must cover it before the
  * file exists (see reserved_ids in db_int.h), so ids are reserved in
  * chunks, one fsynced record per chunk. Caller holds compact_mu. */
-static int compaction_take_id(lsm_db *db, uint64_t *id)
+static int db_compact_take_id(lsm_db *db, uint64_t *id)
 {
     *id = db_take_id(db);
     if (*id < db->reserved_ids)
@@ -87,12 +92,12 @@ static int compaction_take_id(lsm_db *db, uint64_t *id)
     return rc;
 }
 
-static int compaction_out_add(compaction_out *co, const entry *e)
+static int db_compact_out_add(compaction_out *co, const entry *e)
 {
     int rc;
     if (!co->builder) {
         char path[DB_PATH_BYTES];
-        rc = compaction_take_id(co->db, &co->builder_id);
+        rc = db_compact_take_id(co->db, &co->builder_id);
         if (rc != LSM_OK)
             return rc;
         rc = db_sst_path(co->db, co->builder_id, path);
@@ -108,13 +113,13 @@ static int compaction_out_add(compaction_out *co, const entry *e)
     rc = sst_builder_add(co->builder, e);
     co->builder_bytes += e->nkey + e->nvalue;
     if (rc == LSM_OK && co->builder_bytes >= co->db->opt.target_sst_size)
-        rc = compaction_out_finish_current(co);
+        rc = db_compact_out_finish_current(co);
     return rc;
 }
 
 /* Throws away every output when the compaction fails: the files too,
  * unless the manifest may name them (keep_files). */
-static void compaction_out_discard(compaction_out *co)
+static void db_compact_out_discard(compaction_out *co)
 {
     sst_builder_abandon(co->builder);
     for (size_t i = 0; i < co->n_ssts; i++) {
@@ -129,7 +134,7 @@ static void compaction_out_discard(compaction_out *co)
 /* Merges the entries of it (newest first within a key) into co, keeping
  * only the newest version of each key and dropping tombstones when
  * drop_tombstones (nothing older lies below the output). */
-static int compaction_merge(iter *it, compaction_out *co, bool drop_tombstones)
+static int db_compact_merge(iter *it, compaction_out *co, bool drop_tombstones)
 {
     uint8_t *prev = NULL;
     size_t nprev = 0, prev_cap = 0;
@@ -156,19 +161,19 @@ static int compaction_merge(iter *it, compaction_out *co, bool drop_tombstones)
         have_prev = true;
         if (e.type == ENTRY_TOMBSTONE && drop_tombstones)
             continue;
-        rc = compaction_out_add(co, &e);
+        rc = db_compact_out_add(co, &e);
         if (rc != LSM_OK)
             break;
     }
     free(prev);
     if (rc == LSM_OK)
-        rc = compaction_out_finish_current(co);
+        rc = db_compact_out_finish_current(co);
     return rc;
 }
 
 /* --- shapes of versions -------------------------------------------------- */
 
-static void shape_sst_of(sst *t, shape_sst *out)
+static void db_compact_shape_sst_of(sst *t, shape_sst *out)
 {
     out->sst_id = sst_id(t);
     out->size_bytes = sst_file_size(t);
@@ -178,7 +183,7 @@ static void shape_sst_of(sst *t, shape_sst *out)
 
 /* The shape of v's tree. Keys are borrowed from v's SSTs: v must stay
  * referenced while the shape is used. */
-static int shape_from_version(const version *v, shape *s)
+static int db_compact_shape_from_version(const version *v, shape *s)
 {
     memset(s, 0, sizeof *s);
     s->tiered = v->tiered;
@@ -188,7 +193,7 @@ static int shape_from_version(const version *v, shape *s)
         goto oom;
     s->n_l0 = v->n_l0;
     for (size_t i = 0; i < v->n_l0; i++)
-        shape_sst_of(v->l0[i], &s->l0[i]);
+        db_compact_shape_sst_of(v->l0[i], &s->l0[i]);
     for (size_t r = 0; r < v->n_levels; r++) {
         const sorted_run *run = &v->levels[r];
         shape_run *out = &s->runs[s->n_runs++];
@@ -198,7 +203,7 @@ static int shape_from_version(const version *v, shape *s)
             goto oom;
         out->n_ssts = run->n_ssts;
         for (size_t i = 0; i < run->n_ssts; i++)
-            shape_sst_of(run->ssts[i], &out->ssts[i]);
+            db_compact_shape_sst_of(run->ssts[i], &out->ssts[i]);
     }
     return LSM_OK;
 oom:
@@ -225,8 +230,8 @@ static sst *find_sst(const version *v, sst *const *outs, size_t n_outs,
 
 /* Rebuilds the tree of nv (a copy of cur) as shape ns says, taking new
  * references on SSTs of cur and of the outputs. */
-static int version_set_tree(version *nv, const version *cur, const shape *ns,
-                            sst *const *outs, size_t n_outs)
+static int db_compact_set_tree(version *nv, const version *cur, const shape *ns,
+                               sst *const *outs, size_t n_outs)
 {
     version_clear_tree(nv);
     int rc = LSM_OK;
@@ -258,8 +263,7 @@ static int version_set_tree(version *nv, const version *cur, const shape *ns,
     return rc;
 }
 
-/* --- running a task --------------------------------------------------------
- */
+/* --- running a task ------------------------------------------------------ */
 
 /* Whether id is one of the n ids. */
 static bool ids_have(const uint64_t *ids, size_t n, uint64_t id)
@@ -272,7 +276,7 @@ static bool ids_have(const uint64_t *ids, size_t n, uint64_t id)
 
 /* A merge of the task's inputs as they are in v, newest data first: one
  * SST iterator per L0 input, one concat iterator per run. NULL on OOM. */
-static iter *compaction_inputs_iter(const version *v, const uint64_t *ids,
+static iter *db_compact_inputs_iter(const version *v, const uint64_t *ids,
                                     size_t n_ids)
 {
     size_t n = v->n_l0 + v->n_levels, k = 0;
@@ -304,7 +308,7 @@ static iter *compaction_inputs_iter(const version *v, const uint64_t *ids,
 /* Publishes a finished task on the CURRENT version (flushes may have added
  * L0 SSTs or tiers since the task was picked): the task applied to the
  * current shape gives the new tree; inputs are marked for deletion. */
-static int compaction_install(lsm_db *db, const compaction_task *task,
+static int db_compact_install(lsm_db *db, const compaction_task *task,
                               const uint64_t *inputs, size_t n_inputs,
                               compaction_out *co)
 {
@@ -313,11 +317,11 @@ static int compaction_install(lsm_db *db, const compaction_task *task,
     if (!outs)
         return lsm_error(LSM_ENOMEM, "out of memory installing compaction");
     for (size_t i = 0; i < co->n_ssts; i++)
-        shape_sst_of(co->ssts[i], &outs[i]);
+        db_compact_shape_sst_of(co->ssts[i], &outs[i]);
     pthread_mutex_lock(&db->state_mu);
     version *cur = db->current;
     version *nv = NULL;
-    int rc = shape_from_version(cur, &cur_shape);
+    int rc = db_compact_shape_from_version(cur, &cur_shape);
     if (rc == LSM_OK) {
         rc = shape_apply(&cur_shape, task, outs, co->n_ssts, &new_shape);
         shape_free(&cur_shape);
@@ -325,7 +329,7 @@ static int compaction_install(lsm_db *db, const compaction_task *task,
     if (rc == LSM_OK && !(nv = version_copy(cur)))
         rc = lsm_error(LSM_ENOMEM, "out of memory installing compaction");
     if (rc == LSM_OK)
-        rc = version_set_tree(nv, cur, &new_shape, co->ssts, co->n_ssts);
+        rc = db_compact_set_tree(nv, cur, &new_shape, co->ssts, co->n_ssts);
     if (rc == LSM_OK) {
         for (size_t i = 0; i < n_inputs; i++) {
             sst *t = find_sst(cur, NULL, 0, inputs[i]);
@@ -353,7 +357,7 @@ typedef struct compaction_inputs {
     lsm_input_run *runs;
 } compaction_inputs;
 
-static void compaction_inputs_free(compaction_inputs *in)
+static void db_compact_inputs_free(compaction_inputs *in)
 {
     free(in->ids);
     free(in->runs);
@@ -361,12 +365,12 @@ static void compaction_inputs_free(compaction_inputs *in)
 }
 
 /* Lists the task's inputs as they are in version v. */
-static int compaction_inputs_get(version *v, const compaction_task *task,
+static int db_compact_inputs_get(version *v, const compaction_task *task,
                                  compaction_inputs *in)
 {
     shape s;
     memset(in, 0, sizeof *in);
-    int rc = shape_from_version(v, &s);
+    int rc = db_compact_shape_from_version(v, &s);
     if (rc != LSM_OK)
         return rc;
     in->n_ids = compaction_task_inputs(task, &s, &in->ids);
@@ -374,13 +378,13 @@ static int compaction_inputs_get(version *v, const compaction_task *task,
         in->n_runs = compaction_input_runs(&s, in->ids, in->n_ids, &in->runs);
     shape_free(&s);
     if (in->n_ids > 0 && (!in->ids || !in->runs)) {
-        compaction_inputs_free(in);
+        db_compact_inputs_free(in);
         return lsm_error(LSM_ENOMEM, "out of memory in compaction");
     }
     return LSM_OK;
 }
 
-static void compaction_emit(lsm_db *db, lsm_event_type type,
+static void db_compact_emit(lsm_db *db, lsm_event_type type,
                             const compaction_task *task,
                             const compaction_inputs *in,
                             const compaction_out *co)
@@ -402,20 +406,20 @@ static void compaction_emit(lsm_db *db, lsm_event_type type,
 
 /* Runs one task on version v (referenced by the caller). Caller holds
  * compact_mu. */
-static int compaction_run(lsm_db *db, version *v, const compaction_task *task)
+static int db_compact_run(lsm_db *db, version *v, const compaction_task *task)
 {
     compaction_inputs in;
     compaction_out co = {.db = db};
-    int rc = compaction_inputs_get(v, task, &in);
+    int rc = db_compact_inputs_get(v, task, &in);
     if (rc != LSM_OK)
         return rc;
-    iter *it = compaction_inputs_iter(v, in.ids, in.n_ids);
+    iter *it = db_compact_inputs_iter(v, in.ids, in.n_ids);
     if (!it) {
-        compaction_inputs_free(&in);
+        db_compact_inputs_free(&in);
         return lsm_error(LSM_ENOMEM, "out of memory in compaction");
     }
-    compaction_emit(db, LSM_EVENT_COMPACTION_BEGIN, task, &in, NULL);
-    rc = compaction_merge(it, &co, task->output_is_bottom);
+    db_compact_emit(db, LSM_EVENT_COMPACTION_BEGIN, task, &in, NULL);
+    rc = db_compact_merge(it, &co, task->output_is_bottom);
     if (rc == LSM_OK && co.n_ssts)
         rc = db->env->sync_dir(db->env, db->dir);
     bool maybe_recorded = false;
@@ -431,11 +435,11 @@ static int compaction_run(lsm_db *db, version *v, const compaction_task *task)
         rc = db_manifest_append(db, &rec);
     }
     if (rc == LSM_OK)
-        rc = compaction_install(db, task, in.ids, in.n_ids, &co);
+        rc = db_compact_install(db, task, in.ids, in.n_ids, &co);
     if (rc == LSM_OK) {
         COUNTER_ADD(&db->ctrs, compactions, 1);
         COUNTER_ADD(&db->ctrs, compaction_bytes_written, co.bytes_written);
-        compaction_emit(db, LSM_EVENT_COMPACTION_END, task, &in, &co);
+        db_compact_emit(db, LSM_EVENT_COMPACTION_END, task, &in, &co);
         /* The installed version holds the outputs now; drop ours. */
         for (size_t i = 0; i < co.n_ssts; i++)
             sst_unref(co.ssts[i]);
@@ -448,14 +452,14 @@ static int compaction_run(lsm_db *db, version *v, const compaction_task *task)
         co.keep_files = true;
     }
     iter_destroy(it);
-    compaction_out_discard(&co);
-    compaction_inputs_free(&in);
+    db_compact_out_discard(&co);
+    db_compact_inputs_free(&in);
     return rc;
 }
 
 /* Picks and runs one task (full, or what the strategy asks for) on the
  * current version. *ran says whether there was one. Takes compact_mu. */
-static int compaction_step(lsm_db *db, bool full, bool *ran)
+static int db_compact_step(lsm_db *db, bool full, bool *ran)
 {
     compaction_task task = {0};
     shape s;
@@ -464,14 +468,14 @@ static int compaction_step(lsm_db *db, bool full, bool *ran)
     int rc = db_may_change_tree(db);
     version *v = rc == LSM_OK ? db_ref_current(db) : NULL;
     if (v)
-        rc = shape_from_version(v, &s);
+        rc = db_compact_shape_from_version(v, &s);
     if (v && rc == LSM_OK) {
         rc = full ? compact_pick_full(&db->opt, &s, &task, ran)
                   : compact_pick(&db->opt, &s, &task, ran);
         shape_free(&s);
     }
     if (rc == LSM_OK && *ran)
-        rc = compaction_run(db, v, &task);
+        rc = db_compact_run(db, v, &task);
     compaction_task_free(&task);
     version_unref(v);
     pthread_mutex_unlock(&db->compact_mu);
@@ -483,7 +487,7 @@ int db_compact_until_settled(lsm_db *db)
     bool ran = true;
     int rc = LSM_OK;
     while (rc == LSM_OK && ran)
-        rc = compaction_step(db, false, &ran);
+        rc = db_compact_step(db, false, &ran);
     return rc;
 }
 
@@ -493,7 +497,7 @@ int lsm_compact_full(lsm_db *db)
     if (rc != LSM_OK)
         return rc;
     bool ran;
-    rc = compaction_step(db, true, &ran);
+    rc = db_compact_step(db, true, &ran);
     /* In inline mode the strategy gets its say afterwards, as after a
      * flush, so the tree is always in the shape its rules give. */
     if (rc == LSM_OK && db->opt.sched == LSM_SCHED_INLINE)
@@ -502,7 +506,7 @@ int lsm_compact_full(lsm_db *db)
 }
 
 /* Tests only: runs the idle hook, if one is set, with no lock held. */
-static void compaction_thread_idle(lsm_db *db)
+static void db_compact_thread_idle(lsm_db *db)
 {
     pthread_mutex_lock(&db->state_mu);
     void (*hook)(lsm_db *, void *) = db->compaction_idle_hook;
@@ -534,11 +538,11 @@ void *db_compaction_thread_main(void *arg)
         uint64_t examined = db->version_number;
         pthread_mutex_unlock(&db->state_mu);
         bool ran;
-        int rc = compaction_step(db, false, &ran);
+        int rc = db_compact_step(db, false, &ran);
         if (rc != LSM_OK)
             db_latch_error(db, rc);
         else if (!ran)
-            compaction_thread_idle(db);
+            db_compact_thread_idle(db);
         pthread_mutex_lock(&db->state_mu);
         idle = !ran;
         idle_number = examined;

@@ -127,8 +127,8 @@ out:
  * the memtable and opens it. Older versions are dropped: nothing reads them
  * until snapshots exist. Tombstones are kept: they hide older SSTs' data.
  * *out is NULL for an empty memtable. */
-static int db_write_l0_sst(lsm_db *db, memtable *mt, sst **out,
-                           sst_summary *summary)
+static int db_flush_write_sst(lsm_db *db, memtable *mt, sst **out,
+                              sst_summary *summary)
 {
     char path[DB_PATH_BYTES];
     sst_builder *b = NULL;
@@ -192,7 +192,7 @@ void db_remove_wal(lsm_db *db, uint64_t memtable_id)
 
 /* Adds a flushed SST to an unpublished version: the newest L0 SST, or (in
  * tiered compaction) a new tier of its own at the front. */
-static int version_add_flushed(version *v, sst *t)
+static int db_flush_add_to_version(version *v, sst *t)
 {
     if (!v->tiered)
         return version_push_l0(v, t);
@@ -210,7 +210,7 @@ static int db_install_flush(lsm_db *db, sst *t)
 {
     pthread_mutex_lock(&db->state_mu);
     version *nv = version_copy(db->current);
-    if (!nv || (t && version_add_flushed(nv, t) != LSM_OK)) {
+    if (!nv || (t && db_flush_add_to_version(nv, t) != LSM_OK)) {
         pthread_mutex_unlock(&db->state_mu);
         version_unref(nv);
         return lsm_error(LSM_ENOMEM, "out of memory installing a flush");
@@ -252,7 +252,7 @@ static int db_flush_oldest(lsm_db *db, bool *flushed)
     sst *t = NULL;
     sst_summary summary = {0};
     bool maybe_recorded = false;
-    rc = db_write_l0_sst(db, mt, &t, &summary);
+    rc = db_flush_write_sst(db, mt, &t, &summary);
     if (rc == LSM_OK && t)
         rc = db->env->sync_dir(db->env, db->dir);
     if (rc == LSM_OK && t) {

@@ -1,6 +1,9 @@
 /*
- * db_int.h: the database handle, shared by db.c (open, close, writes,
- * flush, compaction), db_iter.c (reads, scans) and db_state.c (snapshots).
+ * db_int.h: the database handle and what the engine's files share: db.c
+ * (shared helpers), db_write.c (writes), db_flush.c (freeze, flush),
+ * db_open.c (open, recovery, close), db_compact.c (compaction runner),
+ * db_iter.c (gets, scans), db_state.c (state snapshot, manifest reading) and
+ * db_sync.c (group commit). Each declaration below names its file.
  *
  * Locks, always taken in this order (never the reverse):
  *
@@ -20,7 +23,7 @@
  *               appended before it. Taken after write_mu (a freeze retires
  *               the log under both), never while waiting for write_mu.
  *   manifest_mu serializes manifest appends (freeze appends under write_mu,
- *               flush and compaction under work_mu).
+ *               flush under work_mu, compaction under compact_mu).
  *   state_mu    guards the fields marked [state] below. Held only to read or
  *               swap them, never during I/O, so readers never wait for a
  *               flush or a compaction.
@@ -164,7 +167,7 @@ struct lsm_iter {
     bool valid;
 };
 
-/* --- shared by db.c, db_open.c, compact.c, db_iter.c, db_state.c ------- */
+/* --- shared by the engine files (defined in db.c unless marked) -------- */
 
 /* A growable list of ids. */
 typedef struct id_list {
@@ -177,13 +180,15 @@ int id_list_push(id_list *l, uint64_t id);
 int db_path(const lsm_db *db, const char *name, char *buf);
 int db_sst_path(const lsm_db *db, uint64_t sst_id, char *buf);
 int db_wal_path(const lsm_db *db, uint64_t memtable_id, char *buf);
-/* Deletes a flushed (or empty) memtable's WAL; failures are ignored. */
+/* Deletes a flushed (or empty) memtable's WAL; failures are ignored
+ * (db_flush.c). */
 void db_remove_wal(lsm_db *db, uint64_t memtable_id);
 /* Creates the WAL of memtable memtable_id, durably (NULL when the WAL is
- * off). */
+ * off) (db_flush.c). */
 int db_create_wal(lsm_db *db, uint64_t memtable_id, wal **out);
 /* Applying WAL entries to a memtable: wal_decode_record / wal_replay's
- * callback, used by writes (db counts them) and by recovery (db NULL). */
+ * callback, used by writes (db counts them) and by recovery (db NULL)
+ * (db_write.c). */
 typedef struct apply_ctx {
     lsm_db *db;
     memtable *mem;
@@ -206,7 +211,8 @@ void db_latch_error(lsm_db *db, int rc);
 int db_may_change_tree(lsm_db *db);
 /* Appends and fsyncs a manifest record under manifest_mu. */
 int db_manifest_append(lsm_db *db, const manifest_record *rec);
-/* Freezes the mutable memtable and flushes every immutable one. */
+/* Freezes the mutable memtable and flushes every immutable one
+ * (db_flush.c). */
 int db_flush_all(lsm_db *db);
 /* Makes the mutable memtable the newest immutable one (an empty one is
  * left alone); caller holds write_mu (db_flush.c). */
@@ -216,15 +222,16 @@ void db_after_freeze(lsm_db *db);
 /* Latches rc and forbids any further change to the tree (halted). */
 void db_halt(lsm_db *db, int rc);
 /* Inline mode: flush until the memtable limit holds. Caller holds
- * write_mu. */
+ * write_mu (db_flush.c). */
 int db_flush_while_over_limit(lsm_db *db);
 /* The first checks of a public call that changes the tree. */
 int db_begin_change(lsm_db *db);
-/* The flush thread of threads mode. */
+/* The flush thread of threads mode (db_flush.c). */
 void *db_flush_thread_main(void *arg);
-/* Inline mode: runs the strategy's compactions until none is due. */
+/* Inline mode: runs the strategy's compactions until none is due
+ * (db_compact.c). */
 int db_compact_until_settled(lsm_db *db);
-/* The compaction thread of threads mode. */
+/* The compaction thread of threads mode (db_compact.c). */
 void *db_compaction_thread_main(void *arg);
 
 /* --- group commit (db_sync.c) --- */
@@ -247,16 +254,17 @@ int db_sync_wal_for_freeze(lsm_db *db);
  * after the caller synced the old one; caller holds write_mu. */
 void db_retire_wal(lsm_db *db, wal *fresh);
 
-/* Takes a reference to the current version (db_iter.c, db_state.c). */
+/* Takes a reference to the current version, holding state_mu only for
+ * that (db.c). */
 version *db_ref_current(lsm_db *db);
 
 /* lsm_open with a chosen env: tests pass one that injects faults or
  * simulates a power cut. lsm_open is db_open_env(dir, opt, env_posix(), out).
- * The env must outlive the handle. */
+ * The env must outlive the handle (db_open.c). */
 int db_open_env(const char *dir, const lsm_options *opt, env *e, lsm_db **out);
 
 /* Returns the latched background error (recording its message on this
- * thread), or LSM_OK. */
+ * thread), or LSM_OK (db.c). */
 int db_check_bg_error(lsm_db *db);
 
 #endif

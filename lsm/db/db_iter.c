@@ -145,8 +145,8 @@ static bool range_overlaps(const uint8_t *first, size_t nfirst,
     return true;
 }
 
-static bool memtable_overlaps(const memtable *mt, const lsm_bound *lo,
-                              const lsm_bound *hi)
+static bool db_iter_memtable_overlaps(const memtable *mt, const lsm_bound *lo,
+                                      const lsm_bound *hi)
 {
     const uint8_t *first, *last;
     size_t nfirst, nlast;
@@ -156,7 +156,8 @@ static bool memtable_overlaps(const memtable *mt, const lsm_bound *lo,
     return range_overlaps(first, nfirst, last, nlast, lo, hi);
 }
 
-static bool sst_overlaps(const sst *t, const lsm_bound *lo, const lsm_bound *hi)
+static bool db_iter_sst_overlaps(const sst *t, const lsm_bound *lo,
+                                 const lsm_bound *hi)
 {
     size_t nfirst, nlast;
     const uint8_t *first = sst_first_key(t, &nfirst);
@@ -199,7 +200,7 @@ static void child_list_push_run(child_list *cl, const sorted_run *run,
 {
     size_t first = 0, n = 0;
     for (size_t i = 0; i < run->n_ssts; i++) {
-        if (!sst_overlaps(run->ssts[i], lo, hi))
+        if (!db_iter_sst_overlaps(run->ssts[i], lo, hi))
             continue;
         if (n == 0)
             first = i;
@@ -228,13 +229,13 @@ static iter *child_list_merge(child_list *cl)
 static iter *scan_sources(version *v, const lsm_bound *lo, const lsm_bound *hi)
 {
     child_list mems = {0}, l0 = {0}, levels = {0};
-    if (memtable_overlaps(v->mem, lo, hi))
+    if (db_iter_memtable_overlaps(v->mem, lo, hi))
         child_list_push(&mems, memtable_iter_new(v->mem));
     for (size_t i = 0; i < v->n_imm; i++)
-        if (memtable_overlaps(v->imm[i], lo, hi))
+        if (db_iter_memtable_overlaps(v->imm[i], lo, hi))
             child_list_push(&mems, memtable_iter_new(v->imm[i]));
     for (size_t i = 0; i < v->n_l0; i++)
-        if (sst_overlaps(v->l0[i], lo, hi))
+        if (db_iter_sst_overlaps(v->l0[i], lo, hi))
             child_list_push(&l0, sst_iter_new(v->l0[i]));
     for (size_t l = 0; l < v->n_levels; l++)
         child_list_push_run(&levels, &v->levels[l], lo, hi);

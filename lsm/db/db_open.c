@@ -611,6 +611,7 @@ static int db_recover(lsm_db *db)
     rc = db_start_memtable(db, v);
     if (rc != LSM_OK)
         goto out;
+    version_check(v);
     db->current = v;
     v = NULL;
     if (r.n_records > 0) {

@@ -1,6 +1,6 @@
 /*
  * db_state.c: lsm_state_get, the plain owned snapshot behind dump, stats and
- * the tests.
+ * the tests; and lsm_manifest_read, the manifest's records in public form.
  *
  * It references the current version and lists the open iterators under
  * state_mu, then copies everything else without the lock. Memtable sizes are
@@ -15,7 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void memtable_info_fill(const memtable *mt, lsm_memtable_info *out)
+static void db_state_memtable_info_fill(const memtable *mt,
+                                        lsm_memtable_info *out)
 {
     out->memtable_id = memtable_id(mt);
     out->num_keys = memtable_num_keys(mt);
@@ -30,7 +31,7 @@ static void *copy_bytes(const uint8_t *p, size_t n)
     return c;
 }
 
-static int sst_info_fill(const sst *t, lsm_sst_info *out)
+static int db_state_sst_info_fill(const sst *t, lsm_sst_info *out)
 {
     size_t nfirst, nlast;
     const uint8_t *first = sst_first_key(t, &nfirst);
@@ -49,18 +50,19 @@ static int sst_info_fill(const sst *t, lsm_sst_info *out)
 }
 
 /* Fills a calloc'd array of n SST infos from ssts. */
-static int sst_infos_fill(sst *const *ssts, size_t n, lsm_sst_info **out)
+static int db_state_sst_infos_fill(sst *const *ssts, size_t n,
+                                   lsm_sst_info **out)
 {
     *out = calloc(n ? n : 1, sizeof **out);
     if (!*out)
         return lsm_error(LSM_ENOMEM, "out of memory taking the state");
     int rc = LSM_OK;
     for (size_t i = 0; i < n && rc == LSM_OK; i++)
-        rc = sst_info_fill(ssts[i], &(*out)[i]);
+        rc = db_state_sst_info_fill(ssts[i], &(*out)[i]);
     return rc;
 }
 
-static void counters_copy(counters *c, lsm_counters *out)
+static void db_state_counters_copy(counters *c, lsm_counters *out)
 {
 #define COPY(field)                                                            \
     out->field = atomic_load_explicit(&c->field, memory_order_relaxed)
@@ -137,17 +139,17 @@ static int iters_fill(lsm_db *db, lsm_state *st)
 
 static int state_fill_from_version(const version *v, lsm_state *st)
 {
-    memtable_info_fill(v->mem, &st->memtable);
+    db_state_memtable_info_fill(v->mem, &st->memtable);
     st->immutables = calloc(v->n_imm ? v->n_imm : 1, sizeof *st->immutables);
     if (!st->immutables)
         return lsm_error(LSM_ENOMEM, "out of memory taking the state");
     st->n_immutables = v->n_imm;
     for (size_t i = 0; i < v->n_imm; i++)
-        memtable_info_fill(v->imm[i], &st->immutables[i]);
+        db_state_memtable_info_fill(v->imm[i], &st->immutables[i]);
     st->pending_flushes = v->n_imm;
 
     st->n_l0 = v->n_l0;
-    int rc = sst_infos_fill(v->l0, v->n_l0, &st->l0);
+    int rc = db_state_sst_infos_fill(v->l0, v->n_l0, &st->l0);
     if (rc != LSM_OK)
         return rc;
     st->levels = calloc(v->n_levels ? v->n_levels : 1, sizeof *st->levels);
@@ -157,8 +159,8 @@ static int state_fill_from_version(const version *v, lsm_state *st)
     for (size_t l = 0; l < v->n_levels && rc == LSM_OK; l++) {
         st->levels[l].level = (int)v->levels[l].run_id;
         st->levels[l].n_ssts = v->levels[l].n_ssts;
-        rc = sst_infos_fill(v->levels[l].ssts, v->levels[l].n_ssts,
-                            &st->levels[l].ssts);
+        rc = db_state_sst_infos_fill(v->levels[l].ssts, v->levels[l].n_ssts,
+                                     &st->levels[l].ssts);
     }
     return rc;
 }
@@ -173,7 +175,7 @@ int lsm_state_get(lsm_db *db, lsm_state **out)
     lsm_state *st = calloc(1, sizeof *st);
     if (!st)
         return lsm_error(LSM_ENOMEM, "out of memory taking the state");
-    counters_copy(&db->ctrs, &st->counters);
+    db_state_counters_copy(&db->ctrs, &st->counters);
     pthread_mutex_lock(&db->state_mu);
     version *v = db->current;
     version_ref(v);
@@ -183,7 +185,6 @@ int lsm_state_get(lsm_db *db, lsm_state **out)
         rc = state_fill_from_version(v, st);
     if (rc == LSM_OK)
         amplification_fill(v, &st->counters, &st->amplification);
-    st->tiered = v->tiered;
     version_unref(v);
     st->sched = db->opt.sched;
     st->compaction = db->opt.compaction;
@@ -195,7 +196,7 @@ int lsm_state_get(lsm_db *db, lsm_state **out)
     return LSM_OK;
 }
 
-static void sst_infos_free(lsm_sst_info *infos, size_t n)
+static void db_state_sst_infos_free(lsm_sst_info *infos, size_t n)
 {
     if (!infos)
         return;
@@ -211,10 +212,10 @@ void lsm_state_free(lsm_state *st)
     if (!st)
         return;
     free(st->immutables);
-    sst_infos_free(st->l0, st->n_l0);
+    db_state_sst_infos_free(st->l0, st->n_l0);
     if (st->levels)
         for (size_t l = 0; l < st->n_levels; l++)
-            sst_infos_free(st->levels[l].ssts, st->levels[l].n_ssts);
+            db_state_sst_infos_free(st->levels[l].ssts, st->levels[l].n_ssts);
     free(st->levels);
     free(st->iters);
     free(st);
@@ -229,8 +230,8 @@ typedef struct manifest_list {
 
 /* log_scan's callback: decodes one record into the public form. The ids of
  * a compaction get one allocation, pointed to by removed (added follows). */
-static int manifest_list_add(void *ctx, uint64_t offset, const uint8_t *payload,
-                             size_t n)
+static int db_state_manifest_list_add(void *ctx, uint64_t offset,
+                                      const uint8_t *payload, size_t n)
 {
     manifest_list *l = ctx;
     manifest_record rec;
@@ -282,7 +283,8 @@ int lsm_manifest_read(lsm_db *db, lsm_manifest_record **out, size_t *n)
     rc = log_read_file(db->env, path, &data, &size);
     pthread_mutex_unlock(&db->manifest_mu);
     if (rc == LSM_OK)
-        rc = log_scan(path, data, size, manifest_list_add, &l, &valid_end);
+        rc = log_scan(path, data, size, db_state_manifest_list_add, &l,
+                      &valid_end);
     free(data);
     if (rc != LSM_OK) {
         lsm_manifest_free(l.recs, l.n);

@@ -8,6 +8,10 @@
 #include "db/version_int.h"
 #include "util/status_int.h"
 
+#include <assert.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -194,3 +198,138 @@ int version_add_to_run(version *v, size_t run_index, sst *t)
         v->sst_bytes += sst_file_size(t);
     return rc;
 }
+
+/* --- version_check: the invariants of version_int.h, debug builds only ---- */
+
+#ifndef NDEBUG
+
+/* Reports invariant n broken and fails the assert. The one place in lsm/
+ * that prints: only a debug build reaches it, and only for a bug. */
+static void invariant_broken(int n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "version invariant %d broken: ", n);
+    vfprintf(stderr, fmt, ap);
+    fputs(" (see db/version_int.h)\n", stderr);
+    va_end(ap);
+    assert(!"version invariant broken");
+}
+
+static int id_cmp(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Invariant 2: memtable ids, then L0 ids, strictly decrease. */
+static void check_newest_first(const version *v)
+{
+    uint64_t newer = memtable_id(v->mem);
+    for (size_t i = 0; i < v->n_imm; i++) {
+        uint64_t id = memtable_id(v->imm[i]);
+        if (id >= newer)
+            invariant_broken(2,
+                             "immutable memtable %" PRIu64 " (imm[%zu]) is "
+                             "not older than memtable %" PRIu64,
+                             id, i, newer);
+        newer = id;
+    }
+    for (size_t i = 0; i < v->n_l0; i++) {
+        uint64_t id = sst_id(v->l0[i]);
+        if (id >= newer)
+            invariant_broken(2,
+                             "L0 SST %" PRIu64 " (l0[%zu]) is not older than "
+                             "%s %" PRIu64,
+                             id, i, i == 0 ? "memtable" : "L0 SST", newer);
+        newer = id;
+    }
+}
+
+/* Invariant 3 for one run; what is "L2" or "tier 7". */
+static void check_run(const sorted_run *run, const char *what)
+{
+    for (size_t i = 0; i < run->n_ssts; i++) {
+        const sst *t = run->ssts[i];
+        size_t nf, nl;
+        const uint8_t *f = sst_first_key(t, &nf);
+        const uint8_t *l = sst_last_key(t, &nl);
+        if (user_key_cmp(f, nf, l, nl) > 0)
+            invariant_broken(3,
+                             "%s SST %" PRIu64 " has its first key after its "
+                             "last key",
+                             what, sst_id(t));
+        if (i + 1 < run->n_ssts) {
+            const sst *next = run->ssts[i + 1];
+            size_t nn;
+            const uint8_t *nf2 = sst_first_key(next, &nn);
+            if (user_key_cmp(l, nl, nf2, nn) > 0)
+                invariant_broken(3,
+                                 "%s SSTs %" PRIu64 " and %" PRIu64
+                                 " overlap or are out of key order",
+                                 what, sst_id(t), sst_id(next));
+        }
+    }
+}
+
+/* Invariant 5 over the n ids gathered from v (sorted here). */
+static void check_ids_unique(uint64_t *ids, size_t n)
+{
+    qsort(ids, n, sizeof *ids, id_cmp);
+    for (size_t i = 1; i < n; i++)
+        if (ids[i] == ids[i - 1])
+            invariant_broken(5, "id %" PRIu64 " names two memtables or SSTs",
+                             ids[i]);
+}
+
+void version_check(const version *v)
+{
+    if (!v->mem) {
+        invariant_broken(1, "the version has no mutable memtable");
+        return;
+    }
+    check_newest_first(v);
+
+    uint64_t bytes = 0;
+    size_t n_ids = 1 + v->n_imm + v->n_l0;
+    for (size_t i = 0; i < v->n_l0; i++)
+        bytes += sst_file_size(v->l0[i]);
+    for (size_t r = 0; r < v->n_levels; r++) {
+        char what[48];
+        if (v->tiered)
+            snprintf(what, sizeof what, "tier %" PRIu64, v->levels[r].run_id);
+        else
+            snprintf(what, sizeof what, "L%zu", r + 1);
+        check_run(&v->levels[r], what);
+        n_ids += v->levels[r].n_ssts;
+        for (size_t i = 0; i < v->levels[r].n_ssts; i++)
+            bytes += sst_file_size(v->levels[r].ssts[i]);
+    }
+    if (bytes != v->sst_bytes)
+        invariant_broken(
+            4, "sst_bytes is %" PRIu64 " but the SSTs hold %" PRIu64 " bytes",
+            v->sst_bytes, bytes);
+
+    /* Out of memory in a debug check: skip it rather than fail the engine. */
+    uint64_t *ids = malloc(n_ids * sizeof *ids);
+    if (ids) {
+        size_t k = 0;
+        ids[k++] = memtable_id(v->mem);
+        for (size_t i = 0; i < v->n_imm; i++)
+            ids[k++] = memtable_id(v->imm[i]);
+        for (size_t i = 0; i < v->n_l0; i++)
+            ids[k++] = sst_id(v->l0[i]);
+        for (size_t r = 0; r < v->n_levels; r++)
+            for (size_t i = 0; i < v->levels[r].n_ssts; i++)
+                ids[k++] = sst_id(v->levels[r].ssts[i]);
+        check_ids_unique(ids, k);
+        free(ids);
+    }
+
+    if (v->tiered && v->n_l0 > 0)
+        invariant_broken(
+            6, "the tiered version has %zu L0 SSTs (newest %" PRIu64 ")",
+            v->n_l0, sst_id(v->l0[0]));
+}
+
+#endif /* NDEBUG */

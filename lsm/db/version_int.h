@@ -8,14 +8,23 @@
  * reads without any lock; the memtables and SSTs it names stay alive (they
  * are refcounted too) until the reader drops the version.
  *
- * Invariants of a published version:
- *   1. mem is the only memtable that receives writes.
+ * Invariants of a published version (version_check asserts them in debug
+ * builds after every publish, and names a broken one by its number):
+ *   1. mem is the only memtable that receives writes; it is never NULL.
  *   2. imm is newest first; every immutable memtable's entries are older than
- *      mem's. l0 is newest first; its SSTs are older than every memtable.
- *   3. levels[i] is sorted by first key and its SSTs never overlap; its
- *      data is older than L0's and than levels[j]'s for j < i (for levels,
- *      levels[i] is L(i+1); for tiers, levels[0] is the newest tier).
+ *      mem's: memtable ids strictly decrease from mem through imm[]. l0 is
+ *      newest first; its SSTs are older than every memtable: l0 ids strictly
+ *      decrease, and are below every memtable id (an L0 SST takes the id of
+ *      the memtable it was flushed from).
+ *   3. levels[i] is sorted by first key and its SSTs never overlap: each
+ *      SST's first key is at most its last key, which is at most the next
+ *      SST's first key (equal is allowed: adjacent SSTs may share a boundary
+ *      user key, see table/concat_iter.c). Its data is older than L0's and than
+ *      levels[j]'s for j < i (for levels, levels[i] is L(i+1); for tiers,
+ *      levels[0] is the newest tier).
  *   4. sst_bytes is the sum of sst_file_size over every SST named.
+ *   5. An id names at most one memtable or SST of the version.
+ *   6. A tiered version has an empty L0: every flush makes a new tier.
  *
  * Ownership: a version holds one reference on each memtable and SST it names.
  */
@@ -78,5 +87,15 @@ int version_insert_run(version *v, size_t index, uint64_t run_id);
 /* Drops every SST reference and run of an unpublished version, keeping its
  * memtables: the tree is then rebuilt (compaction install). */
 void version_clear_tree(version *v);
+
+/* Asserts every invariant above on a version about to be published; a
+ * broken one prints "version invariant N broken: ..." to stderr and fails
+ * an assert. Debug builds only: with NDEBUG it compiles to nothing. Costs
+ * O(n log n) in the memtables and SSTs named. */
+#ifdef NDEBUG
+#define version_check(v) ((void)(v))
+#else
+void version_check(const version *v);
+#endif
 
 #endif

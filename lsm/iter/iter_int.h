@@ -1,10 +1,15 @@
 /*
- * iter_int.h: the internal iterator interface and the merging iterators.
+ * iter_int.h: the internal iterator interface, and the two merging
+ * iterators of this layer (merge_iter.c, two_merge_iter.c).
  *
- * Every source of sorted entries (a memtable, a block, an SST, a level) is an
- * `iter`: a table of operations plus the source's own state. Entries come in
- * internal-key order: user key ascending (memcmp, shorter first on a tie),
- * then sequence number DESCENDING, so the newest version of a key comes first.
+ * Every source of sorted entries is an `iter`: a table of operations plus
+ * the source's own state. The sources live in their own layers: a memtable
+ * (memtable_iter_new, mem/memtable.c), a block (block_iter_new,
+ * table/block.c), an SST (sst_iter_new, table/sst_reader.c) and a level or
+ * tier (concat_iter_new, table/concat_iter.c). Entries (key_int.h) come in
+ * internal-key order (entry_cmp): user key ascending (memcmp, shorter first
+ * on a tie), then sequence number DESCENDING, so the newest version of a key
+ * comes first.
  * A source may hold several versions of one key (merged sources do); hiding
  * old versions and tombstones is the job of the user-facing iterator
  * (db/db_iter.c).

@@ -3,9 +3,10 @@
  *
  * A batch IS a WAL record under construction: rep holds LOG_HEADER_BYTES of
  * room for the log header, then the record payload (wal_int.h) with its
- * first_seq still zero. lsm_write fills in first_seq and appends rep to the
- * WAL as it is, then applies the same bytes to the memtable, so the log and
- * the memtable can never disagree about what a batch held.
+ * first_seq still zero. The write path (db_write_locked in db/db_write.c,
+ * behind lsm_write, lsm_put and lsm_delete) fills in first_seq and appends
+ * rep to the WAL as it is, then applies the same bytes to the memtable, so
+ * the log and the memtable can never disagree about what a batch held.
  */
 #ifndef LSM_BATCH_INT_H
 #define LSM_BATCH_INT_H

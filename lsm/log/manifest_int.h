@@ -10,7 +10,9 @@
  * middle of an append) is cut off and replay succeeds. A record that fails
  * its checksum anywhere before the last one is LSM_ECORRUPT.
  *
- * Thread safety: none; the db serializes appends (its work lock).
+ * Thread safety: none; the db serializes appends with its manifest_mu
+ * (db_manifest_append, db/db.c); at open, before any thread starts, the
+ * recovery appends directly.
  */
 #ifndef LSM_MANIFEST_INT_H
 #define LSM_MANIFEST_INT_H

@@ -9,7 +9,11 @@
  *     entry: u8 type | varint key length | key | varint value length | value
  * entry i has sequence number first_seq + i. FORMAT.md has the details.
  *
- * Thread safety: none; the db's write lock serializes appends.
+ * Thread safety: the db's write_mu serializes appends. With the sync
+ * option, group commit (db/db_sync.c) runs wal_sync without write_mu, so an
+ * fsync may overlap an append (the OS allows it; the fsync covers at least
+ * what was appended before it began); the log is closed only when no fsync
+ * is in flight (db_retire_wal).
  */
 #ifndef LSM_WAL_INT_H
 #define LSM_WAL_INT_H

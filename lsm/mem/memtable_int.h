@@ -4,7 +4,8 @@
  * A memtable is a skiplist (skiplist_int.h) on an arena. Each distinct user
  * key has one skiplist node holding a chain of versions, newest first; a
  * version is (sequence number, type, value). Keeping every version (rather
- * than overwriting) is what later makes snapshot reads possible.
+ * than overwriting) lets a reader see the database as of its sequence
+ * number (memtable_get_at; a scan skips newer entries) while writes go on.
  *
  * Size: memtable_size_bytes is the sum of key bytes + value bytes of every
  * write, as mini-lsm counts it (overwrites count again). It is the freeze

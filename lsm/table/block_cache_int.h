@@ -1,10 +1,12 @@
 /*
  * block_cache_int.h: a shared LRU cache of decoded SST blocks.
  *
- * Keyed by (sst_id, block index); the charge of an entry is its size in
- * bytes. Lookups return a referenced handle; an entry is freed only when it
- * has been evicted (or erased) AND every handle to it has been released, so
- * a reader can keep using a block while the cache throws it out.
+ * Keyed by (sst_id, block index); the charge of an entry is the memory it
+ * holds, in bytes, as its inserter says (sst_reader.c charges a block
+ * decoded in a mapping only its header). Lookups return a referenced
+ * handle; an entry is freed only when it has been evicted (or erased) AND
+ * every handle to it has been released, so a reader can keep using a block
+ * while the cache throws it out.
  *
  * Thread safety: every function may be called from any thread; one mutex
  * guards the table and the LRU list.

@@ -8,16 +8,21 @@
  * checksummed; a reader rejects a truncated or altered file with
  * LSM_ECORRUPT (naming the file and offset), never a crash.
  *
- * Writing: sst_builder_open, sst_builder_add in order, sst_builder_finish
- * (which fsyncs the file) or sst_builder_abandon (which removes it).
+ * Writing (sst_builder.c): sst_builder_open, sst_builder_add in order,
+ * sst_builder_finish (which fsyncs the file) or sst_builder_abandon (which
+ * removes it).
  *
- * Reading: an `sst` is an open file plus its index and filter in memory;
- * data blocks are read on demand through the block cache. It is refcounted:
- * sst_open returns one reference, every iterator holds one; the last
- * sst_unref closes the file, and deletes it if sst_mark_obsolete was called.
+ * Reading (sst_reader.c): an `sst` is an open file plus its index and
+ * filter in memory; data blocks are read on demand through the block cache,
+ * decoded in place in a read-only mapping of the file where the env can map
+ * it, else read with positional reads. It is refcounted: sst_open returns
+ * one reference, every iterator holds one; the last sst_unref closes the
+ * file, and deletes it if sst_mark_obsolete was called. concat_iter_new is
+ * concat_iter.c's.
  *
  * Thread safety: a builder is used by one thread. An sst may be read by many
- * threads at once (positional reads; the cache has its own lock).
+ * threads at once (positional reads or the shared mapping; the cache has its
+ * own lock).
  */
 #ifndef LSM_SST_INT_H
 #define LSM_SST_INT_H
@@ -52,7 +57,10 @@ int sst_builder_open(env *e, const char *path, const sst_builder_options *opt,
 /* Appends one entry. Entries must come in strictly increasing internal-key
  * order (LSM_EINVAL otherwise). Key and value are copied. */
 int sst_builder_add(sst_builder *b, const entry *e);
-/* Bytes the file would have if finished now (for splitting outputs). */
+/* Bytes the file would have if finished now, but for the index record of
+ * the block being built. The engine does not call it: compaction splits
+ * its outputs on key + value bytes (target_sst_size, counted as mini-lsm
+ * counts a memtable), not on file size; test_sst checks the estimate. */
 uint64_t sst_builder_estimated_size(const sst_builder *b);
 uint64_t sst_builder_num_entries(const sst_builder *b);
 /* Writes the last block, filter, index and footer, fsyncs and closes the

@@ -318,7 +318,6 @@ static void test_dump_tiers(void **state)
     (void)state;
     memset(&st, 0, sizeof st);
     st.memtable.memtable_id = 12;
-    st.tiered = 1;
     st.compaction = LSM_COMPACTION_TIERED;
     t9[0] = sst_make(10, "a", "k");
     t9[1] = sst_make(11, "l", "z");

@@ -126,8 +126,35 @@ typedef enum lsm_event_type {
     LSM_EVENT_RECOVERED = 7,
     /* Something was repaired, not lost: message says what, e.g. a torn
      * record at the end of a log cut off after a crash. */
-    LSM_EVENT_WARNING = 8
+    LSM_EVENT_WARNING = 8,
+    /* SST files were deleted: n_deleted ids in deleted, reason says why:
+     * "compacted away" (a compaction's inputs no reader holds), "last
+     * reader closed" (inputs an iterator or a get kept alive until it
+     * finished), "not in the manifest (left by a crash)" (found at open),
+     * "flush failed" or "compaction failed" (an output never published).
+     * Every deletion of an SST file is reported. */
+    LSM_EVENT_SST_DELETED = 9,
+    /* One step of the write path that makes data durable, sent only while
+     * lsm_trace_io is on: io_op, file (a name in the database directory,
+     * "" for the directory itself), size_bytes (bytes appended or
+     * written; 0 for syncs and deletes) and reason (why this step, e.g.
+     * "put 2333", "memtable 4 frozen", "flush of memtable 4",
+     * "compaction into L1"). */
+    LSM_EVENT_IO = 10
 } lsm_event_type;
+
+/* The steps LSM_EVENT_IO reports, in the order they happen. */
+typedef enum lsm_io_op {
+    LSM_IO_WAL_APPEND = 1,      /* a record appended to a WAL */
+    LSM_IO_WAL_SYNC = 2,        /* a WAL fsynced */
+    LSM_IO_FILE_CREATE = 3,     /* a new WAL or SST file created */
+    LSM_IO_SST_WRITE = 4,       /* an SST's blocks, filter, index written */
+    LSM_IO_SST_SYNC = 5,        /* ... and fsynced */
+    LSM_IO_DIR_SYNC = 6,        /* the directory fsynced (new names durable) */
+    LSM_IO_MANIFEST_APPEND = 7, /* a record appended to MANIFEST */
+    LSM_IO_MANIFEST_SYNC = 8,   /* MANIFEST fsynced */
+    LSM_IO_FILE_DELETE = 9      /* a WAL or SST file deleted */
+} lsm_io_op;
 
 /* One run a compaction reads: the event's inputs array is the
  * concatenation of its input runs, in order (newest data first). */
@@ -160,6 +187,12 @@ typedef struct lsm_event {
                                         >= 2" */
     size_t n_ssts_opened;            /* LSM_EVENT_RECOVERED */
     size_t n_wals_recovered;         /* LSM_EVENT_RECOVERED */
+    /* LSM_EVENT_SST_DELETED: the ids, ascending; valid only during the
+     * callback. (reason above says why.) */
+    size_t n_deleted;
+    const uint64_t *deleted;
+    lsm_io_op io_op;  /* LSM_EVENT_IO */
+    const char *file; /* LSM_EVENT_IO: valid only during the callback */
 } lsm_event;
 
 /* Called on the thread that did the work: the caller's thread in inline mode,
@@ -351,8 +384,125 @@ const void *lsm_iter_value(const lsm_iter *it, size_t *nvalue);
 /* How many sub-iterators still have entries (memtables, SSTs), as mini-lsm's
  * num_active_iterators counts them. */
 size_t lsm_iter_num_active(const lsm_iter *it);
+/* The iterator's id: 1 for the first one opened on the handle, then 2, ...
+ * (lsm_iter_info.iter_id). 0 for NULL. */
+uint64_t lsm_iter_id(const lsm_iter *it);
 /* NULL-safe. */
 void lsm_iter_close(lsm_iter *it);
+
+/* --- Explaining a read ---------------------------------------------------- */
+
+/* Where a read looked. */
+typedef enum lsm_read_source {
+    LSM_SOURCE_MEMTABLE = 1,  /* the mutable memtable */
+    LSM_SOURCE_IMMUTABLE = 2, /* an immutable memtable */
+    LSM_SOURCE_SST = 3        /* an SST of L0, a level or a tier */
+} lsm_read_source;
+
+/* What happened at one source. */
+typedef enum lsm_read_outcome {
+    LSM_READ_MISS = 1,          /* searched; the key is not there */
+    LSM_READ_HIT = 2,           /* searched; a value: the get's answer */
+    LSM_READ_TOMBSTONE = 3,     /* searched; a tombstone: "not found" */
+    LSM_READ_SKIPPED_RANGE = 4, /* the source's key range excludes the key
+                                   (or, for a scan, the range): no I/O */
+    LSM_READ_SKIPPED_BLOOM = 5, /* the SST's bloom filter says the key is
+                                   absent: no I/O */
+    LSM_READ_OPENED = 6         /* scan: the source was merged in */
+} lsm_read_outcome;
+
+/* One source a traced read considered. */
+typedef struct lsm_read_step {
+    lsm_read_source source;
+    uint64_t id;      /* memtable id or SST id */
+    int level;        /* SST: 0 = L0, n = Ln, -1 in a tier */
+    uint64_t tier_id; /* SST in a tier: the tier's id; else 0 */
+    lsm_read_outcome outcome;
+    int bloom_checked;    /* get, SST: the filter was consulted (it said
+                             "maybe" unless the outcome is SKIPPED_BLOOM) */
+    int block_searched;   /* get, SST: a data block was searched ... */
+    uint64_t block_index; /* ... this one (0-based, in the SST's index) */
+    int block_cached;     /* ... served by the block cache, not read */
+    /* get: entries compared while searching this source (the block's
+     * entries decoded, or the memtable's entries passed); scan: entries
+     * this source handed to the merge. */
+    uint64_t entries_examined;
+    uint64_t blocks_read;  /* scan, SST: blocks read from the file */
+    uint64_t cache_hits;   /* scan, SST: blocks served by the cache */
+    uint64_t seq;          /* HIT or TOMBSTONE: the version's sequence no. */
+} lsm_read_step;
+
+/* What one get or scan did, step by step, with totals. The totals equal the
+ * change the read made to lsm_counters (block_reads, block_cache_hits,
+ * bloom_checks, bloom_negatives, sst_probes) when no other thread reads at
+ * the same time. */
+typedef struct lsm_read_trace {
+    size_t n_steps;
+    lsm_read_step *steps; /* get: in the order considered; scan: every
+                             source, newest first, opened or skipped */
+    uint64_t structures_visited; /* memtables and SSTs searched (not
+                                    skipped by range or filter) */
+    uint64_t bloom_checks, bloom_negatives;
+    uint64_t sst_probes; /* as lsm_counters.sst_probes */
+    uint64_t block_reads, block_cache_hits;
+    /* scan only: */
+    uint64_t entries_returned;   /* live keys the iterator has returned */
+    uint64_t versions_skipped;   /* older versions under a newer one */
+    uint64_t tombstones_skipped; /* tombstones met (each hides its key) */
+    uint64_t newer_skipped;      /* versions written after the scan began */
+} lsm_read_trace;
+
+/* lsm_get, tracing every step into *trace (freed by the caller with
+ * lsm_read_trace_free; set on LSM_OK and LSM_NOTFOUND, NULL otherwise).
+ * Returns what lsm_get returns (LSM_EINVAL also for trace NULL). Plain
+ * lsm_get pays nothing for this. */
+int lsm_get_explain(lsm_db *db, const void *key, size_t nkey, void **value,
+                    size_t *nvalue, lsm_read_trace **trace);
+
+/* lsm_scan with an iterator that keeps a trace as it moves; read it with
+ * lsm_iter_trace. Returns what lsm_scan returns. */
+int lsm_scan_explain(lsm_db *db, const lsm_bound *lo, const lsm_bound *hi,
+                     lsm_iter **out);
+
+/* A copy of the trace of an iterator opened by lsm_scan_explain, so far, in
+ * *out (freed with lsm_read_trace_free). Returns LSM_OK; LSM_EINVAL (a
+ * NULL argument, or an iterator opened by plain lsm_scan); LSM_ENOMEM. */
+int lsm_iter_trace(const lsm_iter *it, lsm_read_trace **out);
+
+void lsm_read_trace_free(lsm_read_trace *t); /* NULL-safe */
+
+/* --- The history of a key --------------------------------------------------- */
+
+/* One stored version of a key. */
+typedef struct lsm_key_version {
+    lsm_read_source source;
+    uint64_t id;      /* memtable id or SST id */
+    int level;        /* SST: 0 = L0, n = Ln, -1 in a tier */
+    uint64_t tier_id; /* SST in a tier: the tier's id; else 0 */
+    uint64_t seq;
+    int tombstone; /* a deletion; value is then NULL */
+    void *value;   /* owned by the array (lsm_key_history_free) */
+    size_t nvalue;
+} lsm_key_version;
+
+/* Every version of key still stored (memtables, then L0 newest first, then
+ * each level or tier), newest first, in *out (*n of them; *out NULL when
+ * none), freed with lsm_key_history_free. The first is what lsm_get
+ * answers: its value, or "not found" if it is a tombstone; every later one
+ * is shadowed. Versions written after the call began are left out.
+ * Returns LSM_OK (also when there are none); LSM_EINVAL (a NULL argument,
+ * a bad key); LSM_EIO or LSM_ECORRUPT (reading an SST failed);
+ * LSM_ENOMEM. */
+int lsm_key_history(lsm_db *db, const void *key, size_t nkey,
+                    lsm_key_version **out, size_t *n);
+void lsm_key_history_free(lsm_key_version *v, size_t n); /* NULL-safe */
+
+/* --- Tracing the write path ------------------------------------------------ */
+
+/* Turns LSM_EVENT_IO on (on != 0) or off. Off by default; while off the
+ * write path only tests one flag per step. Returns LSM_OK or LSM_EINVAL
+ * (db NULL). */
+int lsm_trace_io(lsm_db *db, int on);
 
 /* Freezes the mutable memtable (if it holds anything) and flushes every
  * immutable memtable to L0, oldest first. (mini-lsm's force_flush flushes
@@ -456,15 +606,50 @@ typedef struct lsm_sst_info {
     size_t nlast_key;
 } lsm_sst_info;
 
+/* What compactions did to one level (or tier) since open, as RocksDB's and
+ * Pebble's level tables count it. For L0: bytes_written counts flushes. */
+typedef struct lsm_level_stats {
+    uint64_t target_bytes;   /* LEVELED: the level's target size (0: none) */
+    double score;            /* LEVELED: bytes / target_bytes (L0: files /
+                                trigger); compaction runs at >= 1 */
+    uint64_t compactions;    /* compactions whose output went here */
+    uint64_t bytes_read_upper; /* their inputs from the level(s) above */
+    uint64_t bytes_read_lower; /* their inputs from this level */
+    uint64_t bytes_written;    /* SST bytes written here (L0: by flushes) */
+    /* bytes_written / bytes_read_upper (L0: / user bytes written); 0 when
+     * nothing was read */
+    double write_amplification;
+    /* Why the last compaction into it ran (lsm_event.reason); "" when
+     * none did. Owned by the lsm_state. */
+    char *last_reason;
+} lsm_level_stats;
+
 typedef struct lsm_level_info {
     int level; /* 1 = L1 */
     size_t n_ssts;
     lsm_sst_info *ssts; /* sorted by first key */
+    lsm_level_stats stats;
 } lsm_level_info;
 
+/* An SST an open iterator holds, where it was when the iterator opened. */
+typedef struct lsm_pinned_sst {
+    uint64_t sst_id;
+    int level;        /* 0 = L0, n = Ln, -1 in a tier */
+    uint64_t tier_id; /* in a tier: the tier's id; else 0 */
+    int in_tree;      /* still part of the tree (else kept only for readers) */
+} lsm_pinned_sst;
+
+/* An open iterator holds only the sources whose key range overlapped its
+ * range when it opened (lsm_scan): those memtables and SSTs stay alive,
+ * and their files on disk, until it closes. */
 typedef struct lsm_iter_info {
     uint64_t iter_id; /* in order of opening */
     size_t num_active;
+    size_t n_memtables;
+    uint64_t *memtable_ids; /* newest first; owned by the lsm_state */
+    size_t n_ssts;
+    lsm_pinned_sst *ssts; /* L0 newest first, then by level (or tier) and
+                             key; owned by the lsm_state */
 } lsm_iter_info;
 
 /* Cumulative counters since open. */
@@ -523,6 +708,11 @@ typedef struct lsm_state {
     lsm_compaction compaction;
     lsm_counters counters;
     lsm_amplification amplification;
+    lsm_level_stats l0_stats; /* L0's row (flushes); zero for TIERED */
+    /* SSTs a compaction removed from the tree that open iterators still
+     * read: their files are deleted when the last one closes. Ascending. */
+    size_t n_pinned_only;
+    uint64_t *pinned_only;
 } lsm_state;
 
 /* Takes the snapshot. *out is freed by the caller with lsm_state_free.

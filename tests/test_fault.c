@@ -648,6 +648,36 @@ static void test_latched_explicit_flush(void **state)
     free(dir);
 }
 
+/* lsm_close syncs the mutable memtable's WAL (the memtables stay in their
+ * logs); when that fsync fails, close reports LSM_EIO naming the log, still
+ * frees the handle, and a reopen recovers every acknowledged write from the
+ * bytes the log holds. */
+static void test_close_wal_sync_fails(void **state)
+{
+    lsm_sched sched = *(const lsm_sched *)*state;
+    char what[96];
+    snprintf(what, sizeof what, "%s (%s)", __func__, sched_name(sched));
+    char *dir = test_mkdtemp();
+    fault_env *fe;
+    assert_int_equal(fault_env_new(env_posix(), &fe), LSM_OK);
+    lsm_options opt;
+    tiny_options(&opt, sched, 0);
+    opt.target_sst_size = 1u << 20; /* one memtable: close syncs its log */
+    lsm_db *db;
+    assert_int_equal(db_open_env(dir, &opt, fault_env_env(fe), &db), LSM_OK);
+    model acked = {0};
+    for (int i = 0; i < 30; i++)
+        assert_int_equal(put_numbered(db, i, &acked), LSM_OK);
+    fault_env_fail_nth_path(fe, FAULT_SYNC, 1, ".wal");
+    expect_rc(what, "lsm_close", lsm_close(db), LSM_EIO);
+    assert_non_null(strstr(lsm_errmsg(), ".wal"));
+    assert_int_equal(fault_env_fired(fe), 1);
+    fault_env_free(fe);
+    reopen_and_check(dir, what, &acked);
+    assert_int_equal(test_rmtree(dir), 0);
+    free(dir);
+}
+
 typedef struct wal_fault {
     fault_kind kind; /* FAULT_APPEND or FAULT_SYNC, on a .wal */
     int sync;
@@ -1270,6 +1300,10 @@ int main(void)
                   &sched_inline),
         TEST_WITH("latched explicit flush, threads",
                   test_latched_explicit_flush, &sched_threads),
+        TEST_WITH("close: WAL sync fails, inline", test_close_wal_sync_fails,
+                  &sched_inline),
+        TEST_WITH("close: WAL sync fails, threads", test_close_wal_sync_fails,
+                  &sched_threads),
         TEST_WITH("latched WAL append", test_latched_wal_failure,
                   &wal_append_fault),
         TEST_WITH("latched WAL sync", test_latched_wal_failure,

@@ -2,7 +2,8 @@
  * db_int.h: the database handle and what the engine's files share: db.c
  * (shared helpers), db_write.c (writes), db_flush.c (freeze, flush),
  * db_open.c (open, recovery, close), db_compact.c (compaction runner),
- * db_iter.c (gets, scans), db_state.c (state snapshot, manifest reading) and
+ * db_iter.c (gets, scans), db_state.c (state snapshot, manifest reading),
+ * db_level_stats.c (per-level stats), db_history.c (lsm_key_history) and
  * db_sync.c (group commit). Each declaration below names its file.
  *
  * Locks, always taken in this order (never the reverse):

@@ -21,6 +21,7 @@
  */
 #include "commands.h"
 
+#include "cmd_history.h"
 #include "events.h"
 #include "format.h"
 #include "parse.h"
@@ -76,7 +77,6 @@ static int cmd_scan(cli_session *s, const cli_argv *a);
 static int cmd_flush(cli_session *s, const cli_argv *a);
 static int cmd_full_compaction(cli_session *s, const cli_argv *a);
 static int cmd_dump(cli_session *s, const cli_argv *a);
-static int cmd_stats(cli_session *s, const cli_argv *a);
 static int cmd_manifest(cli_session *s, const cli_argv *a);
 static int cmd_help(cli_session *s, const cli_argv *a);
 static int cmd_source(cli_session *s, const cli_argv *a);
@@ -214,13 +214,17 @@ static const cli_command commands[] = {
     {
         .name = "stats",
         .aliases = {NULL},
-        .arg_counts = ARGS(0),
-        .usage = "stats",
+        .arg_counts = ARGS(0) | ARGS(1),
+        .usage = "stats [reset]",
         .summary = "show the counters and the amplification",
         .details = "Shows the counters kept since the database was\n"
                    "opened: operations, bytes written by users, flushes\n"
                    "and compactions, block reads, cache hits, bloom\n"
-                   "filter checks and write stalls (--background only).\n"
+                   "filter checks and write stalls (--background only),\n"
+                   "each as name: TOTAL (+CHANGE), CHANGE being what it\n"
+                   "grew since the session's last stats or stats reset\n"
+                   "(since the start for the first). stats reset only\n"
+                   "starts the changes again from here.\n"
                    "Then the amplification: write (SST bytes written by\n"
                    "flushes and compactions per user byte), space (live\n"
                    "SST bytes over the bottom run's: the last non-empty\n"
@@ -229,7 +233,54 @@ static const cli_command commands[] = {
                    "or tier), and the two byte counts behind space. A\n"
                    "ratio with nothing to divide by shows n/a.",
         .example = "stats",
-        .run = cmd_stats,
+        .run = cli_cmd_stats,
+        .advances_epoch = 0,
+    },
+    {
+        .name = "history",
+        .aliases = {NULL},
+        .arg_counts = ARGS(1),
+        .usage = "history KEY",
+        .summary = "show every stored version of KEY",
+        .details = "Lists every version of KEY still stored, newest first:\n"
+                   "its sequence number, where it is (memtable N,\n"
+                   "immutable N, L<n> N.sst, or tier T N.sst), and its\n"
+                   "value or tombstone. The first is what get answers (a\n"
+                   "tombstone: not found); every later one is shadowed.\n"
+                   "Then, for each SST listed, how it was made, from the\n"
+                   "MANIFEST: flushed from memtable N, or compacted from\n"
+                   "its inputs by where each was (L0 [5, 4] + L1 [2], or\n"
+                   "tier 11 [11] + tier 7 [7, 8]), so a key can be\n"
+                   "followed down the tree. Versions written after the\n"
+                   "command began are left out, as get leaves them.",
+        .example = "history 2333",
+        .run = cli_cmd_history,
+        .advances_epoch = 0,
+    },
+    {
+        .name = "levels",
+        .aliases = {NULL},
+        .arg_counts = ARGS(0),
+        .usage = "levels",
+        .summary = "show a table of what compactions did per level",
+        .details = "One row per level (L0 first) or, with tiered, per tier\n"
+                   "(newest first), as RocksDB's and Pebble's level tables:\n"
+                   "  files, bytes   its SSTs now\n"
+                   "  target, score  leveled only: the level's target size\n"
+                   "                 and bytes / target (L0: files over the\n"
+                   "                 trigger); a score over 1 makes it\n"
+                   "                 compact (L0: at 1)\n"
+                   "  comp           compactions into it (L0: flushes)\n"
+                   "  read up / low  bytes they read from the levels above\n"
+                   "                 / from this level\n"
+                   "  written        bytes they wrote into it\n"
+                   "  w-amp          written / read up (L0: / user bytes)\n"
+                   "Then why the last compaction into each level ran. A\n"
+                   "tier's row is the flush or compaction that made it\n"
+                   "(read up: the newer tiers merged, read low: the\n"
+                   "oldest). Counted since the database was opened.",
+        .example = "levels",
+        .run = cli_cmd_levels,
         .advances_epoch = 0,
     },
     {
@@ -923,25 +974,6 @@ static int cmd_dump(cli_session *s, const cli_argv *a)
     cli_buf_init(&out);
     cli_show_dump(&out, st, verbose);
     cli_buf_printf(&out, "dump success\n");
-    lsm_state_free(st);
-    rc = cli_out_buf(&out) == 0 ? LSM_OK : LSM_ENOMEM;
-    cli_buf_free(&out);
-    if (rc != LSM_OK)
-        session_count_failure(s);
-    return rc;
-}
-
-static int cmd_stats(cli_session *s, const cli_argv *a)
-{
-    lsm_state *st = NULL;
-    cli_buf out;
-    int rc;
-
-    rc = lsm_state_get(s->db, &st);
-    if (rc != LSM_OK)
-        return fail_engine(s, "stats", rc);
-    cli_buf_init(&out);
-    cli_show_stats(&out, st);
     lsm_state_free(st);
     rc = cli_out_buf(&out) == 0 ? LSM_OK : LSM_ENOMEM;
     cli_buf_free(&out);

@@ -55,6 +55,9 @@ typedef struct cli_session {
     int source_depth;       /* how many source files are being run */
     cli_where where;        /* the line being run */
     atomic_int bg_failed;   /* an engine thread reported an error */
+    /* The counters at the last stats or stats reset (zero at start): stats
+     * shows each counter's change since then (cmd_history.c). */
+    lsm_counters stats_base;
 } cli_session;
 
 /* Prepares s for db (which stays owned by the caller). */

@@ -201,37 +201,47 @@ static void show_ratio(cli_buf *b, const char *name, double x,
         cli_buf_printf(b, "%s: n/a\n", name);
 }
 
-void cli_show_stats(cli_buf *b, const lsm_state *st)
+/* "name: 46 (+20)": a counter's total and its change since base. */
+static void show_counter(cli_buf *b, const char *name, uint64_t total,
+                         uint64_t base, const char *unit)
 {
+    if (total >= base)
+        cli_buf_printf(b, "%s: %" PRIu64 "%s (+%" PRIu64 "%s)\n", name, total,
+                       unit, total - base, unit);
+    else /* counters only grow; say so plainly if one did not */
+        cli_buf_printf(b, "%s: %" PRIu64 "%s (-%" PRIu64 "%s)\n", name, total,
+                       unit, base - total, unit);
+}
+
+void cli_show_stats(cli_buf *b, const lsm_state *st, const lsm_counters *base)
+{
+    static const lsm_counters zero;
     const lsm_counters *c = &st->counters;
     const lsm_amplification *a = &st->amplification;
 
-    cli_buf_printf(
-        b,
-        "puts: %" PRIu64 "\n"
-        "deletes: %" PRIu64 "\n"
-        "gets: %" PRIu64 "\n"
-        "scans: %" PRIu64 "\n"
-        "user bytes written: %" PRIu64 "\n"
-        "wal bytes written: %" PRIu64 "\n"
-        "wal syncs: %" PRIu64 "\n"
-        "flush bytes written: %" PRIu64 "\n"
-        "compaction bytes written: %" PRIu64 "\n"
-        "memtables frozen: %" PRIu64 "\n"
-        "flushes: %" PRIu64 "\n"
-        "compactions: %" PRIu64 "\n"
-        "block reads: %" PRIu64 "\n"
-        "block cache hits: %" PRIu64 "\n"
-        "bloom checks: %" PRIu64 "\n"
-        "bloom negatives: %" PRIu64 "\n"
-        "sst probes: %" PRIu64 "\n"
-        "write stalls: %" PRIu64 "\n"
-        "stall time: %" PRIu64 " us\n",
-        c->puts, c->deletes, c->gets, c->scans, c->user_bytes_written,
-        c->wal_bytes_written, c->wal_syncs, c->flush_bytes_written,
-        c->compaction_bytes_written, c->memtables_frozen, c->flushes,
-        c->compactions, c->block_reads, c->block_cache_hits, c->bloom_checks,
-        c->bloom_negatives, c->sst_probes, c->write_stalls, c->stall_micros);
+    if (!base)
+        base = &zero;
+#define COUNTER(name, field) show_counter(b, name, c->field, base->field, "")
+    COUNTER("puts", puts);
+    COUNTER("deletes", deletes);
+    COUNTER("gets", gets);
+    COUNTER("scans", scans);
+    COUNTER("user bytes written", user_bytes_written);
+    COUNTER("wal bytes written", wal_bytes_written);
+    COUNTER("wal syncs", wal_syncs);
+    COUNTER("flush bytes written", flush_bytes_written);
+    COUNTER("compaction bytes written", compaction_bytes_written);
+    COUNTER("memtables frozen", memtables_frozen);
+    COUNTER("flushes", flushes);
+    COUNTER("compactions", compactions);
+    COUNTER("block reads", block_reads);
+    COUNTER("block cache hits", block_cache_hits);
+    COUNTER("bloom checks", bloom_checks);
+    COUNTER("bloom negatives", bloom_negatives);
+    COUNTER("sst probes", sst_probes);
+    COUNTER("write stalls", write_stalls);
+#undef COUNTER
+    show_counter(b, "stall time", c->stall_micros, base->stall_micros, " us");
     show_ratio(b, "write amplification", a->write, c->user_bytes_written);
     show_ratio(b, "space amplification", a->space, a->bottom_sst_bytes);
     cli_buf_printf(b,

@@ -48,8 +48,12 @@ void cli_show_dump(cli_buf *b, const lsm_state *st, int verbose);
 
 /* Appends stats' lines: the counters, the write stalls, then the
  * amplification figures: ratios with two decimals, or "n/a" when there is
- * none to give (write: nothing written by users yet; space: no SST). */
-void cli_show_stats(cli_buf *b, const lsm_state *st);
+ * none to give (write: nothing written by users yet; space: no SST).
+ * Each counter's line is "name: TOTAL (+CHANGE)", CHANGE being TOTAL
+ * minus base's value of it (the counters at the previous stats or stats
+ * reset; NULL: zero, so CHANGE is TOTAL); stall time's both end in " us".
+ * The amplification figures describe the tree now: they have no change. */
+void cli_show_stats(cli_buf *b, const lsm_state *st, const lsm_counters *base);
 
 /* Appends one manifest record's line (see the manifest command's help).
  * tiered: the database uses tiered compaction, so a flush made a new tier

@@ -143,4 +143,16 @@ int shape_add_flush(shape *s, const shape_sst *sst);
 
 void shape_free(shape *s); /* NULL-safe; frees what the shape owns */
 
+/* Leveled compaction's target sizes (compact_leveled.c has the rule):
+ * target[i] for L(i+1) from run_bytes[i], the bytes in L(i+1), for n_runs
+ * levels. run_bytes and target may be the same array. The controller and
+ * lsm_state_get's level stats both call it, so they never disagree. */
+void compact_leveled_targets(const lsm_options *o, const uint64_t *run_bytes,
+                             size_t n_runs, uint64_t *target);
+
+/* A level's score: real / target; infinite for a level holding data with
+ * target 0, 0 for an empty one. The leveled controller compacts the level
+ * with the highest score above 1 (L0 goes by its file count instead). */
+double compact_leveled_score(uint64_t real, uint64_t target);
+
 #endif

@@ -63,14 +63,14 @@ static uint64_t leveled_base_bytes(const lsm_options *o)
     return (uint64_t)o->base_level_size_mb * 1024 * 1024;
 }
 
-/* Fills target[0..n_runs) (target[i] is L(i+1)'s) by the rules above. */
-static void leveled_targets(const lsm_options *o, const shape *s,
-                            uint64_t *target)
+void compact_leveled_targets(const lsm_options *o, const uint64_t *run_bytes,
+                             size_t n_runs, uint64_t *target)
 {
+    if (n_runs == 0)
+        return;
     uint64_t base = leveled_base_bytes(o);
-    size_t last = s->n_runs - 1;
-    uint64_t real_last = shape_run_bytes(&s->runs[last]);
-    target[last] = real_last > base ? real_last : base;
+    size_t last = n_runs - 1;
+    target[last] = run_bytes[last] > base ? run_bytes[last] : base;
     for (size_t i = last; i-- > 0;)
         target[i] =
             target[i + 1] > base ? target[i + 1] / o->level_size_multiplier : 0;
@@ -158,12 +158,17 @@ static int leveled_l0_task(const lsm_options *o, const shape *s,
     return rc;
 }
 
-/* real / target when the level is over its target, else 0. */
+double compact_leveled_score(uint64_t real, uint64_t target)
+{
+    if (target == 0)
+        return real ? INFINITY : 0;
+    return (double)real / (double)target;
+}
+
+/* The score when the level is over its target, else 0. */
 static double leveled_priority(uint64_t real, uint64_t target)
 {
-    if (real <= target)
-        return 0;
-    return target ? (double)real / (double)target : INFINITY;
+    return real <= target ? 0 : compact_leveled_score(real, target);
 }
 
 /* Rule 2's level (1-based), or 0 when every level is within its target.
@@ -329,7 +334,9 @@ int compact_leveled_pick(const lsm_options *o, const shape *s,
     if (!target)
         return lsm_error(LSM_ENOMEM, "out of memory for %zu level targets",
                          s->n_runs);
-    leveled_targets(o, s, target);
+    for (size_t i = 0; i < s->n_runs; i++)
+        target[i] = shape_run_bytes(&s->runs[i]);
+    compact_leveled_targets(o, target, s->n_runs, target);
     int rc = LSM_OK;
     size_t level;
     if (s->n_l0 > 0 && s->n_l0 >= o->level0_file_num_compaction_trigger) {

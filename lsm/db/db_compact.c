@@ -310,7 +310,7 @@ static iter *db_compact_inputs_iter(const version *v, const uint64_t *ids,
  * current shape gives the new tree; inputs are marked for deletion. */
 static int db_compact_install(lsm_db *db, const compaction_task *task,
                               const uint64_t *inputs, size_t n_inputs,
-                              compaction_out *co)
+                              compaction_out *co, db_stats_update *stats)
 {
     shape cur_shape, new_shape = {0};
     shape_sst *outs = calloc(co->n_ssts ? co->n_ssts : 1, sizeof *outs);
@@ -336,6 +336,7 @@ static int db_compact_install(lsm_db *db, const compaction_task *task,
             if (t)
                 sst_mark_obsolete(t);
         }
+        db_stats_apply_locked(db, stats);
         cur = db_swap_locked(db, nv);
         nv = NULL;
     } else {
@@ -410,6 +411,7 @@ static int db_compact_run(lsm_db *db, version *v, const compaction_task *task)
 {
     compaction_inputs in;
     compaction_out co = {.db = db};
+    db_stats_update stats = {0};
     int rc = db_compact_inputs_get(v, task, &in);
     if (rc != LSM_OK)
         return rc;
@@ -422,6 +424,10 @@ static int db_compact_run(lsm_db *db, version *v, const compaction_task *task)
     rc = db_compact_merge(it, &co, task->output_is_bottom);
     if (rc == LSM_OK && co.n_ssts)
         rc = db->env->sync_dir(db->env, db->dir);
+    if (rc == LSM_OK)
+        rc = db_stats_for_compaction(v, task, co.ids.n,
+                                     co.ids.n ? co.ids.ids[0] : 0,
+                                     co.bytes_written, &stats);
     bool maybe_recorded = false;
     if (rc == LSM_OK) {
         maybe_recorded = true;
@@ -435,7 +441,7 @@ static int db_compact_run(lsm_db *db, version *v, const compaction_task *task)
         rc = db_manifest_append(db, &rec);
     }
     if (rc == LSM_OK)
-        rc = db_compact_install(db, task, in.ids, in.n_ids, &co);
+        rc = db_compact_install(db, task, in.ids, in.n_ids, &co, &stats);
     if (rc == LSM_OK) {
         COUNTER_ADD(&db->ctrs, compactions, 1);
         COUNTER_ADD(&db->ctrs, compaction_bytes_written, co.bytes_written);
@@ -451,6 +457,7 @@ static int db_compact_run(lsm_db *db, version *v, const compaction_task *task)
         db_latch_error(db, rc);
         co.keep_files = true;
     }
+    db_stats_update_free(&stats);
     iter_destroy(it);
     db_compact_out_discard(&co);
     db_compact_inputs_free(&in);

@@ -206,7 +206,7 @@ static int db_flush_add_to_version(version *v, sst *t)
  * empty memtable) joins the tree, taking the caller's reference. Caller
  * holds work_mu, so nobody else removed an immutable memtable since the
  * flush chose it: the oldest one is still the one flushed. */
-static int db_install_flush(lsm_db *db, sst *t)
+static int db_install_flush(lsm_db *db, sst *t, db_stats_update *stats)
 {
     pthread_mutex_lock(&db->state_mu);
     version *nv = version_copy(db->current);
@@ -216,6 +216,8 @@ static int db_install_flush(lsm_db *db, sst *t)
         return lsm_error(LSM_ENOMEM, "out of memory installing a flush");
     }
     memtable_unref(version_pop_oldest_imm(nv));
+    if (t)
+        db_stats_apply_locked(db, stats);
     version *old = db_swap_locked(db, nv);
     pthread_mutex_unlock(&db->state_mu);
     version_unref(old);
@@ -251,8 +253,11 @@ static int db_flush_oldest(lsm_db *db, bool *flushed)
 
     sst *t = NULL;
     sst_summary summary = {0};
+    db_stats_update stats = {0};
     bool maybe_recorded = false;
     rc = db_flush_write_sst(db, mt, &t, &summary);
+    if (rc == LSM_OK && t)
+        rc = db_stats_for_flush(db, id, summary.file_size, &stats);
     if (rc == LSM_OK && t)
         rc = db->env->sync_dir(db->env, db->dir);
     if (rc == LSM_OK && t) {
@@ -264,7 +269,8 @@ static int db_flush_oldest(lsm_db *db, bool *flushed)
         rc = db_manifest_append(db, &rec);
     }
     if (rc == LSM_OK)
-        rc = db_install_flush(db, t);
+        rc = db_install_flush(db, t, &stats);
+    db_stats_update_free(&stats);
     if (rc == LSM_OK) {
         t = NULL; /* the version owns our reference now */
         db_remove_wal(db, id);

@@ -2,7 +2,8 @@
  * db_int.h: the database handle and what the engine's files share: db.c
  * (shared helpers), db_write.c (writes), db_flush.c (freeze, flush),
  * db_open.c (open, recovery, close), db_compact.c (compaction runner),
- * db_iter.c (gets, scans), db_state.c (state snapshot, manifest reading) and
+ * db_iter.c (gets, scans), db_state.c (state snapshot, manifest reading),
+ * db_level_stats.c (per-level stats), db_history.c (lsm_key_history) and
  * db_sync.c (group commit). Each declaration below names its file.
  *
  * Locks, always taken in this order (never the reverse):
@@ -50,6 +51,24 @@
 
 #define DB_BG_MESSAGE_BYTES 512
 #define DB_PATH_BYTES 4096
+
+/* What flushes and compactions wrote into one level or tier since open
+ * (db_level_stats.c; lsm_level_stats in lsm.h says what each field means).
+ * For L0 the writes are flushes: compactions counts them. */
+typedef struct db_level_counts {
+    uint64_t compactions;
+    uint64_t bytes_read_upper, bytes_read_lower, bytes_written;
+    char *last_reason; /* malloc'd copy of the task's reason; NULL: none */
+} db_level_counts;
+
+/* Tiered compaction: the counts of one tier that exists, which are those
+ * of the flush or compaction that made it (tiers are never added to).
+ * A tier made before the database was opened has none. */
+typedef struct db_tier_counts {
+    uint64_t tier_id;
+    db_level_counts counts;
+    struct db_tier_counts *next;
+} db_tier_counts;
 
 struct lsm_db {
     /* Set by open, read-only afterwards. */
@@ -129,11 +148,17 @@ struct lsm_db {
      * runs, not even at close; reopening replays the WAL instead. */
     bool halted;
     char bg_message[DB_BG_MESSAGE_BYTES]; /* [state] its lsm_errmsg() */
-    lsm_iter *iters;                      /* [state] open iterators */
-    size_t n_iters;                       /* [state] */
-    uint64_t next_iter_id;                /* [state] */
-    bool stopping;                        /* [state] close has begun */
-    bool flush_thread_started;            /* set by open, read by close */
+    /* [state] Per-level stats: level_counts[0] is L0, [n] is Ln; with
+     * tiered compaction tier_counts lists the tiers' instead. Updated under
+     * the same state_mu hold that publishes the flush or compaction they
+     * count, so a state snapshot sees the tree and its stats agree. */
+    db_level_counts level_counts[LSM_MAX_LEVELS + 1];
+    db_tier_counts *tier_counts;
+    lsm_iter *iters;           /* [state] open iterators */
+    size_t n_iters;            /* [state] */
+    uint64_t next_iter_id;     /* [state] */
+    bool stopping;             /* [state] close has begun */
+    bool flush_thread_started; /* set by open, read by close */
     pthread_t flush_thread;
     bool compaction_thread_started;
     pthread_t compaction_thread;
@@ -266,5 +291,55 @@ int db_open_env(const char *dir, const lsm_options *opt, env *e, lsm_db **out);
 /* Returns the latched background error (recording its message on this
  * thread), or LSM_OK (db.c). */
 int db_check_bg_error(lsm_db *db);
+
+/* --- per-level stats (db_level_stats.c) --- */
+
+/* One flush's or compaction's change to the per-level stats, prepared
+ * (allocating) before it publishes, then applied under state_mu without
+ * any allocation, so counting can never fail a publish half-way. */
+typedef struct db_stats_update {
+    int level;        /* the level written, 0 = L0; -1: a new tier */
+    uint64_t tier_id; /* the new tier's id (level -1) */
+    bool is_compaction;
+    uint64_t bytes_read_upper, bytes_read_lower, bytes_written;
+    char *reason;         /* compaction: malloc'd copy of its reason */
+    db_tier_counts *node; /* a new tier's entry, allocated */
+    const uint64_t *gone; /* tiers merged away (borrowed from the task) */
+    size_t n_gone;
+} db_stats_update;
+
+/* A flush of bytes into L0, or into the new tier tier_id. LSM_ENOMEM. */
+int db_stats_for_flush(lsm_db *db, uint64_t tier_id, uint64_t bytes,
+                       db_stats_update *u);
+/* A compaction of task, which read its inputs from v and wrote `written`
+ * bytes into n_outputs SSTs, the first of them output0 (the new tier's id).
+ * LSM_ENOMEM. */
+int db_stats_for_compaction(const version *v, const lsm_compaction_task *task,
+                            size_t n_outputs, uint64_t output0,
+                            uint64_t written, db_stats_update *u);
+/* Applies u; caller holds state_mu. Takes what u owns. */
+void db_stats_apply_locked(lsm_db *db, db_stats_update *u);
+/* Frees what u still owns (an update never applied). NULL-safe. */
+void db_stats_update_free(db_stats_update *u);
+/* Frees every count; at close. */
+void db_level_stats_free(lsm_db *db);
+
+/* The counts copied under state_mu (db_level_stats_take_locked), for
+ * lsm_state_get to fill its rows from once the lock is released. */
+typedef struct db_stats_snapshot {
+    db_level_counts levels[LSM_MAX_LEVELS + 1];
+    size_t n_tiers;
+    db_tier_counts *tiers; /* array (next unused) */
+} db_stats_snapshot;
+/* Caller holds state_mu. LSM_ENOMEM (snap is then empty). */
+int db_level_stats_take_locked(lsm_db *db, db_stats_snapshot *snap);
+void db_stats_snapshot_free(db_stats_snapshot *snap); /* empty one too */
+/* Fills st's l0_stats and every level's stats from snap and v (the
+ * version st was filled from): targets and scores, then the counts, whose
+ * reasons move into st. Frees snap. LSM_ENOMEM. */
+int db_level_stats_fill(lsm_db *db, db_stats_snapshot *snap, const version *v,
+                        lsm_state *st);
+/* Frees the reasons lsm_state_get put into st. */
+void db_level_stats_state_free(lsm_state *st);
 
 #endif

@@ -535,6 +535,7 @@ static void db_free(lsm_db *db)
     batch_release(&db->one);
     manifest_close(db->manifest);
     block_cache_destroy(db->cache);
+    db_level_stats_free(db);
     file_close(db->lock_file);
     pthread_mutex_destroy(&db->write_mu);
     pthread_mutex_destroy(&db->work_mu);

@@ -176,13 +176,20 @@ int lsm_state_get(lsm_db *db, lsm_state **out)
     if (!st)
         return lsm_error(LSM_ENOMEM, "out of memory taking the state");
     db_state_counters_copy(&db->ctrs, &st->counters);
+    db_stats_snapshot level_stats;
     pthread_mutex_lock(&db->state_mu);
     version *v = db->current;
     version_ref(v);
-    int rc = iters_fill(db, st);
+    int rc = db_level_stats_take_locked(db, &level_stats);
+    if (rc == LSM_OK)
+        rc = iters_fill(db, st);
     pthread_mutex_unlock(&db->state_mu);
     if (rc == LSM_OK)
         rc = state_fill_from_version(v, st);
+    if (rc == LSM_OK)
+        rc = db_level_stats_fill(db, &level_stats, v, st);
+    else
+        db_stats_snapshot_free(&level_stats);
     if (rc == LSM_OK)
         amplification_fill(v, &st->counters, &st->amplification);
     version_unref(v);
@@ -212,6 +219,7 @@ void lsm_state_free(lsm_state *st)
     if (!st)
         return;
     free(st->immutables);
+    db_level_stats_state_free(st);
     db_state_sst_infos_free(st->l0, st->n_l0);
     if (st->levels)
         for (size_t l = 0; l < st->n_levels; l++)

@@ -489,7 +489,8 @@ typedef struct lsm_key_version {
  * each level or tier), newest first, in *out (*n of them; *out NULL when
  * none), freed with lsm_key_history_free. The first is what lsm_get
  * answers: its value, or "not found" if it is a tombstone; every later one
- * is shadowed. Versions written after the call began are left out.
+ * is shadowed. Versions written after the call began are left out. A
+ * value is NUL-terminated after nvalue bytes (never NULL, even empty).
  * Returns LSM_OK (also when there are none); LSM_EINVAL (a NULL argument,
  * a bad key); LSM_EIO or LSM_ECORRUPT (reading an SST failed);
  * LSM_ENOMEM. */
@@ -607,11 +608,21 @@ typedef struct lsm_sst_info {
 } lsm_sst_info;
 
 /* What compactions did to one level (or tier) since open, as RocksDB's and
- * Pebble's level tables count it. For L0: bytes_written counts flushes. */
+ * Pebble's level tables count it. For L0 the writes are flushes:
+ * compactions counts them and bytes_written is their SST bytes (as
+ * RocksDB's L0 row counts them). For a tier: the flush or compaction that
+ * made it (a tier never grows), bytes_read_upper the newer tiers it
+ * merged, bytes_read_lower the oldest; zeros for a tier made before open.
+ * Updated when a flush or compaction publishes, so a state's rows describe
+ * its tree (the counters are copied just before: rows may be ahead). */
 typedef struct lsm_level_stats {
-    uint64_t target_bytes;   /* LEVELED: the level's target size (0: none) */
-    double score;            /* LEVELED: bytes / target_bytes (L0: files /
-                                trigger); compaction runs at >= 1 */
+    uint64_t target_bytes;   /* LEVELED: the level's target size (0: none;
+                                L0 has none) */
+    double score;            /* LEVELED: bytes / target_bytes, infinite for
+                                bytes with target 0 (L0: files / trigger);
+                                the controller compacts the level with the
+                                highest score above 1 (L0: at 1); 0 for
+                                other strategies */
     uint64_t compactions;    /* compactions whose output went here */
     uint64_t bytes_read_upper; /* their inputs from the level(s) above */
     uint64_t bytes_read_lower; /* their inputs from this level */

@@ -390,7 +390,7 @@ static void test_dump_verbose_escapes_keys(void **state)
 static void test_stats_every_line(void **state)
 {
     lsm_state st;
-    lsm_counters *c = &st.counters;
+    lsm_counters *c = &st.counters, base;
     cli_buf b;
 
     (void)state;
@@ -419,32 +419,49 @@ static void test_stats_every_line(void **state)
     st.amplification.read = 3;
     st.amplification.live_sst_bytes = 123456;
     st.amplification.bottom_sst_bytes = UINT64_MAX;
+    /* The counters at the previous stats: every change differs. */
+    base = *c;
+    base.puts = 0;
+    base.deletes = 1;
+    base.scans = 4;
+    base.stall_micros = 8;
+    base.compactions = 12; /* a counter that went down: shown, not hidden */
     cli_buf_init(&b);
-    cli_show_stats(&b, &st);
-    assert_buf(&b, "puts: 1\n"
-                   "deletes: 2\n"
-                   "gets: 3\n"
-                   "scans: 4\n"
-                   "user bytes written: 5\n"
-                   "wal bytes written: 6\n"
-                   "wal syncs: 19\n"
-                   "flush bytes written: 7\n"
-                   "compaction bytes written: 8\n"
-                   "memtables frozen: 9\n"
-                   "flushes: 10\n"
-                   "compactions: 11\n"
-                   "block reads: 12\n"
-                   "block cache hits: 13\n"
-                   "bloom checks: 14\n"
-                   "bloom negatives: 15\n"
-                   "sst probes: 16\n"
-                   "write stalls: 17\n"
-                   "stall time: 18 us\n"
+    cli_show_stats(&b, &st, &base);
+    assert_buf(&b, "puts: 1 (+1)\n"
+                   "deletes: 2 (+1)\n"
+                   "gets: 3 (+0)\n"
+                   "scans: 4 (+0)\n"
+                   "user bytes written: 5 (+0)\n"
+                   "wal bytes written: 6 (+0)\n"
+                   "wal syncs: 19 (+0)\n"
+                   "flush bytes written: 7 (+0)\n"
+                   "compaction bytes written: 8 (+0)\n"
+                   "memtables frozen: 9 (+0)\n"
+                   "flushes: 10 (+0)\n"
+                   "compactions: 11 (-1)\n"
+                   "block reads: 12 (+0)\n"
+                   "block cache hits: 13 (+0)\n"
+                   "bloom checks: 14 (+0)\n"
+                   "bloom negatives: 15 (+0)\n"
+                   "sst probes: 16 (+0)\n"
+                   "write stalls: 17 (+0)\n"
+                   "stall time: 18 us (+10 us)\n"
                    "write amplification: 2.35\n"
                    "space amplification: 1.20\n"
                    "read amplification: 3\n"
                    "live SST bytes: 123456\n"
                    "bottom run bytes: 18446744073709551615\n");
+    /* Without a base (none taken yet) the change is the total; each
+     * counter lands on its own line. */
+    cli_buf_reset(&b);
+    cli_show_stats(&b, &st, NULL);
+    assert_non_null(strstr(cli_buf_str(&b), "puts: 1 (+1)\ndeletes: 2 (+2)\n"
+                                            "gets: 3 (+3)\nscans: 4 (+4)\n"));
+    assert_non_null(strstr(cli_buf_str(&b), "\nwal syncs: 19 (+19)\n"));
+    assert_non_null(strstr(cli_buf_str(&b), "\nsst probes: 16 (+16)\n"
+                                            "write stalls: 17 (+17)\n"
+                                            "stall time: 18 us (+18 us)\n"));
     cli_buf_free(&b);
 }
 
@@ -473,7 +490,7 @@ static void test_stats_ratios(void **state)
         st.amplification.write = cases[i].value;
         st.amplification.space = cases[i].value;
         cli_buf_reset(&b);
-        cli_show_stats(&b, &st);
+        cli_show_stats(&b, &st, NULL);
         snprintf(want, sizeof want, "\nwrite amplification: %s\n",
                  cases[i].shown);
         if (!strstr(cli_buf_str(&b), want))
@@ -496,14 +513,14 @@ static void test_stats_ratios_without_a_denominator(void **state)
     (void)state;
     cli_buf_init(&b);
     memset(&st, 0, sizeof st);
-    cli_show_stats(&b, &st);
+    cli_show_stats(&b, &st, NULL);
     assert_non_null(strstr(cli_buf_str(&b), "\nwrite amplification: n/a\n"
                                             "space amplification: n/a\n"
                                             "read amplification: 0\n"));
     /* Users wrote, nothing reached an SST yet: write is a real 0. */
     st.counters.user_bytes_written = 100;
     cli_buf_reset(&b);
-    cli_show_stats(&b, &st);
+    cli_show_stats(&b, &st, NULL);
     assert_non_null(strstr(cli_buf_str(&b), "\nwrite amplification: 0.00\n"
                                             "space amplification: n/a\n"));
     /* SSTs but no user bytes since open (a reopened database). */
@@ -512,7 +529,7 @@ static void test_stats_ratios_without_a_denominator(void **state)
     st.amplification.live_sst_bytes = 300;
     st.amplification.bottom_sst_bytes = 200;
     cli_buf_reset(&b);
-    cli_show_stats(&b, &st);
+    cli_show_stats(&b, &st, NULL);
     assert_non_null(strstr(cli_buf_str(&b), "\nwrite amplification: n/a\n"
                                             "space amplification: 1.50\n"));
     cli_buf_free(&b);

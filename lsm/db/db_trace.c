@@ -10,7 +10,7 @@
  * traced either. SST deletions are LSM_EVENT_SST_DELETED's, not this
  * trace's.
  *
- * The steps are found where they happen (db_write.c, db_sync.c,
+ * The steps are reported where they happen (db_write.c, db_sync.c,
  * db_flush.c, db_compact.c, db.c, db_open.c), each behind DB_TRACE_IO or
  * an explicit db_tracing_io() test, so with the trace off a step costs one
  * relaxed load and a branch that is never taken. This file builds the

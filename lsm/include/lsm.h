@@ -208,8 +208,8 @@ typedef struct lsm_event {
                                         the mini-lsm reference's words (one or two
                                         lines, no final newline), e.g. "compaction
                                         triggered at level 0 because L0 has 2 SSTs
-                                        >= 2"; IO: why the step (one line); valid
-                                        only during the callback */
+                                        >= 2"; IO: why the step, one line;
+                                        valid only during the callback */
     size_t n_ssts_opened;            /* LSM_EVENT_RECOVERED */
     size_t n_wals_recovered;         /* LSM_EVENT_RECOVERED */
     /* LSM_EVENT_SST_DELETED: the ids, ascending; valid only during the

@@ -28,6 +28,7 @@
 #include "repl.h"
 #include "show.h"
 #include "simulate.h"
+#include "trace.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -311,6 +312,43 @@ static const cli_command commands[] = {
             "                           merged into a new tier 13",
         .example = "manifest",
         .run = cmd_manifest,
+        .advances_epoch = 0,
+    },
+    {
+        .name = "trace",
+        .aliases = {NULL},
+        .arg_counts = ARGS(0) | ARGS(1),
+        .usage = "trace [on|off]",
+        .summary = "print each step that makes writes durable",
+        .details =
+            "With trace on, each step the engine takes to make\n"
+            "data durable prints as it happens, with its reason:\n"
+            "  append 25 B to 3.wal (put, seq 7)\n"
+            "                    a write logged (keys are never\n"
+            "                    shown; seq names the write)\n"
+            "  fsync 3.wal (memtable 3 frozen)\n"
+            "                    the log forced to disk (also by\n"
+            "                    group commit with --sync, and at\n"
+            "                    close)\n"
+            "  create 4.wal (new memtable 4)\n"
+            "  write 339 B to 2.sst (flush of memtable 2)\n"
+            "  fsync 2.sst (flush of memtable 2)\n"
+            "  fsync dir (2.sst created)\n"
+            "                    the new name made durable\n"
+            "  append 19 B to MANIFEST (new memtable 4)\n"
+            "  fsync MANIFEST (new memtable 4)\n"
+            "                    a change of the tree recorded\n"
+            "                    (an SST is in the tree only once\n"
+            "                    its record is durable)\n"
+            "  delete 2.wal (memtable 2 was flushed)\n"
+            "Sizes are bytes in the file, so a replayed script\n"
+            "prints the same lines. SST deletions are not steps\n"
+            "of the trace. trace off stops it; trace alone says\n"
+            "whether it is on. With --background the steps of\n"
+            "the flush and compaction threads print as they\n"
+            "happen, each thread's in order.",
+        .example = "trace on",
+        .run = cli_trace,
         .advances_epoch = 0,
     },
     {

@@ -45,6 +45,7 @@ typedef struct cli_session {
     int echo;        /* --echo: print "lsm-cli> LINE" before running it */
     int bail;        /* --bail: stop at the first failed command */
     int timer;       /* .timer on: print each command's run time */
+    int trace_io;    /* trace on: the write path's steps print */
     int interactive; /* lines come from a person at a terminal */
     int wal_enabled; /* the database keeps WALs (recovery reports them) */
     int n_failed;    /* commands that failed so far */

@@ -7,6 +7,11 @@
  * arrived); the head of the FIFO prints as soon as none of its blockers is
  * still flushing, and the lines behind it follow in order, so compaction
  * lines never overtake each other.
+ *
+ * Trace lines (LSM_EVENT_IO) keep their thread's order: a step reported
+ * by a thread that has lines waiting (a compaction's steps after its
+ * waiting "compacting" line) waits behind them; any other step prints at
+ * once, a flush's among them, as its "flushed" line does.
  */
 #include "events.h"
 
@@ -23,6 +28,7 @@
 typedef struct waiting_line {
     struct waiting_line *next;
     cli_buf text;
+    pthread_t thread; /* the thread that reported it */
     size_t n_blockers;
     uint64_t blockers[]; /* SST ids whose flush line must print first */
 } waiting_line;
@@ -89,6 +95,19 @@ static void release(int all)
     }
 }
 
+/* Whether the calling thread has lines waiting. */
+static int this_thread_waits(void)
+{
+    const waiting_line *w;
+    pthread_t self = pthread_self();
+
+    for (w = wait_head; w; w = w->next) {
+        if (pthread_equal(w->thread, self))
+            return 1;
+    }
+    return 0;
+}
+
 /* The inputs of a compaction that are still being flushed. */
 static size_t count_blockers(const lsm_event *ev)
 {
@@ -114,6 +133,7 @@ static void enqueue(const lsm_event *ev, const cli_buf *line, size_t n_blockers)
         return;
     }
     w->next = NULL;
+    w->thread = pthread_self();
     w->n_blockers = 0;
     for (i = 0; n_blockers > 0 && i < ev->n_inputs; i++) {
         if (is_flushing(ev->inputs[i]))
@@ -147,6 +167,12 @@ void cli_events_print(const lsm_event *ev, const cli_buf *line)
         n_blockers = count_blockers(ev);
         if (wait_head || n_blockers > 0)
             enqueue(ev, line, n_blockers);
+        else
+            cli_out_buf(line);
+        break;
+    case LSM_EVENT_IO:
+        if (this_thread_waits())
+            enqueue(ev, line, 0);
         else
             cli_out_buf(line);
         break;

@@ -10,8 +10,10 @@
  * them) wait until each flush that produced one of its inputs has printed
  * its line. A flush that began (LSM_EVENT_FLUSH_BEGIN) always ends, with
  * its line, before or soon after any compaction can see its SST, so
- * nothing waits for long. Inline mode runs everything on one thread in
- * causal order, and nothing ever waits.
+ * nothing waits for long. A thread's trace lines (LSM_EVENT_IO) wait
+ * behind its own waiting lines, so a compaction's steps stay after its
+ * "compacting" line. Inline mode runs everything on one thread in causal
+ * order, and nothing ever waits.
  *
  * Thread safety: every function may be called from any thread; one mutex
  * orders the calls (it is taken before the output lock, never after).

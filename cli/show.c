@@ -6,6 +6,7 @@
  * sticky in the buffer and found by the caller when it writes it.
  */
 #include "show.h"
+#include "trace.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -93,6 +94,9 @@ void cli_show_event(cli_buf *b, const lsm_event *ev, int wal_enabled)
         cli_buf_printf(b, "%zu SSTs opened\n", ev->n_ssts_opened);
         if (wal_enabled)
             cli_buf_printf(b, "%zu WALs recovered\n", ev->n_wals_recovered);
+        return;
+    case LSM_EVENT_IO:
+        cli_show_io_event(b, ev);
         return;
     case LSM_EVENT_FLUSH_BEGIN:
     case LSM_EVENT_BACKGROUND_ERROR:

@@ -36,6 +36,7 @@ void cli_show_ids(cli_buf *b, const uint64_t *ids, size_t n);
  *   COMPACTION_END    compaction finished: 2 files removed, 1 files
  *                     added, output=[3]
  *   RECOVERED         N SSTs opened, then (wal_enabled) N WALs recovered
+ *   IO                one step of the write-path trace (trace.h)
  * Appends nothing for the others: FLUSH_BEGIN says nothing FLUSH_END does
  * not, warnings and background errors go to stderr (the caller's job),
  * and an unknown type is skipped. */

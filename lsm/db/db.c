@@ -195,10 +195,14 @@ void db_latch_error(lsm_db *db, int rc)
     }
 }
 
+/* The trace's steps are sent under manifest_mu, so that they come in the
+ * order the records are in the file, whichever threads appended them. */
 int db_manifest_append(lsm_db *db, const manifest_record *rec)
 {
     pthread_mutex_lock(&db->manifest_mu);
     int rc = manifest_append(db->manifest, rec);
+    if (rc == LSM_OK && db_tracing_io(db))
+        db_trace_manifest(db, rec, manifest_last_append_bytes(db->manifest));
     pthread_mutex_unlock(&db->manifest_mu);
     return rc;
 }

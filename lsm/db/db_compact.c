@@ -37,6 +37,7 @@ typedef struct compaction_out {
     sst **ssts;
     size_t n_ssts;
     uint64_t bytes_written;
+    char why[48]; /* for the trace: "compaction into L1" */
 } compaction_out;
 
 static int db_compact_out_finish_current(compaction_out *co)
@@ -50,6 +51,12 @@ static int db_compact_out_finish_current(compaction_out *co)
     co->builder_bytes = 0;
     if (rc == LSM_OK)
         rc = db_sst_path(co->db, co->builder_id, path);
+    if (rc == LSM_OK) {
+        /* finish wrote what add had not yet, then fsynced. */
+        DB_TRACE_IO(co->db, LSM_IO_SST_WRITE, path, summary.file_size, "%s",
+                    co->why);
+        DB_TRACE_IO(co->db, LSM_IO_SST_SYNC, path, 0, "%s", co->why);
+    }
     sst *t = NULL;
     if (rc == LSM_OK)
         rc = sst_open(co->db->env, path, co->builder_id, co->db->cache,
@@ -109,6 +116,7 @@ static int db_compact_out_add(compaction_out *co, const entry *e)
         rc = sst_builder_open(co->db->env, path, &bopt, &co->builder);
         if (rc != LSM_OK)
             return rc;
+        DB_TRACE_IO(co->db, LSM_IO_FILE_CREATE, path, 0, "%s", co->why);
     }
     rc = sst_builder_add(co->builder, e);
     co->builder_bytes += e->nkey + e->nvalue;
@@ -412,6 +420,11 @@ static int db_compact_run(lsm_db *db, version *v, const compaction_task *task)
     compaction_inputs in;
     compaction_out co = {.db = db};
     db_stats_update stats = {0};
+    if (task->n_tiers)
+        snprintf(co.why, sizeof co.why, "compaction into a new tier");
+    else
+        snprintf(co.why, sizeof co.why, "compaction into L%zu",
+                 task->lower_level);
     int rc = db_compact_inputs_get(v, task, &in);
     if (rc != LSM_OK)
         return rc;
@@ -422,8 +435,11 @@ static int db_compact_run(lsm_db *db, version *v, const compaction_task *task)
     }
     db_compact_emit(db, LSM_EVENT_COMPACTION_BEGIN, task, &in, NULL);
     rc = db_compact_merge(it, &co, task->output_is_bottom);
-    if (rc == LSM_OK && co.n_ssts)
+    if (rc == LSM_OK && co.n_ssts) {
         rc = db->env->sync_dir(db->env, db->dir);
+        if (rc == LSM_OK && db_tracing_io(db))
+            db_trace_ssts_named(db, co.ids.ids, co.ids.n);
+    }
     if (rc == LSM_OK)
         rc = db_stats_for_compaction(v, task, co.ids.n,
                                      co.ids.n ? co.ids.ids[0] : 0,

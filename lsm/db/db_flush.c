@@ -37,8 +37,14 @@ int db_create_wal(lsm_db *db, uint64_t memtable_id, wal **out)
     int rc = db_wal_path(db, memtable_id, path);
     if (rc == LSM_OK)
         rc = wal_create(db->env, path, out);
-    if (rc == LSM_OK)
+    if (rc == LSM_OK) {
+        DB_TRACE_IO(db, LSM_IO_FILE_CREATE, path, 0, "new memtable %" PRIu64,
+                    memtable_id);
         rc = db->env->sync_dir(db->env, db->dir);
+    }
+    if (rc == LSM_OK)
+        DB_TRACE_IO(db, LSM_IO_DIR_SYNC, NULL, 0, "%" PRIu64 ".wal created",
+                    memtable_id);
     if (rc != LSM_OK && *out) {
         wal_close(*out);
         *out = NULL;
@@ -77,6 +83,9 @@ int db_freeze_locked(lsm_db *db)
      * can only lose writes of the newest memtable: what survives is still
      * a prefix of what was written. */
     int rc = db_sync_wal_for_freeze(db);
+    if (rc == LSM_OK && db->wal)
+        DB_TRACE_IO(db, LSM_IO_WAL_SYNC, wal_path(db->wal), 0,
+                    "memtable %" PRIu64 " frozen", ev.memtable_id);
     if (rc == LSM_OK) {
         manifest_record rec = {.kind = MANIFEST_NEW_MEMTABLE,
                                .id = id,
@@ -145,6 +154,8 @@ static int db_flush_write_sst(lsm_db *db, memtable *mt, sst **out,
     rc = sst_builder_open(db->env, path, &bopt, &b);
     if (rc != LSM_OK)
         return rc;
+    DB_TRACE_IO(db, LSM_IO_FILE_CREATE, path, 0, "flush of memtable %" PRIu64,
+                id);
     iter *it = memtable_iter_new(mt);
     if (!it) {
         sst_builder_abandon(b);
@@ -174,6 +185,10 @@ static int db_flush_write_sst(lsm_db *db, memtable *mt, sst **out,
     rc = sst_builder_finish(b, summary);
     if (rc != LSM_OK)
         return rc;
+    /* finish wrote what add had not yet, then fsynced. */
+    DB_TRACE_IO(db, LSM_IO_SST_WRITE, path, summary->file_size,
+                "flush of memtable %" PRIu64, id);
+    DB_TRACE_IO(db, LSM_IO_SST_SYNC, path, 0, "flush of memtable %" PRIu64, id);
     rc = sst_open(db->env, path, id, db->cache, &db->ctrs, out);
     if (rc != LSM_OK)
         db->env->unlink(db->env, path);
@@ -183,11 +198,13 @@ static int db_flush_write_sst(lsm_db *db, memtable *mt, sst **out,
 /* Deletes the WAL of a memtable whose data is now in the manifest's SSTs
  * (or that was empty). A failure is harmless: open removes WALs of flushed
  * memtables. */
-void db_remove_wal(lsm_db *db, uint64_t memtable_id)
+void db_remove_wal(lsm_db *db, uint64_t memtable_id, const char *why)
 {
     char path[DB_PATH_BYTES];
-    if (db_wal_path(db, memtable_id, path) == LSM_OK)
-        db->env->unlink(db->env, path);
+    if (db_wal_path(db, memtable_id, path) == LSM_OK &&
+        db->env->unlink(db->env, path) == LSM_OK)
+        DB_TRACE_IO(db, LSM_IO_FILE_DELETE, path, 0, "memtable %" PRIu64 " %s",
+                    memtable_id, why);
 }
 
 /* Adds a flushed SST to an unpublished version: the newest L0 SST, or (in
@@ -258,8 +275,11 @@ static int db_flush_oldest(lsm_db *db, bool *flushed)
     rc = db_flush_write_sst(db, mt, &t, &summary);
     if (rc == LSM_OK && t)
         rc = db_stats_for_flush(db, id, summary.file_size, &stats);
-    if (rc == LSM_OK && t)
+    if (rc == LSM_OK && t) {
         rc = db->env->sync_dir(db->env, db->dir);
+        if (rc == LSM_OK && db_tracing_io(db))
+            db_trace_ssts_named(db, &id, 1);
+    }
     if (rc == LSM_OK && t) {
         /* An empty memtable leaves no SST and needs no record: recovery
          * skips a memtable whose WAL is gone. */
@@ -272,8 +292,8 @@ static int db_flush_oldest(lsm_db *db, bool *flushed)
         rc = db_install_flush(db, t, &stats);
     db_stats_update_free(&stats);
     if (rc == LSM_OK) {
+        db_remove_wal(db, id, t ? "was flushed" : "was empty");
         t = NULL; /* the version owns our reference now */
-        db_remove_wal(db, id);
         COUNTER_ADD(&db->ctrs, flushes, 1);
         COUNTER_ADD(&db->ctrs, flush_bytes_written, summary.file_size);
         lsm_event end = {.type = LSM_EVENT_FLUSH_END,

@@ -80,6 +80,10 @@ struct lsm_db {
     block_cache *cache;
     env_file *lock_file;
     counters ctrs; /* atomic */
+    /* LSM_EVENT_IO is sent while set (lsm_trace_io; db_trace.c). Any
+     * thread may store it; every traced step loads it relaxed, so with it
+     * off a step costs one predictable branch (see DB_TRACE_IO). */
+    atomic_bool trace_io;
 
     pthread_mutex_t write_mu;
     /* The mutable memtable's log; NULL if off. Appended to under write_mu,
@@ -205,9 +209,10 @@ int id_list_push(id_list *l, uint64_t id);
 int db_path(const lsm_db *db, const char *name, char *buf);
 int db_sst_path(const lsm_db *db, uint64_t sst_id, char *buf);
 int db_wal_path(const lsm_db *db, uint64_t memtable_id, char *buf);
-/* Deletes a flushed (or empty) memtable's WAL; failures are ignored
+/* Deletes a flushed (or empty) memtable's WAL; failures are ignored. why
+ * completes "memtable <id> ..." in the trace, e.g. "was flushed"
  * (db_flush.c). */
-void db_remove_wal(lsm_db *db, uint64_t memtable_id);
+void db_remove_wal(lsm_db *db, uint64_t memtable_id, const char *why);
 /* Creates the WAL of memtable memtable_id, durably (NULL when the WAL is
  * off) (db_flush.c). */
 int db_create_wal(lsm_db *db, uint64_t memtable_id, wal **out);
@@ -258,6 +263,44 @@ void *db_flush_thread_main(void *arg);
 int db_compact_until_settled(lsm_db *db);
 /* The compaction thread of threads mode (db_compact.c). */
 void *db_compaction_thread_main(void *arg);
+
+/* --- the write-path trace (db_trace.c) --- */
+
+/* Whether LSM_EVENT_IO is on: one relaxed load. */
+static inline bool db_tracing_io(lsm_db *db)
+{
+    return atomic_load_explicit(&db->trace_io, memory_order_relaxed);
+}
+
+/* Sends one LSM_EVENT_IO step when the trace is on. The arguments are
+ * evaluated only then, so a traced step costs nothing else when it is off:
+ * DB_TRACE_IO(db, op, path, size_bytes, reason format, ...). */
+#define DB_TRACE_IO(db, ...)                                                   \
+    do {                                                                       \
+        if (db_tracing_io(db))                                                 \
+            db_trace_io((db), __VA_ARGS__);                                    \
+    } while (0)
+
+/* Sends LSM_EVENT_IO: op on the file at path (a path in db->dir, reported
+ * by its name; NULL for the directory itself), size_bytes, and the reason
+ * formatted from fmt. Call it through DB_TRACE_IO. */
+void db_trace_io(lsm_db *db, lsm_io_op op, const char *path,
+                 uint64_t size_bytes, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 5, 6)))
+#endif
+    ;
+/* The WAL append of a write: bytes framed bytes of the record payload
+ * (count entries from first_seq) appended to the log at path. Reason:
+ * "put, seq 8", "delete, seq 9" or "batch of 3, seq 10..12". */
+void db_trace_wal_append(lsm_db *db, const char *path, uint64_t bytes,
+                         const uint8_t *payload, uint32_t count,
+                         uint64_t first_seq);
+/* The append and the fsync of one manifest record of bytes bytes, with
+ * the record described in the events' fields and reason. */
+void db_trace_manifest(lsm_db *db, const manifest_record *rec, uint64_t bytes);
+/* The directory fsync that makes the names of n new SSTs durable. */
+void db_trace_ssts_named(lsm_db *db, const uint64_t *ids, size_t n);
 
 /* --- group commit (db_sync.c) --- */
 

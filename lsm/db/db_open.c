@@ -420,7 +420,8 @@ static int db_remove_orphans(lsm_db *db, const recovery *r,
     }
     for (size_t i = 0; i < files->wals.n; i++)
         if (!id_list_has(&r->mems, files->wals.ids[i]))
-            db_remove_wal(db, files->wals.ids[i]);
+            db_remove_wal(db, files->wals.ids[i],
+                          "is not live in the manifest");
     return rc;
 }
 
@@ -461,7 +462,7 @@ static int db_replay_wals(lsm_db *db, const recovery *r, const dir_files *files,
             db_warn_torn(db, path, torn);
         if (rc == LSM_OK && memtable_num_keys(mt) == 0) {
             memtable_unref(mt);
-            db_remove_wal(db, id);
+            db_remove_wal(db, id, "was empty at open");
             continue;
         }
         if (rc == LSM_OK)
@@ -726,6 +727,8 @@ static int db_close_memtables(lsm_db *db)
         return db_flush_all(db);
     pthread_mutex_lock(&db->write_mu);
     int rc = db->wal ? db_sync_wal_for_freeze(db) : LSM_OK;
+    if (rc == LSM_OK && db->wal)
+        DB_TRACE_IO(db, LSM_IO_WAL_SYNC, wal_path(db->wal), 0, "close");
     pthread_mutex_unlock(&db->write_mu);
     return rc;
 }
@@ -742,7 +745,7 @@ static void db_close_wal(lsm_db *db)
     wal_close(db->wal);
     db->wal = NULL;
     if (empty)
-        db_remove_wal(db, id);
+        db_remove_wal(db, id, "was empty at close");
 }
 
 int lsm_close(lsm_db *db)

@@ -45,6 +45,7 @@
 
 #include "util/status_int.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -155,12 +156,19 @@ static int sync_for_group(lsm_db *db)
         atomic_load_explicit(&db->appended_records, memory_order_acquire);
     uint64_t target =
         atomic_load_explicit(&db->appended_seq, memory_order_acquire);
+    uint64_t group = records - db->synced_records;
     wal *log = db->wal;
     pthread_mutex_unlock(&db->sync_mu);
 
     uint64_t start = sync_now_micros();
     int rc = wal_sync(log);
     uint64_t took = sync_now_micros() - start;
+    /* Reported before sync_mu is taken again; the turn (syncing) keeps
+     * the log open meanwhile (db_retire_wal waits for it). */
+    if (rc == LSM_OK)
+        DB_TRACE_IO(db, LSM_IO_WAL_SYNC, wal_path(log), 0,
+                    "group commit of %" PRIu64 " write%s up to seq %" PRIu64,
+                    group, group == 1 ? "" : "s", target);
 
     pthread_mutex_lock(&db->sync_mu);
     if (rc == LSM_OK) {

@@ -123,6 +123,9 @@ static int db_write_locked(lsm_db *db, lsm_batch *b)
             return rc;
         }
         COUNTER_ADD(&db->ctrs, wal_bytes_written, LOG_HEADER_BYTES + n);
+        if (db_tracing_io(db))
+            db_trace_wal_append(db, wal_path(db->wal), LOG_HEADER_BYTES + n,
+                                payload, b->count, first_seq);
     }
     /* Only writers replace mem, and write_mu is held: mem stays put. */
     version *v = db_ref_current(db);

@@ -135,11 +135,35 @@ typedef enum lsm_event_type {
      * Every deletion of an SST file is reported. */
     LSM_EVENT_SST_DELETED = 9,
     /* One step of the write path that makes data durable, sent only while
-     * lsm_trace_io is on: io_op, file (a name in the database directory,
-     * "" for the directory itself), size_bytes (bytes appended or
-     * written; 0 for syncs and deletes) and reason (why this step, e.g.
-     * "put 2333", "memtable 4 frozen", "flush of memtable 4",
-     * "compaction into L1"). */
+     * lsm_trace_io is on, right after the step succeeded, on the thread
+     * that did it: io_op, file (a name in the database directory, "" for
+     * the directory itself), size_bytes (bytes appended or written; 0 for
+     * syncs, creations and deletes) and reason (why this step, in words;
+     * keys are never quoted, a write is named by its sequence numbers):
+     *   WAL_APPEND     "put, seq 812", "delete, seq 813",
+     *                  "batch of 3, seq 814..816" (num_entries: entries)
+     *   WAL_SYNC       "memtable 4 frozen", "close",
+     *                  "group commit of 2 writes up to seq 816"
+     *   FILE_CREATE    "new memtable 5" (a WAL), "flush of memtable 4",
+     *                  "compaction into L1", "compaction into a new tier"
+     *   SST_WRITE/SYNC "flush of memtable 4", "compaction into L1", ...
+     *   DIR_SYNC       "5.wal created", "4.sst created",
+     *                  "7.sst, 8.sst created"
+     *   MANIFEST_APPEND and MANIFEST_SYNC: what the record says: "new
+     *                  memtable 5", "flushed memtable 4 is in 4.sst",
+     *                  "compaction into L1: removed [2, 1, 0] added [4, 5]",
+     *                  "ids below 48 reserved for new SSTs"; and in fields:
+     *                  new_memtable_id (new memtable), memtable_id and
+     *                  sst_id (flush), level, inputs (removed) and outputs
+     *                  (added) (compaction)
+     *   FILE_DELETE    a WAL: "memtable 4 was flushed", "memtable 4 was
+     *                  empty", "memtable 6 was empty at close"
+     * Failed steps are not sent (the error says what failed), nor is the
+     * removal of a half-written file after one. SST files deleted are
+     * LSM_EVENT_SST_DELETED's to report, not this event's. In inline mode
+     * every step runs on the caller's thread, in the order the files see
+     * them; with threads, steps of different threads interleave, but each
+     * file's steps (and the MANIFEST's) keep their order. */
     LSM_EVENT_IO = 10
 } lsm_event_type;
 
@@ -184,7 +208,8 @@ typedef struct lsm_event {
                                         the mini-lsm reference's words (one or two
                                         lines, no final newline), e.g. "compaction
                                         triggered at level 0 because L0 has 2 SSTs
-                                        >= 2" */
+                                        >= 2"; IO: why the step, one line;
+                                        valid only during the callback */
     size_t n_ssts_opened;            /* LSM_EVENT_RECOVERED */
     size_t n_wals_recovered;         /* LSM_EVENT_RECOVERED */
     /* LSM_EVENT_SST_DELETED: the ids, ascending; valid only during the
@@ -199,7 +224,8 @@ typedef struct lsm_event {
  * the flush or compaction thread in threads mode (and
  * LSM_EVENT_BACKGROUND_ERROR for a failed group-commit fsync on the writer
  * that ran it, holding no lock). It may run while the engine holds its write
- * lock and its flush or compaction lock, but never its state lock:
+ * lock and its flush or compaction lock (and, for LSM_EVENT_IO, its manifest
+ * lock or its turn to fsync a WAL), but never its state lock:
  * it may call lsm_state_get, and must not call lsm_put, lsm_delete, lsm_flush,
  * lsm_compact_full or lsm_close on the same database (they would wait for the
  * locks it is running under). */
@@ -500,9 +526,11 @@ void lsm_key_history_free(lsm_key_version *v, size_t n); /* NULL-safe */
 
 /* --- Tracing the write path ------------------------------------------------ */
 
-/* Turns LSM_EVENT_IO on (on != 0) or off. Off by default; while off the
- * write path only tests one flag per step. Returns LSM_OK or LSM_EINVAL
- * (db NULL). */
+/* Turns LSM_EVENT_IO on (on != 0) or off, from any thread: the calling
+ * thread's next steps see the new setting, background threads' soon after
+ * (it is not a barrier). Off by default; while off the write path only
+ * tests one flag per step. Steps are reported only to an event_cb set at
+ * open. Returns LSM_OK or LSM_EINVAL (db NULL). */
 int lsm_trace_io(lsm_db *db, int on);
 
 /* Freezes the mutable memtable (if it holds anything) and flushes every

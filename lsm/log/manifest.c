@@ -19,7 +19,8 @@
 struct manifest {
     env *env;
     env_file *file;
-    int failed; /* the error of a failed append, or LSM_OK */
+    int failed;                 /* the error of a failed append, or LSM_OK */
+    uint64_t last_append_bytes; /* framed size of the last record appended */
 };
 
 /* Bytes needed to encode rec's payload (upper bound). */
@@ -81,7 +82,14 @@ int manifest_append(manifest *m, const manifest_record *rec)
     free(buf);
     if (rc != LSM_OK)
         m->failed = rc;
+    else
+        m->last_append_bytes = LOG_HEADER_BYTES + n;
     return rc;
+}
+
+uint64_t manifest_last_append_bytes(const manifest *m)
+{
+    return m->last_append_bytes;
 }
 
 /* Reads a list of ids: varint count, then that many varints. */

@@ -61,6 +61,10 @@ int manifest_status(const manifest *m);
 /* Appends one record and fsyncs it. */
 int manifest_append(manifest *m, const manifest_record *rec);
 
+/* Bytes the last successful manifest_append added to the file (its record
+ * with the log header), for the write-path trace; 0 before any. */
+uint64_t manifest_last_append_bytes(const manifest *m);
+
 /* Decodes one record payload (exposed for tests and fuzzing). Arrays in
  * *rec are malloc'd into *owned, which the caller frees. */
 int manifest_decode(const uint8_t *payload, size_t n, manifest_record *rec,

@@ -44,6 +44,11 @@ int wal_sync(wal *w)
     return file_sync(w->file);
 }
 
+const char *wal_path(const wal *w)
+{
+    return w->file->path;
+}
+
 int wal_close(wal *w)
 {
     if (!w)

@@ -37,6 +37,9 @@ int wal_append(wal *w, uint8_t *buf, size_t payload_len, bool sync);
 /* fsyncs the log. */
 int wal_sync(wal *w);
 
+/* The path the log was created at; owned by w, valid until wal_close. */
+const char *wal_path(const wal *w);
+
 /* Closes the file (it stays on disk) and frees w. NULL-safe. */
 int wal_close(wal *w);
 

@@ -30,6 +30,15 @@
  *
  * Readers (get, scan, state) take state_mu just long enough to reference the
  * current version, then read without any lock.
+ *
+ * The life of an SST file (db_pins.c has the details): written by a flush
+ * or compaction, named by the manifest, published in a version; referenced
+ * by every version naming it and every source a reader opened on it (an
+ * lsm_iter holds only its sources, never a version). A compaction that
+ * removes it keeps a reference until its own readers are done, then
+ * retires it: deleted at once if no one else holds it ("compacted away"),
+ * else kept in db->kept until the last reader lets go ("last reader
+ * closed"). Each deletion is one LSM_EVENT_SST_DELETED.
  */
 #ifndef LSM_DB_INT_H
 #define LSM_DB_INT_H

@@ -316,9 +316,10 @@ int lsm_open(const char *dir, const lsm_options *opt, lsm_db **out);
  * memtable is flushed to L0 first. NULL-safe. Every iterator must be closed
  * first: with iterators open it returns LSM_EBUSY, lsm_errmsg() names
  * them ("2 iterator(s) still open (ids 1, 3); ..."), and the handle stays
- * open. Files kept only for iterators are gone by then (LSM_EVENT_SST_DELETED
- * when each closed); any left (their last reader was lsm_state_get) are
- * deleted here. On an I/O error the handle is still freed and the error returned.
+ * open. Files kept only for iterators are gone by then
+ * (LSM_EVENT_SST_DELETED when each closed); any left (their last reader
+ * was lsm_state_get) are deleted here. On an I/O error the handle is
+ * still freed and the error returned.
  * Returns LSM_OK (also for NULL); LSM_EBUSY (iterators still open; the
  * handle stays open); LSM_EIO (syncing the log, or without the WAL the
  * final flush, failed); without the WAL, whatever that flush and the

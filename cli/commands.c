@@ -22,6 +22,7 @@
 #include "commands.h"
 
 #include "cmd_history.h"
+#include "cmd_iter.h"
 #include "events.h"
 #include "format.h"
 #include "parse.h"
@@ -211,6 +212,30 @@ static const cli_command commands[] = {
         .example = "dump -v",
         .run = cmd_dump,
         .advances_epoch = 1,
+    },
+    {
+        .name = "iter",
+        .aliases = {NULL},
+        .arg_counts = ARGS(0) | ARGS(1) | ARGS(2) | ARGS(3) | ARGS(4),
+        .usage = "iter [OP NAME ...]",
+        .summary = "open, step through, close or list iterators",
+        .details = "iter open NAME [BEGIN END] opens an iterator over every\n"
+                   "pair, or those from BEGIN to END (as scan takes them),\n"
+                   "and keeps it across commands: it reads the database as\n"
+                   "it was when opened, whatever is written, flushed or\n"
+                   "compacted later, and keeps the memtables and SSTs it\n"
+                   "reads alive until it closes (dump shows what it pins).\n"
+                   "iter next NAME [N] prints its next N pairs (default 1)\n"
+                   "as scan prints them, then NAME: at KEY (where it\n"
+                   "stands) or NAME: end. iter close NAME closes it; SSTs\n"
+                   "only it kept are deleted then. iter alone lists the\n"
+                   "open ones. NAME is letters, digits, _ or -; a closed\n"
+                   "iterator's name may be used again. quit refuses once\n"
+                   "while iterators are open, naming them; a second quit\n"
+                   "closes them and leaves, as the end of input does.",
+        .example = "iter open it1 2000 2010",
+        .run = cli_cmd_iter,
+        .advances_epoch = 0,
     },
     {
         .name = "stats",
@@ -440,7 +465,11 @@ static const cli_command commands[] = {
                    "the input does the same. As mini-lsm's close does,\n"
                    "the WALs are synced and the memtables stay in them:\n"
                    "the next open replays them (N WALs recovered). With\n"
-                   "--disable-wal the memtables are flushed first.",
+                   "--disable-wal the memtables are flushed first. The\n"
+                   "database cannot close while iterators are open:\n"
+                   "quit then names them and stays; quit again right\n"
+                   "away closes them and leaves (the end of the input\n"
+                   "closes them too).",
         .example = "quit",
         .run = cmd_quit,
         .advances_epoch = 0,
@@ -493,6 +522,11 @@ static void session_count_failure(cli_session *s)
         s->stop = 1;
 }
 
+void cli_count_failure(cli_session *s)
+{
+    session_count_failure(s);
+}
+
 /* Prints one error line built in msg (already containing the message). */
 static int session_report(cli_session *s, cli_buf *msg)
 {
@@ -535,6 +569,11 @@ static int fail_engine(cli_session *s, const char *cmd, int rc)
         msg = lsm_strerror(rc);
     cli_fail(s, "%s: %s", cmd, msg);
     return rc;
+}
+
+int cli_fail_engine(cli_session *s, const char *cmd, int rc)
+{
+    return fail_engine(s, cmd, rc);
 }
 
 /* Appends an argument for an error message: 'as typed' when plain, in the
@@ -882,7 +921,7 @@ static int cmd_put(cli_session *s, const cli_argv *a)
 
 /* Rejects a range whose BEGIN sorts after its END: the engine would return
  * nothing, and the likely cause (numbers compare as bytes) deserves a word. */
-static int scan_check_range(cli_session *s, const cli_arg *lo,
+static int scan_check_range(cli_session *s, const char *cmd, const cli_arg *lo,
                             const cli_arg *hi)
 {
     size_t n = lo->n_bytes < hi->n_bytes ? lo->n_bytes : hi->n_bytes;
@@ -892,7 +931,7 @@ static int scan_check_range(cli_session *s, const cli_arg *lo,
     if (cmp < 0 || (cmp == 0 && lo->n_bytes <= hi->n_bytes))
         return LSM_OK;
     cli_buf_init(&msg);
-    cli_buf_append(&msg, "scan: BEGIN ", 12);
+    cli_buf_printf(&msg, "%s: BEGIN ", cmd);
     append_arg_quoted(&msg, lo);
     cli_buf_append(&msg, " sorts after END ", 17);
     append_arg_quoted(&msg, hi);
@@ -902,8 +941,22 @@ static int scan_check_range(cli_session *s, const cli_arg *lo,
     return LSM_EINVAL;
 }
 
-/* Prints the pairs of an open iterator; the caller closes it. */
-static int scan_print(cli_session *s, lsm_iter *it)
+int cli_scan_bounds(cli_session *s, const char *cmd, const cli_arg *begin,
+                    const cli_arg *end, lsm_bound *lo, lsm_bound *hi)
+{
+    *lo = (lsm_bound){LSM_BOUND_UNBOUNDED, NULL, 0};
+    *hi = (lsm_bound){LSM_BOUND_UNBOUNDED, NULL, 0};
+    if (!begin)
+        return LSM_OK;
+    if (scan_check_range(s, cmd, begin, end) != LSM_OK)
+        return LSM_EINVAL;
+    *lo = (lsm_bound){LSM_BOUND_INCLUDED, begin->bytes, begin->n_bytes};
+    *hi = (lsm_bound){LSM_BOUND_INCLUDED, end->bytes, end->n_bytes};
+    return LSM_OK;
+}
+
+int cli_scan_print_pairs(cli_session *s, const char *cmd, lsm_iter *it,
+                         uint64_t max, uint64_t *n_printed)
 {
     const void *k, *v;
     size_t nk, nv;
@@ -912,7 +965,7 @@ static int scan_print(cli_session *s, lsm_iter *it)
     int rc = LSM_OK;
 
     cli_buf_init(&line);
-    while (lsm_iter_valid(it)) {
+    while (lsm_iter_valid(it) && n_scanned < max) {
         if (cli_interrupted) {
             cli_out_printf("\ninterrupted: %" PRIu64 " keys scanned\n",
                            n_scanned);
@@ -934,32 +987,39 @@ static int scan_print(cli_session *s, lsm_iter *it)
         n_scanned++;
         rc = lsm_iter_next(it);
         if (rc != LSM_OK) {
-            fail_engine(s, "scan", rc);
+            fail_engine(s, cmd, rc);
             goto out;
         }
     }
-    cli_out_printf("\n%" PRIu64 " keys scanned\n", n_scanned);
 out:
+    *n_printed = n_scanned;
     cli_buf_free(&line);
+    return rc;
+}
+
+/* Prints the pairs of an open iterator and their count; the caller closes
+ * it. */
+static int scan_print(cli_session *s, lsm_iter *it)
+{
+    uint64_t n_scanned;
+    int rc = cli_scan_print_pairs(s, "scan", it, UINT64_MAX, &n_scanned);
+
+    if (rc == LSM_OK)
+        cli_out_printf("\n%" PRIu64 " keys scanned\n", n_scanned);
     return rc;
 }
 
 static int cmd_scan(cli_session *s, const cli_argv *a)
 {
-    lsm_bound lo = {LSM_BOUND_UNBOUNDED, NULL, 0};
-    lsm_bound hi = {LSM_BOUND_UNBOUNDED, NULL, 0};
+    lsm_bound lo, hi;
     lsm_iter *it = NULL;
     int rc;
 
-    if (a->n_args == 3) {
-        if (scan_check_range(s, &a->args[1], &a->args[2]) != LSM_OK)
-            return LSM_EINVAL;
-        lo.kind = hi.kind = LSM_BOUND_INCLUDED;
-        lo.key = a->args[1].bytes;
-        lo.nkey = a->args[1].n_bytes;
-        hi.key = a->args[2].bytes;
-        hi.nkey = a->args[2].n_bytes;
-    }
+    rc = a->n_args == 3
+             ? cli_scan_bounds(s, "scan", &a->args[1], &a->args[2], &lo, &hi)
+             : cli_scan_bounds(s, "scan", NULL, NULL, &lo, &hi);
+    if (rc != LSM_OK)
+        return rc;
     rc = lsm_scan(s->db, &lo, &hi, &it);
     if (rc != LSM_OK)
         return fail_engine(s, "scan", rc);
@@ -1009,9 +1069,12 @@ static int cmd_dump(cli_session *s, const cli_argv *a)
     rc = lsm_state_get(s->db, &st);
     if (rc != LSM_OK)
         return fail_engine(s, "dump", rc);
+    cli_iter_name *names;
+    size_t n_names = cli_iters_names(s, &names);
     cli_buf_init(&out);
-    cli_show_dump(&out, st, verbose);
+    cli_show_dump(&out, st, verbose, names, n_names);
     cli_buf_printf(&out, "dump success\n");
+    free(names);
     lsm_state_free(st);
     rc = cli_out_buf(&out) == 0 ? LSM_OK : LSM_ENOMEM;
     cli_buf_free(&out);
@@ -1148,8 +1211,27 @@ static int cmd_source(cli_session *s, const cli_argv *a)
     return rc;
 }
 
+/* lsm_close refuses (LSM_EBUSY) while iterators are open. A person may
+ * have forgotten them, so the first quit names them and stays (as bash's
+ * exit does with stopped jobs); a second quit right after closes them,
+ * saying so, and leaves. */
 static int cmd_quit(cli_session *s, const cli_argv *a)
 {
+    cli_buf names;
+
+    if (cli_iters_count(s) > 0 && !s->quit_armed) {
+        s->quit_armed = 1;
+        cli_buf_init(&names);
+        cli_iters_append_names(s, &names);
+        cli_fail(s,
+                 "%s: the database cannot close while iterators are open "
+                 "(%s): close them with iter close NAME, or %s again to "
+                 "close them and leave",
+                 a->args[0].bytes, cli_buf_str(&names), a->args[0].bytes);
+        cli_buf_free(&names);
+        return LSM_EBUSY;
+    }
+    cli_iters_close_all(s);
     s->quit = 1;
     return LSM_OK;
 }
@@ -1267,6 +1349,8 @@ static int session_run(cli_session *s, const cli_command *c, const cli_argv *a)
     if (timed)
         cmd_clock_read(&start);
     cli_interrupted = 0;
+    if (c->run != cmd_quit)
+        s->quit_armed = 0; /* a quit refused for iterators asks again */
     rc = c->run(s, a);
     if (rc == LSM_OK && c->advances_epoch)
         s->epoch++;

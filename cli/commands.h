@@ -17,6 +17,7 @@
 #define CLI_COMMANDS_H
 
 #include "lsm.h"
+#include "parse.h"
 
 #include <signal.h>
 #include <stdatomic.h>
@@ -59,6 +60,10 @@ typedef struct cli_session {
     /* The counters at the last stats or stats reset (zero at start): stats
      * shows each counter's change since then (cmd_history.c). */
     lsm_counters stats_base;
+    /* Iterators opened by iter open, by the user's name (cmd_iter.c);
+     * NULL until the first one. */
+    struct cli_iters *iters;
+    int quit_armed; /* the last command was a quit refused for them */
 } cli_session;
 
 /* Prepares s for db (which stays owned by the caller). */
@@ -83,6 +88,26 @@ int cli_fail(cli_session *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
+
+/* Reports an engine error for cmd and returns rc: "error: cmd: details". */
+int cli_fail_engine(cli_session *s, const char *cmd, int rc);
+
+/* Counts a failure whose message was already printed (or cannot be). */
+void cli_count_failure(cli_session *s);
+
+/* scan's bounds, for every command that takes them: unbounded when begin
+ * is NULL, else [begin, end], both included. A BEGIN that sorts after END
+ * is reported as cmd's error (LSM_EINVAL). The bounds point into the
+ * arguments. */
+int cli_scan_bounds(cli_session *s, const char *cmd, const cli_arg *begin,
+                    const cli_arg *end, lsm_bound *lo, lsm_bound *hi);
+
+/* Prints up to max pairs of it as scan prints them (b"KEY"=b"VALUE"),
+ * moving it on past each; *n_printed says how many. Ctrl-C stops it
+ * ("interrupted: N keys scanned"). Returns LSM_OK, or the code of an
+ * error it reported as cmd's. */
+int cli_scan_print_pairs(cli_session *s, const char *cmd, lsm_iter *it,
+                         uint64_t max, uint64_t *n_printed);
 
 /* Command names and aliases, for tab completion: the i-th name, or NULL
  * past the last. The strings are static. */

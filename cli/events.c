@@ -164,6 +164,7 @@ void cli_events_print(const lsm_event *ev, const cli_buf *line)
         break;
     case LSM_EVENT_COMPACTION_BEGIN:
     case LSM_EVENT_COMPACTION_END:
+    case LSM_EVENT_SST_DELETED: /* never before its compaction's lines */
         n_blockers = count_blockers(ev);
         if (wait_head || n_blockers > 0)
             enqueue(ev, line, n_blockers);

@@ -9,6 +9,7 @@
  * database could not be opened or closed, or background work failed; 2 for a
  * bad option; 130 if Ctrl-C stopped a replay.
  */
+#include "cmd_iter.h"
 #include "commands.h"
 #include "events.h"
 #include "format.h"
@@ -184,6 +185,7 @@ int main(int argc, char **argv)
     s.db = db;
     cli_run(&s, &cfg, scripts);
 
+    cli_iters_close_all(&s); /* the input ended with iterators open */
     rc = lsm_close(db);
     cli_events_release_all(); /* no engine thread is left to end a flush */
     if (rc != LSM_OK) {

@@ -63,6 +63,19 @@ static void show_compaction_begin(cli_buf *b, const lsm_event *ev)
         cli_buf_printf(b, " into L%d\n", ev->level);
 }
 
+/* "deleted 3.sst, 4.sst (compacted away)" */
+static void show_sst_deleted(cli_buf *b, const lsm_event *ev)
+{
+    size_t i;
+
+    cli_buf_append(b, "deleted ", 8);
+    for (i = 0; i < ev->n_deleted; i++)
+        cli_buf_printf(b, "%s%" PRIu64 ".sst", i ? ", " : "", ev->deleted[i]);
+    cli_buf_printf(b, " (%s)\n",
+                   ev->reason && ev->reason[0] ? ev->reason
+                                               : "no reason given");
+}
+
 void cli_show_event(cli_buf *b, const lsm_event *ev, int wal_enabled)
 {
     switch (ev->type) {
@@ -98,9 +111,13 @@ void cli_show_event(cli_buf *b, const lsm_event *ev, int wal_enabled)
     case LSM_EVENT_IO:
         cli_show_io_event(b, ev);
         return;
+    case LSM_EVENT_SST_DELETED:
+        show_sst_deleted(b, ev);
+        return;
     case LSM_EVENT_FLUSH_BEGIN:
     case LSM_EVENT_BACKGROUND_ERROR:
     case LSM_EVENT_WARNING:
+    default:
         return;
     }
 }
@@ -161,7 +178,55 @@ static void show_runs(cli_buf *b, const lsm_state *st, int verbose)
     }
 }
 
-void cli_show_dump(cli_buf *b, const lsm_state *st, int verbose)
+/* ", L0 [7, 6]" or ", L12 [12, 13]" (a tier, named as dump names it):
+ * the pins from i on that share a run; returns the index after them. */
+static size_t show_pinned_run(cli_buf *b, const lsm_pinned_sst *p, size_t n,
+                              size_t i)
+{
+    size_t j;
+
+    if (p[i].level >= 0)
+        cli_buf_printf(b, "L%d [", p[i].level);
+    else
+        cli_buf_printf(b, "L%" PRIu64 " [", p[i].tier_id);
+    for (j = i;
+         j < n && p[j].level == p[i].level && p[j].tier_id == p[i].tier_id; j++)
+        cli_buf_printf(b, "%s%" PRIu64, j > i ? ", " : "", p[j].sst_id);
+    cli_buf_append(b, "]", 1);
+    return j;
+}
+
+/* "it1: 3 active; pins memtable 4, L0 [7, 6], L1 [3, 4]" */
+static void show_iter(cli_buf *b, const lsm_iter_info *it,
+                      const cli_iter_name *names, size_t n_names)
+{
+    const char *name = NULL;
+    size_t i;
+
+    for (i = 0; i < n_names && !name; i++)
+        if (names[i].iter_id == it->iter_id)
+            name = names[i].name;
+    if (name)
+        cli_buf_printf(b, "%s: ", name);
+    else
+        cli_buf_printf(b, "iterator %" PRIu64 ": ", it->iter_id);
+    cli_buf_printf(b, "%zu active; pins", it->num_active);
+    if (it->n_memtables == 0 && it->n_ssts == 0)
+        cli_buf_printf(b, " nothing");
+    if (it->n_memtables > 0)
+        cli_buf_printf(b, " memtable%s", it->n_memtables > 1 ? "s" : "");
+    for (i = 0; i < it->n_memtables; i++)
+        cli_buf_printf(b, "%s %" PRIu64, i ? "," : "", it->memtable_ids[i]);
+    for (i = 0; i < it->n_ssts;) {
+        cli_buf_append(b, i > 0 || it->n_memtables > 0 ? ", " : " ",
+                       i > 0 || it->n_memtables > 0 ? 2 : 1);
+        i = show_pinned_run(b, it->ssts, it->n_ssts, i);
+    }
+    cli_buf_append(b, "\n", 1);
+}
+
+void cli_show_dump(cli_buf *b, const lsm_state *st, int verbose,
+                   const cli_iter_name *names, size_t n_names)
 {
     size_t i;
 
@@ -188,9 +253,13 @@ void cli_show_dump(cli_buf *b, const lsm_state *st, int verbose)
     }
     show_runs(b, st, verbose);
     cli_buf_printf(b, "Open iterators: %zu\n", st->n_iters);
-    for (i = 0; verbose && i < st->n_iters; i++)
-        cli_buf_printf(b, "  iterator %" PRIu64 ": %zu active\n",
-                       st->iters[i].iter_id, st->iters[i].num_active);
+    for (i = 0; i < st->n_iters; i++)
+        show_iter(b, &st->iters[i], names, n_names);
+    if (st->n_pinned_only > 0) {
+        cli_buf_printf(b, "Pinned by iterators, no longer in the tree: ");
+        cli_show_ids(b, st->pinned_only, st->n_pinned_only);
+        cli_buf_append(b, "\n", 1);
+    }
 }
 
 /* "name: 2.35\n", or "name: n/a\n" for a ratio that has no value: its

@@ -37,15 +37,28 @@ void cli_show_ids(cli_buf *b, const uint64_t *ids, size_t n);
  *                     added, output=[3]
  *   RECOVERED         N SSTs opened, then (wal_enabled) N WALs recovered
  *   IO                one step of the write-path trace (trace.h)
+ *   SST_DELETED       deleted 3.sst, 4.sst (compacted away)
  * Appends nothing for the others: FLUSH_BEGIN says nothing FLUSH_END does
  * not, warnings and background errors go to stderr (the caller's job),
  * and an unknown type is skipped. */
 void cli_show_event(cli_buf *b, const lsm_event *ev, int wal_enabled);
 
+/* The shell's name for an iterator it opened (iter open NAME). */
+typedef struct cli_iter_name {
+    uint64_t iter_id; /* lsm_iter_id */
+    const char *name;
+} cli_iter_name;
+
 /* Appends dump's lines (without "dump success"): the memtables, L0 when
  * not empty, every level or tier, the open iterators; with verbose, each
- * memtable's, SST's and iterator's details under its line. */
-void cli_show_dump(cli_buf *b, const lsm_state *st, int verbose);
+ * memtable's and SST's details under its line. Each open iterator gets a
+ * line with its active count and what it pins,
+ *   it1: 3 active; pins memtable 4, L0 [7, 6], L1 [3, 4]
+ * named by names (n_names of them; may be NULL) or else "iterator <id>";
+ * then, when compaction removed SSTs iterators still read,
+ *   Pinned by iterators, no longer in the tree: [3, 4] */
+void cli_show_dump(cli_buf *b, const lsm_state *st, int verbose,
+                   const cli_iter_name *names, size_t n_names);
 
 /* Appends stats' lines: the counters, the write stalls, then the
  * amplification figures: ratios with two decimals, or "n/a" when there is

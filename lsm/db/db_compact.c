@@ -11,8 +11,17 @@
  * A compaction holds compact_mu (one at a time), reads its inputs from a
  * referenced version without any lock, writes and fsyncs its
  * outputs, fsyncs the directory, appends its manifest record, and only then
- * publishes the new version. Inputs are deleted when the last reader lets go
- * of them.
+ * publishes the new version.
+ *
+ * Its inputs then leave the tree, but not necessarily the disk: publishing
+ * takes one reference on each (db_compact_install), and once the
+ * compaction's own readers let go (its input iterator, the version it
+ * picked from) db_compact_step hands them to db_pins_retire, which deletes
+ * those no one else reads ("compacted away", after COMPACTION_END) and
+ * keeps the rest for the iterators and gets still reading them, until the
+ * last one closes (db_pins.c has the whole lifecycle). Outputs of a failed
+ * compaction that the manifest cannot name are deleted and reported
+ * ("compaction failed").
  */
 #include "db/db_int.h"
 
@@ -34,6 +43,7 @@ typedef struct compaction_out {
     uint64_t builder_bytes;
     bool keep_files; /* on failure, leave the outputs on disk */
     id_list ids;
+    id_list deleted; /* outputs whose files a failure removed */
     sst **ssts;
     size_t n_ssts;
     uint64_t bytes_written;
@@ -62,8 +72,10 @@ static int db_compact_out_finish_current(compaction_out *co)
         rc = sst_open(co->db->env, path, co->builder_id, co->db->cache,
                       &co->db->ctrs, &t);
     if (rc != LSM_OK) {
+        /* A failed finish removed the file already; a failed open did not. */
         if (db_sst_path(co->db, co->builder_id, path) == LSM_OK)
             co->db->env->unlink(co->db->env, path);
+        id_list_push(&co->deleted, co->builder_id);
         return rc;
     }
     sst **grown = realloc(co->ssts, (co->n_ssts + 1) * sizeof *grown);
@@ -72,6 +84,7 @@ static int db_compact_out_finish_current(compaction_out *co)
             co->ssts = grown;
         sst_mark_obsolete(t);
         sst_unref(t);
+        id_list_push(&co->deleted, co->builder_id);
         return lsm_error(LSM_ENOMEM, "out of memory in compaction");
     }
     co->ssts = grown;
@@ -126,17 +139,26 @@ static int db_compact_out_add(compaction_out *co, const entry *e)
 }
 
 /* Throws away every output when the compaction fails: the files too,
- * unless the manifest may name them (keep_files). */
+ * unless the manifest may name them (keep_files), reporting the files
+ * deleted. (After a success it only frees.) */
 static void db_compact_out_discard(compaction_out *co)
 {
-    sst_builder_abandon(co->builder);
+    if (co->builder) {
+        sst_builder_abandon(co->builder); /* removes the file */
+        id_list_push(&co->deleted, co->builder_id);
+    }
     for (size_t i = 0; i < co->n_ssts; i++) {
-        if (!co->keep_files)
+        if (!co->keep_files) {
             sst_mark_obsolete(co->ssts[i]);
+            id_list_push(&co->deleted, sst_id(co->ssts[i]));
+        }
         sst_unref(co->ssts[i]);
     }
+    db_report_sst_deleted(co->db, co->deleted.ids, co->deleted.n,
+                          "compaction failed");
     free(co->ssts);
     free(co->ids.ids);
+    free(co->deleted.ids);
 }
 
 /* Merges the entries of it (newest first within a key) into co, keeping
@@ -315,15 +337,23 @@ static iter *db_compact_inputs_iter(const version *v, const uint64_t *ids,
 
 /* Publishes a finished task on the CURRENT version (flushes may have added
  * L0 SSTs or tiers since the task was picked): the task applied to the
- * current shape gives the new tree; inputs are marked for deletion. */
+ * current shape gives the new tree. On success *removed (malloc'd, one
+ * reference each) holds the inputs that left the tree, for
+ * db_pins_retire. */
 static int db_compact_install(lsm_db *db, const compaction_task *task,
                               const uint64_t *inputs, size_t n_inputs,
-                              compaction_out *co, db_stats_update *stats)
+                              compaction_out *co, db_stats_update *stats,
+                              sst ***removed, size_t *n_removed)
 {
     shape cur_shape, new_shape = {0};
     shape_sst *outs = calloc(co->n_ssts ? co->n_ssts : 1, sizeof *outs);
-    if (!outs)
+    sst **gone = calloc(n_inputs ? n_inputs : 1, sizeof *gone);
+    size_t n_gone = 0;
+    if (!outs || !gone) {
+        free(outs);
+        free(gone);
         return lsm_error(LSM_ENOMEM, "out of memory installing compaction");
+    }
     for (size_t i = 0; i < co->n_ssts; i++)
         db_compact_shape_sst_of(co->ssts[i], &outs[i]);
     pthread_mutex_lock(&db->state_mu);
@@ -341,8 +371,10 @@ static int db_compact_install(lsm_db *db, const compaction_task *task,
     if (rc == LSM_OK) {
         for (size_t i = 0; i < n_inputs; i++) {
             sst *t = find_sst(cur, NULL, 0, inputs[i]);
-            if (t)
-                sst_mark_obsolete(t);
+            if (t) {
+                sst_ref(t); /* kept past the old version, for retire */
+                gone[n_gone++] = t;
+            }
         }
         db_stats_apply_locked(db, stats);
         cur = db_swap_locked(db, nv);
@@ -355,6 +387,13 @@ static int db_compact_install(lsm_db *db, const compaction_task *task,
     version_unref(nv);
     shape_free(&new_shape);
     free(outs);
+    *removed = gone;
+    *n_removed = n_gone;
+    if (rc != LSM_OK) {
+        free(gone);
+        *removed = NULL;
+        *n_removed = 0;
+    }
     return rc;
 }
 
@@ -414,8 +453,11 @@ static void db_compact_emit(lsm_db *db, lsm_event_type type,
 }
 
 /* Runs one task on version v (referenced by the caller). Caller holds
- * compact_mu. */
-static int db_compact_run(lsm_db *db, version *v, const compaction_task *task)
+ * compact_mu. On success *removed and *n_removed are the inputs that left
+ * the tree (see db_compact_install), for the caller to retire once it has
+ * let go of v. */
+static int db_compact_run(lsm_db *db, version *v, const compaction_task *task,
+                          sst ***removed, size_t *n_removed)
 {
     compaction_inputs in;
     compaction_out co = {.db = db};
@@ -457,7 +499,8 @@ static int db_compact_run(lsm_db *db, version *v, const compaction_task *task)
         rc = db_manifest_append(db, &rec);
     }
     if (rc == LSM_OK)
-        rc = db_compact_install(db, task, in.ids, in.n_ids, &co, &stats);
+        rc = db_compact_install(db, task, in.ids, in.n_ids, &co, &stats,
+                                removed, n_removed);
     if (rc == LSM_OK) {
         COUNTER_ADD(&db->ctrs, compactions, 1);
         COUNTER_ADD(&db->ctrs, compaction_bytes_written, co.bytes_written);
@@ -486,6 +529,8 @@ static int db_compact_step(lsm_db *db, bool full, bool *ran)
 {
     compaction_task task = {0};
     shape s;
+    sst **removed = NULL;
+    size_t n_removed = 0;
     *ran = false;
     pthread_mutex_lock(&db->compact_mu);
     int rc = db_may_change_tree(db);
@@ -498,9 +543,12 @@ static int db_compact_step(lsm_db *db, bool full, bool *ran)
         shape_free(&s);
     }
     if (rc == LSM_OK && *ran)
-        rc = db_compact_run(db, v, &task);
+        rc = db_compact_run(db, v, &task, &removed, &n_removed);
     compaction_task_free(&task);
     version_unref(v);
+    /* The compaction's readers are gone: its inputs may go too. */
+    db_pins_retire(db, removed, n_removed);
+    free(removed);
     pthread_mutex_unlock(&db->compact_mu);
     return rc;
 }

@@ -70,7 +70,7 @@ int db_freeze_locked(lsm_db *db)
                     .num_entries = memtable_num_keys(old),
                     .size_bytes = memtable_size_bytes(old)};
     bool empty = memtable_num_keys(old) == 0;
-    version_unref(v);
+    db_pins_release_version(db, v);
     if (empty)
         return LSM_OK;
 
@@ -132,6 +132,12 @@ out:
 
 /* --- flushing ------------------------------------------------------------- */
 
+/* Reports the file of a flush's SST, removed because the flush failed. */
+static void db_flush_report_deleted(lsm_db *db, uint64_t sst_id)
+{
+    db_report_sst_deleted(db, &sst_id, 1, "flush failed");
+}
+
 /* Writes the newest version of every key of mt into a new SST named after
  * the memtable and opens it. Older versions are dropped: nothing reads them
  * until snapshots exist. Tombstones are kept: they hide older SSTs' data.
@@ -179,19 +185,23 @@ static int db_flush_write_sst(lsm_db *db, memtable *mt, sst **out,
     }
     iter_destroy(it);
     if (rc != LSM_OK) {
-        sst_builder_abandon(b);
+        sst_builder_abandon(b); /* removes the file */
+        db_flush_report_deleted(db, id);
         return rc;
     }
-    rc = sst_builder_finish(b, summary);
+    rc = sst_builder_finish(b, summary); /* on error, removes the file */
+    if (rc == LSM_OK) {
+        /* finish wrote what add had not yet, then fsynced. */
+        DB_TRACE_IO(db, LSM_IO_SST_WRITE, path, summary->file_size,
+                    "flush of memtable %" PRIu64, id);
+        DB_TRACE_IO(db, LSM_IO_SST_SYNC, path, 0, "flush of memtable %" PRIu64,
+                    id);
+        rc = sst_open(db->env, path, id, db->cache, &db->ctrs, out);
+        if (rc != LSM_OK)
+            db->env->unlink(db->env, path);
+    }
     if (rc != LSM_OK)
-        return rc;
-    /* finish wrote what add had not yet, then fsynced. */
-    DB_TRACE_IO(db, LSM_IO_SST_WRITE, path, summary->file_size,
-                "flush of memtable %" PRIu64, id);
-    DB_TRACE_IO(db, LSM_IO_SST_SYNC, path, 0, "flush of memtable %" PRIu64, id);
-    rc = sst_open(db->env, path, id, db->cache, &db->ctrs, out);
-    if (rc != LSM_OK)
-        db->env->unlink(db->env, path);
+        db_flush_report_deleted(db, id);
     return rc;
 }
 
@@ -311,7 +321,9 @@ static int db_flush_oldest(lsm_db *db, bool *flushed)
          * removes it as an orphan.) */
         if (!maybe_recorded)
             sst_mark_obsolete(t);
-        sst_unref(t);
+        sst_unref(t); /* ours is the only reference: the file goes now */
+        if (!maybe_recorded)
+            db_flush_report_deleted(db, id);
     }
     memtable_unref(mt);
     pthread_mutex_unlock(&db->work_mu);

@@ -31,6 +31,15 @@
  *
  * Readers (get, scan, state) take state_mu just long enough to reference the
  * current version, then read without any lock.
+ *
+ * The life of an SST file (db_pins.c has the details): written by a flush
+ * or compaction, named by the manifest, published in a version; referenced
+ * by every version naming it and every source a reader opened on it (an
+ * lsm_iter holds only its sources, never a version). A compaction that
+ * removes it keeps a reference until its own readers are done, then
+ * retires it: deleted at once if no one else holds it ("compacted away"),
+ * else kept in db->kept until the last reader lets go ("last reader
+ * closed"). Each deletion is one LSM_EVENT_SST_DELETED.
  */
 #ifndef LSM_DB_INT_H
 #define LSM_DB_INT_H
@@ -158,9 +167,18 @@ struct lsm_db {
      * count, so a state snapshot sees the tree and its stats agree. */
     db_level_counts level_counts[LSM_MAX_LEVELS + 1];
     db_tier_counts *tier_counts;
-    lsm_iter *iters;           /* [state] open iterators */
-    size_t n_iters;            /* [state] */
-    uint64_t next_iter_id;     /* [state] */
+    lsm_iter *iters;                      /* [state] open iterators */
+    size_t n_iters;                       /* [state] */
+    uint64_t next_iter_id;                /* [state] */
+    /* [state] SSTs a compaction removed from the tree while readers still
+     * held them (db_pins.c has their lifecycle): the list holds one
+     * reference on each; db_pins_sweep deletes those whose only reference
+     * is the list's. n_kept is stored under state_mu and may be loaded
+     * without it, so a reader pays one atomic load to learn that there is
+     * nothing to sweep. */
+    sst **kept;
+    size_t kept_cap;
+    _Atomic size_t n_kept;
     bool stopping;             /* [state] close has begun */
     bool flush_thread_started; /* set by open, read by close */
     pthread_t flush_thread;
@@ -173,12 +191,33 @@ struct lsm_db {
     void *compaction_idle_ctx; /* [state] */
 };
 
-/* The user-facing iterator (db_iter.c). Linked into db->iters. */
+/* An SST an iterator opened, and where it was then (lsm_pinned_sst). */
+typedef struct iter_pin_sst {
+    uint64_t sst_id;
+    int level;        /* 0 = L0, n = Ln, -1 in a tier */
+    uint64_t tier_id; /* in a tier: its id; else 0 */
+} iter_pin_sst;
+
+/* What an iterator's sources hold alive: recorded when lsm_scan opens
+ * them, never changed afterwards (so lsm_state_get may read it under
+ * state_mu while the iterator moves). The references themselves are the
+ * sources' (memtable_iter, sst_iter, concat_iter each take their own). */
+typedef struct iter_pins {
+    size_t n_memtables, memtables_cap;
+    uint64_t *memtable_ids; /* newest first */
+    size_t n_ssts, ssts_cap;
+    iter_pin_sst *ssts; /* L0 newest first, then by level or tier, key */
+    bool oom;           /* a record was lost: the scan fails */
+} iter_pins;
+
+/* The user-facing iterator (db_iter.c). Linked into db->iters. It holds no
+ * version: only the sources it opened (inner), so a compaction may delete
+ * every SST it does not read (db_pins.c). */
 struct lsm_iter {
     lsm_db *db;
-    version *v;               /* referenced for the iterator's life */
     uint64_t read_seq;        /* entries newer than this are invisible */
     iter *inner;              /* merged sources, all versions */
+    iter_pins pins;           /* what inner holds; read-only once linked */
     uint64_t iter_id;         /* [state] */
     lsm_iter *prev_open;      /* [state] links of db->iters */
     lsm_iter *next_open;      /* [state] */
@@ -325,6 +364,39 @@ void db_retire_wal(lsm_db *db, wal *fresh);
 /* Takes a reference to the current version, holding state_mu only for
  * that (db.c). */
 version *db_ref_current(lsm_db *db);
+
+/* --- iterator pins and SSTs kept for readers (db_pins.c) --- */
+
+/* Records a source scan_sources opened (sets pins->oom on failure). */
+void db_pins_add_memtable(iter_pins *p, uint64_t memtable_id);
+void db_pins_add_sst(iter_pins *p, uint64_t sst_id, int level,
+                     uint64_t tier_id);
+void db_pins_free(iter_pins *p);
+/* Sends LSM_EVENT_SST_DELETED for n ids (sorted here, ascending); nothing
+ * for n == 0. */
+void db_report_sst_deleted(lsm_db *db, uint64_t *ids, size_t n,
+                           const char *reason);
+/* A compaction's inputs, no longer in the tree, after the compaction's own
+ * readers let go: takes over one reference on each of the n SSTs; deletes
+ * those nobody else holds ("compacted away") and keeps the rest for their
+ * readers. Caller holds no lock but compact_mu. */
+void db_pins_retire(lsm_db *db, sst **ssts, size_t n);
+/* Deletes the kept SSTs whose last reader let go ("last reader closed").
+ * Caller holds no lock (or only write_mu / compact_mu). */
+void db_pins_sweep(lsm_db *db);
+/* version_unref for a reader (get, scan): if that was the last reference
+ * and SSTs are kept, they may now be free: sweep. */
+void db_pins_release_version(lsm_db *db, version *v);
+/* lsm_state_get's part: each open iterator's pins and the kept SSTs, under
+ * state_mu; then, without it, which pins v (the state's version) still
+ * names. */
+int db_pins_fill_iter_locked(const lsm_iter *it, lsm_iter_info *out);
+int db_pins_fill_kept_locked(lsm_db *db, lsm_state *st);
+int db_pins_mark_in_tree(const version *v, lsm_state *st);
+/* At close, with no iterator open and no thread left: every kept SST goes. */
+void db_pins_close(lsm_db *db);
+/* "3 iterator(s) still open (ids 1, 4, 5)" into buf, under state_mu. */
+void db_pins_describe_open_locked(lsm_db *db, char *buf, size_t n);
 
 /* lsm_open with a chosen env: tests pass one that injects faults or
  * simulates a power cut. lsm_open is db_open_env(dir, opt, env_posix(), out).

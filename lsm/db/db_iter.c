@@ -121,7 +121,7 @@ int lsm_get(lsm_db *db, const void *key, size_t nkey, void **value,
         atomic_load_explicit(&db->visible_seq, memory_order_acquire);
     version *v = db_ref_current(db);
     rc = get_from_version(v, read_seq, key, nkey, value, nvalue);
-    version_unref(v);
+    db_pins_release_version(db, v);
     return rc;
 }
 
@@ -194,9 +194,11 @@ static void child_list_push(child_list *cl, iter *it)
 
 /* Adds one concat iterator over the SSTs of a level (or tier) that overlap
  * the range: a level counts once in num_active, as in mini-lsm. Their SSTs
- * never overlap, and the overlapping ones are consecutive. */
+ * never overlap, and the overlapping ones are consecutive. Records them in
+ * pins, each with its level (or tier). */
 static void child_list_push_run(child_list *cl, const sorted_run *run,
-                                const lsm_bound *lo, const lsm_bound *hi)
+                                bool tiered, const lsm_bound *lo,
+                                const lsm_bound *hi, iter_pins *pins)
 {
     size_t first = 0, n = 0;
     for (size_t i = 0; i < run->n_ssts; i++) {
@@ -208,6 +210,10 @@ static void child_list_push_run(child_list *cl, const sorted_run *run,
     }
     if (n > 0)
         child_list_push(cl, concat_iter_new(run->ssts + first, n));
+    for (size_t i = first; i < first + n; i++)
+        db_pins_add_sst(pins, sst_id(run->ssts[i]),
+                        tiered ? -1 : (int)run->run_id,
+                        tiered ? run->run_id : 0);
 }
 
 /* Merges the list's children (newest first) and frees the list. NULL on
@@ -224,21 +230,35 @@ static iter *child_list_merge(child_list *cl)
     return merged;
 }
 
+/* Adds an iterator over memtable mt when it overlaps the range. */
+static void child_list_push_memtable(child_list *cl, memtable *mt,
+                                     const lsm_bound *lo, const lsm_bound *hi,
+                                     iter_pins *pins)
+{
+    if (!db_iter_memtable_overlaps(mt, lo, hi))
+        return;
+    child_list_push(cl, memtable_iter_new(mt));
+    db_pins_add_memtable(pins, memtable_id(mt));
+}
+
 /* Builds the merged iterator over every source of v that overlaps the
- * range. NULL when out of memory. */
-static iter *scan_sources(version *v, const lsm_bound *lo, const lsm_bound *hi)
+ * range, recording each in pins (what the iterator keeps alive). NULL when
+ * out of memory. */
+static iter *scan_sources(version *v, const lsm_bound *lo, const lsm_bound *hi,
+                          iter_pins *pins)
 {
     child_list mems = {0}, l0 = {0}, levels = {0};
-    if (db_iter_memtable_overlaps(v->mem, lo, hi))
-        child_list_push(&mems, memtable_iter_new(v->mem));
+    child_list_push_memtable(&mems, v->mem, lo, hi, pins);
     for (size_t i = 0; i < v->n_imm; i++)
-        if (db_iter_memtable_overlaps(v->imm[i], lo, hi))
-            child_list_push(&mems, memtable_iter_new(v->imm[i]));
-    for (size_t i = 0; i < v->n_l0; i++)
-        if (db_iter_sst_overlaps(v->l0[i], lo, hi))
-            child_list_push(&l0, sst_iter_new(v->l0[i]));
+        child_list_push_memtable(&mems, v->imm[i], lo, hi, pins);
+    for (size_t i = 0; i < v->n_l0; i++) {
+        if (!db_iter_sst_overlaps(v->l0[i], lo, hi))
+            continue;
+        child_list_push(&l0, sst_iter_new(v->l0[i]));
+        db_pins_add_sst(pins, sst_id(v->l0[i]), 0, 0);
+    }
     for (size_t l = 0; l < v->n_levels; l++)
-        child_list_push_run(&levels, &v->levels[l], lo, hi);
+        child_list_push_run(&levels, &v->levels[l], v->tiered, lo, hi, pins);
     iter *mem_it = child_list_merge(&mems);
     iter *l0_it = child_list_merge(&l0);
     iter *levels_it = child_list_merge(&levels);
@@ -429,9 +449,12 @@ int lsm_scan(lsm_db *db, const lsm_bound *lo, const lsm_bound *hi,
     /* The sequence number first, then the version: every write up to
      * read_seq was in a memtable (or SST) before the version was taken. */
     it->read_seq = atomic_load_explicit(&db->visible_seq, memory_order_acquire);
-    it->v = db_ref_current(db);
-    it->inner = scan_sources(it->v, lo, hi);
-    if (!it->inner)
+    /* The sources take their own references: the iterator keeps only
+     * them alive, not the whole version (db_pins.c). */
+    version *v = db_ref_current(db);
+    it->inner = scan_sources(v, lo, hi, &it->pins);
+    db_pins_release_version(db, v);
+    if (!it->inner || it->pins.oom)
         rc = lsm_error(LSM_ENOMEM, "out of memory starting a scan");
     if (rc == LSM_OK)
         rc = db_iter_copy_bound(it, hi);
@@ -439,7 +462,7 @@ int lsm_scan(lsm_db *db, const lsm_bound *lo, const lsm_bound *hi,
         rc = db_iter_start(it, lo);
     if (rc != LSM_OK) {
         iter_destroy(it->inner);
-        version_unref(it->v);
+        db_pins_free(&it->pins);
         free(it->hi_key);
         free(it->key);
         free(it);
@@ -498,14 +521,24 @@ size_t lsm_iter_num_active(const lsm_iter *it)
     return it ? atomic_load_explicit(&it->num_active, memory_order_relaxed) : 0;
 }
 
+uint64_t lsm_iter_id(const lsm_iter *it)
+{
+    /* Set under state_mu when linked, before lsm_scan returned it. */
+    return it ? it->iter_id : 0;
+}
+
 void lsm_iter_close(lsm_iter *it)
 {
     if (!it)
         return;
-    db_iter_unlink(it->db, it);
-    iter_destroy(it->inner);
-    version_unref(it->v);
+    lsm_db *db = it->db;
+    db_iter_unlink(db, it);
+    iter_destroy(it->inner); /* the sources drop their references */
+    db_pins_free(&it->pins);
     free(it->hi_key);
     free(it->key);
     free(it);
+    /* This iterator may have been the last reader of SSTs a compaction
+     * removed: their files go now. */
+    db_pins_sweep(db);
 }

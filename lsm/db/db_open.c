@@ -404,20 +404,28 @@ static int db_open_ssts(lsm_db *db, const recovery *r, version *v)
 }
 
 /* Deletes files the manifest does not account for: SSTs it does not name
- * (outputs of a flush or compaction that crashed before its record) and
- * WALs of memtables that were flushed or never recorded. */
+ * (outputs of a flush or compaction that crashed before its record, and
+ * compaction inputs iterators still read when the process died) and WALs
+ * of memtables that were flushed or never recorded. */
 static int db_remove_orphans(lsm_db *db, const recovery *r,
                              const dir_files *files)
 {
     char path[DB_PATH_BYTES];
     int rc = LSM_OK;
+    id_list deleted = {0}; /* reported in one event */
     for (size_t i = 0; i < files->ssts.n && rc == LSM_OK; i++) {
-        if (recovery_is_live(r, files->ssts.ids[i]))
+        uint64_t id = files->ssts.ids[i];
+        if (recovery_is_live(r, id))
             continue;
-        rc = db_sst_path(db, files->ssts.ids[i], path);
+        rc = db_sst_path(db, id, path);
         if (rc == LSM_OK)
             rc = db->env->unlink(db->env, path);
+        if (rc == LSM_OK)
+            rc = id_list_push(&deleted, id);
     }
+    db_report_sst_deleted(db, deleted.ids, deleted.n,
+                          "not in the manifest (left by a crash)");
+    free(deleted.ids);
     for (size_t i = 0; i < files->wals.n; i++)
         if (!id_list_has(&r->mems, files->wals.ids[i]))
             db_remove_wal(db, files->wals.ids[i],
@@ -524,6 +532,7 @@ static int db_alloc(const char *dir, const lsm_options *opt, env *e,
     pthread_mutex_init(&db->state_mu, NULL);
     pthread_cond_init(&db->state_cv, NULL);
     db->next_iter_id = 1;
+    atomic_init(&db->n_kept, 0);
     *out = db;
     return LSM_OK;
 }
@@ -753,14 +762,16 @@ int lsm_close(lsm_db *db)
     lsm_error_clear();
     if (!db)
         return LSM_OK;
+    char open_iters[256];
     pthread_mutex_lock(&db->state_mu);
     size_t n_iters = db->n_iters;
+    if (n_iters > 0)
+        db_pins_describe_open_locked(db, open_iters, sizeof open_iters);
     pthread_mutex_unlock(&db->state_mu);
     if (n_iters > 0)
         return lsm_error(LSM_EBUSY,
-                         "%zu iterator(s) still open; close them before "
-                         "closing the database",
-                         n_iters);
+                         "%s; close them before closing the database",
+                         open_iters);
     db_stop_threads(db);
     /* A latched error means the tree may be behind the memtables; still
      * try to keep them (in their logs, or by a flush without the WAL), so
@@ -770,6 +781,7 @@ int lsm_close(lsm_db *db)
     if (rc == LSM_OK)
         rc = bg;
     db_close_wal(db);
+    db_pins_close(db); /* no reader is left: kept SSTs go */
     char message[DB_BG_MESSAGE_BYTES];
     snprintf(message, sizeof message, "%s", lsm_errmsg());
     db_free(db);

@@ -118,23 +118,29 @@ static void amplification_fill(const version *v, const lsm_counters *c,
         a->space = (double)a->live_sst_bytes / (double)a->bottom_sst_bytes;
 }
 
-/* Copies the open iterators (oldest first) under state_mu. */
+/* Copies the open iterators (oldest first), what they pin and the SSTs
+ * kept only for them, under state_mu. */
 static int iters_fill(lsm_db *db, lsm_state *st)
 {
     size_t n = db->n_iters;
     st->iters = calloc(n ? n : 1, sizeof *st->iters);
     if (!st->iters)
         return lsm_error(LSM_ENOMEM, "out of memory taking the state");
+    st->n_iters = n;
     /* db->iters is newest first; the state lists them oldest first. */
     size_t i = n;
-    for (lsm_iter *it = db->iters; it && i > 0; it = it->next_open) {
+    int rc = LSM_OK;
+    for (lsm_iter *it = db->iters; it && i > 0 && rc == LSM_OK;
+         it = it->next_open) {
         i--;
         st->iters[i].iter_id = it->iter_id;
         st->iters[i].num_active =
             atomic_load_explicit(&it->num_active, memory_order_relaxed);
+        rc = db_pins_fill_iter_locked(it, &st->iters[i]);
     }
-    st->n_iters = n;
-    return LSM_OK;
+    if (rc == LSM_OK)
+        rc = db_pins_fill_kept_locked(db, st);
+    return rc;
 }
 
 static int state_fill_from_version(const version *v, lsm_state *st)
@@ -191,7 +197,11 @@ int lsm_state_get(lsm_db *db, lsm_state **out)
     else
         db_stats_snapshot_free(&level_stats);
     if (rc == LSM_OK)
+        rc = db_pins_mark_in_tree(v, st);
+    if (rc == LSM_OK)
         amplification_fill(v, &st->counters, &st->amplification);
+    /* Never sweeps (db_pins_release_version): this may run inside an event
+     * callback, which a deletion event must not re-enter. */
     version_unref(v);
     st->sched = db->opt.sched;
     st->compaction = db->opt.compaction;
@@ -225,7 +235,13 @@ void lsm_state_free(lsm_state *st)
         for (size_t l = 0; l < st->n_levels; l++)
             db_state_sst_infos_free(st->levels[l].ssts, st->levels[l].n_ssts);
     free(st->levels);
+    if (st->iters)
+        for (size_t i = 0; i < st->n_iters; i++) {
+            free(st->iters[i].memtable_ids);
+            free(st->iters[i].ssts);
+        }
     free(st->iters);
+    free(st->pinned_only);
     free(st);
 }
 

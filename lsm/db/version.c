@@ -90,10 +90,10 @@ void version_ref(version *v)
     atomic_fetch_add_explicit(&v->refs, 1, memory_order_relaxed);
 }
 
-void version_unref(version *v)
+bool version_unref(version *v)
 {
     if (!v || atomic_fetch_sub_explicit(&v->refs, 1, memory_order_acq_rel) != 1)
-        return;
+        return false;
     memtable_unref(v->mem);
     for (size_t i = 0; i < v->n_imm; i++)
         memtable_unref(v->imm[i]);
@@ -108,6 +108,7 @@ void version_unref(version *v)
     free(v->imm);
     free(v->l0);
     free(v);
+    return true;
 }
 
 void version_set_mem(version *v, memtable *mt)

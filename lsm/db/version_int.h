@@ -71,8 +71,9 @@ version *version_new(size_t n_levels, bool tiered);
 version *version_copy(const version *v);
 
 void version_ref(version *v);
-/* Drops a reference; the last one releases every memtable and SST. */
-void version_unref(version *v); /* NULL-safe */
+/* Drops a reference; the last one releases every memtable and SST. Returns
+ * true when it was the last (v is freed). NULL-safe (false). */
+bool version_unref(version *v);
 
 /* Edits for unpublished versions. Each returns LSM_OK or LSM_ENOMEM. The
  * version takes over the caller's reference on the memtable / SST passed. */

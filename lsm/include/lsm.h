@@ -128,11 +128,13 @@ typedef enum lsm_event_type {
      * record at the end of a log cut off after a crash. */
     LSM_EVENT_WARNING = 8,
     /* SST files were deleted: n_deleted ids in deleted, reason says why:
-     * "compacted away" (a compaction's inputs no reader holds), "last
-     * reader closed" (inputs an iterator or a get kept alive until it
-     * finished), "not in the manifest (left by a crash)" (found at open),
-     * "flush failed" or "compaction failed" (an output never published).
-     * Every deletion of an SST file is reported. */
+     * "compacted away" (a compaction's inputs no reader holds; sent right
+     * after its COMPACTION_END), "last reader closed" (inputs an iterator
+     * or a get kept alive until it finished; sent by lsm_iter_close, or
+     * by the lsm_get, lsm_scan, write or compaction that found them free),
+     * "not in the manifest (left by a crash)" (found at open), "flush
+     * failed" or "compaction failed" (an output never published). Every
+     * deletion of an SST file is reported. */
     LSM_EVENT_SST_DELETED = 9,
     /* One step of the write path that makes data durable, sent only while
      * lsm_trace_io is on, right after the step succeeded, on the thread
@@ -228,7 +230,10 @@ typedef struct lsm_event {
  * lock or its turn to fsync a WAL), but never its state lock:
  * it may call lsm_state_get, and must not call lsm_put, lsm_delete, lsm_flush,
  * lsm_compact_full or lsm_close on the same database (they would wait for the
- * locks it is running under). */
+ * locks it is running under). lsm_get, lsm_scan and lsm_iter_close may
+ * send LSM_EVENT_SST_DELETED themselves (on the caller's thread, holding
+ * no lock), so a callback that calls them may be re-entered;
+ * lsm_state_get never sends an event. */
 typedef void (*lsm_event_fn)(void *ctx, const lsm_event *ev);
 
 typedef struct lsm_options {
@@ -335,8 +340,12 @@ int lsm_open(const char *dir, const lsm_options *opt, lsm_db **out);
  * mini-lsm's and LevelDB's close leave them: the next lsm_open replays
  * them (LSM_EVENT_RECOVERED counts the logs). With the WAL off, every
  * memtable is flushed to L0 first. NULL-safe. Every iterator must be closed
- * first: with iterators open it returns LSM_EBUSY and the handle stays
- * open. On an I/O error the handle is still freed and the error returned.
+ * first: with iterators open it returns LSM_EBUSY, lsm_errmsg() names
+ * them ("2 iterator(s) still open (ids 1, 3); ..."), and the handle stays
+ * open. Files kept only for iterators are gone by then
+ * (LSM_EVENT_SST_DELETED when each closed); any left (their last reader
+ * was lsm_state_get) are deleted here. On an I/O error the handle is
+ * still freed and the error returned.
  * Returns LSM_OK (also for NULL); LSM_EBUSY (iterators still open; the
  * handle stays open); LSM_EIO (syncing the log, or without the WAL the
  * final flush, failed); without the WAL, whatever that flush and the
@@ -389,8 +398,10 @@ typedef struct lsm_bound {
 /* Opens an iterator over the live keys in [lo, hi] (each end included,
  * excluded or unbounded; NULL means unbounded), positioned on the first one.
  * The iterator sees the database as it was when opened. Only sources whose key
- * range overlaps the range are opened. The caller closes it with
- * lsm_iter_close, before lsm_close.
+ * range overlaps the range are opened, and only they are kept alive while
+ * it is open (lsm_iter_info): SSTs a compaction removes from the tree stay
+ * on disk until the last iterator reading them closes. The caller closes
+ * it with lsm_iter_close, before lsm_close.
  * Returns LSM_OK; LSM_EINVAL (db or out NULL, a bound's key is bad as for
  * lsm_put, or an unknown bound kind); LSM_EIO or LSM_ECORRUPT (reading
  * the first entries failed); LSM_ENOMEM. On any error *out is NULL. */
@@ -413,7 +424,8 @@ size_t lsm_iter_num_active(const lsm_iter *it);
 /* The iterator's id: 1 for the first one opened on the handle, then 2, ...
  * (lsm_iter_info.iter_id). 0 for NULL. */
 uint64_t lsm_iter_id(const lsm_iter *it);
-/* NULL-safe. */
+/* Closes it; SST files it was the last to read are deleted now
+ * (LSM_EVENT_SST_DELETED, "last reader closed"). NULL-safe. */
 void lsm_iter_close(lsm_iter *it);
 
 /* --- Explaining a read ---------------------------------------------------- */
@@ -748,8 +760,9 @@ typedef struct lsm_state {
     lsm_counters counters;
     lsm_amplification amplification;
     lsm_level_stats l0_stats; /* L0's row (flushes); zero for TIERED */
-    /* SSTs a compaction removed from the tree that open iterators still
-     * read: their files are deleted when the last one closes. Ascending. */
+    /* SSTs a compaction removed from the tree that open iterators (or, in
+     * threads mode, gets in flight) still read: their files are deleted
+     * when the last one closes. Ascending; owned by the lsm_state. */
     size_t n_pinned_only;
     uint64_t *pinned_only;
 } lsm_state;

@@ -83,6 +83,10 @@ void sst_ref(sst *t);
 void sst_unref(sst *t);
 /* Marks the file for deletion when the last reference is dropped. */
 void sst_mark_obsolete(sst *t);
+/* References held right now (a snapshot: other threads may add or drop
+ * some). The db layer uses it on SSTs no version names any more, whose
+ * count can only fall: 1 then means the caller's is the last. */
+size_t sst_refs(const sst *t);
 
 uint64_t sst_id(const sst *t);
 uint64_t sst_file_size(const sst *t);

@@ -368,6 +368,14 @@ void sst_mark_obsolete(sst *t)
     atomic_store_explicit(&t->obsolete, true, memory_order_release);
 }
 
+size_t sst_refs(const sst *t)
+{
+    /* Sequentially consistent: the db layer orders it against its own
+     * flag (db/db_pins.c), and it acquires what the reader that dropped
+     * the count did before. */
+    return atomic_load(&t->refs);
+}
+
 /* --- Accessors ------------------------------------------------------------ */
 
 uint64_t sst_id(const sst *t)

@@ -198,6 +198,17 @@ static void test_flush_and_recovery_events(void **state)
     ev.n_wals_recovered = 2;
     assert_event(&ev, 1, "1 SSTs opened\n2 WALs recovered\n");
     assert_event(&ev, 0, "1 SSTs opened\n");
+
+    uint64_t deleted[] = {3, 4};
+    memset(&ev, 0, sizeof ev);
+    ev.type = LSM_EVENT_SST_DELETED;
+    ev.n_deleted = 2;
+    ev.deleted = deleted;
+    ev.reason = "last reader closed";
+    assert_event(&ev, 1, "deleted 3.sst, 4.sst (last reader closed)\n");
+    ev.n_deleted = 1;
+    ev.reason = "compacted away";
+    assert_event(&ev, 1, "deleted 3.sst (compacted away)\n");
 }
 
 /* Warnings and background errors go to stderr through the session; the
@@ -240,7 +251,18 @@ static void test_dump_levels(void **state)
     lsm_sst_info l0[2], l2[2];
     lsm_memtable_info imm[2];
     lsm_level_info levels[3];
-    lsm_iter_info it = {3, 2};
+    uint64_t it_mems[] = {9};
+    lsm_pinned_sst it_ssts[] = {
+        {.sst_id = 6, .level = 0, .in_tree = 1},
+        {.sst_id = 1, .level = 2, .in_tree = 1},
+        {.sst_id = 2, .level = 2, .in_tree = 1},
+    };
+    lsm_iter_info it = {.iter_id = 3,
+                        .num_active = 2,
+                        .n_memtables = 1,
+                        .memtable_ids = it_mems,
+                        .n_ssts = 3,
+                        .ssts = it_ssts};
     lsm_state st;
     cli_buf b;
 
@@ -278,16 +300,18 @@ static void test_dump_levels(void **state)
     st.n_iters = 1;
 
     cli_buf_init(&b);
-    cli_show_dump(&b, &st, 0);
-    assert_buf(&b, "Memtable (id 9): 12 keys, 216 B\n"
-                   "Immutable memtables (2): [8, 7]\n"
-                   "L0 (2): [6, 5]\n"
-                   "L1 (0): []\n"
-                   "L2 (2): [1, 2]\n"
-                   "L3 (0): []\n"
-                   "Open iterators: 1\n");
+    cli_show_dump(&b, &st, 0, NULL, 0);
+    assert_buf(&b,
+               "Memtable (id 9): 12 keys, 216 B\n"
+               "Immutable memtables (2): [8, 7]\n"
+               "L0 (2): [6, 5]\n"
+               "L1 (0): []\n"
+               "L2 (2): [1, 2]\n"
+               "L3 (0): []\n"
+               "Open iterators: 1\n"
+               "iterator 3: 2 active; pins memtable 9, L0 [6], L2 [1, 2]\n");
     cli_buf_reset(&b);
-    cli_show_dump(&b, &st, 1);
+    cli_show_dump(&b, &st, 1, NULL, 0);
     assert_buf(&b,
                "Memtable (id 9): 12 keys, 216 B\n"
                "Immutable memtables (2): [8, 7]\n"
@@ -302,7 +326,53 @@ static void test_dump_levels(void **state)
                "  2.sst: 1002 B, 20 entries, 3 blocks, keys b\"n\"..b\"z\"\n"
                "L3 (0): []\n"
                "Open iterators: 1\n"
-               "  iterator 3: 2 active\n");
+               "iterator 3: 2 active; pins memtable 9, L0 [6], L2 [1, 2]\n");
+    cli_buf_free(&b);
+}
+
+/* Iterator lines: the shell's names, several memtables, tiers by their
+ * ids, an iterator that pins nothing, and the SSTs kept only for
+ * iterators. */
+static void test_dump_iterators(void **state)
+{
+    uint64_t mems[] = {12, 11};
+    lsm_pinned_sst pins[] = {
+        {.sst_id = 10, .level = -1, .tier_id = 9, .in_tree = 1},
+        {.sst_id = 11, .level = -1, .tier_id = 9, .in_tree = 1},
+        {.sst_id = 3, .level = -1, .tier_id = 2, .in_tree = 0},
+    };
+    lsm_iter_info iters[] = {
+        {.iter_id = 4,
+         .num_active = 3,
+         .n_memtables = 2,
+         .memtable_ids = mems,
+         .n_ssts = 3,
+         .ssts = pins},
+        {.iter_id = 7, .num_active = 0},
+        {.iter_id = 8, .num_active = 1, .n_ssts = 1, .ssts = pins + 2},
+    };
+    uint64_t pinned_only[] = {3};
+    cli_iter_name names[] = {{8, "b"}, {4, "a-1"}};
+    lsm_state st;
+    cli_buf b;
+
+    (void)state;
+    memset(&st, 0, sizeof st);
+    st.memtable.memtable_id = 12;
+    st.iters = iters;
+    st.n_iters = 3;
+    st.pinned_only = pinned_only;
+    st.n_pinned_only = 1;
+    cli_buf_init(&b);
+    cli_show_dump(&b, &st, 0, names, 2);
+    assert_buf(&b, "Memtable (id 12): 0 keys, 0 B\n"
+                   "Immutable memtables (0): []\n"
+                   "Open iterators: 3\n"
+                   "a-1: 3 active; pins memtables 12, 11, L9 [10, 11], "
+                   "L2 [3]\n"
+                   "iterator 7: 0 active; pins nothing\n"
+                   "b: 1 active; pins L2 [3]\n"
+                   "Pinned by iterators, no longer in the tree: [3]\n");
     cli_buf_free(&b);
 }
 
@@ -338,7 +408,7 @@ static void test_dump_tiers(void **state)
     st.n_levels = 3;
 
     cli_buf_init(&b);
-    cli_show_dump(&b, &st, 0);
+    cli_show_dump(&b, &st, 0, NULL, 0);
     assert_buf(&b, "Memtable (id 12): 0 keys, 0 B\n"
                    "Immutable memtables (0): []\n"
                    "L9 (2): [10, 11]\n"
@@ -348,7 +418,7 @@ static void test_dump_tiers(void **state)
     /* No tiers at all: nothing between the memtables and the iterators. */
     st.n_levels = 0;
     cli_buf_reset(&b);
-    cli_show_dump(&b, &st, 1);
+    cli_show_dump(&b, &st, 1, NULL, 0);
     assert_buf(&b, "Memtable (id 12): 0 keys, 0 B\n"
                    "Immutable memtables (0): []\n"
                    "Open iterators: 0\n");
@@ -378,7 +448,7 @@ static void test_dump_verbose_escapes_keys(void **state)
     st.levels = &lv;
     st.n_levels = 1;
     cli_buf_init(&b);
-    cli_show_dump(&b, &st, 1);
+    cli_show_dump(&b, &st, 1, NULL, 0);
     assert_non_null(strstr(cli_buf_str(&b), "  3.sst: 1003 B, 30 entries, 4 "
                                             "blocks, keys b\"k\\0\\n\".."
                                             "b\"\\xff\\\"\"\n"));
@@ -663,6 +733,7 @@ int main(void)
         cmocka_unit_test(test_flush_and_recovery_events),
         cmocka_unit_test(test_events_without_stdout_lines),
         cmocka_unit_test(test_dump_levels),
+        cmocka_unit_test(test_dump_iterators),
         cmocka_unit_test(test_dump_tiers),
         cmocka_unit_test(test_dump_verbose_escapes_keys),
         cmocka_unit_test(test_stats_every_line),

@@ -1,13 +1,19 @@
 /*
- * test_pins_close.c: an SST kept for a reader that no sweep saw let go is
- * deleted, and reported, when the database closes (db_pins_close).
+ * test_db_internal.c: promises of the db layer that the public API cannot
+ * reach on its own, so these tests use db_int.h.
  *
- * Every public reader sweeps when it lets go (iterator close, get, scan),
- * so this needs the internal API: the test holds a version the way
- * lsm_state_get does (db_ref_current) and drops it with plain
- * version_unref, which never sweeps. The compacted-away SST then stays
- * kept until lsm_close, which must delete its file and send
- * LSM_EVENT_SST_DELETED.
+ * 1. An SST kept for a reader that no sweep saw let go is deleted, and
+ * reported, when the database closes (db_pins_close). Every public reader
+ * sweeps when it lets go (iterator close, get, scan), so this needs the
+ * internal API: the test holds a version the way lsm_state_get does
+ * (db_ref_current) and drops it with plain version_unref, which never sweeps.
+ * The compacted-away SST then stays kept until lsm_close, which must delete its
+ * file and send LSM_EVENT_SST_DELETED.
+ *
+ * 2. lsm_key_history leaves out versions newer than visible_seq, as
+ * lsm_get does: a write that is in the memtable but not yet complete (a
+ * batch being applied, or a write waiting for its group commit) must not
+ * show. The test moves visible_seq back to stand for such a write.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -37,8 +43,7 @@ static void deleted_log_cb(void *ctx, const lsm_event *e)
         return;
     for (size_t i = 0; i < e->n_deleted && log->n < 64; i++) {
         log->ids[log->n] = e->deleted[i];
-        snprintf(log->reasons[log->n], sizeof log->reasons[0], "%s",
-                 e->reason);
+        snprintf(log->reasons[log->n], sizeof log->reasons[0], "%s", e->reason);
         log->n++;
     }
 }
@@ -105,11 +110,48 @@ static void test_kept_sst_deleted_at_close(void **state)
     assert_string_equal(log.reasons[0], "last reader closed");
 }
 
+/* Stands in for a write still being applied: the memtable has it, but
+ * visible_seq does not cover it yet. */
+static void hide_newest_write(lsm_db *db)
+{
+    uint64_t newest = atomic_load(&db->visible_seq);
+    atomic_store(&db->visible_seq, newest - 1);
+}
+
+static void test_history_leaves_out_unfinished_writes(void **state)
+{
+    const char *dir = *state;
+    lsm_db *db;
+    assert_int_equal(lsm_open(dir, NULL, &db), LSM_OK);
+    test_put_str(db, "k", "old");
+    test_put_str(db, "k", "new");
+    hide_newest_write(db);
+
+    lsm_key_version *v;
+    size_t n;
+    assert_int_equal(lsm_key_history(db, "k", 1, &v, &n), LSM_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(v[0].nvalue, 3);
+    assert_memory_equal(v[0].value, "old", 3);
+    test_expect_get(db, "k", "old"); /* and get agrees */
+    lsm_key_history_free(v, n);
+
+    atomic_store(&db->visible_seq, db->last_seq); /* the write completes */
+    assert_int_equal(lsm_key_history(db, "k", 1, &v, &n), LSM_OK);
+    assert_int_equal(n, 2);
+    assert_memory_equal(v[0].value, "new", 3);
+    lsm_key_history_free(v, n);
+    assert_int_equal(lsm_close(db), LSM_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_kept_sst_deleted_at_close,
                                         test_dir_setup, test_dir_teardown),
+        cmocka_unit_test_setup_teardown(
+            test_history_leaves_out_unfinished_writes, test_dir_setup,
+            test_dir_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

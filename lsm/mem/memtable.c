@@ -183,9 +183,16 @@ static void memtable_fill_entry(const skiplist_node *node,
 bool memtable_get_at(memtable *mt, const uint8_t *key, size_t nkey,
                      uint64_t max_seq, entry *out)
 {
+    return memtable_get_counted(mt, key, nkey, max_seq, out, NULL);
+}
+
+bool memtable_get_counted(memtable *mt, const uint8_t *key, size_t nkey,
+                          uint64_t max_seq, entry *out, uint64_t *n_compared)
+{
     if (!key || nkey == 0)
         return false;
-    const skiplist_node *node = skiplist_find(mt->list, key, nkey);
+    const skiplist_node *node =
+        skiplist_find_counted(mt->list, key, nkey, n_compared);
     if (!node)
         return false;
     const memtable_version *v = skiplist_node_payload(node);
@@ -252,7 +259,15 @@ typedef struct memtable_iter {
     memtable *mt;
     const skiplist_node *node;
     const memtable_version *version;
+    iter_stats *stats; /* explained scans only; NULL: count nothing */
 } memtable_iter;
+
+/* Counts the entry the iterator just landed on, if it counts. */
+static void memtable_iter_count(memtable_iter *mi)
+{
+    if (mi->stats && mi->node)
+        mi->stats->entries++;
+}
 
 static bool memtable_iter_valid(const iter *it)
 {
@@ -279,11 +294,11 @@ static int memtable_iter_next(iter *it)
     memtable_iter *mi = (memtable_iter *)it;
     if (!mi->node)
         return LSM_OK;
-    if (mi->version->older) {
+    if (mi->version->older)
         mi->version = mi->version->older;
-        return LSM_OK;
-    }
-    memtable_iter_enter(mi, skiplist_next(mi->node));
+    else
+        memtable_iter_enter(mi, skiplist_next(mi->node));
+    memtable_iter_count(mi);
     return LSM_OK;
 }
 
@@ -293,6 +308,7 @@ static int memtable_iter_seek(iter *it, const uint8_t *key, size_t nkey)
     const skiplist *list = mi->mt->list;
     memtable_iter_enter(mi, key ? skiplist_seek(list, key, nkey)
                                 : skiplist_first(list));
+    memtable_iter_count(mi);
     return LSM_OK;
 }
 
@@ -322,6 +338,11 @@ static const iter_ops memtable_iter_ops = {
  * every other holder unrefs it. NULL when out of memory. */
 iter *memtable_iter_new(memtable *mt)
 {
+    return memtable_iter_new_counted(mt, NULL);
+}
+
+iter *memtable_iter_new_counted(memtable *mt, iter_stats *stats)
+{
     memtable_iter *mi = calloc(1, sizeof(*mi));
     if (!mi) {
         lsm_error(LSM_ENOMEM, "memtable %llu: out of memory for an iterator",
@@ -331,5 +352,6 @@ iter *memtable_iter_new(memtable *mt)
     mi->base.ops = &memtable_iter_ops;
     memtable_ref(mt);
     mi->mt = mt;
+    mi->stats = stats;
     return &mi->base;
 }

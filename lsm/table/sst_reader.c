@@ -116,6 +116,7 @@ typedef struct sst_block_ref {
     cache_handle *handle;
     sst_block *owned;
     const block *blk; /* NULL when nothing is held */
+    bool cached;      /* served by the cache rather than read (traces) */
 } sst_block_ref;
 
 /* --- Opening -------------------------------------------------------------- */
@@ -528,9 +529,11 @@ static int sst_block_acquire(sst *t, uint64_t idx, sst_block_ref *ref)
     ref->handle = NULL;
     ref->owned = NULL;
     ref->blk = NULL;
+    ref->cached = false;
     if (t->cache) {
         ref->handle = block_cache_lookup(t->cache, t->sst_id, idx);
         if (ref->handle) {
+            ref->cached = true;
             COUNTER_ADD(t->ctrs, block_cache_hits, 1);
             ref->blk = &((sst_block *)cache_handle_value(ref->handle))->blk;
             return LSM_OK;
@@ -590,15 +593,21 @@ static int sst_get_copy(const sst *t, const block_entry *e, entry *out,
     return LSM_OK;
 }
 
-/* Whether the filter rules key out, counting the check. */
-static bool sst_filter_excludes(sst *t, const uint8_t *key, size_t nkey)
+/* Whether the filter rules key out, counting the check (in tr too, when
+ * not NULL). */
+static bool sst_filter_excludes(sst *t, const uint8_t *key, size_t nkey,
+                                sst_get_trace *tr)
 {
     if (bloom_is_empty(&t->filter))
         return false;
     COUNTER_ADD(t->ctrs, bloom_checks, 1);
+    if (tr)
+        tr->bloom_checked = true;
     if (bloom_may_contain(&t->filter, key, nkey))
         return false;
     COUNTER_ADD(t->ctrs, bloom_negatives, 1);
+    if (tr)
+        tr->bloom_negative = true;
     return true;
 }
 
@@ -609,21 +618,45 @@ static bool sst_filter_excludes(sst *t, const uint8_t *key, size_t nkey)
 int sst_get(sst *t, const uint8_t *key, size_t nkey, bool *found, entry *out,
             void **owned)
 {
+    return sst_get_traced(t, key, nkey, found, out, owned, NULL);
+}
+
+/* Records in tr (when not NULL) which block the lookup searched and how. */
+static void sst_get_trace_block(sst_get_trace *tr, uint64_t idx,
+                                const sst_block_ref *ref)
+{
+    if (!tr)
+        return;
+    tr->block_searched = true;
+    tr->block_index = idx;
+    tr->block_cached = ref->cached;
+}
+
+int sst_get_traced(sst *t, const uint8_t *key, size_t nkey, bool *found,
+                   entry *out, void **owned, sst_get_trace *tr)
+{
     *found = false;
     *owned = NULL;
-    if (!sst_key_in_range(t, key, nkey) || sst_filter_excludes(t, key, nkey))
+    if (tr)
+        memset(tr, 0, sizeof *tr);
+    if (!sst_key_in_range(t, key, nkey) ||
+        sst_filter_excludes(t, key, nkey, tr))
         return LSM_OK;
     COUNTER_ADD(t->ctrs, sst_probes, 1);
+    if (tr)
+        tr->probed = true;
     uint64_t idx = sst_index_find(t, key, nkey);
     const sst_index_entry *r = &t->index[idx]; /* key <= last key of file */
     if (user_key_cmp(r->first_key, r->n_first_key, key, nkey) > 0)
-        return LSM_OK;
+        return LSM_OK; /* between two blocks: no block can hold it */
     sst_block_ref ref;
     int rc = sst_block_acquire(t, idx, &ref);
     if (rc != LSM_OK)
         return rc;
+    sst_get_trace_block(tr, idx, &ref);
     block_entry e;
-    if (block_seek(ref.blk, key, nkey, &e) &&
+    if (block_seek_counted(ref.blk, key, nkey, &e,
+                           tr ? &tr->n_compared : NULL) &&
         block_entry_key_cmp(&e, key, nkey) == 0) {
         rc = sst_get_copy(t, &e, out, owned);
         *found = rc == LSM_OK;
@@ -640,7 +673,15 @@ typedef struct sst_iter {
     uint64_t block_idx; /* of ref, when ref.blk != NULL */
     sst_block_ref ref;
     block_cursor cur;
+    iter_stats *stats; /* explained scans only; NULL: count nothing */
 } sst_iter;
+
+/* Counts the entry the iterator just landed on, if it counts. */
+static void sst_iter_count_entry(sst_iter *si)
+{
+    if (si->stats && si->cur.valid)
+        si->stats->entries++;
+}
 
 /* Drops the current block; the iterator is then exhausted. */
 static void sst_iter_drop_block(sst_iter *si)
@@ -655,6 +696,12 @@ static int sst_iter_load_block(sst_iter *si, uint64_t idx)
 {
     sst_iter_drop_block(si);
     int rc = sst_block_acquire(si->t, idx, &si->ref);
+    if (rc == LSM_OK && si->stats) {
+        if (si->ref.cached)
+            si->stats->block_cache_hits++;
+        else
+            si->stats->blocks_read++;
+    }
     if (rc == LSM_OK) {
         rc = block_cursor_attach(&si->cur, si->ref.blk);
         if (rc != LSM_OK)
@@ -698,7 +745,9 @@ static int sst_iter_next(iter *it)
     if (!si->cur.valid)
         return LSM_OK;
     block_cursor_next(&si->cur);
-    return sst_iter_skip_exhausted(si);
+    int rc = sst_iter_skip_exhausted(si);
+    sst_iter_count_entry(si);
+    return rc;
 }
 
 static int sst_iter_seek(iter *it, const uint8_t *key, size_t nkey)
@@ -716,7 +765,9 @@ static int sst_iter_seek(iter *it, const uint8_t *key, size_t nkey)
         block_cursor_seek(&si->cur, key, nkey);
     else
         block_cursor_seek_first(&si->cur);
-    return sst_iter_skip_exhausted(si);
+    rc = sst_iter_skip_exhausted(si);
+    sst_iter_count_entry(si);
+    return rc;
 }
 
 static size_t sst_iter_num_active(const iter *it)
@@ -740,11 +791,17 @@ static const iter_ops sst_iter_ops = {
 
 iter *sst_iter_new(sst *t)
 {
+    return sst_iter_new_counted(t, NULL);
+}
+
+iter *sst_iter_new_counted(sst *t, iter_stats *stats)
+{
     sst_iter *si = calloc(1, sizeof *si);
     if (!si)
         return NULL;
     si->base.ops = &sst_iter_ops;
     si->t = t;
+    si->stats = stats;
     block_cursor_init(&si->cur);
     sst_ref(t);
     return &si->base;

@@ -16,7 +16,9 @@
 #ifndef CLI_COMMANDS_H
 #define CLI_COMMANDS_H
 
+#include "format.h"
 #include "lsm.h"
+#include "parse.h"
 
 #include <signal.h>
 #include <stdatomic.h>
@@ -79,6 +81,29 @@ int cli_fail(cli_session *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)))
 #endif
     ;
+
+/* --- For handlers in other files (cmd_*.c), so no command's parsing or
+ * printing is written twice. --- */
+
+/* Reports an engine error of cmd ("error: cmd: lsm_errmsg()") as cli_fail
+ * does, and returns rc. */
+int cli_fail_engine(cli_session *s, const char *cmd, int rc);
+
+/* Appends get's reply to out: KEY=b"VALUE" when found, else KEY not exist
+ * (KEY as typed when plain). */
+void cli_append_get_reply(cli_buf *out, const cli_arg *key, int found,
+                          const void *value, size_t n_value);
+
+/* The bounds of scan [BEGIN END]: range is NULL (everything) or the two
+ * arguments BEGIN and END, both included. A BEGIN sorting after END is
+ * reported as cmd's error: LSM_EINVAL. The bounds point into range. */
+int cli_scan_bounds(cli_session *s, const char *cmd, const cli_arg *range,
+                    lsm_bound *lo, lsm_bound *hi);
+
+/* Prints the pairs of an open iterator as scan does (one b"K"=b"V" line
+ * each, an empty line, N keys scanned); the caller closes it. LSM_OK, or
+ * the error already reported (Ctrl-C, a failed read). */
+int cli_scan_print(cli_session *s, lsm_iter *it);
 
 /* Command names and aliases, for tab completion: the i-th name, or NULL
  * past the last. The strings are static. */

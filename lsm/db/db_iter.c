@@ -67,7 +67,8 @@ static int get_from_sst(sst *t, const uint8_t *key, size_t nkey, bool *decided,
     entry e;
     void *owned = NULL;
     sst_get_trace g;
-    int rc = sst_get_traced(t, key, nkey, &found, &e, &owned, tr ? &g : NULL);
+    int rc = tr ? sst_get_traced(t, key, nkey, &found, &e, &owned, &g)
+                : sst_get(t, key, nkey, &found, &e, &owned);
     if (rc != LSM_OK)
         return rc;
     if (tr)
@@ -155,8 +156,8 @@ static int get_from_version(version *v, uint64_t read_seq, const uint8_t *key,
 
 /* lsm_get; with trace not NULL (lsm_get_explain), also the trace of the
  * get in *trace on LSM_OK and LSM_NOTFOUND. */
-static int db_get(lsm_db *db, const void *key, size_t nkey, void **value,
-                  size_t *nvalue, lsm_read_trace **trace)
+static int db_iter_get(lsm_db *db, const void *key, size_t nkey, void **value,
+                       size_t *nvalue, lsm_read_trace **trace)
 {
     lsm_error_clear();
     if (!db || !value || !nvalue)
@@ -190,7 +191,7 @@ static int db_get(lsm_db *db, const void *key, size_t nkey, void **value,
 int lsm_get(lsm_db *db, const void *key, size_t nkey, void **value,
             size_t *nvalue)
 {
-    return db_get(db, key, nkey, value, nvalue, NULL);
+    return db_iter_get(db, key, nkey, value, nvalue, NULL);
 }
 
 int lsm_get_explain(lsm_db *db, const void *key, size_t nkey, void **value,
@@ -202,7 +203,7 @@ int lsm_get_explain(lsm_db *db, const void *key, size_t nkey, void **value,
                                      "the trace");
     }
     *trace = NULL;
-    return db_get(db, key, nkey, value, nvalue, trace);
+    return db_iter_get(db, key, nkey, value, nvalue, trace);
 }
 
 /* --- choosing the sources of a scan -------------------------------------- */
@@ -272,15 +273,12 @@ static void child_list_push(child_list *cl, iter *it)
     cl->items[cl->n++] = it;
 }
 
-/* With tr (an explained scan), records whether a source is merged in or
- * skipped by range, and returns the stats its iterator counts into; NULL
- * without tr. */
+/* For an explained scan: records whether a source is merged in or skipped
+ * by range, and returns the stats its iterator counts into. */
 static iter_stats *scan_trace_source(read_trace *tr, lsm_read_source source,
                                      uint64_t id, int level, uint64_t tier_id,
                                      bool overlaps)
 {
-    if (!tr)
-        return NULL;
     lsm_read_step *s =
         read_trace_add(tr, source, id, level, tier_id,
                        overlaps ? LSM_READ_OPENED : LSM_READ_SKIPPED_RANGE);
@@ -293,41 +291,61 @@ static bool scan_memtable_overlaps(const memtable *mt, lsm_read_source source,
                                    read_trace *tr, iter_stats **stats)
 {
     bool overlaps = db_iter_memtable_overlaps(mt, lo, hi);
-    *stats = scan_trace_source(tr, source, memtable_id(mt), 0, 0, overlaps);
+    *stats = tr ? scan_trace_source(tr, source, memtable_id(mt), 0, 0, overlaps)
+                : NULL;
     return overlaps;
 }
 
-/* Adds one concat iterator over the SSTs of a level (or tier) that overlap
- * the range: a level counts once in num_active, as in mini-lsm. Their SSTs
- * never overlap, and the overlapping ones are consecutive. With tr, each
- * SST is recorded, and the stats of those merged are handed to the concat
- * iterator. */
-static void child_list_push_run(child_list *cl, const sorted_run *run,
-                                const lsm_bound *lo, const lsm_bound *hi,
-                                read_trace *tr, int level, uint64_t tier_id)
+/* An explained scan of run l of v, whose SSTs first..first+n-1 overlap the
+ * range: records every SST of the run and adds a concat iterator that
+ * counts into the steps of those n. */
+static void child_list_push_run_traced(child_list *cl, const version *v,
+                                       size_t l, size_t first, size_t n,
+                                       read_trace *tr)
 {
-    size_t first = 0, n = 0;
-    iter_stats **stats = tr ? calloc(run->n_ssts + 1, sizeof *stats) : NULL;
-    if (tr && !stats) {
+    const sorted_run *run = &v->levels[l];
+    int level;
+    uint64_t tier_id;
+    read_trace_place(v, l, &level, &tier_id);
+    iter_stats **stats = calloc(n + 1, sizeof *stats);
+    if (!stats) {
         cl->oom = true;
         return;
     }
     for (size_t i = 0; i < run->n_ssts; i++) {
-        bool overlaps = db_iter_sst_overlaps(run->ssts[i], lo, hi);
+        bool opened = i >= first && i < first + n;
         iter_stats *st = scan_trace_source(
-            tr, LSM_SOURCE_SST, sst_id(run->ssts[i]), level, tier_id, overlaps);
-        if (!overlaps)
-            continue;
-        if (n == 0)
-            first = i;
-        if (stats)
-            stats[n] = st;
-        n++;
+            tr, LSM_SOURCE_SST, sst_id(run->ssts[i]), level, tier_id, opened);
+        if (opened)
+            stats[i - first] = st;
     }
     if (n > 0)
         child_list_push(cl,
                         concat_iter_new_counted(run->ssts + first, n, stats));
     free(stats);
+}
+
+/* Adds one concat iterator over the SSTs of a level (or tier) that overlap
+ * the range: a level counts once in num_active, as in mini-lsm. Their SSTs
+ * never overlap, and the overlapping ones are consecutive. With tr, an
+ * explained scan, every SST is recorded too. */
+static void child_list_push_run(child_list *cl, const version *v, size_t l,
+                                const lsm_bound *lo, const lsm_bound *hi,
+                                read_trace *tr)
+{
+    const sorted_run *run = &v->levels[l];
+    size_t first = 0, n = 0;
+    for (size_t i = 0; i < run->n_ssts; i++) {
+        if (!db_iter_sst_overlaps(run->ssts[i], lo, hi))
+            continue;
+        if (n == 0)
+            first = i;
+        n++;
+    }
+    if (tr)
+        child_list_push_run_traced(cl, v, l, first, n, tr);
+    else if (n > 0)
+        child_list_push(cl, concat_iter_new(run->ssts + first, n));
 }
 
 /* Merges the list's children (newest first) and frees the list. NULL on
@@ -361,17 +379,14 @@ static iter *scan_sources(version *v, const lsm_bound *lo, const lsm_bound *hi,
             child_list_push(&mems, memtable_iter_new_counted(v->imm[i], st));
     for (size_t i = 0; i < v->n_l0; i++) {
         bool overlaps = db_iter_sst_overlaps(v->l0[i], lo, hi);
-        st = scan_trace_source(tr, LSM_SOURCE_SST, sst_id(v->l0[i]), 0, 0,
-                               overlaps);
+        st = tr ? scan_trace_source(tr, LSM_SOURCE_SST, sst_id(v->l0[i]), 0, 0,
+                                    overlaps)
+                : NULL;
         if (overlaps)
             child_list_push(&l0, sst_iter_new_counted(v->l0[i], st));
     }
-    for (size_t l = 0; l < v->n_levels; l++) {
-        int level = 0;
-        uint64_t tier_id = 0;
-        read_trace_place(v, l, &level, &tier_id);
-        child_list_push_run(&levels, &v->levels[l], lo, hi, tr, level, tier_id);
-    }
+    for (size_t l = 0; l < v->n_levels; l++)
+        child_list_push_run(&levels, v, l, lo, hi, tr);
     iter *mem_it = child_list_merge(&mems);
     iter *l0_it = child_list_merge(&l0);
     iter *levels_it = child_list_merge(&levels);
@@ -552,8 +567,8 @@ static int check_bound(const lsm_bound *b, const char *which)
 
 /* lsm_scan, and with explain lsm_scan_explain (the iterator keeps a
  * trace). */
-static int db_scan(lsm_db *db, const lsm_bound *lo, const lsm_bound *hi,
-                   bool explain, lsm_iter **out)
+static int db_iter_scan(lsm_db *db, const lsm_bound *lo, const lsm_bound *hi,
+                        bool explain, lsm_iter **out)
 {
     static const lsm_bound unbounded = {.kind = LSM_BOUND_UNBOUNDED};
     lsm_error_clear();
@@ -603,13 +618,13 @@ static int db_scan(lsm_db *db, const lsm_bound *lo, const lsm_bound *hi,
 int lsm_scan(lsm_db *db, const lsm_bound *lo, const lsm_bound *hi,
              lsm_iter **out)
 {
-    return db_scan(db, lo, hi, false, out);
+    return db_iter_scan(db, lo, hi, false, out);
 }
 
 int lsm_scan_explain(lsm_db *db, const lsm_bound *lo, const lsm_bound *hi,
                      lsm_iter **out)
 {
-    return db_scan(db, lo, hi, true, out);
+    return db_iter_scan(db, lo, hi, true, out);
 }
 
 int lsm_iter_trace(const lsm_iter *it, lsm_read_trace **out)

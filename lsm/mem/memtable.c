@@ -180,19 +180,17 @@ static void memtable_fill_entry(const skiplist_node *node,
     }
 }
 
-bool memtable_get_at(memtable *mt, const uint8_t *key, size_t nkey,
-                     uint64_t max_seq, entry *out)
-{
-    return memtable_get_counted(mt, key, nkey, max_seq, out, NULL);
-}
-
-bool memtable_get_counted(memtable *mt, const uint8_t *key, size_t nkey,
-                          uint64_t max_seq, entry *out, uint64_t *n_compared)
+/* memtable_get_at and memtable_get_counted: inlined into each, so the
+ * plain one calls the plain skiplist_find. */
+static inline bool memtable_get_with(memtable *mt, const uint8_t *key,
+                                     size_t nkey, uint64_t max_seq, entry *out,
+                                     uint64_t *n_compared)
 {
     if (!key || nkey == 0)
         return false;
     const skiplist_node *node =
-        skiplist_find_counted(mt->list, key, nkey, n_compared);
+        n_compared ? skiplist_find_counted(mt->list, key, nkey, n_compared)
+                   : skiplist_find(mt->list, key, nkey);
     if (!node)
         return false;
     const memtable_version *v = skiplist_node_payload(node);
@@ -202,6 +200,18 @@ bool memtable_get_counted(memtable *mt, const uint8_t *key, size_t nkey,
         return false;
     memtable_fill_entry(node, v, out);
     return true;
+}
+
+bool memtable_get_at(memtable *mt, const uint8_t *key, size_t nkey,
+                     uint64_t max_seq, entry *out)
+{
+    return memtable_get_with(mt, key, nkey, max_seq, out, NULL);
+}
+
+bool memtable_get_counted(memtable *mt, const uint8_t *key, size_t nkey,
+                          uint64_t max_seq, entry *out, uint64_t *n_compared)
+{
+    return memtable_get_with(mt, key, nkey, max_seq, out, n_compared);
 }
 
 bool memtable_get(memtable *mt, const uint8_t *key, size_t nkey, entry *out)
@@ -262,10 +272,10 @@ typedef struct memtable_iter {
     iter_stats *stats; /* explained scans only; NULL: count nothing */
 } memtable_iter;
 
-/* Counts the entry the iterator just landed on, if it counts. */
+/* Counts the entry a counting iterator just landed on, if any. */
 static void memtable_iter_count(memtable_iter *mi)
 {
-    if (mi->stats && mi->node)
+    if (mi->node)
         mi->stats->entries++;
 }
 
@@ -294,11 +304,11 @@ static int memtable_iter_next(iter *it)
     memtable_iter *mi = (memtable_iter *)it;
     if (!mi->node)
         return LSM_OK;
-    if (mi->version->older)
+    if (mi->version->older) {
         mi->version = mi->version->older;
-    else
-        memtable_iter_enter(mi, skiplist_next(mi->node));
-    memtable_iter_count(mi);
+        return LSM_OK;
+    }
+    memtable_iter_enter(mi, skiplist_next(mi->node));
     return LSM_OK;
 }
 
@@ -308,7 +318,6 @@ static int memtable_iter_seek(iter *it, const uint8_t *key, size_t nkey)
     const skiplist *list = mi->mt->list;
     memtable_iter_enter(mi, key ? skiplist_seek(list, key, nkey)
                                 : skiplist_first(list));
-    memtable_iter_count(mi);
     return LSM_OK;
 }
 
@@ -333,6 +342,32 @@ static const iter_ops memtable_iter_ops = {
     .destroy = memtable_iter_destroy,
 };
 
+/* An explained scan's memtable iterator: next and seek count the entry
+ * they land on. A table of its own, so plain iterators test nothing per
+ * entry. */
+static int memtable_iter_next_counted(iter *it)
+{
+    int rc = memtable_iter_next(it);
+    memtable_iter_count((memtable_iter *)it);
+    return rc;
+}
+
+static int memtable_iter_seek_counted(iter *it, const uint8_t *key, size_t nkey)
+{
+    int rc = memtable_iter_seek(it, key, nkey);
+    memtable_iter_count((memtable_iter *)it);
+    return rc;
+}
+
+static const iter_ops memtable_iter_counted_ops = {
+    .valid = memtable_iter_valid,
+    .current = memtable_iter_current,
+    .next = memtable_iter_next_counted,
+    .seek = memtable_iter_seek_counted,
+    .num_active = memtable_iter_num_active,
+    .destroy = memtable_iter_destroy,
+};
+
 /* The iterator is freed with iter_destroy, which drops its reference; until
  * then the memtable (and every entry view it hands out) stays alive even if
  * every other holder unrefs it. NULL when out of memory. */
@@ -349,7 +384,7 @@ iter *memtable_iter_new_counted(memtable *mt, iter_stats *stats)
                   (unsigned long long)mt->memtable_id);
         return NULL;
     }
-    mi->base.ops = &memtable_iter_ops;
+    mi->base.ops = stats ? &memtable_iter_counted_ops : &memtable_iter_ops;
     memtable_ref(mt);
     mi->mt = mt;
     mi->stats = stats;

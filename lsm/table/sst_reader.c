@@ -611,16 +611,6 @@ static bool sst_filter_excludes(sst *t, const uint8_t *key, size_t nkey,
     return true;
 }
 
-/* The copy in *owned (see sst_int.h) is laid out as: value bytes, one NUL
- * byte (not counted in nvalue), key bytes; so *owned == out->value, a
- * NUL-terminated copy of the value that lsm_get can hand out as is. The
- * caller frees *owned. On a miss or an error *owned is NULL. */
-int sst_get(sst *t, const uint8_t *key, size_t nkey, bool *found, entry *out,
-            void **owned)
-{
-    return sst_get_traced(t, key, nkey, found, out, owned, NULL);
-}
-
 /* Records in tr (when not NULL) which block the lookup searched and how. */
 static void sst_get_trace_block(sst_get_trace *tr, uint64_t idx,
                                 const sst_block_ref *ref)
@@ -632,8 +622,16 @@ static void sst_get_trace_block(sst_get_trace *tr, uint64_t idx,
     tr->block_cached = ref->cached;
 }
 
-int sst_get_traced(sst *t, const uint8_t *key, size_t nkey, bool *found,
-                   entry *out, void **owned, sst_get_trace *tr)
+/* sst_get and sst_get_traced: inlined into each, so the plain one's tests
+ * of tr fold away (the read path's cost stays that of before traces).
+ *
+ * The copy in *owned (see sst_int.h) is laid out as: value bytes, one NUL
+ * byte (not counted in nvalue), key bytes; so *owned == out->value, a
+ * NUL-terminated copy of the value that lsm_get can hand out as is. The
+ * caller frees *owned. On a miss or an error *owned is NULL. */
+static inline int sst_get_with(sst *t, const uint8_t *key, size_t nkey,
+                               bool *found, entry *out, void **owned,
+                               sst_get_trace *tr)
 {
     *found = false;
     *owned = NULL;
@@ -655,14 +653,27 @@ int sst_get_traced(sst *t, const uint8_t *key, size_t nkey, bool *found,
         return rc;
     sst_get_trace_block(tr, idx, &ref);
     block_entry e;
-    if (block_seek_counted(ref.blk, key, nkey, &e,
-                           tr ? &tr->n_compared : NULL) &&
-        block_entry_key_cmp(&e, key, nkey) == 0) {
+    bool at_or_after =
+        tr ? block_seek_counted(ref.blk, key, nkey, &e, &tr->n_compared)
+           : block_seek(ref.blk, key, nkey, &e);
+    if (at_or_after && block_entry_key_cmp(&e, key, nkey) == 0) {
         rc = sst_get_copy(t, &e, out, owned);
         *found = rc == LSM_OK;
     }
     sst_block_release(t, &ref);
     return rc;
+}
+
+int sst_get(sst *t, const uint8_t *key, size_t nkey, bool *found, entry *out,
+            void **owned)
+{
+    return sst_get_with(t, key, nkey, found, out, owned, NULL);
+}
+
+int sst_get_traced(sst *t, const uint8_t *key, size_t nkey, bool *found,
+                   entry *out, void **owned, sst_get_trace *tr)
+{
+    return sst_get_with(t, key, nkey, found, out, owned, tr);
 }
 
 /* --- Iterator ------------------------------------------------------------- */
@@ -676,10 +687,10 @@ typedef struct sst_iter {
     iter_stats *stats; /* explained scans only; NULL: count nothing */
 } sst_iter;
 
-/* Counts the entry the iterator just landed on, if it counts. */
+/* Counts the entry a counting iterator just landed on, if any. */
 static void sst_iter_count_entry(sst_iter *si)
 {
-    if (si->stats && si->cur.valid)
+    if (si->cur.valid)
         si->stats->entries++;
 }
 
@@ -745,9 +756,7 @@ static int sst_iter_next(iter *it)
     if (!si->cur.valid)
         return LSM_OK;
     block_cursor_next(&si->cur);
-    int rc = sst_iter_skip_exhausted(si);
-    sst_iter_count_entry(si);
-    return rc;
+    return sst_iter_skip_exhausted(si);
 }
 
 static int sst_iter_seek(iter *it, const uint8_t *key, size_t nkey)
@@ -765,9 +774,7 @@ static int sst_iter_seek(iter *it, const uint8_t *key, size_t nkey)
         block_cursor_seek(&si->cur, key, nkey);
     else
         block_cursor_seek_first(&si->cur);
-    rc = sst_iter_skip_exhausted(si);
-    sst_iter_count_entry(si);
-    return rc;
+    return sst_iter_skip_exhausted(si);
 }
 
 static size_t sst_iter_num_active(const iter *it)
@@ -789,6 +796,27 @@ static const iter_ops sst_iter_ops = {
     sst_iter_seek,  sst_iter_num_active, sst_iter_destroy,
 };
 
+/* An explained scan's SST iterator: next and seek count the entry they
+ * land on. A table of its own, so plain iterators test nothing per entry. */
+static int sst_iter_next_counted(iter *it)
+{
+    int rc = sst_iter_next(it);
+    sst_iter_count_entry((sst_iter *)it);
+    return rc;
+}
+
+static int sst_iter_seek_counted(iter *it, const uint8_t *key, size_t nkey)
+{
+    int rc = sst_iter_seek(it, key, nkey);
+    sst_iter_count_entry((sst_iter *)it);
+    return rc;
+}
+
+static const iter_ops sst_iter_counted_ops = {
+    sst_iter_valid,        sst_iter_current,    sst_iter_next_counted,
+    sst_iter_seek_counted, sst_iter_num_active, sst_iter_destroy,
+};
+
 iter *sst_iter_new(sst *t)
 {
     return sst_iter_new_counted(t, NULL);
@@ -799,7 +827,7 @@ iter *sst_iter_new_counted(sst *t, iter_stats *stats)
     sst_iter *si = calloc(1, sizeof *si);
     if (!si)
         return NULL;
-    si->base.ops = &sst_iter_ops;
+    si->base.ops = stats ? &sst_iter_counted_ops : &sst_iter_ops;
     si->t = t;
     si->stats = stats;
     block_cursor_init(&si->cur);

@@ -223,8 +223,8 @@ static void check_l0_step(const fixture *f, const lsm_state *st, size_t i_l0,
     const lsm_sst_info *info = &st->l0[i_l0];
     assert_int_equal(s->id, info->sst_id); /* L0 newest first */
     const source_model *m = model_find(f, s->id, LSM_SOURCE_SST);
-    bool in_range = key_in(k, info->first_key, info->nfirst_key,
-                           info->last_key, info->nlast_key);
+    bool in_range = key_in(k, info->first_key, info->nfirst_key, info->last_key,
+                           info->nlast_key);
     switch (s->outcome) {
     case LSM_READ_SKIPPED_RANGE:
         assert_false(in_range);
@@ -258,8 +258,8 @@ static void check_deciding_step(const fixture *f, const lsm_read_step *s,
     int newest = model_newest(f, i);
     const source_model *m = &f->src[newest];
     assert_int_equal(s->id, m->id);
-    assert_int_equal(s->source, newest == 0 ? LSM_SOURCE_MEMTABLE
-                                            : LSM_SOURCE_SST);
+    assert_int_equal(s->source,
+                     newest == 0 ? LSM_SOURCE_MEMTABLE : LSM_SOURCE_SST);
     if (m->has[i] == 't') {
         assert_int_equal(rc, LSM_NOTFOUND);
         assert_int_equal(s->outcome, LSM_READ_TOMBSTONE);
@@ -316,8 +316,8 @@ static void check_l0_get(fixture *f, unsigned i, get_tally *tally)
     for (size_t s = 1; s < last_checked; s++)
         check_l0_step(f, st, s - 1, &t->steps[s], i, tally);
     if (newest >= 0) {
-        check_deciding_step(f, &t->steps[t->n_steps - 1], i, rc, value,
-                            nvalue, tally);
+        check_deciding_step(f, &t->steps[t->n_steps - 1], i, rc, value, nvalue,
+                            tally);
     } else {
         /* Not found anywhere: every L0 SST was considered. */
         assert_int_equal(rc, LSM_NOTFOUND);
@@ -571,14 +571,12 @@ static void check_scan(fixture *f, unsigned lo_i, unsigned hi_i)
         } else {
             const lsm_sst_info *info = &st->l0[s - 1];
             assert_int_equal(step->source, LSM_SOURCE_SST);
-            overlaps = range_overlaps(lo, hi, info->first_key,
-                                      info->nfirst_key, info->last_key,
-                                      info->nlast_key);
+            overlaps = range_overlaps(lo, hi, info->first_key, info->nfirst_key,
+                                      info->last_key, info->nlast_key);
         }
-        assert_int_equal(step->outcome, overlaps ? LSM_READ_OPENED
-                                                 : LSM_READ_SKIPPED_RANGE);
-        assert_int_equal(step->entries_examined,
-                         overlaps ? e.entries[s] : 0);
+        assert_int_equal(step->outcome,
+                         overlaps ? LSM_READ_OPENED : LSM_READ_SKIPPED_RANGE);
+        assert_int_equal(step->entries_examined, overlaps ? e.entries[s] : 0);
         if (step->source == LSM_SOURCE_SST && step->entries_examined > 0)
             assert_true(step->blocks_read + step->cache_hits > 0);
         visited += step->entries_examined > 0;
@@ -794,8 +792,8 @@ int main(void)
                                         setup_none, teardown),
         cmocka_unit_test_setup_teardown(test_get_trace_in_a_level, setup_none,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_get_trace_names_tiers,
-                                        setup_none, teardown),
+        cmocka_unit_test_setup_teardown(test_get_trace_names_tiers, setup_none,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_scan_trace_matches_model,
                                         setup_none, teardown),
         cmocka_unit_test_setup_teardown(test_scan_trace_counts_newer_entries,

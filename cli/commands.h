@@ -16,6 +16,7 @@
 #ifndef CLI_COMMANDS_H
 #define CLI_COMMANDS_H
 
+#include "format.h"
 #include "lsm.h"
 #include "parse.h"
 
@@ -89,18 +90,26 @@ int cli_fail(cli_session *s, const char *fmt, ...)
 #endif
     ;
 
-/* Reports an engine error for cmd and returns rc: "error: cmd: details". */
+/* --- For handlers in other files (cmd_*.c), so no command's parsing or
+ * printing is written twice. --- */
+
+/* Reports an engine error of cmd ("error: cmd: lsm_errmsg()") as cli_fail
+ * does, and returns rc. */
 int cli_fail_engine(cli_session *s, const char *cmd, int rc);
 
 /* Counts a failure whose message was already printed (or cannot be). */
 void cli_count_failure(cli_session *s);
 
-/* scan's bounds, for every command that takes them: unbounded when begin
- * is NULL, else [begin, end], both included. A BEGIN that sorts after END
- * is reported as cmd's error (LSM_EINVAL). The bounds point into the
- * arguments. */
-int cli_scan_bounds(cli_session *s, const char *cmd, const cli_arg *begin,
-                    const cli_arg *end, lsm_bound *lo, lsm_bound *hi);
+/* Appends get's reply to out: KEY=b"VALUE" when found, else KEY not exist
+ * (KEY as typed when plain). */
+void cli_append_get_reply(cli_buf *out, const cli_arg *key, int found,
+                          const void *value, size_t n_value);
+
+/* The bounds of scan [BEGIN END]: range is NULL (everything) or the two
+ * arguments BEGIN and END, both included. A BEGIN sorting after END is
+ * reported as cmd's error: LSM_EINVAL. The bounds point into range. */
+int cli_scan_bounds(cli_session *s, const char *cmd, const cli_arg *range,
+                    lsm_bound *lo, lsm_bound *hi);
 
 /* Prints up to max pairs of it as scan prints them (b"KEY"=b"VALUE"),
  * moving it on past each; *n_printed says how many. Ctrl-C stops it
@@ -108,6 +117,11 @@ int cli_scan_bounds(cli_session *s, const char *cmd, const cli_arg *begin,
  * error it reported as cmd's. */
 int cli_scan_print_pairs(cli_session *s, const char *cmd, lsm_iter *it,
                          uint64_t max, uint64_t *n_printed);
+
+/* Prints every pair of an open iterator as scan does (one b"K"=b"V" line
+ * each, an empty line, N keys scanned); the caller closes it. LSM_OK, or
+ * the error already reported as cmd's (Ctrl-C, a failed read). */
+int cli_scan_print(cli_session *s, const char *cmd, lsm_iter *it);
 
 /* Command names and aliases, for tab completion: the i-th name, or NULL
  * past the last. The strings are static. */

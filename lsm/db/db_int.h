@@ -233,6 +233,9 @@ struct lsm_iter {
     const uint8_t *value;
     size_t nvalue;
     bool valid;
+    /* lsm_scan_explain only, else NULL: the scan's trace, owned; its
+     * sources' iterators count into it (read_trace_int.h). */
+    struct read_trace *trace;
 };
 
 /* --- shared by the engine files (defined in db.c unless marked) -------- */

@@ -22,6 +22,7 @@
  * database as it was when opened.
  */
 #include "db/db_int.h"
+#include "db/read_trace_int.h"
 
 #include "util/status_int.h"
 
@@ -49,17 +50,29 @@ static int get_result(const entry *e, void **value, size_t *nvalue)
     return LSM_OK;
 }
 
-/* Searches one SST. *decided is set when it knows the key (value or
- * tombstone); rc is then the get's answer. */
+/* Where a get looks in an SST, for its trace: the run it belongs to. */
+typedef struct get_place {
+    int level;        /* 0 for L0, n for Ln, -1 in a tier */
+    uint64_t tier_id; /* a tier's id, else 0 */
+} get_place;
+
+/* Searches one SST whose key range holds key. *decided is set when it knows
+ * the key (value or tombstone); rc is then the get's answer. With tr, the
+ * step is recorded there. */
 static int get_from_sst(sst *t, const uint8_t *key, size_t nkey, bool *decided,
-                        void **value, size_t *nvalue)
+                        void **value, size_t *nvalue, read_trace *tr,
+                        get_place at)
 {
     bool found = false;
     entry e;
     void *owned = NULL;
-    int rc = sst_get(t, key, nkey, &found, &e, &owned);
+    sst_get_trace g;
+    int rc = tr ? sst_get_traced(t, key, nkey, &found, &e, &owned, &g)
+                : sst_get(t, key, nkey, &found, &e, &owned);
     if (rc != LSM_OK)
         return rc;
+    if (tr)
+        read_trace_sst_get(tr, sst_id(t), at.level, at.tier_id, &g, found, &e);
     if (!found)
         return LSM_OK;
     *decided = true;
@@ -75,34 +88,76 @@ static size_t level_find(const sorted_run *lv, const uint8_t *key, size_t nkey)
     return sst_find_by_last_key(lv->ssts, lv->n_ssts, key, nkey);
 }
 
+/* Searches a memtable for the newest version of key visible at read_seq;
+ * with tr, records the search. */
+static bool get_from_memtable(memtable *mt, lsm_read_source source,
+                              uint64_t read_seq, const uint8_t *key,
+                              size_t nkey, entry *e, read_trace *tr)
+{
+    if (!tr)
+        return memtable_get_at(mt, key, nkey, read_seq, e);
+    uint64_t n_compared = 0;
+    bool found = memtable_get_counted(mt, key, nkey, read_seq, e, &n_compared);
+    read_trace_memtable_get(tr, source, memtable_id(mt), found, e, n_compared);
+    return found;
+}
+
+/* Searches t if its key range holds key (else, with tr, records the skip). */
+static int get_from_candidate(sst *t, const uint8_t *key, size_t nkey,
+                              bool *decided, void **value, size_t *nvalue,
+                              read_trace *tr, get_place at)
+{
+    if (sst_key_in_range(t, key, nkey))
+        return get_from_sst(t, key, nkey, decided, value, nvalue, tr, at);
+    if (tr)
+        read_trace_add(tr, LSM_SOURCE_SST, sst_id(t), at.level, at.tier_id,
+                       LSM_READ_SKIPPED_RANGE);
+    return LSM_OK;
+}
+
+/* The get itself; tr (NULL for a plain get) receives every step. */
 static int get_from_version(version *v, uint64_t read_seq, const uint8_t *key,
-                            size_t nkey, void **value, size_t *nvalue)
+                            size_t nkey, void **value, size_t *nvalue,
+                            read_trace *tr)
 {
     entry e;
-    if (memtable_get_at(v->mem, key, nkey, read_seq, &e))
+    if (get_from_memtable(v->mem, LSM_SOURCE_MEMTABLE, read_seq, key, nkey, &e,
+                          tr))
         return get_result(&e, value, nvalue);
     for (size_t i = 0; i < v->n_imm; i++)
-        if (memtable_get_at(v->imm[i], key, nkey, read_seq, &e))
+        if (get_from_memtable(v->imm[i], LSM_SOURCE_IMMUTABLE, read_seq, key,
+                              nkey, &e, tr))
             return get_result(&e, value, nvalue);
 
     bool decided = false;
     int rc = LSM_OK;
+    get_place at = {0, 0};
     for (size_t i = 0; i < v->n_l0 && !decided && rc == LSM_OK; i++)
-        if (sst_key_in_range(v->l0[i], key, nkey))
-            rc = get_from_sst(v->l0[i], key, nkey, &decided, value, nvalue);
+        rc = get_from_candidate(v->l0[i], key, nkey, &decided, value, nvalue,
+                                tr, at);
     for (size_t l = 0; l < v->n_levels && !decided && rc == LSM_OK; l++) {
         const sorted_run *lv = &v->levels[l];
+        if (lv->n_ssts == 0)
+            continue;
+        /* The one SST that may hold key; past them all, the last one is
+         * where the search ended, and its range excludes key. */
         size_t i = level_find(lv, key, nkey);
-        if (i < lv->n_ssts && sst_key_in_range(lv->ssts[i], key, nkey))
-            rc = get_from_sst(lv->ssts[i], key, nkey, &decided, value, nvalue);
+        if (i == lv->n_ssts)
+            i--;
+        if (tr)
+            read_trace_place(v, l, &at.level, &at.tier_id);
+        rc = get_from_candidate(lv->ssts[i], key, nkey, &decided, value, nvalue,
+                                tr, at);
     }
     if (rc == LSM_OK && !decided)
         rc = LSM_NOTFOUND;
     return rc;
 }
 
-int lsm_get(lsm_db *db, const void *key, size_t nkey, void **value,
-            size_t *nvalue)
+/* lsm_get; with trace not NULL (lsm_get_explain), also the trace of the
+ * get in *trace on LSM_OK and LSM_NOTFOUND. */
+static int db_iter_get(lsm_db *db, const void *key, size_t nkey, void **value,
+                       size_t *nvalue, lsm_read_trace **trace)
 {
     lsm_error_clear();
     if (!db || !value || !nvalue)
@@ -120,9 +175,35 @@ int lsm_get(lsm_db *db, const void *key, size_t nkey, void **value,
     uint64_t read_seq =
         atomic_load_explicit(&db->visible_seq, memory_order_acquire);
     version *v = db_ref_current(db);
-    rc = get_from_version(v, read_seq, key, nkey, value, nvalue);
+    read_trace *tr = NULL;
+    if (trace && !(tr = read_trace_new(v)))
+        rc = lsm_error(LSM_ENOMEM, "out of memory for a read trace");
+    else
+        rc = get_from_version(v, read_seq, key, nkey, value, nvalue, tr);
     db_pins_release_version(db, v);
+    if (tr && (rc == LSM_OK || rc == LSM_NOTFOUND))
+        *trace = read_trace_finish_get(tr);
+    else
+        read_trace_free(tr);
     return rc;
+}
+
+int lsm_get(lsm_db *db, const void *key, size_t nkey, void **value,
+            size_t *nvalue)
+{
+    return db_iter_get(db, key, nkey, value, nvalue, NULL);
+}
+
+int lsm_get_explain(lsm_db *db, const void *key, size_t nkey, void **value,
+                    size_t *nvalue, lsm_read_trace **trace)
+{
+    if (!trace) {
+        lsm_error_clear();
+        return lsm_error(LSM_EINVAL, "lsm_get_explain needs somewhere to put "
+                                     "the trace");
+    }
+    *trace = NULL;
+    return db_iter_get(db, key, nkey, value, nvalue, trace);
 }
 
 /* --- choosing the sources of a scan -------------------------------------- */
@@ -192,14 +273,68 @@ static void child_list_push(child_list *cl, iter *it)
     cl->items[cl->n++] = it;
 }
 
+/* For an explained scan: records whether a source is merged in or skipped
+ * by range, and returns the stats its iterator counts into. */
+static iter_stats *scan_trace_source(read_trace *tr, lsm_read_source source,
+                                     uint64_t id, int level, uint64_t tier_id,
+                                     bool overlaps)
+{
+    lsm_read_step *s =
+        read_trace_add(tr, source, id, level, tier_id,
+                       overlaps ? LSM_READ_OPENED : LSM_READ_SKIPPED_RANGE);
+    return read_trace_stats(tr, s);
+}
+
+/* Whether a memtable overlaps the range, recorded in tr when tracing. */
+static bool scan_memtable_overlaps(const memtable *mt, lsm_read_source source,
+                                   const lsm_bound *lo, const lsm_bound *hi,
+                                   read_trace *tr, iter_stats **stats)
+{
+    bool overlaps = db_iter_memtable_overlaps(mt, lo, hi);
+    *stats = tr ? scan_trace_source(tr, source, memtable_id(mt), 0, 0, overlaps)
+                : NULL;
+    return overlaps;
+}
+
+/* An explained scan of run l of v, whose SSTs first..first+n-1 overlap the
+ * range: records every SST of the run and adds a concat iterator that
+ * counts into the steps of those n. */
+static void child_list_push_run_traced(child_list *cl, const version *v,
+                                       size_t l, size_t first, size_t n,
+                                       read_trace *tr)
+{
+    const sorted_run *run = &v->levels[l];
+    int level;
+    uint64_t tier_id;
+    read_trace_place(v, l, &level, &tier_id);
+    iter_stats **stats = calloc(n + 1, sizeof *stats);
+    if (!stats) {
+        cl->oom = true;
+        return;
+    }
+    for (size_t i = 0; i < run->n_ssts; i++) {
+        bool opened = i >= first && i < first + n;
+        iter_stats *st = scan_trace_source(
+            tr, LSM_SOURCE_SST, sst_id(run->ssts[i]), level, tier_id, opened);
+        if (opened)
+            stats[i - first] = st;
+    }
+    if (n > 0)
+        child_list_push(cl,
+                        concat_iter_new_counted(run->ssts + first, n, stats));
+    free(stats);
+}
+
 /* Adds one concat iterator over the SSTs of a level (or tier) that overlap
  * the range: a level counts once in num_active, as in mini-lsm. Their SSTs
  * never overlap, and the overlapping ones are consecutive. Records them in
- * pins, each with its level (or tier). */
-static void child_list_push_run(child_list *cl, const sorted_run *run,
-                                bool tiered, const lsm_bound *lo,
-                                const lsm_bound *hi, iter_pins *pins)
+ * pins, each with its level (or tier); with tr, an explained scan, every
+ * SST is recorded in the trace too. */
+static void child_list_push_run(child_list *cl, const version *v, size_t l,
+                                const lsm_bound *lo, const lsm_bound *hi,
+                                read_trace *tr, iter_pins *pins)
 {
+    const sorted_run *run = &v->levels[l];
     size_t first = 0, n = 0;
     for (size_t i = 0; i < run->n_ssts; i++) {
         if (!db_iter_sst_overlaps(run->ssts[i], lo, hi))
@@ -208,12 +343,14 @@ static void child_list_push_run(child_list *cl, const sorted_run *run,
             first = i;
         n++;
     }
-    if (n > 0)
+    if (tr)
+        child_list_push_run_traced(cl, v, l, first, n, tr);
+    else if (n > 0)
         child_list_push(cl, concat_iter_new(run->ssts + first, n));
     for (size_t i = first; i < first + n; i++)
         db_pins_add_sst(pins, sst_id(run->ssts[i]),
-                        tiered ? -1 : (int)run->run_id,
-                        tiered ? run->run_id : 0);
+                        v->tiered ? -1 : (int)run->run_id,
+                        v->tiered ? run->run_id : 0);
 }
 
 /* Merges the list's children (newest first) and frees the list. NULL on
@@ -230,35 +367,45 @@ static iter *child_list_merge(child_list *cl)
     return merged;
 }
 
-/* Adds an iterator over memtable mt when it overlaps the range. */
+/* Adds an iterator over memtable mt when it overlaps the range, recording
+ * it in pins (and, with tr, whether it was merged or skipped). */
 static void child_list_push_memtable(child_list *cl, memtable *mt,
+                                     lsm_read_source source,
                                      const lsm_bound *lo, const lsm_bound *hi,
-                                     iter_pins *pins)
+                                     read_trace *tr, iter_pins *pins)
 {
-    if (!db_iter_memtable_overlaps(mt, lo, hi))
+    iter_stats *st;
+    if (!scan_memtable_overlaps(mt, source, lo, hi, tr, &st))
         return;
-    child_list_push(cl, memtable_iter_new(mt));
+    child_list_push(cl, memtable_iter_new_counted(mt, st));
     db_pins_add_memtable(pins, memtable_id(mt));
 }
 
 /* Builds the merged iterator over every source of v that overlaps the
- * range, recording each in pins (what the iterator keeps alive). NULL when
- * out of memory. */
+ * range, recording each in pins (what the iterator keeps alive); with tr
+ * (an explained scan) records every source, merged or skipped, in it and
+ * has the merged ones count into it. NULL when out of memory. */
 static iter *scan_sources(version *v, const lsm_bound *lo, const lsm_bound *hi,
-                          iter_pins *pins)
+                          read_trace *tr, iter_pins *pins)
 {
     child_list mems = {0}, l0 = {0}, levels = {0};
-    child_list_push_memtable(&mems, v->mem, lo, hi, pins);
+    child_list_push_memtable(&mems, v->mem, LSM_SOURCE_MEMTABLE, lo, hi, tr,
+                             pins);
     for (size_t i = 0; i < v->n_imm; i++)
-        child_list_push_memtable(&mems, v->imm[i], lo, hi, pins);
+        child_list_push_memtable(&mems, v->imm[i], LSM_SOURCE_IMMUTABLE, lo, hi,
+                                 tr, pins);
     for (size_t i = 0; i < v->n_l0; i++) {
-        if (!db_iter_sst_overlaps(v->l0[i], lo, hi))
+        bool overlaps = db_iter_sst_overlaps(v->l0[i], lo, hi);
+        iter_stats *st = tr ? scan_trace_source(tr, LSM_SOURCE_SST,
+                                                sst_id(v->l0[i]), 0, 0, overlaps)
+                            : NULL;
+        if (!overlaps)
             continue;
-        child_list_push(&l0, sst_iter_new(v->l0[i]));
+        child_list_push(&l0, sst_iter_new_counted(v->l0[i], st));
         db_pins_add_sst(pins, sst_id(v->l0[i]), 0, 0);
     }
     for (size_t l = 0; l < v->n_levels; l++)
-        child_list_push_run(&levels, &v->levels[l], v->tiered, lo, hi, pins);
+        child_list_push_run(&levels, v, l, lo, hi, tr, pins);
     iter *mem_it = child_list_merge(&mems);
     iter *l0_it = child_list_merge(&l0);
     iter *levels_it = child_list_merge(&levels);
@@ -310,6 +457,14 @@ static int db_iter_remember_key(lsm_iter *it, const entry *e)
     return LSM_OK;
 }
 
+/* Counts one entry the user-facing iterator passed over (or, for
+ * entries_returned, stopped at) in an explained scan's totals. */
+#define DB_ITER_COUNT(it, field)                                               \
+    do {                                                                       \
+        if ((it)->trace)                                                       \
+            (it)->trace->pub->field++;                                         \
+    } while (0)
+
 /* From the inner iterator's position, settles on the next live key: skips
  * older versions of the key just left (skip_current) and tombstoned keys
  * (with all their versions), and stops at the upper bound. */
@@ -321,10 +476,12 @@ static int db_iter_settle(lsm_iter *it, bool skip_current)
         entry e;
         iter_entry(it->inner, &e);
         if (e.seq > it->read_seq) { /* written after the scan began */
+            DB_ITER_COUNT(it, newer_skipped);
             rc = iter_next(it->inner);
             continue;
         }
         if (skipping && user_key_cmp(e.key, e.nkey, it->key, it->nkey) == 0) {
+            DB_ITER_COUNT(it, versions_skipped);
             rc = iter_next(it->inner);
             continue;
         }
@@ -334,6 +491,7 @@ static int db_iter_settle(lsm_iter *it, bool skip_current)
         if (rc != LSM_OK)
             break;
         if (e.type == ENTRY_TOMBSTONE) {
+            DB_ITER_COUNT(it, tombstones_skipped);
             skipping = true; /* hide this key's older versions too */
             rc = iter_next(it->inner);
             continue;
@@ -341,6 +499,7 @@ static int db_iter_settle(lsm_iter *it, bool skip_current)
         it->value = e.value;
         it->nvalue = e.nvalue;
         it->valid = true;
+        DB_ITER_COUNT(it, entries_returned);
         db_iter_refresh_active(it);
         return LSM_OK;
     }
@@ -425,8 +584,10 @@ static int check_bound(const lsm_bound *b, const char *which)
     return LSM_OK;
 }
 
-int lsm_scan(lsm_db *db, const lsm_bound *lo, const lsm_bound *hi,
-             lsm_iter **out)
+/* lsm_scan, and with explain lsm_scan_explain (the iterator keeps a
+ * trace). */
+static int db_iter_scan(lsm_db *db, const lsm_bound *lo, const lsm_bound *hi,
+                        bool explain, lsm_iter **out)
 {
     static const lsm_bound unbounded = {.kind = LSM_BOUND_UNBOUNDED};
     lsm_error_clear();
@@ -452,10 +613,14 @@ int lsm_scan(lsm_db *db, const lsm_bound *lo, const lsm_bound *hi,
     /* The sources take their own references: the iterator keeps only
      * them alive, not the whole version (db_pins.c). */
     version *v = db_ref_current(db);
-    it->inner = scan_sources(v, lo, hi, &it->pins);
+    if (explain && !(it->trace = read_trace_new(v)))
+        rc = lsm_error(LSM_ENOMEM, "out of memory for a read trace");
+    if (rc == LSM_OK) {
+        it->inner = scan_sources(v, lo, hi, it->trace, &it->pins);
+        if (!it->inner || it->pins.oom)
+            rc = lsm_error(LSM_ENOMEM, "out of memory starting a scan");
+    }
     db_pins_release_version(db, v);
-    if (!it->inner || it->pins.oom)
-        rc = lsm_error(LSM_ENOMEM, "out of memory starting a scan");
     if (rc == LSM_OK)
         rc = db_iter_copy_bound(it, hi);
     if (rc == LSM_OK)
@@ -463,6 +628,7 @@ int lsm_scan(lsm_db *db, const lsm_bound *lo, const lsm_bound *hi,
     if (rc != LSM_OK) {
         iter_destroy(it->inner);
         db_pins_free(&it->pins);
+        read_trace_free(it->trace);
         free(it->hi_key);
         free(it->key);
         free(it);
@@ -471,6 +637,37 @@ int lsm_scan(lsm_db *db, const lsm_bound *lo, const lsm_bound *hi,
     COUNTER_ADD(&db->ctrs, scans, 1);
     db_iter_link(db, it);
     *out = it;
+    return LSM_OK;
+}
+
+int lsm_scan(lsm_db *db, const lsm_bound *lo, const lsm_bound *hi,
+             lsm_iter **out)
+{
+    return db_iter_scan(db, lo, hi, false, out);
+}
+
+int lsm_scan_explain(lsm_db *db, const lsm_bound *lo, const lsm_bound *hi,
+                     lsm_iter **out)
+{
+    return db_iter_scan(db, lo, hi, true, out);
+}
+
+int lsm_iter_trace(const lsm_iter *it, lsm_read_trace **out)
+{
+    lsm_error_clear();
+    if (out)
+        *out = NULL;
+    if (!it || !out)
+        return lsm_error(LSM_EINVAL, "lsm_iter_trace needs an iterator and "
+                                     "somewhere to put the trace");
+    if (!it->trace)
+        return lsm_error(LSM_EINVAL,
+                         "iterator %llu was opened by lsm_scan, "
+                         "not lsm_scan_explain: it keeps no trace",
+                         (unsigned long long)it->iter_id);
+    int rc = read_trace_export_scan(it->trace, out);
+    if (rc != LSM_OK)
+        return lsm_error(rc, "out of memory copying a read trace");
     return LSM_OK;
 }
 
@@ -535,6 +732,7 @@ void lsm_iter_close(lsm_iter *it)
     db_iter_unlink(db, it);
     iter_destroy(it->inner); /* the sources drop their references */
     db_pins_free(&it->pins);
+    read_trace_free(it->trace);
     free(it->hi_key);
     free(it->key);
     free(it);

@@ -446,10 +446,17 @@ typedef enum lsm_read_outcome {
                                    (or, for a scan, the range): no I/O */
     LSM_READ_SKIPPED_BLOOM = 5, /* the SST's bloom filter says the key is
                                    absent: no I/O */
-    LSM_READ_OPENED = 6         /* scan: the source was merged in */
+    LSM_READ_OPENED = 6         /* scan: the source overlaps the range and
+                                   was merged in. A level's (or tier's) SSTs
+                                   are opened one at a time as the scan
+                                   reaches them: one with entries_examined
+                                   0 was not reached (yet). */
 } lsm_read_outcome;
 
-/* One source a traced read considered. */
+/* One source a traced read considered. A get considers the memtables,
+ * every L0 SST and, in each non-empty level or tier, the one SST whose key
+ * range may hold the key (the last one when the key is past them all); a
+ * scan lists every memtable and SST. */
 typedef struct lsm_read_step {
     lsm_read_source source;
     uint64_t id;      /* memtable id or SST id */
@@ -461,13 +468,15 @@ typedef struct lsm_read_step {
     int block_searched;   /* get, SST: a data block was searched ... */
     uint64_t block_index; /* ... this one (0-based, in the SST's index) */
     int block_cached;     /* ... served by the block cache, not read */
-    /* get: entries compared while searching this source (the block's
-     * entries decoded, or the memtable's entries passed); scan: entries
-     * this source handed to the merge. */
+    /* get: the keys compared with the key while searching this source
+     * (the skiplist's nodes on the way down, a node met on two levels
+     * counting twice; the block's restart keys, then its entries up to the
+     * first >= the key); scan: the entries (versions) this source handed
+     * to the merge so far, past the upper bound and newer ones included. */
     uint64_t entries_examined;
-    uint64_t blocks_read;  /* scan, SST: blocks read from the file */
-    uint64_t cache_hits;   /* scan, SST: blocks served by the cache */
-    uint64_t seq;          /* HIT or TOMBSTONE: the version's sequence no. */
+    uint64_t blocks_read; /* scan, SST: blocks read from the file */
+    uint64_t cache_hits;  /* scan, SST: blocks served by the cache */
+    uint64_t seq;         /* HIT or TOMBSTONE: the version's sequence no. */
 } lsm_read_step;
 
 /* What one get or scan did, step by step, with totals. The totals equal the
@@ -478,14 +487,17 @@ typedef struct lsm_read_trace {
     size_t n_steps;
     lsm_read_step *steps; /* get: in the order considered; scan: every
                              source, newest first, opened or skipped */
-    uint64_t structures_visited; /* memtables and SSTs searched (not
-                                    skipped by range or filter) */
+    /* get: memtables and SSTs searched (not skipped by range or filter);
+     * scan: sources that handed the merge at least one entry. */
+    uint64_t structures_visited;
     uint64_t bloom_checks, bloom_negatives;
     uint64_t sst_probes; /* as lsm_counters.sst_probes */
     uint64_t block_reads, block_cache_hits;
     /* scan only: */
-    uint64_t entries_returned;   /* live keys the iterator has returned */
-    uint64_t versions_skipped;   /* older versions under a newer one */
+    uint64_t entries_returned; /* live keys the iterator has returned */
+    /* older versions under a newer one or a tombstone (and the versions of
+     * an excluded lower bound) */
+    uint64_t versions_skipped;
     uint64_t tombstones_skipped; /* tombstones met (each hides its key) */
     uint64_t newer_skipped;      /* versions written after the scan began */
 } lsm_read_trace;
@@ -498,7 +510,8 @@ int lsm_get_explain(lsm_db *db, const void *key, size_t nkey, void **value,
                     size_t *nvalue, lsm_read_trace **trace);
 
 /* lsm_scan with an iterator that keeps a trace as it moves; read it with
- * lsm_iter_trace. Returns what lsm_scan returns. */
+ * lsm_iter_trace. Returns what lsm_scan returns. Iterators of plain
+ * lsm_scan count nothing. */
 int lsm_scan_explain(lsm_db *db, const lsm_bound *lo, const lsm_bound *hi,
                      lsm_iter **out);
 

@@ -81,6 +81,17 @@ static inline void iter_destroy(iter *it)
         it->ops->destroy(it);
 }
 
+/* What one source of an explained scan (lsm_scan_explain) did, counted by
+ * the source's own iterator when its constructor is given a pointer to one
+ * (memtable_iter_new_counted, sst_iter_new_counted,
+ * concat_iter_new_counted); plain iterators get NULL and count nothing.
+ * Written only by the thread using the iterator. */
+typedef struct iter_stats {
+    uint64_t entries;          /* entries it was positioned on (handed on) */
+    uint64_t blocks_read;      /* SST: data blocks read from the file */
+    uint64_t block_cache_hits; /* SST: data blocks served by the cache */
+} iter_stats;
+
 /* A heap-based merge of n children. children[0] is the NEWEST source: when
  * two children hold an entry with the same user key and the same sequence
  * number, the lower index comes first. Takes ownership of the children (and

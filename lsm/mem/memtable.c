@@ -180,12 +180,17 @@ static void memtable_fill_entry(const skiplist_node *node,
     }
 }
 
-bool memtable_get_at(memtable *mt, const uint8_t *key, size_t nkey,
-                     uint64_t max_seq, entry *out)
+/* memtable_get_at and memtable_get_counted: inlined into each, so the
+ * plain one calls the plain skiplist_find. */
+static inline bool memtable_get_with(memtable *mt, const uint8_t *key,
+                                     size_t nkey, uint64_t max_seq, entry *out,
+                                     uint64_t *n_compared)
 {
     if (!key || nkey == 0)
         return false;
-    const skiplist_node *node = skiplist_find(mt->list, key, nkey);
+    const skiplist_node *node =
+        n_compared ? skiplist_find_counted(mt->list, key, nkey, n_compared)
+                   : skiplist_find(mt->list, key, nkey);
     if (!node)
         return false;
     const memtable_version *v = skiplist_node_payload(node);
@@ -195,6 +200,18 @@ bool memtable_get_at(memtable *mt, const uint8_t *key, size_t nkey,
         return false;
     memtable_fill_entry(node, v, out);
     return true;
+}
+
+bool memtable_get_at(memtable *mt, const uint8_t *key, size_t nkey,
+                     uint64_t max_seq, entry *out)
+{
+    return memtable_get_with(mt, key, nkey, max_seq, out, NULL);
+}
+
+bool memtable_get_counted(memtable *mt, const uint8_t *key, size_t nkey,
+                          uint64_t max_seq, entry *out, uint64_t *n_compared)
+{
+    return memtable_get_with(mt, key, nkey, max_seq, out, n_compared);
 }
 
 bool memtable_get(memtable *mt, const uint8_t *key, size_t nkey, entry *out)
@@ -252,7 +269,15 @@ typedef struct memtable_iter {
     memtable *mt;
     const skiplist_node *node;
     const memtable_version *version;
+    iter_stats *stats; /* explained scans only; NULL: count nothing */
 } memtable_iter;
+
+/* Counts the entry a counting iterator just landed on, if any. */
+static void memtable_iter_count(memtable_iter *mi)
+{
+    if (mi->node)
+        mi->stats->entries++;
+}
 
 static bool memtable_iter_valid(const iter *it)
 {
@@ -317,10 +342,41 @@ static const iter_ops memtable_iter_ops = {
     .destroy = memtable_iter_destroy,
 };
 
+/* An explained scan's memtable iterator: next and seek count the entry
+ * they land on. A table of its own, so plain iterators test nothing per
+ * entry. */
+static int memtable_iter_next_counted(iter *it)
+{
+    int rc = memtable_iter_next(it);
+    memtable_iter_count((memtable_iter *)it);
+    return rc;
+}
+
+static int memtable_iter_seek_counted(iter *it, const uint8_t *key, size_t nkey)
+{
+    int rc = memtable_iter_seek(it, key, nkey);
+    memtable_iter_count((memtable_iter *)it);
+    return rc;
+}
+
+static const iter_ops memtable_iter_counted_ops = {
+    .valid = memtable_iter_valid,
+    .current = memtable_iter_current,
+    .next = memtable_iter_next_counted,
+    .seek = memtable_iter_seek_counted,
+    .num_active = memtable_iter_num_active,
+    .destroy = memtable_iter_destroy,
+};
+
 /* The iterator is freed with iter_destroy, which drops its reference; until
  * then the memtable (and every entry view it hands out) stays alive even if
  * every other holder unrefs it. NULL when out of memory. */
 iter *memtable_iter_new(memtable *mt)
+{
+    return memtable_iter_new_counted(mt, NULL);
+}
+
+iter *memtable_iter_new_counted(memtable *mt, iter_stats *stats)
 {
     memtable_iter *mi = calloc(1, sizeof(*mi));
     if (!mi) {
@@ -328,8 +384,9 @@ iter *memtable_iter_new(memtable *mt)
                   (unsigned long long)mt->memtable_id);
         return NULL;
     }
-    mi->base.ops = &memtable_iter_ops;
+    mi->base.ops = stats ? &memtable_iter_counted_ops : &memtable_iter_ops;
     memtable_ref(mt);
     mi->mt = mt;
+    mi->stats = stats;
     return &mi->base;
 }

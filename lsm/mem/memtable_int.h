@@ -50,11 +50,19 @@ bool memtable_get(memtable *mt, const uint8_t *key, size_t nkey, entry *out);
  * written after a reader's snapshot are invisible to it. */
 bool memtable_get_at(memtable *mt, const uint8_t *key, size_t nkey,
                      uint64_t max_seq, entry *out);
+/* As memtable_get_at, adding to *n_compared (may be NULL) the keys the
+ * search compared with key (skiplist_find_counted): an explained get. */
+bool memtable_get_counted(memtable *mt, const uint8_t *key, size_t nkey,
+                          uint64_t max_seq, entry *out, uint64_t *n_compared);
 
 /* An iterator over every version in internal-key order; holds a reference
  * on the memtable until destroyed. Sees entries added after it was created
  * (the db only ever iterates frozen memtables or tolerates that). */
 iter *memtable_iter_new(memtable *mt);
+/* As memtable_iter_new; with stats not NULL, the iterator counts in
+ * stats->entries every entry it lands on (an explained scan). stats must
+ * outlive the iterator. */
+iter *memtable_iter_new_counted(memtable *mt, iter_stats *stats);
 
 uint64_t memtable_id(const memtable *mt);
 size_t memtable_num_keys(const memtable *mt);   /* distinct user keys */

@@ -105,14 +105,20 @@ static int skiplist_random_height(skiplist *sl)
 }
 
 /* Returns the first node with key >= key (NULL if none) and, when prev is
- * not NULL, the last node before it at every level below max_height. */
-static skiplist_node *skiplist_find_ge(const skiplist *sl, const uint8_t *key,
-                                       size_t nkey, skiplist_node **prev)
+ * not NULL, the last node before it at every level below max_height. When
+ * n_compared is not NULL, adds to it the key comparisons made (an explained
+ * get reports them); every other caller passes NULL. */
+static inline skiplist_node *skiplist_find_ge(const skiplist *sl,
+                                              const uint8_t *key, size_t nkey,
+                                              skiplist_node **prev,
+                                              uint64_t *n_compared)
 {
     skiplist_node *x = sl->head;
     int level = atomic_load_explicit(&sl->max_height, memory_order_relaxed) - 1;
     for (;;) {
         skiplist_node *next = skiplist_node_next(x, level);
+        if (next && n_compared)
+            (*n_compared)++;
         if (next && user_key_cmp(next->key, next->nkey, key, nkey) < 0) {
             x = next;
             continue;
@@ -134,7 +140,7 @@ int skiplist_find_or_insert(skiplist *sl, const uint8_t *key, size_t nkey,
     if (!key || nkey == 0)
         return lsm_error(LSM_EINVAL, "skiplist: empty key");
 
-    skiplist_node *found = skiplist_find_ge(sl, key, nkey, prev);
+    skiplist_node *found = skiplist_find_ge(sl, key, nkey, prev, NULL);
     if (found && user_key_cmp(found->key, found->nkey, key, nkey) == 0) {
         *node = found;
         return LSM_OK;
@@ -181,16 +187,31 @@ int skiplist_find_or_insert(skiplist *sl, const uint8_t *key, size_t nkey,
 skiplist_node *skiplist_seek(const skiplist *sl, const uint8_t *key,
                              size_t nkey)
 {
-    return skiplist_find_ge(sl, key, nkey, NULL);
+    return skiplist_find_ge(sl, key, nkey, NULL, NULL);
+}
+
+/* skiplist_find and skiplist_find_counted: inlined into each (with
+ * skiplist_find_ge), so the plain one's tests of n_compared fold away. */
+static inline skiplist_node *skiplist_find_with(const skiplist *sl,
+                                                const uint8_t *key, size_t nkey,
+                                                uint64_t *n_compared)
+{
+    skiplist_node *n = skiplist_find_ge(sl, key, nkey, NULL, n_compared);
+    if (n && user_key_cmp(n->key, n->nkey, key, nkey) == 0)
+        return n;
+    return NULL;
 }
 
 skiplist_node *skiplist_find(const skiplist *sl, const uint8_t *key,
                              size_t nkey)
 {
-    skiplist_node *n = skiplist_find_ge(sl, key, nkey, NULL);
-    if (n && user_key_cmp(n->key, n->nkey, key, nkey) == 0)
-        return n;
-    return NULL;
+    return skiplist_find_with(sl, key, nkey, NULL);
+}
+
+skiplist_node *skiplist_find_counted(const skiplist *sl, const uint8_t *key,
+                                     size_t nkey, uint64_t *n_compared)
+{
+    return skiplist_find_with(sl, key, nkey, n_compared);
 }
 
 skiplist_node *skiplist_first(const skiplist *sl)

@@ -63,6 +63,11 @@ skiplist_node *skiplist_seek(const skiplist *sl, const uint8_t *key,
 /* The node holding exactly key, or NULL. */
 skiplist_node *skiplist_find(const skiplist *sl, const uint8_t *key,
                              size_t nkey);
+/* As skiplist_find, adding to *n_compared the node keys it compared with
+ * key on the way down (a node met on two levels counts twice): an
+ * explained get's "entries examined". n_compared may be NULL. */
+skiplist_node *skiplist_find_counted(const skiplist *sl, const uint8_t *key,
+                                     size_t nkey, uint64_t *n_compared);
 /* The smallest / largest node, or NULL when the list is empty. */
 skiplist_node *skiplist_first(const skiplist *sl);
 skiplist_node *skiplist_last(const skiplist *sl);

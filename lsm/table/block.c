@@ -487,13 +487,17 @@ static void block_pos_step(block_cursor *c)
 }
 
 /* The last run whose restart key is < key (run 0 if none): the first entry
- * >= key lies in it or at the start of the next run. */
-static size_t block_find_run(const block *b, const uint8_t *key, size_t nkey)
+ * >= key lies in it or at the start of the next run. Adds the restart keys
+ * compared to *n_compared unless it is NULL (only explained gets count). */
+static inline size_t block_find_run(const block *b, const uint8_t *key,
+                                    size_t nkey, uint64_t *n_compared)
 {
     size_t lo = 0, hi = b->n_restarts; /* answer in [lo, hi) */
     block_entry e;
     while (hi - lo > 1) {
         size_t mid = lo + (hi - lo) / 2;
+        if (n_compared)
+            (*n_compared)++;
         block_restart_entry(b, mid, &e);
         if (user_key_cmp(e.suffix, e.n_suffix, key, nkey) < 0)
             lo = mid;
@@ -503,12 +507,19 @@ static size_t block_find_run(const block *b, const uint8_t *key, size_t nkey)
     return lo;
 }
 
-/* Positions c (not materialized) on the first entry >= key. */
-static void block_pos_seek(block_cursor *c, const uint8_t *key, size_t nkey)
+/* Positions c (not materialized) on the first entry >= key, adding the
+ * keys compared to *n_compared unless it is NULL. */
+static inline void block_pos_seek(block_cursor *c, const uint8_t *key,
+                                  size_t nkey, uint64_t *n_compared)
 {
-    block_pos_run_start(c, block_find_run(c->blk, key, nkey));
-    while (c->valid && block_entry_key_cmp(&c->raw, key, nkey) < 0)
+    block_pos_run_start(c, block_find_run(c->blk, key, nkey, n_compared));
+    while (c->valid && block_entry_key_cmp(&c->raw, key, nkey) < 0) {
+        if (n_compared)
+            (*n_compared)++;
         block_pos_step(c);
+    }
+    if (c->valid && n_compared)
+        (*n_compared)++; /* the comparison that ended the walk */
 }
 
 void block_first_entry(const block *b, block_entry *out)
@@ -527,16 +538,31 @@ void block_last_entry(const block *b, block_entry *out)
     (void)ok;
 }
 
-bool block_seek(const block *b, const uint8_t *key, size_t nkey,
-                block_entry *out)
+/* block_seek and block_seek_counted: inlined into each (with block_pos_seek
+ * and block_find_run), so the plain one's tests of n_compared fold away. */
+static inline bool block_seek_with(const block *b, const uint8_t *key,
+                                   size_t nkey, block_entry *out,
+                                   uint64_t *n_compared)
 {
     block_cursor c;
     block_cursor_init(&c);
     c.blk = b;
-    block_pos_seek(&c, key, nkey);
+    block_pos_seek(&c, key, nkey, n_compared);
     if (c.valid)
         *out = c.raw;
     return c.valid;
+}
+
+bool block_seek(const block *b, const uint8_t *key, size_t nkey,
+                block_entry *out)
+{
+    return block_seek_with(b, key, nkey, out, NULL);
+}
+
+bool block_seek_counted(const block *b, const uint8_t *key, size_t nkey,
+                        block_entry *out, uint64_t *n_compared)
+{
+    return block_seek_with(b, key, nkey, out, n_compared);
 }
 
 /* --- Cursor --------------------------------------------------------------- */
@@ -602,7 +628,7 @@ void block_cursor_seek_first(block_cursor *c)
 
 void block_cursor_seek(block_cursor *c, const uint8_t *key, size_t nkey)
 {
-    block_pos_seek(c, key, nkey);
+    block_pos_seek(c, key, nkey, NULL);
     block_cursor_materialize(c);
 }
 

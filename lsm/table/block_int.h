@@ -165,6 +165,12 @@ void block_last_entry(const block *b, block_entry *out);
  * key when present). false when every key of the block is smaller. */
 bool block_seek(const block *b, const uint8_t *key, size_t nkey,
                 block_entry *out);
+/* As block_seek, adding to *n_compared (may be NULL) the entries whose key
+ * it compared with key: restart keys in the binary search, then entries of
+ * the run (the run's first entry may be counted twice). An explained get
+ * reports them. */
+bool block_seek_counted(const block *b, const uint8_t *key, size_t nkey,
+                        block_entry *out, uint64_t *n_compared);
 
 /* --- Cursor: a position in a block, embedded by iterators ----------------- */
 

@@ -41,10 +41,12 @@
 typedef struct concat_iter {
     iter base;
     size_t n_ssts;
-    sst **ssts;     /* one reference each (invariant 3) */
-    iter *cur;      /* the one open SST iterator, or NULL (invariant 1) */
-    size_t cur_idx; /* which SST cur reads, when cur != NULL */
-    int err;        /* latched error, LSM_OK when none */
+    sst **ssts;         /* one reference each (invariant 3) */
+    iter *cur;          /* the one open SST iterator, or NULL (invariant 1) */
+    size_t cur_idx;     /* which SST cur reads, when cur != NULL */
+    int err;            /* latched error, LSM_OK when none */
+    iter_stats **stats; /* explained scans: per SST, passed to its iterator;
+                           NULL otherwise */
 } concat_iter;
 
 /* Destroys the open SST iterator, if any, releasing its block. */
@@ -69,7 +71,8 @@ static int concat_iter_fail(concat_iter *ci, int rc)
 static int concat_iter_open(concat_iter *ci, size_t idx)
 {
     concat_iter_close(ci);
-    ci->cur = sst_iter_new(ci->ssts[idx]);
+    ci->cur =
+        sst_iter_new_counted(ci->ssts[idx], ci->stats ? ci->stats[idx] : NULL);
     if (!ci->cur)
         return lsm_error(LSM_ENOMEM,
                          "concat iterator: out of memory opening an iterator "
@@ -169,6 +172,7 @@ static void concat_iter_destroy(iter *it)
     for (size_t i = 0; i < ci->n_ssts; i++)
         sst_unref(ci->ssts[i]);
     free(ci->ssts);
+    free(ci->stats);
     free(ci);
 }
 
@@ -188,6 +192,25 @@ static const iter_ops concat_iter_ops = {
  * reference taken. */
 iter *concat_iter_new(sst *const *ssts, size_t n)
 {
+    return concat_iter_new_counted(ssts, n, NULL);
+}
+
+/* Copies the per-SST stats pointers of an explained scan. */
+static int concat_iter_copy_stats(concat_iter *ci, iter_stats *const *stats)
+{
+    if (!stats || ci->n_ssts == 0)
+        return LSM_OK;
+    ci->stats = calloc(ci->n_ssts, sizeof(*ci->stats));
+    if (!ci->stats)
+        return LSM_ENOMEM;
+    for (size_t i = 0; i < ci->n_ssts; i++)
+        ci->stats[i] = stats[i];
+    return LSM_OK;
+}
+
+iter *concat_iter_new_counted(sst *const *ssts, size_t n,
+                              iter_stats *const *stats)
+{
     int rc = LSM_OK;
     concat_iter *ci = calloc(1, sizeof(*ci));
     if (!ci) {
@@ -202,13 +225,18 @@ iter *concat_iter_new(sst *const *ssts, size_t n)
             rc = LSM_ENOMEM;
             goto out;
         }
-        for (size_t i = 0; i < n; i++) {
-            sst_ref(ssts[i]);
-            ci->ssts[i] = ssts[i];
-        }
+    }
+    rc = concat_iter_copy_stats(ci, stats);
+    if (rc != LSM_OK)
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        sst_ref(ssts[i]);
+        ci->ssts[i] = ssts[i];
     }
 out:
     if (rc != LSM_OK) {
+        if (ci)
+            free(ci->ssts);
         free(ci);
         lsm_error(rc, "concat iterator: out of memory for %zu SSTs", n);
         return NULL;

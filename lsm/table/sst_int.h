@@ -114,9 +114,29 @@ bool sst_key_in_range(const sst *t, const uint8_t *key, size_t nkey);
 int sst_get(sst *t, const uint8_t *key, size_t nkey, bool *found, entry *out,
             void **owned);
 
+/* What one sst_get did, for an explained get (lsm_get_explain). */
+typedef struct sst_get_trace {
+    bool bloom_checked;  /* the filter was consulted (bloom_checks) */
+    bool bloom_negative; /* ... and ruled the key out (bloom_negatives) */
+    bool probed;         /* range and filter let it through (sst_probes) */
+    bool block_searched; /* a data block was searched: block_index ... */
+    uint64_t block_index;
+    bool block_cached;   /* ... served by the cache (else read) */
+    uint64_t n_compared; /* keys compared in the block (block_seek_counted) */
+} sst_get_trace;
+
+/* sst_get, also filling *tr (when not NULL) with what it did. sst_get is
+ * this with tr NULL, so a plain get only tests tr at each step. */
+int sst_get_traced(sst *t, const uint8_t *key, size_t nkey, bool *found,
+                   entry *out, void **owned, sst_get_trace *tr);
+
 /* An iterator over every entry (internal-key order). Holds a reference on
  * the SST. Not positioned until iter_seek. NULL when out of memory. */
 iter *sst_iter_new(sst *t);
+/* As sst_iter_new; with stats not NULL the iterator counts there every
+ * entry it lands on and every block it loads (read or from the cache), for
+ * an explained scan. stats must outlive the iterator. */
+iter *sst_iter_new_counted(sst *t, iter_stats *stats);
 
 /* Concatenates SSTs that are sorted by first key and never overlap (one
  * level or tier): only one SST iterator is open at a time, so a whole level
@@ -124,5 +144,10 @@ iter *sst_iter_new(sst *t);
  * searches the SSTs' last keys. Takes a reference on each SST (the array is
  * copied). NULL when out of memory. */
 iter *concat_iter_new(sst *const *ssts, size_t n);
+/* As concat_iter_new; stats (NULL, or n pointers, each NULL or outliving
+ * the iterator; the array is copied) gives each SST's counts: the SST
+ * iterator opened on ssts[i] counts into stats[i] (sst_iter_new_counted). */
+iter *concat_iter_new_counted(sst *const *ssts, size_t n,
+                              iter_stats *const *stats);
 
 #endif

@@ -116,6 +116,7 @@ typedef struct sst_block_ref {
     cache_handle *handle;
     sst_block *owned;
     const block *blk; /* NULL when nothing is held */
+    bool cached;      /* served by the cache rather than read (traces) */
 } sst_block_ref;
 
 /* --- Opening -------------------------------------------------------------- */
@@ -536,9 +537,11 @@ static int sst_block_acquire(sst *t, uint64_t idx, sst_block_ref *ref)
     ref->handle = NULL;
     ref->owned = NULL;
     ref->blk = NULL;
+    ref->cached = false;
     if (t->cache) {
         ref->handle = block_cache_lookup(t->cache, t->sst_id, idx);
         if (ref->handle) {
+            ref->cached = true;
             COUNTER_ADD(t->ctrs, block_cache_hits, 1);
             ref->blk = &((sst_block *)cache_handle_value(ref->handle))->blk;
             return LSM_OK;
@@ -598,46 +601,87 @@ static int sst_get_copy(const sst *t, const block_entry *e, entry *out,
     return LSM_OK;
 }
 
-/* Whether the filter rules key out, counting the check. */
-static bool sst_filter_excludes(sst *t, const uint8_t *key, size_t nkey)
+/* Whether the filter rules key out, counting the check (in tr too, when
+ * not NULL). */
+static bool sst_filter_excludes(sst *t, const uint8_t *key, size_t nkey,
+                                sst_get_trace *tr)
 {
     if (bloom_is_empty(&t->filter))
         return false;
     COUNTER_ADD(t->ctrs, bloom_checks, 1);
+    if (tr)
+        tr->bloom_checked = true;
     if (bloom_may_contain(&t->filter, key, nkey))
         return false;
     COUNTER_ADD(t->ctrs, bloom_negatives, 1);
+    if (tr)
+        tr->bloom_negative = true;
     return true;
 }
 
-/* The copy in *owned (see sst_int.h) is laid out as: value bytes, one NUL
+/* Records in tr (when not NULL) which block the lookup searched and how. */
+static void sst_get_trace_block(sst_get_trace *tr, uint64_t idx,
+                                const sst_block_ref *ref)
+{
+    if (!tr)
+        return;
+    tr->block_searched = true;
+    tr->block_index = idx;
+    tr->block_cached = ref->cached;
+}
+
+/* sst_get and sst_get_traced: inlined into each, so the plain one's tests
+ * of tr fold away (the read path's cost stays that of before traces).
+ *
+ * The copy in *owned (see sst_int.h) is laid out as: value bytes, one NUL
  * byte (not counted in nvalue), key bytes; so *owned == out->value, a
  * NUL-terminated copy of the value that lsm_get can hand out as is. The
  * caller frees *owned. On a miss or an error *owned is NULL. */
-int sst_get(sst *t, const uint8_t *key, size_t nkey, bool *found, entry *out,
-            void **owned)
+static inline int sst_get_with(sst *t, const uint8_t *key, size_t nkey,
+                               bool *found, entry *out, void **owned,
+                               sst_get_trace *tr)
 {
     *found = false;
     *owned = NULL;
-    if (!sst_key_in_range(t, key, nkey) || sst_filter_excludes(t, key, nkey))
+    if (tr)
+        memset(tr, 0, sizeof *tr);
+    if (!sst_key_in_range(t, key, nkey) ||
+        sst_filter_excludes(t, key, nkey, tr))
         return LSM_OK;
     COUNTER_ADD(t->ctrs, sst_probes, 1);
+    if (tr)
+        tr->probed = true;
     uint64_t idx = sst_index_find(t, key, nkey);
     const sst_index_entry *r = &t->index[idx]; /* key <= last key of file */
     if (user_key_cmp(r->first_key, r->n_first_key, key, nkey) > 0)
-        return LSM_OK;
+        return LSM_OK; /* between two blocks: no block can hold it */
     sst_block_ref ref;
     int rc = sst_block_acquire(t, idx, &ref);
     if (rc != LSM_OK)
         return rc;
+    sst_get_trace_block(tr, idx, &ref);
     block_entry e;
-    if (block_seek(ref.blk, key, nkey, &e) &&
-        block_entry_key_cmp(&e, key, nkey) == 0) {
+    bool at_or_after =
+        tr ? block_seek_counted(ref.blk, key, nkey, &e, &tr->n_compared)
+           : block_seek(ref.blk, key, nkey, &e);
+    if (at_or_after && block_entry_key_cmp(&e, key, nkey) == 0) {
         rc = sst_get_copy(t, &e, out, owned);
         *found = rc == LSM_OK;
     }
     sst_block_release(t, &ref);
     return rc;
+}
+
+int sst_get(sst *t, const uint8_t *key, size_t nkey, bool *found, entry *out,
+            void **owned)
+{
+    return sst_get_with(t, key, nkey, found, out, owned, NULL);
+}
+
+int sst_get_traced(sst *t, const uint8_t *key, size_t nkey, bool *found,
+                   entry *out, void **owned, sst_get_trace *tr)
+{
+    return sst_get_with(t, key, nkey, found, out, owned, tr);
 }
 
 /* --- Iterator ------------------------------------------------------------- */
@@ -648,7 +692,15 @@ typedef struct sst_iter {
     uint64_t block_idx; /* of ref, when ref.blk != NULL */
     sst_block_ref ref;
     block_cursor cur;
+    iter_stats *stats; /* explained scans only; NULL: count nothing */
 } sst_iter;
+
+/* Counts the entry a counting iterator just landed on, if any. */
+static void sst_iter_count_entry(sst_iter *si)
+{
+    if (si->cur.valid)
+        si->stats->entries++;
+}
 
 /* Drops the current block; the iterator is then exhausted. */
 static void sst_iter_drop_block(sst_iter *si)
@@ -663,6 +715,12 @@ static int sst_iter_load_block(sst_iter *si, uint64_t idx)
 {
     sst_iter_drop_block(si);
     int rc = sst_block_acquire(si->t, idx, &si->ref);
+    if (rc == LSM_OK && si->stats) {
+        if (si->ref.cached)
+            si->stats->block_cache_hits++;
+        else
+            si->stats->blocks_read++;
+    }
     if (rc == LSM_OK) {
         rc = block_cursor_attach(&si->cur, si->ref.blk);
         if (rc != LSM_OK)
@@ -746,13 +804,40 @@ static const iter_ops sst_iter_ops = {
     sst_iter_seek,  sst_iter_num_active, sst_iter_destroy,
 };
 
+/* An explained scan's SST iterator: next and seek count the entry they
+ * land on. A table of its own, so plain iterators test nothing per entry. */
+static int sst_iter_next_counted(iter *it)
+{
+    int rc = sst_iter_next(it);
+    sst_iter_count_entry((sst_iter *)it);
+    return rc;
+}
+
+static int sst_iter_seek_counted(iter *it, const uint8_t *key, size_t nkey)
+{
+    int rc = sst_iter_seek(it, key, nkey);
+    sst_iter_count_entry((sst_iter *)it);
+    return rc;
+}
+
+static const iter_ops sst_iter_counted_ops = {
+    sst_iter_valid,        sst_iter_current,    sst_iter_next_counted,
+    sst_iter_seek_counted, sst_iter_num_active, sst_iter_destroy,
+};
+
 iter *sst_iter_new(sst *t)
+{
+    return sst_iter_new_counted(t, NULL);
+}
+
+iter *sst_iter_new_counted(sst *t, iter_stats *stats)
 {
     sst_iter *si = calloc(1, sizeof *si);
     if (!si)
         return NULL;
-    si->base.ops = &sst_iter_ops;
+    si->base.ops = stats ? &sst_iter_counted_ops : &sst_iter_ops;
     si->t = t;
+    si->stats = stats;
     block_cursor_init(&si->cur);
     sst_ref(t);
     return &si->base;

@@ -410,9 +410,10 @@ static const cli_command commands[] = {
             "                    its record is durable)\n"
             "  delete 2.wal (memtable 2 was flushed)\n"
             "Sizes are bytes in the file, so a replayed script\n"
-            "prints the same lines. SST deletions are not steps\n"
-            "of the trace. trace off stops it; trace alone says\n"
-            "whether it is on. With --background the steps of\n"
+            "prints the same lines. SST deletions print as\n"
+            "deleted 3.sst (REASON) lines, trace on or off.\n"
+            "trace off stops it; trace alone says whether it\n"
+            "is on. With --background the steps of\n"
             "the flush and compaction threads print as they\n"
             "happen, each thread's in order.",
         .example = "trace on",

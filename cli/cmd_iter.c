@@ -217,8 +217,8 @@ static int iter_open(cli_session *s, const cli_argv *a)
                         "iter open: %s is already open (iter close %s "
                         "first, or choose another name)",
                         name->bytes, name->bytes);
-    rc = cli_scan_bounds(s, "iter open", bounded ? &a->args[3] : NULL, &lo,
-                         &hi);
+    rc =
+        cli_scan_bounds(s, "iter open", bounded ? &a->args[3] : NULL, &lo, &hi);
     if (rc != LSM_OK)
         return rc;
     rc = lsm_scan(s->db, &lo, &hi, &it);

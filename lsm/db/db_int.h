@@ -167,9 +167,9 @@ struct lsm_db {
      * count, so a state snapshot sees the tree and its stats agree. */
     db_level_counts level_counts[LSM_MAX_LEVELS + 1];
     db_tier_counts *tier_counts;
-    lsm_iter *iters;                      /* [state] open iterators */
-    size_t n_iters;                       /* [state] */
-    uint64_t next_iter_id;                /* [state] */
+    lsm_iter *iters;       /* [state] open iterators */
+    size_t n_iters;        /* [state] */
+    uint64_t next_iter_id; /* [state] */
     /* [state] SSTs a compaction removed from the tree while readers still
      * held them (db_pins.c has their lifecycle): the list holds one
      * reference on each; db_pins_sweep deletes those whose only reference

@@ -396,9 +396,10 @@ static iter *scan_sources(version *v, const lsm_bound *lo, const lsm_bound *hi,
                                  tr, pins);
     for (size_t i = 0; i < v->n_l0; i++) {
         bool overlaps = db_iter_sst_overlaps(v->l0[i], lo, hi);
-        iter_stats *st = tr ? scan_trace_source(tr, LSM_SOURCE_SST,
-                                                sst_id(v->l0[i]), 0, 0, overlaps)
-                            : NULL;
+        iter_stats *st =
+            tr ? scan_trace_source(tr, LSM_SOURCE_SST, sst_id(v->l0[i]), 0, 0,
+                                   overlaps)
+               : NULL;
         if (!overlaps)
             continue;
         child_list_push(&l0, sst_iter_new_counted(v->l0[i], st));

@@ -522,7 +522,8 @@ int lsm_iter_trace(const lsm_iter *it, lsm_read_trace **out);
 
 void lsm_read_trace_free(lsm_read_trace *t); /* NULL-safe */
 
-/* --- The history of a key --------------------------------------------------- */
+/* --- The history of a key ---------------------------------------------------
+ */
 
 /* One stored version of a key. */
 typedef struct lsm_key_version {
@@ -549,7 +550,8 @@ int lsm_key_history(lsm_db *db, const void *key, size_t nkey,
                     lsm_key_version **out, size_t *n);
 void lsm_key_history_free(lsm_key_version *v, size_t n); /* NULL-safe */
 
-/* --- Tracing the write path ------------------------------------------------ */
+/* --- Tracing the write path ------------------------------------------------
+ */
 
 /* Turns LSM_EVENT_IO on (on != 0) or off, from any thread: the calling
  * thread's next steps see the new setting, background threads' soon after
@@ -669,14 +671,14 @@ typedef struct lsm_sst_info {
  * Updated when a flush or compaction publishes, so a state's rows describe
  * its tree (the counters are copied just before: rows may be ahead). */
 typedef struct lsm_level_stats {
-    uint64_t target_bytes;   /* LEVELED: the level's target size (0: none;
-                                L0 has none) */
-    double score;            /* LEVELED: bytes / target_bytes, infinite for
-                                bytes with target 0 (L0: files / trigger);
-                                the controller compacts the level with the
-                                highest score above 1 (L0: at 1); 0 for
-                                other strategies */
-    uint64_t compactions;    /* compactions whose output went here */
+    uint64_t target_bytes;     /* LEVELED: the level's target size (0: none;
+                                  L0 has none) */
+    double score;              /* LEVELED: bytes / target_bytes, infinite for
+                                  bytes with target 0 (L0: files / trigger);
+                                  the controller compacts the level with the
+                                  highest score above 1 (L0: at 1); 0 for
+                                  other strategies */
+    uint64_t compactions;      /* compactions whose output went here */
     uint64_t bytes_read_upper; /* their inputs from the level(s) above */
     uint64_t bytes_read_lower; /* their inputs from this level */
     uint64_t bytes_written;    /* SST bytes written here (L0: by flushes) */

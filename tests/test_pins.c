@@ -60,10 +60,18 @@ static void deletions_cb(void *ctx, const lsm_event *e)
     pthread_mutex_unlock(&d->mu);
 }
 
-static void deletions_init(deletions *d)
+/* A fresh recorder (freed by the caller) and options, with defaults but
+ * for strategy c, that report deletions into it. */
+static deletions *deletions_options(lsm_options *opt, lsm_compaction c)
 {
-    memset(d, 0, sizeof *d);
+    deletions *d = calloc(1, sizeof *d);
+    assert_non_null(d);
     pthread_mutex_init(&d->mu, NULL);
+    lsm_options_init(opt);
+    opt->compaction = c;
+    opt->event_cb = deletions_cb;
+    opt->event_ctx = d;
+    return d;
 }
 
 /* --- files on disk -------------------------------------------------------- */
@@ -261,18 +269,12 @@ static void held_close(lsm_db *db, const char *dir, held *h, deletions *d)
  * iterators stay open, opened, stepped and closed at random. */
 static void run_model(const char *dir, lsm_compaction c, uint64_t seed)
 {
-    deletions *d = calloc(1, sizeof *d);
-    assert_non_null(d);
-    deletions_init(d);
     lsm_options opt;
-    lsm_options_init(&opt);
-    opt.compaction = c;
+    deletions *d = deletions_options(&opt, c);
     opt.target_sst_size = 512;
     opt.num_memtable_limit = 2;
     opt.num_tiers = 3;
     opt.base_level_size_mb = 1;
-    opt.event_cb = deletions_cb;
-    opt.event_ctx = d;
     lsm_db *db = NULL;
     assert_int_equal(lsm_open(dir, &opt, &db), LSM_OK);
 
@@ -377,14 +379,8 @@ static void test_model_leveled(void **state)
 static void test_pins_reported(void **state)
 {
     const char *dir = *state;
-    deletions *d = calloc(1, sizeof *d);
-    assert_non_null(d);
-    deletions_init(d);
     lsm_options opt;
-    lsm_options_init(&opt);
-    opt.compaction = LSM_COMPACTION_NONE;
-    opt.event_cb = deletions_cb;
-    opt.event_ctx = d;
+    deletions *d = deletions_options(&opt, LSM_COMPACTION_NONE);
     lsm_db *db = NULL;
     assert_int_equal(lsm_open(dir, &opt, &db), LSM_OK);
     test_put_str(db, "a", "1");
@@ -495,14 +491,8 @@ static void test_crash_leaves_pinned_files(void **state)
     assert_true(sst_file_exists(dir, 0));
     assert_true(sst_file_exists(dir, 1));
 
-    deletions *d = calloc(1, sizeof *d);
-    assert_non_null(d);
-    deletions_init(d);
     lsm_options opt;
-    lsm_options_init(&opt);
-    opt.compaction = LSM_COMPACTION_NONE;
-    opt.event_cb = deletions_cb;
-    opt.event_ctx = d;
+    deletions *d = deletions_options(&opt, LSM_COMPACTION_NONE);
     lsm_db *db = NULL;
     assert_int_equal(lsm_open(dir, &opt, &db), LSM_OK);
     assert_int_equal(d->n, 2);
@@ -528,17 +518,11 @@ static void test_crash_leaves_pinned_files(void **state)
 static void test_threads_mode(void **state)
 {
     const char *dir = *state;
-    deletions *d = calloc(1, sizeof *d);
-    assert_non_null(d);
-    deletions_init(d);
     lsm_options opt;
-    lsm_options_init(&opt);
+    deletions *d = deletions_options(&opt, LSM_COMPACTION_SIMPLE);
     opt.sched = LSM_SCHED_THREADS;
-    opt.compaction = LSM_COMPACTION_SIMPLE;
     opt.target_sst_size = 512;
     opt.num_memtable_limit = 2;
-    opt.event_cb = deletions_cb;
-    opt.event_ctx = d;
     lsm_db *db = NULL;
     assert_int_equal(lsm_open(dir, &opt, &db), LSM_OK);
     model m;

@@ -53,6 +53,12 @@ static void show_get_found(cli_buf *out, const lsm_read_step *st)
         cli_buf_printf(out, "miss");
 }
 
+/* ", 1 key compared" or ", 3 keys compared". */
+static void show_keys_compared(cli_buf *out, uint64_t n)
+{
+    cli_buf_printf(out, ", %" PRIu64 " key%s compared", n, n == 1 ? "" : "s");
+}
+
 /* One step of a get, after "N. SOURCE: ". */
 static void show_get_step(cli_buf *out, const lsm_read_step *st)
 {
@@ -66,8 +72,7 @@ static void show_get_step(cli_buf *out, const lsm_read_step *st)
     }
     if (st->source != LSM_SOURCE_SST) {
         show_get_found(out, st);
-        cli_buf_printf(out, ", %" PRIu64 " keys compared",
-                       st->entries_examined);
+        show_keys_compared(out, st->entries_examined);
         return;
     }
     if (!st->block_searched) {
@@ -78,7 +83,7 @@ static void show_get_step(cli_buf *out, const lsm_read_step *st)
     cli_buf_printf(out, "block %" PRIu64 " (%s): ", st->block_index,
                    st->block_cached ? "from cache" : "read from file");
     show_get_found(out, st);
-    cli_buf_printf(out, ", %" PRIu64 " keys compared", st->entries_examined);
+    show_keys_compared(out, st->entries_examined);
 }
 
 /* One step of a scan, after "N. SOURCE: ". */
@@ -89,8 +94,9 @@ static void show_scan_step(cli_buf *out, const lsm_read_step *st)
         return;
     }
     if (st->source != LSM_SOURCE_SST) {
-        cli_buf_printf(out, "opened: %" PRIu64 " entries read",
-                       st->entries_examined);
+        cli_buf_printf(out, "opened: %" PRIu64 " entr%s read",
+                       st->entries_examined,
+                       st->entries_examined == 1 ? "y" : "ies");
         return;
     }
     /* A level opens its SSTs one at a time, as the scan gets to them. */
@@ -100,9 +106,11 @@ static void show_scan_step(cli_buf *out, const lsm_read_step *st)
         return;
     }
     cli_buf_printf(out,
-                   "opened: %" PRIu64 " entries read, %" PRIu64
-                   " blocks read, %" PRIu64 " from cache",
-                   st->entries_examined, st->blocks_read, st->cache_hits);
+                   "opened: %" PRIu64 " entr%s read, %" PRIu64
+                   " block%s read, %" PRIu64 " from cache",
+                   st->entries_examined,
+                   st->entries_examined == 1 ? "y" : "ies", st->blocks_read,
+                   st->blocks_read == 1 ? "" : "s", st->cache_hits);
 }
 
 /* The get's result: the step that decided it, or none. */

@@ -249,7 +249,8 @@ static void open_all(const fixture *f, block_cache *bc, counters *ctrs,
                      sst **out)
 {
     for (size_t j = 0; j < N_SSTS; j++) {
-        int rc = sst_open(env_posix(), f->paths[j], j + 1, bc, ctrs, &out[j]);
+        int rc =
+            sst_open(env_posix(), f->paths[j], j + 1, bc, ctrs, false, &out[j]);
         if (rc != LSM_OK)
             fail_msg("sst_open: %s", lsm_errmsg());
     }
@@ -490,7 +491,8 @@ static void test_one_sst_iterator_at_a_time(void **state)
         counters c = {0};
         sst *t;
         assert_int_equal(
-            sst_open(env_posix(), f->paths[j], j + 1, NULL, &c, &t), LSM_OK);
+            sst_open(env_posix(), f->paths[j], j + 1, NULL, &c, false, &t),
+            LSM_OK);
         iter *one = sst_iter_new(t);
         assert_int_equal(iter_seek(one, NULL, 0), LSM_OK);
         for (size_t i = f->start[j]; i < f->start[j + 1]; i++) {
@@ -693,7 +695,8 @@ static void test_single_sst(void **state)
         size_t j = which[w];
         sst *t;
         assert_int_equal(
-            sst_open(env_posix(), f->paths[j], j + 1, NULL, NULL, &t), LSM_OK);
+            sst_open(env_posix(), f->paths[j], j + 1, NULL, NULL, false, &t),
+            LSM_OK);
         fixture sub = *f; /* a view of the model with just this SST */
         sub.m = &f->m[f->start[j]];
         sub.n = f->start[j + 1] - f->start[j];
@@ -768,10 +771,10 @@ static void test_key_versions_straddle_two_ssts(void **state)
     write_sst(p1, m, 3);
     write_sst(p2, m + 3, 3);
     sst *ssts[2];
-    assert_int_equal(sst_open(env_posix(), p1, 101, NULL, NULL, &ssts[0]),
-                     LSM_OK);
-    assert_int_equal(sst_open(env_posix(), p2, 102, NULL, NULL, &ssts[1]),
-                     LSM_OK);
+    assert_int_equal(
+        sst_open(env_posix(), p1, 101, NULL, NULL, false, &ssts[0]), LSM_OK);
+    assert_int_equal(
+        sst_open(env_posix(), p2, 102, NULL, NULL, false, &ssts[1]), LSM_OK);
     fixture sub = *f;
     sub.m = m;
     sub.n = 6;

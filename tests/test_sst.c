@@ -198,14 +198,22 @@ static void write_sst(const char *path, const model *m, size_t block_size,
     assert_int_equal(sst_builder_finish(b, summary), LSM_OK);
 }
 
-static sst *open_sst(const char *path, uint64_t id, block_cache *cache,
-                     counters *ctrs)
+/* Opens path with env_posix, map_file as sst_open takes it. */
+static sst *open_sst_with(const char *path, uint64_t id, block_cache *cache,
+                          counters *ctrs, bool map_file)
 {
     sst *t;
-    int rc = sst_open(env_posix(), path, id, cache, ctrs, &t);
+    int rc = sst_open(env_posix(), path, id, cache, ctrs, map_file, &t);
     if (rc != LSM_OK)
         fail_msg("sst_open: %s", lsm_errmsg());
     return t;
+}
+
+/* The engine's default: blocks read with pread. */
+static sst *open_sst(const char *path, uint64_t id, block_cache *cache,
+                     counters *ctrs)
+{
+    return open_sst_with(path, id, cache, ctrs, false);
 }
 
 /* Iterates everything and compares with the model. */
@@ -462,7 +470,8 @@ static void test_cache_shared_by_two_ssts(void **state)
     write_sst(p2, &m2, 512, 10, NULL);
     block_cache *bc = block_cache_create(4 << 20);
     counters c = {0};
-    sst *t1 = open_sst(p1, 10, bc, &c), *t2 = open_sst(p2, 11, bc, &c);
+    sst *t1 = open_sst_with(p1, 10, bc, &c, true);
+    sst *t2 = open_sst_with(p2, 11, bc, &c, true);
     uint64_t b1 = sst_num_blocks(t1), b2 = sst_num_blocks(t2);
 
     assert_int_equal(count_all(t1), m1.n);
@@ -471,8 +480,8 @@ static void test_cache_shared_by_two_ssts(void **state)
     assert_int_equal(count_all(t1), m1.n);
     assert_int_equal(c.block_reads, b1);
     assert_int_equal(c.block_cache_hits, b1);
-    /* The POSIX env maps the file: a cached block costs its decoded header
-     * only, never a copy of its bytes. */
+    /* Asked to, the POSIX env maps the file: a cached block costs its
+     * decoded header only, never a copy of its bytes. */
     size_t used1 = block_cache_bytes_used(bc);
     assert_true(used1 >= b1);
     assert_true(used1 < sst_file_size(t1) / 2);
@@ -504,7 +513,7 @@ static void test_cache_shared_by_two_ssts(void **state)
     /* Its cached blocks still point into its mapping, which they keep: a
      * new reader of the same file is served from them. */
     uint64_t hits = c.block_cache_hits;
-    t1 = open_sst(p1, 10, bc, &c);
+    t1 = open_sst_with(p1, 10, bc, &c, true);
     assert_iter_all(t1, &m1);
     assert_int_equal(c.block_cache_hits, hits + b1);
     assert_int_equal(c.block_reads, b1 + b2);
@@ -515,29 +524,40 @@ static void test_cache_shared_by_two_ssts(void **state)
     model_free(&m2);
 }
 
-/* An env that cannot map files: blocks are read with read_at into the
- * cached allocation, and the cache is charged for the copies. */
-static void test_cache_holds_copies_without_map(void **state)
+/* Reads sst p (model m) twice through a cache and checks that the blocks
+ * were read once, then served from the cache, which was charged for copies
+ * of their bytes. */
+static void check_cache_holds_copies(env *e, bool map_file, const char *p,
+                                     const model *m)
+{
+    block_cache *bc = block_cache_create(4 << 20);
+    counters c = {0};
+    sst *t;
+    assert_int_equal(sst_open(e, p, 13, bc, &c, map_file, &t), LSM_OK);
+    assert_iter_all(t, m);
+    assert_iter_all(t, m);
+    assert_int_equal(c.block_reads, sst_num_blocks(t));
+    assert_int_equal(c.block_cache_hits, sst_num_blocks(t));
+    assert_true(block_cache_bytes_used(bc) >= sst_file_size(t) / 2);
+    sst_unref(t);
+    block_cache_destroy(bc);
+}
+
+/* By default blocks are read with read_at into the cached allocation, and
+ * the cache is charged for the copies; so too when a mapping is asked of
+ * an env that cannot map files. */
+static void test_cache_holds_copies_by_default(void **state)
 {
     (void)state;
     char p[256];
     path_of(p, sizeof p, "13.sst");
     model m = model_make(500, 2, 40, 3);
     write_sst(p, &m, 512, 10, NULL);
+    check_cache_holds_copies(env_posix(), false, p, &m);
     env no_map = *env_posix();
     no_map.map = NULL;
     no_map.unmap = NULL;
-    block_cache *bc = block_cache_create(4 << 20);
-    counters c = {0};
-    sst *t;
-    assert_int_equal(sst_open(&no_map, p, 13, bc, &c, &t), LSM_OK);
-    assert_iter_all(t, &m);
-    assert_iter_all(t, &m);
-    assert_int_equal(c.block_reads, sst_num_blocks(t));
-    assert_int_equal(c.block_cache_hits, sst_num_blocks(t));
-    assert_true(block_cache_bytes_used(bc) >= sst_file_size(t) / 2);
-    sst_unref(t);
-    block_cache_destroy(bc);
+    check_cache_holds_copies(&no_map, true, p, &m);
     model_free(&m);
 }
 
@@ -1016,7 +1036,7 @@ static bool exercise_altered(const char *path, uint64_t id, block_cache *bc,
                              const model *m)
 {
     sst *t;
-    int rc = sst_open(env_posix(), path, id, bc, NULL, &t);
+    int rc = sst_open(env_posix(), path, id, bc, NULL, false, &t);
     if (rc != LSM_OK) {
         assert_corrupt_message(rc, path);
         return true;
@@ -1082,7 +1102,7 @@ static void test_corruption_sweep(void **state)
     for (size_t len = 0; len < n; len++) {
         write_file(bad, orig, len);
         sst *t;
-        int rc = sst_open(env_posix(), bad, 81, NULL, NULL, &t);
+        int rc = sst_open(env_posix(), bad, 81, NULL, NULL, false, &t);
         assert_corrupt_message(rc, bad);
     }
 
@@ -1157,17 +1177,18 @@ static void test_open_errors(void **state)
     char path[256];
     sst *t = (sst *)1;
     path_of(path, sizeof path, "missing.sst");
-    assert_int_equal(sst_open(env_posix(), path, 1, NULL, NULL, &t), LSM_EIO);
+    assert_int_equal(sst_open(env_posix(), path, 1, NULL, NULL, false, &t),
+                     LSM_EIO);
     assert_null(t);
     path_of(path, sizeof path, "empty.sst");
     write_file(path, (const uint8_t *)"", 0);
-    assert_corrupt_message(sst_open(env_posix(), path, 1, NULL, NULL, &t),
-                           path);
+    assert_corrupt_message(
+        sst_open(env_posix(), path, 1, NULL, NULL, false, &t), path);
     /* 80 bytes of zeros: a footer-sized file with no magic. */
     uint8_t zeros[SST_FOOTER_BYTES] = {0};
     write_file(path, zeros, sizeof zeros);
-    assert_corrupt_message(sst_open(env_posix(), path, 1, NULL, NULL, &t),
-                           path);
+    assert_corrupt_message(
+        sst_open(env_posix(), path, 1, NULL, NULL, false, &t), path);
     assert_null(t);
 }
 
@@ -1182,7 +1203,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_cache_shared_by_two_ssts, setup,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_cache_holds_copies_without_map,
+        cmocka_unit_test_setup_teardown(test_cache_holds_copies_by_default,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_tiny_cache_evicts_while_iterating,
                                         setup, teardown),

@@ -350,7 +350,8 @@ static int db_open_named_sst(lsm_db *db, uint64_t id, sst **out)
     char path[DB_PATH_BYTES];
     int rc = db_sst_path(db, id, path);
     if (rc == LSM_OK)
-        rc = sst_open(db->env, path, id, db->cache, &db->ctrs, out);
+        rc = sst_open(db->env, path, id, db->cache, &db->ctrs,
+                      db->opt.mmap_reads != 0, out);
     if (rc == LSM_OK && sst_max_seq(*out) > db->last_seq)
         db->last_seq = sst_max_seq(*out);
     return rc;

@@ -249,10 +249,10 @@ typedef struct lsm_options {
      * immutable one is flushed to L0. Must be at least 1. Default 3. */
     size_t num_memtable_limit;
     /* Capacity of the shared block cache, in bytes; 0 disables it.
-     * A block costs the memory it holds: where the env maps SST files
-     * (the default POSIX env does), only its decoded, verified header,
-     * since its bytes stay in the mapping (the OS's page cache); else the
-     * header and a copy of the bytes. Default 8 MiB. */
+     * A cached block is a verified copy of its bytes with its decoded
+     * header, and costs both (about block_size + 72 bytes). With
+     * mmap_reads on, it is only the decoded header (72 bytes), its bytes
+     * staying in the file's mapping (the OS's page cache). Default 8 MiB. */
     size_t block_cache_bytes;
     /* Bloom filter bits per key; 10 gives about 1% false positives.
      * 0 disables filters for new SSTs. Default 10. */
@@ -308,6 +308,20 @@ typedef struct lsm_options {
     /* Event callback and its context; NULL (the default) reports nothing. */
     lsm_event_fn event_cb;
     void *event_ctx;
+    /* Read SST data blocks through a read-only memory mapping of each file
+     * instead of with pread. Faster where reads miss the block cache: a
+     * block is verified where it lies (no system call, no copy) and the
+     * cache keeps only its decoded header, so it holds many more blocks
+     * (README, "Performance", has the numbers). The risk: if an SST file
+     * is truncated while the database is open (by another process or a
+     * tool), or the disk cannot read a mapped page, the process is killed
+     * by SIGBUS. The engine cannot turn that into an error without a
+     * process-wide signal handler, which a library must not install. Turn
+     * it on only where nothing but this engine touches the database's
+     * files and a disk read error may end the process. Default 0: blocks
+     * are read with pread, and a short or failed read is LSM_ECORRUPT or
+     * LSM_EIO naming the file. */
+    int mmap_reads;
 } lsm_options;
 
 /* Fills *opt with every default listed above: call it before setting any

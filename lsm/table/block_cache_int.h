@@ -2,8 +2,11 @@
  * block_cache_int.h: a shared LRU cache of decoded SST blocks.
  *
  * Keyed by (sst_id, block index); the charge of an entry is the memory it
- * holds, in bytes, as its inserter says (sst_reader.c charges a block
- * decoded in a mapping only its header). Lookups return a referenced
+ * holds, in bytes, as its inserter says. sst_reader.c caches verified
+ * blocks: by default a copy of the block's bytes read with pread plus its
+ * decoded header, charged both (about block_size + 72 bytes); with
+ * lsm_options.mmap_reads, only the decoded header (72 bytes), the bytes
+ * staying in the file's mapping. Lookups return a referenced
  * handle; an entry is freed only when it has been evicted (or erased) AND
  * every handle to it has been released, so a reader can keep using a block
  * while the cache throws it out.

@@ -14,8 +14,10 @@
  *
  * Reading (sst_reader.c): an `sst` is an open file plus its index and
  * filter in memory; data blocks are read on demand through the block cache,
- * decoded in place in a read-only mapping of the file where the env can map
- * it, else read with positional reads. It is refcounted: sst_open returns
+ * with positional reads into buffers of their own (or, when the opener asks
+ * and the env can map files, decoded in place in a read-only mapping of the
+ * file: faster, but a truncated file or a disk error then kills the process
+ * with SIGBUS; see sst_open). It is refcounted: sst_open returns
  * one reference, every iterator holds one; the last sst_unref closes the
  * file, and deletes it if sst_mark_obsolete was called. concat_iter_new is
  * concat_iter.c's.
@@ -74,9 +76,14 @@ typedef struct sst sst;
 
 /* Opens the SST at path: reads and verifies footer, index and filter.
  * cache may be NULL (no caching); ctrs may be NULL (no counting).
- * *out holds one reference. */
+ * map_file false (the safe default): data blocks are read with read_at
+ * into buffers of their own, so a file cut short or a disk error is an
+ * error of the read. map_file true: where the env can map files, blocks
+ * are decoded in a read-only mapping of the whole file; reading a page the
+ * file lost (truncated while open) or the disk cannot read raises SIGBUS
+ * (lsm_options.mmap_reads). *out holds one reference. */
 int sst_open(env *e, const char *path, uint64_t sst_id, block_cache *cache,
-             counters *ctrs, sst **out);
+             counters *ctrs, bool map_file, sst **out);
 void sst_ref(sst *t);
 /* Drops a reference; the last one closes the file (and removes it and its
  * cached blocks if the SST was marked obsolete). NULL-safe. */

@@ -9,13 +9,20 @@
  * after use. A block read from disk is verified (block_decode) and checked
  * against its index record before anyone sees it.
  *
- * When the env can map files (env_posix can), the whole file is mapped at
- * open and a block is decoded where it lies in the mapping: no system call,
- * no copy. The cache then holds only the decoded block header (the bytes
- * are the OS's page cache) and is charged for that, so it remembers many
- * more verified blocks than it could hold copies of. Profiling showed why:
- * at a million keys most gets missed the cache, and a third of their time
- * went to pread, with most of the rest to re-verifying blocks read again.
+ * By default blocks are read with read_at (pread) into an allocation of
+ * their own, which the cache then holds and is charged for in full. A read
+ * past the end of a file cut while open is then an error naming the file
+ * (env_posix: "short read ... truncated?"), and a disk error is LSM_EIO:
+ * the process never dies of a damaged file.
+ *
+ * With map_file (lsm_options.mmap_reads, opt-in), and when the env can map
+ * files (env_posix can), the whole file is mapped at open and a block is
+ * decoded where it lies in the mapping: no system call, no copy. The cache
+ * then holds only the decoded block header (the bytes are the OS's page
+ * cache) and is charged for that, so it remembers many more verified
+ * blocks. The price: touching a mapped page the file no longer has (it was
+ * truncated) or that the disk cannot read raises SIGBUS, which kills the
+ * process; a library cannot catch it without a process-wide handler.
  *
  * Invariants:
  *   1. After sst_open, the index is consistent with the footer: num_blocks
@@ -281,12 +288,12 @@ static void sst_free(sst *t)
     free(t);
 }
 
-/* Maps the file when the env offers it. Not mapping is never an error:
- * blocks are then read with read_at, as before. */
-static void sst_try_map(sst *t)
+/* Maps the file when asked to and the env offers it. Not mapping is never
+ * an error: blocks are then read with read_at. */
+static void sst_try_map(sst *t, bool map_file)
 {
     const void *base = NULL;
-    if (!t->env->map || !t->env->unmap || t->file_size == 0)
+    if (!map_file || !t->env->map || !t->env->unmap || t->file_size == 0)
         return;
     sst_mapping *m = malloc(sizeof *m);
     if (!m)
@@ -306,7 +313,7 @@ static void sst_try_map(sst *t)
 }
 
 int sst_open(env *e, const char *path, uint64_t sst_id, block_cache *cache,
-             counters *ctrs, sst **out)
+             counters *ctrs, bool map_file, sst **out)
 {
     *out = NULL;
     sst *t = calloc(1, sizeof *t);
@@ -331,7 +338,7 @@ int sst_open(env *e, const char *path, uint64_t sst_id, block_cache *cache,
         sst_free(t);
         return rc;
     }
-    sst_try_map(t);
+    sst_try_map(t, map_file);
     *out = t;
     return LSM_OK;
 }
@@ -478,9 +485,10 @@ static int sst_block_matches_index(const sst *t, uint64_t idx, const block *b)
     return LSM_OK;
 }
 
-/* Reads block idx and verifies it: decoded in place in the mapping when
- * there is one, else read into the allocation. *out is malloc'd; the
- * caller frees it with sst_block_free (or hands it to the cache). */
+/* Reads block idx and verifies it: read into the allocation with read_at
+ * (the default), or decoded in place in the mapping when there is one.
+ * *out is malloc'd; the caller frees it with sst_block_free (or hands it
+ * to the cache). */
 static int sst_block_read(sst *t, uint64_t idx, sst_block **out)
 {
     const sst_index_entry *r = &t->index[idx];
@@ -515,8 +523,8 @@ static int sst_block_read(sst *t, uint64_t idx, sst_block **out)
     return LSM_OK;
 }
 
-/* What a block costs the cache: the memory it holds (the mapping's bytes
- * are the OS's page cache, not ours). */
+/* What a block costs the cache: the memory it holds, header and copied
+ * bytes (a mapped block's bytes are the OS's page cache, not ours). */
 static size_t sst_block_charge(const sst_block *sb)
 {
     return sizeof *sb + (sb->map ? 0 : sb->blk.n_bytes);

@@ -57,8 +57,9 @@ struct env {
     /* Optional (NULL: not offered; callers then use read_at). Maps the
      * first n_bytes of a file opened with open_read, read-only, into
      * memory at *out. The mapping outlives the file's close and stays
-     * until unmap; the caller must never let the file shrink meanwhile
-     * (SSTs never change once written). */
+     * until unmap. Reading a mapped page the file no longer has (it was
+     * truncated) or the disk cannot read raises SIGBUS and kills the
+     * process: only lsm_options.mmap_reads, opt-in, uses it. */
     int (*map)(env_file *f, uint64_t n_bytes, const void **out);
     void (*unmap)(env *e, const void *p, uint64_t n_bytes);
 };

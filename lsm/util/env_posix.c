@@ -80,9 +80,27 @@ static int posix_open_append(env *e, const char *path, env_file **out)
     return posix_open_flags(path, O_WRONLY | O_CREAT | O_APPEND, out);
 }
 
+/* A read that met the end of the file: the file is shorter than its
+ * reader knows it to be (an SST cut while open, a torn copy). Says how
+ * long it is now, so the message points at the cause. */
+static int posix_short_read(env_file *f, uint64_t offset, size_t n)
+{
+    struct stat st;
+    if (fstat(fd_of(f), &st) != 0)
+        return lsm_corrupt("%s: short read of %zu bytes at offset %llu "
+                           "(truncated?)",
+                           f->path, n, (unsigned long long)offset);
+    return lsm_corrupt("%s: short read of %zu bytes at offset %llu (file is "
+                       "%llu bytes: truncated?)",
+                       f->path, n, (unsigned long long)offset,
+                       (unsigned long long)st.st_size);
+}
+
 static int posix_read_at(env_file *f, uint64_t offset, void *buf, size_t n)
 {
     unsigned char *p = buf;
+    uint64_t start = offset;
+    size_t want = n;
     while (n > 0) {
         ssize_t got = pread(fd_of(f), p, n, (off_t)offset);
         if (got < 0 && errno == EINTR)
@@ -91,8 +109,7 @@ static int posix_read_at(env_file *f, uint64_t offset, void *buf, size_t n)
             return lsm_io_error(errno, "cannot read %s at offset %llu", f->path,
                                 (unsigned long long)offset);
         if (got == 0)
-            return lsm_corrupt("%s: file ends before offset %llu", f->path,
-                               (unsigned long long)(offset + n));
+            return posix_short_read(f, start, want);
         p += got;
         n -= (size_t)got;
         offset += (uint64_t)got;

@@ -75,9 +75,12 @@ typedef struct bench_settings {
      * NULL for lsm's default, and background threads on (1) or off (0). */
     const char *compaction;
     int threads_mode;
+    /* lsm only: read SSTs through mmap (lsm_options.mmap_reads), 1 or 0. */
+    int mmap_reads;
     int num_memtable_limit_given;
     int compaction_given;
     int threads_mode_given;
+    int mmap_reads_given;
 } bench_settings;
 
 /* Bytes an engine counts itself (optional): key + value bytes written by the

@@ -75,6 +75,9 @@ static int bench_leveldb_check_settings(const bench_settings *s, bench_err *err)
         return bench_err_set(err, "--num_memtable_limit applies to --engine "
                                   "lsm and rocksdb only (leveldb keeps one "
                                   "memtable and one immutable)");
+    if (s->mmap_reads_given)
+        return bench_err_set(err, "--mmap_reads applies to --engine lsm "
+                                  "only (leveldb maps its tables itself)");
     return BENCH_OK;
 }
 

@@ -75,6 +75,7 @@ static void bench_lsm_options(const bench_settings *s, int sync,
     opt->sched = s->threads_mode ? LSM_SCHED_THREADS : LSM_SCHED_INLINE;
     if (s->compaction != NULL)
         bench_lsm_parse_compaction(s->compaction, &opt->compaction);
+    opt->mmap_reads = s->mmap_reads;
     opt->enable_wal = 1;
     opt->sync = sync;
 }
@@ -91,6 +92,7 @@ void bench_settings_defaults(bench_settings *s)
     s->bloom_bits_per_key = opt.bloom_bits_per_key;
     s->compaction = NULL;
     s->threads_mode = 1; /* a benchmark measures the background mode */
+    s->mmap_reads = opt.mmap_reads;
 }
 
 static void bench_lsm_version(char *buf, size_t n)
@@ -105,12 +107,13 @@ static void bench_lsm_describe(const bench_settings *s, char *buf, size_t n)
     snprintf(buf, n,
              "target_sst_size %zu (memtable and SST), block_size %zu, "
              "block_cache_bytes %zu, num_memtable_limit %zu, bloom %u "
-             "bits/key, compaction %s, threads_mode %s, WAL on, no "
-             "compression",
+             "bits/key, compaction %s, threads_mode %s, mmap_reads %s, WAL "
+             "on, no compression",
              opt.target_sst_size, opt.block_size, opt.block_cache_bytes,
              opt.num_memtable_limit, opt.bloom_bits_per_key,
              lsm_compaction_name(opt.compaction),
-             opt.sched == LSM_SCHED_THREADS ? "on" : "off");
+             opt.sched == LSM_SCHED_THREADS ? "on" : "off",
+             opt.mmap_reads ? "on" : "off");
 }
 
 static int bench_lsm_check_settings(const bench_settings *s, bench_err *err)

@@ -80,7 +80,8 @@ typedef struct bench_config {
 /* Samples RssAnon (this process's anonymous memory: heap and stacks, not
  * file pages) every BENCH_ANON_SAMPLE_MICROS and keeps the largest value:
  * Linux keeps no peak of it, and the peak RSS (ru_maxrss) also counts the
- * pages of files an engine maps (lsm and LevelDB map their tables), which
+ * pages of files an engine maps (LevelDB maps its tables, lsm with
+ * --mmap_reads on), which
  * are the OS's page cache, not memory the engine allocated. */
 #define BENCH_ANON_SAMPLE_MICROS 5000
 
@@ -1000,7 +1001,10 @@ static void bench_usage(FILE *f)
         "  --num_memtable_limit N  (lsm and rocksdb)\n"
         "  --compaction none|simple|tiered|leveled  (lsm only)\n"
         "  --threads_mode on|off background flush/compaction (lsm only; "
-        "default on)\n");
+        "default on)\n"
+        "  --mmap_reads on|off   read SSTs through mmap (lsm only; default "
+        "off,\n"
+        "                        as lsm_options.mmap_reads)\n");
 }
 
 static uint64_t bench_parse_u64(const char *flag, const char *s)
@@ -1022,6 +1026,16 @@ static size_t bench_parse_size(const char *flag, const char *s)
     return (size_t)v;
 }
 
+/* "on" or "1": 1; "off" or "0": 0; else dies naming the flag. */
+static int bench_parse_on_off(const char *flag, const char *v)
+{
+    if (strcmp(v, "on") == 0 || strcmp(v, "1") == 0)
+        return 1;
+    if (strcmp(v, "off") == 0 || strcmp(v, "0") == 0)
+        return 0;
+    bench_die("%s: on or off: %s", flag, v);
+}
+
 /* Applies one engine setting flag; returns -1 if flag is not one. */
 static int bench_apply_setting(bench_settings *s, const char *flag,
                                const char *v)
@@ -1041,13 +1055,11 @@ static int bench_apply_setting(bench_settings *s, const char *flag,
         s->compaction = v; /* checked by the engine */
         s->compaction_given = 1;
     } else if (strcmp(flag, "--threads_mode") == 0) {
-        if (strcmp(v, "on") == 0 || strcmp(v, "1") == 0)
-            s->threads_mode = 1;
-        else if (strcmp(v, "off") == 0 || strcmp(v, "0") == 0)
-            s->threads_mode = 0;
-        else
-            bench_die("--threads_mode: on or off: %s", v);
+        s->threads_mode = bench_parse_on_off(flag, v);
         s->threads_mode_given = 1;
+    } else if (strcmp(flag, "--mmap_reads") == 0) {
+        s->mmap_reads = bench_parse_on_off(flag, v);
+        s->mmap_reads_given = 1;
     } else
         return -1;
     return 0;

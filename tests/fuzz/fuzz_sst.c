@@ -242,7 +242,7 @@ static void exercise(const char *path, block_cache *cache, counters *ctrs,
                      const uint8_t *data, size_t size)
 {
     sst *t = NULL;
-    if (sst_open(env_posix(), path, 7, cache, ctrs, &t) != LSM_OK)
+    if (sst_open(env_posix(), path, 7, cache, ctrs, false, &t) != LSM_OK)
         return;
     FUZZ_CHECK(t != NULL);
     FUZZ_CHECK(sst_num_blocks(t) >= 1);

@@ -2,12 +2,13 @@
  * fault_env.c: the fault-injecting, power-cut-simulating env of
  * fault_env.h.
  *
- * Layout: a fault_env embeds its env vtable first, so the env * the engine
- * holds is the fault_env *. Files opened for writing are wrapped in a
- * fault_file (env_file first, env pointing at the fault env) around the
- * inner env's file, so every append and sync passes through here. Files
- * opened for reading and the lock file are the inner env's own: nothing
- * about them needs watching.
+ * Layout: a fault_env embeds its view (an env vtable, first) first, so the
+ * env * fault_env_env hands out is the fault_env *; open_dir makes more
+ * views, bound to a directory through the inner env, that share it. Files
+ * opened for writing are wrapped in a fault_file (env_file first, env pointing
+ * at the fault env) around the inner env's file, so every append and sync
+ * passes through here. Files opened for reading and the lock file are the inner
+ * env's own: nothing about them needs watching.
  *
  * Invariants (under mu):
  *   - files[] holds one record per path created or appended through this
@@ -58,9 +59,18 @@ typedef struct tracked_file {
     bool creation_durable;  /* a sync_dir of its directory followed */
 } tracked_file;
 
-struct fault_env {
-    env base; /* first: the env * handed to the engine points here */
+/* An env the fault env hands out: its own (fault_env_env; inner is the
+ * env it wraps) or one bound to a directory by open_dir (inner is the
+ * inner env's bound env). Every view shares its fault env's state. */
+typedef struct fault_view {
+    env base; /* first: the env * handed out points here */
+    struct fault_env *fe;
     env *inner;
+} fault_view;
+
+struct fault_env {
+    fault_view top; /* first: fault_env_env hands out &top.base */
+    env *inner;     /* the wrapped env, as given: the power cut uses it */
     pthread_mutex_t mu;
     uint64_t counts[FAULT_N_KINDS];
     fault_rule rules[FAULT_N_KINDS];
@@ -73,7 +83,7 @@ struct fault_env {
 };
 
 typedef struct fault_file {
-    env_file base;   /* first; base.env is the fault env */
+    env_file base;   /* first; base.env is the view that opened it */
     env_file *inner; /* the inner env's file, owned */
 } fault_file;
 
@@ -87,12 +97,18 @@ const char *fault_kind_name(fault_kind kind)
 
 static fault_env *fault_env_of(env *e)
 {
-    return (fault_env *)e;
+    return ((fault_view *)e)->fe;
+}
+
+/* The env the view e forwards to. */
+static env *inner_env(env *e)
+{
+    return ((fault_view *)e)->inner;
 }
 
 static fault_env *fault_env_of_file(env_file *f)
 {
-    return (fault_env *)f->env;
+    return fault_env_of(f->env);
 }
 
 static env_file *inner_file(env_file *f)
@@ -264,7 +280,7 @@ static int fault_gate_locked(fault_env *fe, fault_kind kind, const char *path,
 
 /* Wraps an inner file; on failure the inner file is closed. *out is freed
  * by fault_file_close. */
-static int fault_file_wrap(fault_env *fe, env_file *in, env_file **out)
+static int fault_file_wrap(env *view, env_file *in, env_file **out)
 {
     fault_file *f = malloc(sizeof *f);
     if (!f) {
@@ -272,7 +288,7 @@ static int fault_file_wrap(fault_env *fe, env_file *in, env_file **out)
         file_close(in);
         return rc;
     }
-    f->base.env = &fe->base;
+    f->base.env = view;
     f->base.path = in->path; /* owned by the inner file */
     f->inner = in;
     *out = &f->base;
@@ -285,6 +301,7 @@ static int fault_open_for_write(env *e, const char *path, bool truncating,
                                 env_file **out)
 {
     fault_env *fe = fault_env_of(e);
+    env *inner = inner_env(e);
     env_file *in = NULL;
     bool injected;
     *out = NULL;
@@ -294,8 +311,8 @@ static int fault_open_for_write(env *e, const char *path, bool truncating,
         goto out;
     uint64_t size_bytes = 0;
     bool existed = path_exists(path, &size_bytes);
-    rc = truncating ? fe->inner->open_write(fe->inner, path, &in)
-                    : fe->inner->open_append(fe->inner, path, &in);
+    rc = truncating ? inner->open_write(inner, path, &in)
+                    : inner->open_append(inner, path, &in);
     if (rc != LSM_OK)
         goto out;
     tracked_file *t = tracked_find(fe, path);
@@ -315,7 +332,7 @@ static int fault_open_for_write(env *e, const char *path, bool truncating,
     }
     if (truncating)
         t->durable_bytes = 0;
-    rc = fault_file_wrap(fe, in, out);
+    rc = fault_file_wrap(e, in, out);
 out:
     pthread_mutex_unlock(&fe->mu);
     return rc;
@@ -333,8 +350,7 @@ static int fault_open_append(env *e, const char *path, env_file **out)
 
 static int fault_open_read(env *e, const char *path, env_file **out)
 {
-    fault_env *fe = fault_env_of(e);
-    return fe->inner->open_read(fe->inner, path, out);
+    return inner_env(e)->open_read(inner_env(e), path, out);
 }
 
 static int fault_read_at(env_file *f, uint64_t offset, void *buf, size_t n)
@@ -403,7 +419,7 @@ static int fault_truncate(env *e, const char *path, uint64_t n)
     pthread_mutex_lock(&fe->mu);
     int rc = fault_gate_locked(fe, FAULT_TRUNCATE, path, &injected);
     if (rc == LSM_OK)
-        rc = fe->inner->truncate(fe->inner, path, n);
+        rc = inner_env(e)->truncate(inner_env(e), path, n);
     if (rc == LSM_OK) {
         tracked_file *t = tracked_find(fe, path);
         if (t && t->durable_bytes > n)
@@ -420,7 +436,7 @@ static int fault_unlink(env *e, const char *path)
     pthread_mutex_lock(&fe->mu);
     int rc = fault_gate_locked(fe, FAULT_UNLINK, path, &injected);
     if (rc == LSM_OK)
-        rc = fe->inner->unlink(fe->inner, path);
+        rc = inner_env(e)->unlink(inner_env(e), path);
     if (rc == LSM_OK)
         tracked_remove(fe, path);
     pthread_mutex_unlock(&fe->mu);
@@ -436,7 +452,7 @@ static int fault_rename(env *e, const char *from, const char *to)
     pthread_mutex_lock(&fe->mu);
     int rc = fault_gate_locked(fe, FAULT_RENAME, from, &injected);
     if (rc == LSM_OK)
-        rc = fe->inner->rename(fe->inner, from, to);
+        rc = inner_env(e)->rename(inner_env(e), from, to);
     if (rc == LSM_OK) {
         tracked_remove(fe, to);
         tracked_file *t = tracked_find(fe, from);
@@ -452,7 +468,7 @@ static int fault_rename(env *e, const char *from, const char *to)
     return rc;
 }
 
-static int fault_mkdir(env *e, const char *path)
+static int fault_mkdir(env *e, const char *path, bool *created)
 {
     fault_env *fe = fault_env_of(e);
     pthread_mutex_lock(&fe->mu);
@@ -460,7 +476,7 @@ static int fault_mkdir(env *e, const char *path)
     pthread_mutex_unlock(&fe->mu);
     if (cut)
         return lsm_error(LSM_EIO, "%s: mkdir refused, the power is cut", path);
-    return fe->inner->mkdir(fe->inner, path);
+    return inner_env(e)->mkdir(inner_env(e), path, created);
 }
 
 /* Makes the creation of every tracked file in the directory durable; the
@@ -483,14 +499,43 @@ static int fault_sync_dir(env *e, const char *path)
 static int fault_list_dir(env *e, const char *path,
                           void (*fn)(const char *name, void *ctx), void *ctx)
 {
-    fault_env *fe = fault_env_of(e);
-    return fe->inner->list_dir(fe->inner, path, fn, ctx);
+    return inner_env(e)->list_dir(inner_env(e), path, fn, ctx);
 }
 
 static int fault_lock(env *e, const char *path, env_file **out)
 {
-    fault_env *fe = fault_env_of(e);
-    return fe->inner->lock(fe->inner, path, out);
+    return inner_env(e)->lock(inner_env(e), path, out);
+}
+
+static const env fault_vtable;
+
+/* A view bound to the directory: the inner env binds itself, and this
+ * view forwards to that, so the engine's files go through the inner env's
+ * directory descriptor and through this env's counting and tracking
+ * alike. Paths keep their spelling ("dir/name"), so rules and the records
+ * of tracked files are unchanged. */
+static int fault_open_dir(env *e, const char *path, env **out)
+{
+    *out = NULL;
+    fault_view *v = calloc(1, sizeof *v);
+    if (!v)
+        return lsm_error(LSM_ENOMEM, "out of memory opening %s", path);
+    int rc = inner_env(e)->open_dir(inner_env(e), path, &v->inner);
+    if (rc != LSM_OK) {
+        free(v);
+        return rc;
+    }
+    v->base = fault_vtable;
+    v->fe = fault_env_of(e);
+    *out = &v->base;
+    return LSM_OK;
+}
+
+static void fault_close_dir(env *bound)
+{
+    fault_view *v = (fault_view *)bound;
+    v->inner->close_dir(v->inner);
+    free(v);
 }
 
 static const env fault_vtable = {
@@ -506,6 +551,8 @@ static const env fault_vtable = {
     .unlink = fault_unlink,
     .rename = fault_rename,
     .mkdir = fault_mkdir,
+    .open_dir = fault_open_dir,
+    .close_dir = fault_close_dir,
     .sync_dir = fault_sync_dir,
     .list_dir = fault_list_dir,
     .lock = fault_lock,
@@ -519,7 +566,7 @@ int fault_env_new(env *inner, fault_env **out)
     *out = NULL;
     if (!fe)
         return lsm_error(LSM_ENOMEM, "out of memory for a fault env");
-    fe->base = fault_vtable;
+    fe->top = (fault_view){.base = fault_vtable, .fe = fe, .inner = inner};
     fe->inner = inner;
     const char *trace = getenv("LSM_FAULT_TRACE");
     fe->trace = trace && *trace && strcmp(trace, "0") != 0;
@@ -541,7 +588,7 @@ void fault_env_free(fault_env *fe)
 
 env *fault_env_env(fault_env *fe)
 {
-    return &fe->base;
+    return &fe->top.base;
 }
 
 static void fault_arm(fault_env *fe, fault_kind kind, uint64_t n, bool sticky,

@@ -30,6 +30,15 @@
  *   - directories (mkdir) and the LOCK file are not tracked: they are
  *     treated as durable, and their contents do not matter.
  *
+ * Directories. open_dir binds the inner env to the directory, so the
+ * engine's files go through the inner env's directory descriptor, and
+ * returns a view that shares this env's counts, rules and tracked files.
+ * Paths keep their "dir/name" spelling, so suffix rules and tracking work
+ * as before; the power cut acts through the wrapped env by those paths
+ * (a directory renamed under a fault env is not supported). mkdir reports
+ * whether it created the directory; the engine then fsyncs the parent, a
+ * counted sync_dir whose path is the parent's.
+ *
  * Syncs are not passed to the real disk: durability is what this env says
  * it is, and a real fdatasync per write would only make the tests slow.
  *

@@ -1,12 +1,13 @@
 /*
  * record_env.c: the recording env of record_env.h.
  *
- * Layout: a record_env embeds its env vtable first, so the env * the engine
- * holds is the record_env *. Files opened for writing are wrapped in a
- * record_file (env_file first, env pointing at the record env) around the
- * inner env's file, so every append and sync passes through here. Files
- * opened for reading and the lock file are the inner env's own. Like the
- * fault env, it offers no map: SSTs are read with read_at.
+ * Layout: a record_env embeds its view (an env vtable, first) first, so
+ * the env * record_env_env hands out is the record_env *; open_dir makes
+ * more views, bound to a directory, that record into the same record_env. Files
+ * opened for writing are wrapped in a record_file (env_file first, env pointing
+ * at the record env) around the inner env's file, so every append and sync
+ * passes through here. Files opened for reading and the lock file are the inner
+ * env's own. Like the fault env, it offers no map: SSTs are read with read_at.
  *
  * Invariants (under mu): ops[0..n_ops) are the operations that succeeded
  * since recording last started, in the order they returned.
@@ -22,9 +23,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct record_env {
-    env base; /* first: the env * handed to the engine points here */
+/* An env the record env hands out: its own (record_env_env; inner is the
+ * env it wraps) or one bound to a directory by open_dir (inner is the
+ * inner env's bound env). Every view records into its record env. */
+typedef struct record_view {
+    env base; /* first: the env * handed out points here */
+    struct record_env *re;
     env *inner;
+} record_view;
+
+struct record_env {
+    record_view top; /* first: record_env_env hands out &top.base */
     pthread_mutex_t mu;
     bool recording; /* [mu] */
     record_op *ops; /* [mu] */
@@ -47,7 +56,13 @@ const char *record_kind_name(record_kind kind)
 
 static record_env *record_env_of(env *e)
 {
-    return (record_env *)e;
+    return ((record_view *)e)->re;
+}
+
+/* The env the view e forwards to. */
+static env *inner_env(env *e)
+{
+    return ((record_view *)e)->inner;
 }
 
 static env_file *inner_file(env_file *f)
@@ -96,8 +111,8 @@ static int record_open_for_write(env *e, const char *path, bool truncating,
     record_file *f = calloc(1, sizeof *f);
     if (!f)
         return lsm_error(LSM_ENOMEM, "out of memory opening %s", path);
-    int rc = truncating ? re->inner->open_write(re->inner, path, &in)
-                        : re->inner->open_append(re->inner, path, &in);
+    int rc = truncating ? inner_env(e)->open_write(inner_env(e), path, &in)
+                        : inner_env(e)->open_append(inner_env(e), path, &in);
     if (rc != LSM_OK) {
         free(f);
         return rc;
@@ -121,8 +136,7 @@ static int record_open_append(env *e, const char *path, env_file **out)
 
 static int record_open_read(env *e, const char *path, env_file **out)
 {
-    record_env *re = record_env_of(e);
-    return re->inner->open_read(re->inner, path, out);
+    return inner_env(e)->open_read(inner_env(e), path, out);
 }
 
 static int record_read_at(env_file *f, uint64_t offset, void *buf, size_t n)
@@ -157,48 +171,73 @@ static int record_file_close(env_file *f)
 static int record_truncate(env *e, const char *path, uint64_t n)
 {
     record_env *re = record_env_of(e);
-    int rc = re->inner->truncate(re->inner, path, n);
+    int rc = inner_env(e)->truncate(inner_env(e), path, n);
     return record(re, rc, RECORD_TRUNCATE, path, n);
 }
 
 static int record_unlink(env *e, const char *path)
 {
     record_env *re = record_env_of(e);
-    int rc = re->inner->unlink(re->inner, path);
+    int rc = inner_env(e)->unlink(inner_env(e), path);
     return record(re, rc, RECORD_UNLINK, path, 0);
 }
 
 static int record_rename(env *e, const char *from, const char *to)
 {
     record_env *re = record_env_of(e);
-    int rc = re->inner->rename(re->inner, from, to);
+    int rc = inner_env(e)->rename(inner_env(e), from, to);
     return record(re, rc, RECORD_RENAME, to, 0);
 }
 
-static int record_mkdir(env *e, const char *path)
+static int record_mkdir(env *e, const char *path, bool *created)
 {
-    record_env *re = record_env_of(e);
-    return re->inner->mkdir(re->inner, path);
+    return inner_env(e)->mkdir(inner_env(e), path, created);
 }
 
 static int record_sync_dir(env *e, const char *path)
 {
     record_env *re = record_env_of(e);
-    int rc = re->inner->sync_dir(re->inner, path);
+    int rc = inner_env(e)->sync_dir(inner_env(e), path);
     return record(re, rc, RECORD_SYNC_DIR, NULL, 0);
 }
 
 static int record_list_dir(env *e, const char *path,
                            void (*fn)(const char *name, void *ctx), void *ctx)
 {
-    record_env *re = record_env_of(e);
-    return re->inner->list_dir(re->inner, path, fn, ctx);
+    return inner_env(e)->list_dir(inner_env(e), path, fn, ctx);
 }
 
 static int record_lock(env *e, const char *path, env_file **out)
 {
-    record_env *re = record_env_of(e);
-    return re->inner->lock(re->inner, path, out);
+    return inner_env(e)->lock(inner_env(e), path, out);
+}
+
+static const env record_vtable;
+
+/* A view bound to the directory: the inner env binds itself and the view
+ * forwards to that; paths keep their spelling. */
+static int record_open_dir(env *e, const char *path, env **out)
+{
+    *out = NULL;
+    record_view *v = calloc(1, sizeof *v);
+    if (!v)
+        return lsm_error(LSM_ENOMEM, "out of memory opening %s", path);
+    int rc = inner_env(e)->open_dir(inner_env(e), path, &v->inner);
+    if (rc != LSM_OK) {
+        free(v);
+        return rc;
+    }
+    v->base = record_vtable;
+    v->re = record_env_of(e);
+    *out = &v->base;
+    return LSM_OK;
+}
+
+static void record_close_dir(env *bound)
+{
+    record_view *v = (record_view *)bound;
+    v->inner->close_dir(v->inner);
+    free(v);
 }
 
 static const env record_vtable = {
@@ -214,6 +253,8 @@ static const env record_vtable = {
     .unlink = record_unlink,
     .rename = record_rename,
     .mkdir = record_mkdir,
+    .open_dir = record_open_dir,
+    .close_dir = record_close_dir,
     .sync_dir = record_sync_dir,
     .list_dir = record_list_dir,
     .lock = record_lock,
@@ -225,8 +266,7 @@ int record_env_new(env *inner, record_env **out)
     *out = NULL;
     if (!re)
         return lsm_error(LSM_ENOMEM, "out of memory for a record env");
-    re->base = record_vtable;
-    re->inner = inner;
+    re->top = (record_view){.base = record_vtable, .re = re, .inner = inner};
     pthread_mutex_init(&re->mu, NULL);
     *out = re;
     return LSM_OK;
@@ -243,7 +283,7 @@ void record_env_free(record_env *re)
 
 env *record_env_env(record_env *re)
 {
-    return &re->base;
+    return &re->top.base;
 }
 
 void record_env_set_recording(record_env *re, bool on)

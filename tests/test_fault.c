@@ -801,6 +801,49 @@ static void largest_wal_path(const char *dir, char *out, size_t n_out)
     assert_true(best > 0);
 }
 
+/* Creating a database fsyncs the parent directory once the database
+ * directory exists, so the new directory's entry (and with it every file
+ * synced in it later) survives a power cut (issue 13, case 9). A failure of
+ * that fsync fails the open, naming the parent; opening an existing
+ * database does not sync the parent at all. */
+static void test_new_database_syncs_parent(void **state)
+{
+    (void)state;
+    char *parent = test_mkdtemp();
+    char *dir = test_path(parent, "db");
+    const char *parent_name = strrchr(parent, '/') + 1;
+    fault_env *fe;
+    assert_int_equal(fault_env_new(env_posix(), &fe), LSM_OK);
+    lsm_db *db = NULL;
+
+    /* The parent's only fsync is that of the creation: fail it. */
+    fault_env_fail_nth_path(fe, FAULT_SYNC_DIR, 1, parent_name);
+    assert_int_equal(db_open_env(dir, NULL, fault_env_env(fe), &db), LSM_EIO);
+    assert_int_equal(fault_env_fired(fe), 1);
+    assert_non_null(strstr(lsm_errmsg(), parent));
+    assert_null(db);
+
+    /* The directory is there now: opening it is no creation, and the
+     * parent is left alone (the armed rule never fires). */
+    fault_env_fail_nth_path(fe, FAULT_SYNC_DIR, 1, parent_name);
+    assert_int_equal(db_open_env(dir, NULL, fault_env_env(fe), &db), LSM_OK);
+    assert_int_equal(lsm_close(db), LSM_OK);
+    assert_int_equal(fault_env_fired(fe), 1);
+
+    /* Another creation syncs the parent once, not twice (a rule on the
+     * second parent sync never fires). */
+    char *other = test_path(parent, "other");
+    fault_env_fail_nth_path(fe, FAULT_SYNC_DIR, 2, parent_name);
+    assert_int_equal(db_open_env(other, NULL, fault_env_env(fe), &db), LSM_OK);
+    assert_int_equal(lsm_close(db), LSM_OK);
+    assert_int_equal(fault_env_fired(fe), 1);
+    fault_env_free(fe);
+    assert_int_equal(test_rmtree(parent), 0);
+    free(other);
+    free(dir);
+    free(parent);
+}
+
 /* The half-written record of a failed append is a torn tail: reopening
  * cuts it with a warning naming the log, replays everything before it and
  * not the failed write. */
@@ -1310,6 +1353,7 @@ int main(void)
                   &wal_sync_fault),
         cmocka_unit_test(test_torn_wal_tail_after_failed_append),
         cmocka_unit_test(test_wal_corruption_before_tail),
+        cmocka_unit_test(test_new_database_syncs_parent),
         TEST_WITH("power cut, sync, inline", test_power_cut, &cut_sync_inline),
         TEST_WITH("power cut, sync, inline, torn", test_power_cut,
                   &cut_sync_inline_torn),

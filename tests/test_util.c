@@ -1,10 +1,16 @@
 /*
- * test_util.c: the util layer (arena, coding, checksum).
+ * test_util.c: the util layer (arena, coding, checksum, the bound env).
  *
  * The arena must hand out 16-byte aligned, non-overlapping memory for any mix
  * of sizes; the coders must round-trip every boundary value and reject
  * truncated or overlong input without reading past the end they are given;
  * the checksum must notice a single flipped bit.
+ *
+ * The env bound to a directory (env_int.h, "Bound envs") must resolve
+ * "dir/name" in the directory it opened, even after that directory moved,
+ * rename within it (how the manifest switch replaces MANIFEST), and refuse
+ * any path that is not one of its files; its lock must exclude a second
+ * locker.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +21,10 @@
 #include "util/arena_int.h"
 #include "util/checksum_int.h"
 #include "util/coding_int.h"
+#include "util/env_int.h"
+
+#include "lsm.h"
+#include "testutil.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -229,6 +239,81 @@ static void test_checksum_bit_flips(void **state)
     (void)checksum64(NULL, 0);
 }
 
+/* Writes "hello" to path through e. */
+static void write_hello(env *e, const char *path)
+{
+    env_file *f = NULL;
+    assert_int_equal(e->open_write(e, path, &f), LSM_OK);
+    assert_int_equal(file_append(f, "hello", 5), LSM_OK);
+    assert_int_equal(file_close(f), LSM_OK);
+}
+
+static void test_bound_env_follows_its_directory(void **state)
+{
+    char *root = *state;
+    char *dir = test_path(root, "db");
+    char *moved = test_path(root, "moved");
+    char *a = test_path(dir, "a.tmp"), *b = test_path(dir, "MANIFEST");
+    char *moved_b = test_path(moved, "MANIFEST");
+    assert_int_equal(mkdir(dir, 0755), 0);
+    env *posix = env_posix(), *d = NULL;
+    assert_int_equal(posix->open_dir(posix, dir, &d), LSM_OK);
+    assert_null(d->mkdir);
+    assert_null(d->open_dir);
+
+    /* The directory moves; a new one takes its old path. */
+    assert_int_equal(rename(dir, moved), 0);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    write_hello(d, a);
+    assert_int_equal(d->rename(d, a, b), LSM_OK);
+    assert_int_equal(d->sync_dir(d, dir), LSM_OK);
+    struct stat st;
+    assert_int_equal(stat(moved_b, &st), 0);
+    assert_int_equal(st.st_size, 5);
+    assert_int_equal(stat(b, &st), -1); /* the new directory is untouched */
+    env_file *f = NULL;
+    char buf[5];
+    assert_int_equal(d->open_read(d, b, &f), LSM_OK);
+    assert_int_equal(file_read_at(f, 0, buf, 5), LSM_OK);
+    assert_memory_equal(buf, "hello", 5);
+    assert_int_equal(file_close(f), LSM_OK);
+
+    /* Only files of the directory: no other directory, no nesting, no
+     * "..", not the directory itself as a file. */
+    const char *bad[] = {"/tmp/x", "dbx/MANIFEST", "db/sub/x", "db/..",
+                         "MANIFEST"};
+    char *bad_paths[5];
+    for (size_t i = 0; i < 5; i++) {
+        bad_paths[i] = i == 0 ? strdup(bad[i]) : test_path(root, bad[i]);
+        assert_int_equal(d->open_read(d, bad_paths[i], &f), LSM_EINVAL);
+        assert_int_equal(d->unlink(d, bad_paths[i]), LSM_EINVAL);
+        free(bad_paths[i]);
+    }
+    assert_int_equal(d->open_write(d, dir, &f), LSM_EINVAL);
+    assert_int_equal(d->sync_dir(d, root), LSM_EINVAL);
+
+    /* The lock is the directory's: a second locker is refused until the
+     * first lets go. */
+    env_file *lock1 = NULL, *lock2 = NULL;
+    assert_int_equal(d->lock(d, dir, &lock1), LSM_OK);
+    assert_int_equal(posix->lock(posix, moved, &lock2), LSM_EBUSY);
+    assert_null(lock2);
+    assert_int_equal(posix->lock(posix, dir, &lock2), LSM_OK); /* another */
+    assert_int_equal(file_close(lock2), LSM_OK);
+    assert_int_equal(file_close(lock1), LSM_OK);
+    assert_int_equal(posix->lock(posix, moved, &lock2), LSM_OK);
+    assert_int_equal(file_close(lock2), LSM_OK);
+
+    assert_int_equal(d->unlink(d, b), LSM_OK);
+    assert_int_equal(stat(moved_b, &st), -1);
+    d->close_dir(d);
+    free(moved_b);
+    free(a);
+    free(b);
+    free(moved);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -238,6 +323,8 @@ int main(void)
         cmocka_unit_test(test_varint_boundaries),
         cmocka_unit_test(test_varint_rejects_overlong),
         cmocka_unit_test(test_checksum_bit_flips),
+        cmocka_unit_test_setup_teardown(test_bound_env_follows_its_directory,
+                                        test_dir_setup, test_dir_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

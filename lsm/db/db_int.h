@@ -82,7 +82,10 @@ typedef struct db_tier_counts {
 struct lsm_db {
     /* Set by open, read-only afterwards. */
     char *dir;
+    /* The caller's env until db_dir_open, then dir_env, the env bound to
+     * the directory (db_dir.c), which owns the directory descriptor. */
     env *env;
+    env *dir_env;
     lsm_options opt;
     size_t n_levels;
     bool current_is_tiered; /* compaction TIERED: flushes make tiers */
@@ -400,6 +403,12 @@ int db_pins_mark_in_tree(const version *v, lsm_state *st);
 void db_pins_close(lsm_db *db);
 /* "3 iterator(s) still open (ids 1, 4, 5)" into buf, under state_mu. */
 void db_pins_describe_open_locked(lsm_db *db, char *buf, size_t n);
+
+/* Creates the directory if missing (fsyncing its parent), binds db->env
+ * to it and locks it (db_dir.c). */
+int db_dir_open(lsm_db *db);
+/* Releases the lock and the bound env; NULL-safe fields (db_dir.c). */
+void db_dir_close(lsm_db *db);
 
 /* lsm_open with a chosen env: tests pass one that injects faults or
  * simulates a power cut. lsm_open is db_open_env(dir, opt, env_posix(), out).

@@ -1,11 +1,11 @@
 /*
  * db_open.c: opening a database (recovery) and closing it.
  *
- * Opening: take the LOCK, replay the MANIFEST to learn which SSTs are live
- * in which level and which memtables were never flushed, open those SSTs,
- * replay the WAL of each unflushed memtable into an immutable memtable,
- * delete files the manifest does not name (left by a crash), and start a
- * fresh mutable memtable with its own WAL.
+ * Opening: bind to the directory and lock it (db_dir.c), replay the MANIFEST to
+ * learn which SSTs are live in which level and which memtables were never
+ * flushed, open those SSTs, replay the WAL of each unflushed memtable into an
+ * immutable memtable, delete files the manifest does not name (left by a
+ * crash), and start a fresh mutable memtable with its own WAL.
  */
 #include "db/db_int.h"
 
@@ -547,7 +547,7 @@ static void db_free(lsm_db *db)
     manifest_close(db->manifest);
     block_cache_destroy(db->cache);
     db_level_stats_free(db);
-    file_close(db->lock_file);
+    db_dir_close(db); /* last: the files above were the directory's */
     pthread_mutex_destroy(&db->write_mu);
     pthread_mutex_destroy(&db->work_mu);
     pthread_mutex_destroy(&db->compact_mu);
@@ -651,7 +651,6 @@ int db_open_env(const char *dir, const lsm_options *opt, env *e, lsm_db **out)
 {
     lsm_options defaults;
     lsm_db *db = NULL;
-    char path[DB_PATH_BYTES];
     lsm_error_clear();
     if (!out)
         return lsm_error(LSM_EINVAL, "lsm_open needs somewhere to put the "
@@ -668,11 +667,7 @@ int db_open_env(const char *dir, const lsm_options *opt, env *e, lsm_db **out)
         rc = db_alloc(dir, opt, e, &db);
     if (rc != LSM_OK)
         return rc;
-    rc = db->env->mkdir(db->env, dir);
-    if (rc == LSM_OK)
-        rc = db_path(db, "LOCK", path);
-    if (rc == LSM_OK)
-        rc = db->env->lock(db->env, path, &db->lock_file);
+    rc = db_dir_open(db);
     if (rc == LSM_OK && opt->block_cache_bytes > 0) {
         db->cache = block_cache_create(opt->block_cache_bytes);
         if (!db->cache)

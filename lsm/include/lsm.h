@@ -341,12 +341,18 @@ typedef struct lsm_iter lsm_iter;
  * invalid option is an error. On every error *out is set to NULL.
  * Returns LSM_OK; LSM_EINVAL (out or dir NULL, dir empty or a file that is
  * not a directory, an option out of its range: the message names it);
- * LSM_EBUSY (another process has the database open: its LOCK is held);
+ * LSM_EBUSY (another process, or another handle, has the database open:
+ * the directory itself is locked, so deleting files cannot undo it);
  * LSM_EIO (a file or directory could not be created, read, written or
- * synced); LSM_ECORRUPT (the MANIFEST, a WAL or an SST failed a checksum
- * or format check, or the files disagree with the MANIFEST: the message
- * says where); LSM_ENOMEM (also when a background thread cannot start);
- * LSM_EINTERNAL (a bug: an invariant broke while recovering). */
+ * synced, the parent directory of a new database included); LSM_ECORRUPT
+ * (the MANIFEST, a WAL or an SST failed a checksum or format check, or the
+ * files disagree with the MANIFEST, or one of them is not a regular file:
+ * a FIFO, device, socket, directory or symbolic link in its place is
+ * refused at once, never opened through or waited on; the message names
+ * the file and says what it is); LSM_ENOMEM (also when a background thread
+ * cannot start); LSM_EINTERNAL (a bug: an invariant broke while
+ * recovering). The handle works on the directory it opened, not on the
+ * path: renaming the directory while it is open is harmless. */
 int lsm_open(const char *dir, const lsm_options *opt, lsm_db **out);
 
 /* Stops background work and frees the handle. With the WAL on, the

@@ -5,6 +5,12 @@
  * Appends are unbuffered write(2) calls: callers (SST builder, manifest)
  * assemble whole blocks or records before appending, so each append is one
  * system call and nothing sits in a user-space buffer when a process dies.
+ *
+ * Two kinds of env share the file functions: posix_env resolves paths as
+ * they are (relative to the working directory), and a posix_dir_env, made
+ * by open_dir, resolves names relative to the directory descriptor it owns
+ * (env_int.h, "Bound envs"). Both open through posix_open_at, which opens
+ * regular files only.
  */
 #include "util/env_int.h"
 #include "util/status_int.h"
@@ -22,6 +28,7 @@
 #include <unistd.h>
 
 static env posix_env;
+static int posix_open_dir(env *e, const char *path, env **out);
 
 typedef struct posix_file {
     env_file base; /* first: an env_file * points here */
@@ -50,34 +57,116 @@ static int posix_wrap_fd(int fd, const char *path, env_file **out)
     return LSM_OK;
 }
 
-static int posix_open_flags(const char *path, int flags, env_file **out)
+/* --- regular files only --------------------------------------------------- */
+
+static const char *file_kind_name(mode_t mode)
+{
+    if (S_ISDIR(mode))
+        return "a directory";
+    if (S_ISFIFO(mode))
+        return "a FIFO";
+    if (S_ISLNK(mode))
+        return "a symbolic link";
+    if (S_ISCHR(mode))
+        return "a character device";
+    if (S_ISBLK(mode))
+        return "a block device";
+    if (S_ISSOCK(mode))
+        return "a socket";
+    return "of an unknown kind";
+}
+
+static int not_regular_error(const char *path, mode_t mode)
+{
+    return lsm_error(LSM_ECORRUPT,
+                     "%s is %s, not a regular file; the engine opens only "
+                     "regular files in the database directory",
+                     path, file_kind_name(mode));
+}
+
+/* LSM_ECORRUPT naming path when the entry name of dir_fd exists and is not
+ * a regular file (a symlink is not followed: it is itself the entry);
+ * LSM_OK when it is regular or missing (the caller's open says what is
+ * wrong then). */
+static int refuse_irregular_entry(int dir_fd, const char *name,
+                                  const char *path)
+{
+    struct stat st;
+    if (fstatat(dir_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+        S_ISREG(st.st_mode))
+        return LSM_OK;
+    return not_regular_error(path, st.st_mode);
+}
+
+/* Checks the opened fd is a regular file and makes its I/O blocking again
+ * (it was opened O_NONBLOCK only so that the open itself cannot block). */
+static int settle_regular_fd(int fd, const char *path)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return lsm_io_error(errno, "cannot stat %s", path);
+    if (!S_ISREG(st.st_mode))
+        return not_regular_error(path, st.st_mode);
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0)
+        return lsm_io_error(errno, "cannot set blocking I/O on %s", path);
+    return LSM_OK;
+}
+
+/* Opens the regular file name of dir_fd (AT_FDCWD: name is a path) with
+ * flags; path names it in messages. The entry is checked before opening,
+ * so a device is never opened, and the descriptor after, for a swap in
+ * between. O_NONBLOCK keeps a FIFO from blocking the open (a FIFO opened
+ * for writing with no reader fails with ENXIO, which the check then
+ * explains); O_NOFOLLOW refuses a symlink (ELOOP, likewise explained)
+ * instead of following it out of the directory; O_NOCTTY keeps a terminal
+ * from becoming the process's. */
+static int posix_open_at(int dir_fd, const char *name, const char *path,
+                         int flags, env_file **out)
 {
     *out = NULL;
+    int rc = refuse_irregular_entry(dir_fd, name, path);
+    if (rc != LSM_OK)
+        return rc;
     int fd;
     do {
-        fd = open(path, flags | O_CLOEXEC, 0644);
+        fd = openat(dir_fd, name,
+                    flags | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY,
+                    0644);
     } while (fd < 0 && errno == EINTR);
-    if (fd < 0)
-        return lsm_io_error(errno, "cannot open %s", path);
+    if (fd < 0) {
+        int err = errno;
+        rc = refuse_irregular_entry(dir_fd, name, path);
+        return rc != LSM_OK ? rc : lsm_io_error(err, "cannot open %s", path);
+    }
+    rc = settle_regular_fd(fd, path);
+    if (rc != LSM_OK) {
+        close(fd);
+        return rc;
+    }
     return posix_wrap_fd(fd, path, out);
 }
+
+#define OPEN_READ_FLAGS O_RDONLY
+#define OPEN_WRITE_FLAGS (O_WRONLY | O_CREAT | O_TRUNC)
+#define OPEN_APPEND_FLAGS (O_WRONLY | O_CREAT | O_APPEND)
 
 static int posix_open_read(env *e, const char *path, env_file **out)
 {
     (void)e;
-    return posix_open_flags(path, O_RDONLY, out);
+    return posix_open_at(AT_FDCWD, path, path, OPEN_READ_FLAGS, out);
 }
 
 static int posix_open_write(env *e, const char *path, env_file **out)
 {
     (void)e;
-    return posix_open_flags(path, O_WRONLY | O_CREAT | O_TRUNC, out);
+    return posix_open_at(AT_FDCWD, path, path, OPEN_WRITE_FLAGS, out);
 }
 
 static int posix_open_append(env *e, const char *path, env_file **out)
 {
     (void)e;
-    return posix_open_flags(path, O_WRONLY | O_CREAT | O_APPEND, out);
+    return posix_open_at(AT_FDCWD, path, path, OPEN_APPEND_FLAGS, out);
 }
 
 /* A read that met the end of the file: the file is shorter than its
@@ -160,51 +249,51 @@ static int posix_close(env_file *f)
     return rc;
 }
 
-static int posix_truncate(env *e, const char *path, uint64_t n)
+/* The at-functions below serve both kinds of env: dir_fd is AT_FDCWD and
+ * name the path for posix_env, or the bound directory and a name in it. */
+
+/* Opened like a file (regular only, no symlink, no blocking) and cut with
+ * ftruncate, so truncating never follows a link out of the directory. */
+static int truncate_at(int dir_fd, const char *name, const char *path,
+                       uint64_t n)
 {
-    (void)e;
-    if (truncate(path, (off_t)n) != 0)
-        return lsm_io_error(errno, "cannot truncate %s", path);
-    return LSM_OK;
+    env_file *f = NULL;
+    int rc = posix_open_at(dir_fd, name, path, O_WRONLY, &f);
+    if (rc == LSM_OK && ftruncate(fd_of(f), (off_t)n) != 0)
+        rc = lsm_io_error(errno, "cannot truncate %s", path);
+    int crc = posix_close(f);
+    return rc != LSM_OK ? rc : crc;
 }
 
-static int posix_unlink(env *e, const char *path)
+static int unlink_at(int dir_fd, const char *name, const char *path)
 {
-    (void)e;
-    if (unlink(path) != 0 && errno != ENOENT)
+    if (unlinkat(dir_fd, name, 0) != 0 && errno != ENOENT)
         return lsm_io_error(errno, "cannot remove %s", path);
     return LSM_OK;
 }
 
-static int posix_rename(env *e, const char *from, const char *to)
+static int rename_at(int dir_fd, const char *from_name, const char *to_name,
+                     const char *from, const char *to)
 {
-    (void)e;
-    if (rename(from, to) != 0)
+    if (renameat(dir_fd, from_name, dir_fd, to_name) != 0)
         return lsm_io_error(errno, "cannot rename %s to %s", from, to);
     return LSM_OK;
 }
 
-static int posix_mkdir(env *e, const char *path)
+/* A new descriptor of the directory name of dir_fd ("." : dir_fd's own
+ * directory), or -1 with errno set. */
+static int open_dir_fd_at(int dir_fd, const char *name)
 {
-    (void)e;
-    struct stat st;
-    if (stat(path, &st) == 0) {
-        if (!S_ISDIR(st.st_mode))
-            return lsm_error(LSM_EINVAL,
-                             "%s exists and is not a directory; give a "
-                             "directory path for the database",
-                             path);
-        return LSM_OK;
-    }
-    if (mkdir(path, 0755) != 0 && errno != EEXIST)
-        return lsm_io_error(errno, "cannot create directory %s", path);
-    return LSM_OK;
+    int fd;
+    do {
+        fd = openat(dir_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    } while (fd < 0 && errno == EINTR);
+    return fd;
 }
 
-static int posix_sync_dir(env *e, const char *path)
+static int sync_dir_at(int dir_fd, const char *name, const char *path)
 {
-    (void)e;
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int fd = open_dir_fd_at(dir_fd, name);
     if (fd < 0)
         return lsm_io_error(errno, "cannot open directory %s", path);
     int rc = LSM_OK;
@@ -214,13 +303,17 @@ static int posix_sync_dir(env *e, const char *path)
     return rc;
 }
 
-static int posix_list_dir(env *e, const char *path,
-                          void (*fn)(const char *name, void *ctx), void *ctx)
+static int list_dir_at(int dir_fd, const char *name, const char *path,
+                       void (*fn)(const char *name, void *ctx), void *ctx)
 {
-    (void)e;
-    DIR *d = opendir(path);
-    if (!d)
-        return lsm_io_error(errno, "cannot list directory %s", path);
+    int fd = open_dir_fd_at(dir_fd, name);
+    DIR *d = fd >= 0 ? fdopendir(fd) : NULL; /* owns fd from here */
+    if (!d) {
+        int err = errno;
+        if (fd >= 0)
+            close(fd);
+        return lsm_io_error(err, "cannot list directory %s", path);
+    }
     struct dirent *ent;
     while ((ent = readdir(d)) != NULL) {
         if (strcmp(ent->d_name, ".") == 0 || strcmp(ent->d_name, "..") == 0)
@@ -231,16 +324,24 @@ static int posix_list_dir(env *e, const char *path,
     return LSM_OK;
 }
 
-static int posix_lock(env *e, const char *path, env_file **out)
+/* flock on a descriptor of the directory itself, an open file description
+ * of its own, so that it conflicts with every other opener's, in this
+ * process too. Linux's flock(2) locks directories like any file (the
+ * descriptor need not be writable); nothing in the directory can be
+ * deleted to release it, and it goes with the last descriptor of the
+ * description, at close or when the process dies. (Over NFS, where flock
+ * is emulated with byte-range locks, locking a read-only descriptor may
+ * fail: that is reported as an I/O error.) */
+static int lock_dir_at(int dir_fd, const char *name, const char *path,
+                       env_file **out)
 {
-    (void)e;
-    int rc = posix_open_flags(path, O_RDWR | O_CREAT, out);
-    if (rc != LSM_OK)
-        return rc;
-    if (flock(fd_of(*out), LOCK_EX | LOCK_NB) != 0) {
+    *out = NULL;
+    int fd = open_dir_fd_at(dir_fd, name);
+    if (fd < 0)
+        return lsm_io_error(errno, "cannot open directory %s to lock it", path);
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         int err = errno;
-        posix_close(*out);
-        *out = NULL;
+        close(fd);
         if (err == EWOULDBLOCK)
             return lsm_error(LSM_EBUSY,
                              "database is in use by another process (%s is "
@@ -248,7 +349,64 @@ static int posix_lock(env *e, const char *path, env_file **out)
                              path);
         return lsm_io_error(err, "cannot lock %s", path);
     }
+    return posix_wrap_fd(fd, path, out);
+}
+
+static int posix_truncate(env *e, const char *path, uint64_t n)
+{
+    (void)e;
+    return truncate_at(AT_FDCWD, path, path, n);
+}
+
+static int posix_unlink(env *e, const char *path)
+{
+    (void)e;
+    return unlink_at(AT_FDCWD, path, path);
+}
+
+static int posix_rename(env *e, const char *from, const char *to)
+{
+    (void)e;
+    return rename_at(AT_FDCWD, from, to, from, to);
+}
+
+static int posix_mkdir(env *e, const char *path, bool *created)
+{
+    (void)e;
+    struct stat st;
+    *created = false;
+    if (stat(path, &st) == 0) {
+        if (!S_ISDIR(st.st_mode))
+            return lsm_error(LSM_EINVAL,
+                             "%s exists and is not a directory; give a "
+                             "directory path for the database",
+                             path);
+        return LSM_OK;
+    }
+    if (mkdir(path, 0755) == 0)
+        *created = true;
+    else if (errno != EEXIST)
+        return lsm_io_error(errno, "cannot create directory %s", path);
     return LSM_OK;
+}
+
+static int posix_sync_dir(env *e, const char *path)
+{
+    (void)e;
+    return sync_dir_at(AT_FDCWD, path, path);
+}
+
+static int posix_list_dir(env *e, const char *path,
+                          void (*fn)(const char *name, void *ctx), void *ctx)
+{
+    (void)e;
+    return list_dir_at(AT_FDCWD, path, path, fn, ctx);
+}
+
+static int posix_lock(env *e, const char *path, env_file **out)
+{
+    (void)e;
+    return lock_dir_at(AT_FDCWD, path, path, out);
 }
 
 static int posix_map(env_file *f, uint64_t n_bytes, const void **out)
@@ -283,6 +441,7 @@ static env posix_env = {
     .unlink = posix_unlink,
     .rename = posix_rename,
     .mkdir = posix_mkdir,
+    .open_dir = posix_open_dir,
     .sync_dir = posix_sync_dir,
     .list_dir = posix_list_dir,
     .lock = posix_lock,
@@ -293,4 +452,200 @@ static env posix_env = {
 env *env_posix(void)
 {
     return &posix_env;
+}
+
+/* --- envs bound to a directory ------------------------------------------ */
+
+/* An env bound to one directory (env_int.h, "Bound envs"). Immutable once
+ * made, so any thread may use it; owned by whoever called open_dir. */
+typedef struct posix_dir_env {
+    env base;   /* first: the env * handed out points here */
+    int dir_fd; /* owned; closed by close_dir */
+    char *dir;  /* the path given to open_dir, owned: for messages and for
+                   taking names out of the paths handed in */
+} posix_dir_env;
+
+static posix_dir_env *dir_env_of(env *e)
+{
+    return (posix_dir_env *)e;
+}
+
+/* Length of dir without trailing slashes (at least 1 for "/"). */
+static size_t dir_len_trimmed(const char *dir)
+{
+    size_t n = strlen(dir);
+    while (n > 1 && dir[n - 1] == '/')
+        n--;
+    return n;
+}
+
+/* Sets *name to the entry path names in the bound directory: "." when path
+ * is the directory itself, else the one component after the directory's
+ * path and its slashes. Anything else (another directory, a nested path,
+ * "." or "..") is LSM_EINVAL: a bound env never reaches outside. */
+static int bound_name(const posix_dir_env *d, const char *path,
+                      const char **name)
+{
+    size_t n = dir_len_trimmed(d->dir);
+    const char *rest = path + n;
+    if (strncmp(path, d->dir, n) == 0 &&
+        (*rest == '/' || *rest == '\0' || d->dir[n - 1] == '/')) {
+        while (*rest == '/')
+            rest++;
+        if (*rest == '\0') {
+            *name = ".";
+            return LSM_OK;
+        }
+        if (!strchr(rest, '/') && strcmp(rest, ".") != 0 &&
+            strcmp(rest, "..") != 0) {
+            *name = rest;
+            return LSM_OK;
+        }
+    }
+    return lsm_error(LSM_EINVAL, "%s is not a file of the directory %s", path,
+                     d->dir);
+}
+
+/* bound_name, refusing the directory itself (the file operations). */
+static int bound_file_name(const posix_dir_env *d, const char *path,
+                           const char **name)
+{
+    int rc = bound_name(d, path, name);
+    if (rc == LSM_OK && strcmp(*name, ".") == 0)
+        return lsm_error(LSM_EINVAL, "%s is the directory, not a file of it",
+                         path);
+    return rc;
+}
+
+static int bound_open(env *e, const char *path, int flags, env_file **out)
+{
+    posix_dir_env *d = dir_env_of(e);
+    const char *name;
+    *out = NULL;
+    int rc = bound_file_name(d, path, &name);
+    return rc != LSM_OK ? rc : posix_open_at(d->dir_fd, name, path, flags, out);
+}
+
+static int bound_open_read(env *e, const char *path, env_file **out)
+{
+    return bound_open(e, path, OPEN_READ_FLAGS, out);
+}
+
+static int bound_open_write(env *e, const char *path, env_file **out)
+{
+    return bound_open(e, path, OPEN_WRITE_FLAGS, out);
+}
+
+static int bound_open_append(env *e, const char *path, env_file **out)
+{
+    return bound_open(e, path, OPEN_APPEND_FLAGS, out);
+}
+
+static int bound_truncate(env *e, const char *path, uint64_t n)
+{
+    posix_dir_env *d = dir_env_of(e);
+    const char *name;
+    int rc = bound_file_name(d, path, &name);
+    return rc != LSM_OK ? rc : truncate_at(d->dir_fd, name, path, n);
+}
+
+static int bound_unlink(env *e, const char *path)
+{
+    posix_dir_env *d = dir_env_of(e);
+    const char *name;
+    int rc = bound_file_name(d, path, &name);
+    return rc != LSM_OK ? rc : unlink_at(d->dir_fd, name, path);
+}
+
+/* Both names are in the bound directory: renameat(fd, from, fd, to), which
+ * replaces to atomically. */
+static int bound_rename(env *e, const char *from, const char *to)
+{
+    posix_dir_env *d = dir_env_of(e);
+    const char *from_name, *to_name;
+    int rc = bound_file_name(d, from, &from_name);
+    if (rc == LSM_OK)
+        rc = bound_file_name(d, to, &to_name);
+    return rc != LSM_OK ? rc
+                        : rename_at(d->dir_fd, from_name, to_name, from, to);
+}
+
+/* The directory itself only: fsync of its own descriptor. */
+static int bound_sync_dir(env *e, const char *path)
+{
+    posix_dir_env *d = dir_env_of(e);
+    const char *name;
+    int rc = bound_name(d, path, &name);
+    if (rc == LSM_OK && strcmp(name, ".") != 0)
+        rc = lsm_error(LSM_EINVAL, "%s is not the directory %s", path, d->dir);
+    if (rc == LSM_OK && fsync(d->dir_fd) != 0)
+        rc = lsm_io_error(errno, "cannot sync directory %s", path);
+    return rc;
+}
+
+static int bound_list_dir(env *e, const char *path,
+                          void (*fn)(const char *name, void *ctx), void *ctx)
+{
+    posix_dir_env *d = dir_env_of(e);
+    const char *name;
+    int rc = bound_name(d, path, &name);
+    return rc != LSM_OK ? rc : list_dir_at(d->dir_fd, name, path, fn, ctx);
+}
+
+static int bound_lock(env *e, const char *path, env_file **out)
+{
+    posix_dir_env *d = dir_env_of(e);
+    const char *name;
+    *out = NULL;
+    int rc = bound_name(d, path, &name);
+    return rc != LSM_OK ? rc : lock_dir_at(d->dir_fd, name, path, out);
+}
+
+static void bound_close_dir(env *bound)
+{
+    posix_dir_env *d = dir_env_of(bound);
+    if (!d)
+        return;
+    close(d->dir_fd);
+    free(d->dir);
+    free(d);
+}
+
+static int posix_open_dir(env *e, const char *path, env **out)
+{
+    (void)e;
+    *out = NULL;
+    posix_dir_env *d = calloc(1, sizeof *d);
+    char *copy = strdup(path);
+    if (!d || !copy) {
+        free(d);
+        free(copy);
+        return lsm_error(LSM_ENOMEM, "out of memory opening %s", path);
+    }
+    int fd = open_dir_fd_at(AT_FDCWD, path);
+    if (fd < 0) {
+        int err = errno;
+        free(d);
+        free(copy);
+        return lsm_io_error(err, "cannot open directory %s", path);
+    }
+    /* The file functions (read_at ... map, unmap) are posix_env's; the
+     * ones that take a path resolve it in the directory. */
+    d->base = posix_env;
+    d->base.open_read = bound_open_read;
+    d->base.open_write = bound_open_write;
+    d->base.open_append = bound_open_append;
+    d->base.truncate = bound_truncate;
+    d->base.unlink = bound_unlink;
+    d->base.rename = bound_rename;
+    d->base.mkdir = NULL;
+    d->base.open_dir = NULL;
+    d->base.close_dir = bound_close_dir;
+    d->base.sync_dir = bound_sync_dir;
+    d->base.list_dir = bound_list_dir;
+    d->base.lock = bound_lock;
+    d->dir_fd = fd;
+    d->dir = copy;
+    *out = &d->base;
+    return LSM_OK;
 }

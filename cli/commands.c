@@ -463,7 +463,14 @@ static const cli_command commands[] = {
             "lines starting with # are skipped; errors name the\n"
             "file and line. Files may source others, up to\n" STRINGIFY(
                 CLI_MAX_SOURCE_DEPTH) " deep. A relative FILE "
-                                      "is found from the\ncurrent directory.",
+                                      "is found from the\ncurrent directory. "
+                                      "Lines over " STRINGIFY(
+                                          CLI_MAX_LINE_BYTES) " bytes (1 MiB) "
+                                                              "are\nrefused "
+                                                              "with their "
+                                                              "number, as on "
+                                                              "stdin and in\n"
+                                                              "--script.",
         .example = "source setup.inc",
         .run = cmd_source,
         .advances_epoch = 0,

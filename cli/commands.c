@@ -463,7 +463,14 @@ static const cli_command commands[] = {
             "lines starting with # are skipped; errors name the\n"
             "file and line. Files may source others, up to\n" STRINGIFY(
                 CLI_MAX_SOURCE_DEPTH) " deep. A relative FILE "
-                                      "is found from the\ncurrent directory.",
+                                      "is found from the\ncurrent directory. "
+                                      "Lines over " STRINGIFY(
+                                          CLI_MAX_LINE_BYTES) " bytes (1 MiB) "
+                                                              "are\nrefused "
+                                                              "with their "
+                                                              "number, as on "
+                                                              "stdin and in\n"
+                                                              "--script.",
         .example = "source setup.inc",
         .run = cmd_source,
         .advances_epoch = 0,
@@ -546,6 +553,7 @@ void cli_session_init(cli_session *s, lsm_db *db)
     memset(s, 0, sizeof *s);
     s->db = db;
     atomic_init(&s->bg_failed, 0);
+    s->main_thread = pthread_self();
 }
 
 /* Appends the error prefix for the line being run (see cli_where). */
@@ -666,8 +674,50 @@ static int session_interrupted(cli_session *s)
 /* --- Engine events --------------------------------------------------------
  */
 
+/* Reports a latched engine error (LSM_EVENT_BACKGROUND_ERROR). Work the
+ * engine did on the main thread ran inside the command being run (every
+ * flush and compaction in inline mode, an explicit flush, a write's own
+ * log append): it is kept for session_run, which makes it that command's
+ * error ("error: line 5: put: flush of memtable 3 to 3.sst failed: ...")
+ * unless the command failed with it already; at open, with no command, it
+ * prints at once. Only an engine thread's failure is "background work".
+ * The exit status becomes 1 (bg_failed) either way. */
+static void report_engine_failure(cli_session *s, const lsm_event *ev)
+{
+    const char *msg =
+        ev->message && ev->message[0] ? ev->message : lsm_strerror(ev->rc);
+
+    if (!pthread_equal(pthread_self(), s->main_thread))
+        cli_err_printf("error: background work failed: %s\n", msg);
+    else if (!s->running)
+        cli_err_printf("error: %s\n", msg);
+    else if (!s->engine_error[0])
+        snprintf(s->engine_error, sizeof s->engine_error, "%s", msg);
+}
+
+/* After a command: the engine error its work latched, as its own error,
+ * if the command succeeded all the same (a put whose flush failed). */
+static void report_command_engine_error(cli_session *s, const char *cmd, int rc)
+{
+    cli_buf line;
+
+    if (!s->engine_error[0])
+        return;
+    if (rc == LSM_OK) {
+        cli_buf_init(&line);
+        cli_buf_append(&line, "error: ", 7);
+        where_append(&line, &s->where);
+        cli_buf_printf(&line, "%s: %s\n", cmd, s->engine_error);
+        cli_err_printf("%s", cli_buf_failed(&line) ? "error: out of memory\n"
+                                                   : cli_buf_str(&line));
+        cli_buf_free(&line);
+    }
+    s->engine_error[0] = '\0';
+}
+
 /* Runs on whichever thread did the work (see lsm_event_fn), so it touches
- * only the output functions, which lock, and the atomic bg_failed. */
+ * only the output functions, which lock, and the atomic bg_failed (and the
+ * session's where and running on the main thread only). */
 void cli_print_event(void *ctx, const lsm_event *ev)
 {
     cli_session *s = ctx;
@@ -682,9 +732,7 @@ void cli_print_event(void *ctx, const lsm_event *ev)
     case LSM_EVENT_BACKGROUND_ERROR:
         atomic_store(&s->bg_failed, 1);
         cli_events_release_all(); /* the flushes they wait for are over */
-        cli_err_printf("error: background work failed: %s\n",
-                       ev->message && ev->message[0] ? ev->message
-                                                     : lsm_strerror(ev->rc));
+        report_engine_failure(s, ev);
         return;
     default:
         break;
@@ -861,6 +909,26 @@ static int fail_arg_count(cli_session *s, const cli_command *c, size_t got)
 /* --- Handlers -------------------------------------------------------------
  */
 
+/* Reports fill's failed put, with how far it got: the values before it
+ * were written and stay. */
+static int fail_fill(cli_session *s, int rc, uint64_t n_filled, uint64_t begin,
+                     uint64_t end)
+{
+    const char *msg = lsm_errmsg();
+    char total[24];
+
+    if (!msg || !msg[0])
+        msg = lsm_strerror(rc);
+    /* end - begin + 1 overflows only for 0..UINT64_MAX, which is 2^64. */
+    if (end - begin == UINT64_MAX)
+        snprintf(total, sizeof total, "18446744073709551616");
+    else
+        snprintf(total, sizeof total, "%" PRIu64, end - begin + 1);
+    cli_fail(s, "fill: %s: %" PRIu64 " of %s values written before the failure",
+             msg, n_filled, total);
+    return rc;
+}
+
 static int cmd_fill(cli_session *s, const cli_argv *a)
 {
     char key[32], value[64];
@@ -886,7 +954,7 @@ static int cmd_fill(cli_session *s, const cli_argv *a)
                            s->epoch);
         rc = lsm_put(s->db, key, (size_t)n_key, value, (size_t)n_value);
         if (rc != LSM_OK)
-            return fail_engine(s, "fill", rc);
+            return fail_fill(s, rc, n_filled, begin, end);
         n_filled++;
         if (i == end)
             break;
@@ -1400,7 +1468,10 @@ static int session_run(cli_session *s, const cli_command *c, const cli_argv *a)
     cli_interrupted = 0;
     if (c->run != cmd_quit)
         s->quit_armed = 0; /* a quit refused for iterators asks again */
+    s->running = c->name;
     rc = c->run(s, a);
+    s->running = NULL;
+    report_command_engine_error(s, c->name, rc);
     if (rc == LSM_OK && c->advances_epoch)
         s->epoch++;
     if (timed)

@@ -20,6 +20,7 @@
 #include "lsm.h"
 #include "parse.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -58,6 +59,16 @@ typedef struct cli_session {
     int source_depth;       /* how many source files are being run */
     cli_where where;        /* the line being run */
     atomic_int bg_failed;   /* an engine thread reported an error */
+    /* The thread that runs commands (set by cli_session_init): an engine
+     * error reported on it broke off work inside the running command
+     * (inline mode, or a flush the command itself ran), not background
+     * work. */
+    pthread_t main_thread;
+    const char *running; /* the running command's name, or NULL */
+    /* A latched engine error reported on the main thread while running
+     * was set (main thread only): printed as the command's error once it
+     * returns, unless the command failed and said so itself. */
+    char engine_error[512];
     /* The counters at the last stats or stats reset (zero at start): stats
      * shows each counter's change since then (cmd_history.c). */
     lsm_counters stats_base;

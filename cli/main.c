@@ -28,6 +28,15 @@
 
 #define EXIT_INTERRUPTED 130
 
+/* How the database is opened: lsm_open. The shell's fault tests build a
+ * copy of this file that opens through a fault-injecting env instead
+ * (tests/cli/fault_open.c); the shipped binary has no such hook. */
+#ifndef LSM_CLI_OPEN
+#define LSM_CLI_OPEN lsm_open
+#else
+int LSM_CLI_OPEN(const char *dir, const lsm_options *opt, lsm_db **out);
+#endif
+
 /* Opens the database with SIGINT blocked, so that any engine thread started
  * now inherits a mask without it and Ctrl-C reaches the main thread, which
  * is the one reading lines and polling the flag. */
@@ -39,7 +48,7 @@ static int cli_open_db(const cli_config *cfg, lsm_db **db)
     sigemptyset(&block);
     sigaddset(&block, SIGINT);
     pthread_sigmask(SIG_BLOCK, &block, &old);
-    rc = lsm_open(cfg->path, &cfg->opt, db);
+    rc = LSM_CLI_OPEN(cfg->path, &cfg->opt, db);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return rc;
 }

@@ -29,6 +29,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <histedit.h>
 #include <limits.h>
 #include <locale.h>
@@ -88,35 +89,122 @@ static int repl_should_stop(cli_session *s)
     return s->stop || s->quit || (s->interactive && s->cancel_sources);
 }
 
+/* One line of a stream, as repl_read_line_bounded leaves it. */
+typedef enum repl_line_status {
+    REPL_LINE_OK,       /* a line (its newline kept, if it had one) */
+    REPL_LINE_TOO_LONG, /* a line over CLI_MAX_LINE_BYTES, skipped */
+    REPL_LINE_END,      /* no more lines */
+    REPL_LINE_ERROR     /* reading failed: errno says why */
+} repl_line_status;
+
+/* A line being read: its first bytes (at most CLI_MAX_LINE_BYTES and the
+ * newline) in buf, and how long it really is. */
+typedef struct repl_line {
+    char *buf;
+    size_t cap;
+    size_t len;       /* bytes in buf */
+    uint64_t n_bytes; /* the line's length without its newline */
+} repl_line;
+
+/* Appends c to l->buf, growing it (never past the limit and a newline).
+ * Returns 0, or -1 with errno ENOMEM. */
+static int repl_line_push(repl_line *l, char c)
+{
+    size_t cap;
+    char *grown;
+
+    if (l->len == l->cap) {
+        cap = l->cap ? 2 * l->cap : 256;
+        if (cap > (size_t)CLI_MAX_LINE_BYTES + 1)
+            cap = (size_t)CLI_MAX_LINE_BYTES + 1;
+        grown = realloc(l->buf, cap);
+        if (!grown) {
+            errno = ENOMEM;
+            return -1;
+        }
+        l->buf = grown;
+        l->cap = cap;
+    }
+    l->buf[l->len++] = c;
+    return 0;
+}
+
+/* Reads the next line of f. A line longer than CLI_MAX_LINE_BYTES is read
+ * to its end without being kept (memory stays bounded whatever the input
+ * holds), so the next call starts at the next line. getline is not used:
+ * it reports running out of memory for a huge line as end of input. */
+static repl_line_status repl_read_line_bounded(FILE *f, repl_line *l)
+{
+    int c;
+
+    l->len = 0;
+    l->n_bytes = 0;
+    errno = 0;
+    while ((c = getc_unlocked(f)) != EOF) {
+        if (c == '\n') {
+            if (l->n_bytes <= CLI_MAX_LINE_BYTES && repl_line_push(l, '\n'))
+                return REPL_LINE_ERROR;
+            break;
+        }
+        l->n_bytes++;
+        if (l->n_bytes <= CLI_MAX_LINE_BYTES && repl_line_push(l, (char)c))
+            return REPL_LINE_ERROR;
+    }
+    if (c == EOF && ferror(f)) {
+        if (errno == 0)
+            errno = EIO;
+        return REPL_LINE_ERROR;
+    }
+    if (c == EOF && l->n_bytes == 0)
+        return REPL_LINE_END;
+    return l->n_bytes > CLI_MAX_LINE_BYTES ? REPL_LINE_TOO_LONG : REPL_LINE_OK;
+}
+
+/* Reports a failed read of f: with the prefix of the line that opened it (a
+ * source line) when label is set, or none for stdin and --script. */
+static void repl_report_read_error(cli_session *s, const char *label, int err)
+{
+    if (label)
+        cli_fail(s, "source: '%s': cannot read: %s", label, strerror(err));
+    else
+        cli_fail(s, "cannot read the input: %s", strerror(err));
+}
+
+/* Reports a line over the limit, as that line's error; the session goes on
+ * with the next line. */
+static void repl_report_too_long(cli_session *s, const cli_where *where,
+                                 uint64_t n_bytes)
+{
+    cli_where saved = s->where;
+
+    s->where = *where;
+    cli_fail(s, "line is %" PRIu64 " bytes, longer than the %lu-byte limit",
+             n_bytes, (unsigned long)CLI_MAX_LINE_BYTES);
+    s->where = saved;
+}
+
 int cli_run_stream(cli_session *s, FILE *f, const char *label)
 {
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
+    repl_line line = {0};
+    repl_line_status st;
     cli_where where = {label, 0};
     int rc = LSM_OK;
 
     while (!repl_should_stop(s)) {
-        errno = 0;
-        n = getline(&line, &cap, f);
-        if (n < 0) {
-            if (ferror(f)) {
-                /* Reported with the prefix of the line that opened f (a
-                 * source line), or none for stdin and --script. */
-                if (label)
-                    cli_fail(s, "source: '%s': cannot read: %s", label,
-                             errno ? strerror(errno) : "read error");
-                else
-                    cli_fail(s, "cannot read the input: %s",
-                             errno ? strerror(errno) : "read error");
-                rc = LSM_EIO;
-            }
-            break;
+        st = repl_read_line_bounded(f, &line);
+        if (st == REPL_LINE_ERROR) {
+            repl_report_read_error(s, label, errno);
+            rc = LSM_EIO;
         }
+        if (st == REPL_LINE_END || st == REPL_LINE_ERROR)
+            break;
         where.line++;
-        cli_session_exec(s, line, (size_t)n, &where);
+        if (st == REPL_LINE_TOO_LONG)
+            repl_report_too_long(s, &where, line.n_bytes);
+        else
+            cli_session_exec(s, line.buf, line.len, &where);
     }
-    free(line);
+    free(line.buf);
     return rc;
 }
 

@@ -17,14 +17,25 @@
 
 #include <stdio.h>
 
+/* The longest line lsm-cli reads from a stream (stdin, --script, source),
+ * without its newline. A longer line is refused with its line number and
+ * the session goes on with the next one. 1 MiB holds any key the engine
+ * takes (64 KiB, 256 KiB even written all as \xNN) with a value of 768 KiB
+ * or more, and stops a runaway input (a binary file, a missing newline)
+ * before it uses much memory; values up to the engine's 16 MiB are for the
+ * library (64 MiB as \xNN text is no line to type). */
+#define CLI_MAX_LINE_BYTES 1048576 /* 1 MiB, a plain number for help */
+
 /* Installs the SIGINT handler and ignores SIGPIPE. Returns 0, or -1 with
  * errno set. */
 int cli_signals_install(void);
 
 /* Runs every line of f until its end, quit, --bail or Ctrl-C. Errors are
  * prefixed "line N: " when label is NULL (stdin, --script) and "LABEL:N: "
- * otherwise (label is the file name given to source). Returns LSM_OK, or
- * LSM_EIO if reading failed (already reported, as a failed command). */
+ * otherwise (label is the file name given to source). A line over
+ * CLI_MAX_LINE_BYTES is reported as a failed line and skipped. Returns
+ * LSM_OK, or LSM_EIO if reading failed (already reported, as a failed
+ * command; the stream is not read further). */
 int cli_run_stream(cli_session *s, FILE *f, const char *label);
 
 /* Runs one -c command, with no line prefix, unless the session has stopped

@@ -28,6 +28,7 @@
 
 #include "testutil.h" /* test_rng_next: torn cuts reproduce from a seed */
 
+#include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -43,6 +44,7 @@ typedef struct fault_rule {
     uint64_t nth;  /* fail the nth matching call (1-based) */
     uint64_t seen; /* matching calls since the rule was armed */
     char suffix[FAULT_SUFFIX_BYTES]; /* "" matches every path */
+    int err; /* 0: an injected LSM_EIO; else this errno's (ENOSPC) */
 } fault_rule;
 
 typedef struct fault_cut_rule {
@@ -242,9 +244,12 @@ static void fault_trace(const fault_env *fe, fault_kind kind, uint64_t count,
 /* Counts a call of kind on path and decides whether it may reach the disk.
  * LSM_OK: go on. LSM_EIO (message recorded): the power is cut, or is cut
  * now by the cut rule, or an armed rule fails this call; *injected is set
- * only in the last case. Caller holds mu. */
-static int fault_gate_locked(fault_env *fe, fault_kind kind, const char *path,
-                             bool *injected)
+ * only in the last case. A disk-full rule (err ENOSPC) fails only calls
+ * that need_space: opening a file that exists takes none. Caller holds
+ * mu. */
+static int fault_gate_space_locked(fault_env *fe, fault_kind kind,
+                                   const char *path, bool needs_space,
+                                   bool *injected)
 {
     *injected = false;
     if (fe->cut) {
@@ -263,7 +268,8 @@ static int fault_gate_locked(fault_env *fe, fault_kind kind, const char *path,
     }
     fault_rule *r = &fe->rules[kind];
     bool fail = false;
-    if (r->armed && path_has_suffix(path, r->suffix)) {
+    if (r->armed && path_has_suffix(path, r->suffix) &&
+        (needs_space || r->err != ENOSPC)) {
         r->seen++;
         fail = r->seen == r->nth || (r->seen > r->nth && r->sticky);
     }
@@ -272,8 +278,20 @@ static int fault_gate_locked(fault_env *fe, fault_kind kind, const char *path,
         return LSM_OK;
     fe->n_fired++;
     *injected = true;
+    if (r->err != 0)
+        return lsm_io_error(r->err,
+                            "%s: injected %s failure (call %" PRIu64 ")", path,
+                            kind_names[kind], count);
     return lsm_error(LSM_EIO, "%s: injected %s failure (call %" PRIu64 ")",
                      path, kind_names[kind], count);
+}
+
+/* The gate for calls that always need space (or for which it does not
+ * matter). */
+static int fault_gate_locked(fault_env *fe, fault_kind kind, const char *path,
+                             bool *injected)
+{
+    return fault_gate_space_locked(fe, kind, path, true, injected);
 }
 
 /* --- files ---------------------------------------------------------------- */
@@ -306,11 +324,12 @@ static int fault_open_for_write(env *e, const char *path, bool truncating,
     bool injected;
     *out = NULL;
     pthread_mutex_lock(&fe->mu);
-    int rc = fault_gate_locked(fe, FAULT_CREATE, path, &injected);
-    if (rc != LSM_OK)
-        goto out;
     uint64_t size_bytes = 0;
     bool existed = path_exists(path, &size_bytes);
+    int rc =
+        fault_gate_space_locked(fe, FAULT_CREATE, path, !existed, &injected);
+    if (rc != LSM_OK)
+        goto out;
     rc = truncating ? inner->open_write(inner, path, &in)
                     : inner->open_append(inner, path, &in);
     if (rc != LSM_OK)
@@ -598,6 +617,16 @@ static void fault_arm(fault_env *fe, fault_kind kind, uint64_t n, bool sticky,
     fault_rule *r = &fe->rules[kind];
     *r = (fault_rule){.armed = n > 0, .sticky = sticky, .nth = n};
     snprintf(r->suffix, sizeof r->suffix, "%s", suffix ? suffix : "");
+    pthread_mutex_unlock(&fe->mu);
+}
+
+void fault_env_disk_full(fault_env *fe)
+{
+    fault_arm(fe, FAULT_APPEND, 1, true, NULL);
+    fault_arm(fe, FAULT_CREATE, 1, true, NULL);
+    pthread_mutex_lock(&fe->mu);
+    fe->rules[FAULT_APPEND].err = ENOSPC;
+    fe->rules[FAULT_CREATE].err = ENOSPC;
     pthread_mutex_unlock(&fe->mu);
 }
 

@@ -100,6 +100,13 @@ void fault_env_fail_from_nth(fault_env *fe, fault_kind kind, uint64_t n);
  * (".sst", ".wal", "MANIFEST"); for sync_dir the directory path. */
 void fault_env_fail_nth_path(fault_env *fe, fault_kind kind, uint64_t n,
                              const char *suffix);
+/* The disk is full from now on: every append and every creation of a new
+ * file fails (sticky; opening a file that exists still works) as a full disk
+ * fails them, with ENOSPC's message ("No space left on device (the disk is
+ * full)"); an append writes half its bytes first, as a write that ran out of
+ * room part-way would. Syncs, renames and unlinks still work.
+ * fault_env_clear_faults frees space. */
+void fault_env_disk_full(fault_env *fe);
 /* Disarms every rule (the counts go on). */
 void fault_env_clear_faults(fault_env *fe);
 

@@ -648,6 +648,161 @@ static void test_latched_explicit_flush(void **state)
     free(dir);
 }
 
+/* Counts the files of dir whose names end in suffix. */
+static int count_files_ending(const char *dir, const char *suffix)
+{
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    int n = 0;
+    size_t n_suffix = strlen(suffix);
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        size_t n_name = strlen(e->d_name);
+        n += n_name > n_suffix &&
+             strcmp(e->d_name + n_name - n_suffix, suffix) == 0;
+    }
+    closedir(d);
+    return n;
+}
+
+/* Reads dir through db and fails unless it holds exactly m. */
+static void expect_contents(lsm_db *db, const char *what, const model *m)
+{
+    model now;
+    db_read_all(db, &now);
+    if (!model_equal(&now, m)) {
+        model_print_diff(m, &now);
+        fail_msg("%s: reads disagree with the acknowledged writes", what);
+    }
+}
+
+/* Issue 13, case 8: a database whose memtables are in their WALs (closed
+ * with the WAL on, as after a crash) opens on a full disk: open writes
+ * nothing it cannot do without (no flush, no manifest record or WAL it
+ * cannot make), every acknowledged write reads back, and writes fail with
+ * a message saying the disk is full. Once there is space again, the
+ * database reopens, takes writes, and flushes the recovered memtables by
+ * the normal path: the first write (inline) or the flush thread. */
+static void test_open_on_full_disk(void **state)
+{
+    lsm_sched sched = *(const lsm_sched *)*state;
+    char what[96];
+    snprintf(what, sizeof what, "%s (%s)", __func__, sched_name(sched));
+    char *dir = test_mkdtemp();
+    fault_env *fe;
+    assert_int_equal(fault_env_new(env_posix(), &fe), LSM_OK);
+    lsm_options opt;
+    tiny_options(&opt, sched, 0);
+    lsm_db *db;
+    assert_int_equal(db_open_env(dir, &opt, fault_env_env(fe), &db), LSM_OK);
+    model acked = {0};
+    for (int i = 0; i < 120; i++)
+        assert_int_equal(put_numbered(db, i, &acked), LSM_OK);
+    assert_int_equal(lsm_close(db), LSM_OK);
+    int wals = count_files_ending(dir, ".wal");
+    assert_true(wals >= 2); /* over the limit once a new memtable starts */
+
+    fault_env_disk_full(fe);
+    int rc = db_open_env(dir, &opt, fault_env_env(fe), &db);
+    if (rc != LSM_OK)
+        fail_msg("%s: open on a full disk failed: %s (%s)", what,
+                 lsm_strerror(rc), lsm_errmsg());
+    expect_contents(db, what, &acked);
+    char key[16];
+    size_t nkey = key_name(0, key);
+    expect_rc(what, "lsm_put on a full disk", lsm_put(db, key, nkey, "x", 1),
+              LSM_EIO);
+    if (!strstr(lsm_errmsg(), "No space left on device (the disk is full)"))
+        fail_msg("%s: the put's message \"%s\" does not say the disk is "
+                 "full",
+                 what, lsm_errmsg());
+    expect_contents(db, what, &acked);
+    assert_int_equal(count_files_ending(dir, ".wal"), wals);
+    /* Close reports that writes were refused; the memtables stay in their
+     * WALs. */
+    expect_rc(what, "lsm_close on a full disk", lsm_close(db), LSM_EIO);
+    assert_int_equal(count_files_ending(dir, ".wal"), wals);
+
+    fault_env_clear_faults(fe);
+    int ssts = count_files_ending(dir, ".sst");
+    assert_int_equal(db_open_env(dir, &opt, fault_env_env(fe), &db), LSM_OK);
+    expect_contents(db, what, &acked);
+    assert_int_equal(put_numbered(db, 1000, &acked), LSM_OK);
+    if (sched == LSM_SCHED_THREADS)
+        assert_int_equal(lsm_flush(db), LSM_OK);
+    assert_true(count_files_ending(dir, ".sst") > ssts);
+    lsm_state *st;
+    assert_int_equal(lsm_state_get(db, &st), LSM_OK);
+    assert_true(1 + st->n_immutables <= opt.num_memtable_limit);
+    lsm_state_free(st);
+    expect_contents(db, what, &acked);
+    assert_int_equal(lsm_close(db), LSM_OK);
+    fault_env_free(fe);
+    reopen_and_check(dir, what, &acked);
+    assert_int_equal(test_rmtree(dir), 0);
+    free(dir);
+}
+
+/* Issue 13, case 10: a failed flush or compaction says which one failed
+ * and why, in the event and in every later write's error, whether it ran
+ * inside a write (inline) or on a background thread. */
+static void test_failure_messages_name_the_work(void **state)
+{
+    lsm_sched sched = *(const lsm_sched *)*state;
+    char what[96];
+    snprintf(what, sizeof what, "%s (%s)", __func__, sched_name(sched));
+    char *dir = test_mkdtemp();
+    fault_env *fe;
+    assert_int_equal(fault_env_new(env_posix(), &fe), LSM_OK);
+    lsm_options opt;
+    tiny_options(&opt, sched, 0);
+    opt.target_sst_size = 1u << 20; /* flushes only when asked */
+    lsm_db *db;
+    assert_int_equal(db_open_env(dir, &opt, fault_env_env(fe), &db), LSM_OK);
+    model acked = {0};
+    for (int i = 0; i < 30; i++)
+        assert_int_equal(put_numbered(db, i, &acked), LSM_OK);
+    /* The flush of the memtable holding them cannot write its SST. */
+    lsm_state *st;
+    assert_int_equal(lsm_state_get(db, &st), LSM_OK);
+    uint64_t mem_id = st->memtable.memtable_id;
+    lsm_state_free(st);
+    fault_env_fail_nth_path(fe, FAULT_APPEND, 1, ".sst");
+    expect_rc(what, "lsm_flush", lsm_flush(db), LSM_EIO);
+    char want[64];
+    snprintf(want, sizeof want,
+             "flush of memtable %" PRIu64 " to %" PRIu64 ".sst failed: ",
+             mem_id, mem_id);
+    if (!strstr(lsm_errmsg(), want) || !strstr(lsm_errmsg(), ".sst: injected"))
+        fail_msg("%s: \"%s\" does not say \"%s\" and name the file", what,
+                 lsm_errmsg(), want);
+    char key[16];
+    size_t nkey = key_name(0, key);
+    expect_rc(what, "lsm_put", lsm_put(db, key, nkey, "x", 1), LSM_EIO);
+    if (!strstr(lsm_errmsg(), want))
+        fail_msg("%s: the latched \"%s\" does not say \"%s\"", what,
+                 lsm_errmsg(), want);
+    expect_rc(what, "lsm_close", lsm_close(db), LSM_EIO);
+
+    /* Space again: reopen, then a full compaction's output cannot be
+     * written. */
+    fault_env_clear_faults(fe);
+    assert_int_equal(db_open_env(dir, &opt, fault_env_env(fe), &db), LSM_OK);
+    assert_int_equal(lsm_flush(db), LSM_OK);
+    assert_int_equal(put_numbered(db, 31, &acked), LSM_OK);
+    assert_int_equal(lsm_flush(db), LSM_OK);
+    fault_env_fail_nth_path(fe, FAULT_APPEND, 1, ".sst");
+    expect_rc(what, "lsm_compact_full", lsm_compact_full(db), LSM_EIO);
+    if (!strstr(lsm_errmsg(), "compaction into L1 failed: ") ||
+        !strstr(lsm_errmsg(), ".sst"))
+        fail_msg("%s: \"%s\" does not name the compaction and its file", what,
+                 lsm_errmsg());
+    lsm_close(db);
+    fault_env_free(fe);
+    reopen_and_check(dir, what, &acked);
+    assert_int_equal(test_rmtree(dir), 0);
+    free(dir);
+}
+
 /* lsm_close syncs the mutable memtable's WAL (the memtables stay in their
  * logs); when that fsync fails, close reports LSM_EIO naming the log, still
  * frees the handle, and a reopen recovers every acknowledged write from the
@@ -1351,6 +1506,14 @@ int main(void)
                   &wal_append_fault),
         TEST_WITH("latched WAL sync", test_latched_wal_failure,
                   &wal_sync_fault),
+        TEST_WITH("open on a full disk, inline", test_open_on_full_disk,
+                  &sched_inline),
+        TEST_WITH("open on a full disk, threads", test_open_on_full_disk,
+                  &sched_threads),
+        TEST_WITH("failure messages name the work, inline",
+                  test_failure_messages_name_the_work, &sched_inline),
+        TEST_WITH("failure messages name the work, threads",
+                  test_failure_messages_name_the_work, &sched_threads),
         cmocka_unit_test(test_torn_wal_tail_after_failed_append),
         cmocka_unit_test(test_wal_corruption_before_tail),
         cmocka_unit_test(test_new_database_syncs_parent),

@@ -854,7 +854,9 @@ static lsm_state *check_state(run *r, const char *when)
               st->immutables[i].memtable_id);
         newer = st->immutables[i].memtable_id;
     }
-    if (r->opt.sched == LSM_SCHED_INLINE)
+    /* Open leaves recovered memtables in memory, over the limit or not,
+     * until the first write flushes them. */
+    if (r->opt.sched == LSM_SCHED_INLINE && r->cnt.puts + r->cnt.deletes > 0)
         CHECK(r, 1 + st->n_immutables <= r->opt.num_memtable_limit,
               "%s: inline mode keeps %zu immutables with "
               "num_memtable_limit=%zu",
@@ -1487,7 +1489,13 @@ static void op_reopen(run *r)
               " WALs recovered, but close left %" PRIu64
               " memtables to their logs",
               recovered, in_memory);
-    else
+    if (kept_in_logs && r->opt.sched == LSM_SCHED_INLINE)
+        CHECK(r, st->n_immutables == recovered,
+              "after reopen: %zu immutables, but %" PRIu64
+              " WALs were recovered: open flushed some (it must need no "
+              "free space)",
+              st->n_immutables, recovered);
+    if (!kept_in_logs)
         CHECK(r, st->n_immutables == 0 && st->memtable.num_keys == 0,
               "after reopen: %zu immutables and %" PRIu64
               " keys in memory, but close without the WAL flushes everything",

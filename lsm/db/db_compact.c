@@ -509,7 +509,10 @@ static int db_compact_run(lsm_db *db, version *v, const compaction_task *task,
         for (size_t i = 0; i < co.n_ssts; i++)
             sst_unref(co.ssts[i]);
         co.n_ssts = 0;
-    } else if (maybe_recorded) {
+    } else {
+        lsm_error_wrap(rc, "%s failed", co.why);
+    }
+    if (rc != LSM_OK && maybe_recorded) {
         /* The manifest may now say this compaction happened while the tree
          * in memory says it did not: stop changing the tree until a reopen
          * settles which is true. The outputs stay on disk for that. */

@@ -119,6 +119,9 @@ int db_freeze_locked(lsm_db *db)
     ev.new_memtable_id = id;
     db_emit(db, &ev);
 out:
+    if (rc != LSM_OK)
+        lsm_error_wrap(rc, "freezing memtable %" PRIu64 " failed",
+                       ev.memtable_id);
     if (fresh_wal) {
         char path[DB_PATH_BYTES];
         wal_close(fresh_wal);
@@ -330,9 +333,14 @@ static int db_flush_oldest(lsm_db *db, bool *flushed)
     pthread_mutex_unlock(&db->work_mu);
     /* Whoever asked for the flush, its failure is latched: the writes that
      * filled the memtable were acknowledged, and later writes must learn
-     * that the tree cannot take them in. */
-    if (rc != LSM_OK)
+     * that the tree cannot take them in. The message says which flush, as
+     * the writes that meet it later did not run it. */
+    if (rc != LSM_OK) {
+        lsm_error_wrap(
+            rc, "flush of memtable %" PRIu64 " to %" PRIu64 ".sst failed", id,
+            id);
         db_latch_error(db, rc);
+    }
     return rc;
 }
 
@@ -367,6 +375,16 @@ int db_flush_while_over_limit(lsm_db *db)
     bool flushed = true;
     while (rc == LSM_OK && flushed && db_needs_flush(db))
         rc = db_flush_oldest_inline(db, &flushed);
+    return rc;
+}
+
+int db_flush_owed_locked(lsm_db *db)
+{
+    if (!db->flush_owed)
+        return LSM_OK;
+    int rc = db_flush_while_over_limit(db);
+    if (rc == LSM_OK)
+        db->flush_owed = false;
     return rc;
 }
 

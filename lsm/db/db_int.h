@@ -103,6 +103,11 @@ struct lsm_db {
     wal *wal;
     lsm_batch one;     /* [write_mu] scratch for lsm_put / lsm_delete */
     uint64_t last_seq; /* [write_mu] newest sequence number handed out */
+    /* [write_mu] Inline mode: open left more memtables in memory than
+     * num_memtable_limit (recovered from their WALs, which stay); the next
+     * write flushes them first (db_flush_owed_locked). Open does not, so
+     * that opening never needs free space. */
+    bool flush_owed;
     /* Newest sequence number whose write is complete; a scan reads it
      * before taking its version and ignores anything newer. Stored by the
      * writer (release) after memtable_put, loaded by readers (acquire). */
@@ -299,6 +304,9 @@ void db_halt(lsm_db *db, int rc);
 /* Inline mode: flush until the memtable limit holds. Caller holds
  * write_mu (db_flush.c). */
 int db_flush_while_over_limit(lsm_db *db);
+/* Inline mode: the flush open left to the first write (flush_owed), if it
+ * is still owed. Caller holds write_mu (db_flush.c). */
+int db_flush_owed_locked(lsm_db *db);
 /* The first checks of a public call that changes the tree. */
 int db_begin_change(lsm_db *db);
 /* The flush thread of threads mode (db_flush.c). */

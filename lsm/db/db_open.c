@@ -561,8 +561,13 @@ static void db_free(lsm_db *db)
 }
 
 /* Starts the mutable memtable of a freshly opened database: its manifest
- * record, then its WAL, then the memtable itself (as a freeze does). */
-static int db_start_memtable(lsm_db *db, version *v)
+ * record, then its WAL, then the memtable itself (as a freeze does). When
+ * the disk refuses the record or the WAL (full, or failing: LSM_EIO, in
+ * *write_rc with its message in write_msg), the memtable still starts, in
+ * memory only, so the database opens for reading; the caller latches
+ * *write_rc, so writes fail with it. */
+static int db_start_memtable(lsm_db *db, version *v, int *write_rc,
+                             char write_msg[DB_BG_MESSAGE_BYTES])
 {
     memtable *mem = NULL;
     uint64_t mem_id = db->next_id++;
@@ -572,6 +577,14 @@ static int db_start_memtable(lsm_db *db, version *v)
     int rc = manifest_append(db->manifest, &rec);
     if (rc == LSM_OK)
         rc = db_create_wal(db, mem_id, &db->wal);
+    *write_rc = rc == LSM_EIO ? rc : LSM_OK;
+    if (rc == LSM_EIO) {
+        lsm_error_wrap(
+            rc, "open for reading only: memtable %" PRIu64 " cannot be started",
+            mem_id);
+        snprintf(write_msg, DB_BG_MESSAGE_BYTES, "%s", lsm_errmsg());
+        rc = LSM_OK;
+    }
     if (rc == LSM_OK)
         rc = memtable_create(mem_id, &mem);
     if (rc == LSM_OK)
@@ -620,7 +633,9 @@ static int db_recover(lsm_db *db)
     db->synced_seq = db->last_seq;
     db->next_id = recovery_next_id(&r);
     db->reserved_ids = db->next_id;
-    rc = db_start_memtable(db, v);
+    int write_rc;
+    char write_msg[DB_BG_MESSAGE_BYTES];
+    rc = db_start_memtable(db, v, &write_rc, write_msg);
     if (rc != LSM_OK)
         goto out;
     version_check(v);
@@ -631,6 +646,10 @@ static int db_recover(lsm_db *db)
                         .n_ssts_opened = r.n_live,
                         .n_wals_recovered = n_wals};
         db_emit(db, &ev);
+    }
+    if (write_rc != LSM_OK) {
+        lsm_error_set_message(write_msg);
+        db_latch_error(db, write_rc);
     }
 out:
     version_unref(v);
@@ -675,12 +694,11 @@ int db_open_env(const char *dir, const lsm_options *opt, env *e, lsm_db **out)
     }
     if (rc == LSM_OK)
         rc = db_recover(db);
-    if (rc == LSM_OK && opt->sched == LSM_SCHED_INLINE) {
-        /* Recovered memtables may be more than the limit allows. */
-        pthread_mutex_lock(&db->write_mu);
-        rc = db_flush_while_over_limit(db);
-        pthread_mutex_unlock(&db->write_mu);
-    }
+    /* Recovered memtables may be more than the limit allows: they stay in
+     * memory, their WALs kept, until the next write (inline) or the flush
+     * thread flushes them, so that opening needs no free space. */
+    if (rc == LSM_OK && opt->sched == LSM_SCHED_INLINE)
+        db->flush_owed = true;
     if (rc == LSM_OK && opt->sched == LSM_SCHED_THREADS) {
         if (pthread_create(&db->flush_thread, NULL, db_flush_thread_main, db) !=
             0)

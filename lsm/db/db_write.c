@@ -106,6 +106,11 @@ static int db_write_locked(lsm_db *db, lsm_batch *b)
     int rc = db_check_bg_error(db);
     if (rc != LSM_OK || b->count == 0)
         return rc;
+    /* Inline: recovered memtables over the limit go to disk before the
+     * first write adds to memory (see flush_owed). */
+    rc = db_flush_owed_locked(db);
+    if (rc != LSM_OK)
+        return rc;
     /* A stall may end because background work failed: look again. */
     if (db_stall_if_needed(db)) {
         rc = db_check_bg_error(db);

@@ -74,6 +74,22 @@ int lsm_corrupt_at(const char *src_file, int src_line, const char *fmt, ...)
     return LSM_ECORRUPT;
 }
 
+/* What strerror leaves unsaid: "No space left on device" is the disk
+ * being full, which is what a user has to act on. */
+static const char *io_error_hint(int errno_value)
+{
+    switch (errno_value) {
+    case ENOSPC:
+        return " (the disk is full)";
+#ifdef EDQUOT
+    case EDQUOT:
+        return " (the disk quota is used up)";
+#endif
+    default:
+        return "";
+    }
+}
+
 int lsm_io_error(int errno_value, const char *fmt, ...)
 {
     va_list ap;
@@ -81,7 +97,23 @@ int lsm_io_error(int errno_value, const char *fmt, ...)
     int n = vsnprintf(errmsg, sizeof errmsg, fmt, ap);
     va_end(ap);
     if (n >= 0 && (size_t)n < sizeof errmsg)
-        snprintf(errmsg + n, sizeof errmsg - (size_t)n, ": %s",
-                 strerror(errno_value));
+        snprintf(errmsg + n, sizeof errmsg - (size_t)n, ": %s%s",
+                 strerror(errno_value), io_error_hint(errno_value));
     return errno_value == ENOMEM ? LSM_ENOMEM : LSM_EIO;
+}
+
+int lsm_error_wrap(int rc, const char *fmt, ...)
+{
+    char context[ERRMSG_BYTES], cause[ERRMSG_BYTES];
+    snprintf(cause, sizeof cause, "%s", errmsg);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(context, sizeof context, fmt, ap);
+    va_end(ap);
+    /* Both parts fit in joined; errmsg keeps as much as it holds. */
+    char joined[2 * ERRMSG_BYTES + 2];
+    snprintf(joined, sizeof joined, "%s: %s", context,
+             cause[0] ? cause : lsm_strerror(rc));
+    lsm_error_set_message(joined);
+    return rc;
 }

@@ -27,8 +27,15 @@ int lsm_corrupt_at(const char *src_file, int src_line, const char *fmt, ...)
     LSM_PRINTF(3, 4);
 #define lsm_corrupt(...) lsm_corrupt_at(__FILE__, __LINE__, __VA_ARGS__)
 
-/* Records an LSM_EIO message with strerror(errno_value) appended. */
+/* Records an LSM_EIO message with strerror(errno_value) appended (and, for
+ * ENOSPC and EDQUOT, that the disk is full, which strerror's words leave
+ * to the reader). Returns LSM_EIO, or LSM_ENOMEM for ENOMEM. */
 int lsm_io_error(int errno_value, const char *fmt, ...) LSM_PRINTF(2, 3);
+
+/* Puts the printf-style context before this thread's message ("CONTEXT:
+ * MESSAGE"), to say which operation a lower layer's error broke off, and
+ * returns rc. */
+int lsm_error_wrap(int rc, const char *fmt, ...) LSM_PRINTF(2, 3);
 
 /* Clears this thread's message (each public entry point calls it). */
 void lsm_error_clear(void);

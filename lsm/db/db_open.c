@@ -1,10 +1,14 @@
 /*
  * db_open.c: opening a database (recovery) and closing it.
  *
- * Opening: take the LOCK, replay the MANIFEST to learn which SSTs are live
- * in which level and which memtables were never flushed, open those SSTs,
+ * Opening: take the LOCK, replay the MANIFEST (its snapshot, then its
+ * records: log/manifest_int.h) to learn which SSTs are live in which level
+ * and which memtables were never flushed, check the directory against it
+ * (a file is deleted only when the manifest proves it a crash leftover),
+ * open those SSTs and check each against what the manifest records of it
+ * (id, database identity, size, key range, the order of its level),
  * replay the WAL of each unflushed memtable into an immutable memtable,
- * delete files the manifest does not name (left by a crash), and start a
+ * delete the leftovers, rewrite the MANIFEST as one snapshot, and start a
  * fresh mutable memtable with its own WAL.
  */
 #include "db/db_int.h"

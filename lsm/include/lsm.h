@@ -125,7 +125,10 @@ typedef enum lsm_event_type {
      * n_wals_recovered write-ahead logs were replayed into memtables. */
     LSM_EVENT_RECOVERED = 7,
     /* Something was repaired, not lost: message says what, e.g. a torn
-     * record at the end of a log cut off after a crash. */
+     * record at the end of a log cut off after a crash, or a MANIFEST
+     * rewrite that failed (the old MANIFEST stays in use). A failed
+     * rewrite while writing is reported on the thread that appended the
+     * record, holding the engine's manifest lock. */
     LSM_EVENT_WARNING = 8,
     /* SST files were deleted: n_deleted ids in deleted, reason says why:
      * "compacted away" (a compaction's inputs no reader holds; sent right

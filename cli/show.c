@@ -324,11 +324,85 @@ void cli_show_stats(cli_buf *b, const lsm_state *st, const lsm_counters *base)
                    a->read, a->live_sst_bytes, a->bottom_sst_bytes);
 }
 
+/* "1234 B, a..z": an SST's size and key range as the manifest records
+ * them. */
+static void show_sst_meta(cli_buf *b, const lsm_manifest_sst *m)
+{
+    cli_buf_printf(b, "%" PRIu64 " B, ", m->file_size);
+    cli_buf_append_key(b, m->first_key, m->nfirst_key);
+    cli_buf_append(b, "..", 2);
+    cli_buf_append_key(b, m->last_key, m->nlast_key);
+}
+
+/* Where a snapshot's SST is: "L0", "L2" or "tier 7". */
+static void show_sst_place(cli_buf *b, const lsm_manifest_sst *m)
+{
+    if (m->level < 0)
+        cli_buf_printf(b, "tier %" PRIu64, m->tier_id);
+    else
+        cli_buf_printf(b, "L%d", m->level);
+}
+
+static int same_place(const lsm_manifest_sst *a, const lsm_manifest_sst *b)
+{
+    return a->level == b->level && a->tier_id == b->tier_id;
+}
+
+/* The order a snapshot's SSTs are shown in: L0 newest first (the record
+ * has it oldest first), then every level or tier as recorded. i-th shown
+ * is ssts[shown_index(r, i)]. */
+static size_t shown_index(const lsm_manifest_record *r, size_t i)
+{
+    size_t n_l0 = 0;
+    while (n_l0 < r->n_ssts && r->ssts[n_l0].level == 0)
+        n_l0++;
+    return i < n_l0 ? n_l0 - 1 - i : i;
+}
+
+/* "L0 [5, 4], L1 [2, 3]" (runs that hold SSTs), then one line per SST. */
+static void show_snapshot(cli_buf *b, const lsm_manifest_record *r)
+{
+    size_t i = 0;
+
+    cli_buf_printf(b, "snapshot: next id %" PRIu64, r->id);
+    while (i < r->n_ssts) {
+        const lsm_manifest_sst *first = &r->ssts[shown_index(r, i)];
+        cli_buf_append(b, ", ", 2);
+        show_sst_place(b, first);
+        cli_buf_append(b, " [", 2);
+        for (size_t j = i; j < r->n_ssts; j++) {
+            const lsm_manifest_sst *m = &r->ssts[shown_index(r, j)];
+            if (!same_place(m, first))
+                break;
+            cli_buf_printf(b, "%s%" PRIu64, j > i ? ", " : "", m->sst_id);
+            i = j + 1;
+        }
+        cli_buf_append(b, "]", 1);
+    }
+    cli_buf_append(b, ", memtables [", 13);
+    for (i = 0; i < r->n_memtables; i++)
+        cli_buf_printf(b, "%s%" PRIu64 "%s", i ? ", " : "",
+                       r->memtables[i].memtable_id,
+                       r->memtables[i].has_wal ? "" : " (no WAL)");
+    cli_buf_append(b, "]\n", 2);
+    for (i = 0; i < r->n_ssts; i++) {
+        const lsm_manifest_sst *m = &r->ssts[shown_index(r, i)];
+        cli_buf_printf(b, "    %" PRIu64 ".sst in ", m->sst_id);
+        show_sst_place(b, m);
+        cli_buf_append(b, ": ", 2);
+        show_sst_meta(b, m);
+        cli_buf_append(b, "\n", 1);
+    }
+}
+
 void cli_show_manifest_record(cli_buf *b, const lsm_manifest_record *r,
                               int tiered)
 {
     cli_buf_printf(b, "@%" PRIu64 " ", r->offset);
     switch (r->kind) {
+    case LSM_MANIFEST_SNAPSHOT:
+        show_snapshot(b, r);
+        return;
     case LSM_MANIFEST_NEW_MEMTABLE:
         cli_buf_printf(b, "new memtable %" PRIu64 "%s\n", r->id,
                        r->has_wal ? "" : " (no WAL)");
@@ -338,11 +412,17 @@ void cli_show_manifest_record(cli_buf *b, const lsm_manifest_record *r,
         return;
     case LSM_MANIFEST_FLUSH:
         if (tiered)
-            cli_buf_printf(b, "flush %" PRIu64 " -> new tier %" PRIu64 ".sst\n",
+            cli_buf_printf(b, "flush %" PRIu64 " -> new tier %" PRIu64 ".sst",
                            r->id, r->id);
         else
-            cli_buf_printf(b, "flush %" PRIu64 " -> L0 %" PRIu64 ".sst\n",
-                           r->id, r->id);
+            cli_buf_printf(b, "flush %" PRIu64 " -> L0 %" PRIu64 ".sst", r->id,
+                           r->id);
+        if (r->n_ssts == 1) {
+            cli_buf_append(b, " (", 2);
+            show_sst_meta(b, &r->ssts[0]);
+            cli_buf_append(b, ")", 1);
+        }
+        cli_buf_append(b, "\n", 1);
         return;
     case LSM_MANIFEST_COMPACTION:
         if (r->level == 0)
@@ -353,6 +433,11 @@ void cli_show_manifest_record(cli_buf *b, const lsm_manifest_record *r,
         cli_buf_append(b, " added ", 7);
         cli_show_ids(b, r->added, r->n_added);
         cli_buf_append(b, "\n", 1);
+        for (size_t i = 0; i < r->n_ssts; i++) {
+            cli_buf_printf(b, "    %" PRIu64 ".sst: ", r->ssts[i].sst_id);
+            show_sst_meta(b, &r->ssts[i]);
+            cli_buf_append(b, "\n", 1);
+        }
         return;
     }
     /* a kind this shell does not know yet: say so rather than hide it */

@@ -228,6 +228,26 @@ static void replay_compaction(provenance *p, const lsm_manifest_record *r)
                   r->level == 0 ? r->added[0] : 0);
 }
 
+/* The snapshot a MANIFEST starts with (every open rewrites the file to
+ * one) names where each SST was, not where it came from: that history was
+ * in the records the rewrite replaced. */
+static void replay_snapshot(provenance *p, const lsm_manifest_record *r)
+{
+    for (size_t i = 0; i < r->n_ssts; i++) {
+        const lsm_manifest_sst *m = &r->ssts[i];
+        cli_buf *line = wanted_line(p, m->sst_id);
+        place_set(p, m->sst_id, m->level, m->tier_id);
+        if (!line)
+            continue;
+        cli_buf_reset(line);
+        if (m->level < 0)
+            cli_buf_printf(line, "already in tier %" PRIu64, m->tier_id);
+        else
+            cli_buf_printf(line, "already in L%d", m->level);
+        cli_buf_printf(line, " when the manifest was last rewritten");
+    }
+}
+
 /* Collects the distinct SST ids of the versions. 0 when out of memory. */
 static int provenance_init(provenance *p, const lsm_key_version *v, size_t n)
 {
@@ -263,7 +283,9 @@ int cli_show_provenance(cli_buf *b, const lsm_key_version *v, size_t n,
     int ok = provenance_init(&p, v, n);
 
     for (i = 0; ok && i < n_records && !p.oom; i++) {
-        if (records[i].kind == LSM_MANIFEST_FLUSH)
+        if (records[i].kind == LSM_MANIFEST_SNAPSHOT)
+            replay_snapshot(&p, &records[i]);
+        else if (records[i].kind == LSM_MANIFEST_FLUSH)
             replay_flush(&p, &records[i], tiered);
         else if (records[i].kind == LSM_MANIFEST_COMPACTION)
             replay_compaction(&p, &records[i]);

@@ -35,6 +35,9 @@ void cli_show_io_event(cli_buf *b, const lsm_event *ev)
     case LSM_IO_FILE_DELETE:
         cli_buf_printf(b, "delete %s (%s)\n", file, why);
         return;
+    case LSM_IO_FILE_RENAME:
+        cli_buf_printf(b, "rename %s (%s)\n", file, why);
+        return;
     }
     /* A step this shell does not know yet: still shown. */
     cli_buf_printf(b, "step %d on %s (%s)\n", (int)ev->io_op, file, why);

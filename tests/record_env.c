@@ -186,7 +186,7 @@ static int record_rename(env *e, const char *from, const char *to)
 {
     record_env *re = record_env_of(e);
     int rc = inner_env(e)->rename(inner_env(e), from, to);
-    return record(re, rc, RECORD_RENAME, to, 0);
+    return record(re, rc, RECORD_RENAME, from, 0); /* the old name */
 }
 
 static int record_mkdir(env *e, const char *path, bool *created)

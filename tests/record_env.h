@@ -28,7 +28,7 @@ typedef enum record_kind {
     RECORD_SYNC,
     RECORD_SYNC_DIR,
     RECORD_UNLINK,
-    RECORD_RENAME,
+    RECORD_RENAME, /* name: the file's old name */
     RECORD_TRUNCATE,
     RECORD_N_KINDS
 } record_kind;

@@ -200,7 +200,8 @@ static void model_make(fixture *f, uint64_t seed)
 
 static void write_sst(const char *path, const model_entry *m, size_t n)
 {
-    sst_builder_options opt = {BLOCK_BYTES, 10};
+    sst_builder_options opt = {.block_size = BLOCK_BYTES,
+                               .bloom_bits_per_key = 10};
     sst_builder *b;
     assert_int_equal(sst_builder_open(env_posix(), path, &opt, &b), LSM_OK);
     for (size_t i = 0; i < n; i++) {

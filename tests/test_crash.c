@@ -18,8 +18,10 @@
  * index to a pipe (one write(2) of 8 bytes). The parent kills the child with
  * SIGKILL after a number of acknowledgements chosen per round (0, a few,
  * hundreds), or as soon as the child reports a chosen event (memtable frozen,
- * flush begin/end, compaction begin/end, recovered), sometimes with the child
- * blocked inside that event callback so the kill lands exactly there.
+ * flush begin/end, compaction begin/end, recovered, or, through the I/O
+ * trace, one of the six steps of a MANIFEST rewrite, which the options make
+ * happen every few flushes), sometimes with the child blocked inside that
+ * event callback so the kill lands exactly there.
  *
  * Checking: the child acknowledges op j before it starts op j+1, so after the
  * kill (and draining the pipe) A acknowledged ops mean ops k0..k0+A-1 are
@@ -134,8 +136,37 @@ static const char *event_name(int type)
         return "recovered";
     case LSM_EVENT_WARNING:
         return "warning";
+    case LSM_EVENT_IO:
+        return "manifest-rewrite-step";
     }
     return "?";
+}
+
+/* The steps of a MANIFEST rewrite, as the trace reports them (lsm.h,
+ * LSM_EVENT_IO), numbered in order: 1 MANIFEST.new created, 2 the snapshot
+ * appended to it, 3 fsynced, 4 the directory fsynced, 5 MANIFEST.new
+ * renamed over MANIFEST, 6 the directory fsynced; 0 for any other step. */
+#define CRASH_REWRITE_STEPS 6
+static int rewrite_step_of(const lsm_event *ev)
+{
+    int on_new = ev->file && strcmp(ev->file, "MANIFEST.new") == 0;
+    const char *why = ev->reason ? ev->reason : "";
+    switch (ev->io_op) {
+    case LSM_IO_FILE_CREATE:
+        return on_new ? 1 : 0;
+    case LSM_IO_MANIFEST_APPEND:
+        return on_new ? 2 : 0;
+    case LSM_IO_MANIFEST_SYNC:
+        return on_new ? 3 : 0;
+    case LSM_IO_DIR_SYNC:
+        if (strcmp(why, "MANIFEST.new created") == 0)
+            return 4;
+        return strcmp(why, "MANIFEST replaced") == 0 ? 6 : 0;
+    case LSM_IO_FILE_RENAME:
+        return 5;
+    default:
+        return 0;
+    }
 }
 
 /* --- keys, values and the operation sequence ----------------------------- */
@@ -451,6 +482,8 @@ typedef struct crash_plan {
     uint64_t k0;         /* the first operation this child runs */
     uint64_t ack_target; /* kill after this many acknowledgements */
     int ev_type;         /* 0, or kill at the ev_nth event of this type */
+    int rewrite_step;    /* ev_type LSM_EVENT_IO: the step of a manifest
+                            rewrite (rewrite_step_of) that counts */
     uint64_t ev_nth;
     int ev_hold; /* block in that callback until killed */
     int sync;
@@ -510,6 +543,9 @@ static void child_event_cb(void *ctx, const lsm_event *ev)
     if ((unsigned)ev->type < CRASH_EV_TYPES)
         atomic_fetch_add(&c->sh->child_events[ev->type], 1);
     if ((int)ev->type != c->plan->ev_type)
+        return;
+    if (ev->type == LSM_EVENT_IO &&
+        rewrite_step_of(ev) != c->plan->rewrite_step)
         return;
     if (atomic_fetch_add(&c->n_target_events, 1) + 1 != c->plan->ev_nth)
         return;
@@ -581,6 +617,9 @@ _Noreturn static void child_main(const char *dir, uint64_t seed,
     int rc = lsm_open(dir, &opt, &db);
     if (rc != LSM_OK)
         child_fail(&c, rc, p->k0, "lsm_open");
+    /* The steps of a rewrite are seen through the trace. */
+    if (p->rewrite_step && (rc = lsm_trace_io(db, 1)) != LSM_OK)
+        child_fail(&c, rc, p->k0, "lsm_trace_io");
     lsm_batch *b = NULL;
     rc = lsm_batch_new(&b);
     if (rc != LSM_OK)
@@ -1041,6 +1080,8 @@ static void crash_options(lsm_options *o, uint64_t *rng, lsm_sched sched,
     o->compaction = compaction;
     o->enable_wal = 1;
     o->sync = sync;
+    /* The MANIFEST is rewritten every few flushes, not only at open. */
+    o->manifest_rewrite_bytes = test_rng_range(rng, 128, 2048);
 }
 
 /* Chooses how this round's writer dies. The kinds cycle with the round so
@@ -1063,8 +1104,11 @@ static void plan_round(crash_run *r, crash_plan *p)
         p->ack_target = test_rng_range(g, 1, 4);
         break;
     case 2:
-    case 8:
         p->ack_target = test_rng_range(g, 5, 60);
+        break;
+    case 8:
+        p->ev_type = LSM_EVENT_IO;
+        p->rewrite_step = 1 + (int)test_rng_below(g, CRASH_REWRITE_STEPS);
         break;
     case 3:
         p->ev_type = LSM_EVENT_FLUSH_BEGIN;

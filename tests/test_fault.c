@@ -15,7 +15,13 @@
  *      those plus the one write that failed (it may have reached the log
  *      before the error), whole: a failed batch is all there or absent. An
  *      injected failure that no call reported is a failure of the test (a
- *      swallowed fsync error loses data silently).
+ *      swallowed fsync error loses data silently). The rewrite sweeps run
+ *      the workload with the MANIFEST rewritten after every record
+ *      and fail, in turn, each creation of, append to, fsync and rename of
+ *      MANIFEST.new, each reopening of MANIFEST after the switch, and each
+ *      directory fsync: a failed rewrite may be reported by a warning
+ *      alone (the old manifest stays in use), and the database must then
+ *      reopen with every acknowledged write.
  *
  *   2. Latched errors. A failed SST sync in a flush (triggered by a put, or
  *      by lsm_flush) and a failed WAL append or WAL sync make every later
@@ -383,7 +389,21 @@ typedef struct sweep_config {
     lsm_sched sched;
     int sync;
     bool sticky;
+    /* Only calls on paths ending in suffix count (NULL: every call). */
+    const char *suffix;
+    /* manifest_rewrite_bytes of the workload (0: the default, which it
+     * never reaches): small, the manifest is rewritten every few records
+     * and the sweep reaches every call of a rewrite. */
+    uint64_t rewrite_bytes;
 } sweep_config;
+
+/* Counts LSM_EVENT_WARNING: how a failed manifest rewrite is reported (it
+ * fails no call; the old manifest stays in use). */
+static void warning_counter_cb(void *ctx, const lsm_event *ev)
+{
+    if (ev->type == LSM_EVENT_WARNING)
+        ++*(size_t *)ctx;
+}
 
 /* Deleting a flushed WAL or an obsolete SST is cleanup that open redoes,
  * so the engine may ignore its failure; a failure of every other kind
@@ -404,19 +424,27 @@ static bool sweep_run(const sweep_config *cfg, uint64_t nth,
                       uint64_t *calls_seen)
 {
     char what[160];
-    snprintf(what, sizeof what, "%s%s N=%" PRIu64 " %s sync=%d",
-             fault_kind_name(cfg->kind), cfg->sticky ? " (sticky)" : "", nth,
-             sched_name(cfg->sched), cfg->sync);
+    snprintf(what, sizeof what, "%s%s%s N=%" PRIu64 " %s sync=%d",
+             fault_kind_name(cfg->kind), cfg->suffix ? " of *" : "",
+             cfg->suffix ? cfg->suffix : "", nth, sched_name(cfg->sched),
+             cfg->sync);
     char *dir = test_mkdtemp();
     fault_env *fe;
     assert_int_equal(fault_env_new(env_posix(), &fe), LSM_OK);
-    if (cfg->sticky)
+    if (cfg->suffix)
+        fault_env_fail_nth_path(fe, cfg->kind, nth, cfg->suffix);
+    else if (cfg->sticky)
         fault_env_fail_from_nth(fe, cfg->kind, nth);
     else
         fault_env_fail_nth(fe, cfg->kind, nth);
 
     lsm_options opt;
+    size_t warnings = 0;
     tiny_options(&opt, cfg->sched, cfg->sync);
+    if (cfg->rewrite_bytes)
+        opt.manifest_rewrite_bytes = cfg->rewrite_bytes;
+    opt.event_cb = warning_counter_cb;
+    opt.event_ctx = &warnings;
     model acked = {0};
     op pending;
     bool have_pending = false, any_error = false;
@@ -456,8 +484,11 @@ static bool sweep_run(const sweep_config *cfg, uint64_t nth,
     bool fired = fault_env_fired(fe) > 0;
     *calls_seen = fault_env_count(fe, cfg->kind);
     fault_env_free(fe);
-    if (fired && !any_error && kind_must_be_reported(cfg->kind))
-        fail_msg("%s: the injected failure was reported by no call", what);
+    if (fired && !any_error && warnings == 0 &&
+        kind_must_be_reported(cfg->kind))
+        fail_msg("%s: the injected failure was reported by no call and no "
+                 "warning",
+                 what);
     if (!fired && any_error)
         fail_msg("%s: a call failed but no fault fired", what);
 
@@ -1160,6 +1191,9 @@ static void cut_child(const char *dir, const cut_config *cfg,
                           plan->cut_seed);
     lsm_options opt;
     tiny_options(&opt, cfg->sched, cfg->sync);
+    /* Rewrites while writing too (not only at open), so that cuts land in
+     * every phase of one. */
+    opt.manifest_rewrite_bytes = 256;
     lsm_db *db;
     if (db_open_env(dir, &opt, fault_env_env(fe), &db) != LSM_OK)
         _exit(fault_env_is_cut(fe) ? 0 : 11);
@@ -1425,7 +1459,19 @@ static void test_fault_env_basics(void **state)
 
 #define SWEEP(kind_, sched_, sync_, sticky_)                                   \
     static const sweep_config sweep_##kind_##_##sched_##_##sync_##_##sticky_ = \
-        {FAULT_##kind_, LSM_SCHED_##sched_, sync_, sticky_}
+        {.kind = FAULT_##kind_,                                                \
+         .sched = LSM_SCHED_##sched_,                                          \
+         .sync = sync_,                                                        \
+         .sticky = sticky_}
+
+/* The manifest rewritten after every record; the calls on paths
+ * ending in suffix fail, one in each run. */
+#define REWRITE_SWEEP(name_, kind_, sched_, suffix_)                           \
+    static const sweep_config rewrite_##name_##_##sched_ = {                   \
+        .kind = FAULT_##kind_,                                                 \
+        .sched = LSM_SCHED_##sched_,                                           \
+        .suffix = suffix_,                                                     \
+        .rewrite_bytes = 1}
 
 SWEEP(APPEND, INLINE, 0, false);
 SWEEP(APPEND, THREADS, 0, false);
@@ -1441,6 +1487,15 @@ SWEEP(SYNC, INLINE, 1, false);
 SWEEP(APPEND, INLINE, 0, true);
 SWEEP(SYNC, INLINE, 1, true);
 SWEEP(SYNC, THREADS, 1, true);
+REWRITE_SWEEP(create_new, CREATE, INLINE, "/MANIFEST.new");
+REWRITE_SWEEP(append_new, APPEND, INLINE, "/MANIFEST.new");
+REWRITE_SWEEP(sync_new, SYNC, INLINE, "/MANIFEST.new");
+REWRITE_SWEEP(rename_new, RENAME, INLINE, "/MANIFEST.new");
+REWRITE_SWEEP(reopen, CREATE, INLINE, "/MANIFEST");
+REWRITE_SWEEP(sync_dir, SYNC_DIR, INLINE, NULL);
+REWRITE_SWEEP(append_new, APPEND, THREADS, "/MANIFEST.new");
+REWRITE_SWEEP(rename_new, RENAME, THREADS, "/MANIFEST.new");
+REWRITE_SWEEP(sync_dir, SYNC_DIR, THREADS, NULL);
 
 static const lsm_sched sched_inline = LSM_SCHED_INLINE;
 static const lsm_sched sched_threads = LSM_SCHED_THREADS;
@@ -1490,6 +1545,24 @@ int main(void)
                   &sweep_SYNC_INLINE_1_true),
         TEST_WITH("sweep sync threads, WAL synced, sticky", test_fault_sweep,
                   &sweep_SYNC_THREADS_1_true),
+        TEST_WITH("rewrite sweep: create MANIFEST.new, inline",
+                  test_fault_sweep, &rewrite_create_new_INLINE),
+        TEST_WITH("rewrite sweep: append to MANIFEST.new, inline",
+                  test_fault_sweep, &rewrite_append_new_INLINE),
+        TEST_WITH("rewrite sweep: fsync MANIFEST.new, inline", test_fault_sweep,
+                  &rewrite_sync_new_INLINE),
+        TEST_WITH("rewrite sweep: rename MANIFEST.new, inline",
+                  test_fault_sweep, &rewrite_rename_new_INLINE),
+        TEST_WITH("rewrite sweep: open MANIFEST, inline", test_fault_sweep,
+                  &rewrite_reopen_INLINE),
+        TEST_WITH("rewrite sweep: every sync_dir, inline", test_fault_sweep,
+                  &rewrite_sync_dir_INLINE),
+        TEST_WITH("rewrite sweep: append to MANIFEST.new, threads",
+                  test_fault_sweep, &rewrite_append_new_THREADS),
+        TEST_WITH("rewrite sweep: rename MANIFEST.new, threads",
+                  test_fault_sweep, &rewrite_rename_new_THREADS),
+        TEST_WITH("rewrite sweep: every sync_dir, threads", test_fault_sweep,
+                  &rewrite_sync_dir_THREADS),
         TEST_WITH("latched flush sync after put, inline",
                   test_latched_flush_sync_after_put, &sched_inline),
         TEST_WITH("latched flush sync after put, threads",

@@ -109,7 +109,7 @@ static const char *op_name(lsm_io_op op)
         "?",           "wal_append",      "wal_sync",
         "file_create", "sst_write",       "sst_sync",
         "dir_sync",    "manifest_append", "manifest_sync",
-        "file_delete"};
+        "file_delete", "file_rename"};
     return (unsigned)op < sizeof names / sizeof names[0] ? names[op] : "?";
 }
 
@@ -134,6 +134,8 @@ static record_kind op_kind(lsm_io_op op)
         return RECORD_SYNC_DIR;
     case LSM_IO_FILE_DELETE:
         return RECORD_UNLINK;
+    case LSM_IO_FILE_RENAME:
+        return RECORD_RENAME;
     }
     return RECORD_N_KINDS;
 }
@@ -155,12 +157,17 @@ static bool file_fits_op(const io_event *ev)
         return ends_with(ev->file, ".sst");
     case LSM_IO_MANIFEST_APPEND:
     case LSM_IO_MANIFEST_SYNC:
-        return strcmp(ev->file, "MANIFEST") == 0;
+        return strcmp(ev->file, "MANIFEST") == 0 ||
+               strcmp(ev->file, "MANIFEST.new") == 0;
     case LSM_IO_DIR_SYNC:
         return ev->file[0] == '\0';
     case LSM_IO_FILE_CREATE:
+        return ends_with(ev->file, ".wal") || ends_with(ev->file, ".sst") ||
+               strcmp(ev->file, "MANIFEST.new") == 0;
     case LSM_IO_FILE_DELETE:
         return ends_with(ev->file, ".wal") || ends_with(ev->file, ".sst");
+    case LSM_IO_FILE_RENAME:
+        return strcmp(ev->file, "MANIFEST.new") == 0;
     }
     return false;
 }
@@ -183,10 +190,18 @@ static bool op_on(const record_op *op, const char *file)
 }
 
 /* Next operation at or after j on file that the trace must show. */
+/* A rewrite reopens the MANIFEST it renamed into place, to append to it:
+ * an open, not a creation, which the trace does not report. */
+static bool op_is_manifest_reopen(const record_op *op)
+{
+    return op->kind == RECORD_CREATE && strcmp(op->name, "MANIFEST") == 0;
+}
+
 static size_t next_op(const record_op *ops, size_t n_ops, size_t j,
                       const char *file)
 {
-    while (j < n_ops && (!op_on(&ops[j], file) || op_is_sst_delete(&ops[j])))
+    while (j < n_ops && (!op_on(&ops[j], file) || op_is_sst_delete(&ops[j]) ||
+                         op_is_manifest_reopen(&ops[j])))
         j++;
     return j;
 }
@@ -328,6 +343,10 @@ static void traced_run_inline(const char *dir, int sync, traced_run *run)
     record_env_set_recording(re, true);
     assert_int_equal(lsm_trace_io(db, 1), LSM_OK);
     run_workload(db);
+    /* Read now: a reopen would rewrite the MANIFEST to one snapshot. The
+     * close (WAL on) appends no record. */
+    assert_int_equal(lsm_manifest_read(db, &run->records, &run->n_records),
+                     LSM_OK);
     assert_int_equal(lsm_close(db), LSM_OK);
     record_env_set_recording(re, false);
 
@@ -337,15 +356,6 @@ static void traced_run_inline(const char *dir, int sync, traced_run *run)
     assert_true(n_ops > 100);
     assert_true(trace_matches(&run->log, ops, n_ops, NULL));
     record_env_free(re);
-
-    /* Reopening appends records of its own, after the traced ones. */
-    lsm_options plain;
-    lsm_options_init(&plain);
-    plain.compaction = LSM_COMPACTION_SIMPLE;
-    assert_int_equal(lsm_open(dir, &plain, &db), LSM_OK);
-    assert_int_equal(lsm_manifest_read(db, &run->records, &run->n_records),
-                     LSM_OK);
-    assert_int_equal(lsm_close(db), LSM_OK);
 }
 
 static void traced_run_free(traced_run *run)
@@ -451,6 +461,7 @@ static const lsm_manifest_record *record_of_step(const traced_run *run,
             assert_int_equal(ev->outputs[i], rec->added[i]);
         break;
     case LSM_MANIFEST_NEXT_ID:
+    case LSM_MANIFEST_SNAPSHOT: /* written by a rewrite, never appended */
         break;
     }
     return rec;

@@ -528,12 +528,27 @@ static void test_wal_bad_payload_applies_nothing(void **state)
 
 typedef struct manifest_fixture {
     manifest_record want[MANIFEST_RECORDS];
-    uint64_t ids[MANIFEST_RECORDS][12]; /* removed then added, per record */
+    uint64_t ids[MANIFEST_RECORDS][12];     /* removed then added, per record */
+    manifest_sst ssts[MANIFEST_RECORDS][6]; /* a flush's or added SSTs */
+    char keys[MANIFEST_RECORDS][6][2][12];  /* their first and last keys */
     uint64_t rec_off[MANIFEST_RECORDS + 1];
     size_t n_got;
     bool differs;
     size_t differs_at;
 } manifest_fixture;
+
+static bool manifest_ssts_equal(const manifest_sst *a, const manifest_sst *b,
+                                size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (a[i].id != b[i].id || a[i].file_size != b[i].file_size ||
+            a[i].nfirst_key != b[i].nfirst_key ||
+            a[i].nlast_key != b[i].nlast_key ||
+            memcmp(a[i].first_key, b[i].first_key, a[i].nfirst_key) != 0 ||
+            memcmp(a[i].last_key, b[i].last_key, a[i].nlast_key) != 0)
+            return false;
+    return true;
+}
 
 static bool manifest_records_equal(const manifest_record *a,
                                    const manifest_record *b)
@@ -542,13 +557,23 @@ static bool manifest_records_equal(const manifest_record *a,
         return false;
     if (a->kind == MANIFEST_NEW_MEMTABLE)
         return a->id == b->id && a->has_wal == b->has_wal;
+    if (a->kind == MANIFEST_FLUSH)
+        return a->id == b->id && a->to_tier == b->to_tier &&
+               manifest_ssts_equal(a->ssts, b->ssts, 1);
+    if (a->kind == MANIFEST_SNAPSHOT) { /* the tree the fixture built */
+        const manifest_tree *t = a->snapshot ? a->snapshot : b->snapshot;
+        return a->id == b->id && t && manifest_tree_n_ssts(t) == 3 &&
+               t->n_runs == 1 && t->n_mems == 1;
+    }
     if (a->kind != MANIFEST_COMPACTION)
         return a->id == b->id;
     return a->level == b->level && a->n_removed == b->n_removed &&
            a->n_added == b->n_added &&
            (a->n_removed == 0 ||
             memcmp(a->removed, b->removed, a->n_removed * 8) == 0) &&
-           (a->n_added == 0 || memcmp(a->added, b->added, a->n_added * 8) == 0);
+           (a->n_added == 0 ||
+            (memcmp(a->added, b->added, a->n_added * 8) == 0 &&
+             manifest_ssts_equal(a->ssts, b->ssts, a->n_added)));
 }
 
 static int manifest_collect(void *ctx, const manifest_record *rec)
@@ -586,6 +611,9 @@ static void manifest_replay_checked(void *ctx, const char *path,
     out->n_records = f->n_got;
 }
 
+static void manifest_build_snapshot(manifest_fixture *f, manifest *m,
+                                    const char *path);
+
 /* After a cut to k records, the next original record appends cleanly and
  * reads back after them. */
 static void manifest_append_after_cut(void *ctx, const char *path, size_t k)
@@ -597,7 +625,10 @@ static void manifest_append_after_cut(void *ctx, const char *path, size_t k)
     assert_int_equal(
         manifest_open(env_posix(), path, manifest_collect, f, &torn, &m),
         LSM_OK);
-    assert_int_equal(manifest_append(m, &f->want[k]), LSM_OK);
+    if (k == 0) /* empty: the first record is always a rewrite's snapshot */
+        manifest_build_snapshot(f, m, path);
+    else
+        assert_int_equal(manifest_append(m, &f->want[k]), LSM_OK);
     assert_int_equal(manifest_close(m), LSM_OK);
     replay_result r;
     manifest_replay_checked(f, path, &r);
@@ -607,9 +638,52 @@ static void manifest_append_after_cut(void *ctx, const char *path, size_t k)
     assert_int_equal(size_of(path), f->rec_off[k + 1]);
 }
 
-/* MANIFEST_RECORDS records of every kind: ids up to 2^64 - 1 (ten-byte
- * varints), new memtables with and without a WAL, compactions with empty
- * and non-empty lists, levels 1 to 64. */
+/* SST j of record r: id, a size, keys "r<r>s<j>a" .. "r<r>s<j>z". */
+static const manifest_sst *fixture_sst(manifest_fixture *f, size_t r, size_t j,
+                                       uint64_t id)
+{
+    char *first = f->keys[r][j][0], *last = f->keys[r][j][1];
+    snprintf(first, 12, "r%zus%zua", r, j);
+    snprintf(last, 12, "r%zus%zuz", r, j);
+    f->ssts[r][j] = (manifest_sst){.id = id,
+                                   .file_size = 1000 * (r + 1) + j,
+                                   .first_key = (const uint8_t *)first,
+                                   .nfirst_key = strlen(first),
+                                   .last_key = (const uint8_t *)last,
+                                   .nlast_key = strlen(last)};
+    return &f->ssts[r][j];
+}
+
+/* Record 0: the snapshot of a tree with two L0 SSTs, one in L1 and a
+ * memtable, written by a rewrite (a manifest's first record is always
+ * one). */
+static void manifest_build_snapshot(manifest_fixture *f, manifest *m,
+                                    const char *path)
+{
+    manifest_tree *t = manifest_tree_for_open(m);
+    assert_int_equal(manifest_run_push(&t->l0, fixture_sst(f, 0, 0, 3)),
+                     LSM_OK);
+    assert_int_equal(manifest_run_push(&t->l0, fixture_sst(f, 0, 1, 4)),
+                     LSM_OK);
+    t->runs = calloc(1, sizeof *t->runs);
+    assert_non_null(t->runs);
+    t->n_runs = 1;
+    t->runs[0].run_id = 1;
+    assert_int_equal(manifest_run_push(&t->runs[0], fixture_sst(f, 0, 2, 1)),
+                     LSM_OK);
+    manifest_record mem = {
+        .kind = MANIFEST_NEW_MEMTABLE, .id = 5, .has_wal = 1};
+    assert_int_equal(manifest_tree_apply(t, &mem), LSM_OK);
+    t->next_id = 77;
+    assert_int_equal(manifest_rewrite(m, scratch, NULL, NULL), LSM_OK);
+    f->want[0] = (manifest_record){.kind = MANIFEST_SNAPSHOT, .id = 77};
+    f->rec_off[1] = size_of(path);
+}
+
+/* The snapshot, then records of every other kind: ids up to 2^64 - 1
+ * (ten-byte varints), new memtables with and without a WAL, flushes and
+ * compactions with their SSTs' sizes and keys, compactions with empty and
+ * non-empty lists, levels 1 to 16. */
 static void manifest_build(manifest_fixture *f, const char *path)
 {
     memset(f, 0, sizeof *f);
@@ -621,21 +695,27 @@ static void manifest_build(manifest_fixture *f, const char *path)
         LSM_OK);
     assert_int_equal(f->n_got, 0); /* created empty */
     assert_int_equal(torn, 0);
-    for (size_t r = 0; r < MANIFEST_RECORDS; r++) {
+    manifest_build_snapshot(f, m, path);
+    for (size_t r = 1; r < MANIFEST_RECORDS; r++) {
         manifest_record *rec = &f->want[r];
         rec->kind = (manifest_kind)(1 + r % 4);
         rec->id = r == 4 ? UINT64_MAX : rng_below(1000);
-        rec->has_wal = rec->kind == MANIFEST_NEW_MEMTABLE && r % 8 != 0;
+        rec->has_wal = rec->kind == MANIFEST_NEW_MEMTABLE && r % 8 != 1;
+        if (rec->kind == MANIFEST_FLUSH)
+            rec->ssts = fixture_sst(f, r, 0, rec->id);
         if (rec->kind == MANIFEST_COMPACTION) {
             rec->id = 0;
-            rec->level = r == 6 ? 64 : (uint32_t)(1 + rng_below(6));
-            rec->n_removed = r == 2 ? 0 : rng_below(7);
-            rec->n_added = r == 10 ? 0 : rng_below(6);
+            rec->level = r == 7 ? 16 : (uint32_t)(1 + rng_below(6));
+            rec->n_removed = r == 3 ? 0 : rng_below(7);
+            rec->n_added = r == 11 ? 0 : rng_below(6);
             uint64_t *ids = f->ids[r];
             for (size_t i = 0; i < rec->n_removed + rec->n_added; i++)
                 ids[i] = i == 1 ? UINT64_MAX - r : rng_below(100000);
             rec->removed = ids;
             rec->added = ids + rec->n_removed;
+            for (size_t i = 0; i < rec->n_added; i++)
+                fixture_sst(f, r, i, rec->added[i]);
+            rec->ssts = f->ssts[r];
         }
         assert_int_equal(manifest_append(m, rec), LSM_OK);
         f->rec_off[r + 1] = size_of(path);

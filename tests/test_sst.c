@@ -187,7 +187,8 @@ static void assert_entry_is(const entry *got, const model_entry *want)
 static void write_sst(const char *path, const model *m, size_t block_size,
                       unsigned bits, sst_summary *summary)
 {
-    sst_builder_options opt = {block_size, bits};
+    sst_builder_options opt = {.block_size = block_size,
+                               .bloom_bits_per_key = bits};
     sst_builder *b;
     assert_int_equal(sst_builder_open(env_posix(), path, &opt, &b), LSM_OK);
     for (size_t i = 0; i < m->n; i++) {
@@ -642,7 +643,7 @@ static void test_builder_rejects_bad_entries(void **state)
     (void)state;
     char path[256];
     path_of(path, sizeof path, "30.sst");
-    sst_builder_options opt = {4096, 10};
+    sst_builder_options opt = {.block_size = 4096, .bloom_bits_per_key = 10};
     sst_builder *b;
     assert_int_equal(sst_builder_open(env_posix(), path, &opt, &b), LSM_OK);
     entry e = {(const uint8_t *)"m", 1, (const uint8_t *)"v", 1, 10,
@@ -715,7 +716,7 @@ static void test_builder_rejects_bad_entries(void **state)
     assert_false(file_exists(empty));
     sst_builder_abandon(NULL);
     /* A zero block size is refused. */
-    sst_builder_options zero = {0, 10};
+    sst_builder_options zero = {.block_size = 0, .bloom_bits_per_key = 10};
     assert_int_equal(sst_builder_open(env_posix(), empty, &zero, &b),
                      LSM_EINVAL);
     assert_null(b);
@@ -730,7 +731,7 @@ static void test_block_size_one_and_estimates(void **state)
     model m = model_make(200, 2, 10, 8);
     /* Block size 1: every key gets a block of its own (with all of its
      * versions). */
-    sst_builder_options opt = {1, 10};
+    sst_builder_options opt = {.block_size = 1, .bloom_bits_per_key = 10};
     sst_builder *b;
     assert_int_equal(sst_builder_open(env_posix(), path, &opt, &b), LSM_OK);
     uint64_t prev = 0;
@@ -761,7 +762,7 @@ static void test_size_of_10000_entries(void **state)
     (void)state;
     char path[256];
     path_of(path, sizeof path, "50.sst");
-    sst_builder_options opt = {4096, 10};
+    sst_builder_options opt = {.block_size = 4096, .bloom_bits_per_key = 10};
     sst_builder *b;
     assert_int_equal(sst_builder_open(env_posix(), path, &opt, &b), LSM_OK);
     uint8_t value[100];
@@ -884,7 +885,7 @@ static void test_write_failures_remove_the_file(void **state)
     path_of(path, sizeof path, "95.sst");
     /* About 600 KB of entries: several write batches. */
     model m = model_make(3000, 1, 400, 12);
-    sst_builder_options opt = {4096, 10};
+    sst_builder_options opt = {.block_size = 4096, .bloom_bits_per_key = 10};
 
     /* A failing sync: finish reports it and removes the file. */
     failing_env fe;

@@ -328,18 +328,19 @@ static void test_manifest_read(void **state)
     lsm_manifest_record *recs;
     size_t n;
     assert_int_equal(lsm_manifest_read(db, &recs, &n), LSM_OK);
-    /* new 0, new 1, flush 0, new 2, flush 1, next id 19 (ids reserved for
-     * the compaction's outputs), compaction [1, 0] -> [3] */
-    assert_int_equal(n, 7);
+    /* the snapshot of the new database (next id 0, nothing in it), new 0,
+     * new 1, flush 0, new 2, flush 1, next id 19 (ids reserved for the
+     * compaction's outputs), compaction [1, 0] -> [3] */
+    assert_int_equal(n, 8);
     lsm_manifest_kind kinds[] = {
-        LSM_MANIFEST_NEW_MEMTABLE, LSM_MANIFEST_NEW_MEMTABLE,
-        LSM_MANIFEST_FLUSH,        LSM_MANIFEST_NEW_MEMTABLE,
-        LSM_MANIFEST_FLUSH,        LSM_MANIFEST_NEXT_ID,
-        LSM_MANIFEST_COMPACTION};
-    uint64_t ids[] = {0, 1, 0, 2, 1, 19};
+        LSM_MANIFEST_SNAPSHOT,     LSM_MANIFEST_NEW_MEMTABLE,
+        LSM_MANIFEST_NEW_MEMTABLE, LSM_MANIFEST_FLUSH,
+        LSM_MANIFEST_NEW_MEMTABLE, LSM_MANIFEST_FLUSH,
+        LSM_MANIFEST_NEXT_ID,      LSM_MANIFEST_COMPACTION};
+    uint64_t ids[] = {0, 0, 1, 0, 2, 1, 19};
     for (size_t i = 0; i < n; i++) {
         assert_int_equal(recs[i].kind, kinds[i]);
-        if (i < 6)
+        if (i < 7)
             assert_int_equal(recs[i].id, ids[i]);
         if (recs[i].kind == LSM_MANIFEST_NEW_MEMTABLE)
             assert_true(recs[i].has_wal);
@@ -347,12 +348,28 @@ static void test_manifest_read(void **state)
             assert_true(recs[i].offset > recs[i - 1].offset);
     }
     assert_int_equal(recs[0].offset, 0);
-    assert_int_equal(recs[6].level, 1);
-    assert_int_equal(recs[6].n_removed, 2);
-    assert_int_equal(recs[6].removed[0], 1);
-    assert_int_equal(recs[6].removed[1], 0);
-    assert_int_equal(recs[6].n_added, 1);
-    assert_int_equal(recs[6].added[0], 3);
+    assert_int_equal(recs[0].n_ssts, 0);
+    assert_int_equal(recs[0].n_memtables, 0);
+    /* A flush records its SST's size and keys: 0.sst holds "a" only. */
+    assert_int_equal(recs[3].n_ssts, 1);
+    assert_int_equal(recs[3].ssts[0].sst_id, 0);
+    assert_int_equal(recs[3].ssts[0].level, 0);
+    assert_true(recs[3].ssts[0].file_size > 0);
+    assert_int_equal(recs[3].ssts[0].nfirst_key, 1);
+    assert_memory_equal(recs[3].ssts[0].first_key, "a", 1);
+    assert_memory_equal(recs[3].ssts[0].last_key, "a", 1);
+    assert_int_equal(recs[7].level, 1);
+    assert_int_equal(recs[7].n_removed, 2);
+    assert_int_equal(recs[7].removed[0], 1);
+    assert_int_equal(recs[7].removed[1], 0);
+    assert_int_equal(recs[7].n_added, 1);
+    assert_int_equal(recs[7].added[0], 3);
+    /* ... and a compaction its outputs': 3.sst holds "a" and "b", in L1. */
+    assert_int_equal(recs[7].n_ssts, 1);
+    assert_int_equal(recs[7].ssts[0].sst_id, 3);
+    assert_int_equal(recs[7].ssts[0].level, 1);
+    assert_memory_equal(recs[7].ssts[0].first_key, "a", 1);
+    assert_memory_equal(recs[7].ssts[0].last_key, "b", 1);
     lsm_manifest_free(recs, n);
     assert_int_equal(lsm_close(db), LSM_OK);
 }

@@ -46,6 +46,7 @@ void lsm_options_init(lsm_options *opt)
     opt->max_merge_width = 0;
     opt->stall_memtables = 8;
     opt->stall_l0_files = 12;
+    opt->manifest_rewrite_bytes = 1024 * 1024;
 }
 
 const char *lsm_compaction_name(lsm_compaction c)
@@ -195,6 +196,84 @@ void db_latch_error(lsm_db *db, int rc)
     }
 }
 
+void db_manifest_sst_of(const sst *t, manifest_sst *out)
+{
+    out->id = sst_id(t);
+    out->file_size = sst_file_size(t);
+    out->first_key = sst_first_key(t, &out->nfirst_key);
+    out->last_key = sst_last_key(t, &out->nlast_key);
+}
+
+/* A rewrite's steps, as LSM_EVENT_IO (db_manifest_rewrite). */
+typedef struct rewrite_trace {
+    lsm_db *db;
+    const char *why;
+} rewrite_trace;
+
+static void db_manifest_rewrite_step(void *ctx, manifest_rewrite_step step,
+                                     const char *path, uint64_t bytes)
+{
+    rewrite_trace *rt = ctx;
+    lsm_db *db = rt->db;
+    const manifest_tree *t = manifest_tree_of(db->manifest);
+    switch (step) {
+    case MANIFEST_REWRITE_CREATED:
+        DB_TRACE_IO(db, LSM_IO_FILE_CREATE, path, 0, "%s", rt->why);
+        break;
+    case MANIFEST_REWRITE_WRITTEN:
+        DB_TRACE_IO(db, LSM_IO_MANIFEST_APPEND, path, bytes,
+                    "snapshot: %zu SST(s), %zu memtable(s), next id %" PRIu64,
+                    manifest_tree_n_ssts(t), t->n_mems, t->next_id);
+        break;
+    case MANIFEST_REWRITE_SYNCED:
+        DB_TRACE_IO(db, LSM_IO_MANIFEST_SYNC, path, 0, "snapshot");
+        break;
+    case MANIFEST_REWRITE_NAMED:
+        DB_TRACE_IO(db, LSM_IO_DIR_SYNC, NULL, 0, "MANIFEST.new created");
+        break;
+    case MANIFEST_REWRITE_RENAMED:
+        DB_TRACE_IO(db, LSM_IO_FILE_RENAME, path, 0, "replaces MANIFEST");
+        break;
+    case MANIFEST_REWRITE_DIR_SYNCED:
+        DB_TRACE_IO(db, LSM_IO_DIR_SYNC, NULL, 0, "MANIFEST replaced");
+        break;
+    }
+}
+
+int db_manifest_rewrite(lsm_db *db, const char *why)
+{
+    rewrite_trace rt = {.db = db, .why = why};
+    return manifest_rewrite(db->manifest, db->dir, db_manifest_rewrite_step,
+                            &rt);
+}
+
+/* Past the threshold: rewrite. A failure is not the append's (its record
+ * is safely in the old file, which stays in use): it is reported, and
+ * tried again after another threshold's worth of records. */
+static void db_manifest_rewrite_if_due(lsm_db *db)
+{
+    uint64_t threshold = db->opt.manifest_rewrite_bytes;
+    uint64_t since = manifest_bytes_since_snapshot(db->manifest);
+    if (threshold == 0 || since < db->manifest_rewrite_at)
+        return;
+    char why[96];
+    snprintf(why, sizeof why,
+             "manifest rewrite: %" PRIu64 " bytes of records since the "
+             "snapshot",
+             since);
+    if (db_manifest_rewrite(db, why) == LSM_OK) {
+        db->manifest_rewrite_at = threshold;
+        return;
+    }
+    db->manifest_rewrite_at = since + threshold;
+    char message[DB_BG_MESSAGE_BYTES];
+    snprintf(message, sizeof message,
+             "MANIFEST: rewrite failed, appending to the old one: %s",
+             lsm_errmsg());
+    lsm_event ev = {.type = LSM_EVENT_WARNING, .message = message};
+    db_emit(db, &ev);
+}
+
 /* The trace's steps are sent under manifest_mu, so that they come in the
  * order the records are in the file, whichever threads appended them. */
 int db_manifest_append(lsm_db *db, const manifest_record *rec)
@@ -203,6 +282,8 @@ int db_manifest_append(lsm_db *db, const manifest_record *rec)
     int rc = manifest_append(db->manifest, rec);
     if (rc == LSM_OK && db_tracing_io(db))
         db_trace_manifest(db, rec, manifest_last_append_bytes(db->manifest));
+    if (rc == LSM_OK)
+        db_manifest_rewrite_if_due(db);
     pthread_mutex_unlock(&db->manifest_mu);
     return rc;
 }

@@ -125,7 +125,9 @@ static int db_compact_out_add(compaction_out *co, const entry *e)
             return rc;
         sst_builder_options bopt = {.block_size = co->db->opt.block_size,
                                     .bloom_bits_per_key =
-                                        co->db->opt.bloom_bits_per_key};
+                                        co->db->opt.bloom_bits_per_key,
+                                    .sst_id = co->builder_id,
+                                    .db_identity = co->db->identity};
         rc = sst_builder_open(co->db->env, path, &bopt, &co->builder);
         if (rc != LSM_OK)
             return rc;
@@ -452,6 +454,30 @@ static void db_compact_emit(lsm_db *db, lsm_event_type type,
     db_emit(db, &ev);
 }
 
+/* Appends the compaction's record: its inputs leave, its outputs (with
+ * their sizes and key ranges) join the output level or a new tier. */
+static int db_compact_record(lsm_db *db, const lsm_compaction_task *task,
+                             const compaction_inputs *in,
+                             const compaction_out *co)
+{
+    manifest_sst *added = calloc(co->n_ssts + 1, sizeof *added);
+    if (!added)
+        return lsm_error(LSM_ENOMEM, "out of memory in compaction");
+    for (size_t i = 0; i < co->n_ssts; i++)
+        db_manifest_sst_of(co->ssts[i], &added[i]);
+    manifest_record rec = {.kind = MANIFEST_COMPACTION,
+                           .level =
+                               task->n_tiers ? 0 : (uint32_t)task->lower_level,
+                           .n_removed = in->n_ids,
+                           .removed = in->ids,
+                           .n_added = co->ids.n,
+                           .added = co->ids.ids,
+                           .ssts = added};
+    int rc = db_manifest_append(db, &rec);
+    free(added);
+    return rc;
+}
+
 /* Runs one task on version v (referenced by the caller). Caller holds
  * compact_mu. On success *removed and *n_removed are the inputs that left
  * the tree (see db_compact_install), for the caller to retire once it has
@@ -489,14 +515,7 @@ static int db_compact_run(lsm_db *db, version *v, const compaction_task *task,
     bool maybe_recorded = false;
     if (rc == LSM_OK) {
         maybe_recorded = true;
-        manifest_record rec = {
-            .kind = MANIFEST_COMPACTION,
-            .level = task->n_tiers ? 0 : (uint32_t)task->lower_level,
-            .n_removed = in.n_ids,
-            .removed = in.ids,
-            .n_added = co.ids.n,
-            .added = co.ids.ids};
-        rc = db_manifest_append(db, &rec);
+        rc = db_compact_record(db, task, &in, &co);
     }
     if (rc == LSM_OK)
         rc = db_compact_install(db, task, in.ids, in.n_ids, &co, &stats,

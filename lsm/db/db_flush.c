@@ -159,7 +159,9 @@ static int db_flush_write_sst(lsm_db *db, memtable *mt, sst **out,
         return rc;
     sst_builder_options bopt = {.block_size = db->opt.block_size,
                                 .bloom_bits_per_key =
-                                    db->opt.bloom_bits_per_key};
+                                    db->opt.bloom_bits_per_key,
+                                .sst_id = id,
+                                .db_identity = db->identity};
     rc = sst_builder_open(db->env, path, &bopt, &b);
     if (rc != LSM_OK)
         return rc;
@@ -297,8 +299,12 @@ static int db_flush_oldest(lsm_db *db, bool *flushed)
     if (rc == LSM_OK && t) {
         /* An empty memtable leaves no SST and needs no record: recovery
          * skips a memtable whose WAL is gone. */
-        manifest_record rec = {
-            .kind = MANIFEST_FLUSH, .id = id, .to_tier = db->current_is_tiered};
+        manifest_sst meta;
+        db_manifest_sst_of(t, &meta);
+        manifest_record rec = {.kind = MANIFEST_FLUSH,
+                               .id = id,
+                               .to_tier = db->current_is_tiered,
+                               .ssts = &meta};
         maybe_recorded = true;
         rc = db_manifest_append(db, &rec);
     }

@@ -91,6 +91,9 @@ struct lsm_db {
     bool current_is_tiered; /* compaction TIERED: flushes make tiers */
     block_cache *cache;
     env_file *lock_file;
+    /* The database identity (the manifest's snapshot has it; every SST
+     * this database writes records it). */
+    uint8_t identity[MANIFEST_IDENTITY_BYTES];
     counters ctrs; /* atomic */
     /* LSM_EVENT_IO is sent while set (lsm_trace_io; db_trace.c). Any
      * thread may store it; every traced step loads it relaxed, so with it
@@ -153,6 +156,10 @@ struct lsm_db {
 
     pthread_mutex_t manifest_mu;
     manifest *manifest; /* [manifest_mu] */
+    /* [manifest_mu] The manifest is rewritten once this many bytes of
+     * records follow its snapshot: manifest_rewrite_bytes, and another
+     * manifest_rewrite_bytes more after a rewrite failed. */
+    uint64_t manifest_rewrite_at;
 
     pthread_mutex_t state_mu;
     pthread_cond_t state_cv; /* signalled on freeze, flush, stop */
@@ -289,8 +296,16 @@ void db_latch_error(lsm_db *db, int rc);
 /* Whether a flush or compaction may change files now: LSM_OK, or the error
  * that forbids it (a halted db, a manifest that lost an append). */
 int db_may_change_tree(lsm_db *db);
-/* Appends and fsyncs a manifest record under manifest_mu. */
+/* Appends and fsyncs a manifest record under manifest_mu; then, past
+ * manifest_rewrite_bytes, rewrites the manifest (a failed rewrite is an
+ * LSM_EVENT_WARNING, not an error of the append). */
 int db_manifest_append(lsm_db *db, const manifest_record *rec);
+/* Rewrites the manifest from its tree (manifest_rewrite), tracing each
+ * step with why as the reason. Caller holds manifest_mu, or is open. */
+int db_manifest_rewrite(lsm_db *db, const char *why);
+/* What the manifest records of an SST: its id, size and key range (the
+ * keys are t's). */
+void db_manifest_sst_of(const sst *t, manifest_sst *out);
 /* Freezes the mutable memtable and flushes every immutable one
  * (db_flush.c). */
 int db_flush_all(lsm_db *db);

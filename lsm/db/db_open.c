@@ -1,11 +1,16 @@
 /*
  * db_open.c: opening a database (recovery) and closing it.
  *
- * Opening: bind to the directory and lock it (db_dir.c), replay the MANIFEST to
- * learn which SSTs are live in which level and which memtables were never
- * flushed, open those SSTs, replay the WAL of each unflushed memtable into an
- * immutable memtable, delete files the manifest does not name (left by a
- * crash), and start a fresh mutable memtable with its own WAL.
+ * Opening: bind to the directory and lock it (db_dir.c), replay the
+ * MANIFEST (its snapshot, then its records: log/manifest_int.h) to learn
+ * which SSTs are live in which level and which memtables were never
+ * flushed, check the directory against it (a file is deleted only when the
+ * manifest proves it a crash leftover), open those SSTs and check each
+ * against what the manifest records of it (id, database identity, size,
+ * key range, the order of its level), replay the WAL of each unflushed
+ * memtable into an immutable memtable, delete the leftovers, rewrite the
+ * MANIFEST as one snapshot, and start a fresh mutable memtable with its
+ * own WAL.
  */
 #include "db/db_int.h"
 
@@ -18,29 +23,6 @@
 #include <string.h>
 #include <time.h>
 
-/* What manifest replay reconstructs, from ids alone (the SSTs are opened
- * afterwards): the live SSTs of L0 and of every level or tier, and the
- * memtables that were created but never flushed (their WALs hold their
- * data). */
-typedef struct recovered_run {
-    uint64_t run_id;
-    id_list ids;
-} recovered_run;
-
-typedef struct recovery {
-    bool tiered;         /* what the options ask for */
-    id_list l0;          /* oldest first */
-    recovered_run *runs; /* levels: runs[i] is L(i+1); tiers: newest first */
-    size_t n_runs;
-    id_list mems;           /* unflushed memtables, oldest first */
-    id_list mem_wals;       /* those of them recorded as having a WAL */
-    uint64_t next_id_floor; /* largest next-id record */
-    uint64_t max_id;
-    bool any_id;
-    size_t n_records;
-    size_t n_live; /* SSTs in l0 and runs */
-} recovery;
-
 static bool id_list_has(const id_list *l, uint64_t id)
 {
     for (size_t i = 0; i < l->n; i++)
@@ -49,198 +31,29 @@ static bool id_list_has(const id_list *l, uint64_t id)
     return false;
 }
 
-/* Removes id from the list; false when it was not there. */
-static bool id_list_remove(id_list *l, uint64_t id)
+/* The unflushed memtable id of the manifest's tree, or NULL. */
+static const manifest_mem *tree_find_mem(const manifest_tree *t, uint64_t id)
 {
-    for (size_t i = 0; i < l->n; i++) {
-        if (l->ids[i] == id) {
-            memmove(l->ids + i, l->ids + i + 1,
-                    (l->n - i - 1) * sizeof *l->ids);
-            l->n--;
-            return true;
-        }
-    }
-    return false;
+    for (size_t i = 0; i < t->n_mems; i++)
+        if (t->mems[i].id == id)
+            return &t->mems[i];
+    return NULL;
 }
 
-static bool recovery_is_live(const recovery *r, uint64_t id)
-{
-    if (id_list_has(&r->l0, id))
-        return true;
-    for (size_t i = 0; i < r->n_runs; i++)
-        if (id_list_has(&r->runs[i].ids, id))
-            return true;
-    return false;
-}
-
-/* Removes a live SST wherever it is. Returns the index of the run it was
- * in, or r->n_runs when it was in L0 or nowhere. */
-static size_t recovery_remove(recovery *r, uint64_t id)
-{
-    if (id_list_remove(&r->l0, id)) {
-        r->n_live--;
-        return r->n_runs;
-    }
-    for (size_t i = 0; i < r->n_runs; i++) {
-        if (id_list_remove(&r->runs[i].ids, id)) {
-            r->n_live--;
-            return i;
-        }
-    }
-    return r->n_runs;
-}
-
-/* Inserts an empty run at index (a tier, or levels up to a new depth). */
-static int recovery_insert_run(recovery *r, size_t index, uint64_t run_id)
-{
-    recovered_run *grown = realloc(r->runs, (r->n_runs + 1) * sizeof *grown);
-    if (!grown)
-        return lsm_error(LSM_ENOMEM, "out of memory replaying manifest");
-    memmove(grown + index + 1, grown + index,
-            (r->n_runs - index) * sizeof *grown);
-    grown[index] = (recovered_run){.run_id = run_id};
-    r->runs = grown;
-    r->n_runs++;
-    return LSM_OK;
-}
-
-static int recovery_add_to_run(recovery *r, size_t index, uint64_t id)
-{
-    int rc = id_list_push(&r->runs[index].ids, id);
-    if (rc == LSM_OK)
-        r->n_live++;
-    return rc;
-}
-
-/* Drops empty tiers; returns how many surviving tiers came before index. */
-static size_t recovery_drop_empty_tiers(recovery *r, size_t index)
-{
-    size_t kept = 0, before = 0;
-    for (size_t i = 0; i < r->n_runs; i++) {
-        if (r->runs[i].ids.n == 0) {
-            free(r->runs[i].ids.ids);
-            continue;
-        }
-        before += i < index;
-        r->runs[kept++] = r->runs[i];
-    }
-    r->n_runs = kept;
-    return before;
-}
-
-static void recovery_note_id(recovery *r, uint64_t id)
-{
-    if (!r->any_id || id > r->max_id)
-        r->max_id = id;
-    r->any_id = true;
-}
-
-/* The first id no record accounts for. */
-static uint64_t recovery_next_id(const recovery *r)
-{
-    uint64_t next = r->any_id ? r->max_id + 1 : 0;
-    return next > r->next_id_floor ? next : r->next_id_floor;
-}
-
-static int recovery_strategy_mismatch(const recovery *r)
+static int recovery_strategy_mismatch(const manifest_tree *t)
 {
     return lsm_error(LSM_EINVAL,
                      "the database was written with %s compaction (its "
                      "manifest records %s); open it with that strategy",
-                     r->tiered ? "levelled or no" : "tiered",
-                     r->tiered ? "L0 and levels" : "tiers");
-}
-
-static int recovery_apply_flush(recovery *r, const manifest_record *rec)
-{
-    recovery_note_id(r, rec->id);
-    id_list_remove(&r->mems, rec->id);
-    id_list_remove(&r->mem_wals, rec->id);
-    /* A flush recorded twice (retried after a failure that still reached
-     * the disk) names one SST. */
-    if (recovery_is_live(r, rec->id))
-        return LSM_OK;
-    if ((rec->to_tier != 0) != r->tiered)
-        return recovery_strategy_mismatch(r);
-    if (!r->tiered) {
-        int rc = id_list_push(&r->l0, rec->id);
-        if (rc == LSM_OK)
-            r->n_live++;
-        return rc;
-    }
-    int rc = recovery_insert_run(r, 0, rec->id);
-    return rc == LSM_OK ? recovery_add_to_run(r, 0, rec->id) : rc;
-}
-
-/* A compaction: its inputs leave; its outputs join level `level`, or (level
- * 0, tiered) become one tier where the newest merged tier was. */
-static int recovery_apply_compaction(recovery *r, const manifest_record *rec)
-{
-    if ((rec->level == 0) != r->tiered)
-        return recovery_strategy_mismatch(r);
-    size_t newest = r->n_runs;
-    for (size_t i = 0; i < rec->n_removed; i++) {
-        size_t at = recovery_remove(r, rec->removed[i]);
-        if (at < newest)
-            newest = at;
-    }
-    for (size_t i = 0; i < rec->n_added; i++)
-        recovery_note_id(r, rec->added[i]);
-    int rc = LSM_OK;
-    size_t index = rec->level - 1;
-    if (r->tiered) {
-        index = recovery_drop_empty_tiers(r, newest);
-        if (rec->n_added > 0)
-            rc = recovery_insert_run(r, index, rec->added[0]);
-    } else {
-        while (rc == LSM_OK && r->n_runs < rec->level)
-            rc = recovery_insert_run(r, r->n_runs, r->n_runs + 1);
-    }
-    for (size_t i = 0; i < rec->n_added && rc == LSM_OK; i++)
-        rc = recovery_add_to_run(r, index, rec->added[i]);
-    return rc;
-}
-
-static int recovery_apply(void *ctx, const manifest_record *rec)
-{
-    recovery *r = ctx;
-    int rc = LSM_OK;
-    r->n_records++;
-    switch (rec->kind) {
-    case MANIFEST_NEW_MEMTABLE:
-        recovery_note_id(r, rec->id);
-        rc = id_list_push(&r->mems, rec->id);
-        if (rc == LSM_OK && rec->has_wal)
-            rc = id_list_push(&r->mem_wals, rec->id);
-        break;
-    case MANIFEST_NEXT_ID:
-        if (rec->id > r->next_id_floor)
-            r->next_id_floor = rec->id;
-        break;
-    case MANIFEST_FLUSH:
-        rc = recovery_apply_flush(r, rec);
-        break;
-    case MANIFEST_COMPACTION:
-        rc = recovery_apply_compaction(r, rec);
-        break;
-    }
-    return rc;
-}
-
-static void recovery_free(recovery *r)
-{
-    free(r->l0.ids);
-    for (size_t i = 0; i < r->n_runs; i++)
-        free(r->runs[i].ids.ids);
-    free(r->runs);
-    free(r->mems.ids);
-    free(r->mem_wals.ids);
+                     t->tiered ? "tiered" : "levelled or no",
+                     t->tiered ? "tiers" : "L0 and levels");
 }
 
 /* The files of the directory the engine knows by name. */
 typedef struct dir_files {
-    id_list ssts; /* <id>.sst */
-    id_list wals; /* <id>.wal */
+    id_list ssts;      /* <id>.sst */
+    id_list wals;      /* <id>.wal */
+    bool manifest_new; /* MANIFEST.new, left by a rewrite a crash cut */
     int rc;
 } dir_files;
 
@@ -273,17 +86,19 @@ static void dir_files_visit(const char *name, void *ctx)
         d->rc = id_list_push(&d->ssts, id);
     else if (parse_numbered_name(name, ".wal", &id))
         d->rc = id_list_push(&d->wals, id);
+    else if (strcmp(name, "MANIFEST.new") == 0)
+        d->manifest_new = true;
 }
 
-/* Every id of ids (SSTs the manifest names) must have a file. */
+/* Every SST of run (named by the manifest) must have a file. */
 static int recovery_check_named(lsm_db *db, const char *manifest_path,
-                                const id_list *ids, const dir_files *files)
+                                const manifest_run *run, const dir_files *files)
 {
-    for (size_t i = 0; i < ids->n; i++)
-        if (!id_list_has(&files->ssts, ids->ids[i]))
+    for (size_t i = 0; i < run->n; i++)
+        if (!id_list_has(&files->ssts, run->ssts[i].id))
             return lsm_corrupt("%s names %" PRIu64 ".sst, which is missing "
                                "from %s",
-                               manifest_path, ids->ids[i], db->dir);
+                               manifest_path, run->ssts[i].id, db->dir);
     return LSM_OK;
 }
 
@@ -297,43 +112,45 @@ static int recovery_check_named(lsm_db *db, const char *manifest_path,
  *     (below its next id), and an SST flushed from a memtable that logged
  *     to a WAL must still have that WAL. */
 static int db_check_files(lsm_db *db, const char *manifest_path,
-                          const recovery *r, const dir_files *files)
+                          const dir_files *files)
 {
-    if (r->n_records == 0 && (files->ssts.n > 0 || files->wals.n > 0))
+    const manifest_tree *t = manifest_tree_of(db->manifest);
+    if (manifest_was_empty(db->manifest) &&
+        (files->ssts.n > 0 || files->wals.n > 0))
         return lsm_corrupt("%s is empty but %s holds %zu SST(s) and %zu "
                            "WAL(s); refusing to open it (nothing was "
                            "deleted)",
                            manifest_path, db->dir, files->ssts.n,
                            files->wals.n);
-    int rc = recovery_check_named(db, manifest_path, &r->l0, files);
-    for (size_t i = 0; i < r->n_runs && rc == LSM_OK; i++)
-        rc = recovery_check_named(db, manifest_path, &r->runs[i].ids, files);
+    int rc = recovery_check_named(db, manifest_path, &t->l0, files);
+    for (size_t i = 0; i < t->n_runs && rc == LSM_OK; i++)
+        rc = recovery_check_named(db, manifest_path, &t->runs[i], files);
     if (rc != LSM_OK)
         return rc;
     for (size_t i = 0; i < files->wals.n; i++)
-        if (files->wals.ids[i] >= recovery_next_id(r))
+        if (files->wals.ids[i] >= t->next_id)
             return lsm_corrupt("%s holds %" PRIu64 ".wal, but %s accounts "
                                "for no id above %" PRIu64
                                ": the manifest lost records; refusing to "
                                "open (nothing was deleted)",
                                db->dir, files->wals.ids[i], manifest_path,
-                               recovery_next_id(r) - 1);
+                               t->next_id - 1);
     for (size_t i = 0; i < files->ssts.n; i++) {
         uint64_t id = files->ssts.ids[i];
-        if (recovery_is_live(r, id))
+        if (manifest_tree_find(t, id))
             continue;
         /* An SST the manifest does not name is a crash leftover only if
          * the manifest accounts for its id... */
-        if (id >= recovery_next_id(r))
+        if (id >= t->next_id)
             return lsm_corrupt("%s holds %" PRIu64 ".sst, but %s accounts "
                                "for no id above %" PRIu64
                                ": the manifest lost records; refusing to "
                                "open (nothing was deleted)",
-                               db->dir, id, manifest_path,
-                               recovery_next_id(r) - 1);
+                               db->dir, id, manifest_path, t->next_id - 1);
         /* ... and, if it is a flush output, only while the WAL it was
          * flushed from still holds the same data. */
-        if (id_list_has(&r->mem_wals, id) && !id_list_has(&files->wals, id))
+        const manifest_mem *mem = tree_find_mem(t, id);
+        if (mem && mem->has_wal && !id_list_has(&files->wals, id))
             return lsm_corrupt("%s holds %" PRIu64 ".sst, flushed from "
                                "memtable %" PRIu64 " whose WAL is gone, but "
                                "%s does not record the flush: the manifest "
@@ -344,79 +161,142 @@ static int db_check_files(lsm_db *db, const char *manifest_path,
     return LSM_OK;
 }
 
-/* Opens one SST the manifest names; notes its newest sequence number. */
-static int db_open_named_sst(lsm_db *db, uint64_t id, sst **out)
+/* An SST is what the manifest says it is: written as this id, by this
+ * database, of the recorded size and key range. A file copied or renamed
+ * over another, or taken from another database, fails one of these. */
+static int db_check_sst(lsm_db *db, const char *path, const sst *t,
+                        const manifest_sst *want)
 {
-    char path[DB_PATH_BYTES];
-    int rc = db_sst_path(db, id, path);
-    if (rc == LSM_OK)
-        rc = sst_open(db->env, path, id, db->cache, &db->ctrs,
-                      db->opt.mmap_reads != 0, out);
-    if (rc == LSM_OK && sst_max_seq(*out) > db->last_seq)
-        db->last_seq = sst_max_seq(*out);
-    return rc;
+    size_t nfirst, nlast;
+    const uint8_t *first = sst_first_key(t, &nfirst);
+    const uint8_t *last = sst_last_key(t, &nlast);
+    if (sst_recorded_id(t) != want->id)
+        return lsm_corrupt("%s was written as %" PRIu64 ".sst (copied or "
+                           "renamed over it?)",
+                           path, sst_recorded_id(t));
+    if (memcmp(sst_db_identity(t), db->identity, MANIFEST_IDENTITY_BYTES) != 0)
+        return lsm_corrupt("%s belongs to another database (its identity "
+                           "is not this database's)",
+                           path);
+    if (sst_file_size(t) != want->file_size)
+        return lsm_corrupt("%s is %" PRIu64 " bytes, but the manifest "
+                           "records %" PRIu64,
+                           path, sst_file_size(t), want->file_size);
+    if (user_key_cmp(first, nfirst, want->first_key, want->nfirst_key) != 0 ||
+        user_key_cmp(last, nlast, want->last_key, want->nlast_key) != 0)
+        return lsm_corrupt("%s holds another key range than the manifest "
+                           "records",
+                           path);
+    return LSM_OK;
 }
 
-/* Opens the SSTs of recovered run r_index into v: into its level, or into a
- * new tier appended after the ones before it (tiers come newest first). */
-static int db_open_run(lsm_db *db, const recovery *r, size_t r_index,
+/* Opens one SST the manifest names, checks it against the record and
+ * notes its newest sequence number. */
+static int db_open_named_sst(lsm_db *db, const manifest_sst *want, sst **out)
+{
+    char path[DB_PATH_BYTES];
+    int rc = db_sst_path(db, want->id, path);
+    if (rc == LSM_OK)
+        rc = sst_open(db->env, path, want->id, db->cache, &db->ctrs,
+                      db->opt.mmap_reads != 0, out);
+    if (rc == LSM_OK)
+        rc = db_check_sst(db, path, *out, want);
+    if (rc != LSM_OK) {
+        sst_unref(*out);
+        *out = NULL;
+        return rc;
+    }
+    if (sst_max_seq(*out) > db->last_seq)
+        db->last_seq = sst_max_seq(*out);
+    return LSM_OK;
+}
+
+/* The SSTs of a level or tier (sorted by first key) must not overlap:
+ * each one's first key is at or after the previous one's last key. */
+static int db_check_run_order(lsm_db *db, const sorted_run *run, bool tiered)
+{
+    for (size_t i = 1; i < run->n_ssts; i++) {
+        size_t nlast, nfirst;
+        const uint8_t *last = sst_last_key(run->ssts[i - 1], &nlast);
+        const uint8_t *first = sst_first_key(run->ssts[i], &nfirst);
+        if (user_key_cmp(first, nfirst, last, nlast) < 0) {
+            char path[DB_PATH_BYTES];
+            int rc = db_sst_path(db, sst_id(run->ssts[i]), path);
+            if (rc != LSM_OK)
+                return rc;
+            return lsm_corrupt("%s overlaps %" PRIu64 ".sst in %s %" PRIu64,
+                               path, sst_id(run->ssts[i - 1]),
+                               tiered ? "tier" : "level", run->run_id);
+        }
+    }
+    return LSM_OK;
+}
+
+/* Opens the SSTs of the manifest's run r_index into v: into its level, or
+ * into a new tier appended after the ones before it (tiers come newest
+ * first); then checks the run's order. */
+static int db_open_run(lsm_db *db, const manifest_tree *t, size_t r_index,
                        version *v)
 {
-    const recovered_run *run = &r->runs[r_index];
+    const manifest_run *run = &t->runs[r_index];
     size_t index = r_index;
     int rc = LSM_OK;
     if (v->tiered) {
         index = v->n_levels;
         rc = version_insert_run(v, index, run->run_id);
-    } else if (r_index >= v->n_levels && run->ids.n > 0) {
+    } else if (r_index >= v->n_levels && run->n > 0) {
         return lsm_error(LSM_EINVAL,
                          "%s holds SSTs in L%zu but this compaction "
                          "strategy has %zu level(s); open it with the "
                          "strategy it was created with",
                          db->dir, r_index + 1, v->n_levels);
     }
-    for (size_t i = 0; i < run->ids.n && rc == LSM_OK; i++) {
-        sst *t = NULL;
-        rc = db_open_named_sst(db, run->ids.ids[i], &t);
+    for (size_t i = 0; i < run->n && rc == LSM_OK; i++) {
+        sst *sst_opened = NULL;
+        rc = db_open_named_sst(db, &run->ssts[i], &sst_opened);
         if (rc == LSM_OK)
-            rc = version_add_to_run(v, index, t);
+            rc = version_add_to_run(v, index, sst_opened);
         if (rc != LSM_OK)
-            sst_unref(t);
+            sst_unref(sst_opened);
     }
+    if (rc == LSM_OK && index < v->n_levels)
+        rc = db_check_run_order(db, &v->levels[index], v->tiered);
     return rc;
 }
 
 /* Opens every SST the manifest names into v. */
-static int db_open_ssts(lsm_db *db, const recovery *r, version *v)
+static int db_open_ssts(lsm_db *db, const manifest_tree *t, version *v)
 {
     int rc = LSM_OK;
     /* ids are in creation order, so pushing makes L0 newest first. */
-    for (size_t i = 0; i < r->l0.n && rc == LSM_OK; i++) {
-        sst *t = NULL;
-        rc = db_open_named_sst(db, r->l0.ids[i], &t);
+    for (size_t i = 0; i < t->l0.n && rc == LSM_OK; i++) {
+        sst *sst_opened = NULL;
+        rc = db_open_named_sst(db, &t->l0.ssts[i], &sst_opened);
         if (rc == LSM_OK)
-            rc = version_push_l0(v, t);
+            rc = version_push_l0(v, sst_opened);
         if (rc != LSM_OK)
-            sst_unref(t);
+            sst_unref(sst_opened);
     }
-    for (size_t i = 0; i < r->n_runs && rc == LSM_OK; i++)
-        rc = db_open_run(db, r, i, v);
+    for (size_t i = 0; i < t->n_runs && rc == LSM_OK; i++)
+        rc = db_open_run(db, t, i, v);
     return rc;
 }
 
 /* Deletes files the manifest does not account for: SSTs it does not name
  * (outputs of a flush or compaction that crashed before its record, and
  * compaction inputs iterators still read when the process died) and WALs
- * of memtables that were flushed or never recorded. */
-static int db_remove_orphans(lsm_db *db, const recovery *r,
-                             const dir_files *files)
+ * of memtables that were flushed or never recorded, and a MANIFEST.new
+ * a crash left in the middle of a rewrite (the MANIFEST in place is
+ * whole: the new one replaces it only once complete). */
+static int db_remove_orphans(lsm_db *db, const dir_files *files)
 {
+    const manifest_tree *t = manifest_tree_of(db->manifest);
     char path[DB_PATH_BYTES];
     int rc = LSM_OK;
     id_list deleted = {0}; /* reported in one event */
     for (size_t i = 0; i < files->ssts.n && rc == LSM_OK; i++) {
         uint64_t id = files->ssts.ids[i];
-        if (recovery_is_live(r, id))
+        if (manifest_tree_find(t, id))
             continue;
         rc = db_sst_path(db, id, path);
         if (rc == LSM_OK)
@@ -428,9 +308,13 @@ static int db_remove_orphans(lsm_db *db, const recovery *r,
                           "not in the manifest (left by a crash)");
     free(deleted.ids);
     for (size_t i = 0; i < files->wals.n; i++)
-        if (!id_list_has(&r->mems, files->wals.ids[i]))
+        if (!tree_find_mem(t, files->wals.ids[i]))
             db_remove_wal(db, files->wals.ids[i],
                           "is not live in the manifest");
+    if (rc == LSM_OK && files->manifest_new)
+        rc = db_path(db, "MANIFEST.new", path);
+    if (rc == LSM_OK && files->manifest_new)
+        rc = db->env->unlink(db->env, path);
     return rc;
 }
 
@@ -448,17 +332,23 @@ static void db_warn_torn(lsm_db *db, const char *path, uint64_t torn_bytes)
 
 /* Replays the WAL of every unflushed memtable that has one into a memtable,
  * oldest first, and adds the non-empty ones to v as immutable memtables.
- * An empty one is dropped with its WAL. */
-static int db_replay_wals(lsm_db *db, const recovery *r, const dir_files *files,
-                          version *v, size_t *n_recovered)
+ * An empty one is dropped with its WAL. The manifest's tree forgets every
+ * memtable not recovered (no WAL, or an empty one), so that the snapshot
+ * names only what the next open must replay. */
+static int db_replay_wals(lsm_db *db, const dir_files *files, version *v,
+                          size_t *n_recovered)
 {
+    manifest_tree *t = manifest_tree_for_open(db->manifest);
     char path[DB_PATH_BYTES];
+    id_list dropped = {0};
     int rc = LSM_OK;
     *n_recovered = 0;
-    for (size_t i = 0; i < r->mems.n && rc == LSM_OK; i++) {
-        uint64_t id = r->mems.ids[i];
-        if (!id_list_has(&files->wals, id))
-            continue; /* WAL off, or never written */
+    for (size_t i = 0; i < t->n_mems && rc == LSM_OK; i++) {
+        uint64_t id = t->mems[i].id;
+        if (!id_list_has(&files->wals, id)) {
+            rc = id_list_push(&dropped, id); /* WAL off, or never written */
+            continue;
+        }
         memtable *mt = NULL;
         uint64_t torn = 0;
         rc = db_wal_path(db, id, path);
@@ -472,6 +362,7 @@ static int db_replay_wals(lsm_db *db, const recovery *r, const dir_files *files,
         if (rc == LSM_OK && memtable_num_keys(mt) == 0) {
             memtable_unref(mt);
             db_remove_wal(db, id, "was empty at open");
+            rc = id_list_push(&dropped, id);
             continue;
         }
         if (rc == LSM_OK)
@@ -484,6 +375,9 @@ static int db_replay_wals(lsm_db *db, const recovery *r, const dir_files *files,
             db->last_seq = a.max_seq;
         (*n_recovered)++;
     }
+    for (size_t i = 0; i < dropped.n; i++)
+        manifest_tree_drop_memtable(t, dropped.ids[i]);
+    free(dropped.ids);
     return rc;
 }
 
@@ -592,24 +486,60 @@ static int db_start_memtable(lsm_db *db, version *v, int *write_rc,
     return rc;
 }
 
+/* Opens the manifest and settles what it says before anything else reads
+ * it: a database without SSTs takes the options' strategy; one with SSTs
+ * must have been written with it. */
+static int db_open_manifest(lsm_db *db, const char *path)
+{
+    uint64_t torn = 0;
+    int rc = manifest_open(db->env, path, NULL, NULL, &torn, &db->manifest);
+    if (rc != LSM_OK)
+        return rc;
+    if (torn > 0)
+        db_warn_torn(db, path, torn);
+    manifest_tree *t = manifest_tree_for_open(db->manifest);
+    /* With no SST yet, nothing was written the strategy's way. */
+    if (manifest_tree_n_ssts(t) == 0)
+        t->tiered = db->current_is_tiered;
+    else if (t->tiered != db->current_is_tiered)
+        return recovery_strategy_mismatch(t);
+    memcpy(db->identity, t->identity, MANIFEST_IDENTITY_BYTES);
+    return LSM_OK;
+}
+
+/* The rewrite every open does (LevelDB's too): the manifest becomes one
+ * snapshot of the recovered tree. A new database has no manifest to fall
+ * back on; an existing one keeps its old file if the rewrite fails. */
+static int db_rewrite_manifest_at_open(lsm_db *db)
+{
+    int rc = db_manifest_rewrite(db, "manifest rewrite at open");
+    if (rc == LSM_OK || manifest_was_empty(db->manifest))
+        return rc;
+    if (manifest_status(db->manifest) != LSM_OK)
+        return rc; /* switched, but the new file cannot take records */
+    char message[DB_BG_MESSAGE_BYTES];
+    snprintf(message, sizeof message,
+             "MANIFEST: rewrite at open failed, appending to the old one: %s",
+             lsm_errmsg());
+    lsm_event ev = {.type = LSM_EVENT_WARNING, .message = message};
+    db_emit(db, &ev);
+    return LSM_OK;
+}
+
 /* Rebuilds the tree from the manifest, the SSTs and the WALs (see the top
- * of this file), and starts a fresh mutable memtable. */
+ * of this file), rewrites the manifest, and starts a fresh mutable
+ * memtable. */
 static int db_recover(lsm_db *db)
 {
     char path[DB_PATH_BYTES];
-    recovery r = {.tiered = db->current_is_tiered};
     dir_files files = {0};
     size_t n_wals = 0;
-    uint64_t torn = 0;
     version *v = version_new(db->n_levels, db->current_is_tiered);
     int rc = v ? LSM_OK : lsm_error(LSM_ENOMEM, "out of memory");
     if (rc == LSM_OK)
         rc = db_path(db, "MANIFEST", path);
     if (rc == LSM_OK)
-        rc = manifest_open(db->env, path, recovery_apply, &r, &torn,
-                           &db->manifest);
-    if (rc == LSM_OK && torn > 0)
-        db_warn_torn(db, path, torn);
+        rc = db_open_manifest(db, path);
     /* A new MANIFEST's directory entry must be durable before it records
      * anything that matters. */
     if (rc == LSM_OK)
@@ -619,20 +549,23 @@ static int db_recover(lsm_db *db)
     if (rc == LSM_OK)
         rc = files.rc;
     if (rc == LSM_OK)
-        rc = db_check_files(db, path, &r, &files);
+        rc = db_check_files(db, path, &files);
     if (rc == LSM_OK)
-        rc = db_open_ssts(db, &r, v);
+        rc = db_open_ssts(db, manifest_tree_of(db->manifest), v);
     if (rc == LSM_OK)
-        rc = db_replay_wals(db, &r, &files, v, &n_wals);
+        rc = db_replay_wals(db, &files, v, &n_wals);
     if (rc == LSM_OK)
-        rc = db_remove_orphans(db, &r, &files);
+        rc = db_remove_orphans(db, &files);
+    if (rc == LSM_OK)
+        rc = db_rewrite_manifest_at_open(db);
     if (rc != LSM_OK)
         goto out;
     atomic_store(&db->visible_seq, db->last_seq);
     atomic_store(&db->appended_seq, db->last_seq);
     db->synced_seq = db->last_seq;
-    db->next_id = recovery_next_id(&r);
+    db->next_id = manifest_tree_of(db->manifest)->next_id;
     db->reserved_ids = db->next_id;
+    db->manifest_rewrite_at = db->opt.manifest_rewrite_bytes;
     int write_rc;
     char write_msg[DB_BG_MESSAGE_BYTES];
     rc = db_start_memtable(db, v, &write_rc, write_msg);
@@ -641,9 +574,10 @@ static int db_recover(lsm_db *db)
     version_check(v);
     db->current = v;
     v = NULL;
-    if (r.n_records > 0) {
+    if (!manifest_was_empty(db->manifest)) {
         lsm_event ev = {.type = LSM_EVENT_RECOVERED,
-                        .n_ssts_opened = r.n_live,
+                        .n_ssts_opened = manifest_tree_n_ssts(
+                            manifest_tree_of(db->manifest)),
                         .n_wals_recovered = n_wals};
         db_emit(db, &ev);
     }
@@ -653,7 +587,6 @@ static int db_recover(lsm_db *db)
     }
 out:
     version_unref(v);
-    recovery_free(&r);
     free(files.ssts.ids);
     free(files.wals.ids);
     return rc;

@@ -252,39 +252,157 @@ typedef struct manifest_list {
     size_t n, cap;
 } manifest_list;
 
-/* log_scan's callback: decodes one record into the public form. The ids of
- * a compaction get one allocation, pointed to by removed (added follows). */
+/* Where a public record's arrays go: one allocation, carved in order
+ * (ids, SSTs, memtables, key bytes), so lsm_manifest_free frees one
+ * pointer per record. */
+typedef struct record_arena {
+    uint8_t *base, *next;
+} record_arena;
+
+static void *arena_take(record_arena *a, size_t n)
+{
+    void *p = a->next;
+    a->next += n;
+    return p;
+}
+
+static size_t run_key_bytes(const manifest_sst *ssts, size_t n)
+{
+    size_t bytes = 0;
+    for (size_t i = 0; i < n; i++)
+        bytes += ssts[i].nfirst_key + ssts[i].nlast_key;
+    return bytes;
+}
+
+/* The SSTs and key bytes a record names. */
+static void record_size(const manifest_record *rec, size_t *n_ssts,
+                        size_t *key_bytes)
+{
+    const manifest_tree *t = rec->snapshot;
+    *n_ssts = 0;
+    *key_bytes = 0;
+    if (rec->kind == MANIFEST_FLUSH || rec->kind == MANIFEST_COMPACTION) {
+        *n_ssts = rec->kind == MANIFEST_FLUSH ? 1 : rec->n_added;
+        *key_bytes = run_key_bytes(rec->ssts, *n_ssts);
+    } else if (rec->kind == MANIFEST_SNAPSHOT) {
+        *n_ssts = t->l0.n;
+        *key_bytes = run_key_bytes(t->l0.ssts, t->l0.n);
+        for (size_t i = 0; i < t->n_runs; i++) {
+            *n_ssts += t->runs[i].n;
+            *key_bytes += run_key_bytes(t->runs[i].ssts, t->runs[i].n);
+        }
+    }
+}
+
+static void copy_sst(record_arena *a, const manifest_sst *m, int level,
+                     uint64_t tier_id, lsm_manifest_sst *out)
+{
+    void *first = arena_take(a, m->nfirst_key);
+    void *last = arena_take(a, m->nlast_key);
+    memcpy(first, m->first_key, m->nfirst_key);
+    memcpy(last, m->last_key, m->nlast_key);
+    *out = (lsm_manifest_sst){.sst_id = m->id,
+                              .level = level,
+                              .tier_id = tier_id,
+                              .file_size = m->file_size,
+                              .first_key = first,
+                              .nfirst_key = m->nfirst_key,
+                              .last_key = last,
+                              .nlast_key = m->nlast_key};
+}
+
+/* A snapshot's tree into out's arrays. */
+static void copy_snapshot(record_arena *a, const manifest_tree *t,
+                          lsm_manifest_record *out)
+{
+    memcpy(out->identity, t->identity, LSM_IDENTITY_BYTES);
+    out->tiered = t->tiered;
+    for (size_t i = 0; i < t->l0.n; i++)
+        copy_sst(a, &t->l0.ssts[i], 0, 0, &out->ssts[out->n_ssts++]);
+    for (size_t r = 0; r < t->n_runs; r++)
+        for (size_t i = 0; i < t->runs[r].n; i++)
+            copy_sst(a, &t->runs[r].ssts[i], t->tiered ? -1 : (int)(r + 1),
+                     t->tiered ? t->runs[r].run_id : 0,
+                     &out->ssts[out->n_ssts++]);
+    for (size_t i = 0; i < t->n_mems; i++)
+        out->memtables[i] = (lsm_manifest_memtable){
+            .memtable_id = t->mems[i].id, .has_wal = t->mems[i].has_wal};
+    out->n_memtables = t->n_mems;
+}
+
+/* The arrays of one public record; LSM_ENOMEM. */
+static int copy_arrays(const manifest_record *rec, lsm_manifest_record *out)
+{
+    size_t n_ssts, key_bytes;
+    size_t n_mems = rec->kind == MANIFEST_SNAPSHOT ? rec->snapshot->n_mems : 0;
+    record_size(rec, &n_ssts, &key_bytes);
+    size_t n_ids = rec->n_removed + rec->n_added;
+    if (n_ids + n_ssts + n_mems == 0)
+        return LSM_OK;
+    record_arena a;
+    a.base =
+        malloc(n_ids * sizeof(uint64_t) + n_ssts * sizeof(lsm_manifest_sst) +
+               n_mems * sizeof(lsm_manifest_memtable) + key_bytes);
+    if (!a.base)
+        return lsm_error(LSM_ENOMEM, "out of memory reading the manifest");
+    a.next = a.base;
+    out->removed = arena_take(&a, n_ids * sizeof(uint64_t));
+    out->added = out->removed + rec->n_removed;
+    if (rec->n_removed)
+        memcpy(out->removed, rec->removed, rec->n_removed * sizeof(uint64_t));
+    if (rec->n_added)
+        memcpy(out->added, rec->added, rec->n_added * sizeof(uint64_t));
+    out->ssts = arena_take(&a, n_ssts * sizeof(lsm_manifest_sst));
+    out->memtables = arena_take(&a, n_mems * sizeof(lsm_manifest_memtable));
+    if (rec->kind == MANIFEST_SNAPSHOT) {
+        copy_snapshot(&a, rec->snapshot, out);
+        return LSM_OK;
+    }
+    bool tiered = rec->kind == MANIFEST_FLUSH ? rec->to_tier : rec->level == 0;
+    int level = rec->kind == MANIFEST_FLUSH ? 0 : (int)rec->level;
+    uint64_t tier_id = rec->kind == MANIFEST_FLUSH
+                           ? rec->id
+                           : (rec->n_added ? rec->added[0] : 0);
+    for (size_t i = 0; i < n_ssts; i++)
+        copy_sst(&a, &rec->ssts[i], tiered ? -1 : level, tiered ? tier_id : 0,
+                 &out->ssts[i]);
+    out->n_ssts = n_ssts;
+    return LSM_OK;
+}
+
+/* log_scan's callback: decodes one record into the public form. */
 static int db_state_manifest_list_add(void *ctx, uint64_t offset,
                                       const uint8_t *payload, size_t n)
 {
     manifest_list *l = ctx;
     manifest_record rec;
-    void *owned;
-    int rc = manifest_decode(payload, n, &rec, &owned);
-    if (rc != LSM_OK)
-        return rc;
-    if (l->n == l->cap) {
+    int rc = manifest_decode(payload, n, &rec);
+    if (rc == LSM_OK && l->n == l->cap) {
         size_t cap = l->cap ? 2 * l->cap : 32;
         lsm_manifest_record *grown = realloc(l->recs, cap * sizeof *grown);
-        if (!grown) {
-            free(owned);
-            return lsm_error(LSM_ENOMEM, "out of memory reading the manifest");
+        if (grown) {
+            l->recs = grown;
+            l->cap = cap;
+        } else {
+            rc = lsm_error(LSM_ENOMEM, "out of memory reading the manifest");
         }
-        l->recs = grown;
-        l->cap = cap;
     }
-    lsm_manifest_record *out = &l->recs[l->n++];
-    memset(out, 0, sizeof *out);
-    out->offset = offset;
-    out->kind = (lsm_manifest_kind)rec.kind;
-    out->id = rec.id;
-    out->has_wal = rec.has_wal;
-    out->level = (int)rec.level;
-    out->n_removed = rec.n_removed;
-    out->n_added = rec.n_added;
-    out->removed = owned;
-    out->added = owned ? (uint64_t *)owned + rec.n_removed : NULL;
-    return LSM_OK;
+    if (rc == LSM_OK) {
+        lsm_manifest_record *out = &l->recs[l->n];
+        memset(out, 0, sizeof *out);
+        out->offset = offset;
+        out->kind = (lsm_manifest_kind)rec.kind;
+        out->id = rec.id;
+        out->has_wal = rec.has_wal;
+        out->level = (int)rec.level;
+        out->n_removed = rec.n_removed;
+        out->n_added = rec.n_added;
+        rc = copy_arrays(&rec, out);
+        if (rc == LSM_OK)
+            l->n++;
+    }
+    manifest_record_release(&rec);
+    return rc;
 }
 
 int lsm_manifest_read(lsm_db *db, lsm_manifest_record **out, size_t *n)

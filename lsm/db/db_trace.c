@@ -170,6 +170,9 @@ static void trace_describe_record(const manifest_record *rec, trace_reason *r,
         trace_reason_printf(r, "ids below %" PRIu64 " reserved for new SSTs",
                             rec->id);
         return;
+    case MANIFEST_SNAPSHOT: /* written by a rewrite, traced there (db.c) */
+        trace_reason_printf(r, "snapshot, next id %" PRIu64, rec->id);
+        return;
     }
     trace_reason_printf(r, "record of kind %d", (int)rec->kind);
 }

@@ -37,8 +37,10 @@
 
 /* --- SST file layout (FORMAT.md, "SST files") ----------------------------- */
 
-#define SST_FOOTER_BYTES 80
-#define SST_FORMAT_VERSION 1u
+#define SST_FOOTER_BYTES 104
+#define SST_FORMAT_VERSION 2u
+/* The database identity every SST records (manifest_int.h has its origin). */
+#define SST_IDENTITY_BYTES 16
 /* The ASCII bytes "lsmtable" read as a little-endian u64. */
 #define SST_MAGIC 0x656c6261746d736cULL
 /* Byte offsets of the footer fields. */
@@ -50,10 +52,12 @@ enum {
     SST_FOOTER_NUM_ENTRIES = 32,
     SST_FOOTER_NUM_BLOCKS = 40,
     SST_FOOTER_MAX_SEQ = 48,
-    SST_FOOTER_VERSION = 56,
-    SST_FOOTER_RESERVED = 60,
-    SST_FOOTER_CHECKSUM = 64,
-    SST_FOOTER_MAGIC = 72
+    SST_FOOTER_SST_ID = 56,
+    SST_FOOTER_IDENTITY = 64,
+    SST_FOOTER_VERSION = 80,
+    SST_FOOTER_RESERVED = 84,
+    SST_FOOTER_CHECKSUM = 88,
+    SST_FOOTER_MAGIC = 96
 };
 /* Every section ends with a u64 checksum of its preceding bytes. */
 #define SST_CHECKSUM_BYTES 8

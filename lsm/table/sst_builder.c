@@ -51,6 +51,8 @@ struct sst_builder {
     uint64_t n_entries;
     uint64_t n_blocks;
     uint64_t max_seq;
+    uint64_t sst_id;                         /* for the footer */
+    uint8_t db_identity[SST_IDENTITY_BYTES]; /* for the footer */
     int rc;
 };
 
@@ -79,6 +81,9 @@ int sst_builder_open(env *e, const char *path, const sst_builder_options *opt,
         return lsm_error(LSM_ENOMEM, "out of memory creating %s", path);
     }
     b->env = e;
+    b->sst_id = opt->sst_id;
+    if (opt->db_identity)
+        memcpy(b->db_identity, opt->db_identity, SST_IDENTITY_BYTES);
     b->block_size = opt->block_size < BLOCK_MAX_ENTRIES_BYTES
                         ? opt->block_size
                         : BLOCK_MAX_ENTRIES_BYTES;
@@ -293,6 +298,8 @@ static int sst_builder_write_footer(sst_builder *b, uint64_t filter_offset,
     put_fixed64(f + SST_FOOTER_NUM_ENTRIES, b->n_entries);
     put_fixed64(f + SST_FOOTER_NUM_BLOCKS, b->n_blocks);
     put_fixed64(f + SST_FOOTER_MAX_SEQ, b->max_seq);
+    put_fixed64(f + SST_FOOTER_SST_ID, b->sst_id);
+    memcpy(f + SST_FOOTER_IDENTITY, b->db_identity, SST_IDENTITY_BYTES);
     put_fixed32(f + SST_FOOTER_VERSION, SST_FORMAT_VERSION);
     put_fixed32(f + SST_FOOTER_RESERVED, 0);
     put_fixed64(f + SST_FOOTER_CHECKSUM, checksum64(f, SST_FOOTER_CHECKSUM));

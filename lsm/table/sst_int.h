@@ -43,6 +43,12 @@ typedef struct sst_builder sst_builder;
 typedef struct sst_builder_options {
     size_t block_size;           /* target data block size in bytes, >= 1 */
     unsigned bloom_bits_per_key; /* 0: write an empty filter */
+    /* Recorded in the footer, so that open can tell a file copied or
+     * renamed over another: the SST's own id, and the identity of its
+     * database (SST_IDENTITY_BYTES, borrowed for the builder's life; NULL
+     * records zeros). */
+    uint64_t sst_id;
+    const uint8_t *db_identity;
 } sst_builder_options;
 
 /* What a finished SST looks like. */
@@ -100,6 +106,11 @@ uint64_t sst_file_size(const sst *t);
 uint64_t sst_num_entries(const sst *t);
 uint64_t sst_num_blocks(const sst *t);
 uint64_t sst_max_seq(const sst *t);
+/* What the footer records: the id the SST was written as, and its
+ * database's identity (SST_IDENTITY_BYTES, owned by the sst). sst_open
+ * does not compare them with anything; the db does (db_open.c). */
+uint64_t sst_recorded_id(const sst *t);
+const uint8_t *sst_db_identity(const sst *t);
 /* Smallest / largest user key (owned by the sst). */
 const uint8_t *sst_first_key(const sst *t, size_t *n);
 const uint8_t *sst_last_key(const sst *t, size_t *n);

@@ -67,6 +67,8 @@ typedef struct sst_footer {
     uint64_t filter_offset, filter_size;
     uint64_t index_offset, index_size;
     uint64_t num_entries, num_blocks, max_seq;
+    uint64_t sst_id;                         /* the id it was written as */
+    uint8_t db_identity[SST_IDENTITY_BYTES]; /* its database's */
 } sst_footer;
 
 /* A read-only mapping of a whole SST file, shared by the sst and every
@@ -163,6 +165,8 @@ static int sst_read_footer(sst *t, sst_footer *f)
     f->num_entries = get_fixed64(b + SST_FOOTER_NUM_ENTRIES);
     f->num_blocks = get_fixed64(b + SST_FOOTER_NUM_BLOCKS);
     f->max_seq = get_fixed64(b + SST_FOOTER_MAX_SEQ);
+    f->sst_id = get_fixed64(b + SST_FOOTER_SST_ID);
+    memcpy(f->db_identity, b + SST_FOOTER_IDENTITY, SST_IDENTITY_BYTES);
     /* Each size is bounded by `at` before any sum is formed: no overflow. */
     if (f->filter_size < BLOOM_TRAILER_BYTES ||
         f->index_size < SST_CHECKSUM_BYTES || f->filter_offset > at ||
@@ -409,6 +413,16 @@ uint64_t sst_num_blocks(const sst *t)
 uint64_t sst_max_seq(const sst *t)
 {
     return t->footer.max_seq;
+}
+
+uint64_t sst_recorded_id(const sst *t)
+{
+    return t->footer.sst_id;
+}
+
+const uint8_t *sst_db_identity(const sst *t)
+{
+    return t->footer.db_identity;
 }
 
 const uint8_t *sst_first_key(const sst *t, size_t *n)

@@ -58,9 +58,9 @@ froze memtable 0 (2 keys, 4 B); new memtable 1
 deleted 0.sst (flush failed)
 b stored
 a=b"1"
-' 'error: line 2: put: flush of memtable 0 to 0.sst failed: TMP/db1/0.sst: injected append failure (call 5)
-error: line 4: put: flush of memtable 0 to 0.sst failed: TMP/db1/0.sst: injected append failure (call 5)
-error: close: flush of memtable 0 to 0.sst failed: TMP/db1/0.sst: injected append failure (call 5)
+' 'error: line 2: put: flush of memtable 0 to 0.sst failed: TMP/db1/0.sst: injected append failure (call 6)
+error: line 4: put: flush of memtable 0 to 0.sst failed: TMP/db1/0.sst: injected append failure (call 6)
+error: close: flush of memtable 0 to 0.sst failed: TMP/db1/0.sst: injected append failure (call 6)
 '
 
 # An explicit flush that fails says it once, as its own error.
@@ -69,8 +69,8 @@ run 'append .sst 1' --path "$tmp/db2"
 check "failed flush command" 1 'a stored
 froze memtable 0 (1 keys, 2 B); new memtable 1
 deleted 0.sst (flush failed)
-' 'error: line 2: flush: flush of memtable 0 to 0.sst failed: TMP/db2/0.sst: injected append failure (call 4)
-error: close: flush of memtable 0 to 0.sst failed: TMP/db2/0.sst: injected append failure (call 4)
+' 'error: line 2: flush: flush of memtable 0 to 0.sst failed: TMP/db2/0.sst: injected append failure (call 5)
+error: close: flush of memtable 0 to 0.sst failed: TMP/db2/0.sst: injected append failure (call 5)
 '
 
 # fill fails part-way: value 16 fills memtable 0 (158 B >= 150 B), its
@@ -82,8 +82,8 @@ check "fill failing part-way" 1 'froze memtable 0 (16 keys, 158 B); new memtable
 deleted 0.sst (flush failed)
 16=b"value16@0"
 17 not exist
-' 'error: line 1: fill: flush of memtable 0 to 0.sst failed: TMP/db3/0.sst: injected append failure (call 19): 16 of 30 values written before the failure
-error: close: flush of memtable 0 to 0.sst failed: TMP/db3/0.sst: injected append failure (call 19)
+' 'error: line 1: fill: flush of memtable 0 to 0.sst failed: TMP/db3/0.sst: injected append failure (call 20): 16 of 30 values written before the failure
+error: close: flush of memtable 0 to 0.sst failed: TMP/db3/0.sst: injected append failure (call 20)
 '
 
 # Open on a full disk: the memtables wait in their WALs (close leaves them
@@ -97,7 +97,8 @@ check "open on a full disk" 1 '0 SSTs opened
 3=b"value3@0"
 20=b"value20@0"
 x not exist
-' 'error: open for reading only: memtable 2 cannot be started: TMP/db4/MANIFEST: injected append failure (call 1): No space left on device (the disk is full)
+' 'warning: MANIFEST: rewrite at open failed, appending to the old one: TMP/db4/MANIFEST.new: injected create failure (call 3): No space left on device (the disk is full)
+error: open for reading only: memtable 2 cannot be started: TMP/db4/MANIFEST: injected append failure (call 1): No space left on device (the disk is full)
 error: line 3: put: open for reading only: memtable 2 cannot be started: TMP/db4/MANIFEST: injected append failure (call 1): No space left on device (the disk is full)
 error: close: open for reading only: memtable 2 cannot be started: TMP/db4/MANIFEST: injected append failure (call 1): No space left on device (the disk is full)
 '
@@ -110,7 +111,7 @@ printf '%s\n' 'put x 1' 'get 3' 'get x' >"$tmp/in"
 run '' --path "$tmp/db4" --target-sst-size 100 --num-memtable-limit 2
 check "reopen with space again" 0 '0 SSTs opened
 2 WALs recovered
-flushed 0.sst with size=290
+flushed 0.sst with size=314
 x stored
 3=b"value3@0"
 x=b"1"

@@ -80,7 +80,7 @@ nl='
 db="$tmp/db"
 
 run --version
-expect "--version" 0 "lsm-cli 0.1.0$nl" ""
+expect "--version" 0 "lsm-cli 0.2.0$nl" ""
 
 # mini-lsm-cli's --serializable is accepted (its scripts start with it) and
 # says that it changes nothing yet.

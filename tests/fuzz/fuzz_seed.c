@@ -89,7 +89,8 @@ static void seed_sst(const char *name, size_t n_keys, size_t block_size,
 {
     char path[4096];
     seed_path(path, sizeof path, "sst", name);
-    sst_builder_options opt = {block_size, bloom_bits};
+    sst_builder_options opt = {.block_size = block_size,
+                               .bloom_bits_per_key = bloom_bits};
     sst_builder *b;
     check_rc(sst_builder_open(env_posix(), path, &opt, &b), "sst_builder_open");
     uint64_t seq = 1000;
@@ -192,6 +193,19 @@ static void seed_last_payload(const char *path, const char *name)
     free(data);
 }
 
+/* An SST as a record names it: keys "a" .. "z". */
+static manifest_sst seed_sst_meta(uint64_t id)
+{
+    return (manifest_sst){.id = id,
+                          .file_size = 4096 + id,
+                          .first_key = (const uint8_t *)"a",
+                          .nfirst_key = 1,
+                          .last_key = (const uint8_t *)"z",
+                          .nlast_key = 1};
+}
+
+/* A manifest starts with a snapshot (written by a rewrite: here of a tree
+ * with an L0 SST, an L1 SST and a memtable), then records of every kind. */
 static void seed_manifest(void)
 {
     char path[4096];
@@ -201,31 +215,55 @@ static void seed_manifest(void)
     manifest *m;
     check_rc(manifest_open(env_posix(), path, count_records, &n, NULL, &m),
              "manifest_open");
+    manifest_tree *t = manifest_tree_for_open(m);
+    manifest_sst l0 = seed_sst_meta(8), l1 = seed_sst_meta(9);
+    check_rc(manifest_run_push(&t->l0, &l0), "manifest_run_push");
+    manifest_record mem = {
+        .kind = MANIFEST_NEW_MEMTABLE, .id = 10, .has_wal = 1};
+    check_rc(manifest_tree_apply(t, &mem), "manifest_tree_apply");
+    manifest_record into_l1 = {.kind = MANIFEST_COMPACTION,
+                               .level = 1,
+                               .n_added = 1,
+                               .added = &l1.id,
+                               .ssts = &l1};
+    check_rc(manifest_tree_apply(t, &into_l1), "manifest_tree_apply");
+    char dir[4096];
+    check_rc(manifest_rewrite(m, seed_path(dir, sizeof dir, "manifest", ""),
+                              NULL, NULL),
+             "manifest_rewrite");
+    seed_last_payload(path, "snapshot.payload");
     const uint64_t removed[] = {0, 1, 2}, added[] = {3, 300, 70000};
+    manifest_sst flushed0 = seed_sst_meta(0), flushed1 = seed_sst_meta(1);
+    manifest_sst outputs[] = {seed_sst_meta(3), seed_sst_meta(300),
+                              seed_sst_meta(70000)};
     manifest_record recs[] = {
         {.kind = MANIFEST_NEW_MEMTABLE, .id = 0, .has_wal = 1},
         {.kind = MANIFEST_NEW_MEMTABLE, .id = 1},
         {.kind = MANIFEST_NEXT_ID, .id = 7},
-        {.kind = MANIFEST_FLUSH, .id = 0},
+        {.kind = MANIFEST_FLUSH, .id = 0, .ssts = &flushed0},
         {.kind = MANIFEST_NEW_MEMTABLE, .id = 2, .has_wal = 1},
-        {.kind = MANIFEST_FLUSH, .id = 1},
+        {.kind = MANIFEST_FLUSH, .id = 1, .ssts = &flushed1},
         {.kind = MANIFEST_COMPACTION,
          .level = 1,
          .n_removed = 2,
          .removed = removed,
          .n_added = 1,
-         .added = added},
+         .added = added,
+         .ssts = outputs},
         {.kind = MANIFEST_COMPACTION,
          .level = 3,
          .n_removed = 3,
          .removed = removed,
          .n_added = 3,
-         .added = added},
+         .added = added,
+         .ssts = outputs},
     };
     for (size_t i = 0; i < sizeof recs / sizeof recs[0]; i++) {
         check_rc(manifest_append(m, &recs[i]), "manifest_append");
         if (i == 0)
             seed_last_payload(path, "new_memtable.payload");
+        if (i == 3)
+            seed_last_payload(path, "flush.payload");
     }
     check_rc(manifest_close(m), "manifest_close");
     seed_last_payload(path, "compaction.payload");

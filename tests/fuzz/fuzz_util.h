@@ -62,6 +62,12 @@ static inline const char *fuzz_scratch_path(const char *name)
     return fuzz_file;
 }
 
+/* The directory of the scratch file (after fuzz_scratch_path). */
+static inline const char *fuzz_scratch_dir(void)
+{
+    return fuzz_dir;
+}
+
 /* Replaces the scratch file's contents with data[0..size). */
 static inline void fuzz_write_file(const char *path, const uint8_t *data,
                                    size_t size)

@@ -16,6 +16,7 @@
 
 #include "parse.h"
 
+#include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -132,6 +133,15 @@ void cli_usage_print(FILE *out)
             "  --block-size BYTES       SST block size (default %zu)\n"
             "  --num-memtable-limit N   memtables kept in memory (default "
             "%zu)\n"
+            "  --manifest-rewrite-bytes BYTES\n"
+            "                           rewrite the MANIFEST once this much "
+            "follows its\n"
+            "                           snapshot (default %" PRIu64 "; 0: "
+            "only at open)\n"
+            "  --mmap-reads             read SSTs through mmap: faster, but "
+            "a file cut\n"
+            "                           short under it kills the process "
+            "(SIGBUS)\n"
             "  -c CMD                   run CMD, then exit (repeatable)\n"
             "  --script FILE            replay FILE, then exit (repeatable; "
             "-c and\n"
@@ -144,7 +154,7 @@ void cli_usage_print(FILE *out)
             "  --version                show the version\n"
             "\n",
             lsm_compaction_name(d.compaction), d.target_sst_size, d.block_size,
-            d.num_memtable_limit);
+            d.num_memtable_limit, d.manifest_rewrite_bytes);
     usage_print_compaction(out, &d);
     fprintf(out, "\n"
                  "exit status: 0 on success, 1 if a command failed or the "
@@ -263,6 +273,24 @@ static int options_size(cli_config *cfg, const char *name, const char *text,
     return -1;
 }
 
+/* Parses --manifest-rewrite-bytes: a byte count, 0 meaning "rewrite at
+ * open only" (lsm_options.manifest_rewrite_bytes). */
+static int options_rewrite_bytes(cli_config *cfg, const char *name,
+                                 const char *text)
+{
+    uint64_t v = 0;
+    cli_num_status st = cli_parse_u64(text, strlen(text), UINT64_MAX, &v);
+
+    if (st == CLI_NUM_OK) {
+        cfg->opt.manifest_rewrite_bytes = v;
+        return 0;
+    }
+    options_fail(
+        cfg, "%s: '%s' is %s (expected a whole number from 0 to %" PRIu64 ")",
+        name, text, options_num_problem(st, v), UINT64_MAX);
+    return -1;
+}
+
 /* Parses the value of a row of uint_options into cfg->opt. */
 static int options_uint(cli_config *cfg, const uint_option *u, const char *text)
 {
@@ -342,6 +370,8 @@ static int options_apply(cli_config *cfg, const char *name, const char *v)
         return options_size(cfg, name, v, &cfg->opt.block_size);
     if (strcmp(name, "--num-memtable-limit") == 0)
         return options_size(cfg, name, v, &cfg->opt.num_memtable_limit);
+    if (strcmp(name, "--manifest-rewrite-bytes") == 0)
+        return options_rewrite_bytes(cfg, name, v);
     return options_add_input(cfg, CLI_INPUT_SCRIPT, v); /* --script */
 }
 
@@ -373,6 +403,7 @@ static int options_parse_valued(cli_config *cfg, int argc, char **argv, int *i)
         {"--target-sst-size", "BYTES"},
         {"--block-size", "BYTES"},
         {"--num-memtable-limit", "N"},
+        {"--manifest-rewrite-bytes", "BYTES"},
         {"--script", "FILE"},
     };
     const char *v = NULL;
@@ -407,6 +438,8 @@ static int options_parse_flag(cli_config *cfg, const char *arg)
         cfg->opt.sync = 1;
     else if (strcmp(arg, "--background") == 0)
         cfg->opt.sched = LSM_SCHED_THREADS;
+    else if (strcmp(arg, "--mmap-reads") == 0)
+        cfg->opt.mmap_reads = 1;
     else if (strcmp(arg, "--echo") == 0)
         cfg->echo = 1;
     else if (strcmp(arg, "--bail") == 0)

@@ -434,6 +434,30 @@ fi
 expect_file "torn WAL tail recovered" "$tmp/out" \
     "0 SSTs opened${nl}1 WALs recovered${nl}a=b\"1\"${nl}b not exist$nl"
 
+# --manifest-rewrite-bytes reaches the engine: with a 1-byte threshold
+# every record after the snapshot rewrites the MANIFEST, so after two
+# flushes it holds a snapshot and at most one record; with 0 (open only)
+# the records pile up behind the snapshot. A bad value is refused.
+rewrite_records() { # DB THRESHOLD: prints the MANIFEST's record count
+    "$cli" --path "$1" --manifest-rewrite-bytes "$2" \
+        -c "put a 1" -c flush -c "put b 2" -c flush -c manifest \
+        </dev/null 2>/dev/null | grep -c '^@'
+}
+small=$(rewrite_records "$tmp/db-rewrite-1" 1)
+large=$(rewrite_records "$tmp/db-rewrite-0" 0)
+if [ "$small" -gt 2 ] || [ "$large" -le 3 ]; then
+    echo "FAIL: --manifest-rewrite-bytes: $small records with 1, $large with 0"
+    n_failed=$((n_failed + 1))
+fi
+run --manifest-rewrite-bytes -1
+expect "--manifest-rewrite-bytes -1" 2 "" \
+    "error: --manifest-rewrite-bytes: '-1' is not a number (expected a whole number from 0 to 18446744073709551615)$nl"
+
+# --mmap-reads reads the same data.
+run --path "$tmp/db-mmap" --mmap-reads -c "put k v" -c flush -c "get k"
+drop_events
+expect_grep "--mmap-reads" 0 out 'k=b"v"'
+
 if [ "$n_failed" -ne 0 ]; then
     echo "$n_failed check(s) failed"
     exit 1

@@ -173,6 +173,13 @@ static void expect_corrupt_open(const char *dir, const char *names)
         fail_msg("the message does not name %s: %s", names, lsm_errmsg());
 }
 
+/* The message of the refused open (after expect_corrupt_open) says why. */
+static void expect_reason(const char *why)
+{
+    if (!strstr(lsm_errmsg(), why))
+        fail_msg("the message does not say \"%s\": %s", why, lsm_errmsg());
+}
+
 /* --- case 1: an emptied MANIFEST ----------------------------------------- */
 
 static void test_emptied_manifest_under_a_running_db(void **state)
@@ -435,6 +442,7 @@ static void test_frozen_wal_deleted(void **state)
     char *path = wal_file(dir, ids[1], name, sizeof name);
     assert_int_equal(unlink(path), 0);
     expect_corrupt_open(dir, name);
+    expect_reason("is missing");
     free(path);
 }
 
@@ -447,6 +455,7 @@ static void test_oldest_frozen_wal_deleted(void **state)
     char *path = wal_file(dir, ids[0], name, sizeof name);
     assert_int_equal(unlink(path), 0);
     expect_corrupt_open(dir, name);
+    expect_reason("is missing");
     free(path);
 }
 
@@ -518,6 +527,7 @@ static void test_frozen_wal_cut_at_a_record_boundary(void **state)
     assert_true(first_end < file_size_of(path));
     assert_int_equal(truncate(path, first_end), 0);
     expect_corrupt_open(dir, name);
+    expect_reason("(cut short?)");
     free(path);
 }
 
@@ -533,6 +543,7 @@ static void test_wal_recovered_then_deleted(void **state)
     char *path = wal_file(dir, ids[2], name, sizeof name);
     assert_int_equal(unlink(path), 0);
     expect_corrupt_open(dir, name);
+    expect_reason("is missing");
     free(path);
 }
 

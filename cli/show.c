@@ -364,7 +364,8 @@ static void show_snapshot(cli_buf *b, const lsm_manifest_record *r)
 {
     size_t i = 0;
 
-    cli_buf_printf(b, "snapshot: next id %" PRIu64, r->id);
+    cli_buf_printf(b, "snapshot: next id %" PRIu64 ", flushed to seq %" PRIu64,
+                   r->id, r->last_seq);
     while (i < r->n_ssts) {
         const lsm_manifest_sst *first = &r->ssts[shown_index(r, i)];
         cli_buf_append(b, ", ", 2);
@@ -380,10 +381,14 @@ static void show_snapshot(cli_buf *b, const lsm_manifest_record *r)
         cli_buf_append(b, "]", 1);
     }
     cli_buf_append(b, ", memtables [", 13);
-    for (i = 0; i < r->n_memtables; i++)
-        cli_buf_printf(b, "%s%" PRIu64 "%s", i ? ", " : "",
-                       r->memtables[i].memtable_id,
-                       r->memtables[i].has_wal ? "" : " (no WAL)");
+    for (i = 0; i < r->n_memtables; i++) {
+        const lsm_manifest_memtable *m = &r->memtables[i];
+        cli_buf_printf(b, "%s%" PRIu64 "%s", i ? ", " : "", m->memtable_id,
+                       m->has_wal ? "" : " (no WAL)");
+        if (m->frozen)
+            cli_buf_printf(b, " (frozen at seq %" PRIu64 ", %" PRIu64 " B)",
+                           m->last_seq, m->wal_bytes);
+    }
     cli_buf_append(b, "]\n", 2);
     for (i = 0; i < r->n_ssts; i++) {
         const lsm_manifest_sst *m = &r->ssts[shown_index(r, i)];
@@ -404,8 +409,14 @@ void cli_show_manifest_record(cli_buf *b, const lsm_manifest_record *r,
         show_snapshot(b, r);
         return;
     case LSM_MANIFEST_NEW_MEMTABLE:
-        cli_buf_printf(b, "new memtable %" PRIu64 "%s\n", r->id,
+        cli_buf_printf(b, "new memtable %" PRIu64 "%s", r->id,
                        r->has_wal ? "" : " (no WAL)");
+        if (r->froze)
+            cli_buf_printf(b,
+                           "; %" PRIu64 " frozen at seq %" PRIu64 " (%" PRIu64
+                           " B of WAL)",
+                           r->frozen_id, r->last_seq, r->wal_bytes);
+        cli_buf_append(b, "\n", 1);
         return;
     case LSM_MANIFEST_NEXT_ID:
         cli_buf_printf(b, "next id %" PRIu64 "\n", r->id);
@@ -422,7 +433,7 @@ void cli_show_manifest_record(cli_buf *b, const lsm_manifest_record *r,
             show_sst_meta(b, &r->ssts[0]);
             cli_buf_append(b, ")", 1);
         }
-        cli_buf_append(b, "\n", 1);
+        cli_buf_printf(b, ", up to seq %" PRIu64 "\n", r->last_seq);
         return;
     case LSM_MANIFEST_COMPACTION:
         if (r->level == 0)

@@ -10,6 +10,9 @@
  *   3. an SST copied over another of the same level, two SSTs swapped, or
  *      an SST of another database with the same id, is corruption naming
  *      the file;
+ *   4. a WAL deleted, copied over another, or cut at a record boundary is
+ *      corruption naming the WAL, not writes that vanish and overwritten
+ *      values that come back;
  *   - a thousand reopens leave the MANIFEST as small as one does; past
  *     manifest_rewrite_bytes it is rewritten while writing; a MANIFEST.new
  *     left by a crash is deleted at open.
@@ -170,6 +173,13 @@ static void expect_corrupt_open(const char *dir, const char *names)
         fail_msg("the message does not name %s: %s", names, lsm_errmsg());
 }
 
+/* The message of the refused open (after expect_corrupt_open) says why. */
+static void expect_reason(const char *why)
+{
+    if (!strstr(lsm_errmsg(), why))
+        fail_msg("the message does not say \"%s\": %s", why, lsm_errmsg());
+}
+
 /* --- case 1: an emptied MANIFEST ----------------------------------------- */
 
 static void test_emptied_manifest_under_a_running_db(void **state)
@@ -306,6 +316,235 @@ static void test_sst_of_another_database(void **state)
     free(other);
     free(from);
     free(to);
+}
+
+/* --- case 4: WALs deleted, copied over, or cut short ---------------------- */
+
+/* Options that keep memtables in their WALs: a memtable freezes once it
+ * holds 1 KiB, and up to 8 stay in memory unflushed. */
+static void wal_options(lsm_options *opt)
+{
+    small_options(opt);
+    opt->target_sst_size = 1024;
+    opt->num_memtable_limit = 8;
+}
+
+/* A value big enough to freeze the memtable it goes into. */
+static void put_big(lsm_db *db, const char *k, char fill)
+{
+    char v[1100];
+    memset(v, fill, sizeof v - 1);
+    v[sizeof v - 1] = '\0';
+    test_put_str(db, k, v);
+}
+
+static void expect_big(lsm_db *db, const char *k, char fill)
+{
+    char v[1100];
+    memset(v, fill, sizeof v - 1);
+    v[sizeof v - 1] = '\0';
+    test_expect_get(db, k, v);
+}
+
+/* Parses "<digits>.wal". */
+static bool wal_id_of(const char *name, uint64_t *id)
+{
+    char *end = NULL;
+    if (name[0] < '0' || name[0] > '9')
+        return false;
+    *id = strtoull(name, &end, 10);
+    return strcmp(end, ".wal") == 0;
+}
+
+static int cmp_ids(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The ids of dir's WALs, oldest first. */
+static size_t wal_ids(const char *dir, uint64_t *ids, size_t cap)
+{
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    size_t n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        uint64_t id;
+        if (wal_id_of(e->d_name, &id)) {
+            assert_true(n < cap);
+            ids[n++] = id;
+        }
+    }
+    closedir(d);
+    qsort(ids, n, sizeof *ids, cmp_ids);
+    return n;
+}
+
+static char *wal_file(const char *dir, uint64_t id, char *name, size_t n)
+{
+    snprintf(name, n, "%" PRIu64 ".wal", id);
+    return test_path(dir, name);
+}
+
+/* Leaves a database whose SST holds k = "old", then two frozen memtables
+ * and a mutable one, all in their WALs (ids[0..2]):
+ *   ids[0]: k = "mid", then k = big 'a' (which froze it)
+ *   ids[1]: k2 = "v2", then k = big 'b' (which froze it)
+ *   ids[2]: z = "1" (mutable at close)
+ * so that losing ids[1] brings back k = big 'a'. */
+static void make_wal_db(const char *dir, uint64_t ids[3])
+{
+    lsm_options opt;
+    wal_options(&opt);
+    lsm_db *db = NULL;
+    assert_int_equal(lsm_open(dir, &opt, &db), LSM_OK);
+    test_put_str(db, "k", "old");
+    assert_int_equal(lsm_flush(db), LSM_OK);
+    test_put_str(db, "k", "mid");
+    put_big(db, "k", 'a');
+    test_put_str(db, "k2", "v2");
+    put_big(db, "k", 'b');
+    test_put_str(db, "z", "1");
+    assert_int_equal(lsm_close(db), LSM_OK);
+    assert_int_equal(wal_ids(dir, ids, 3), 3);
+}
+
+/* The database of make_wal_db, whole. */
+static void expect_wal_db(const char *dir)
+{
+    lsm_options opt;
+    wal_options(&opt);
+    lsm_db *db = NULL;
+    assert_int_equal(lsm_open(dir, &opt, &db), LSM_OK);
+    expect_big(db, "k", 'b');
+    test_expect_get(db, "k2", "v2");
+    test_expect_get(db, "z", "1");
+    assert_int_equal(lsm_close(db), LSM_OK);
+}
+
+static void test_untouched_wals_recover(void **state)
+{
+    const char *dir = *state;
+    uint64_t ids[3];
+    make_wal_db(dir, ids);
+    expect_wal_db(dir);
+    /* Recovered at that open, they are still checked at the next. */
+    expect_wal_db(dir);
+}
+
+static void test_frozen_wal_deleted(void **state)
+{
+    const char *dir = *state;
+    uint64_t ids[3];
+    char name[32];
+    make_wal_db(dir, ids);
+    char *path = wal_file(dir, ids[1], name, sizeof name);
+    assert_int_equal(unlink(path), 0);
+    expect_corrupt_open(dir, name);
+    expect_reason("is missing");
+    free(path);
+}
+
+static void test_oldest_frozen_wal_deleted(void **state)
+{
+    const char *dir = *state;
+    uint64_t ids[3];
+    char name[32];
+    make_wal_db(dir, ids);
+    char *path = wal_file(dir, ids[0], name, sizeof name);
+    assert_int_equal(unlink(path), 0);
+    expect_corrupt_open(dir, name);
+    expect_reason("is missing");
+    free(path);
+}
+
+/* `cp 5.wal 6.wal`: the older memtable's writes twice, the newer's gone. */
+static void test_wal_copied_over_a_newer_one(void **state)
+{
+    const char *dir = *state;
+    uint64_t ids[3];
+    char name[32], other[32];
+    make_wal_db(dir, ids);
+    char *from = wal_file(dir, ids[0], other, sizeof other);
+    char *to = wal_file(dir, ids[1], name, sizeof name);
+    copy_file(from, to);
+    expect_corrupt_open(dir, name);
+    free(from);
+    free(to);
+}
+
+/* `cp 6.wal 5.wal`: newer writes where older ones belong. */
+static void test_wal_copied_over_an_older_one(void **state)
+{
+    const char *dir = *state;
+    uint64_t ids[3];
+    char name[32], other[32];
+    make_wal_db(dir, ids);
+    char *from = wal_file(dir, ids[1], other, sizeof other);
+    char *to = wal_file(dir, ids[0], name, sizeof name);
+    copy_file(from, to);
+    expect_corrupt_open(dir, name);
+    free(from);
+    free(to);
+}
+
+/* The newest WAL (the mutable memtable's, which may legitimately end
+ * early) replaced by an older one: its first record does not follow the
+ * frozen WAL before it. */
+static void test_newest_wal_replaced_by_an_older_one(void **state)
+{
+    const char *dir = *state;
+    uint64_t ids[3];
+    char name[32], other[32];
+    make_wal_db(dir, ids);
+    char *from = wal_file(dir, ids[0], other, sizeof other);
+    char *to = wal_file(dir, ids[2], name, sizeof name);
+    copy_file(from, to);
+    expect_corrupt_open(dir, name);
+    free(from);
+    free(to);
+}
+
+/* A frozen WAL cut at the end of its first record: whole records, no torn
+ * tail, but its last write (k = big 'b') is gone. */
+static void test_frozen_wal_cut_at_a_record_boundary(void **state)
+{
+    const char *dir = *state;
+    uint64_t ids[3];
+    char name[32];
+    make_wal_db(dir, ids);
+    char *path = wal_file(dir, ids[1], name, sizeof name);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    uint8_t head[4];
+    assert_int_equal(fread(head, 1, 4, f), 4);
+    fclose(f);
+    /* The log framing: a 16-byte header whose first u32 is the payload's
+     * length (FORMAT.md). */
+    off_t first_end = 16 + (off_t)(head[0] | head[1] << 8 | head[2] << 16 |
+                                   (uint32_t)head[3] << 24);
+    assert_true(first_end < file_size_of(path));
+    assert_int_equal(truncate(path, first_end), 0);
+    expect_corrupt_open(dir, name);
+    expect_reason("(cut short?)");
+    free(path);
+}
+
+/* The memtables an open recovered are frozen by that open: deleting one
+ * of their WALs before the next open is caught too. */
+static void test_wal_recovered_then_deleted(void **state)
+{
+    const char *dir = *state;
+    uint64_t ids[3];
+    char name[32];
+    make_wal_db(dir, ids);
+    expect_wal_db(dir);
+    char *path = wal_file(dir, ids[2], name, sizeof name);
+    assert_int_equal(unlink(path), 0);
+    expect_corrupt_open(dir, name);
+    expect_reason("is missing");
+    free(path);
 }
 
 /* --- the manifest rewrite ------------------------------------------------- */
@@ -473,6 +712,14 @@ int main(void)
         T(test_sst_copied_over_another),
         T(test_ssts_swapped),
         T(test_sst_of_another_database),
+        T(test_untouched_wals_recover),
+        T(test_frozen_wal_deleted),
+        T(test_oldest_frozen_wal_deleted),
+        T(test_wal_copied_over_a_newer_one),
+        T(test_wal_copied_over_an_older_one),
+        T(test_newest_wal_replaced_by_an_older_one),
+        T(test_frozen_wal_cut_at_a_record_boundary),
+        T(test_wal_recovered_then_deleted),
         T(test_thousand_reopens_keep_the_manifest_small),
         T(test_rewrite_past_the_threshold),
         T(test_rewrite_past_the_threshold_threads),

@@ -556,9 +556,14 @@ static bool manifest_records_equal(const manifest_record *a,
     if (a->kind != b->kind)
         return false;
     if (a->kind == MANIFEST_NEW_MEMTABLE)
-        return a->id == b->id && a->has_wal == b->has_wal;
+        return a->id == b->id && a->has_wal == b->has_wal &&
+               a->froze == b->froze &&
+               (!a->froze ||
+                (a->frozen_id == b->frozen_id && a->wal_bytes == b->wal_bytes &&
+                 a->last_seq == b->last_seq));
     if (a->kind == MANIFEST_FLUSH)
         return a->id == b->id && a->to_tier == b->to_tier &&
+               a->last_seq == b->last_seq &&
                manifest_ssts_equal(a->ssts, b->ssts, 1);
     if (a->kind == MANIFEST_SNAPSHOT) { /* the tree the fixture built */
         const manifest_tree *t = a->snapshot ? a->snapshot : b->snapshot;
@@ -701,6 +706,16 @@ static void manifest_build(manifest_fixture *f, const char *path)
         rec->kind = (manifest_kind)(1 + r % 4);
         rec->id = r == 4 ? UINT64_MAX : rng_below(1000);
         rec->has_wal = rec->kind == MANIFEST_NEW_MEMTABLE && r % 8 != 1;
+        /* Half the new memtables freeze the one before, with values of
+         * every varint length; every flush names its last sequence. */
+        rec->froze = rec->kind == MANIFEST_NEW_MEMTABLE && r % 3 != 0;
+        if (rec->froze) {
+            rec->frozen_id = rng_below(1000);
+            rec->wal_bytes = r == 8 ? UINT64_MAX : rng_below(1u << 20);
+            rec->last_seq = r == 16 ? UINT64_MAX : rng_below(1u << 30);
+        }
+        if (rec->kind == MANIFEST_FLUSH)
+            rec->last_seq = r == 9 ? UINT64_MAX : rng_below(1u << 30);
         if (rec->kind == MANIFEST_FLUSH)
             rec->ssts = fixture_sst(f, r, 0, rec->id);
         if (rec->kind == MANIFEST_COMPACTION) {

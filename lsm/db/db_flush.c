@@ -87,9 +87,15 @@ int db_freeze_locked(lsm_db *db)
         DB_TRACE_IO(db, LSM_IO_WAL_SYNC, wal_path(db->wal), 0,
                     "memtable %" PRIu64 " frozen", ev.memtable_id);
     if (rc == LSM_OK) {
+        /* It also records what the frozen memtable's WAL holds (synced
+         * just above), so that recovery can tell it whole. */
         manifest_record rec = {.kind = MANIFEST_NEW_MEMTABLE,
                                .id = id,
-                               .has_wal = db->opt.enable_wal};
+                               .has_wal = db->opt.enable_wal,
+                               .froze = 1,
+                               .frozen_id = ev.memtable_id,
+                               .wal_bytes = db->wal ? wal_size(db->wal) : 0,
+                               .last_seq = db->last_seq};
         rc = db_manifest_append(db, &rec);
     }
     if (rc == LSM_OK)
@@ -304,6 +310,7 @@ static int db_flush_oldest(lsm_db *db, bool *flushed)
         manifest_record rec = {.kind = MANIFEST_FLUSH,
                                .id = id,
                                .to_tier = db->current_is_tiered,
+                               .last_seq = summary.max_seq,
                                .ssts = &meta};
         maybe_recorded = true;
         rc = db_manifest_append(db, &rec);

@@ -330,50 +330,227 @@ static void db_warn_torn(lsm_db *db, const char *path, uint64_t torn_bytes)
     db_emit(db, &ev);
 }
 
+/* Where the sequence numbers recovered so far end: the next WAL must go
+ * on from there without a gap (writes take consecutive numbers, and each
+ * memtable starts where the one before it stopped). */
+typedef struct seq_chain {
+    bool known;     /* false after a memtable whose writes are unknown */
+    uint64_t last;  /* the newest sequence number before the next WAL */
+    char where[64]; /* what holds it, for messages: "in the SSTs", ... */
+} seq_chain;
+
+/* One WAL being recovered: its entries go into a memtable, each checked
+ * to follow the one before. */
+typedef struct wal_recovery {
+    apply_ctx a;
+    uint64_t n, first_seq, last_seq; /* entries, and their range */
+    uint64_t size, valid_end;        /* wal_read's */
+} wal_recovery;
+
+static int db_recover_entry(void *ctx, uint64_t seq, uint8_t type,
+                            const uint8_t *key, size_t nkey,
+                            const uint8_t *value, size_t nvalue)
+{
+    wal_recovery *r = ctx;
+    if (r->n > 0 && seq != r->last_seq + 1)
+        return lsm_corrupt("sequence number %" PRIu64 " follows %" PRIu64
+                           " (a record removed, or put in from elsewhere?)",
+                           seq, r->last_seq);
+    if (r->n++ == 0)
+        r->first_seq = seq;
+    r->last_seq = seq;
+    return db_apply_entry(&r->a, seq, type, key, nkey, value, nvalue);
+}
+
+/* "records up to seq N" or "no whole record", for messages. */
+static void describe_held(const wal_recovery *r, char *buf, size_t n)
+{
+    if (r->n == 0)
+        snprintf(buf, n, "no whole record");
+    else
+        snprintf(buf, n, "records up to seq %" PRIu64, r->last_seq);
+}
+
+/* A frozen memtable's WAL is what the manifest recorded at the freeze:
+ * at least as long (bytes past it are a torn tail whose cut a power loss
+ * undid; they are not read), its whole records filling exactly those
+ * bytes, up to the recorded sequence number. */
+static int db_check_frozen_wal(const char *path, const manifest_mem *m,
+                               const wal_recovery *r)
+{
+    char held[64];
+    describe_held(r, held, sizeof held);
+    if (r->size < m->wal_bytes)
+        return lsm_corrupt("%s holds %s in %" PRIu64 " bytes, but the "
+                           "manifest says it was frozen at seq %" PRIu64
+                           " with %" PRIu64 " bytes (cut short?)",
+                           path, held, r->size, m->last_seq, m->wal_bytes);
+    if (r->valid_end != m->wal_bytes || r->n == 0 || r->last_seq != m->last_seq)
+        return lsm_corrupt("%s holds %s in its first %" PRIu64 " bytes, but "
+                           "the manifest says it was frozen at seq %" PRIu64
+                           " (damaged, or another WAL copied over it?)",
+                           path, held, m->wal_bytes, m->last_seq);
+    return LSM_OK;
+}
+
+/* The WAL's first write follows the chain's last one. */
+static int db_check_wal_follows(const char *path, const seq_chain *c,
+                                const wal_recovery *r)
+{
+    if (!c->known || r->n == 0 || r->first_seq == c->last + 1)
+        return LSM_OK;
+    if (r->first_seq > c->last + 1)
+        return lsm_corrupt("%s starts at seq %" PRIu64 ", but the writes "
+                           "before it end at seq %" PRIu64 " (%s): seqs "
+                           "%" PRIu64 " to %" PRIu64 " are missing (a WAL "
+                           "deleted or replaced?)",
+                           path, r->first_seq, c->last, c->where, c->last + 1,
+                           r->first_seq - 1);
+    return lsm_corrupt("%s starts at seq %" PRIu64 ", but seqs up to "
+                       "%" PRIu64 " are already written (%s): another WAL "
+                       "copied over it?",
+                       path, r->first_seq, c->last, c->where);
+}
+
+/* Cuts the torn tail off a recovered log that was never frozen, and makes
+ * it durable as it now is (when it holds records) before the manifest
+ * records its length: a log written without the sync option may still be
+ * only in the page cache. */
+static int db_settle_recovered_wal(lsm_db *db, const char *path,
+                                   const wal_recovery *r)
+{
+    int rc = LSM_OK;
+    if (r->valid_end < r->size) {
+        rc = db->env->truncate(db->env, path, r->valid_end);
+        if (rc == LSM_OK)
+            db_warn_torn(db, path, r->size - r->valid_end);
+    }
+    env_file *f = NULL;
+    if (rc == LSM_OK && r->n > 0)
+        rc = db->env->open_append(db->env, path, &f);
+    if (rc == LSM_OK && f) {
+        rc = file_sync(f);
+        int crc = file_close(f);
+        if (rc == LSM_OK)
+            rc = crc;
+    }
+    return rc;
+}
+
+/* Replays the existing WAL of memtable m into r->a.mem and checks it
+ * against the manifest and the chain. A frozen WAL must be whole; the one
+ * memtable that was never frozen (the mutable one when the process
+ * stopped) may end in a torn tail, which is cut off. */
+static int db_replay_one_wal(lsm_db *db, manifest_mem *m, const seq_chain *c,
+                             wal_recovery *r)
+{
+    char path[DB_PATH_BYTES];
+    int rc = db_wal_path(db, m->id, path);
+    if (rc == LSM_OK)
+        rc = wal_read(db->env, path, m->frozen ? m->wal_bytes : UINT64_MAX,
+                      db_recover_entry, r, &r->size, &r->valid_end);
+    if (rc == LSM_OK)
+        rc = db_check_wal_follows(path, c, r);
+    if (rc == LSM_OK && m->frozen)
+        rc = db_check_frozen_wal(path, m, r);
+    if (rc == LSM_OK && !m->frozen)
+        rc = db_settle_recovered_wal(db, path, r);
+    return rc;
+}
+
+/* A memtable the manifest records but whose WAL is not there (or that had
+ * none): only a memtable never frozen may have lost its WAL (a crash
+ * before the WAL was created, or a close that found it empty); a frozen
+ * one held writes the manifest counted. The chain goes on past it. */
+static int db_skip_memtable(lsm_db *db, const manifest_mem *m, seq_chain *c)
+{
+    char path[DB_PATH_BYTES];
+    if (m->has_wal && m->frozen && m->wal_bytes > 0) {
+        int rc = db_wal_path(db, m->id, path);
+        return rc != LSM_OK
+                   ? rc
+                   : lsm_corrupt("%s is missing, but the manifest says "
+                                 "memtable %" PRIu64 " was frozen with %" PRIu64
+                                 " bytes in it, up to seq %" PRIu64
+                                 " (deleted?)",
+                                 path, m->id, m->wal_bytes, m->last_seq);
+    }
+    if (m->frozen) { /* without a WAL: its writes are lost, not its seqs */
+        c->known = true;
+        c->last = m->last_seq;
+        snprintf(c->where, sizeof c->where,
+                 "in memtable %" PRIu64 ", which had no WAL", m->id);
+    } else if (!m->has_wal) {
+        c->known = false; /* how far its lost writes went is unknown */
+    }
+    return LSM_OK;
+}
+
+/* Recovers memtable m (recording it as frozen, if the manifest did not
+ * yet, so that the next open checks its WAL whole) or tells the caller to
+ * drop it (*keep false): no WAL, or an empty one. */
+static int db_recover_memtable(lsm_db *db, manifest_mem *m, seq_chain *c,
+                               const dir_files *files, version *v, bool *keep)
+{
+    *keep = false;
+    if (!m->has_wal || !id_list_has(&files->wals, m->id))
+        return db_skip_memtable(db, m, c);
+    wal_recovery r = {0};
+    int rc = memtable_create(m->id, &r.a.mem);
+    if (rc == LSM_OK)
+        rc = db_replay_one_wal(db, m, c, &r);
+    if (rc == LSM_OK && r.n == 0) {
+        memtable_unref(r.a.mem);
+        db_remove_wal(db, m->id, "was empty at open");
+        return LSM_OK;
+    }
+    if (rc == LSM_OK)
+        rc = version_push_imm(v, r.a.mem);
+    if (rc != LSM_OK) {
+        memtable_unref(r.a.mem);
+        return rc;
+    }
+    if (!m->frozen) {
+        m->frozen = true;
+        m->wal_bytes = r.valid_end;
+        m->last_seq = r.last_seq;
+    }
+    c->known = true;
+    c->last = r.last_seq;
+    snprintf(c->where, sizeof c->where, "in %" PRIu64 ".wal", m->id);
+    *keep = true;
+    return LSM_OK;
+}
+
 /* Replays the WAL of every unflushed memtable that has one into a memtable,
- * oldest first, and adds the non-empty ones to v as immutable memtables.
- * An empty one is dropped with its WAL. The manifest's tree forgets every
- * memtable not recovered (no WAL, or an empty one), so that the snapshot
- * names only what the next open must replay. */
+ * oldest first, and adds the non-empty ones to v as immutable memtables,
+ * checking that their sequence numbers go on without a gap from the last
+ * flushed one, and that every frozen WAL is whole (see FORMAT.md, "WAL
+ * files"). The manifest's tree forgets every memtable not recovered (no
+ * WAL, or an empty one), so that the snapshot names only what the next
+ * open must replay. */
 static int db_replay_wals(lsm_db *db, const dir_files *files, version *v,
                           size_t *n_recovered)
 {
     manifest_tree *t = manifest_tree_for_open(db->manifest);
-    char path[DB_PATH_BYTES];
+    seq_chain c = {.known = true, .last = t->flushed_seq};
+    snprintf(c.where, sizeof c.where, "in the SSTs");
     id_list dropped = {0};
     int rc = LSM_OK;
     *n_recovered = 0;
+    if (t->flushed_seq > db->last_seq)
+        db->last_seq = t->flushed_seq;
     for (size_t i = 0; i < t->n_mems && rc == LSM_OK; i++) {
-        uint64_t id = t->mems[i].id;
-        if (!id_list_has(&files->wals, id)) {
-            rc = id_list_push(&dropped, id); /* WAL off, or never written */
-            continue;
-        }
-        memtable *mt = NULL;
-        uint64_t torn = 0;
-        rc = db_wal_path(db, id, path);
-        if (rc == LSM_OK)
-            rc = memtable_create(id, &mt);
-        apply_ctx a = {.db = NULL, .mem = mt};
-        if (rc == LSM_OK)
-            rc = wal_replay(db->env, path, db_apply_entry, &a, &torn);
-        if (rc == LSM_OK && torn > 0)
-            db_warn_torn(db, path, torn);
-        if (rc == LSM_OK && memtable_num_keys(mt) == 0) {
-            memtable_unref(mt);
-            db_remove_wal(db, id, "was empty at open");
-            rc = id_list_push(&dropped, id);
-            continue;
-        }
-        if (rc == LSM_OK)
-            rc = version_push_imm(v, mt);
-        if (rc != LSM_OK) {
-            memtable_unref(mt);
-            break;
-        }
-        if (a.max_seq > db->last_seq)
-            db->last_seq = a.max_seq;
-        (*n_recovered)++;
+        manifest_mem *m = &t->mems[i];
+        bool keep = false;
+        rc = db_recover_memtable(db, m, &c, files, v, &keep);
+        if (rc == LSM_OK && !keep)
+            rc = id_list_push(&dropped, m->id);
+        if (rc == LSM_OK && keep)
+            (*n_recovered)++;
+        /* Sequence numbers never go back, even past lost writes. */
+        if (rc == LSM_OK && m->frozen && m->last_seq > db->last_seq)
+            db->last_seq = m->last_seq;
     }
     for (size_t i = 0; i < dropped.n; i++)
         manifest_tree_drop_memtable(t, dropped.ids[i]);
@@ -468,6 +645,16 @@ static int db_start_memtable(lsm_db *db, version *v, int *write_rc,
     manifest_record rec = {.kind = MANIFEST_NEW_MEMTABLE,
                            .id = mem_id,
                            .has_wal = db->opt.enable_wal};
+    /* The newest recovered memtable is frozen now: say so here too, in
+     * case the rewrite at open (whose snapshot says it) failed. */
+    const manifest_tree *t = manifest_tree_of(db->manifest);
+    if (t->n_mems > 0 && t->mems[t->n_mems - 1].frozen) {
+        const manifest_mem *newest = &t->mems[t->n_mems - 1];
+        rec.froze = 1;
+        rec.frozen_id = newest->id;
+        rec.wal_bytes = newest->wal_bytes;
+        rec.last_seq = newest->last_seq;
+    }
     int rc = manifest_append(db->manifest, &rec);
     if (rc == LSM_OK)
         rc = db_create_wal(db, mem_id, &db->wal);

@@ -325,8 +325,12 @@ static void copy_snapshot(record_arena *a, const manifest_tree *t,
                      t->tiered ? t->runs[r].run_id : 0,
                      &out->ssts[out->n_ssts++]);
     for (size_t i = 0; i < t->n_mems; i++)
-        out->memtables[i] = (lsm_manifest_memtable){
-            .memtable_id = t->mems[i].id, .has_wal = t->mems[i].has_wal};
+        out->memtables[i] =
+            (lsm_manifest_memtable){.memtable_id = t->mems[i].id,
+                                    .has_wal = t->mems[i].has_wal,
+                                    .frozen = t->mems[i].frozen,
+                                    .wal_bytes = t->mems[i].wal_bytes,
+                                    .last_seq = t->mems[i].last_seq};
     out->n_memtables = t->n_mems;
 }
 
@@ -394,6 +398,12 @@ static int db_state_manifest_list_add(void *ctx, uint64_t offset,
         out->kind = (lsm_manifest_kind)rec.kind;
         out->id = rec.id;
         out->has_wal = rec.has_wal;
+        out->froze = rec.froze;
+        out->frozen_id = rec.frozen_id;
+        out->wal_bytes = rec.wal_bytes;
+        out->last_seq = rec.kind == MANIFEST_SNAPSHOT
+                            ? rec.snapshot->flushed_seq
+                            : rec.last_seq;
         out->level = (int)rec.level;
         out->n_removed = rec.n_removed;
         out->n_added = rec.n_added;

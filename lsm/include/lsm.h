@@ -678,7 +678,10 @@ typedef struct lsm_manifest_sst {
 /* A memtable a snapshot names: created, not flushed yet. */
 typedef struct lsm_manifest_memtable {
     uint64_t memtable_id;
-    int has_wal; /* its data is in <id>.wal */
+    int has_wal;        /* its data is in <id>.wal */
+    int frozen;         /* it takes no more writes; the fields below hold */
+    uint64_t wal_bytes; /* frozen: the length of its WAL, as open checks it */
+    uint64_t last_seq;  /* frozen: the newest sequence number it holds */
 } lsm_manifest_memtable;
 
 typedef struct lsm_manifest_record {
@@ -686,6 +689,15 @@ typedef struct lsm_manifest_record {
     lsm_manifest_kind kind;
     uint64_t id; /* SNAPSHOT: the next id (every id in use is below it) */
     int has_wal; /* NEW_MEMTABLE: the memtable logs to <id>.wal */
+    /* NEW_MEMTABLE: when froze, memtable frozen_id (the one it replaced as
+     * the mutable memtable, or the newest one an open recovered) was
+     * frozen with wal_bytes in its WAL, up to last_seq. */
+    int froze;
+    uint64_t frozen_id;
+    uint64_t wal_bytes;
+    /* NEW_MEMTABLE: see above. FLUSH: the newest sequence number of the
+     * flushed memtable. SNAPSHOT: the newest one flushed to an SST. */
+    uint64_t last_seq;
     int level;
     size_t n_removed;
     /* COMPACTION: the SST ids. removed points at the record's one

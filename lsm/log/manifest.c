@@ -33,6 +33,13 @@
 #define MANIFEST_SNAPSHOT_MAGIC 0x7473666e6d6d736cULL
 #define MANIFEST_SNAPSHOT_VERSION 1u
 
+/* The flags of a memtable, in a new-memtable record and in a snapshot:
+ * it logs to a WAL; a memtable's WAL length and last sequence number
+ * follow (in a snapshot: its own; in a record: those of the memtable it
+ * froze, whose id comes first). */
+#define MEM_FLAG_WAL 1u
+#define MEM_FLAG_FROZEN 2u
+
 struct manifest {
     env *env;
     char *path;
@@ -77,11 +84,11 @@ static size_t run_encoded_bound(const manifest_run *r)
 
 static size_t snapshot_encoded_bound(const manifest_tree *t)
 {
-    size_t n = 1 + 8 + 4 + MANIFEST_IDENTITY_BYTES + 4 * VARINT64_MAX_BYTES;
+    size_t n = 1 + 8 + 4 + MANIFEST_IDENTITY_BYTES + 5 * VARINT64_MAX_BYTES;
     n += run_encoded_bound(&t->l0);
     for (size_t i = 0; i < t->n_runs; i++)
         n += run_encoded_bound(&t->runs[i]);
-    return n + t->n_mems * 2 * VARINT64_MAX_BYTES;
+    return n + t->n_mems * 4 * VARINT64_MAX_BYTES;
 }
 
 static uint8_t *encode_ssts(uint8_t *p, const manifest_run *r)
@@ -100,6 +107,7 @@ static uint8_t *encode_snapshot(uint8_t *p, const manifest_tree *t)
     p += 12 + MANIFEST_IDENTITY_BYTES;
     p += put_varint64(p, t->next_id);
     p += put_varint64(p, t->tiered ? 1 : 0);
+    p += put_varint64(p, t->flushed_seq);
     p = encode_ssts(p, &t->l0);
     p += put_varint64(p, t->n_runs);
     for (size_t i = 0; i < t->n_runs; i++) {
@@ -108,8 +116,14 @@ static uint8_t *encode_snapshot(uint8_t *p, const manifest_tree *t)
     }
     p += put_varint64(p, t->n_mems);
     for (size_t i = 0; i < t->n_mems; i++) {
-        p += put_varint64(p, t->mems[i].id);
-        p += put_varint64(p, t->mems[i].has_wal ? 1 : 0);
+        const manifest_mem *m = &t->mems[i];
+        p += put_varint64(p, m->id);
+        p += put_varint64(p, (m->has_wal ? MEM_FLAG_WAL : 0) |
+                                 (m->frozen ? MEM_FLAG_FROZEN : 0));
+        if (m->frozen) {
+            p += put_varint64(p, m->wal_bytes);
+            p += put_varint64(p, m->last_seq);
+        }
     }
     return p;
 }
@@ -117,7 +131,7 @@ static uint8_t *encode_snapshot(uint8_t *p, const manifest_tree *t)
 /* Bytes needed to encode rec's payload (upper bound). */
 static size_t manifest_payload_bound(const manifest_record *rec)
 {
-    size_t n = 1 + 4 * VARINT64_MAX_BYTES +
+    size_t n = 1 + 6 * VARINT64_MAX_BYTES +
                (rec->n_removed + rec->n_added) * VARINT64_MAX_BYTES;
     if (rec->kind == MANIFEST_FLUSH)
         n += sst_encoded_bound(rec->ssts);
@@ -138,11 +152,18 @@ static size_t manifest_encode_payload(const manifest_record *rec, uint8_t *p)
     switch (rec->kind) {
     case MANIFEST_NEW_MEMTABLE:
         p += put_varint64(p, rec->id);
-        p += put_varint64(p, rec->has_wal ? 1 : 0);
+        p += put_varint64(p, (rec->has_wal ? MEM_FLAG_WAL : 0) |
+                                 (rec->froze ? MEM_FLAG_FROZEN : 0));
+        if (rec->froze) {
+            p += put_varint64(p, rec->frozen_id);
+            p += put_varint64(p, rec->wal_bytes);
+            p += put_varint64(p, rec->last_seq);
+        }
         break;
     case MANIFEST_FLUSH:
         p = encode_sst(p, rec->ssts);
         p += put_varint64(p, rec->to_tier ? 1 : 0);
+        p += put_varint64(p, rec->last_seq);
         break;
     case MANIFEST_NEXT_ID:
         p += put_varint64(p, rec->id);
@@ -257,6 +278,57 @@ static const uint8_t *decode_flag(const uint8_t *p, const uint8_t *end,
     return p;
 }
 
+/* A memtable's flags (MEM_FLAG_*); NULL when malformed (an unknown bit). */
+static const uint8_t *decode_mem_flags(const uint8_t *p, const uint8_t *end,
+                                       int *has_wal, int *frozen)
+{
+    uint64_t v = 0;
+    p = get_varint64(p, end, &v);
+    if (!p || (v & ~(uint64_t)(MEM_FLAG_WAL | MEM_FLAG_FROZEN)) != 0)
+        return NULL;
+    *has_wal = (v & MEM_FLAG_WAL) != 0;
+    *frozen = (v & MEM_FLAG_FROZEN) != 0;
+    return p;
+}
+
+/* A new-memtable record after its kind: id, flags, and the facts of the
+ * memtable it froze. */
+static const uint8_t *decode_new_memtable(const uint8_t *p, const uint8_t *end,
+                                          manifest_record *rec)
+{
+    p = get_varint64(p, end, &rec->id);
+    if (p)
+        p = decode_mem_flags(p, end, &rec->has_wal, &rec->froze);
+    if (p && rec->froze)
+        p = get_varint64(p, end, &rec->frozen_id);
+    if (p && rec->froze)
+        p = get_varint64(p, end, &rec->wal_bytes);
+    if (p && rec->froze)
+        p = get_varint64(p, end, &rec->last_seq);
+    return p;
+}
+
+/* A snapshot's memtable: id, flags, and its own facts when frozen. */
+static const uint8_t *decode_snapshot_mem(const uint8_t *p, const uint8_t *end,
+                                          manifest_tree *t, int *rc)
+{
+    manifest_record rec = {.kind = MANIFEST_NEW_MEMTABLE};
+    int frozen = 0;
+    uint64_t wal_bytes = 0, last_seq = 0;
+    p = get_varint64(p, end, &rec.id);
+    if (p)
+        p = decode_mem_flags(p, end, &rec.has_wal, &frozen);
+    if (p && frozen)
+        p = get_varint64(p, end, &wal_bytes);
+    if (p && frozen)
+        p = get_varint64(p, end, &last_seq);
+    if (p && (*rc = manifest_tree_apply(t, &rec)) != LSM_OK)
+        return NULL;
+    if (p && frozen)
+        manifest_tree_freeze_memtable(t, rec.id, wal_bytes, last_seq);
+    return p;
+}
+
 /* The smallest encoded SST: four one-byte varints and two one-byte keys. */
 #define SST_MIN_BYTES 6
 
@@ -291,6 +363,8 @@ static const uint8_t *decode_snapshot(const uint8_t *p, const uint8_t *end,
         p = decode_flag(p, end, &tiered);
     t->tiered = tiered;
     if (p)
+        p = get_varint64(p, end, &t->flushed_seq);
+    if (p)
         p = decode_run_ssts(p, end, &t->l0, rc);
     if (p && tiered && t->l0.n > 0)
         return NULL; /* tiers leave L0 empty */
@@ -315,14 +389,8 @@ static const uint8_t *decode_snapshot(const uint8_t *p, const uint8_t *end,
     }
     if (p)
         p = decode_count(p, end, 2, &n_mems);
-    for (size_t i = 0; p && i < n_mems; i++) {
-        manifest_record rec = {.kind = MANIFEST_NEW_MEMTABLE};
-        p = get_varint64(p, end, &rec.id);
-        if (p)
-            p = decode_flag(p, end, &rec.has_wal);
-        if (p && (*rc = manifest_tree_apply(t, &rec)) != LSM_OK)
-            return NULL;
-    }
+    for (size_t i = 0; p && i < n_mems; i++)
+        p = decode_snapshot_mem(p, end, t, rc);
     return p;
 }
 
@@ -387,15 +455,15 @@ int manifest_decode(const uint8_t *payload, size_t n, manifest_record *rec)
     rec->kind = (manifest_kind)*p++;
     switch (rec->kind) {
     case MANIFEST_NEW_MEMTABLE:
-        p = get_varint64(p, end, &rec->id);
-        if (p)
-            p = decode_flag(p, end, &rec->has_wal);
+        p = decode_new_memtable(p, end, rec);
         break;
     case MANIFEST_FLUSH:
         d->ssts = calloc(1, sizeof *d->ssts);
         p = d->ssts ? decode_sst(p, end, d->ssts) : NULL;
         if (p)
             p = decode_flag(p, end, &rec->to_tier);
+        if (p)
+            p = get_varint64(p, end, &rec->last_seq);
         if (p)
             rec->id = d->ssts->id;
         rec->ssts = d->ssts;

@@ -64,10 +64,16 @@ typedef struct manifest_run {
     manifest_sst *ssts;
 } manifest_run;
 
-/* A memtable created and not flushed. */
+/* A memtable created and not flushed. Once it is frozen (a newer memtable
+ * takes the writes, or an open recovered it), the manifest knows what its
+ * WAL holds, so recovery can tell a WAL deleted, replaced or cut short
+ * from one a crash left: only an unfrozen WAL may end early. */
 typedef struct manifest_mem {
     uint64_t id;
-    bool has_wal; /* it logs to <id>.wal */
+    bool has_wal;       /* it logs to <id>.wal */
+    bool frozen;        /* the two fields below are known */
+    uint64_t wal_bytes; /* frozen: bytes of its WAL (0 without one) */
+    uint64_t last_seq;  /* frozen: the newest sequence number it holds */
 } manifest_mem;
 
 /* The tree the records describe. Owns its arrays and keys. */
@@ -78,14 +84,24 @@ typedef struct manifest_tree {
     size_t n_runs;      /* levels: runs[i] is L(i+1); tiers: newest first */
     manifest_run *runs; /* (a level may be empty) */
     size_t n_mems, mems_cap;
-    manifest_mem *mems; /* unflushed memtables, oldest first */
-    uint64_t next_id;   /* every id any record names is below it */
+    manifest_mem *mems;   /* unflushed memtables, oldest first */
+    uint64_t next_id;     /* every id any record names is below it */
+    uint64_t flushed_seq; /* the newest sequence number flushed to an SST */
 } manifest_tree;
 
 typedef struct manifest_record {
     manifest_kind kind;
     uint64_t id;
-    int has_wal;    /* NEW_MEMTABLE: the memtable logs to <id>.wal */
+    int has_wal; /* NEW_MEMTABLE: the memtable logs to <id>.wal */
+    /* NEW_MEMTABLE: when `froze`, memtable frozen_id (the one the new
+     * memtable replaces as the mutable one, or the newest an open
+     * recovered) was frozen with wal_bytes in its WAL, up to last_seq. */
+    int froze;
+    uint64_t frozen_id;
+    uint64_t wal_bytes;
+    /* NEW_MEMTABLE (froze): see above; FLUSH: the newest sequence number
+     * of the flushed memtable; SNAPSHOT: unused (the tree's flushed_seq). */
+    uint64_t last_seq;
     int to_tier;    /* FLUSH: the SST is a new tier, not an L0 SST */
     uint32_t level; /* COMPACTION: output level, 1-based; 0: a new tier */
     size_t n_removed;
@@ -111,6 +127,10 @@ void manifest_tree_free(manifest_tree *t);
 int manifest_tree_apply(manifest_tree *t, const manifest_record *rec);
 /* Appends a copy of s (its keys included) to r. LSM_ENOMEM. */
 int manifest_run_push(manifest_run *r, const manifest_sst *s);
+/* Records that memtable id was frozen with wal_bytes in its WAL, up to
+ * last_seq; nothing when t does not hold it (it was dropped). */
+void manifest_tree_freeze_memtable(manifest_tree *t, uint64_t id,
+                                   uint64_t wal_bytes, uint64_t last_seq);
 /* Forgets an unflushed memtable (one open dropped: no WAL, or empty). */
 void manifest_tree_drop_memtable(manifest_tree *t, uint64_t id);
 /* The SST id in L0 or any run; NULL when not live. */

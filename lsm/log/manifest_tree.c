@@ -156,6 +156,19 @@ static int push_mem(manifest_tree *t, uint64_t id, bool has_wal)
     return LSM_OK;
 }
 
+void manifest_tree_freeze_memtable(manifest_tree *t, uint64_t id,
+                                   uint64_t wal_bytes, uint64_t last_seq)
+{
+    for (size_t i = 0; i < t->n_mems; i++) {
+        if (t->mems[i].id != id)
+            continue;
+        t->mems[i].frozen = true;
+        t->mems[i].wal_bytes = wal_bytes;
+        t->mems[i].last_seq = last_seq;
+        return;
+    }
+}
+
 void manifest_tree_drop_memtable(manifest_tree *t, uint64_t id)
 {
     for (size_t i = 0; i < t->n_mems; i++) {
@@ -182,6 +195,8 @@ static int apply_flush(manifest_tree *t, const manifest_record *rec)
 {
     note_id(t, rec->id);
     manifest_tree_drop_memtable(t, rec->id);
+    if (rec->last_seq > t->flushed_seq)
+        t->flushed_seq = rec->last_seq;
     if (manifest_tree_find(t, rec->id))
         return LSM_OK;
     if ((rec->to_tier != 0) != t->tiered)
@@ -226,6 +241,9 @@ int manifest_tree_apply(manifest_tree *t, const manifest_record *rec)
     switch (rec->kind) {
     case MANIFEST_NEW_MEMTABLE:
         note_id(t, rec->id);
+        if (rec->froze)
+            manifest_tree_freeze_memtable(t, rec->frozen_id, rec->wal_bytes,
+                                          rec->last_seq);
         return push_mem(t, rec->id, rec->has_wal != 0);
     case MANIFEST_NEXT_ID:
         if (rec->id > t->next_id)

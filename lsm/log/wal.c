@@ -14,6 +14,7 @@
 
 struct wal {
     env_file *file;
+    uint64_t size; /* bytes appended (the file was created empty) */
 };
 
 int wal_create(env *e, const char *path, wal **out)
@@ -34,6 +35,8 @@ int wal_create(env *e, const char *path, wal **out)
 int wal_append(wal *w, uint8_t *buf, size_t payload_len, bool sync)
 {
     int rc = log_append_framed(w->file, buf, payload_len);
+    if (rc == LSM_OK)
+        w->size += LOG_HEADER_BYTES + payload_len;
     if (rc == LSM_OK && sync)
         rc = file_sync(w->file);
     return rc;
@@ -42,6 +45,11 @@ int wal_append(wal *w, uint8_t *buf, size_t payload_len, bool sync)
 int wal_sync(wal *w)
 {
     return file_sync(w->file);
+}
+
+uint64_t wal_size(const wal *w)
+{
+    return w->size;
 }
 
 const char *wal_path(const wal *w)
@@ -148,18 +156,27 @@ static int wal_replay_record(void *ctx, uint64_t offset, const uint8_t *payload,
     return rc;
 }
 
-int wal_replay(env *e, const char *path, wal_entry_fn fn, void *ctx,
-               uint64_t *torn_bytes)
+int wal_read(env *e, const char *path, uint64_t limit, wal_entry_fn fn,
+             void *ctx, uint64_t *size, uint64_t *valid_end)
 {
     uint8_t *data = NULL;
-    uint64_t size = 0, valid_end = 0;
-    *torn_bytes = 0;
-    int rc = log_read_file(e, path, &data, &size);
+    *size = *valid_end = 0;
+    int rc = log_read_file(e, path, &data, size);
     if (rc != LSM_OK)
         return rc;
     wal_replay_ctx r = {.path = path, .fn = fn, .ctx = ctx};
-    rc = log_scan(path, data, size, wal_replay_record, &r, &valid_end);
+    uint64_t scanned = *size < limit ? *size : limit;
+    rc = log_scan(path, data, scanned, wal_replay_record, &r, valid_end);
     free(data);
+    return rc;
+}
+
+int wal_replay(env *e, const char *path, wal_entry_fn fn, void *ctx,
+               uint64_t *torn_bytes)
+{
+    uint64_t size = 0, valid_end = 0;
+    *torn_bytes = 0;
+    int rc = wal_read(e, path, UINT64_MAX, fn, ctx, &size, &valid_end);
     if (rc == LSM_OK && valid_end < size) {
         *torn_bytes = size - valid_end;
         rc = e->truncate(e, path, valid_end);

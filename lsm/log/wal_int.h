@@ -37,6 +37,9 @@ int wal_append(wal *w, uint8_t *buf, size_t payload_len, bool sync);
 /* fsyncs the log. */
 int wal_sync(wal *w);
 
+/* Bytes appended so far: the length of the log (it was created empty). */
+uint64_t wal_size(const wal *w);
+
 /* The path the log was created at; owned by w, valid until wal_close. */
 const char *wal_path(const wal *w);
 
@@ -54,9 +57,19 @@ typedef int (*wal_entry_fn)(void *ctx, uint64_t seq, uint8_t type,
 int wal_decode_record(const uint8_t *payload, size_t n, wal_entry_fn fn,
                       void *ctx);
 
-/* Replays the log at path through fn. A torn tail is cut off the file and
- * its size reported in *torn_bytes. Corruption before it is LSM_ECORRUPT
- * naming the file and offset. */
+/* Replays the first `limit` bytes of the log at path (UINT64_MAX: all of
+ * it) through fn, changing nothing on disk: *size is the file's length,
+ * *valid_end the end of the last whole record (less than the bytes read
+ * when they end in a torn tail). Corruption before the tail is
+ * LSM_ECORRUPT naming the file and offset; a missing file is LSM_EIO.
+ * Recovery uses it to check a log against the manifest before it cuts or
+ * keeps anything. */
+int wal_read(env *e, const char *path, uint64_t limit, wal_entry_fn fn,
+             void *ctx, uint64_t *size, uint64_t *valid_end);
+
+/* wal_read of the whole log, then a torn tail is cut off the file and
+ * its size reported in *torn_bytes (for tools and tests, which need no
+ * manifest to read a log). */
 int wal_replay(env *e, const char *path, wal_entry_fn fn, void *ctx,
                uint64_t *torn_bytes);
 

@@ -97,7 +97,7 @@ check "open on a full disk" 1 '0 SSTs opened
 3=b"value3@0"
 20=b"value20@0"
 x not exist
-' 'warning: MANIFEST: rewrite at open failed, appending to the old one: TMP/db4/MANIFEST.new: injected create failure (call 3): No space left on device (the disk is full)
+' 'warning: MANIFEST: rewrite at open failed, appending to the old one: TMP/db4/MANIFEST.new: injected create failure (call 4): No space left on device (the disk is full)
 error: open for reading only: memtable 2 cannot be started: TMP/db4/MANIFEST: injected append failure (call 1): No space left on device (the disk is full)
 error: line 3: put: open for reading only: memtable 2 cannot be started: TMP/db4/MANIFEST: injected append failure (call 1): No space left on device (the disk is full)
 error: close: open for reading only: memtable 2 cannot be started: TMP/db4/MANIFEST: injected append failure (call 1): No space left on device (the disk is full)
@@ -115,7 +115,7 @@ flushed 0.sst with size=314
 x stored
 3=b"value3@0"
 x=b"1"
-' 'warning: TMP/db4/MANIFEST: cut off a torn record of 9 byte(s) at the end (left by a crash)
+' 'warning: TMP/db4/MANIFEST: cut off a torn record of 11 byte(s) at the end (left by a crash)
 '
 
 if [ "$n_failed" -ne 0 ]; then

@@ -622,12 +622,21 @@ static void test_manifest_records(void **state)
     r.has_wal = 0;
     r.offset = 17;
     cli_show_manifest_record(&b, &r, 1);
+    r.has_wal = 1;
+    r.froze = 1;
+    r.frozen_id = 3;
+    r.last_seq = 99;
+    r.wal_bytes = 1234;
+    r.offset = 20;
+    cli_show_manifest_record(&b, &r, 0);
+    r.froze = 0;
     r.kind = LSM_MANIFEST_NEXT_ID;
     r.id = 21;
     r.offset = 30;
     cli_show_manifest_record(&b, &r, 0);
     r.kind = LSM_MANIFEST_FLUSH;
     r.id = 2;
+    r.last_seq = 77;
     r.offset = 40;
     cli_show_manifest_record(&b, &r, 0);
     cli_show_manifest_record(&b, &r, 1);
@@ -647,9 +656,10 @@ static void test_manifest_records(void **state)
     cli_show_manifest_record(&b, &r, 0);
     assert_buf(&b, "@0 new memtable 4\n"
                    "@17 new memtable 4 (no WAL)\n"
+                   "@20 new memtable 4; 3 frozen at seq 99 (1234 B of WAL)\n"
                    "@30 next id 21\n"
-                   "@40 flush 2 -> L0 2.sst\n"
-                   "@40 flush 2 -> new tier 2.sst\n"
+                   "@40 flush 2 -> L0 2.sst, up to seq 77\n"
+                   "@40 flush 2 -> new tier 2.sst, up to seq 77\n"
                    "@50 compaction L4: removed [2, 1, 0] added [5, 6]\n"
                    "@50 compaction into a new tier: removed [2, 1, 0] added "
                    "[5, 6]\n"

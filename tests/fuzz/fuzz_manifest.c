@@ -64,6 +64,9 @@ static void check_tree(const manifest_tree *t)
         read_ssts(t->runs[i].ssts, t->runs[i].n);
     for (size_t i = 0; i < t->n_mems; i++)
         FUZZ_CHECK(t->mems[i].has_wal == 0 || t->mems[i].has_wal == 1);
+    for (size_t i = 0; i < t->n_mems; i++) /* facts only once frozen */
+        FUZZ_CHECK(t->mems[i].frozen ||
+                   (t->mems[i].wal_bytes == 0 && t->mems[i].last_seq == 0));
 }
 
 /* Checks what a successful decode promises and reads every id. */
@@ -74,6 +77,7 @@ static void check_record(const manifest_record *rec)
                rec->kind == MANIFEST_COMPACTION ||
                rec->kind == MANIFEST_NEXT_ID || rec->kind == MANIFEST_SNAPSHOT);
     FUZZ_CHECK(rec->has_wal == 0 || rec->has_wal == 1);
+    FUZZ_CHECK(rec->froze == 0 || rec->froze == 1);
     FUZZ_CHECK(rec->to_tier == 0 || rec->to_tier == 1);
     if (rec->kind == MANIFEST_SNAPSHOT)
         check_tree(rec->snapshot);
@@ -110,7 +114,9 @@ static bool records_equal(const manifest_record *a, const manifest_record *b)
     if (a->kind != b->kind)
         return false;
     if (a->kind == MANIFEST_NEW_MEMTABLE)
-        return a->id == b->id && a->has_wal == b->has_wal;
+        return a->id == b->id && a->has_wal == b->has_wal &&
+               a->froze == b->froze && a->frozen_id == b->frozen_id &&
+               a->wal_bytes == b->wal_bytes && a->last_seq == b->last_seq;
     if (a->kind != MANIFEST_COMPACTION)
         return a->id == b->id;
     return a->level == b->level && a->n_removed == b->n_removed &&

@@ -459,34 +459,31 @@ static void test_oldest_frozen_wal_deleted(void **state)
     free(path);
 }
 
-/* `cp 5.wal 6.wal`: the older memtable's writes twice, the newer's gone. */
-static void test_wal_copied_over_a_newer_one(void **state)
+/* Builds make_wal_db's database, copies the WAL of memtable ids[from]
+ * over that of ids[to], and expects open to refuse, naming the target. */
+static void copy_wal_expect_corrupt(const char *dir, size_t from, size_t to)
 {
-    const char *dir = *state;
     uint64_t ids[3];
     char name[32], other[32];
     make_wal_db(dir, ids);
-    char *from = wal_file(dir, ids[0], other, sizeof other);
-    char *to = wal_file(dir, ids[1], name, sizeof name);
-    copy_file(from, to);
+    char *src = wal_file(dir, ids[from], other, sizeof other);
+    char *dst = wal_file(dir, ids[to], name, sizeof name);
+    copy_file(src, dst);
     expect_corrupt_open(dir, name);
-    free(from);
-    free(to);
+    free(src);
+    free(dst);
+}
+
+/* `cp 5.wal 6.wal`: the older memtable's writes twice, the newer's gone. */
+static void test_wal_copied_over_a_newer_one(void **state)
+{
+    copy_wal_expect_corrupt(*state, 0, 1);
 }
 
 /* `cp 6.wal 5.wal`: newer writes where older ones belong. */
 static void test_wal_copied_over_an_older_one(void **state)
 {
-    const char *dir = *state;
-    uint64_t ids[3];
-    char name[32], other[32];
-    make_wal_db(dir, ids);
-    char *from = wal_file(dir, ids[1], other, sizeof other);
-    char *to = wal_file(dir, ids[0], name, sizeof name);
-    copy_file(from, to);
-    expect_corrupt_open(dir, name);
-    free(from);
-    free(to);
+    copy_wal_expect_corrupt(*state, 1, 0);
 }
 
 /* The newest WAL (the mutable memtable's, which may legitimately end
@@ -494,16 +491,7 @@ static void test_wal_copied_over_an_older_one(void **state)
  * frozen WAL before it. */
 static void test_newest_wal_replaced_by_an_older_one(void **state)
 {
-    const char *dir = *state;
-    uint64_t ids[3];
-    char name[32], other[32];
-    make_wal_db(dir, ids);
-    char *from = wal_file(dir, ids[0], other, sizeof other);
-    char *to = wal_file(dir, ids[2], name, sizeof name);
-    copy_file(from, to);
-    expect_corrupt_open(dir, name);
-    free(from);
-    free(to);
+    copy_wal_expect_corrupt(*state, 0, 2);
 }
 
 /* A frozen WAL cut at the end of its first record: whole records, no torn

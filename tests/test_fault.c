@@ -864,6 +864,40 @@ static void test_close_wal_sync_fails(void **state)
     free(dir);
 }
 
+/* lsm_flush's freeze syncs the mutable memtable's WAL and records in the
+ * MANIFEST how long it is, then fails to create the next WAL. The memtable
+ * stays mutable, so a write acknowledged after that would go to the old
+ * WAL past the recorded length, where a reopen does not read. Every write
+ * acknowledged after the failure must survive a reopen (the engine may
+ * refuse them instead). */
+static void test_freeze_fails_after_its_record(void **state)
+{
+    lsm_sched sched = *(const lsm_sched *)*state;
+    char what[96];
+    snprintf(what, sizeof what, "%s (%s)", __func__, sched_name(sched));
+    char *dir = test_mkdtemp();
+    fault_env *fe;
+    assert_int_equal(fault_env_new(env_posix(), &fe), LSM_OK);
+    lsm_options opt;
+    tiny_options(&opt, sched, 0);
+    opt.target_sst_size = 1u << 20; /* no freeze but lsm_flush's */
+    lsm_db *db;
+    assert_int_equal(db_open_env(dir, &opt, fault_env_env(fe), &db), LSM_OK);
+    model acked = {0};
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(put_numbered(db, i, &acked), LSM_OK);
+    fault_env_fail_nth_path(fe, FAULT_CREATE, 1, ".wal");
+    expect_rc(what, "the failing lsm_flush", lsm_flush(db), LSM_EIO);
+    assert_int_equal(fault_env_fired(fe), 1);
+    for (int i = 20; i < 30; i++)
+        (void)put_numbered(db, i, &acked); /* acked only if it succeeds */
+    (void)lsm_close(db);
+    fault_env_free(fe);
+    reopen_and_check(dir, what, &acked);
+    assert_int_equal(test_rmtree(dir), 0);
+    free(dir);
+}
+
 typedef struct wal_fault {
     fault_kind kind; /* FAULT_APPEND or FAULT_SYNC, on a .wal */
     int sync;
@@ -1571,6 +1605,10 @@ int main(void)
                   &sched_inline),
         TEST_WITH("latched explicit flush, threads",
                   test_latched_explicit_flush, &sched_threads),
+        TEST_WITH("freeze fails after its record, inline",
+                  test_freeze_fails_after_its_record, &sched_inline),
+        TEST_WITH("freeze fails after its record, threads",
+                  test_freeze_fails_after_its_record, &sched_threads),
         TEST_WITH("close: WAL sync fails, inline", test_close_wal_sync_fails,
                   &sched_inline),
         TEST_WITH("close: WAL sync fails, threads", test_close_wal_sync_fails,

@@ -83,10 +83,13 @@ int db_freeze_locked(lsm_db *db)
      * can only lose writes of the newest memtable: what survives is still
      * a prefix of what was written. */
     int rc = db_sync_wal_for_freeze(db);
+    /* Set once the record saying how long the old WAL is may be on disk. */
+    bool recorded = false;
     if (rc == LSM_OK && db->wal)
         DB_TRACE_IO(db, LSM_IO_WAL_SYNC, wal_path(db->wal), 0,
                     "memtable %" PRIu64 " frozen", ev.memtable_id);
     if (rc == LSM_OK) {
+        recorded = true;
         /* It also records what the frozen memtable's WAL holds (synced
          * just above), so that recovery can tell it whole. */
         manifest_record rec = {.kind = MANIFEST_NEW_MEMTABLE,
@@ -128,6 +131,12 @@ out:
     if (rc != LSM_OK)
         lsm_error_wrap(rc, "freezing memtable %" PRIu64 " failed",
                        ev.memtable_id);
+    /* The manifest may already say the old WAL ends here, and recovery
+     * reads no further: a write appended to it now would be acknowledged
+     * and then lost. So no write may follow until the database is
+     * reopened (the first latched error wins; a writer may latch it too). */
+    if (rc != LSM_OK && recorded)
+        db_latch_error(db, rc);
     if (fresh_wal) {
         char path[DB_PATH_BYTES];
         wal_close(fresh_wal);

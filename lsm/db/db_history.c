@@ -152,7 +152,7 @@ int lsm_key_history(lsm_db *db, const void *key, size_t nkey,
     version *v = db_ref_current(db);
     history_list l = {0};
     rc = history_from_version(v, key, nkey, read_seq, &l);
-    version_unref(v);
+    db_pins_release_version(db, v); /* may be a kept SST's last reader */
     if (rc != LSM_OK) {
         lsm_key_history_free(l.items, l.n);
         return rc;

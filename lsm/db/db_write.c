@@ -137,7 +137,7 @@ static int db_write_locked(lsm_db *db, lsm_batch *b)
     apply_ctx a = {.db = db, .mem = v->mem};
     rc = wal_decode_record(payload, n, db_apply_entry, &a);
     bool full = memtable_size_bytes(v->mem) >= db->opt.target_sst_size;
-    version_unref(v);
+    db_pins_release_version(db, v); /* may be a kept SST's last reader */
     if (rc != LSM_OK) {
         /* The memtable may hold part of the batch: it must never reach an
          * SST. Reopening replays the whole record from the WAL. */

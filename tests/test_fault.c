@@ -651,6 +651,25 @@ static void test_latched_flush_sync_after_put(void **state)
     free(dir);
 }
 
+/* Opens a database in dir through a new fault env (*fe, freed by the
+ * caller) with one memtable that only an explicit flush or close ends
+ * (target_sst_size 1 MiB), and puts op_numbered(0..n_puts-1), recording
+ * them in *acked. */
+static lsm_db *open_one_memtable(const char *dir, lsm_sched sched, int sync,
+                                 int n_puts, fault_env **fe, model *acked)
+{
+    assert_int_equal(fault_env_new(env_posix(), fe), LSM_OK);
+    lsm_options opt;
+    tiny_options(&opt, sched, sync);
+    opt.target_sst_size = 1u << 20;
+    lsm_db *db;
+    assert_int_equal(db_open_env(dir, &opt, fault_env_env(*fe), &db), LSM_OK);
+    memset(acked, 0, sizeof *acked);
+    for (int i = 0; i < n_puts; i++)
+        assert_int_equal(put_numbered(db, i, acked), LSM_OK);
+    return db;
+}
+
 /* lsm_flush's own SST sync fails: it reports the error and latches it. */
 static void test_latched_explicit_flush(void **state)
 {
@@ -659,15 +678,8 @@ static void test_latched_explicit_flush(void **state)
     snprintf(what, sizeof what, "%s (%s)", __func__, sched_name(sched));
     char *dir = test_mkdtemp();
     fault_env *fe;
-    assert_int_equal(fault_env_new(env_posix(), &fe), LSM_OK);
-    lsm_options opt;
-    tiny_options(&opt, sched, 0);
-    opt.target_sst_size = 1u << 20; /* no flush but the explicit one */
-    lsm_db *db;
-    assert_int_equal(db_open_env(dir, &opt, fault_env_env(fe), &db), LSM_OK);
-    model acked = {0};
-    for (int i = 0; i < 30; i++)
-        assert_int_equal(put_numbered(db, i, &acked), LSM_OK);
+    model acked;
+    lsm_db *db = open_one_memtable(dir, sched, 0, 30, &fe, &acked);
     fault_env_fail_nth_path(fe, FAULT_SYNC, 1, ".sst");
     expect_rc(what, "the failing lsm_flush", lsm_flush(db), LSM_EIO);
     assert_int_equal(fault_env_fired(fe), 1);
@@ -845,15 +857,8 @@ static void test_close_wal_sync_fails(void **state)
     snprintf(what, sizeof what, "%s (%s)", __func__, sched_name(sched));
     char *dir = test_mkdtemp();
     fault_env *fe;
-    assert_int_equal(fault_env_new(env_posix(), &fe), LSM_OK);
-    lsm_options opt;
-    tiny_options(&opt, sched, 0);
-    opt.target_sst_size = 1u << 20; /* one memtable: close syncs its log */
-    lsm_db *db;
-    assert_int_equal(db_open_env(dir, &opt, fault_env_env(fe), &db), LSM_OK);
-    model acked = {0};
-    for (int i = 0; i < 30; i++)
-        assert_int_equal(put_numbered(db, i, &acked), LSM_OK);
+    model acked;
+    lsm_db *db = open_one_memtable(dir, sched, 0, 30, &fe, &acked);
     fault_env_fail_nth_path(fe, FAULT_SYNC, 1, ".wal");
     expect_rc(what, "lsm_close", lsm_close(db), LSM_EIO);
     assert_non_null(strstr(lsm_errmsg(), ".wal"));
@@ -877,15 +882,8 @@ static void test_freeze_fails_after_its_record(void **state)
     snprintf(what, sizeof what, "%s (%s)", __func__, sched_name(sched));
     char *dir = test_mkdtemp();
     fault_env *fe;
-    assert_int_equal(fault_env_new(env_posix(), &fe), LSM_OK);
-    lsm_options opt;
-    tiny_options(&opt, sched, 0);
-    opt.target_sst_size = 1u << 20; /* no freeze but lsm_flush's */
-    lsm_db *db;
-    assert_int_equal(db_open_env(dir, &opt, fault_env_env(fe), &db), LSM_OK);
-    model acked = {0};
-    for (int i = 0; i < 20; i++)
-        assert_int_equal(put_numbered(db, i, &acked), LSM_OK);
+    model acked;
+    lsm_db *db = open_one_memtable(dir, sched, 0, 20, &fe, &acked);
     fault_env_fail_nth_path(fe, FAULT_CREATE, 1, ".wal");
     expect_rc(what, "the failing lsm_flush", lsm_flush(db), LSM_EIO);
     assert_int_equal(fault_env_fired(fe), 1);
@@ -915,15 +913,8 @@ static void test_latched_wal_failure(void **state)
              fault_kind_name(wf->kind), sched_name(wf->sched), wf->sync);
     char *dir = test_mkdtemp();
     fault_env *fe;
-    assert_int_equal(fault_env_new(env_posix(), &fe), LSM_OK);
-    lsm_options opt;
-    tiny_options(&opt, wf->sched, wf->sync);
-    opt.target_sst_size = 1u << 20; /* no freeze: only puts touch the WAL */
-    lsm_db *db;
-    assert_int_equal(db_open_env(dir, &opt, fault_env_env(fe), &db), LSM_OK);
-    model acked = {0};
-    for (int i = 0; i < 20; i++)
-        assert_int_equal(put_numbered(db, i, &acked), LSM_OK);
+    model acked;
+    lsm_db *db = open_one_memtable(dir, wf->sched, wf->sync, 20, &fe, &acked);
     fault_env_fail_nth_path(fe, wf->kind, 3, ".wal");
     assert_int_equal(put_numbered(db, 20, &acked), LSM_OK);
     assert_int_equal(put_numbered(db, 21, &acked), LSM_OK);

@@ -433,30 +433,28 @@ static void test_untouched_wals_recover(void **state)
     expect_wal_db(dir);
 }
 
-static void test_frozen_wal_deleted(void **state)
+/* Builds make_wal_db's database, deletes the WAL of memtable ids[which]
+ * (a frozen one), and expects open to refuse, saying it is missing. */
+static void delete_wal_expect_missing(const char *dir, size_t which)
 {
-    const char *dir = *state;
     uint64_t ids[3];
     char name[32];
     make_wal_db(dir, ids);
-    char *path = wal_file(dir, ids[1], name, sizeof name);
+    char *path = wal_file(dir, ids[which], name, sizeof name);
     assert_int_equal(unlink(path), 0);
     expect_corrupt_open(dir, name);
     expect_reason("is missing");
     free(path);
 }
 
+static void test_frozen_wal_deleted(void **state)
+{
+    delete_wal_expect_missing(*state, 1);
+}
+
 static void test_oldest_frozen_wal_deleted(void **state)
 {
-    const char *dir = *state;
-    uint64_t ids[3];
-    char name[32];
-    make_wal_db(dir, ids);
-    char *path = wal_file(dir, ids[0], name, sizeof name);
-    assert_int_equal(unlink(path), 0);
-    expect_corrupt_open(dir, name);
-    expect_reason("is missing");
-    free(path);
+    delete_wal_expect_missing(*state, 0);
 }
 
 /* Builds make_wal_db's database, copies the WAL of memtable ids[from]

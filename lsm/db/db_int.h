@@ -28,6 +28,9 @@
  *   state_mu    guards the fields marked [state] below. Held only to read or
  *               swap them, never during I/O, so readers never wait for a
  *               flush or a compaction.
+ *   snap_mu     guards the list of live read points (snapshots and
+ *               transactions; db_snap.c). A leaf: nothing is taken while
+ *               it is held, and it may be taken under any of the above.
  *
  * Readers (get, scan, state) take state_mu just long enough to reference the
  * current version, then read without any lock.
@@ -204,6 +207,31 @@ struct lsm_db {
      * sleep, so a test can change the tree at exactly that moment. */
     void (*compaction_idle_hook)(lsm_db *db, void *ctx);
     void *compaction_idle_ctx; /* [state] */
+
+    /* Live read points (db_snap.c): snapshots and transactions, in a list
+     * ordered by seq, oldest first. A read point takes visible_seq and
+     * joins the list in one snap_mu hold, and visible_seq only grows, so
+     * appending keeps the order and a flush or compaction that reads the
+     * watermark (db_watermark) under snap_mu can never miss a read point
+     * older than the one it saw. */
+    pthread_mutex_t snap_mu;
+    lsm_snapshot *oldest_snap; /* [snap] */
+    lsm_snapshot *newest_snap; /* [snap] */
+    size_t n_snaps;            /* [snap] snapshots, transactions excluded */
+    size_t n_txns;             /* [snap] open transactions */
+    uint64_t next_snap_id;     /* [snap] */
+};
+
+/* A read point (db_snap.c): a snapshot, or the snapshot inside a
+ * transaction (lsm_txn embeds one). Linked into db's list while live. */
+struct lsm_snapshot {
+    lsm_db *db;
+    uint64_t id;             /* lsm_snapshot_id / lsm_txn_id */
+    uint64_t seq;            /* reads see writes with seq <= this */
+    bool is_txn;             /* embedded in an lsm_txn */
+    lsm_isolation isolation; /* is_txn only */
+    lsm_snapshot *older;     /* [snap] */
+    lsm_snapshot *newer;     /* [snap] */
 };
 
 /* An SST an iterator opened, and where it was then (lsm_pinned_sst). */
@@ -441,6 +469,30 @@ int db_open_env(const char *dir, const lsm_options *opt, env *e, lsm_db **out);
 /* Returns the latched background error (recording its message on this
  * thread), or LSM_OK (db.c). */
 int db_check_bg_error(lsm_db *db);
+
+/* --- read points and the watermark (db_snap.c) --- */
+
+/* No watermark: every version but the newest of each key may go. */
+#define DB_NO_WATERMARK UINT64_MAX
+
+/* Gives s (zeroed by the caller but for is_txn and isolation) its id and
+ * the read point visible now, and links it in db's list. Never fails. */
+void db_snap_register(lsm_db *db, lsm_snapshot *s);
+/* Unlinks s from its db's list. */
+void db_snap_unregister(lsm_snapshot *s);
+/* The oldest live read point's seq, or DB_NO_WATERMARK when none. A flush
+ * or compaction reads it once, before it reads its inputs: read points
+ * taken later are at or above it. */
+uint64_t db_watermark(lsm_db *db);
+/* lsm_state_get's part: visible_seq, the read points and the watermark. */
+int db_snap_fill_state(lsm_db *db, lsm_state *st);
+/* At close: LSM_OK when no snapshot or transaction is live, else
+ * LSM_EBUSY with a message naming them. */
+int db_snap_check_none_open(lsm_db *db);
+
+/* The read point of a public read: snap's seq (LSM_EINVAL when snap
+ * belongs to another handle), or visible_seq for snap NULL (db_iter.c). */
+int db_read_seq_of(lsm_db *db, const lsm_snapshot *snap, uint64_t *seq);
 
 /* --- per-level stats (db_level_stats.c) --- */
 

@@ -156,8 +156,9 @@ static int get_from_version(version *v, uint64_t read_seq, const uint8_t *key,
 
 /* lsm_get; with trace not NULL (lsm_get_explain), also the trace of the
  * get in *trace on LSM_OK and LSM_NOTFOUND. */
-static int db_iter_get(lsm_db *db, const void *key, size_t nkey, void **value,
-                       size_t *nvalue, lsm_read_trace **trace)
+static int db_iter_get(lsm_db *db, const lsm_snapshot *snap, const void *key,
+                       size_t nkey, void **value, size_t *nvalue,
+                       lsm_read_trace **trace)
 {
     lsm_error_clear();
     if (!db || !value || !nvalue)
@@ -168,12 +169,14 @@ static int db_iter_get(lsm_db *db, const void *key, size_t nkey, void **value,
     int rc = key_check(key, nkey);
     if (rc != LSM_OK)
         return rc;
-    COUNTER_ADD(&db->ctrs, gets, 1);
     /* As a scan does: the sequence number first, then the version. A batch
      * being applied has entries above visible_seq, so a get sees all of it
-     * or none. */
-    uint64_t read_seq =
-        atomic_load_explicit(&db->visible_seq, memory_order_acquire);
+     * or none. A snapshot's versions are kept by the watermark. */
+    uint64_t read_seq;
+    rc = db_read_seq_of(db, snap, &read_seq);
+    if (rc != LSM_OK)
+        return rc;
+    COUNTER_ADD(&db->ctrs, gets, 1);
     version *v = db_ref_current(db);
     read_trace *tr = NULL;
     if (trace && !(tr = read_trace_new(v)))
@@ -191,7 +194,13 @@ static int db_iter_get(lsm_db *db, const void *key, size_t nkey, void **value,
 int lsm_get(lsm_db *db, const void *key, size_t nkey, void **value,
             size_t *nvalue)
 {
-    return db_iter_get(db, key, nkey, value, nvalue, NULL);
+    return db_iter_get(db, NULL, key, nkey, value, nvalue, NULL);
+}
+
+int lsm_get_at(lsm_db *db, const lsm_snapshot *snap, const void *key,
+               size_t nkey, void **value, size_t *nvalue)
+{
+    return db_iter_get(db, snap, key, nkey, value, nvalue, NULL);
 }
 
 int lsm_get_explain(lsm_db *db, const void *key, size_t nkey, void **value,
@@ -203,7 +212,7 @@ int lsm_get_explain(lsm_db *db, const void *key, size_t nkey, void **value,
                                      "the trace");
     }
     *trace = NULL;
-    return db_iter_get(db, key, nkey, value, nvalue, trace);
+    return db_iter_get(db, NULL, key, nkey, value, nvalue, trace);
 }
 
 /* --- choosing the sources of a scan -------------------------------------- */
@@ -587,8 +596,9 @@ static int check_bound(const lsm_bound *b, const char *which)
 
 /* lsm_scan, and with explain lsm_scan_explain (the iterator keeps a
  * trace). */
-static int db_iter_scan(lsm_db *db, const lsm_bound *lo, const lsm_bound *hi,
-                        bool explain, lsm_iter **out)
+static int db_iter_scan(lsm_db *db, const lsm_snapshot *snap,
+                        const lsm_bound *lo, const lsm_bound *hi, bool explain,
+                        lsm_iter **out)
 {
     static const lsm_bound unbounded = {.kind = LSM_BOUND_UNBOUNDED};
     lsm_error_clear();
@@ -601,6 +611,11 @@ static int db_iter_scan(lsm_db *db, const lsm_bound *lo, const lsm_bound *hi,
     int rc = check_bound(lo, "lower");
     if (rc == LSM_OK)
         rc = check_bound(hi, "upper");
+    uint64_t read_seq = 0;
+    /* The sequence number first, then the version: every write up to
+     * read_seq was in a memtable (or SST) before the version was taken. */
+    if (rc == LSM_OK)
+        rc = db_read_seq_of(db, snap, &read_seq);
     if (rc != LSM_OK)
         return rc;
 
@@ -608,9 +623,7 @@ static int db_iter_scan(lsm_db *db, const lsm_bound *lo, const lsm_bound *hi,
     if (!it)
         return lsm_error(LSM_ENOMEM, "out of memory starting a scan");
     it->db = db;
-    /* The sequence number first, then the version: every write up to
-     * read_seq was in a memtable (or SST) before the version was taken. */
-    it->read_seq = atomic_load_explicit(&db->visible_seq, memory_order_acquire);
+    it->read_seq = read_seq;
     /* The sources take their own references: the iterator keeps only
      * them alive, not the whole version (db_pins.c). */
     version *v = db_ref_current(db);
@@ -644,13 +657,19 @@ static int db_iter_scan(lsm_db *db, const lsm_bound *lo, const lsm_bound *hi,
 int lsm_scan(lsm_db *db, const lsm_bound *lo, const lsm_bound *hi,
              lsm_iter **out)
 {
-    return db_iter_scan(db, lo, hi, false, out);
+    return db_iter_scan(db, NULL, lo, hi, false, out);
+}
+
+int lsm_scan_at(lsm_db *db, const lsm_snapshot *snap, const lsm_bound *lo,
+                const lsm_bound *hi, lsm_iter **out)
+{
+    return db_iter_scan(db, snap, lo, hi, false, out);
 }
 
 int lsm_scan_explain(lsm_db *db, const lsm_bound *lo, const lsm_bound *hi,
                      lsm_iter **out)
 {
-    return db_iter_scan(db, lo, hi, true, out);
+    return db_iter_scan(db, NULL, lo, hi, true, out);
 }
 
 int lsm_iter_trace(const lsm_iter *it, lsm_read_trace **out)

@@ -603,6 +603,7 @@ static int db_alloc(const char *dir, const lsm_options *opt, env *e,
     pthread_condattr_destroy(&cv_attr);
     pthread_mutex_init(&db->state_mu, NULL);
     pthread_cond_init(&db->state_cv, NULL);
+    pthread_mutex_init(&db->snap_mu, NULL);
     db->next_iter_id = 1;
     atomic_init(&db->n_kept, 0);
     *out = db;
@@ -627,6 +628,7 @@ static void db_free(lsm_db *db)
     pthread_cond_destroy(&db->sync_cv);
     pthread_mutex_destroy(&db->state_mu);
     pthread_cond_destroy(&db->state_cv);
+    pthread_mutex_destroy(&db->snap_mu);
     free(db->dir);
     free(db);
 }
@@ -906,6 +908,9 @@ int lsm_close(lsm_db *db)
         return lsm_error(LSM_EBUSY,
                          "%s; close them before closing the database",
                          open_iters);
+    int busy = db_snap_check_none_open(db);
+    if (busy != LSM_OK)
+        return busy;
     db_stop_threads(db);
     /* A latched error means the tree may be behind the memtables; still
      * try to keep them (in their logs, or by a flush without the WAL), so

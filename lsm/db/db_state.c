@@ -85,6 +85,13 @@ static void db_state_counters_copy(counters *c, lsm_counters *out)
     COPY(sst_probes);
     COPY(write_stalls);
     COPY(stall_micros);
+    COPY(txn_commits);
+    COPY(txn_aborts);
+    COPY(txn_conflicts_write);
+    COPY(txn_conflicts_read);
+    COPY(txn_conflicts_range);
+    COPY(versions_dropped);
+    COPY(versions_kept);
 #undef COPY
 }
 
@@ -200,6 +207,8 @@ int lsm_state_get(lsm_db *db, lsm_state **out)
         rc = db_pins_mark_in_tree(v, st);
     if (rc == LSM_OK)
         amplification_fill(v, &st->counters, &st->amplification);
+    if (rc == LSM_OK)
+        rc = db_snap_fill_state(db, st);
     /* Never sweeps (db_pins_release_version): this may run inside an event
      * callback, which a deletion event must not re-enter. */
     version_unref(v);
@@ -242,6 +251,7 @@ void lsm_state_free(lsm_state *st)
         }
     free(st->iters);
     free(st->pinned_only);
+    free(st->read_points);
     free(st);
 }
 

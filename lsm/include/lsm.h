@@ -65,13 +65,16 @@ const char *lsm_version(void);
 /* Return codes. Zero is success; every error is a small positive number. */
 enum {
     LSM_OK = 0,
-    LSM_NOTFOUND = 1, /* lsm_get: the key has no live value */
-    LSM_EINVAL = 2,   /* a bad argument: empty or over-long key, bad option */
-    LSM_EIO = 3,      /* the operating system refused a file operation */
-    LSM_ECORRUPT = 4, /* a file on disk failed a checksum or format check */
-    LSM_ENOMEM = 5,   /* out of memory */
-    LSM_EBUSY = 6,    /* in use: open iterators at close, a locked database */
-    LSM_EINTERNAL = 7 /* an engine invariant broke; a bug worth reporting */
+    LSM_NOTFOUND = 1,  /* lsm_get: the key has no live value */
+    LSM_EINVAL = 2,    /* a bad argument: empty or over-long key, bad option */
+    LSM_EIO = 3,       /* the operating system refused a file operation */
+    LSM_ECORRUPT = 4,  /* a file on disk failed a checksum or format check */
+    LSM_ENOMEM = 5,    /* out of memory */
+    LSM_EBUSY = 6,     /* in use: open iterators, snapshots or transactions
+                          at close, a locked database */
+    LSM_EINTERNAL = 7, /* an engine invariant broke; a bug worth reporting */
+    LSM_ECONFLICT = 8  /* lsm_txn_commit: another commit came first; the
+                          transaction wrote nothing */
 };
 
 #define LSM_MAX_KEY_BYTES 65535u
@@ -381,14 +384,16 @@ int lsm_open(const char *dir, const lsm_options *opt, lsm_db **out);
  * memtable is flushed to L0 first. NULL-safe. Every iterator must be closed
  * first: with iterators open it returns LSM_EBUSY, lsm_errmsg() names
  * them ("2 iterator(s) still open (ids 1, 3); ..."), and the handle stays
- * open. Files kept only for iterators are gone by then
+ * open. Snapshots and transactions too: with any live, it returns
+ * LSM_EBUSY naming them ("1 snapshot(s) still live (ids 2)"). Files kept
+ * only for iterators are gone by then
  * (LSM_EVENT_SST_DELETED when each closed); any left (their last reader
  * was lsm_state_get) are deleted here. On an I/O error the handle is
  * still freed and the error returned.
- * Returns LSM_OK (also for NULL); LSM_EBUSY (iterators still open; the
- * handle stays open); LSM_EIO (syncing the log, or without the WAL the
- * final flush, failed); without the WAL, whatever that flush and the
- * compactions it runs can return (LSM_ECORRUPT, LSM_ENOMEM,
+ * Returns LSM_OK (also for NULL); LSM_EBUSY (iterators, snapshots or
+ * transactions still open; the handle stays open); LSM_EIO (syncing the log, or
+ * without the WAL the final flush, failed); without the WAL, whatever that
+ * flush and the compactions it runs can return (LSM_ECORRUPT, LSM_ENOMEM,
  * LSM_EINTERNAL); or a latched error. On every code but LSM_EBUSY the
  * handle is freed. */
 int lsm_close(lsm_db *db);
@@ -650,6 +655,145 @@ void lsm_batch_clear(lsm_batch *b);
  * Returns the codes lsm_put returns (LSM_EINVAL also for a NULL batch). */
 int lsm_write(lsm_db *db, lsm_batch *b);
 
+/* --- Snapshots (the book's week 3) ---------------------------------------
+ *
+ * Every write has a sequence number (seq), and the engine keeps versions:
+ * a snapshot is a read point, the seq of the newest write visible when it
+ * was taken. Reads at a snapshot see exactly the writes with seq <= its
+ * seq, across flushes and compactions, until it is released.
+ *
+ * The watermark is the oldest read point in use: the seq of the oldest
+ * live snapshot or open transaction. Flushes and compactions keep every
+ * version of a key above the watermark plus the newest at or below it,
+ * and drop the rest (a tombstone at or below the watermark is dropped only
+ * where nothing older lies below the output, as without snapshots). With
+ * no snapshot and no transaction there is no watermark: only the newest
+ * version of each key is kept, as always.
+ */
+typedef struct lsm_snapshot lsm_snapshot;
+
+/* Takes a snapshot of the database as it is now into *out; the caller
+ * releases it with lsm_snapshot_release, before lsm_close. Never reads a
+ * file. Returns LSM_OK; LSM_EINVAL (db or out NULL); LSM_ENOMEM (*out is
+ * then NULL). */
+int lsm_snapshot_take(lsm_db *db, lsm_snapshot **out);
+/* Releases s: the watermark may move up, so the next compactions may drop
+ * versions only s needed. NULL-safe. */
+void lsm_snapshot_release(lsm_snapshot *s);
+/* The snapshot's read point: reads see writes with seq <= this. */
+uint64_t lsm_snapshot_seq(const lsm_snapshot *s);
+/* 1 for the first snapshot taken on the handle, then 2, ... (a
+ * transaction's snapshot counts too: lsm_txn_id is its number). */
+uint64_t lsm_snapshot_id(const lsm_snapshot *s);
+
+/* lsm_get and lsm_scan at a snapshot (snap NULL: now, as lsm_get and
+ * lsm_scan). The same codes, LSM_EINVAL also for a snapshot of another
+ * handle. An iterator opened at a snapshot may outlive it. */
+int lsm_get_at(lsm_db *db, const lsm_snapshot *snap, const void *key,
+               size_t nkey, void **value, size_t *nvalue);
+int lsm_scan_at(lsm_db *db, const lsm_snapshot *snap, const lsm_bound *lo,
+                const lsm_bound *hi, lsm_iter **out);
+
+/* --- Transactions (optimistic, the book's week 3) -------------------------
+ *
+ * A transaction reads the database at its snapshot, taken at begin, plus
+ * its own writes (read-your-writes, in gets and scans), and buffers its
+ * writes in memory. lsm_txn_commit checks for conflicts and writes all of
+ * them as one atomic batch (one WAL record: after a crash, all of it or
+ * none; durable by the rules of lsm_write), or writes nothing.
+ *
+ * The checks, made under the write lock so no write slips in between:
+ *   LSM_ISOLATION_SNAPSHOT: first committer wins. A key the transaction
+ *     writes that anyone wrote (committed) after it began is a conflict
+ *     (LSM_CONFLICT_WRITE). Write skew is allowed.
+ *   LSM_ISOLATION_SERIALIZABLE: those checks, plus every key it read with
+ *     lsm_txn_get (found or not: LSM_CONFLICT_READ) and every key range it
+ *     scanned with lsm_txn_scan (the whole range asked for, even if the
+ *     iteration stopped early: LSM_CONFLICT_RANGE), against every write
+ *     committed after it began. Ranges are tracked, not only the keys a
+ *     scan returned, so a key inserted into a scanned range (a phantom)
+ *     is a conflict too: the mini-lsm book's version records returned
+ *     keys and lets phantoms through.
+ * "Written after it began" means a version with a seq above the
+ * transaction's read point, by a transaction or by plain lsm_put,
+ * lsm_delete or lsm_write: the check reads the tree itself (only the
+ * memtables and SSTs holding such seqs), so plain writes conflict too.
+ *
+ * A transaction is used by one thread at a time. Its snapshot holds the
+ * watermark down until it ends.
+ */
+typedef struct lsm_txn lsm_txn;
+
+typedef enum lsm_isolation {
+    LSM_ISOLATION_SNAPSHOT = 0,
+    LSM_ISOLATION_SERIALIZABLE = 1
+} lsm_isolation;
+
+/* Begins a transaction at iso into *out, ended by lsm_txn_commit or
+ * lsm_txn_abort (which free it), before lsm_close. Returns LSM_OK;
+ * LSM_EINVAL (db or out NULL, an unknown isolation level); LSM_ENOMEM. */
+int lsm_txn_begin(lsm_db *db, lsm_isolation iso, lsm_txn **out);
+/* Its number (as lsm_snapshot_id), read point and isolation level. */
+uint64_t lsm_txn_id(const lsm_txn *t);
+uint64_t lsm_txn_read_seq(const lsm_txn *t);
+lsm_isolation lsm_txn_isolation(const lsm_txn *t);
+
+/* lsm_get inside t: its own latest write of key if any, else the database
+ * at its snapshot. Under SERIALIZABLE the key is recorded as read. Same
+ * codes as lsm_get (LSM_EINVAL also for t NULL). */
+int lsm_txn_get(lsm_txn *t, const void *key, size_t nkey, void **value,
+                size_t *nvalue);
+/* Buffer a put or a delete in t (copied, checked as lsm_put checks them;
+ * a later write of the same key replaces an earlier one). Nothing reaches
+ * the database before commit. Returns LSM_OK, LSM_EINVAL (t NULL, a bad
+ * key or value, or the writes would outgrow one log record) or
+ * LSM_ENOMEM; on error t is unchanged. */
+int lsm_txn_put(lsm_txn *t, const void *key, size_t nkey, const void *value,
+                size_t nvalue);
+int lsm_txn_delete(lsm_txn *t, const void *key, size_t nkey);
+/* lsm_scan inside t: the database at t's snapshot merged in key order with
+ * t's own writes (a buffered delete hides a key, a buffered put adds or
+ * replaces one), as the writes were when the scan opened. Under
+ * SERIALIZABLE the range [lo, hi] is recorded as read. The iterator is an
+ * ordinary lsm_iter (lsm_iter_next, lsm_iter_close); it may outlive t.
+ * Same codes as lsm_scan. */
+int lsm_txn_scan(lsm_txn *t, const lsm_bound *lo, const lsm_bound *hi,
+                 lsm_iter **out);
+
+/* Why a commit was refused. */
+typedef enum lsm_conflict_kind {
+    LSM_CONFLICT_NONE = 0,
+    LSM_CONFLICT_WRITE = 1, /* a key it writes was written after it began */
+    LSM_CONFLICT_READ = 2,  /* SERIALIZABLE: a key it read was written */
+    LSM_CONFLICT_RANGE = 3  /* SERIALIZABLE: a key was written in a range it
+                               scanned (a phantom) */
+} lsm_conflict_kind;
+
+/* What lsm_txn_commit did. */
+typedef struct lsm_commit_info {
+    /* LSM_OK: the seq of its last write (the commit point; its writes have
+     * the seqs up to it), or its read point when it wrote nothing. */
+    uint64_t commit_seq;
+    /* LSM_ECONFLICT: why, the key (malloc'd, freed with lsm_free; NULL
+     * otherwise), and the seq of the write it conflicts with (the newest
+     * version of key, committed after the transaction began). */
+    lsm_conflict_kind conflict;
+    void *key;
+    size_t nkey;
+    uint64_t conflict_seq;
+} lsm_commit_info;
+
+/* Validates and commits t, then frees it, whatever the outcome. info may
+ * be NULL. A transaction that wrote nothing commits without checks (its
+ * reads were a consistent snapshot).
+ * Returns LSM_OK (committed: durable as lsm_write is); LSM_ECONFLICT
+ * (nothing written; info says why); LSM_EINVAL (t NULL); LSM_ENOMEM; or
+ * the codes lsm_write returns (LSM_EIO, a latched error: the transaction
+ * may then be in the WAL or not, as for a failed lsm_write). */
+int lsm_txn_commit(lsm_txn *t, lsm_commit_info *info);
+/* Ends t writing nothing, and frees it. NULL-safe. */
+void lsm_txn_abort(lsm_txn *t);
+
 /* --- The manifest --------------------------------------------------------- */
 
 typedef enum lsm_manifest_kind {
@@ -803,6 +947,14 @@ typedef struct lsm_iter_info {
                              key; owned by the lsm_state */
 } lsm_iter_info;
 
+/* A live snapshot, or an open transaction's snapshot. */
+typedef struct lsm_read_point {
+    uint64_t id;  /* lsm_snapshot_id or lsm_txn_id */
+    uint64_t seq; /* its read point */
+    int is_txn;   /* 1: an open transaction (its isolation below) */
+    lsm_isolation isolation;
+} lsm_read_point;
+
 /* Cumulative counters since open. */
 typedef struct lsm_counters {
     uint64_t puts, deletes, gets, scans;
@@ -820,6 +972,15 @@ typedef struct lsm_counters {
     uint64_t sst_probes;       /* SSTs a get searched after the filters */
     uint64_t write_stalls;     /* writes that waited for background work */
     uint64_t stall_micros;     /* total time they waited */
+    /* Transactions: commits (read-only ones too), lsm_txn_abort calls,
+     * and commits refused, by lsm_conflict_kind. */
+    uint64_t txn_commits, txn_aborts;
+    uint64_t txn_conflicts_write, txn_conflicts_read, txn_conflicts_range;
+    /* Versions flushes and compactions dropped because a newer version at
+     * or below the watermark shadows them (with no watermark: every
+     * shadowed version, as always), and shadowed versions they kept
+     * because they lie above the watermark (a snapshot may read them). */
+    uint64_t versions_dropped, versions_kept;
 } lsm_counters;
 
 /* Amplification figures, maintained as the tree changes (no scanning).
@@ -865,6 +1026,15 @@ typedef struct lsm_state {
      * when the last one closes. Ascending; owned by the lsm_state. */
     size_t n_pinned_only;
     uint64_t *pinned_only;
+    /* The newest seq visible to a read starting now. */
+    uint64_t visible_seq;
+    /* Live read points, oldest first: snapshots and open transactions
+     * (owned by the lsm_state). has_watermark is 0 when there are none;
+     * else watermark is the oldest one's seq. */
+    size_t n_read_points;
+    lsm_read_point *read_points;
+    int has_watermark;
+    uint64_t watermark;
 } lsm_state;
 
 /* Takes the snapshot. *out is freed by the caller with lsm_state_free.

@@ -25,6 +25,10 @@ typedef struct counters {
     _Atomic uint64_t bloom_negatives;
     _Atomic uint64_t sst_probes;
     _Atomic uint64_t write_stalls, stall_micros;
+    _Atomic uint64_t txn_commits, txn_aborts;
+    _Atomic uint64_t txn_conflicts_write, txn_conflicts_read,
+        txn_conflicts_range;
+    _Atomic uint64_t versions_dropped, versions_kept;
 } counters;
 
 /* Adds n to a counter; a NULL counters struct is allowed (tests). */

@@ -29,6 +29,7 @@
 #include "testutil.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 
@@ -503,13 +504,26 @@ typedef struct shared {
     atomic_int started; /* writes begun: none at or past it is visible */
     atomic_int done;    /* writes returned: all below it are visible */
     atomic_bool stop;
+    atomic_int rounds;       /* the reader's rounds so far */
+    atomic_bool reader_done; /* it stopped (a failure): wait no more */
 } shared;
+
+/* Every this many writes the writer waits for the reader to finish a
+ * round, so snapshots are taken all along the writes (and the flushes
+ * and compactions they cause), not only after the writer is done. */
+#define T_WRITES_PER_ROUND 100
 
 static void *writer_main(void *arg)
 {
     shared *sh = arg;
     char k[16], v[16];
     for (int n = 0; n < T_WRITES; n++) {
+        if (n % T_WRITES_PER_ROUND == 0) {
+            int seen = atomic_load(&sh->rounds);
+            while (atomic_load(&sh->rounds) == seen &&
+                   !atomic_load(&sh->reader_done))
+                sched_yield();
+        }
         snprintf(k, sizeof k, "t%02d", n % T_KEYS);
         snprintf(v, sizeof v, "%08d", n);
         atomic_store(&sh->started, n + 1);
@@ -606,7 +620,9 @@ static void test_threads_reader_rereads_snapshots(void **state)
                 if (hs[j].s)
                     ok = reread(sh.db, &hs[j], why, sizeof why);
             rounds++;
+            atomic_store(&sh.rounds, (int)rounds);
         }
+        atomic_store(&sh.reader_done, true);
         pthread_join(w, NULL);
         for (size_t j = 0; ok && j < 4; j++)
             if (hs[j].s)

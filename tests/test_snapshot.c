@@ -508,9 +508,11 @@ typedef struct shared {
     atomic_bool reader_done; /* it stopped (a failure): wait no more */
 } shared;
 
-/* Every this many writes the writer waits for the reader to finish a
- * round, so snapshots are taken all along the writes (and the flushes
- * and compactions they cause), not only after the writer is done. */
+/* The writer and the reader take turns: the reader takes a snapshot and
+ * re-reads the four it holds, then waits for this many writes, while the
+ * writer waits for the reader's next round. So each snapshot lives across
+ * four turns of writes (and the flushes and compactions they cause, which
+ * run on their threads during the reads too). */
 #define T_WRITES_PER_ROUND 100
 
 static void *writer_main(void *arg)
@@ -518,12 +520,12 @@ static void *writer_main(void *arg)
     shared *sh = arg;
     char k[16], v[16];
     for (int n = 0; n < T_WRITES; n++) {
-        if (n % T_WRITES_PER_ROUND == 0) {
-            int seen = atomic_load(&sh->rounds);
-            while (atomic_load(&sh->rounds) == seen &&
-                   !atomic_load(&sh->reader_done))
-                sched_yield();
-        }
+        /* Turn j (writes from j * T_WRITES_PER_ROUND on) follows the
+         * reader's round j + 1. */
+        int turn = n / T_WRITES_PER_ROUND;
+        while (atomic_load(&sh->rounds) <= turn &&
+               !atomic_load(&sh->reader_done))
+            sched_yield();
         snprintf(k, sizeof k, "t%02d", n % T_KEYS);
         snprintf(v, sizeof v, "%08d", n);
         atomic_store(&sh->started, n + 1);
@@ -621,6 +623,10 @@ static void test_threads_reader_rereads_snapshots(void **state)
                     ok = reread(sh.db, &hs[j], why, sizeof why);
             rounds++;
             atomic_store(&sh.rounds, (int)rounds);
+            /* Let the writer do its next writes under these snapshots. */
+            while (atomic_load(&sh.done) < h->lo + T_WRITES_PER_ROUND &&
+                   !atomic_load(&sh.stop))
+                sched_yield();
         }
         atomic_store(&sh.reader_done, true);
         pthread_join(w, NULL);

@@ -6,7 +6,8 @@
  * reader never sees a half-made change.
  *
  * get probes the sources newest first and stops at the first that knows the
- * key (ignoring memtable versions newer than its snapshot sequence number): the
+ * key (ignoring versions newer than its read sequence number, in memtables
+ * and SSTs alike: those keep older versions for snapshots): the
  * mutable memtable, the immutable ones newest first, the L0 SSTs newest first,
  * then each level (at most one SST per level can hold it). An SST whose key
  * range excludes the key is skipped without I/O; sst_get then asks the bloom
@@ -56,19 +57,21 @@ typedef struct get_place {
     uint64_t tier_id; /* a tier's id, else 0 */
 } get_place;
 
-/* Searches one SST whose key range holds key. *decided is set when it knows
- * the key (value or tombstone); rc is then the get's answer. With tr, the
- * step is recorded there. */
-static int get_from_sst(sst *t, const uint8_t *key, size_t nkey, bool *decided,
-                        void **value, size_t *nvalue, read_trace *tr,
-                        get_place at)
+/* Searches one SST whose key range holds key for the newest version
+ * visible at read_seq. *decided is set when it knows the key (value or
+ * tombstone); rc is then the get's answer. An SST whose versions of key are
+ * all newer than read_seq does not decide it, as a memtable does not. With
+ * tr, the step is recorded there. */
+static int get_from_sst(sst *t, uint64_t read_seq, const uint8_t *key,
+                        size_t nkey, bool *decided, void **value,
+                        size_t *nvalue, read_trace *tr, get_place at)
 {
     bool found = false;
     entry e;
     void *owned = NULL;
     sst_get_trace g;
-    int rc = tr ? sst_get_traced(t, key, nkey, &found, &e, &owned, &g)
-                : sst_get(t, key, nkey, &found, &e, &owned);
+    int rc = tr ? sst_get_traced(t, key, nkey, read_seq, &found, &e, &owned, &g)
+                : sst_get(t, key, nkey, read_seq, &found, &e, &owned);
     if (rc != LSM_OK)
         return rc;
     if (tr)
@@ -103,12 +106,13 @@ static bool get_from_memtable(memtable *mt, lsm_read_source source,
 }
 
 /* Searches t if its key range holds key (else, with tr, records the skip). */
-static int get_from_candidate(sst *t, const uint8_t *key, size_t nkey,
-                              bool *decided, void **value, size_t *nvalue,
-                              read_trace *tr, get_place at)
+static int get_from_candidate(sst *t, uint64_t read_seq, const uint8_t *key,
+                              size_t nkey, bool *decided, void **value,
+                              size_t *nvalue, read_trace *tr, get_place at)
 {
     if (sst_key_in_range(t, key, nkey))
-        return get_from_sst(t, key, nkey, decided, value, nvalue, tr, at);
+        return get_from_sst(t, read_seq, key, nkey, decided, value, nvalue, tr,
+                            at);
     if (tr)
         read_trace_add(tr, LSM_SOURCE_SST, sst_id(t), at.level, at.tier_id,
                        LSM_READ_SKIPPED_RANGE);
@@ -133,8 +137,8 @@ static int get_from_version(version *v, uint64_t read_seq, const uint8_t *key,
     int rc = LSM_OK;
     get_place at = {0, 0};
     for (size_t i = 0; i < v->n_l0 && !decided && rc == LSM_OK; i++)
-        rc = get_from_candidate(v->l0[i], key, nkey, &decided, value, nvalue,
-                                tr, at);
+        rc = get_from_candidate(v->l0[i], read_seq, key, nkey, &decided, value,
+                                nvalue, tr, at);
     for (size_t l = 0; l < v->n_levels && !decided && rc == LSM_OK; l++) {
         const sorted_run *lv = &v->levels[l];
         if (lv->n_ssts == 0)
@@ -146,8 +150,8 @@ static int get_from_version(version *v, uint64_t read_seq, const uint8_t *key,
             i--;
         if (tr)
             read_trace_place(v, l, &at.level, &at.tier_id);
-        rc = get_from_candidate(lv->ssts[i], key, nkey, &decided, value, nvalue,
-                                tr, at);
+        rc = get_from_candidate(lv->ssts[i], read_seq, key, nkey, &decided,
+                                value, nvalue, tr, at);
     }
     if (rc == LSM_OK && !decided)
         rc = LSM_NOTFOUND;

@@ -351,11 +351,6 @@ static void get_reads_own_writes_then_snapshot_in(lsm_db *db)
     assert_db_value(db, "b", "db-b");
     assert_db_value(db, "c", "db-c");
     assert_db_value(db, "x", NULL);
-    /* The snapshot holds across a flush and a full compaction. */
-    assert_int_equal(lsm_flush(db), LSM_OK);
-    assert_int_equal(lsm_compact_full(db), LSM_OK);
-    assert_txn_value(t, "a", "db-a");
-    assert_txn_value(t, "d", NULL);
     commit_ok(t);
     assert_db_value(db, "a", "later");
     assert_db_value(db, "b", "t-b2");
@@ -404,6 +399,34 @@ static void scan_merges_own_writes_in(lsm_db *db)
     iter_string(it, buf, sizeof buf);
     lsm_iter_close(it);
     assert_string_equal(buf, "a=1 b=t c=t g=1 h=t ");
+}
+
+/* The transaction's snapshot holds across a flush and a full compaction
+ * (the watermark keeps the versions it reads), in gets and scans. */
+static void reads_across_compaction_in(lsm_db *db)
+{
+    put_s(db, "a", "db-a");
+    put_s(db, "b", "db-b");
+    lsm_txn *t = begin(db, LSM_ISOLATION_SNAPSHOT);
+    put_s(db, "a", "later");
+    del_s(db, "b");
+    put_s(db, "d", "later");
+    txn_put_s(t, "c", "t");
+    assert_int_equal(lsm_flush(db), LSM_OK);
+    assert_int_equal(lsm_compact_full(db), LSM_OK);
+    assert_txn_value(t, "a", "db-a");
+    assert_txn_value(t, "b", "db-b");
+    assert_txn_value(t, "d", NULL);
+    assert_txn_scan(t, NULL, NULL, "a=db-a b=db-b c=t ");
+    commit_ok(t); /* c was written by nobody else */
+    assert_db_value(db, "a", "later");
+    assert_db_value(db, "b", NULL);
+    assert_db_value(db, "c", "t");
+}
+
+static void test_reads_across_compaction(void **state)
+{
+    in_each_mode(*state, reads_across_compaction_in);
 }
 
 static void test_scan_merges_own_writes(void **state)
@@ -714,7 +737,6 @@ static void range_conflict_whole_range_in(lsm_db *db)
     put_s(db, "b", "1");
     put_s(db, "c", "1");
     put_s(db, "d", "1");
-    assert_int_equal(lsm_flush(db), LSM_OK);
     lsm_txn *t = begin(db, LSM_ISOLATION_SERIALIZABLE);
     lsm_iter *it = NULL;
     assert_int_equal(lsm_txn_scan(t, NULL, NULL, &it), LSM_OK);
@@ -730,6 +752,31 @@ static void range_conflict_whole_range_in(lsm_db *db)
 static void test_range_conflict_whole_range(void **state)
 {
     in_each_mode(*state, range_conflict_whole_range_in);
+}
+
+/* A delete after begin, compacted with the older version below it into
+ * the bottom level: the tombstone lies above the watermark (the
+ * transaction's read point), so it stays, and the range conflicts. */
+static void range_conflict_after_compaction_in(lsm_db *db)
+{
+    put_s(db, "b", "1");
+    put_s(db, "d", "1");
+    assert_int_equal(lsm_flush(db), LSM_OK);
+    lsm_txn *t = begin(db, LSM_ISOLATION_SERIALIZABLE);
+    lsm_bound lo = incl("c"), hi = incl("e");
+    assert_txn_scan(t, &lo, &hi, "d=1 ");
+    txn_put_s(t, "x", "t");
+    del_s(db, "d");
+    uint64_t seq = visible_seq(db);
+    assert_int_equal(lsm_flush(db), LSM_OK);
+    assert_int_equal(lsm_compact_full(db), LSM_OK);
+    commit_expect_conflict(t, LSM_CONFLICT_RANGE, "d", seq);
+    assert_db_value(db, "x", NULL);
+}
+
+static void test_range_conflict_after_compaction(void **state)
+{
+    in_each_mode(*state, range_conflict_after_compaction_in);
 }
 
 /* --- the anomalies --------------------------------------------------------
@@ -811,7 +858,7 @@ static void test_anomaly_write_skew(void **state)
 /* Read skew: a transfer commits between a transaction's two reads. Both
  * levels read one snapshot, so the sum stays whole, and a read-only
  * transaction commits. */
-static void anomaly_read_skew_prevented_in(lsm_db *db)
+static void read_skew(lsm_db *db, bool flush)
 {
     for (int iso = 0; iso < 2; iso++) {
         put_s(db, "x", "50");
@@ -822,7 +869,8 @@ static void anomaly_read_skew_prevented_in(lsm_db *db)
         write_int(transfer, "x", read_int(transfer, "x") - 30);
         write_int(transfer, "y", read_int(transfer, "y") + 30);
         commit_ok(transfer);
-        assert_int_equal(lsm_flush(db), LSM_OK);
+        if (flush) /* the snapshot's versions now in an SST */
+            assert_int_equal(lsm_flush(db), LSM_OK);
         int y = read_int(reader, "y");
         assert_int_equal(x + y, 100);
         assert_int_equal(y, 50);
@@ -832,9 +880,24 @@ static void anomaly_read_skew_prevented_in(lsm_db *db)
     }
 }
 
+static void anomaly_read_skew_prevented_in(lsm_db *db)
+{
+    read_skew(db, false);
+}
+
 static void test_anomaly_read_skew_prevented(void **state)
 {
     in_each_mode(*state, anomaly_read_skew_prevented_in);
+}
+
+static void read_skew_across_flush_in(lsm_db *db)
+{
+    read_skew(db, true);
+}
+
+static void test_anomaly_read_skew_prevented_across_flush(void **state)
+{
+    in_each_mode(*state, read_skew_across_flush_in);
 }
 
 /* Phantom: a transaction counts the rows of a range and writes the count;
@@ -1188,6 +1251,7 @@ int main(void)
         T(test_null_and_bad_arguments),
         T(test_ids_read_points_and_close),
         T(test_get_reads_own_writes_then_snapshot),
+        T(test_reads_across_compaction),
         T(test_scan_merges_own_writes),
         T(test_scan_without_writes_is_a_snapshot_scan),
         T(test_read_only_commit),
@@ -1198,9 +1262,11 @@ int main(void)
         T(test_read_conflict_only_serializable),
         T(test_conflict_report_order),
         T(test_range_conflict_whole_range),
+        T(test_range_conflict_after_compaction),
         T(test_anomaly_lost_update_prevented),
         T(test_anomaly_write_skew),
         T(test_anomaly_read_skew_prevented),
+        T(test_anomaly_read_skew_prevented_across_flush),
         T(test_anomaly_phantom),
         T(test_readers_never_see_part_of_a_commit),
         T(test_concurrent_increments_lose_nothing),

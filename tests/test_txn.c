@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1096,6 +1097,7 @@ static void *counter_thread(void *arg)
         int rc = lsm_txn_get(t, "n", 1, &v, &nv);
         int x = rc == LSM_OK ? atoi(v) : 0;
         lsm_free(v);
+        sched_yield(); /* let another thread read the same value */
         char buf[16];
         snprintf(buf, sizeof buf, "%d", x + 1);
         lsm_txn_put(t, "n", 1, buf, strlen(buf));

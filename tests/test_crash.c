@@ -7,24 +7,25 @@
  * (lsm_write) is atomic, all of it or none of it after any crash; recovery
  * yields a prefix of the acknowledged writes that includes every synced one.
  *
- * How: one database directory per scheduling mode lives through many rounds.
- * In each round a forked writer child opens the database (recovering what the
+ * How: one database directory per scheduling mode lives through many rounds. In
+ * each round a forked writer child opens the database (recovering what the
  * previous round left) with tiny options, so memtables freeze and flush every
  * few writes, and runs a deterministic sequence of operations derived from
  * (seed, operation index) alone: puts, deletes, batches of several keys (some
  * repeated, some deletes, some empty values), empty batches, flushes and full
  * compactions. A batch is written with lsm_write, or (CRASH_TXN_PERCENT of
  * them) as a transaction that also reads its own writes and scans, then
- * commits: a commit is one WAL record, so the checks below hold it to the
- * same contract (all of it or none, never lost once acknowledged). Every value names the operation and batch position that wrote
- * it. After each operation returns LSM_OK the child writes the operation's
- * index to a pipe (one write(2) of 8 bytes). The parent kills the child with
- * SIGKILL after a number of acknowledgements chosen per round (0, a few,
- * hundreds), or as soon as the child reports a chosen event (memtable frozen,
- * flush begin/end, compaction begin/end, recovered, or, through the I/O
- * trace, one of the six steps of a MANIFEST rewrite, which the options make
- * happen every few flushes), sometimes with the child blocked inside that
- * event callback so the kill lands exactly there.
+ * commits: a commit is one WAL record, so the checks below hold it to the same
+ * contract (all of it or none, never lost once acknowledged). Every value names
+ * the operation and batch position that wrote it. After each operation returns
+ * LSM_OK the child writes the operation's index to a pipe (one write(2) of 8
+ * bytes). The parent kills the child with SIGKILL after a number of
+ * acknowledgements chosen per round (0, a few, hundreds), or as soon as the
+ * child reports a chosen event (memtable frozen, flush begin/end, compaction
+ * begin/end, recovered, or, through the I/O trace, one of the six steps of a
+ * MANIFEST rewrite, which the options make happen every few flushes), sometimes
+ * with the child blocked inside that event callback so the kill lands exactly
+ * there.
  *
  * Checking: the child acknowledges op j before it starts op j+1, so after the
  * kill (and draining the pipe) A acknowledged ops mean ops k0..k0+A-1 are

@@ -597,17 +597,34 @@ static int check_bound(const lsm_bound *b, const char *which)
     return LSM_OK;
 }
 
+/* Puts newest (NULL: none) in front of a scan's sources, preferred on a
+ * tie: a transaction's own writes carry the read seq itself. Takes both;
+ * NULL when sources is (out of memory). */
+static iter *merge_newest(iter *newest, iter *sources)
+{
+    if (!newest)
+        return sources;
+    if (!sources) {
+        iter_destroy(newest);
+        return NULL;
+    }
+    return two_merge_iter_new(newest, sources);
+}
+
 /* lsm_scan, and with explain lsm_scan_explain (the iterator keeps a
- * trace). */
+ * trace). newest, when not NULL, is merged in as the newest source (a
+ * transaction's own writes: db_iter_scan_with); it is taken over. */
 static int db_iter_scan(lsm_db *db, const lsm_snapshot *snap,
                         const lsm_bound *lo, const lsm_bound *hi, bool explain,
-                        lsm_iter **out)
+                        iter *newest, lsm_iter **out)
 {
     static const lsm_bound unbounded = {.kind = LSM_BOUND_UNBOUNDED};
     lsm_error_clear();
-    if (!db || !out)
+    if (!db || !out) {
+        iter_destroy(newest);
         return lsm_error(LSM_EINVAL, "lsm_scan needs a handle and somewhere "
                                      "to put the iterator");
+    }
     *out = NULL;
     lo = lo ? lo : &unbounded;
     hi = hi ? hi : &unbounded;
@@ -618,11 +635,11 @@ static int db_iter_scan(lsm_db *db, const lsm_snapshot *snap,
     version *v = NULL;
     if (rc == LSM_OK)
         rc = db_read_begin(db, snap, &read_seq, &v);
-    if (rc != LSM_OK)
-        return rc;
-
-    lsm_iter *it = calloc(1, sizeof *it);
+    lsm_iter *it = rc == LSM_OK ? calloc(1, sizeof *it) : NULL;
     if (!it) {
+        iter_destroy(newest);
+        if (rc != LSM_OK)
+            return rc;
         db_pins_release_version(db, v);
         return lsm_error(LSM_ENOMEM, "out of memory starting a scan");
     }
@@ -632,8 +649,11 @@ static int db_iter_scan(lsm_db *db, const lsm_snapshot *snap,
      * them alive, not the whole version (db_pins.c). */
     if (explain && !(it->trace = read_trace_new(v)))
         rc = lsm_error(LSM_ENOMEM, "out of memory for a read trace");
+    if (rc != LSM_OK)
+        iter_destroy(newest);
     if (rc == LSM_OK) {
         it->inner = scan_sources(v, lo, hi, it->trace, &it->pins);
+        it->inner = merge_newest(newest, it->inner);
         if (!it->inner || it->pins.oom)
             rc = lsm_error(LSM_ENOMEM, "out of memory starting a scan");
     }
@@ -660,19 +680,25 @@ static int db_iter_scan(lsm_db *db, const lsm_snapshot *snap,
 int lsm_scan(lsm_db *db, const lsm_bound *lo, const lsm_bound *hi,
              lsm_iter **out)
 {
-    return db_iter_scan(db, NULL, lo, hi, false, out);
+    return db_iter_scan(db, NULL, lo, hi, false, NULL, out);
+}
+
+int db_iter_scan_with(lsm_db *db, const lsm_snapshot *snap, const lsm_bound *lo,
+                      const lsm_bound *hi, iter *newest, lsm_iter **out)
+{
+    return db_iter_scan(db, snap, lo, hi, false, newest, out);
 }
 
 int lsm_scan_at(lsm_db *db, const lsm_snapshot *snap, const lsm_bound *lo,
                 const lsm_bound *hi, lsm_iter **out)
 {
-    return db_iter_scan(db, snap, lo, hi, false, out);
+    return db_iter_scan(db, snap, lo, hi, false, NULL, out);
 }
 
 int lsm_scan_explain(lsm_db *db, const lsm_bound *lo, const lsm_bound *hi,
                      lsm_iter **out)
 {
-    return db_iter_scan(db, NULL, lo, hi, true, out);
+    return db_iter_scan(db, NULL, lo, hi, true, NULL, out);
 }
 
 int lsm_iter_trace(const lsm_iter *it, lsm_read_trace **out)

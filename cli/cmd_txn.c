@@ -264,8 +264,8 @@ int cli_snapshot_arg(cli_session *s, const char *cmd, const cli_arg *arg,
     *out = NULL;
     if (!cli_arg_is_snapshot(arg))
         return cli_fail(s,
-                        "%s: expected @NAME, a snapshot taken with "
-                        "snapshot NAME",
+                        "%s: expected @NAME after the key, NAME a snapshot "
+                        "taken with snapshot NAME",
                         cmd);
     if ((i = lookup(s, cmd, &name, 0)) == SIZE_MAX)
         return LSM_EINVAL;
@@ -433,8 +433,8 @@ int cli_cmd_begin(cli_session *s, const cli_argv *a)
         if (word_matches("serializable", &a->args[2]))
             iso = LSM_ISOLATION_SERIALIZABLE;
         else if (!word_matches("si", &a->args[2]))
-            return cli_fail(s, "begin: unknown isolation level (expected si, "
-                               "snapshot isolation, the default, or "
+            return cli_fail(s, "begin: unknown isolation level (expected si "
+                               "for snapshot isolation, the default, or "
                                "serializable): begin T [si|serializable]");
     }
     if (name_check_new(s, "begin", name) != LSM_OK)

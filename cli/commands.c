@@ -477,14 +477,14 @@ static const cli_command commands[] = {
                    "tier 11 [11] + tier 7 [7, 8]), so a key can be\n"
                    "followed down the tree. Versions written after the\n"
                    "command began are left out, as get leaves them.\n"
-                   "Each shadowed version says what compaction may do\n"
-                   "with it: kept: s1 reads it (a snapshot or\n"
-                   "transaction reads it), kept: above the watermark\n"
-                   "(none reads it, but compaction keeps every version\n"
-                   "above the oldest read point), or compaction may\n"
-                   "drop it (the next compaction that merges it with a\n"
+                   "Each shadowed version says what flushes and\n"
+                   "compactions may do with it: kept: s1 reads it (a\n"
+                   "snapshot or transaction reads it), kept: above the\n"
+                   "watermark (none reads it, but every version above\n"
+                   "the oldest read point is kept), or may be dropped\n"
+                   "(the next flush or compaction that merges it with a\n"
                    "newer version drops it; with no snapshot or\n"
-                   "transaction live, every shadowed version).",
+                   "transaction live, every shadowed version may be).",
         .example = "history 2333",
         .run = cli_cmd_history,
         .advances_epoch = 0,

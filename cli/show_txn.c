@@ -89,7 +89,7 @@ void cli_show_version_fate(cli_buf *b, const cli_read_view *rv, uint64_t seq,
     else if (rv->has_watermark && seq > rv->watermark)
         cli_buf_printf(b, "kept: above the watermark");
     else
-        cli_buf_printf(b, "compaction may drop it");
+        cli_buf_printf(b, "may be dropped");
 }
 
 void cli_show_conflict(cli_buf *b, const lsm_commit_info *info)

@@ -63,7 +63,9 @@ void cli_show_read_points(cli_buf *b, const lsm_state *st,
  *                       seq <= point < newer_seq read this version
  *   "kept: above the watermark"   no read point reads it, but it lies
  *                       above the watermark, and compaction keeps those
- *   "compaction may drop it"      no read point needs it */
+ *   "may be dropped"              no read point needs it: the next flush
+ *                       or compaction that merges it with a newer version
+ *                       drops it */
 void cli_show_version_fate(cli_buf *b, const cli_read_view *rv, uint64_t seq,
                            uint64_t newer_seq);
 

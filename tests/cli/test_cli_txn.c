@@ -92,13 +92,13 @@ static void test_version_fates(void **state)
      * compaction keeps it (the rule is the watermark's, not per point). */
     assert_fate(&rv, 14, 16, "kept: above the watermark");
     /* At or below the watermark and shadowed at or below it too. */
-    assert_fate(&rv, 9, 10, "compaction may drop it");
-    assert_fate(&rv, 9, 12, "compaction may drop it");
+    assert_fate(&rv, 9, 10, "may be dropped");
+    assert_fate(&rv, 9, 12, "may be dropped");
     /* A newer version exactly at the read point shadows it for s1. */
     assert_fate(&rv, 12, 13, "kept: s1 reads it");
     /* No read point: every shadowed version may go. */
-    assert_fate(&none, 9, 10, "compaction may drop it");
-    assert_fate(&none, 900, 1000, "compaction may drop it");
+    assert_fate(&none, 9, 10, "may be dropped");
+    assert_fate(&none, 900, 1000, "may be dropped");
 }
 
 static void test_history_with_fates(void **state)
@@ -123,15 +123,15 @@ static void test_history_with_fates(void **state)
                "it)\n"
                "  seq 11  L1 5.sst    value b\"b\" (shadowed; kept: s1 reads "
                "it)\n"
-               "  seq 7   L1 5.sst    value b\"a\" (shadowed; compaction may "
-               "drop it)\n");
+               "  seq 7   L1 5.sst    value b\"a\" (shadowed; may be "
+               "dropped)\n");
     /* Without read points: no watermark in the header, all may go. */
     cli_buf_reset(&b);
     cli_show_history(&b, "k", 1, v, 2, NULL);
     assert_buf(&b, "history of k: 2 versions, newest first\n"
                    "  seq 33  memtable 3  value b\"d\"  <- get returns this\n"
-                   "  seq 18  L0 2.sst    tombstone (shadowed; compaction "
-                   "may drop it)\n");
+                   "  seq 18  L0 2.sst    tombstone (shadowed; may be "
+                   "dropped)\n");
     cli_buf_free(&b);
 }
 

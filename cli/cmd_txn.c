@@ -510,8 +510,11 @@ static int txn_get(cli_session *s, cli_named_read *e, const cli_arg *key)
     int rc;
 
     rc = lsm_txn_get(e->txn, key->bytes, key->n_bytes, &value, &n_value);
-    if (rc != LSM_OK && rc != LSM_NOTFOUND)
-        return cli_fail_engine(s, "get", rc);
+    if (rc != LSM_OK && rc != LSM_NOTFOUND) {
+        char cmd[READ_NAME_MAX + 8];
+        snprintf(cmd, sizeof cmd, "%s get", e->name);
+        return cli_fail_engine(s, cmd, rc);
+    }
     cli_buf_init(&out);
     cli_append_get_reply(&out, key, rc == LSM_OK, value, n_value);
     lsm_free(value);
@@ -551,17 +554,19 @@ static int txn_write(cli_session *s, cli_named_read *e, const cli_argv *a,
 /* "t1 scan [B E]": its snapshot merged with its own writes. */
 static int txn_scan(cli_session *s, cli_named_read *e, const cli_argv *a)
 {
+    char cmd[READ_NAME_MAX + 8];
     lsm_bound lo, hi;
     lsm_iter *it = NULL;
     int rc;
 
-    if (cli_scan_bounds(s, "scan", a->n_args == 4 ? &a->args[2] : NULL, &lo,
+    snprintf(cmd, sizeof cmd, "%s scan", e->name);
+    if (cli_scan_bounds(s, cmd, a->n_args == 4 ? &a->args[2] : NULL, &lo,
                         &hi) != LSM_OK)
         return LSM_EINVAL;
     rc = lsm_txn_scan(e->txn, &lo, &hi, &it);
     if (rc != LSM_OK)
-        return cli_fail_engine(s, "scan", rc);
-    rc = cli_scan_print(s, "scan", it);
+        return cli_fail_engine(s, cmd, rc);
+    rc = cli_scan_print(s, cmd, it);
     lsm_iter_close(it);
     return rc;
 }

@@ -484,7 +484,10 @@ static const cli_command commands[] = {
                    "the oldest read point is kept), or may be dropped\n"
                    "(the next flush or compaction that merges it with a\n"
                    "newer version drops it; with no snapshot or\n"
-                   "transaction live, every shadowed version may be).",
+                   "transaction live, every shadowed version may be).\n"
+                   "A tombstone a read point reads at or below the\n"
+                   "watermark is kept until a compaction into the\n"
+                   "bottom level, which drops it with everything older.",
         .example = "history 2333",
         .run = cli_cmd_history,
         .advances_epoch = 0,

@@ -100,7 +100,8 @@ void cli_show_history(cli_buf *b, const void *key, size_t nkey,
         }
         if (i > 0) {
             cli_buf_printf(b, " (shadowed; ");
-            cli_show_version_fate(b, rv, v[i].seq, v[i - 1].seq);
+            cli_show_version_fate(b, rv, v[i].seq, v[i - 1].seq,
+                                  v[i].tombstone);
             cli_buf_printf(b, ")\n");
         } else if (v[i].tombstone)
             cli_buf_printf(b, "  <- get says not found\n");

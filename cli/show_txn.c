@@ -70,7 +70,7 @@ void cli_show_read_points(cli_buf *b, const lsm_state *st,
 }
 
 void cli_show_version_fate(cli_buf *b, const cli_read_view *rv, uint64_t seq,
-                           uint64_t newer_seq)
+                           uint64_t newer_seq, int tombstone)
 {
     size_t n_readers = 0;
 
@@ -84,12 +84,18 @@ void cli_show_version_fate(cli_buf *b, const cli_read_view *rv, uint64_t seq,
         append_point_name(b, p, rv->names, rv->n_names);
         n_readers++;
     }
-    if (n_readers > 0)
+    if (n_readers > 0) {
         cli_buf_printf(b, " read%s it", n_readers == 1 ? "s" : "");
-    else if (rv->has_watermark && seq > rv->watermark)
+        /* A tombstone at or below the watermark hides nothing a reader
+         * needs once everything older is gone: a compaction into the
+         * bottom level drops it, and its readers still find no value. */
+        if (tombstone && rv->has_watermark && seq <= rv->watermark)
+            cli_buf_printf(b, " until a compaction into the bottom level");
+    } else if (rv->has_watermark && seq > rv->watermark) {
         cli_buf_printf(b, "kept: above the watermark");
-    else
+    } else {
         cli_buf_printf(b, "may be dropped");
+    }
 }
 
 void cli_show_conflict(cli_buf *b, const lsm_commit_info *info)

@@ -61,13 +61,17 @@ void cli_show_read_points(cli_buf *b, const lsm_state *st,
  * next newer version has seq newer_seq:
  *   "kept: s1 reads it", "kept: s1, t2 read it"   read points with
  *                       seq <= point < newer_seq read this version
+ *   "kept: s1 reads it until a compaction into the bottom level"
+ *                       a tombstone at or below the watermark: such a
+ *                       compaction drops it with everything older, and
+ *                       the readers still find nothing
  *   "kept: above the watermark"   no read point reads it, but it lies
  *                       above the watermark, and compaction keeps those
  *   "may be dropped"              no read point needs it: the next flush
  *                       or compaction that merges it with a newer version
  *                       drops it */
 void cli_show_version_fate(cli_buf *b, const cli_read_view *rv, uint64_t seq,
-                           uint64_t newer_seq);
+                           uint64_t newer_seq, int tombstone);
 
 /* Appends why a commit was refused, after "T aborted: ":
  *   WRITE  wrote KEY, also written by a transaction committed at seq N

@@ -63,15 +63,21 @@ static void test_dump_read_points(void **state)
 }
 
 /* fate(seq, newer) under rv, as history prints it. */
-static void assert_fate(const cli_read_view *rv, uint64_t seq, uint64_t newer,
-                        const char *want)
+static void assert_fate_of(const cli_read_view *rv, uint64_t seq,
+                           uint64_t newer, int tombstone, const char *want)
 {
     cli_buf b;
 
     cli_buf_init(&b);
-    cli_show_version_fate(&b, rv, seq, newer);
+    cli_show_version_fate(&b, rv, seq, newer, tombstone);
     assert_buf(&b, want);
     cli_buf_free(&b);
+}
+
+static void assert_fate(const cli_read_view *rv, uint64_t seq, uint64_t newer,
+                        const char *want)
+{
+    assert_fate_of(rv, seq, newer, 0, want);
 }
 
 static void test_version_fates(void **state)
@@ -99,6 +105,13 @@ static void test_version_fates(void **state)
     /* No read point: every shadowed version may go. */
     assert_fate(&none, 9, 10, "may be dropped");
     assert_fate(&none, 900, 1000, "may be dropped");
+    /* A tombstone s1 reads at or below the watermark goes at the bottom
+     * (with everything older); one above it stays while t1 reads it. */
+    assert_fate_of(&rv, 11, 15, 1,
+                   "kept: s1 reads it until a compaction into the bottom "
+                   "level");
+    assert_fate_of(&rv, 15, 25, 1, "kept: t1 reads it");
+    assert_fate_of(&none, 9, 10, 1, "may be dropped");
 }
 
 static void test_history_with_fates(void **state)

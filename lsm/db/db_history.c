@@ -111,8 +111,8 @@ static int history_sst(sst *t, int level, uint64_t tier_id, const uint8_t *key,
 }
 
 /* Every source of v, newest first. A level's SSTs are all asked (those
- * whose range excludes the key cost nothing): adjacent SSTs may share a
- * boundary key, so more than one may hold versions of it. */
+ * whose range excludes the key cost nothing), so the history would show a
+ * key split between two SSTs of a run, which the db never makes. */
 static int history_from_version(const version *v, const uint8_t *key,
                                 size_t nkey, uint64_t read_seq, history_list *l)
 {

@@ -493,9 +493,10 @@ int db_check_bg_error(lsm_db *db);
 void db_snap_register(lsm_db *db, lsm_snapshot *s);
 /* Unlinks s from its db's list. */
 void db_snap_unregister(lsm_snapshot *s);
-/* The oldest live read point's seq, or DB_NO_WATERMARK when none. A flush
- * or compaction reads it once, before it reads its inputs: read points
- * taken later are at or above it. */
+/* The oldest live read point's seq, or visible_seq when that is lower
+ * (with no read point: visible_seq, so a read point taken later is never
+ * below it). A flush or compaction reads it once, before it reads its
+ * inputs: read points taken later are at or above it. */
 uint64_t db_watermark(lsm_db *db);
 /* lsm_state_get's part: visible_seq, the read points and the watermark. */
 int db_snap_fill_state(lsm_db *db, lsm_state *st);

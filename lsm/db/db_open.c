@@ -212,14 +212,15 @@ static int db_open_named_sst(lsm_db *db, const manifest_sst *want, sst **out)
 }
 
 /* The SSTs of a level or tier (sorted by first key) must not overlap:
- * each one's first key is at or after the previous one's last key. */
+ * each one's first key is after the previous one's last key. A key in two
+ * of them would be split, and a get asks only one SST per run. */
 static int db_check_run_order(lsm_db *db, const sorted_run *run, bool tiered)
 {
     for (size_t i = 1; i < run->n_ssts; i++) {
         size_t nlast, nfirst;
         const uint8_t *last = sst_last_key(run->ssts[i - 1], &nlast);
         const uint8_t *first = sst_first_key(run->ssts[i], &nfirst);
-        if (user_key_cmp(first, nfirst, last, nlast) < 0) {
+        if (user_key_cmp(first, nfirst, last, nlast) <= 0) {
             char path[DB_PATH_BYTES];
             int rc = db_sst_path(db, sst_id(run->ssts[i]), path);
             if (rc != LSM_OK)

@@ -264,10 +264,11 @@ static void check_run(const sorted_run *run, const char *what)
             const sst *next = run->ssts[i + 1];
             size_t nn;
             const uint8_t *nf2 = sst_first_key(next, &nn);
-            if (user_key_cmp(l, nl, nf2, nn) > 0)
+            if (user_key_cmp(l, nl, nf2, nn) >= 0)
                 invariant_broken(3,
                                  "%s SSTs %" PRIu64 " and %" PRIu64
-                                 " overlap or are out of key order",
+                                 " overlap, share a key or are out of key "
+                                 "order",
                                  what, sst_id(t), sst_id(next));
         }
     }

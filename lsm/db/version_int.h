@@ -17,9 +17,11 @@
  *      decrease, and are below every memtable id (an L0 SST takes the id of
  *      the memtable it was flushed from).
  *   3. levels[i] is sorted by first key and its SSTs never overlap: each
- *      SST's first key is at most its last key, which is at most the next
- *      SST's first key (equal is allowed: adjacent SSTs may share a boundary
- *      user key, see table/concat_iter.c). Its data is older than L0's and than
+ *      SST's first key is at most its last key, which is below the next
+ *      SST's first key. Strictly: a key's versions are never split
+ *      between two SSTs of a run (compaction ends an output only at a
+ *      user-key change), so a get at a snapshot asks one SST per level.
+ *      Its data is older than L0's and than
  *      levels[j]'s for j < i (for levels, levels[i] is L(i+1); for tiers,
  *      levels[0] is the newest tier).
  *   4. sst_bytes is the sum of sst_file_size over every SST named.

@@ -9,9 +9,9 @@
  * SST's iterator only when the current one is exhausted, and destroys the
  * old one first. A whole level therefore pins at most one data block and
  * counts 1 in num_active while it has entries, as mini-lsm's
- * SstConcatIterator does. Adjacent SSTs may share a boundary user key
- * (a compaction that splits its output inside one key's versions); the
- * concatenation stays ordered as long as the versions are.
+ * SstConcatIterator does. (The db never lets adjacent SSTs share a user
+ * key: db/version_int.h, invariant 3. The concatenation would stay ordered
+ * if they did, as long as the versions were.)
  *
  * Invariants (whenever no error is latched):
  *   1. cur is NULL or the iterator of ssts[cur_idx], and it is VALID: an

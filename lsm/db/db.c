@@ -122,6 +122,16 @@ void db_emit(lsm_db *db, const lsm_event *ev)
         db->opt.event_cb(db->opt.event_ctx, ev);
 }
 
+version *db_ref_current_and_seq(lsm_db *db, uint64_t *visible)
+{
+    pthread_mutex_lock(&db->state_mu);
+    *visible = atomic_load_explicit(&db->visible_seq, memory_order_acquire);
+    version *v = db->current;
+    version_ref(v);
+    pthread_mutex_unlock(&db->state_mu);
+    return v;
+}
+
 version *db_ref_current(lsm_db *db)
 {
     pthread_mutex_lock(&db->state_mu);

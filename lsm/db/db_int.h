@@ -421,6 +421,14 @@ void db_retire_wal(lsm_db *db, wal *fresh);
 /* Takes a reference to the current version, holding state_mu only for
  * that (db.c). */
 version *db_ref_current(lsm_db *db);
+/* The read point and version of a read at "now": visible_seq and the
+ * current version, taken in one state_mu hold. Taking them apart would let
+ * a flush published in between drop a version the read point needs (a
+ * memtable holding k@old and k@new, with new > the read point, flushed as
+ * k@new alone): a version published before the hold holds only seqs at
+ * or below visible_seq (a frozen memtable's writes are all visible), one
+ * published after is not ours (db.c). */
+version *db_ref_current_and_seq(lsm_db *db, uint64_t *visible);
 
 /* --- iterator pins and SSTs kept for readers (db_pins.c) --- */
 
@@ -490,9 +498,13 @@ int db_snap_fill_state(lsm_db *db, lsm_state *st);
  * LSM_EBUSY with a message naming them. */
 int db_snap_check_none_open(lsm_db *db);
 
-/* The read point of a public read: snap's seq (LSM_EINVAL when snap
- * belongs to another handle), or visible_seq for snap NULL (db_iter.c). */
-int db_read_seq_of(lsm_db *db, const lsm_snapshot *snap, uint64_t *seq);
+/* The read point and version of a public read: snap's seq (LSM_EINVAL
+ * when snap belongs to another handle; *v is then NULL) and the current
+ * version, or for snap NULL db_ref_current_and_seq's pair. The caller
+ * releases *v (db_pins_release_version). A snapshot's versions are kept
+ * by the watermark, so any version taken after it serves it. */
+int db_read_begin(lsm_db *db, const lsm_snapshot *snap, uint64_t *seq,
+                  version **v);
 
 /* --- per-level stats (db_level_stats.c) --- */
 

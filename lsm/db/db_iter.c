@@ -169,15 +169,14 @@ static int db_iter_get(lsm_db *db, const lsm_snapshot *snap, const void *key,
     int rc = key_check(key, nkey);
     if (rc != LSM_OK)
         return rc;
-    /* As a scan does: the sequence number first, then the version. A batch
-     * being applied has entries above visible_seq, so a get sees all of it
-     * or none. A snapshot's versions are kept by the watermark. */
+    /* A batch being applied has entries above visible_seq, so a get sees
+     * all of it or none. */
     uint64_t read_seq;
-    rc = db_read_seq_of(db, snap, &read_seq);
+    version *v;
+    rc = db_read_begin(db, snap, &read_seq, &v);
     if (rc != LSM_OK)
         return rc;
     COUNTER_ADD(&db->ctrs, gets, 1);
-    version *v = db_ref_current(db);
     read_trace *tr = NULL;
     if (trace && !(tr = read_trace_new(v)))
         rc = lsm_error(LSM_ENOMEM, "out of memory for a read trace");
@@ -612,21 +611,21 @@ static int db_iter_scan(lsm_db *db, const lsm_snapshot *snap,
     if (rc == LSM_OK)
         rc = check_bound(hi, "upper");
     uint64_t read_seq = 0;
-    /* The sequence number first, then the version: every write up to
-     * read_seq was in a memtable (or SST) before the version was taken. */
+    version *v = NULL;
     if (rc == LSM_OK)
-        rc = db_read_seq_of(db, snap, &read_seq);
+        rc = db_read_begin(db, snap, &read_seq, &v);
     if (rc != LSM_OK)
         return rc;
 
     lsm_iter *it = calloc(1, sizeof *it);
-    if (!it)
+    if (!it) {
+        db_pins_release_version(db, v);
         return lsm_error(LSM_ENOMEM, "out of memory starting a scan");
+    }
     it->db = db;
     it->read_seq = read_seq;
     /* The sources take their own references: the iterator keeps only
      * them alive, not the whole version (db_pins.c). */
-    version *v = db_ref_current(db);
     if (explain && !(it->trace = read_trace_new(v)))
         rc = lsm_error(LSM_ENOMEM, "out of memory for a read trace");
     if (rc == LSM_OK) {

@@ -134,10 +134,12 @@ int db_snap_check_none_open(lsm_db *db)
                      snaps, any_snaps && any_txns ? ", " : "", txns);
 }
 
-int db_read_seq_of(lsm_db *db, const lsm_snapshot *snap, uint64_t *seq)
+int db_read_begin(lsm_db *db, const lsm_snapshot *snap, uint64_t *seq,
+                  version **v)
 {
+    *v = NULL;
     if (!snap) {
-        *seq = atomic_load_explicit(&db->visible_seq, memory_order_acquire);
+        *v = db_ref_current_and_seq(db, seq);
         return LSM_OK;
     }
     if (snap->db != db)
@@ -146,6 +148,7 @@ int db_read_seq_of(lsm_db *db, const lsm_snapshot *snap, uint64_t *seq)
                          "database handle",
                          (unsigned long long)snap->id);
     *seq = snap->seq;
+    *v = db_ref_current(db);
     return LSM_OK;
 }
 

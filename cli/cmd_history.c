@@ -7,9 +7,12 @@
  */
 #include "cmd_history.h"
 
+#include "cmd_txn.h"
 #include "format.h"
 #include "show.h"
 #include "show_history.h"
+
+#include <stdlib.h>
 
 #include <string.h>
 
@@ -32,40 +35,36 @@ static int print_or_fail(cli_session *s, const char *cmd, cli_buf *out)
     return LSM_OK;
 }
 
-/* Whether the database compacts in tiers (then flushes made tiers). */
-static int db_is_tiered(cli_session *s, int *tiered)
-{
-    lsm_state *st = NULL;
-    int rc = lsm_state_get(s->db, &st);
-
-    if (rc != LSM_OK)
-        return rc;
-    *tiered = st->compaction == LSM_COMPACTION_TIERED;
-    lsm_state_free(st);
-    return LSM_OK;
-}
-
 int cli_cmd_history(cli_session *s, const cli_argv *a)
 {
     const cli_arg *key = &a->args[1];
     lsm_key_version *v = NULL;
     lsm_manifest_record *records = NULL;
-    size_t n = 0, n_records = 0;
-    int tiered = 0, rc;
+    lsm_state *st = NULL;
+    cli_read_point_name *names = NULL;
+    cli_read_view rv;
+    size_t n = 0, n_records = 0, n_names;
+    int tiered, rc;
     cli_buf out;
 
     rc = lsm_key_history(s->db, key->bytes, key->n_bytes, &v, &n);
     if (rc != LSM_OK)
         return fail_engine(s, "history", rc);
-    rc = db_is_tiered(s, &tiered);
+    /* The state gives the strategy (flushes made tiers when tiered) and
+     * the read points that decide what compaction may drop. */
+    rc = lsm_state_get(s->db, &st);
     if (rc == LSM_OK)
         rc = lsm_manifest_read(s->db, &records, &n_records);
     if (rc != LSM_OK) {
+        lsm_state_free(st);
         lsm_key_history_free(v, n);
         return fail_engine(s, "history", rc);
     }
+    tiered = st->compaction == LSM_COMPACTION_TIERED;
+    n_names = cli_reads_names(s, &names);
+    cli_read_view_init(&rv, st, names, n_names);
     cli_buf_init(&out);
-    cli_show_history(&out, key->bytes, key->n_bytes, v, n);
+    cli_show_history(&out, key->bytes, key->n_bytes, v, n, &rv);
     if (cli_show_provenance(&out, v, n, records, n_records, tiered) != 0) {
         cli_fail(s, "history: out of memory");
         rc = LSM_ENOMEM;
@@ -73,6 +72,8 @@ int cli_cmd_history(cli_session *s, const cli_argv *a)
         rc = print_or_fail(s, "history", &out);
     }
     cli_buf_free(&out);
+    free(names);
+    lsm_state_free(st);
     lsm_manifest_free(records, n_records);
     lsm_key_history_free(v, n);
     return rc;

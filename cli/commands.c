@@ -24,11 +24,13 @@
 #include "cmd_history.h"
 #include "cmd_iter.h"
 #include "cmd_explain.h"
+#include "cmd_txn.h"
 #include "events.h"
 #include "format.h"
 #include "parse.h"
 #include "repl.h"
 #include "show.h"
+#include "show_txn.h"
 #include "simulate.h"
 #include "trace.h"
 
@@ -101,7 +103,8 @@ static const cli_command commands[] = {
                    "successful fill, get, del, scan, dump, flush and\n"
                    "full_compaction (mini-lsm-cli's commands; the others\n"
                    "leave it), so refills show which write won.\n"
-                   "Ctrl-C stops a long fill; what was written stays.",
+                   "Ctrl-C stops a long fill; what was written stays.\n"
+                   "With --serializable each put is a transaction.",
         .example = "fill 1000 3000",
         .run = cmd_fill,
         .advances_epoch = 1,
@@ -109,14 +112,17 @@ static const cli_command commands[] = {
     {
         .name = "get",
         .aliases = {NULL},
-        .arg_counts = ARGS(1),
-        .usage = "get KEY",
-        .summary = "print the value of KEY",
+        .arg_counts = ARGS(1) | ARGS(2),
+        .usage = "get KEY [@SNAP]",
+        .summary = "print the value of KEY (at a snapshot)",
         .details = "Prints KEY=b\"VALUE\", or KEY not exist. Replies to\n"
                    "get, del and put show KEY as typed when it is\n"
                    "printable ASCII without blanks, quotes or\n"
-                   "backslashes, and as b\"...\" otherwise.",
-        .example = "get 2333",
+                   "backslashes, and as b\"...\" otherwise.\n"
+                   "get KEY @SNAP reads at snapshot SNAP (taken with\n"
+                   "snapshot SNAP): the value KEY had then, whatever was\n"
+                   "written, flushed or compacted since.",
+        .example = "get 2333 @s1",
         .run = cmd_get,
         .advances_epoch = 1,
     },
@@ -127,7 +133,8 @@ static const cli_command commands[] = {
         .usage = "del KEY",
         .summary = "delete KEY",
         .details = "Writes a tombstone for KEY. Deleting a missing key\n"
-                   "is not an error.",
+                   "is not an error. With --serializable, a one-write\n"
+                   "serializable transaction writes it (as put).",
         .example = "del 2333",
         .run = cmd_del,
         .advances_epoch = 1,
@@ -141,7 +148,10 @@ static const cli_command commands[] = {
         .details = "Stores VALUE under KEY. Quote either to include\n"
                    "blanks or any byte: inside \"...\" use \\n \\r \\t \\0\n"
                    "\\\\ \\\" and \\xNN. An empty value (\"\") is a real\n"
-                   "value, unlike a deleted key.",
+                   "value, unlike a deleted key. With --serializable,\n"
+                   "as in mini-lsm, each put (and each key of fill)\n"
+                   "is a transaction of one write at serializable\n"
+                   "(begin, put, commit): stats counts txn commits.",
         .example = "put \"my key\" \"a\\x00b\"",
         .run = cmd_put,
         .advances_epoch = 0,
@@ -149,14 +159,16 @@ static const cli_command commands[] = {
     {
         .name = "scan",
         .aliases = {NULL},
-        .arg_counts = ARGS(0) | ARGS(2),
-        .usage = "scan [BEGIN END]",
-        .summary = "print every pair, or those from BEGIN to END",
+        .arg_counts = ARGS(0) | ARGS(1) | ARGS(2) | ARGS(3),
+        .usage = "scan [B E] [@SNAP]",
+        .summary = "print every pair, or those from B to E",
         .details = "Prints b\"KEY\"=b\"VALUE\" for every live key in byte\n"
                    "order, or for the keys from BEGIN to END, both\n"
                    "included, then an empty line and the count. Keys\n"
                    "compare as bytes: \"10\" sorts before \"9\".\n"
-                   "Ctrl-C stops a long scan.",
+                   "scan [BEGIN END] @SNAP reads at snapshot SNAP\n"
+                   "(taken with snapshot SNAP): the pairs as they were\n"
+                   "then. Ctrl-C stops a long scan.",
         .example = "scan 2000 2333",
         .run = cmd_scan,
         .advances_epoch = 1,
@@ -243,12 +255,20 @@ static const cli_command commands[] = {
         .aliases = {NULL},
         .arg_counts = ARGS(0) | ARGS(1),
         .usage = "dump [-v]",
-        .summary = "show memtables, SSTs per level or tier, iterators",
+        .summary = "show memtables, SSTs, iterators, read points",
         .details = "Shows the memtable, the immutable memtables (newest\n"
                    "first), L0 (newest first, only when not empty), every\n"
-                   "level and the open iterators. With tiered compaction\n"
-                   "each line is a tier instead, newest first, named as\n"
-                   "mini-lsm names it, by the id of its first SST:\n"
+                   "level and the open iterators; then, while snapshots\n"
+                   "or transactions are live, the read points, oldest\n"
+                   "first, and the watermark (the oldest one's seq:\n"
+                   "compaction keeps every version above it and the\n"
+                   "newest at or below it):\n"
+                   "  Read points: 2 (watermark seq 12; newest seq 30)\n"
+                   "    s1: snapshot at seq 12\n"
+                   "    t1: transaction (serializable) at seq 20\n"
+                   "With tiered compaction each line is a tier instead,\n"
+                   "newest first, named as mini-lsm names it, by the id\n"
+                   "of its first SST:\n"
                    "L13 (2): [13, 14] is the tier of SSTs 13 and 14.\n"
                    "With -v, also each memtable's and SST's size,\n"
                    "entries and key range.",
@@ -281,6 +301,137 @@ static const cli_command commands[] = {
         .advances_epoch = 0,
     },
     {
+        .name = "snapshot",
+        .aliases = {NULL},
+        .arg_counts = ARGS(1),
+        .usage = "snapshot NAME",
+        .summary = "take a snapshot: reads at @NAME see the data as now",
+        .details = "Takes a snapshot called NAME and prints its read\n"
+                   "point: snapshot s1 at seq 12, the seq of the newest\n"
+                   "write it sees. get KEY @s1 and scan [B E] @s1 then\n"
+                   "read exactly the writes up to that seq, across\n"
+                   "flushes and compactions, until release s1. While it\n"
+                   "lives it holds the watermark down (dump shows it), so\n"
+                   "compaction keeps the versions it reads (history\n"
+                   "shows which). NAME is letters, digits, _ or -, not a\n"
+                   "command name, and not the name of a live snapshot or\n"
+                   "open transaction.",
+        .example = "snapshot s1",
+        .run = cli_cmd_snapshot,
+        .advances_epoch = 0,
+    },
+    {
+        .name = "release",
+        .aliases = {NULL},
+        .arg_counts = ARGS(1),
+        .usage = "release NAME",
+        .summary = "release a snapshot; the watermark may move up",
+        .details = "Releases snapshot NAME and says where the watermark\n"
+                   "is now: s1 released; watermark now seq 20 (t1), or\n"
+                   "no watermark (no snapshot or transaction is live).\n"
+                   "Versions only s1 read may then be dropped by the\n"
+                   "next compaction that merges them with a newer one.\n"
+                   "The name is free again.",
+        .example = "release s1",
+        .run = cli_cmd_release,
+        .advances_epoch = 0,
+    },
+    {
+        .name = "snapshots",
+        .aliases = {NULL},
+        .arg_counts = ARGS(0),
+        .usage = "snapshots",
+        .summary = "list the live snapshots",
+        .details = "One line per live snapshot, oldest first: its name,\n"
+                   "engine id and read point, s1 (id 1): seq 12; or no\n"
+                   "live snapshots.",
+        .example = "snapshots",
+        .run = cli_cmd_snapshots,
+        .advances_epoch = 0,
+    },
+    {
+        .name = "begin",
+        .aliases = {NULL},
+        .arg_counts = ARGS(1) | ARGS(2),
+        .usage = "begin T [LEVEL]",
+        .summary = "begin transaction T; then T get|put|del|scan",
+        .details = "Begins an optimistic transaction called T at LEVEL,\n"
+                   "si (snapshot isolation, the default) or serializable:\n"
+                   "t1 began at seq 12 (snapshot isolation). Then:\n"
+                   "  T get KEY        KEY as T sees it: its own write,\n"
+                   "                   else the database at its seq\n"
+                   "  T put KEY VALUE  buffered in T: KEY stored in t1\n"
+                   "  T del KEY        buffered: KEY deleted in t1\n"
+                   "  T scan [B E]     the database at its seq merged\n"
+                   "                   with its own writes\n"
+                   "Nobody else sees T's writes before commit T, which\n"
+                   "checks for conflicts and writes them all at once,\n"
+                   "or abort T. Under si, commit fails if another commit\n"
+                   "since T began wrote a key T writes (first committer\n"
+                   "wins; write skew is allowed). Under serializable it\n"
+                   "also fails if one wrote a key T read with get, or any\n"
+                   "key in a range T scanned (phantoms are caught: the\n"
+                   "range counts, not only the keys the scan returned).\n"
+                   "A plain put, del or fill counts as a transaction of\n"
+                   "its own. T is named as snapshots are (help snapshot).",
+        .example = "begin t1 serializable",
+        .run = cli_cmd_begin,
+        .advances_epoch = 0,
+    },
+    {
+        .name = "commit",
+        .aliases = {NULL},
+        .arg_counts = ARGS(1),
+        .usage = "commit T",
+        .summary = "commit transaction T, or say why it aborted",
+        .details = "Validates T and writes all of its writes as one\n"
+                   "atomic batch: t1 committed at seq 15 (its last\n"
+                   "write's seq; read only: nothing to write, when it\n"
+                   "wrote nothing). When another commit since T began\n"
+                   "conflicts, T writes nothing and aborts, saying why:\n"
+                   "  t1 aborted: wrote KEY, also written by a\n"
+                   "    transaction committed at seq N (first committer\n"
+                   "    wins)\n"
+                   "  t1 aborted: read KEY written by a transaction\n"
+                   "    committed at seq N            (serializable)\n"
+                   "  t1 aborted: scanned a range where KEY was written\n"
+                   "    by a transaction committed at seq N (a phantom)\n"
+                   "                                  (serializable)\n"
+                   "An abort is an answer, not an error: the script goes\n"
+                   "on and the exit status stays 0. Either way T ends.",
+        .example = "commit t1",
+        .run = cli_cmd_commit,
+        .advances_epoch = 0,
+    },
+    {
+        .name = "abort",
+        .aliases = {NULL},
+        .arg_counts = ARGS(1),
+        .usage = "abort T",
+        .summary = "end transaction T, writing nothing",
+        .details = "Ends T and drops its buffered writes: t1 aborted\n"
+                   "(nothing written). Its read point no longer holds\n"
+                   "the watermark down.",
+        .example = "abort t1",
+        .run = cli_cmd_abort,
+        .advances_epoch = 0,
+    },
+    {
+        .name = "txns",
+        .aliases = {NULL},
+        .arg_counts = ARGS(0),
+        .usage = "txns",
+        .summary = "list the open transactions",
+        .details = "One line per open transaction, oldest first: its\n"
+                   "name, engine id, isolation level, read point and\n"
+                   "the put and del commands it took, t1 (id 2):\n"
+                   "serializable, reads at seq 12, 2 writes buffered;\n"
+                   "or no open transactions.",
+        .example = "txns",
+        .run = cli_cmd_txns,
+        .advances_epoch = 0,
+    },
+    {
         .name = "stats",
         .aliases = {NULL},
         .arg_counts = ARGS(0) | ARGS(1),
@@ -289,8 +440,12 @@ static const cli_command commands[] = {
         .details = "Shows the counters kept since the database was\n"
                    "opened: operations, bytes written by users, flushes\n"
                    "and compactions, block reads, cache hits, bloom\n"
-                   "filter checks and write stalls (--background only),\n"
-                   "each as name: TOTAL (+CHANGE), CHANGE being what it\n"
+                   "filter checks, write stalls (--background only),\n"
+                   "transactions committed, aborted (abort T) and\n"
+                   "refused by conflict (write, read, range), and the\n"
+                   "shadowed versions flushes and compactions dropped\n"
+                   "or kept for the watermark, each as\n"
+                   "name: TOTAL (+CHANGE), CHANGE being what it\n"
                    "grew since the session's last stats or stats reset\n"
                    "(since the start for the first). stats reset only\n"
                    "starts the changes again from here.\n"
@@ -321,7 +476,18 @@ static const cli_command commands[] = {
                    "its inputs by where each was (L0 [5, 4] + L1 [2], or\n"
                    "tier 11 [11] + tier 7 [7, 8]), so a key can be\n"
                    "followed down the tree. Versions written after the\n"
-                   "command began are left out, as get leaves them.",
+                   "command began are left out, as get leaves them.\n"
+                   "Each shadowed version says what flushes and\n"
+                   "compactions may do with it: kept: s1 reads it (a\n"
+                   "snapshot or transaction reads it), kept: above the\n"
+                   "watermark (none reads it, but every version above\n"
+                   "the oldest read point is kept), or may be dropped\n"
+                   "(the next flush or compaction that merges it with a\n"
+                   "newer version drops it; with no snapshot or\n"
+                   "transaction live, every shadowed version may be).\n"
+                   "A tombstone a read point reads at or below the\n"
+                   "watermark is kept until a compaction into the\n"
+                   "bottom level, which drops it with everything older.",
         .example = "history 2333",
         .run = cli_cmd_history,
         .advances_epoch = 0,
@@ -525,10 +691,11 @@ static const cli_command commands[] = {
                    "the WALs are synced and the memtables stay in them:\n"
                    "the next open replays them (N WALs recovered). With\n"
                    "--disable-wal the memtables are flushed first. The\n"
-                   "database cannot close while iterators are open:\n"
-                   "quit then names them and stays; quit again right\n"
-                   "away closes them and leaves (the end of the input\n"
-                   "closes them too).",
+                   "database cannot close while iterators, snapshots or\n"
+                   "transactions are open: quit then names them and\n"
+                   "stays; quit again right away closes the iterators,\n"
+                   "aborts the transactions, releases the snapshots and\n"
+                   "leaves (the end of the input does the same).",
         .example = "quit",
         .run = cmd_quit,
         .advances_epoch = 0,
@@ -553,6 +720,17 @@ static const cli_command commands[] = {
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+/* What runs a line whose first word names an open transaction ("t1 get
+ * 5"). Not in the table: a transaction's name is never a command name
+ * (cmd_txn.c refuses those), so the two cannot clash. */
+static const cli_command txn_op_command = {
+    .name = "transaction",
+    .aliases = {NULL},
+    .arg_counts = ~0u,
+    .usage = "T get|put|del|scan ...",
+    .run = cli_cmd_txn_op,
+};
 
 /* --- Shared helpers -------------------------------------------------------
  */
@@ -799,6 +977,11 @@ static const cli_command *command_find(const cli_arg *arg)
     return NULL;
 }
 
+int cli_is_command_name(const cli_arg *arg)
+{
+    return command_find(arg) != NULL;
+}
+
 const char *cli_command_name(size_t i)
 {
     size_t c, j;
@@ -894,17 +1077,22 @@ static int fail_unknown(cli_session *s, const char *context, const cli_arg *arg)
 static int fail_arg_count(cli_session *s, const cli_command *c, size_t got)
 {
     char need[64];
-    size_t n, first = SIZE_MAX, second = SIZE_MAX;
+    size_t n, first = SIZE_MAX, second = SIZE_MAX, count = 0;
 
     for (n = 0; n < 32; n++) {
         if (!(c->arg_counts & ARGS(n)))
             continue;
+        count++;
         if (first == SIZE_MAX)
             first = n;
         else
             second = n;
     }
-    if (second != SIZE_MAX)
+    /* Every table entry with more than two counts takes a run of them. */
+    if (count > 2)
+        snprintf(need, sizeof need, "needs %zu to %zu arguments", first,
+                 second);
+    else if (second != SIZE_MAX)
         snprintf(need, sizeof need, "needs %zu or %zu arguments", first,
                  second);
     else if (first == 0)
@@ -961,7 +1149,11 @@ static int cmd_fill(cli_session *s, const cli_argv *a)
         n_key = snprintf(key, sizeof key, "%" PRIu64, i);
         n_value = snprintf(value, sizeof value, "value%" PRIu64 "@%" PRIu64, i,
                            s->epoch);
-        rc = lsm_put(s->db, key, (size_t)n_key, value, (size_t)n_value);
+        if (s->serializable)
+            rc = cli_write_as_txn(s->db, key, (size_t)n_key, value,
+                                  (size_t)n_value, 0);
+        else
+            rc = lsm_put(s->db, key, (size_t)n_key, value, (size_t)n_value);
         if (rc != LSM_OK)
             return fail_fill(s, rc, n_filled, begin, end);
         n_filled++;
@@ -989,12 +1181,16 @@ void cli_append_get_reply(cli_buf *out, const cli_arg *key, int found,
 static int cmd_get(cli_session *s, const cli_argv *a)
 {
     const cli_arg *key = &a->args[1];
+    const lsm_snapshot *snap = NULL;
     void *value = NULL;
     size_t n_value = 0;
     cli_buf out;
     int rc;
 
-    rc = lsm_get(s->db, key->bytes, key->n_bytes, &value, &n_value);
+    if (a->n_args == 3 &&
+        cli_snapshot_arg(s, "get", &a->args[2], &snap) != LSM_OK)
+        return LSM_EINVAL;
+    rc = lsm_get_at(s->db, snap, key->bytes, key->n_bytes, &value, &n_value);
     if (rc != LSM_OK && rc != LSM_NOTFOUND)
         return fail_engine(s, "get", rc);
     cli_buf_init(&out);
@@ -1028,7 +1224,10 @@ static int cmd_del(cli_session *s, const cli_argv *a)
     const cli_arg *key = &a->args[1];
     int rc;
 
-    rc = lsm_delete(s->db, key->bytes, key->n_bytes);
+    if (s->serializable)
+        rc = cli_write_as_txn(s->db, key->bytes, key->n_bytes, NULL, 0, 1);
+    else
+        rc = lsm_delete(s->db, key->bytes, key->n_bytes);
     if (rc != LSM_OK)
         return fail_engine(s, a->args[0].bytes, rc); /* del or delete */
     return reply_key(s, key, "deleted");
@@ -1039,7 +1238,12 @@ static int cmd_put(cli_session *s, const cli_argv *a)
     const cli_arg *key = &a->args[1], *value = &a->args[2];
     int rc;
 
-    rc = lsm_put(s->db, key->bytes, key->n_bytes, value->bytes, value->n_bytes);
+    if (s->serializable)
+        rc = cli_write_as_txn(s->db, key->bytes, key->n_bytes, value->bytes,
+                              value->n_bytes, 0);
+    else
+        rc = lsm_put(s->db, key->bytes, key->n_bytes, value->bytes,
+                     value->n_bytes);
     if (rc != LSM_OK)
         return fail_engine(s, "put", rc);
     return reply_key(s, key, "stored");
@@ -1137,16 +1341,41 @@ int cli_scan_print(cli_session *s, const char *cmd, lsm_iter *it)
     return rc;
 }
 
+/* scan [BEGIN END] [@SNAP]: the arguments after the name, less a last
+ * @SNAP (set in *snap), must be none or a range. */
+static int scan_args(cli_session *s, const cli_argv *a, const cli_arg **range,
+                     const lsm_snapshot **snap)
+{
+    size_t n = a->n_args - 1;
+
+    *range = NULL;
+    *snap = NULL;
+    if (n % 2 == 1) {
+        if (!cli_arg_is_snapshot(&a->args[n]))
+            return cli_fail(s, "scan: expected scan [BEGIN END] [@SNAP] "
+                               "(an odd argument count needs a last "
+                               "@SNAP)");
+        if (cli_snapshot_arg(s, "scan", &a->args[n], snap) != LSM_OK)
+            return LSM_EINVAL;
+        n--;
+    }
+    if (n == 2)
+        *range = &a->args[1];
+    return LSM_OK;
+}
+
 static int cmd_scan(cli_session *s, const cli_argv *a)
 {
+    const cli_arg *range;
+    const lsm_snapshot *snap;
     lsm_bound lo, hi;
     lsm_iter *it = NULL;
     int rc;
 
-    if (cli_scan_bounds(s, "scan", a->n_args == 3 ? &a->args[1] : NULL, &lo,
-                        &hi) != LSM_OK)
+    if (scan_args(s, a, &range, &snap) != LSM_OK ||
+        cli_scan_bounds(s, "scan", range, &lo, &hi) != LSM_OK)
         return LSM_EINVAL;
-    rc = lsm_scan(s->db, &lo, &hi, &it);
+    rc = lsm_scan_at(s->db, snap, &lo, &hi, &it);
     if (rc != LSM_OK)
         return fail_engine(s, "scan", rc);
     rc = cli_scan_print(s, "scan", it);
@@ -1197,10 +1426,14 @@ static int cmd_dump(cli_session *s, const cli_argv *a)
         return fail_engine(s, "dump", rc);
     cli_iter_name *names;
     size_t n_names = cli_iters_names(s, &names);
+    cli_read_point_name *read_names;
+    size_t n_read_names = cli_reads_names(s, &read_names);
     cli_buf_init(&out);
     cli_show_dump(&out, st, verbose, names, n_names);
+    cli_show_read_points(&out, st, read_names, n_read_names);
     cli_buf_printf(&out, "dump success\n");
     free(names);
+    free(read_names);
     lsm_state_free(st);
     rc = cli_out_buf(&out) == 0 ? LSM_OK : LSM_ENOMEM;
     cli_buf_free(&out);
@@ -1341,10 +1574,38 @@ static int cmd_source(cli_session *s, const cli_argv *a)
  * have forgotten them, so the first quit names them and stays (as bash's
  * exit does with stopped jobs); a second quit right after closes them,
  * saying so, and leaves. */
+/* The first quit with snapshots or transactions live (and perhaps
+ * iterators open): names them all and says how to end each kind. */
+static int quit_refuse_reads(cli_session *s, const char *cmd)
+{
+    cli_buf names;
+
+    cli_buf_init(&names);
+    cli_iters_append_names(s, &names);
+    if (cli_iters_count(s) > 0)
+        cli_buf_append(&names, ", ", 2);
+    cli_reads_append_names(s, &names);
+    cli_fail(s,
+             "%s: the database cannot close while %ssnapshots or "
+             "transactions are live (%s): end them with %srelease NAME, "
+             "commit T or abort T, or %s again to %srelease and abort "
+             "them and leave",
+             cmd, cli_iters_count(s) > 0 ? "iterators, " : "",
+             cli_buf_str(&names),
+             cli_iters_count(s) > 0 ? "iter close NAME, " : "", cmd,
+             cli_iters_count(s) > 0 ? "close, " : "");
+    cli_buf_free(&names);
+    return LSM_EBUSY;
+}
+
 static int cmd_quit(cli_session *s, const cli_argv *a)
 {
     cli_buf names;
 
+    if (cli_reads_count(s) > 0 && !s->quit_armed) {
+        s->quit_armed = 1;
+        return quit_refuse_reads(s, a->args[0].bytes);
+    }
     if (cli_iters_count(s) > 0 && !s->quit_armed) {
         s->quit_armed = 1;
         cli_buf_init(&names);
@@ -1358,6 +1619,7 @@ static int cmd_quit(cli_session *s, const cli_argv *a)
         return LSM_EBUSY;
     }
     cli_iters_close_all(s);
+    cli_reads_end_all(s);
     s->quit = 1;
     return LSM_OK;
 }
@@ -1502,7 +1764,9 @@ static int session_dispatch(cli_session *s, const char *line, size_t n_line)
     if (rc != LSM_OK)
         return cli_fail(s, "%s", err);
     c = command_find(&a.args[0]);
-    if (!c) {
+    if (!c && cli_txn_is_open(s, &a.args[0])) {
+        rc = session_run(s, &txn_op_command, &a);
+    } else if (!c) {
         rc = fail_unknown(s, "", &a.args[0]);
     } else if (a.n_args - 1 >= 32 || !(c->arg_counts & ARGS(a.n_args - 1))) {
         rc = fail_arg_count(s, c, a.n_args - 1);

@@ -75,7 +75,13 @@ typedef struct cli_session {
     /* Iterators opened by iter open, by the user's name (cmd_iter.c);
      * NULL until the first one. */
     struct cli_iters *iters;
+    /* Snapshots and transactions, by the user's name (cmd_txn.c); NULL
+     * until the first one. */
+    struct cli_reads *reads;
     int quit_armed; /* the last command was a quit refused for them */
+    /* --serializable: put, del and fill write through one-write
+     * serializable transactions, as mini-lsm's put and delete do. */
+    int serializable;
 } cli_session;
 
 /* Prepares s for db (which stays owned by the caller). */
@@ -133,6 +139,9 @@ int cli_scan_print_pairs(cli_session *s, const char *cmd, lsm_iter *it,
  * each, an empty line, N keys scanned); the caller closes it. LSM_OK, or
  * the error already reported as cmd's (Ctrl-C, a failed read). */
 int cli_scan_print(cli_session *s, const char *cmd, lsm_iter *it);
+
+/* 1 if arg is a command's name or alias (in any case). */
+int cli_is_command_name(const cli_arg *arg);
 
 /* Command names and aliases, for tab completion: the i-th name, or NULL
  * past the last. The strings are static. */

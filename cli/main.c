@@ -10,6 +10,7 @@
  * bad option; 130 if Ctrl-C stopped a replay.
  */
 #include "cmd_iter.h"
+#include "cmd_txn.h"
 #include "commands.h"
 #include "events.h"
 #include "format.h"
@@ -169,11 +170,8 @@ int main(int argc, char **argv)
         goto out;
     }
 
-    if (cfg.serializable)
-        cli_err_printf("note: --serializable is accepted for mini-lsm-cli's "
-                       "command lines; lsm-cli has no transactions yet, so "
-                       "it changes nothing\n");
     cli_session_init(&s, NULL);
+    s.serializable = cfg.serializable;
     s.echo = cfg.echo;
     s.bail = cfg.bail;
     /* Only standard input decides: lsm-cli | tee log is still a person at
@@ -194,7 +192,9 @@ int main(int argc, char **argv)
     s.db = db;
     cli_run(&s, &cfg, scripts);
 
-    cli_iters_close_all(&s); /* the input ended with iterators open */
+    /* The input ended with iterators, snapshots or transactions open. */
+    cli_iters_close_all(&s);
+    cli_reads_end_all(&s);
     rc = lsm_close(db);
     cli_events_release_all(); /* no engine thread is left to end a flush */
     if (rc != LSM_OK) {

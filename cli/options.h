@@ -39,7 +39,7 @@ typedef struct cli_config {
     lsm_options opt;  /* lsm_options_init's, then what the options set */
     int echo;
     int bail;
-    int serializable;  /* mini-lsm-cli's flag: accepted, no effect yet */
+    int serializable;  /* mini-lsm-cli's flag: writes as transactions */
     cli_input *inputs; /* -c and --script in order; the array is owned */
     size_t n_inputs;
     int show_help;

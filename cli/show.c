@@ -315,6 +315,15 @@ void cli_show_stats(cli_buf *b, const lsm_state *st, const lsm_counters *base)
     COUNTER("write stalls", write_stalls);
 #undef COUNTER
     show_counter(b, "stall time", c->stall_micros, base->stall_micros, " us");
+#define COUNTER(name, field) show_counter(b, name, c->field, base->field, "")
+    COUNTER("txn commits", txn_commits);
+    COUNTER("txn aborts", txn_aborts);
+    COUNTER("txn conflicts write", txn_conflicts_write);
+    COUNTER("txn conflicts read", txn_conflicts_read);
+    COUNTER("txn conflicts range", txn_conflicts_range);
+    COUNTER("versions dropped", versions_dropped);
+    COUNTER("versions kept", versions_kept);
+#undef COUNTER
     show_ratio(b, "write amplification", a->write, c->user_bytes_written);
     show_ratio(b, "space amplification", a->space, a->bottom_sst_bytes);
     cli_buf_printf(b,

@@ -60,7 +60,9 @@ typedef struct cli_iter_name {
 void cli_show_dump(cli_buf *b, const lsm_state *st, int verbose,
                    const cli_iter_name *names, size_t n_names);
 
-/* Appends stats' lines: the counters, the write stalls, then the
+/* Appends stats' lines: the counters, the write stalls, the transaction
+ * and version counters (txn commits, txn aborts, txn conflicts write /
+ * read / range, versions dropped, versions kept), then the
  * amplification figures: ratios with two decimals, or "n/a" when there is
  * none to give (write: nothing written by users yet; space: no SST).
  * Each counter's line is "name: TOTAL (+CHANGE)", CHANGE being TOTAL

@@ -60,8 +60,10 @@ static void version_where(const lsm_key_version *v, char *out, size_t n)
 #define WHERE_CHARS 64
 
 void cli_show_history(cli_buf *b, const void *key, size_t nkey,
-                      const lsm_key_version *v, size_t n)
+                      const lsm_key_version *v, size_t n,
+                      const cli_read_view *rv)
 {
+    static const cli_read_view none;
     char where[WHERE_CHARS], seq[32];
     int seq_w = 0, where_w = 0;
     size_t i;
@@ -72,7 +74,12 @@ void cli_show_history(cli_buf *b, const void *key, size_t nkey,
         cli_buf_printf(b, ": no version stored\n");
         return;
     }
-    cli_buf_printf(b, ": %zu version%s, newest first\n", n, n == 1 ? "" : "s");
+    if (!rv)
+        rv = &none;
+    cli_buf_printf(b, ": %zu version%s, newest first", n, n == 1 ? "" : "s");
+    if (rv->has_watermark)
+        cli_buf_printf(b, " (watermark seq %" PRIu64 ")", rv->watermark);
+    cli_buf_append(b, "\n", 1);
     for (i = 0; i < n; i++) {
         int k = snprintf(seq, sizeof seq, "seq %" PRIu64, v[i].seq);
         version_where(&v[i], where, sizeof where);
@@ -91,9 +98,12 @@ void cli_show_history(cli_buf *b, const void *key, size_t nkey,
             cli_buf_append(b, "value ", 6);
             cli_buf_append_bytes(b, v[i].value, v[i].nvalue);
         }
-        if (i > 0)
-            cli_buf_printf(b, " (shadowed)\n");
-        else if (v[i].tombstone)
+        if (i > 0) {
+            cli_buf_printf(b, " (shadowed; ");
+            cli_show_version_fate(b, rv, v[i].seq, v[i - 1].seq,
+                                  v[i].tombstone);
+            cli_buf_printf(b, ")\n");
+        } else if (v[i].tombstone)
             cli_buf_printf(b, "  <- get says not found\n");
         else
             cli_buf_printf(b, "  <- get returns this\n");

@@ -13,6 +13,7 @@
 #define CLI_SHOW_HISTORY_H
 
 #include "format.h"
+#include "show_txn.h"
 
 #include "lsm.h"
 
@@ -20,16 +21,20 @@
 #include <stdint.h>
 
 /* Appends history's lines for key (n versions, newest first, as
- * lsm_key_history gives them):
- *   history of 7: 3 versions, newest first
+ * lsm_key_history gives them), with the read points and watermark of rv
+ * (NULL: none live):
+ *   history of 7: 3 versions, newest first (watermark seq 12)
  *     seq 45  memtable 3  value b"value7@2"  <- get returns this
- *     seq 30  L0 2.sst    tombstone (shadowed)
- *     seq 7   L1 5.sst    value b"value7@0" (shadowed)
+ *     seq 30  L0 2.sst    tombstone (shadowed; kept: above the watermark)
+ *     seq 7   L1 5.sst    value b"value7@0" (shadowed; kept: s1 reads it)
  * or "history of 7: no version stored". The first version is what get
  * answers: its value ("<- get returns this"), or, for a tombstone, "<- get
- * says not found"; every later one is shadowed. Columns are aligned. */
+ * says not found"; every later one is shadowed, and says what compaction
+ * may do with it (cli_show_version_fate). The header names the watermark
+ * only when there is one. Columns are aligned. */
 void cli_show_history(cli_buf *b, const void *key, size_t nkey,
-                      const lsm_key_version *v, size_t n);
+                      const lsm_key_version *v, size_t n,
+                      const cli_read_view *rv);
 
 /* Appends one line per distinct SST among the versions, in their order:
  *   2.sst: flushed from memtable 2

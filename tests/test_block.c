@@ -176,7 +176,7 @@ static void assert_seek(iter *it, const block *b, const model_entry *m,
     size_t want = model_lower_bound(m, n, key, nkey);
     assert_int_equal(iter_seek(it, key, nkey), LSM_OK);
     block_entry be;
-    bool found = block_seek(b, key, nkey, &be);
+    bool found = block_seek(b, key, nkey, UINT64_MAX, &be);
     if (want == n) {
         assert_false(iter_valid(it));
         assert_false(found);
@@ -324,13 +324,28 @@ static void test_versions_newest_first(void **state)
     assert_int_equal(block_decode(data, nb, "t.sst", 0, &b), LSM_OK);
     assert_block_holds(&b, m, n);
     block_entry be;
-    assert_true(block_seek(&b, (const uint8_t *)"k", 1, &be));
+    assert_true(block_seek(&b, (const uint8_t *)"k", 1, UINT64_MAX, &be));
     assert_int_equal(be.seq, 99);
-    assert_true(block_seek(&b, (const uint8_t *)"ja", 2, &be));
+    assert_true(block_seek(&b, (const uint8_t *)"ja", 2, UINT64_MAX, &be));
     assert_int_equal(be.seq, 99);
-    assert_true(block_seek(&b, (const uint8_t *)"k\x01", 2, &be));
+    assert_true(block_seek(&b, (const uint8_t *)"k\x01", 2, UINT64_MAX, &be));
     assert_int_equal(be.seq, 5);
-    assert_false(block_seek(&b, (const uint8_t *)"kb", 2, &be));
+    assert_false(block_seek(&b, (const uint8_t *)"kb", 2, UINT64_MAX, &be));
+    /* At a seq: the newest version at or below it, across restart runs;
+     * past the oldest version, the next key; past the block, nothing. */
+    assert_true(block_seek(&b, (const uint8_t *)"k", 1, 75, &be));
+    assert_int_equal(be.seq, 75);
+    assert_int_equal(block_entry_key_cmp(&be, (const uint8_t *)"k", 1), 0);
+    assert_true(block_seek(&b, (const uint8_t *)"k", 1, 60, &be));
+    assert_int_equal(be.seq, 60);
+    assert_true(block_seek(&b, (const uint8_t *)"k", 1, 59, &be));
+    assert_int_equal(block_entry_key_cmp(&be, (const uint8_t *)"ka", 2), 0);
+    assert_false(block_seek(&b, (const uint8_t *)"ka", 2, 4, &be));
+    uint64_t n_compared = 0;
+    assert_true(
+        block_seek_counted(&b, (const uint8_t *)"k", 1, 90, &be, &n_compared));
+    assert_int_equal(be.seq, 90);
+    assert_true(n_compared >= 10); /* stepped over 99 .. 91 */
     free(data);
     model_free(m, n);
 }

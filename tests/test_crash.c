@@ -7,21 +7,25 @@
  * (lsm_write) is atomic, all of it or none of it after any crash; recovery
  * yields a prefix of the acknowledged writes that includes every synced one.
  *
- * How: one database directory per scheduling mode lives through many rounds.
- * In each round a forked writer child opens the database (recovering what the
+ * How: one database directory per scheduling mode lives through many rounds. In
+ * each round a forked writer child opens the database (recovering what the
  * previous round left) with tiny options, so memtables freeze and flush every
  * few writes, and runs a deterministic sequence of operations derived from
  * (seed, operation index) alone: puts, deletes, batches of several keys (some
  * repeated, some deletes, some empty values), empty batches, flushes and full
- * compactions. Every value names the operation and batch position that wrote
- * it. After each operation returns LSM_OK the child writes the operation's
- * index to a pipe (one write(2) of 8 bytes). The parent kills the child with
- * SIGKILL after a number of acknowledgements chosen per round (0, a few,
- * hundreds), or as soon as the child reports a chosen event (memtable frozen,
- * flush begin/end, compaction begin/end, recovered, or, through the I/O
- * trace, one of the six steps of a MANIFEST rewrite, which the options make
- * happen every few flushes), sometimes with the child blocked inside that
- * event callback so the kill lands exactly there.
+ * compactions. A batch is written with lsm_write, or (CRASH_TXN_PERCENT of
+ * them) as a transaction that also reads its own writes and scans, then
+ * commits: a commit is one WAL record, so the checks below hold it to the same
+ * contract (all of it or none, never lost once acknowledged). Every value names
+ * the operation and batch position that wrote it. After each operation returns
+ * LSM_OK the child writes the operation's index to a pipe (one write(2) of 8
+ * bytes). The parent kills the child with SIGKILL after a number of
+ * acknowledgements chosen per round (0, a few, hundreds), or as soon as the
+ * child reports a chosen event (memtable frozen, flush begin/end, compaction
+ * begin/end, recovered, or, through the I/O trace, one of the six steps of a
+ * MANIFEST rewrite, which the options make happen every few flushes), sometimes
+ * with the child blocked inside that event callback so the kill lands exactly
+ * there.
  *
  * Checking: the child acknowledges op j before it starts op j+1, so after the
  * kill (and draining the pipe) A acknowledged ops mean ops k0..k0+A-1 are
@@ -81,6 +85,7 @@
 #define CRASH_N_KEYS 160u
 #define CRASH_HOT_KEYS 20u
 #define CRASH_MAX_BATCH 12
+#define CRASH_TXN_PERCENT 40 /* batches written as transactions */
 #define CRASH_KEY_MAX 64
 #define CRASH_VALUE_MAX 2048
 #define CRASH_MSG_BYTES 8192
@@ -229,6 +234,10 @@ typedef struct crash_op {
     crash_op_type type;
     size_t n; /* entries: 1 for a put or delete, 0..12 for a batch */
     crash_entry e[CRASH_MAX_BATCH];
+    /* A batch written as a transaction (lsm_txn_commit) instead of
+     * lsm_write, at this isolation level; the model is the same. */
+    uint8_t as_txn;
+    lsm_isolation iso;
 } crash_op;
 
 static uint32_t gen_key(uint64_t *s)
@@ -288,6 +297,11 @@ static void gen_op(uint64_t seed, uint64_t i, crash_op *op)
             else
                 gen_put(&s, e, 0);
         }
+        /* From a stream of its own, so every other choice (and so every
+         * seed's sequence of writes) is what it was before transactions. */
+        uint64_t ts = rng_stream(seed, i, 7);
+        op->as_txn = test_rng_below(&ts, 100) < CRASH_TXN_PERCENT;
+        op->iso = (lsm_isolation)test_rng_below(&ts, 2);
     } else if (r < 993) {
         op->type = OP_FLUSH;
     } else {
@@ -334,7 +348,11 @@ static void describe_op(const crash_op *op, char *buf, size_t cap)
     buf[0] = '\0';
     buf_add(buf, cap, &o, "%s", names[op->type]);
     if (op->type == OP_BATCH)
-        buf_add(buf, cap, &o, " of %zu [", op->n);
+        buf_add(buf, cap, &o, "%s of %zu [",
+                !op->as_txn                         ? ""
+                : op->iso == LSM_ISOLATION_SNAPSHOT ? " (txn, si)"
+                                                    : " (txn, serializable)",
+                op->n);
     for (size_t j = 0; j < op->n; j++) {
         const crash_entry *e = &op->e[j];
         const char *kind = op->type != OP_BATCH ? "" : e->del ? "del " : "put ";
@@ -556,6 +574,53 @@ static void child_event_cb(void *ctx, const lsm_event *ev)
         child_wait_for_kill(c->hold_fd);
 }
 
+/* A batch as a transaction: its writes, a read of its last key (its own
+ * write must answer) and a scan of every key (recorded as read under
+ * SERIALIZABLE), then the commit. The child is the only writer, so the
+ * commit never conflicts; one that wrote nothing (an empty batch)
+ * commits without writing. */
+static int child_apply_txn(lsm_db *db, uint64_t seed, uint64_t i,
+                           const crash_op *op)
+{
+    char key[CRASH_KEY_MAX];
+    uint8_t val[CRASH_VALUE_MAX];
+    size_t nk = 0, nv = 0;
+    lsm_txn *t = NULL;
+    int rc = lsm_txn_begin(db, op->iso, &t);
+    for (size_t j = 0; j < op->n && rc == LSM_OK; j++) {
+        const crash_entry *e = &op->e[j];
+        nk = crash_key(e->key, key);
+        if (e->del) {
+            rc = lsm_txn_delete(t, key, nk);
+        } else {
+            nv = crash_value(seed, i, (uint32_t)j, e->key, e, val);
+            rc = lsm_txn_put(t, key, nk, val, nv);
+        }
+    }
+    if (rc == LSM_OK && op->n > 0) {
+        void *got = NULL;
+        size_t ngot = 0;
+        rc = lsm_txn_get(t, key, nk, &got, &ngot);
+        int del = op->e[op->n - 1].del;
+        if ((del && rc == LSM_NOTFOUND) ||
+            (!del && rc == LSM_OK && ngot == nv &&
+             (nv == 0 || memcmp(got, val, nv) == 0)))
+            rc = LSM_OK;
+        else if (rc == LSM_OK || rc == LSM_NOTFOUND)
+            rc = LSM_EINTERNAL; /* it did not read its own write */
+        lsm_free(got);
+    }
+    lsm_iter *it = NULL;
+    if (rc == LSM_OK)
+        rc = lsm_txn_scan(t, NULL, NULL, &it);
+    lsm_iter_close(it);
+    if (rc != LSM_OK) {
+        lsm_txn_abort(t);
+        return rc;
+    }
+    return lsm_txn_commit(t, NULL);
+}
+
 /* Runs operation i on db. */
 static int child_apply(lsm_db *db, lsm_batch *b, uint64_t seed, uint64_t i,
                        const crash_op *op)
@@ -573,6 +638,8 @@ static int child_apply(lsm_db *db, lsm_batch *b, uint64_t seed, uint64_t i,
         nk = crash_key(op->e[0].key, key);
         return lsm_delete(db, key, nk);
     case OP_BATCH:
+        if (op->as_txn)
+            return child_apply_txn(db, seed, i, op);
         lsm_batch_clear(b);
         for (size_t j = 0; j < op->n; j++) {
             const crash_entry *e = &op->e[j];

@@ -268,8 +268,9 @@ static void assert_get(sst *t, const model *m, const char *key, size_t nkey)
     bool found;
     entry e;
     void *owned = (void *)1;
-    assert_int_equal(sst_get(t, (const uint8_t *)key, nkey, &found, &e, &owned),
-                     LSM_OK);
+    assert_int_equal(
+        sst_get(t, (const uint8_t *)key, nkey, UINT64_MAX, &found, &e, &owned),
+        LSM_OK);
     size_t want = model_lower_bound(m, key, nkey);
     bool present = want < m->n && m->e[want].nkey == nkey &&
                    memcmp(m->e[want].key, key, nkey) == 0;
@@ -348,17 +349,45 @@ static void test_round_trip_many_blocks(void **state)
     model_free(&m);
 }
 
+/* Gets key at max_seq (traced when tr) and checks the answer against the
+ * model: the newest version of key with seq <= max_seq, or none. */
+static void assert_get_at(sst *t, const model *m, const char *key, size_t nkey,
+                          uint64_t max_seq, sst_get_trace *tr)
+{
+    bool found;
+    entry e;
+    void *owned = (void *)1;
+    int rc = tr ? sst_get_traced(t, (const uint8_t *)key, nkey, max_seq, &found,
+                                 &e, &owned, tr)
+                : sst_get(t, (const uint8_t *)key, nkey, max_seq, &found, &e,
+                          &owned);
+    assert_int_equal(rc, LSM_OK);
+    size_t want = model_lower_bound(m, key, nkey);
+    while (want < m->n && m->e[want].nkey == nkey &&
+           memcmp(m->e[want].key, key, nkey) == 0 && m->e[want].seq > max_seq)
+        want++;
+    bool present = want < m->n && m->e[want].nkey == nkey &&
+                   memcmp(m->e[want].key, key, nkey) == 0;
+    assert_int_equal(found, present);
+    if (!present) {
+        assert_null(owned);
+        return;
+    }
+    assert_entry_is(&e, &m->e[want]);
+    free(owned);
+}
+
 static void test_get_finds_newest_and_tombstones(void **state)
 {
     (void)state;
     char path[256];
     path_of(path, sizeof path, "2.sst");
-    /* Keys with up to 40 versions and tiny blocks: a key's versions never
-     * span blocks (FORMAT.md), so each key gets exactly one block. */
+    /* Keys with up to 40 versions and tiny blocks: a key's versions span
+     * several blocks (FORMAT.md). */
     model m = model_make(50, 40, 30, 7);
     write_sst(path, &m, 64, 10, NULL);
     sst *t = open_sst(path, 2, NULL, NULL);
-    assert_int_equal(sst_num_blocks(t), m.n_keys);
+    assert_true(sst_num_blocks(t) > 2 * m.n_keys);
     size_t n_tombstones = 0;
     char key[32];
     for (size_t k = 0; k < m.n_keys; k++) {
@@ -366,8 +395,9 @@ static void test_get_finds_newest_and_tombstones(void **state)
         bool found;
         entry e;
         void *owned;
-        assert_int_equal(
-            sst_get(t, (const uint8_t *)key, nk, &found, &e, &owned), LSM_OK);
+        assert_int_equal(sst_get(t, (const uint8_t *)key, nk, UINT64_MAX,
+                                 &found, &e, &owned),
+                         LSM_OK);
         assert_true(found);
         size_t want = model_lower_bound(&m, key, nk);
         assert_entry_is(&e, &m.e[want]);
@@ -376,6 +406,127 @@ static void test_get_finds_newest_and_tombstones(void **state)
     }
     assert_true(n_tombstones > 0);
     assert_iter_all(t, &m);
+    sst_unref(t);
+    model_free(&m);
+}
+
+/* A get at a seq finds the newest version at or below it even when the
+ * key's versions span many blocks: at every version's seq, just below it
+ * (the next older version, or nothing below the oldest), through the
+ * cache or not, traced or not. */
+static void test_get_at_seq_across_blocks(void **state)
+{
+    (void)state;
+    char path[256];
+    path_of(path, sizeof path, "3.sst");
+    model m = model_make(30, 60, 20, 11);
+    write_sst(path, &m, 48, 10, NULL);
+    block_cache *bc = block_cache_create(1 << 20);
+    sst *plain = open_sst(path, 3, NULL, NULL);
+    sst *cached = open_sst(path, 3, bc, NULL);
+    assert_true(sst_num_blocks(plain) > 3 * m.n_keys);
+    size_t n_spanning_reads = 0;
+    for (size_t i = 0; i < m.n; i++) {
+        const model_entry *v = &m.e[i];
+        for (int traced = 0; traced < 2; traced++) {
+            sst *t = traced ? cached : plain;
+            sst_get_trace tr;
+            assert_get_at(t, &m, v->key, v->nkey, v->seq, traced ? &tr : NULL);
+            if (traced && tr.block_index > 0)
+                n_spanning_reads++;
+            assert_get_at(t, &m, v->key, v->nkey, v->seq - 1, NULL);
+            assert_get_at(t, &m, v->key, v->nkey, v->seq + 1, NULL);
+        }
+    }
+    assert_true(n_spanning_reads > 0);
+    /* Below every version of the file, and absent keys, at any seq. */
+    char key[32];
+    for (size_t k = 0; k < 2 * m.n_keys + 1; k++) {
+        size_t nk = user_key(key, k);
+        assert_get_at(plain, &m, key, nk, 0, NULL);
+        assert_get_at(plain, &m, key, nk, 999, NULL);
+        assert_get_at(cached, &m, key, nk, UINT64_MAX, NULL);
+    }
+    sst_unref(plain);
+    sst_unref(cached);
+    block_cache_destroy(bc);
+    model_free(&m);
+}
+
+/* Where a key's versions continue into the next block, their order across
+ * the boundary is checked when the blocks are read: an SST whose second
+ * block restarts a key's versions at a newer seq than the first block ended
+ * with is reported as corrupt by a get and by a scan. The builder refuses
+ * such an order, so the file is made of two SSTs' blocks. */
+static void test_versions_out_of_order_across_blocks(void **state)
+{
+    (void)state;
+    char path[256];
+    path_of(path, sizeof path, "4.sst");
+    /* "k"@9 .. "k"@5 in one-entry blocks; then the third and fourth
+     * blocks swap places on disk. */
+    model m = {calloc(5, sizeof(model_entry)), 5, 1, 9};
+    for (size_t i = 0; i < 5; i++) {
+        strcpy(m.e[i].key, "k");
+        m.e[i].nkey = 1;
+        m.e[i].seq = 9 - i;
+        m.e[i].type = ENTRY_VALUE;
+        m.e[i].nvalue = 3;
+        m.e[i].value = malloc(3);
+        memcpy(m.e[i].value, "val", 3);
+    }
+    sst_summary sum;
+    write_sst(path, &m, 1, 10, &sum);
+    assert_int_equal(sum.num_blocks, 5);
+    sst *t = open_sst(path, 4, NULL, NULL);
+    for (size_t i = 0; i < 5; i++)
+        assert_get_at(t, &m, "k", 1, m.e[i].seq, NULL);
+    assert_get_at(t, &m, "k", 1, 4, NULL);
+    assert_iter_all(t, &m);
+    sst_unref(t);
+
+    /* Swap blocks 2 and 3 (same sizes: same key and value lengths) and fix
+     * nothing else: each block is intact, the index still matches. */
+    FILE *fp = fopen(path, "r+b");
+    assert_non_null(fp);
+    uint8_t *whole = malloc(sum.file_size);
+    assert_int_equal(fread(whole, 1, sum.file_size, fp), sum.file_size);
+    /* Blocks are contiguous from offset 0 and 25 bytes each (FORMAT.md):
+     * a 9-byte entry (shared 0, unshared 1, value_len 3, seq, type, "k",
+     * "val"), one restart, n_restarts and the checksum. */
+    size_t one = 9 + 4 + 4 + 8;
+    for (size_t i = 0; i < 5; i++) {
+        assert_int_equal(whole[i * one + 3], 9 - i); /* its seq */
+        assert_memory_equal(whole + i * one, whole, 3);
+    }
+    uint8_t *tmp = malloc(one);
+    memcpy(tmp, whole + 2 * one, one);
+    memcpy(whole + 2 * one, whole + 3 * one, one);
+    memcpy(whole + 3 * one, tmp, one);
+    rewind(fp);
+    assert_int_equal(fwrite(whole, 1, sum.file_size, fp), sum.file_size);
+    fclose(fp);
+    free(tmp);
+    free(whole);
+
+    t = open_sst(path, 4, NULL, NULL);
+    bool found;
+    entry e;
+    void *owned;
+    assert_int_equal(sst_get(t, (const uint8_t *)"k", 1, 5, &found, &e, &owned),
+                     LSM_ECORRUPT);
+    assert_false(found);
+    assert_non_null(strstr(lsm_errmsg(), "previous block"));
+    iter *it = sst_iter_new(t);
+    int rc = iter_seek(it, NULL, 0);
+    size_t n = 0;
+    while (rc == LSM_OK && iter_valid(it)) {
+        n++;
+        rc = iter_next(it);
+    }
+    assert_int_equal(rc, LSM_ECORRUPT);
+    assert_int_equal(n, 3); /* 9, 8, 6, then 7 after 6 */
+    iter_destroy(it);
     sst_unref(t);
     model_free(&m);
 }
@@ -398,8 +549,9 @@ static void test_bloom_and_probe_counters(void **state)
     /* Absent keys inside the range: the filter turns most away. */
     for (size_t i = 0; i < 1000; i++) {
         size_t nk = user_key(key, 2 * i + 1);
-        assert_int_equal(
-            sst_get(t, (const uint8_t *)key, nk, &found, &e, &owned), LSM_OK);
+        assert_int_equal(sst_get(t, (const uint8_t *)key, nk, UINT64_MAX,
+                                 &found, &e, &owned),
+                         LSM_OK);
         assert_false(found);
     }
     assert_int_equal(c.bloom_checks, 1000);
@@ -412,8 +564,9 @@ static void test_bloom_and_probe_counters(void **state)
     /* Present keys: checked, never negative, probed. */
     for (size_t i = 0; i < 100; i++) {
         size_t nk = user_key(key, 2 * i);
-        assert_int_equal(
-            sst_get(t, (const uint8_t *)key, nk, &found, &e, &owned), LSM_OK);
+        assert_int_equal(sst_get(t, (const uint8_t *)key, nk, UINT64_MAX,
+                                 &found, &e, &owned),
+                         LSM_OK);
         assert_true(found);
         free(owned);
     }
@@ -421,8 +574,9 @@ static void test_bloom_and_probe_counters(void **state)
     assert_int_equal(c.sst_probes, 1100 - c.bloom_negatives);
     /* Out of range: neither the filter nor a block is consulted. */
     counters before = c;
-    assert_int_equal(sst_get(t, (const uint8_t *)"zzz", 3, &found, &e, &owned),
-                     LSM_OK);
+    assert_int_equal(
+        sst_get(t, (const uint8_t *)"zzz", 3, UINT64_MAX, &found, &e, &owned),
+        LSM_OK);
     assert_false(found);
     assert_int_equal(c.bloom_checks, before.bloom_checks);
     assert_int_equal(c.sst_probes, before.sst_probes);
@@ -434,8 +588,9 @@ static void test_bloom_and_probe_counters(void **state)
     t = open_sst(path0, 4, NULL, &c0);
     for (size_t i = 0; i < 100; i++) {
         size_t nk = user_key(key, 2 * i + 1);
-        assert_int_equal(
-            sst_get(t, (const uint8_t *)key, nk, &found, &e, &owned), LSM_OK);
+        assert_int_equal(sst_get(t, (const uint8_t *)key, nk, UINT64_MAX,
+                                 &found, &e, &owned),
+                         LSM_OK);
         assert_false(found);
     }
     assert_int_equal(c0.bloom_checks, 0);
@@ -501,7 +656,7 @@ static void test_cache_shared_by_two_ssts(void **state)
     entry e;
     void *owned;
     assert_int_equal(sst_get(t1, (const uint8_t *)m1.e[0].key, m1.e[0].nkey,
-                             &found, &e, &owned),
+                             UINT64_MAX, &found, &e, &owned),
                      LSM_OK);
     assert_true(found);
     free(owned);
@@ -694,8 +849,9 @@ static void test_builder_rejects_bad_entries(void **state)
     bool found;
     entry got;
     void *owned;
-    assert_int_equal(sst_get(t, (const uint8_t *)"m", 1, &found, &got, &owned),
-                     LSM_OK);
+    assert_int_equal(
+        sst_get(t, (const uint8_t *)"m", 1, UINT64_MAX, &found, &got, &owned),
+        LSM_OK);
     assert_true(found);
     assert_int_equal(got.seq, 10);
     assert_int_equal(got.nvalue, 1);
@@ -729,8 +885,8 @@ static void test_block_size_one_and_estimates(void **state)
     char path[256];
     path_of(path, sizeof path, "40.sst");
     model m = model_make(200, 2, 10, 8);
-    /* Block size 1: every key gets a block of its own (with all of its
-     * versions). */
+    /* Block size 1: every entry gets a block of its own (a key's versions
+     * span blocks). */
     sst_builder_options opt = {.block_size = 1, .bloom_bits_per_key = 10};
     sst_builder *b;
     assert_int_equal(sst_builder_open(env_posix(), path, &opt, &b), LSM_OK);
@@ -744,7 +900,7 @@ static void test_block_size_one_and_estimates(void **state)
     }
     sst_summary sum;
     assert_int_equal(sst_builder_finish(b, &sum), LSM_OK);
-    assert_int_equal(sum.num_blocks, m.n_keys);
+    assert_int_equal(sum.num_blocks, m.n);
     /* The estimate misses only the last block's index record. */
     assert_true(sum.file_size >= prev);
     assert_true(sum.file_size - prev < 64);
@@ -792,8 +948,9 @@ static void test_size_of_10000_entries(void **state)
     bool found;
     entry e;
     void *owned;
-    assert_int_equal(
-        sst_get(t, (const uint8_t *)"key04321", 8, &found, &e, &owned), LSM_OK);
+    assert_int_equal(sst_get(t, (const uint8_t *)"key04321", 8, UINT64_MAX,
+                             &found, &e, &owned),
+                     LSM_OK);
     assert_true(found);
     assert_int_equal(e.nvalue, 100);
     assert_int_equal(((const uint8_t *)e.value)[0], 'a' + 4321 % 26);
@@ -940,8 +1097,8 @@ static void *reader_run(void *p)
         bool found;
         entry e;
         void *owned;
-        if (sst_get(a->t, (const uint8_t *)key, nk, &found, &e, &owned) !=
-            LSM_OK) {
+        if (sst_get(a->t, (const uint8_t *)key, nk, UINT64_MAX, &found, &e,
+                    &owned) != LSM_OK) {
             a->errors++;
             continue;
         }
@@ -1069,7 +1226,8 @@ static bool exercise_altered(const char *path, uint64_t id, block_cache *bc,
         bool found;
         entry e;
         void *owned;
-        rc = sst_get(t, (const uint8_t *)key, nk, &found, &e, &owned);
+        rc = sst_get(t, (const uint8_t *)key, nk, UINT64_MAX, &found, &e,
+                     &owned);
         if (rc != LSM_OK) {
             assert_corrupt_message(rc, path);
             assert_null(owned);
@@ -1163,7 +1321,7 @@ static void test_corrupt_block_fails_then_recovers(void **state)
     bool found;
     void *owned;
     assert_int_equal(sst_get(t, (const uint8_t *)m.e[0].key, m.e[0].nkey,
-                             &found, &e, &owned),
+                             UINT64_MAX, &found, &e, &owned),
                      LSM_ECORRUPT);
     assert_false(found);
     assert_int_equal(c.block_reads, 1); /* only the intact block counted */
@@ -1200,6 +1358,10 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_get_finds_newest_and_tombstones,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_get_at_seq_across_blocks, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(
+            test_versions_out_of_order_across_blocks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bloom_and_probe_counters, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_cache_shared_by_two_ssts, setup,

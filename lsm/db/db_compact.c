@@ -2,7 +2,9 @@
  * db_compact.c: the compaction runner. It takes the shape of the current
  * version, asks the strategy's controller for a task (compact_pick, or
  * compact_pick_full for lsm_compact_full; compact/), merges the task's
- * inputs into new SSTs of about target_sst_size, records the change in the
+ * inputs into new SSTs of about target_sst_size (keeping the versions the
+ * watermark asks for, compact/version_filter_int.h; a user key's versions
+ * never straddle two outputs), records the change in the
  * manifest and installs it (shape_apply on the CURRENT tree). Inline mode
  * runs it until nothing is due (db_compact_until_settled, after every flush
  * and full compaction); threads mode runs it on the compaction thread
@@ -26,6 +28,7 @@
 #include "db/db_int.h"
 
 #include "compact/compact_int.h"
+#include "compact/version_filter_int.h"
 #include "util/status_int.h"
 
 #include <inttypes.h>
@@ -41,6 +44,10 @@ typedef struct compaction_out {
     /* Key + value bytes in the current output: measured like a memtable,
      * so a compacted SST holds as much data as a flushed one. */
     uint64_t builder_bytes;
+    /* The current output reached target_sst_size: it ends before the next
+     * user key, so a key's versions never straddle two outputs (the SSTs
+     * of a level or tier stay disjoint by user key). */
+    bool full;
     bool keep_files; /* on failure, leave the outputs on disk */
     id_list ids;
     id_list deleted; /* outputs whose files a failure removed */
@@ -59,6 +66,7 @@ static int db_compact_out_finish_current(compaction_out *co)
     int rc = sst_builder_finish(co->builder, &summary);
     co->builder = NULL;
     co->builder_bytes = 0;
+    co->full = false;
     if (rc == LSM_OK)
         rc = db_sst_path(co->db, co->builder_id, path);
     if (rc == LSM_OK) {
@@ -112,9 +120,20 @@ static int db_compact_take_id(lsm_db *db, uint64_t *id)
     return rc;
 }
 
-static int db_compact_out_add(compaction_out *co, const entry *e)
+/* Adds e to the current output, first finishing it when it is full and e
+ * starts a new user key (starts_key: no version of e's key went to the
+ * outputs yet). Without several versions per key every entry starts its
+ * key, and outputs end where they always did: after the entry that
+ * reached target_sst_size. */
+static int db_compact_out_add(compaction_out *co, const entry *e,
+                              bool starts_key)
 {
     int rc;
+    if (co->full && starts_key) {
+        rc = db_compact_out_finish_current(co);
+        if (rc != LSM_OK)
+            return rc;
+    }
     if (!co->builder) {
         char path[DB_PATH_BYTES];
         rc = db_compact_take_id(co->db, &co->builder_id);
@@ -136,7 +155,7 @@ static int db_compact_out_add(compaction_out *co, const entry *e)
     rc = sst_builder_add(co->builder, e);
     co->builder_bytes += e->nkey + e->nvalue;
     if (rc == LSM_OK && co->builder_bytes >= co->db->opt.target_sst_size)
-        rc = db_compact_out_finish_current(co);
+        co->full = true;
     return rc;
 }
 
@@ -164,40 +183,22 @@ static void db_compact_out_discard(compaction_out *co)
 }
 
 /* Merges the entries of it (newest first within a key) into co, keeping
- * only the newest version of each key and dropping tombstones when
- * drop_tombstones (nothing older lies below the output). */
-static int db_compact_merge(iter *it, compaction_out *co, bool drop_tombstones)
+ * the versions vf keeps (every version above the watermark, the newest at
+ * or below it, tombstones dropped at the bottom: version_filter_int.h). */
+static int db_compact_merge(iter *it, compaction_out *co, version_filter *vf)
 {
-    uint8_t *prev = NULL;
-    size_t nprev = 0, prev_cap = 0;
-    bool have_prev = false;
     int rc;
     for (rc = iter_seek(it, NULL, 0); rc == LSM_OK && iter_valid(it);
          rc = iter_next(it)) {
         entry e;
+        version_verdict verdict;
         iter_entry(it, &e);
-        if (have_prev && user_key_cmp(prev, nprev, e.key, e.nkey) == 0)
-            continue;
-        /* Remember the key: the iterator's view dies at the next move. */
-        if (e.nkey > prev_cap) {
-            uint8_t *grown = realloc(prev, e.nkey);
-            if (!grown) {
-                rc = lsm_error(LSM_ENOMEM, "out of memory in compaction");
-                break;
-            }
-            prev = grown;
-            prev_cap = e.nkey;
-        }
-        memcpy(prev, e.key, e.nkey);
-        nprev = e.nkey;
-        have_prev = true;
-        if (e.type == ENTRY_TOMBSTONE && drop_tombstones)
-            continue;
-        rc = db_compact_out_add(co, &e);
+        rc = version_filter_decide(vf, &e, &verdict);
+        if (rc == LSM_OK && verdict.keep)
+            rc = db_compact_out_add(co, &e, verdict.first_kept_of_key);
         if (rc != LSM_OK)
             break;
     }
-    free(prev);
     if (rc == LSM_OK)
         rc = db_compact_out_finish_current(co);
     return rc;
@@ -493,6 +494,10 @@ static int db_compact_run(lsm_db *db, version *v, const compaction_task *task,
     else
         snprintf(co.why, sizeof co.why, "compaction into L%zu",
                  task->lower_level);
+    /* Read once, before any input is: read points taken later are at or
+     * above it, so they find what they need among the versions kept. */
+    version_filter vf;
+    version_filter_init(&vf, db_watermark(db), task->output_is_bottom);
     int rc = db_compact_inputs_get(v, task, &in);
     if (rc != LSM_OK)
         return rc;
@@ -502,7 +507,8 @@ static int db_compact_run(lsm_db *db, version *v, const compaction_task *task,
         return lsm_error(LSM_ENOMEM, "out of memory in compaction");
     }
     db_compact_emit(db, LSM_EVENT_COMPACTION_BEGIN, task, &in, NULL);
-    rc = db_compact_merge(it, &co, task->output_is_bottom);
+    rc = db_compact_merge(it, &co, &vf);
+    version_filter_free(&vf);
     if (rc == LSM_OK && co.n_ssts) {
         rc = db->env->sync_dir(db->env, db->dir);
         if (rc == LSM_OK && db_tracing_io(db))
@@ -523,6 +529,8 @@ static int db_compact_run(lsm_db *db, version *v, const compaction_task *task,
     if (rc == LSM_OK) {
         COUNTER_ADD(&db->ctrs, compactions, 1);
         COUNTER_ADD(&db->ctrs, compaction_bytes_written, co.bytes_written);
+        COUNTER_ADD(&db->ctrs, versions_dropped, vf.dropped);
+        COUNTER_ADD(&db->ctrs, versions_kept, vf.kept);
         db_compact_emit(db, LSM_EVENT_COMPACTION_END, task, &in, &co);
         /* The installed version holds the outputs now; drop ours. */
         for (size_t i = 0; i < co.n_ssts; i++)

@@ -10,18 +10,27 @@
  * crossed the limit, followed by the compactions it made due), by the flush
  * thread in threads mode.
  *
+ * A flush keeps every version of a key above the watermark plus the newest
+ * at or below it (compact/version_filter_int.h), so snapshots read the
+ * flushed SST as they read the memtable.
+ *
  * A flush writes and fsyncs its SST, fsyncs the directory, appends its
  * manifest record, and only then publishes a new version and deletes the
  * memtable's WAL.
  */
 #include "db/db_int.h"
 
+#include "compact/version_filter_int.h"
 #include "util/status_int.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The filter's "no read point" is the engine's. */
+_Static_assert(DB_NO_WATERMARK == VERSION_FILTER_NO_WATERMARK,
+               "one value means no watermark");
 
 /* --- freezing ------------------------------------------------------------- */
 
@@ -156,12 +165,13 @@ static void db_flush_report_deleted(lsm_db *db, uint64_t sst_id)
     db_report_sst_deleted(db, &sst_id, 1, "flush failed");
 }
 
-/* Writes the newest version of every key of mt into a new SST named after
- * the memtable and opens it. Older versions are dropped: nothing reads them
- * until snapshots exist. Tombstones are kept: they hide older SSTs' data.
- * *out is NULL for an empty memtable. */
-static int db_flush_write_sst(lsm_db *db, memtable *mt, sst **out,
-                              sst_summary *summary)
+/* Writes the versions of mt that vf keeps into a new SST named after the
+ * memtable and opens it: every version above the watermark and the newest
+ * at or below it (with no watermark, the newest version of each key only);
+ * the rest no read point can see. Tombstones are kept (vf does not drop
+ * them): they hide older SSTs' data. *out is NULL for an empty memtable. */
+static int db_flush_write_sst(lsm_db *db, memtable *mt, version_filter *vf,
+                              sst **out, sst_summary *summary)
 {
     char path[DB_PATH_BYTES];
     sst_builder *b = NULL;
@@ -188,20 +198,16 @@ static int db_flush_write_sst(lsm_db *db, memtable *mt, sst **out,
         return lsm_error(LSM_ENOMEM, "out of memory flushing memtable %" PRIu64,
                          id);
     }
-    entry prev = {0};
-    bool have_prev = false;
     for (rc = iter_seek(it, NULL, 0); rc == LSM_OK && iter_valid(it);
          rc = iter_next(it)) {
         entry e;
+        version_verdict verdict;
         iter_entry(it, &e);
-        /* Memtable entries live in its arena, so prev stays valid. */
-        if (have_prev && user_key_cmp(prev.key, prev.nkey, e.key, e.nkey) == 0)
-            continue;
-        rc = sst_builder_add(b, &e);
+        rc = version_filter_decide(vf, &e, &verdict);
+        if (rc == LSM_OK && verdict.keep)
+            rc = sst_builder_add(b, &e);
         if (rc != LSM_OK)
             break;
-        prev = e;
-        have_prev = true;
     }
     iter_destroy(it);
     if (rc != LSM_OK) {
@@ -303,7 +309,12 @@ static int db_flush_oldest(lsm_db *db, bool *flushed)
     sst_summary summary = {0};
     db_stats_update stats = {0};
     bool maybe_recorded = false;
-    rc = db_flush_write_sst(db, mt, &t, &summary);
+    /* Read once, before the memtable is: read points taken later are at
+     * or above it, so they find what they need among the versions kept. */
+    version_filter vf;
+    version_filter_init(&vf, db_watermark(db), false);
+    rc = db_flush_write_sst(db, mt, &vf, &t, &summary);
+    version_filter_free(&vf);
     if (rc == LSM_OK && t)
         rc = db_stats_for_flush(db, id, summary.file_size, &stats);
     if (rc == LSM_OK && t) {
@@ -332,6 +343,8 @@ static int db_flush_oldest(lsm_db *db, bool *flushed)
         t = NULL; /* the version owns our reference now */
         COUNTER_ADD(&db->ctrs, flushes, 1);
         COUNTER_ADD(&db->ctrs, flush_bytes_written, summary.file_size);
+        COUNTER_ADD(&db->ctrs, versions_dropped, vf.dropped);
+        COUNTER_ADD(&db->ctrs, versions_kept, vf.kept);
         lsm_event end = {.type = LSM_EVENT_FLUSH_END,
                          .memtable_id = id,
                          .sst_id = id,

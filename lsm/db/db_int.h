@@ -342,6 +342,11 @@ int db_flush_all(lsm_db *db);
 int db_freeze_locked(lsm_db *db);
 /* Work owed after a freeze: inline mode flushes now (db_flush.c). */
 void db_after_freeze(lsm_db *db);
+/* Writes batch b as one WAL record (sequence numbers, WAL, memtable, then
+ * visible in one step); caller holds write_mu and, with group commit, has
+ * called db_writer_enter and waits with db_wait_durable(db->last_seq)
+ * after letting write_mu go. An empty batch writes nothing (db_write.c). */
+int db_write_locked(lsm_db *db, lsm_batch *b);
 /* Latches rc and forbids any further change to the tree (halted). */
 void db_halt(lsm_db *db, int rc);
 /* Inline mode: flush until the memtable limit holds. Caller holds
@@ -497,6 +502,12 @@ int db_snap_fill_state(lsm_db *db, lsm_state *st);
 /* At close: LSM_OK when no snapshot or transaction is live, else
  * LSM_EBUSY with a message naming them. */
 int db_snap_check_none_open(lsm_db *db);
+
+/* lsm_scan_at with one more source, newest, merged in: newest (NULL for
+ * none; taken over, destroyed on failure) must hand out entries with seqs
+ * at most the read point, or the scan hides them (db_iter.c). */
+int db_iter_scan_with(lsm_db *db, const lsm_snapshot *snap, const lsm_bound *lo,
+                      const lsm_bound *hi, iter *newest, lsm_iter **out);
 
 /* The read point and version of a public read: snap's seq (LSM_EINVAL
  * when snap belongs to another handle; *v is then NULL) and the current

@@ -6,7 +6,8 @@
  * reader never sees a half-made change.
  *
  * get probes the sources newest first and stops at the first that knows the
- * key (ignoring memtable versions newer than its snapshot sequence number): the
+ * key (ignoring versions newer than its read sequence number, in memtables
+ * and SSTs alike: those keep older versions for snapshots): the
  * mutable memtable, the immutable ones newest first, the L0 SSTs newest first,
  * then each level (at most one SST per level can hold it). An SST whose key
  * range excludes the key is skipped without I/O; sst_get then asks the bloom
@@ -56,19 +57,21 @@ typedef struct get_place {
     uint64_t tier_id; /* a tier's id, else 0 */
 } get_place;
 
-/* Searches one SST whose key range holds key. *decided is set when it knows
- * the key (value or tombstone); rc is then the get's answer. With tr, the
- * step is recorded there. */
-static int get_from_sst(sst *t, const uint8_t *key, size_t nkey, bool *decided,
-                        void **value, size_t *nvalue, read_trace *tr,
-                        get_place at)
+/* Searches one SST whose key range holds key for the newest version
+ * visible at read_seq. *decided is set when it knows the key (value or
+ * tombstone); rc is then the get's answer. An SST whose versions of key are
+ * all newer than read_seq does not decide it, as a memtable does not. With
+ * tr, the step is recorded there. */
+static int get_from_sst(sst *t, uint64_t read_seq, const uint8_t *key,
+                        size_t nkey, bool *decided, void **value,
+                        size_t *nvalue, read_trace *tr, get_place at)
 {
     bool found = false;
     entry e;
     void *owned = NULL;
     sst_get_trace g;
-    int rc = tr ? sst_get_traced(t, key, nkey, &found, &e, &owned, &g)
-                : sst_get(t, key, nkey, &found, &e, &owned);
+    int rc = tr ? sst_get_traced(t, key, nkey, read_seq, &found, &e, &owned, &g)
+                : sst_get(t, key, nkey, read_seq, &found, &e, &owned);
     if (rc != LSM_OK)
         return rc;
     if (tr)
@@ -103,12 +106,13 @@ static bool get_from_memtable(memtable *mt, lsm_read_source source,
 }
 
 /* Searches t if its key range holds key (else, with tr, records the skip). */
-static int get_from_candidate(sst *t, const uint8_t *key, size_t nkey,
-                              bool *decided, void **value, size_t *nvalue,
-                              read_trace *tr, get_place at)
+static int get_from_candidate(sst *t, uint64_t read_seq, const uint8_t *key,
+                              size_t nkey, bool *decided, void **value,
+                              size_t *nvalue, read_trace *tr, get_place at)
 {
     if (sst_key_in_range(t, key, nkey))
-        return get_from_sst(t, key, nkey, decided, value, nvalue, tr, at);
+        return get_from_sst(t, read_seq, key, nkey, decided, value, nvalue, tr,
+                            at);
     if (tr)
         read_trace_add(tr, LSM_SOURCE_SST, sst_id(t), at.level, at.tier_id,
                        LSM_READ_SKIPPED_RANGE);
@@ -133,8 +137,8 @@ static int get_from_version(version *v, uint64_t read_seq, const uint8_t *key,
     int rc = LSM_OK;
     get_place at = {0, 0};
     for (size_t i = 0; i < v->n_l0 && !decided && rc == LSM_OK; i++)
-        rc = get_from_candidate(v->l0[i], key, nkey, &decided, value, nvalue,
-                                tr, at);
+        rc = get_from_candidate(v->l0[i], read_seq, key, nkey, &decided, value,
+                                nvalue, tr, at);
     for (size_t l = 0; l < v->n_levels && !decided && rc == LSM_OK; l++) {
         const sorted_run *lv = &v->levels[l];
         if (lv->n_ssts == 0)
@@ -146,8 +150,8 @@ static int get_from_version(version *v, uint64_t read_seq, const uint8_t *key,
             i--;
         if (tr)
             read_trace_place(v, l, &at.level, &at.tier_id);
-        rc = get_from_candidate(lv->ssts[i], key, nkey, &decided, value, nvalue,
-                                tr, at);
+        rc = get_from_candidate(lv->ssts[i], read_seq, key, nkey, &decided,
+                                value, nvalue, tr, at);
     }
     if (rc == LSM_OK && !decided)
         rc = LSM_NOTFOUND;
@@ -593,17 +597,34 @@ static int check_bound(const lsm_bound *b, const char *which)
     return LSM_OK;
 }
 
+/* Puts newest (NULL: none) in front of a scan's sources, preferred on a
+ * tie: a transaction's own writes carry the read seq itself. Takes both;
+ * NULL when sources is (out of memory). */
+static iter *merge_newest(iter *newest, iter *sources)
+{
+    if (!newest)
+        return sources;
+    if (!sources) {
+        iter_destroy(newest);
+        return NULL;
+    }
+    return two_merge_iter_new(newest, sources);
+}
+
 /* lsm_scan, and with explain lsm_scan_explain (the iterator keeps a
- * trace). */
+ * trace). newest, when not NULL, is merged in as the newest source (a
+ * transaction's own writes: db_iter_scan_with); it is taken over. */
 static int db_iter_scan(lsm_db *db, const lsm_snapshot *snap,
                         const lsm_bound *lo, const lsm_bound *hi, bool explain,
-                        lsm_iter **out)
+                        iter *newest, lsm_iter **out)
 {
     static const lsm_bound unbounded = {.kind = LSM_BOUND_UNBOUNDED};
     lsm_error_clear();
-    if (!db || !out)
+    if (!db || !out) {
+        iter_destroy(newest);
         return lsm_error(LSM_EINVAL, "lsm_scan needs a handle and somewhere "
                                      "to put the iterator");
+    }
     *out = NULL;
     lo = lo ? lo : &unbounded;
     hi = hi ? hi : &unbounded;
@@ -614,11 +635,11 @@ static int db_iter_scan(lsm_db *db, const lsm_snapshot *snap,
     version *v = NULL;
     if (rc == LSM_OK)
         rc = db_read_begin(db, snap, &read_seq, &v);
-    if (rc != LSM_OK)
-        return rc;
-
-    lsm_iter *it = calloc(1, sizeof *it);
+    lsm_iter *it = rc == LSM_OK ? calloc(1, sizeof *it) : NULL;
     if (!it) {
+        iter_destroy(newest);
+        if (rc != LSM_OK)
+            return rc;
         db_pins_release_version(db, v);
         return lsm_error(LSM_ENOMEM, "out of memory starting a scan");
     }
@@ -628,8 +649,11 @@ static int db_iter_scan(lsm_db *db, const lsm_snapshot *snap,
      * them alive, not the whole version (db_pins.c). */
     if (explain && !(it->trace = read_trace_new(v)))
         rc = lsm_error(LSM_ENOMEM, "out of memory for a read trace");
+    if (rc != LSM_OK)
+        iter_destroy(newest);
     if (rc == LSM_OK) {
         it->inner = scan_sources(v, lo, hi, it->trace, &it->pins);
+        it->inner = merge_newest(newest, it->inner);
         if (!it->inner || it->pins.oom)
             rc = lsm_error(LSM_ENOMEM, "out of memory starting a scan");
     }
@@ -656,19 +680,25 @@ static int db_iter_scan(lsm_db *db, const lsm_snapshot *snap,
 int lsm_scan(lsm_db *db, const lsm_bound *lo, const lsm_bound *hi,
              lsm_iter **out)
 {
-    return db_iter_scan(db, NULL, lo, hi, false, out);
+    return db_iter_scan(db, NULL, lo, hi, false, NULL, out);
+}
+
+int db_iter_scan_with(lsm_db *db, const lsm_snapshot *snap, const lsm_bound *lo,
+                      const lsm_bound *hi, iter *newest, lsm_iter **out)
+{
+    return db_iter_scan(db, snap, lo, hi, false, newest, out);
 }
 
 int lsm_scan_at(lsm_db *db, const lsm_snapshot *snap, const lsm_bound *lo,
                 const lsm_bound *hi, lsm_iter **out)
 {
-    return db_iter_scan(db, snap, lo, hi, false, out);
+    return db_iter_scan(db, snap, lo, hi, false, NULL, out);
 }
 
 int lsm_scan_explain(lsm_db *db, const lsm_bound *lo, const lsm_bound *hi,
                      lsm_iter **out)
 {
-    return db_iter_scan(db, NULL, lo, hi, true, out);
+    return db_iter_scan(db, NULL, lo, hi, true, NULL, out);
 }
 
 int lsm_iter_trace(const lsm_iter *it, lsm_read_trace **out)

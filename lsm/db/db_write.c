@@ -101,7 +101,7 @@ static bool db_stall_if_needed(lsm_db *db)
  * A failure after the WAL append began is latched: the log may now end in
  * a partial record, and the memtable may hold part of the batch; only a
  * reopen (which cuts the torn tail and replays) puts that right. */
-static int db_write_locked(lsm_db *db, lsm_batch *b)
+int db_write_locked(lsm_db *db, lsm_batch *b)
 {
     int rc = db_check_bg_error(db);
     if (rc != LSM_OK || b->count == 0)

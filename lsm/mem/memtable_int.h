@@ -6,6 +6,9 @@
  * version is (sequence number, type, value). Keeping every version (rather
  * than overwriting) lets a reader see the database as of its sequence
  * number (memtable_get_at; a scan skips newer entries) while writes go on.
+ * A flush writes the versions the watermark keeps (every version above it,
+ * the newest at or below it: compact/version_filter_int.h), so snapshots
+ * read the SST as they read the memtable.
  *
  * Size: memtable_size_bytes is the sum of key bytes + value bytes of every
  * write, as mini-lsm counts it (overwrites count again). It is the freeze

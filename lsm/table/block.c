@@ -541,28 +541,37 @@ void block_last_entry(const block *b, block_entry *out)
 /* block_seek and block_seek_counted: inlined into each (with block_pos_seek
  * and block_find_run), so the plain one's tests of n_compared fold away. */
 static inline bool block_seek_with(const block *b, const uint8_t *key,
-                                   size_t nkey, block_entry *out,
-                                   uint64_t *n_compared)
+                                   size_t nkey, uint64_t max_seq,
+                                   block_entry *out, uint64_t *n_compared)
 {
     block_cursor c;
     block_cursor_init(&c);
     c.blk = b;
     block_pos_seek(&c, key, nkey, n_compared);
+    /* Versions of key come newest first: step over those a read at
+     * max_seq must not see. */
+    while (c.valid && c.raw.seq > max_seq &&
+           block_entry_key_cmp(&c.raw, key, nkey) == 0) {
+        if (n_compared)
+            (*n_compared)++;
+        block_pos_step(&c);
+    }
     if (c.valid)
         *out = c.raw;
     return c.valid;
 }
 
 bool block_seek(const block *b, const uint8_t *key, size_t nkey,
-                block_entry *out)
+                uint64_t max_seq, block_entry *out)
 {
-    return block_seek_with(b, key, nkey, out, NULL);
+    return block_seek_with(b, key, nkey, max_seq, out, NULL);
 }
 
 bool block_seek_counted(const block *b, const uint8_t *key, size_t nkey,
-                        block_entry *out, uint64_t *n_compared)
+                        uint64_t max_seq, block_entry *out,
+                        uint64_t *n_compared)
 {
-    return block_seek_with(b, key, nkey, out, n_compared);
+    return block_seek_with(b, key, nkey, max_seq, out, n_compared);
 }
 
 /* --- Cursor --------------------------------------------------------------- */

@@ -165,16 +165,20 @@ int block_entry_key_cmp(const block_entry *e, const uint8_t *key, size_t nkey);
 /* The first / last entry of a decoded block. */
 void block_first_entry(const block *b, block_entry *out);
 void block_last_entry(const block *b, block_entry *out);
-/* Finds the first entry whose user key >= key (so the newest version of
- * key when present). false when every key of the block is smaller. */
+/* Finds the first entry at or after (key, max_seq) in internal-key order:
+ * the newest version of key with seq <= max_seq when the block holds one,
+ * else the first entry of a larger user key (UINT64_MAX: the newest version
+ * of key). false when every entry of the block comes before it. */
 bool block_seek(const block *b, const uint8_t *key, size_t nkey,
-                block_entry *out);
+                uint64_t max_seq, block_entry *out);
 /* As block_seek, adding to *n_compared (may be NULL) the entries whose key
  * it compared with key: restart keys in the binary search, then entries of
- * the run (the run's first entry may be counted twice). An explained get
- * reports them. */
+ * the run (the run's first entry may be counted twice), then the versions
+ * of key newer than max_seq it stepped over. An explained get reports
+ * them. */
 bool block_seek_counted(const block *b, const uint8_t *key, size_t nkey,
-                        block_entry *out, uint64_t *n_compared);
+                        uint64_t max_seq, block_entry *out,
+                        uint64_t *n_compared);
 
 /* --- Cursor: a position in a block, embedded by iterators ----------------- */
 

@@ -203,17 +203,14 @@ static int sst_builder_add_checked(sst_builder *b, const entry *e)
     bool new_key =
         b->n_entries == 0 || user_key_cmp(e->key, e->nkey, b->last_key.data,
                                           b->last_key.n_bytes) != 0;
-    /* A key's versions stay in one block (the block may run over for
-     * them), so adjacent blocks hold strictly increasing user keys: the
-     * reader can check the order across blocks from the index alone, and a
-     * get reads a single block. */
+    /* A block closes before any entry that would overfill it, even between
+     * two versions of one key: a key with many versions (kept for
+     * snapshots) then spans blocks of the usual size rather than making
+     * one huge block. Adjacent blocks may so share a user key; the reader
+     * checks the versions' order where they meet (FORMAT.md). */
     size_t grown = block_builder_size_bytes(&b->block) +
                    block_builder_entry_bytes(&b->block, e);
-    if (!new_key && grown > BLOCK_MAX_ENTRIES_BYTES)
-        return lsm_error(LSM_EINVAL,
-                         "versions of one key exceed the %zu-byte block limit",
-                         BLOCK_MAX_ENTRIES_BYTES);
-    if (new_key && b->block.n_entries > 0 && grown > b->block_size) {
+    if (b->block.n_entries > 0 && grown > b->block_size) {
         rc = sst_builder_flush_block(b);
         if (rc != LSM_OK)
             return rc;

@@ -2,11 +2,14 @@
  * sst_int.h: sorted string tables, the immutable files of the tree.
  *
  * The byte layout is in FORMAT.md. An SST holds entries in internal-key order
- * (iter_int.h), split into data blocks of about block_size bytes, followed by
- * a bloom filter over the user keys, an index with each block's first and
- * last user key and location, and a fixed-size footer. Everything is
- * checksummed; a reader rejects a truncated or altered file with
- * LSM_ECORRUPT (naming the file and offset), never a crash.
+ * (iter_int.h): one or more versions of each key, newest first (flush and
+ * compaction keep the versions snapshots may read; compact/version_filter),
+ * split into data blocks of about block_size bytes (a key's versions may
+ * span blocks), followed by a bloom filter over the user keys, an index
+ * with each block's first and last user key and location, and a
+ * fixed-size footer. Everything is checksummed; a reader rejects a
+ * truncated or altered file with LSM_ECORRUPT (naming the file and
+ * offset), never a crash.
  *
  * Writing (sst_builder.c): sst_builder_open, sst_builder_add in order,
  * sst_builder_finish (which fsyncs the file) or sst_builder_abandon (which
@@ -124,32 +127,38 @@ size_t sst_find_by_last_key(sst *const *ssts, size_t n, const uint8_t *key,
 /* true when key lies in [first key, last key] (no I/O). */
 bool sst_key_in_range(const sst *t, const uint8_t *key, size_t nkey);
 
-/* Point lookup of the newest version of key. Consults the bloom filter first
- * (counting bloom_checks / bloom_negatives), then reads at most the blocks
- * whose range may hold the key. On a hit, *found = true and *out is filled
- * with a malloc'd copy: out->key and out->value point into one allocation
- * returned in *owned, which the caller frees. */
-int sst_get(sst *t, const uint8_t *key, size_t nkey, bool *found, entry *out,
-            void **owned);
+/* Point lookup of the newest version of key with seq <= max_seq
+ * (UINT64_MAX: the newest version). Consults the bloom filter first
+ * (counting bloom_checks / bloom_negatives), then reads the block whose
+ * range may hold the key's newest version and, while every version found
+ * is newer than max_seq, the following blocks that continue the key (a
+ * key's versions may span blocks). When the SST holds versions of key but
+ * all newer than max_seq, *found is false: the SST does not decide the
+ * key, and a get goes on to older sources. On a hit, *found = true and
+ * *out is filled with a malloc'd copy: out->key and out->value point into
+ * one allocation returned in *owned, which the caller frees. */
+int sst_get(sst *t, const uint8_t *key, size_t nkey, uint64_t max_seq,
+            bool *found, entry *out, void **owned);
 
 /* What one sst_get did, for an explained get (lsm_get_explain). */
 typedef struct sst_get_trace {
-    bool bloom_checked;  /* the filter was consulted (bloom_checks) */
-    bool bloom_negative; /* ... and ruled the key out (bloom_negatives) */
-    bool probed;         /* range and filter let it through (sst_probes) */
-    bool block_searched; /* a data block was searched: block_index ... */
-    uint64_t block_index;
-    bool block_cached;   /* ... served by the cache (else read) */
-    uint64_t n_compared; /* keys compared in the block (block_seek_counted) */
+    bool bloom_checked;   /* the filter was consulted (bloom_checks) */
+    bool bloom_negative;  /* ... and ruled the key out (bloom_negatives) */
+    bool probed;          /* range and filter let it through (sst_probes) */
+    bool block_searched;  /* a data block was searched: block_index ... */
+    uint64_t block_index; /* (the last one, when versions span blocks) */
+    bool block_cached;    /* ... served by the cache (else read) */
+    uint64_t n_compared;  /* keys compared in the blocks (block_seek_counted) */
 } sst_get_trace;
 
 /* sst_get, also filling *tr (when not NULL) with what it did. sst_get is
  * this with tr NULL, so a plain get only tests tr at each step. */
-int sst_get_traced(sst *t, const uint8_t *key, size_t nkey, bool *found,
-                   entry *out, void **owned, sst_get_trace *tr);
+int sst_get_traced(sst *t, const uint8_t *key, size_t nkey, uint64_t max_seq,
+                   bool *found, entry *out, void **owned, sst_get_trace *tr);
 
-/* An iterator over every entry (internal-key order). Holds a reference on
- * the SST. Not positioned until iter_seek. NULL when out of memory. */
+/* An iterator over every entry (internal-key order: every version the SST
+ * holds, newest first within a key). Holds a reference on the SST. Not
+ * positioned until iter_seek. NULL when out of memory. */
 iter *sst_iter_new(sst *t);
 /* As sst_iter_new; with stats not NULL the iterator counts there every
  * entry it lands on and every block it loads (read or from the cache), for

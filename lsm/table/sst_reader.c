@@ -225,12 +225,21 @@ static bool sst_index_record_fits(const sst *t, size_t i)
     if (user_key_cmp(r->first_key, r->n_first_key, r->last_key, r->n_last_key) >
         0)
         return false;
-    /* Strictly: a user key's versions never span two blocks (FORMAT.md),
-     * which is what lets the order of sequence numbers be trusted across
-     * block boundaries without reading the blocks. */
+    /* A user key's versions may continue into the next block (FORMAT.md),
+     * so equal keys may meet at a boundary; their seqs are checked there
+     * when the blocks are read (sst_check_boundary). */
     return i == 0 ||
            user_key_cmp(t->index[i - 1].last_key, t->index[i - 1].n_last_key,
-                        r->first_key, r->n_first_key) < 0;
+                        r->first_key, r->n_first_key) <= 0;
+}
+
+/* Whether block idx starts with the user key block idx - 1 ends with: the
+ * versions of that key continue across the boundary. */
+static bool sst_block_continues_key(const sst *t, uint64_t idx)
+{
+    const sst_index_entry *prev = &t->index[idx - 1], *r = &t->index[idx];
+    return user_key_cmp(prev->last_key, prev->n_last_key, r->first_key,
+                        r->n_first_key) == 0;
 }
 
 /* Verifies the index section (in meta) and builds t->index. */
@@ -466,7 +475,8 @@ bool sst_key_in_range(const sst *t, const uint8_t *key, size_t nkey)
 /* --- Blocks --------------------------------------------------------------- */
 
 /* The first block whose last key >= key: the only block that can hold the
- * newest version of key. num_blocks when every block is smaller. */
+ * newest version of key (older ones may continue in the blocks after it).
+ * num_blocks when every block is smaller. */
 static uint64_t sst_index_find(const sst *t, const uint8_t *key, size_t nkey)
 {
     uint64_t lo = 0, hi = t->footer.num_blocks;
@@ -535,6 +545,34 @@ static int sst_block_read(sst *t, uint64_t idx, sst_block **out)
     COUNTER_ADD(t->ctrs, block_reads, 1);
     *out = sb;
     return LSM_OK;
+}
+
+/* Where block idx continues the versions of the key block idx - 1 ended
+ * with, checks that they stay newest first across the boundary: the first
+ * version here must be older than prev_last_seq, the seq of the previous
+ * block's last entry. (Within a block, block_decode checked the order.) */
+static int sst_check_boundary(const sst *t, uint64_t idx,
+                              uint64_t prev_last_seq, const block *b)
+{
+    if (idx == 0 || !sst_block_continues_key(t, idx))
+        return LSM_OK;
+    block_entry first;
+    block_first_entry(b, &first);
+    if (first.seq < prev_last_seq)
+        return LSM_OK;
+    return lsm_corrupt("%s: data block %llu at offset %llu: its first entry "
+                       "is not older than the previous block's last version "
+                       "of the same key",
+                       t->path, (unsigned long long)idx,
+                       (unsigned long long)t->index[idx].offset);
+}
+
+/* The seq of block b's last entry. */
+static uint64_t sst_block_last_seq(const block *b)
+{
+    block_entry last;
+    block_last_entry(b, &last);
+    return last.seq;
 }
 
 /* What a block costs the cache: the memory it holds, header and copied
@@ -652,16 +690,53 @@ static void sst_get_trace_block(sst_get_trace *tr, uint64_t idx,
     tr->block_cached = ref->cached;
 }
 
+/* Searches block idx for the newest version of key with seq <= max_seq.
+ * *out_of_block is set when the block holds no such version and ends
+ * before anything larger: the versions may go on in the next block.
+ * Fills *out / *owned on a hit (*found). */
+static int sst_get_in_block(sst *t, uint64_t idx, const uint8_t *key,
+                            size_t nkey, uint64_t max_seq,
+                            uint64_t *prev_last_seq, bool *found,
+                            bool *out_of_block, entry *out, void **owned,
+                            sst_get_trace *tr)
+{
+    sst_block_ref ref;
+    int rc = sst_block_acquire(t, idx, &ref);
+    if (rc != LSM_OK)
+        return rc;
+    sst_get_trace_block(tr, idx, &ref);
+    rc = sst_check_boundary(t, idx, *prev_last_seq, ref.blk);
+    block_entry e;
+    bool at_or_after = rc != LSM_OK ? false
+                       : tr ? block_seek_counted(ref.blk, key, nkey, max_seq,
+                                                 &e, &tr->n_compared)
+                            : block_seek(ref.blk, key, nkey, max_seq, &e);
+    *out_of_block = rc == LSM_OK && !at_or_after;
+    if (*out_of_block)
+        *prev_last_seq = sst_block_last_seq(ref.blk);
+    if (at_or_after && block_entry_key_cmp(&e, key, nkey) == 0) {
+        rc = sst_get_copy(t, &e, out, owned);
+        *found = rc == LSM_OK;
+    }
+    sst_block_release(t, &ref);
+    return rc;
+}
+
 /* sst_get and sst_get_traced: inlined into each, so the plain one's tests
  * of tr fold away (the read path's cost stays that of before traces).
+ *
+ * The first block whose last key >= key holds the newest version of key,
+ * if the file has it; when every version there is newer than max_seq, the
+ * older ones may continue in the following blocks, as long as they start
+ * with key (FORMAT.md, "Index").
  *
  * The copy in *owned (see sst_int.h) is laid out as: value bytes, one NUL
  * byte (not counted in nvalue), key bytes; so *owned == out->value, a
  * NUL-terminated copy of the value that lsm_get can hand out as is. The
  * caller frees *owned. On a miss or an error *owned is NULL. */
 static inline int sst_get_with(sst *t, const uint8_t *key, size_t nkey,
-                               bool *found, entry *out, void **owned,
-                               sst_get_trace *tr)
+                               uint64_t max_seq, bool *found, entry *out,
+                               void **owned, sst_get_trace *tr)
 {
     *found = false;
     *owned = NULL;
@@ -677,33 +752,30 @@ static inline int sst_get_with(sst *t, const uint8_t *key, size_t nkey,
     const sst_index_entry *r = &t->index[idx]; /* key <= last key of file */
     if (user_key_cmp(r->first_key, r->n_first_key, key, nkey) > 0)
         return LSM_OK; /* between two blocks: no block can hold it */
-    sst_block_ref ref;
-    int rc = sst_block_acquire(t, idx, &ref);
-    if (rc != LSM_OK)
-        return rc;
-    sst_get_trace_block(tr, idx, &ref);
-    block_entry e;
-    bool at_or_after =
-        tr ? block_seek_counted(ref.blk, key, nkey, &e, &tr->n_compared)
-           : block_seek(ref.blk, key, nkey, &e);
-    if (at_or_after && block_entry_key_cmp(&e, key, nkey) == 0) {
-        rc = sst_get_copy(t, &e, out, owned);
-        *found = rc == LSM_OK;
-    }
-    sst_block_release(t, &ref);
+    /* Block idx - 1 ends before key, so the first block searched starts
+     * no versions of key: no seq to check its boundary against. */
+    uint64_t prev_last_seq = UINT64_MAX;
+    bool out_of_block = false;
+    int rc = sst_get_in_block(t, idx, key, nkey, max_seq, &prev_last_seq, found,
+                              &out_of_block, out, owned, tr);
+    while (rc == LSM_OK && out_of_block && ++idx < t->footer.num_blocks &&
+           user_key_cmp(t->index[idx].first_key, t->index[idx].n_first_key, key,
+                        nkey) == 0)
+        rc = sst_get_in_block(t, idx, key, nkey, max_seq, &prev_last_seq, found,
+                              &out_of_block, out, owned, tr);
     return rc;
 }
 
-int sst_get(sst *t, const uint8_t *key, size_t nkey, bool *found, entry *out,
-            void **owned)
+int sst_get(sst *t, const uint8_t *key, size_t nkey, uint64_t max_seq,
+            bool *found, entry *out, void **owned)
 {
-    return sst_get_with(t, key, nkey, found, out, owned, NULL);
+    return sst_get_with(t, key, nkey, max_seq, found, out, owned, NULL);
 }
 
-int sst_get_traced(sst *t, const uint8_t *key, size_t nkey, bool *found,
-                   entry *out, void **owned, sst_get_trace *tr)
+int sst_get_traced(sst *t, const uint8_t *key, size_t nkey, uint64_t max_seq,
+                   bool *found, entry *out, void **owned, sst_get_trace *tr)
 {
-    return sst_get_with(t, key, nkey, found, out, owned, tr);
+    return sst_get_with(t, key, nkey, max_seq, found, out, owned, tr);
 }
 
 /* --- Iterator ------------------------------------------------------------- */
@@ -762,9 +834,14 @@ static int sst_iter_skip_exhausted(sst_iter *si)
             sst_iter_drop_block(si);
             return LSM_OK;
         }
+        uint64_t last_seq = sst_block_last_seq(si->ref.blk);
         int rc = sst_iter_load_block(si, next);
-        if (rc != LSM_OK)
+        if (rc == LSM_OK)
+            rc = sst_check_boundary(si->t, next, last_seq, si->ref.blk);
+        if (rc != LSM_OK) {
+            sst_iter_drop_block(si);
             return rc;
+        }
         block_cursor_seek_first(&si->cur);
     }
     return LSM_OK;

@@ -82,11 +82,13 @@ db="$tmp/db"
 run --version
 expect "--version" 0 "lsm-cli 0.2.0$nl" ""
 
-# mini-lsm-cli's --serializable is accepted (its scripts start with it) and
-# says that it changes nothing yet.
+# mini-lsm-cli's --serializable (its scripts start with it): writes go
+# through one-write transactions (tests/cli/week3_serializable.lsm), with
+# the replies of plain writes and nothing on stderr.
 run --path "$tmp/db-serializable" --serializable -c "get 1"
-expect "--serializable" 0 "1 not exist$nl" \
-    "note: --serializable is accepted for mini-lsm-cli's command lines; lsm-cli has no transactions yet, so it changes nothing$nl"
+expect "--serializable" 0 "1 not exist$nl" ""
+run --help
+expect_grep "--help --serializable" 0 out "--serializable           put, del and fill write as one-write serializable"
 
 run --help
 expect_grep "--help usage" 0 out "usage: lsm-cli [OPTIONS]"

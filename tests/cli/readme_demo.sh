@@ -1,16 +1,17 @@
 #!/bin/sh
-# readme_demo.sh: the README's walkthrough of the instruments shows what
-# scripts/demo-instruments.lsm really prints.
+# readme_demo.sh: a README walkthrough shows what its demo script really
+# prints.
 #
-#   readme_demo.sh README.md demo_instruments.out
+#   readme_demo.sh README.md demo_instruments.out [MARKER]
 #
-# The README's code block that starts with the demo's command line must
-# equal the transcript (whose own test replays the demo), less the
-# transcript's first line ("lsm-cli> source ...").
+# The README's code block that starts with the line MARKER (the demo's
+# command line; by default the instruments demo's) must equal the
+# transcript (whose own test replays the demo), less the transcript's
+# first line ("lsm-cli> source ...").
 set -eu
 readme=$1
 transcript=$2
-marker='$ ./scripts/run --echo --path /tmp/instruments.db < scripts/demo-instruments.lsm'
+marker=${3:-'$ ./scripts/run --echo --path /tmp/instruments.db < scripts/demo-instruments.lsm'}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 awk -v m="$marker" '

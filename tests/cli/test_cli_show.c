@@ -484,6 +484,13 @@ static void test_stats_every_line(void **state)
     c->sst_probes = 16;
     c->write_stalls = 17;
     c->stall_micros = 18;
+    c->txn_commits = 20;
+    c->txn_aborts = 21;
+    c->txn_conflicts_write = 22;
+    c->txn_conflicts_read = 23;
+    c->txn_conflicts_range = 24;
+    c->versions_dropped = 25;
+    c->versions_kept = 26;
     st.amplification.write = 2.35;
     st.amplification.space = 1.2;
     st.amplification.read = 3;
@@ -496,6 +503,8 @@ static void test_stats_every_line(void **state)
     base.scans = 4;
     base.stall_micros = 8;
     base.compactions = 12; /* a counter that went down: shown, not hidden */
+    base.txn_conflicts_read = 3;
+    base.versions_dropped = 5;
     cli_buf_init(&b);
     cli_show_stats(&b, &st, &base);
     assert_buf(&b, "puts: 1 (+1)\n"
@@ -517,6 +526,13 @@ static void test_stats_every_line(void **state)
                    "sst probes: 16 (+0)\n"
                    "write stalls: 17 (+0)\n"
                    "stall time: 18 us (+10 us)\n"
+                   "txn commits: 20 (+0)\n"
+                   "txn aborts: 21 (+0)\n"
+                   "txn conflicts write: 22 (+0)\n"
+                   "txn conflicts read: 23 (+20)\n"
+                   "txn conflicts range: 24 (+0)\n"
+                   "versions dropped: 25 (+20)\n"
+                   "versions kept: 26 (+0)\n"
                    "write amplification: 2.35\n"
                    "space amplification: 1.20\n"
                    "read amplification: 3\n"

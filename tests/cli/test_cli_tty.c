@@ -12,7 +12,9 @@
  * next session, from the history file), Ctrl-C abandoning a line; the
  * prompt and editing kept when stdout is a pipe (lsm-cli | cat); with
  * --background, event lines written above the line being typed, which is
- * then redrawn whole; and every session ending with exit status 0 (under
+ * then redrawn whole; Tab completing the week 3 commands, a typo of one
+ * keeping the session, and the end of the input releasing a live snapshot;
+ * and every session ending with exit status 0 (under
  * ASan, no leak).
  *
  * Waiting is for expected text, never a fixed sleep, with a generous
@@ -435,10 +437,34 @@ static void test_background_events_above_the_prompt(void **state)
     tty_end(&t);
 }
 
+static void test_week3_names_complete(void **state)
+{
+    static const char *const none[] = {NULL};
+    tty t;
+
+    (void)state;
+    tty_start(&t, none, 0);
+    /* snapshot and snapshots share "snapshot": Tab completes that much */
+    tty_run(&t, "snapsh\t s1\r", "snapshot s1 at seq 0");
+    tty_run(&t, "put k v\r", "k stored");
+    tty_run(&t, "get k @s1\r", "k not exist");
+    /* a typo of a new name is suggested, and the session goes on */
+    tty_run(&t, "snapshto s2\r", "did you mean 'snapshot'?");
+    tty_run(&t, "snapshots\r", "s1 (id 1): seq 0");
+    tty_run(&t, "tx\t\r", "no open transactions");
+    tty_run(&t, "rel\ts9\r", "no live snapshot is called s9 (live: s1)");
+    /* the end of the input releases what is still live, and exits 0 */
+    tty_quit(&t);
+    assert_non_null(strstr(t.seen, "s1 released (still live at quit)"));
+    tty_end(&t);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_utf8_is_typed_as_bytes, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_week3_names_complete, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_editing_and_history, setup,
                                         teardown),

@@ -186,7 +186,7 @@ static void check_get(sst *t, const seen *all, const uint8_t *key, size_t nkey)
     bool found = false;
     entry e;
     void *owned = NULL;
-    int rc = sst_get(t, key, nkey, &found, &e, &owned);
+    int rc = sst_get(t, key, nkey, UINT64_MAX, &found, &e, &owned);
     if (rc != LSM_OK || !found) {
         FUZZ_CHECK(rc != LSM_OK || owned == NULL);
         if (rc != LSM_OK)

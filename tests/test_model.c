@@ -14,6 +14,25 @@
  * flushes, compactions, a refused close) and must keep returning the
  * database exactly as it was when they were opened.
  *
+ * Snapshots and transactions (lsm.h, "Snapshots" and "Transactions") are
+ * checked against a versioned model: every write takes the next seq, and
+ * each universe key keeps its committed versions (seq, value or tombstone)
+ * that a live read point may still see. A read at a snapshot must equal
+ * the model at its seq; a transaction's reads the model at its read seq
+ * overlaid with its own buffered writes (gets, and scans merged in key
+ * order, held open past its end). Up to three snapshots and three
+ * transactions (both isolation levels, mostly on a few hot keys) live
+ * across writes, batches, flushes and compactions; every commit must
+ * succeed or conflict exactly as the model predicts (SNAPSHOT: a key it
+ * wrote has a version above its read seq; SERIALIZABLE: also a key it got,
+ * or any key, written keys outside the universe included, inside a range
+ * it scanned), naming a key and seq that explain the conflict, and a
+ * committed one's writes take the seqs up to commit_seq. The state's
+ * visible_seq, read points, watermark and transaction counters follow the
+ * model, and after a flush and full compaction the bottom run holds
+ * exactly the versions the watermark keeps. Reopens first check that close
+ * refuses live snapshots and transactions, then end them.
+ *
  * After each phase the state snapshot (lsm_state_get) is checked against the
  * invariants the header documents: memtables and L0 newest first (strictly
  * decreasing ids), every SST non-empty with first_key <= last_key, levels

@@ -14,6 +14,25 @@
  * flushes, compactions, a refused close) and must keep returning the
  * database exactly as it was when they were opened.
  *
+ * Snapshots and transactions (lsm.h, "Snapshots" and "Transactions") are
+ * checked against a versioned model: every write takes the next seq, and
+ * each universe key keeps its committed versions (seq, value or tombstone)
+ * that a live read point may still see. A read at a snapshot must equal
+ * the model at its seq; a transaction's reads the model at its read seq
+ * overlaid with its own buffered writes (gets, and scans merged in key
+ * order, held open past its end). Up to three snapshots and three
+ * transactions (both isolation levels, mostly on a few hot keys) live
+ * across writes, batches, flushes and compactions; every commit must
+ * succeed or conflict exactly as the model predicts (SNAPSHOT: a key it
+ * wrote has a version above its read seq; SERIALIZABLE: also a key it got,
+ * or any key, written keys outside the universe included, inside a range
+ * it scanned), naming a key and seq that explain the conflict, and a
+ * committed one's writes take the seqs up to commit_seq. The state's
+ * visible_seq, read points, watermark and transaction counters follow the
+ * model, and after a flush and full compaction the bottom run holds
+ * exactly the versions the watermark keeps. Reopens first check that close
+ * refuses live snapshots and transactions, then end them.
+ *
  * After each phase the state snapshot (lsm_state_get) is checked against the
  * invariants the header documents: memtables and L0 newest first (strictly
  * decreasing ids), every SST non-empty with first_key <= last_key, levels
@@ -315,6 +334,78 @@ typedef struct held_iter {
     char bounds[MODEL_LOG_LINE];
 } held_iter;
 
+/* One generated bound; key is heap memory the caller frees right after
+ * lsm_scan, so an engine that kept pointing at it would be caught by ASan. */
+typedef struct gbound {
+    lsm_bound_kind kind;
+    uint8_t *key;
+    size_t n;
+    int pass_null; /* UNBOUNDED given as a NULL pointer */
+} gbound;
+
+/* One committed version of a universe key, in the versioned model. unit_lo
+ * and unit_hi are the seqs of the whole write call it came from (a batch or
+ * a commit): within one call the engine may order the keys differently. */
+typedef struct mversion {
+    uint64_t seq, unit_lo, unit_hi;
+    int tomb;
+    uint8_t *val; /* malloc'd copy, NULL for a tombstone */
+    size_t nval;
+} mversion;
+
+/* Every version of one key a read point may still see, oldest first: the
+ * ones above the watermark plus the newest at or below it (what the
+ * engine keeps; with no watermark, only the newest). */
+typedef struct mhist {
+    mversion *v;
+    size_t n, cap;
+} mhist;
+
+/* A delete of a key outside the universe ("probe" keys), kept while a read
+ * point may see it: a transaction's scanned range may hold one. */
+typedef struct mprobe {
+    uint8_t key[16];
+    size_t n;
+    uint64_t seq;
+} mprobe;
+
+/* A bound with its own copy of the key (a transaction's scanned range). */
+typedef struct mrange {
+    gbound lo, hi;
+} mrange;
+
+#define MODEL_SNAPS_MAX 3
+#define MODEL_TXNS_MAX 3
+#define MODEL_HOT_KEYS 8
+
+/* A live snapshot and what the model says about it. */
+typedef struct msnap {
+    lsm_snapshot *s;
+    uint64_t id, seq, taken_at_op;
+} msnap;
+
+/* An open transaction: its buffered writes (per universe key: 0 none,
+ * 1 put of wval, 2 delete), the keys it read and the ranges it scanned. */
+typedef struct mtxn {
+    lsm_txn *t;
+    lsm_isolation iso;
+    uint64_t id, read_seq, began_at_op;
+    uint8_t *wkind;
+    uint8_t **wval;
+    size_t *nwval;
+    size_t n_writes;
+    uint8_t *rset;
+    mrange *ranges;
+    size_t n_ranges, cap_ranges;
+} mtxn;
+
+/* What a read is made against: the database now (NULL view), a snapshot,
+ * or a transaction (its read point overlaid with its own writes). */
+typedef struct mview {
+    const msnap *snap;
+    const mtxn *txn;
+} mview;
+
 typedef struct run {
     uint64_t seed;
     lsm_options opt;
@@ -325,6 +416,19 @@ typedef struct run {
     size_t n_keys;
     ukey *keys; /* sorted, distinct */
     mstate m;
+    /* The versioned model: r->seq is the engine's newest seq (every write
+     * takes one), hist[] the versions per universe key, probes[] the
+     * deletes of other keys a read point may see. */
+    uint64_t seq;
+    mhist *hist;
+    mprobe *probes;
+    size_t n_probes, cap_probes;
+    size_t hot_base; /* keys [hot_base, +MODEL_HOT_KEYS): contended */
+    msnap snaps[MODEL_SNAPS_MAX];
+    size_t n_snaps;
+    mtxn txns[MODEL_TXNS_MAX];
+    size_t n_txns;
+    uint64_t next_read_id; /* lsm_snapshot_id of the next one taken */
     held_iter held[MODEL_HELD_MAX];
     size_t n_held;
     size_t n_open_iters; /* held + transient */
@@ -332,12 +436,15 @@ typedef struct run {
     char log[MODEL_LOG_RING][MODEL_LOG_LINE];
     struct {
         uint64_t puts, deletes, gets, scans, user_bytes;
-    } cnt; /* since open */
+        uint64_t commits, aborts, conflicts[4]; /* by lsm_conflict_kind */
+    } cnt;                                      /* since open */
     ev_counts ev;
     struct {
         uint64_t flushes, compactions, reopens, scans, empty_scans;
         uint64_t frozen, sst_flushes;
         size_t max_l0, max_l1, max_imm, max_held;
+        uint64_t snaps, snap_reads, txns, txn_reads, txn_scans, commits;
+        uint64_t conflicts[4], max_versions;
     } stats; /* coverage, printed with LSM_TEST_VERBOSE=1 */
 } run;
 
@@ -533,6 +640,184 @@ static void mstate_clear(mstate *m, size_t idx)
     m->nval[idx] = 0;
 }
 
+/* --- the versioned model ------------------------------------------------- */
+
+#define MODEL_NO_WATERMARK UINT64_MAX
+
+/* The oldest read point of a live snapshot or open transaction, or
+ * MODEL_NO_WATERMARK when there is none (the engine's watermark). */
+static uint64_t model_watermark(const run *r)
+{
+    uint64_t w = MODEL_NO_WATERMARK;
+    for (size_t i = 0; i < r->n_snaps; i++)
+        if (r->snaps[i].seq < w)
+            w = r->snaps[i].seq;
+    for (size_t i = 0; i < r->n_txns; i++)
+        if (r->txns[i].read_seq < w)
+            w = r->txns[i].read_seq;
+    return w;
+}
+
+/* Drops the versions of h nobody can read any more: all but the newest at
+ * or below the watermark w (all but the newest when there is none). */
+static void hist_prune(mhist *h, uint64_t w)
+{
+    size_t keep_from = 0;
+    for (size_t i = 0; i < h->n; i++)
+        if (w == MODEL_NO_WATERMARK || h->v[i].seq <= w)
+            keep_from = i;
+    if (keep_from == 0)
+        return;
+    for (size_t i = 0; i < keep_from; i++)
+        free(h->v[i].val);
+    memmove(h->v, h->v + keep_from, (h->n - keep_from) * sizeof(mversion));
+    h->n -= keep_from;
+}
+
+/* Drops the probe deletes at or below the watermark (all of them when
+ * there is none): no read point can tell them from no write at all. */
+static void probes_prune(run *r, uint64_t w)
+{
+    size_t out = 0;
+    for (size_t i = 0; i < r->n_probes; i++)
+        if (w != MODEL_NO_WATERMARK && r->probes[i].seq > w)
+            r->probes[out++] = r->probes[i];
+    r->n_probes = out;
+}
+
+/* Prunes the whole model after the watermark moved up (a read point ended). */
+static void model_gc(run *r)
+{
+    uint64_t w = model_watermark(r);
+    for (size_t i = 0; i < r->n_keys; i++)
+        hist_prune(&r->hist[i], w);
+    probes_prune(r, w);
+}
+
+/* Records the next committed write: of universe key idx (v a value to copy,
+ * or tomb), or of another key kb (always a delete). The write takes seq
+ * r->seq + 1, inside the write call whose seqs are [unit_lo, unit_hi]. */
+static void model_commit_write(run *r, long idx, const void *kb, size_t kn,
+                               const uint8_t *v, size_t nv, int tomb,
+                               uint64_t unit_lo, uint64_t unit_hi)
+{
+    uint64_t seq = ++r->seq;
+    uint64_t w = model_watermark(r);
+    if (idx < 0) {
+        if (w == MODEL_NO_WATERMARK || kn > sizeof(r->probes[0].key))
+            return;
+        if (r->n_probes == r->cap_probes) {
+            r->cap_probes = r->cap_probes ? 2 * r->cap_probes : 16;
+            r->probes = realloc(r->probes, r->cap_probes * sizeof(mprobe));
+            assert_non_null(r->probes);
+        }
+        mprobe *p = &r->probes[r->n_probes++];
+        memcpy(p->key, kb, kn);
+        p->n = kn;
+        p->seq = seq;
+        return;
+    }
+    mhist *h = &r->hist[idx];
+    if (h->n == h->cap) {
+        h->cap = h->cap ? 2 * h->cap : 4;
+        h->v = realloc(h->v, h->cap * sizeof(mversion));
+        assert_non_null(h->v);
+    }
+    mversion *mv = &h->v[h->n++];
+    mv->seq = seq;
+    mv->unit_lo = unit_lo;
+    mv->unit_hi = unit_hi;
+    mv->tomb = tomb;
+    mv->nval = tomb ? 0 : nv;
+    mv->val = NULL;
+    if (!tomb) {
+        mv->val = malloc(nv ? nv : 1);
+        assert_non_null(mv->val);
+        if (nv)
+            memcpy(mv->val, v, nv);
+    }
+    hist_prune(h, w);
+    if (h->n > r->stats.max_versions)
+        r->stats.max_versions = h->n;
+}
+
+/* One plain write (lsm_put, lsm_delete): a call of its own. */
+static void model_write_one(run *r, long idx, const void *kb, size_t kn,
+                            const uint8_t *v, size_t nv, int tomb)
+{
+    model_commit_write(r, idx, kb, kn, v, nv, tomb, r->seq + 1, r->seq + 1);
+}
+
+/* The newest version of key idx with seq <= seq, or NULL. */
+static const mversion *hist_at(const run *r, size_t idx, uint64_t seq)
+{
+    const mhist *h = &r->hist[idx];
+    for (size_t i = h->n; i > 0; i--)
+        if (h->v[i - 1].seq <= seq)
+            return &h->v[i - 1];
+    return NULL;
+}
+
+/* The newest version of key idx, or NULL. */
+static const mversion *hist_newest(const run *r, size_t idx)
+{
+    const mhist *h = &r->hist[idx];
+    return h->n ? &h->v[h->n - 1] : NULL;
+}
+
+/* What a read of key idx through view v must see: 1 and the value, or 0.
+ * A NULL view is the database now. */
+static int view_lookup(const run *r, const mview *v, size_t idx,
+                       const uint8_t **val, size_t *nval)
+{
+    *val = NULL;
+    *nval = 0;
+    if (v == NULL) {
+        if (!r->m.present[idx])
+            return 0;
+        *val = r->m.val[idx];
+        *nval = r->m.nval[idx];
+        return 1;
+    }
+    if (v->txn && v->txn->wkind[idx]) {
+        if (v->txn->wkind[idx] == 2)
+            return 0;
+        *val = v->txn->wval[idx];
+        *nval = v->txn->nwval[idx];
+        return 1;
+    }
+    uint64_t seq = v->txn ? v->txn->read_seq : v->snap->seq;
+    const mversion *mv = hist_at(r, idx, seq);
+    if (mv == NULL || mv->tomb)
+        return 0;
+    *val = mv->val;
+    *nval = mv->nval;
+    return 1;
+}
+
+/* The entries a flush and a full compaction leave in the bottom run: per
+ * key every version above the watermark plus the newest at or below it
+ * unless that is a tombstone (nothing lies below the bottom), and every
+ * probe delete above the watermark. */
+static uint64_t model_bottom_entries(const run *r)
+{
+    uint64_t w = model_watermark(r), n = 0;
+    for (size_t i = 0; i < r->n_keys; i++) {
+        const mhist *h = &r->hist[i];
+        for (size_t k = 0; k < h->n; k++) {
+            const mversion *mv = &h->v[k];
+            int newest_below = (w == MODEL_NO_WATERMARK || mv->seq <= w) &&
+                               (k + 1 == h->n || (w != MODEL_NO_WATERMARK &&
+                                                  h->v[k + 1].seq > w));
+            if (w != MODEL_NO_WATERMARK && mv->seq > w)
+                n++;
+            else if (newest_below && !mv->tomb)
+                n++;
+        }
+    }
+    return n + r->n_probes;
+}
+
 /* A fresh value for universe key idx: the version and key index first (so a
  * mismatch is readable), random bytes after. Sizes: 10% empty, mostly small,
  * some larger than a block, a few larger than the tiny SST target. */
@@ -572,15 +857,6 @@ static void gen_probe_key(run *r, uint8_t *buf, size_t *n)
 }
 
 /* --- scans --------------------------------------------------------------- */
-
-/* One generated bound; key is heap memory the caller frees right after
- * lsm_scan, so an engine that kept pointing at it would be caught by ASan. */
-typedef struct gbound {
-    lsm_bound_kind kind;
-    uint8_t *key;
-    size_t n;
-    int pass_null; /* UNBOUNDED given as a NULL pointer */
-} gbound;
 
 static void gen_bound_key(run *r, gbound *g)
 {
@@ -683,25 +959,37 @@ static int in_bounds(const ukey *k, const gbound *lo, const gbound *hi)
     return 1;
 }
 
-/* Opens an engine iterator over [lo, hi] and records, from the model as it is
- * now, the exact sequence it must produce. Frees the bound keys. */
-static void held_open(run *r, held_iter *h, gbound *lo, gbound *hi)
+/* Opens an engine iterator over [lo, hi] through view (NULL: lsm_scan of
+ * the database now; a snapshot: lsm_scan_at; a transaction: lsm_txn_scan)
+ * and records, from the model as it is now, the exact sequence it must
+ * produce. Frees the bound keys. */
+static void held_open(run *r, held_iter *h, gbound *lo, gbound *hi,
+                      const mview *view)
 {
     memset(h, 0, sizeof(*h));
     fmt_bounds(lo, hi, h->bounds, sizeof(h->bounds));
+    if (view) {
+        size_t used = strlen(h->bounds);
+        snprintf(h->bounds + used, sizeof(h->bounds) - used, " %s %" PRIu64,
+                 view->txn ? "in txn" : "@snapshot",
+                 view->txn ? view->txn->id : view->snap->id);
+    }
     h->idx = malloc(sizeof(size_t) * (r->n_keys + 1));
     h->val = malloc(sizeof(uint8_t *) * (r->n_keys + 1));
     h->nval = malloc(sizeof(size_t) * (r->n_keys + 1));
     assert_true(h->idx && h->val && h->nval);
     for (size_t i = 0; i < r->n_keys; i++) {
-        if (!r->m.present[i] || !in_bounds(&r->keys[i], lo, hi))
+        const uint8_t *v;
+        size_t nv;
+        if (!in_bounds(&r->keys[i], lo, hi) ||
+            !view_lookup(r, view, i, &v, &nv))
             continue;
         h->idx[h->n] = i;
-        h->nval[h->n] = r->m.nval[i];
-        h->val[h->n] = malloc(r->m.nval[i] ? r->m.nval[i] : 1);
+        h->nval[h->n] = nv;
+        h->val[h->n] = malloc(nv ? nv : 1);
         assert_non_null(h->val[h->n]);
-        if (r->m.nval[i])
-            memcpy(h->val[h->n], r->m.val[i], r->m.nval[i]);
+        if (nv)
+            memcpy(h->val[h->n], v, nv);
         h->n++;
     }
     lsm_bound blo = {lo->kind, lo->key, lo->n};
@@ -711,8 +999,15 @@ static void held_open(run *r, held_iter *h, gbound *lo, gbound *hi)
     if (hi->kind == LSM_BOUND_UNBOUNDED)
         bhi.key = "ignored", bhi.nkey = 7;
     h->opened_at_op = r->op;
-    int rc = lsm_scan(r->db, lo->pass_null ? NULL : &blo,
-                      hi->pass_null ? NULL : &bhi, &h->it);
+    const lsm_bound *plo = lo->pass_null ? NULL : &blo;
+    const lsm_bound *phi = hi->pass_null ? NULL : &bhi;
+    int rc;
+    if (view == NULL)
+        rc = lsm_scan(r->db, plo, phi, &h->it);
+    else if (view->txn)
+        rc = lsm_txn_scan(view->txn->t, plo, phi, &h->it);
+    else
+        rc = lsm_scan_at(r->db, view->snap->s, plo, phi, &h->it);
     free(lo->key);
     free(hi->key);
     lo->key = hi->key = NULL;
@@ -720,8 +1015,8 @@ static void held_open(run *r, held_iter *h, gbound *lo, gbound *hi)
     r->stats.scans++;
     if (h->n == 0)
         r->stats.empty_scans++;
-    CHECK(r, rc == LSM_OK && h->it != NULL, "lsm_scan %s: rc=%d (%s)",
-          h->bounds, rc, lsm_strerror(rc));
+    CHECK(r, rc == LSM_OK && h->it != NULL, "scan %s: rc=%d (%s)", h->bounds,
+          rc, lsm_strerror(rc));
     r->n_open_iters++;
 }
 
@@ -821,6 +1116,68 @@ static int u64_cmp(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
     return x < y ? -1 : x > y;
+}
+
+/* The versioned part of a state: the newest visible seq is the model's,
+ * the read points are exactly the live snapshots and open transactions
+ * (oldest first, with their ids, seqs and isolation), the watermark is the
+ * oldest of them, and the transaction counters match the calls made. */
+static void check_read_points(run *r, const lsm_state *st, const char *when)
+{
+    CHECK(r, st->visible_seq == r->seq,
+          "%s: visible_seq=%" PRIu64
+          ", the model's newest write has seq %" PRIu64,
+          when, st->visible_seq, r->seq);
+    CHECK(r, st->n_read_points == r->n_snaps + r->n_txns,
+          "%s: %zu read points, the test holds %zu snapshots and %zu "
+          "transactions",
+          when, st->n_read_points, r->n_snaps, r->n_txns);
+    for (size_t i = 0; i < st->n_read_points; i++) {
+        const lsm_read_point *p = &st->read_points[i];
+        if (i > 0)
+            CHECK(r,
+                  p->seq >= st->read_points[i - 1].seq &&
+                      p->id > st->read_points[i - 1].id,
+                  "%s: read points not oldest first: id %" PRIu64
+                  " seq %" PRIu64 " after id %" PRIu64 " seq %" PRIu64,
+                  when, p->id, p->seq, st->read_points[i - 1].id,
+                  st->read_points[i - 1].seq);
+        int found = 0;
+        for (size_t k = 0; k < r->n_snaps; k++)
+            if (r->snaps[k].id == p->id)
+                found = !p->is_txn && p->seq == r->snaps[k].seq;
+        for (size_t k = 0; k < r->n_txns; k++)
+            if (r->txns[k].id == p->id)
+                found = p->is_txn && p->seq == r->txns[k].read_seq &&
+                        p->isolation == r->txns[k].iso;
+        CHECK(r, found,
+              "%s: read point id %" PRIu64 " seq %" PRIu64
+              " is_txn %d iso %d matches no snapshot or transaction the test "
+              "holds",
+              when, p->id, p->seq, p->is_txn, (int)p->isolation);
+    }
+    uint64_t w = model_watermark(r);
+    CHECK(r,
+          st->has_watermark == (w != MODEL_NO_WATERMARK) &&
+              (w == MODEL_NO_WATERMARK || st->watermark == w),
+          "%s: has_watermark=%d watermark=%" PRIu64 ", expected %s%" PRIu64,
+          when, st->has_watermark, st->watermark,
+          w == MODEL_NO_WATERMARK ? "none " : "", w);
+    const lsm_counters *c = &st->counters;
+    CHECK(r,
+          c->txn_commits == r->cnt.commits && c->txn_aborts == r->cnt.aborts &&
+              c->txn_conflicts_write == r->cnt.conflicts[LSM_CONFLICT_WRITE] &&
+              c->txn_conflicts_read == r->cnt.conflicts[LSM_CONFLICT_READ] &&
+              c->txn_conflicts_range == r->cnt.conflicts[LSM_CONFLICT_RANGE],
+          "%s: txn counters commits/aborts/write/read/range = %" PRIu64
+          "/%" PRIu64 "/%" PRIu64 "/%" PRIu64 "/%" PRIu64
+          ", the test saw %" PRIu64 "/%" PRIu64 "/%" PRIu64 "/%" PRIu64
+          "/%" PRIu64,
+          when, c->txn_commits, c->txn_aborts, c->txn_conflicts_write,
+          c->txn_conflicts_read, c->txn_conflicts_range, r->cnt.commits,
+          r->cnt.aborts, r->cnt.conflicts[LSM_CONFLICT_WRITE],
+          r->cnt.conflicts[LSM_CONFLICT_READ],
+          r->cnt.conflicts[LSM_CONFLICT_RANGE]);
 }
 
 /* Takes a state snapshot and checks the invariants lsm.h documents. Returns
@@ -956,6 +1313,8 @@ static lsm_state *check_state(run *r, const char *when)
           ", key+value bytes written %" PRIu64,
           when, c->user_bytes_written, r->cnt.user_bytes);
 
+    check_read_points(r, st, when);
+
     if (st->n_l0 > r->stats.max_l0)
         r->stats.max_l0 = st->n_l0;
     if (st->n_levels && st->levels[0].n_ssts > r->stats.max_l1)
@@ -1019,9 +1378,14 @@ static void check_state_free(run *r, const char *when)
 
 static void pick_sizes(run *r);
 static void check_get(run *r, const void *kb, size_t kn, long idx);
+static void end_read_points(run *r);
 
 static size_t pick_key(run *r)
 {
+    /* Now and then one of the hot keys transactions mostly use, so that
+     * plain writes conflict with them. */
+    if (test_rng_below(&r->rng, 100) < 15)
+        return r->hot_base + test_rng_below(&r->rng, MODEL_HOT_KEYS);
     return test_rng_below(&r->rng, r->n_keys);
 }
 
@@ -1039,6 +1403,7 @@ static void op_put(run *r)
     int rc = lsm_put(r->db, k->b, k->n, pass, nv);
     CHECK(r, rc == LSM_OK, "lsm_put %s: rc=%d (%s)", fmt_key(k->b, k->n), rc,
           lsm_strerror(rc));
+    model_write_one(r, (long)idx, NULL, 0, v, nv, 0);
     mstate_set(&r->m, idx, v, nv);
     r->cnt.puts++;
     r->cnt.user_bytes += k->n + nv;
@@ -1065,6 +1430,7 @@ static void op_delete(run *r)
     int rc = lsm_delete(r->db, kb, kn);
     CHECK(r, rc == LSM_OK, "lsm_delete %s: rc=%d (%s)", fmt_key(kb, kn), rc,
           lsm_strerror(rc));
+    model_write_one(r, idx, kb, kn, NULL, 0, 1);
     if (idx >= 0)
         mstate_clear(&r->m, (size_t)idx);
     r->cnt.deletes++;
@@ -1082,6 +1448,7 @@ static void op_delete_all(run *r)
         int rc = lsm_delete(r->db, r->keys[i].b, r->keys[i].n);
         CHECK(r, rc == LSM_OK, "lsm_delete %s: rc=%d (%s)",
               fmt_key(r->keys[i].b, r->keys[i].n), rc, lsm_strerror(rc));
+        model_write_one(r, (long)i, NULL, 0, NULL, 0, 1);
         mstate_clear(&r->m, i);
         r->cnt.deletes++;
         r->cnt.user_bytes += r->keys[i].n;
@@ -1122,8 +1489,11 @@ static void op_batch(run *r)
     int rc = lsm_write(r->db, b);
     CHECK(r, rc == LSM_OK, "lsm_write: rc=%d (%s)", rc, lsm_strerror(rc));
     lsm_batch_free(b);
+    uint64_t unit_lo = r->seq + 1, unit_hi = r->seq + n;
     for (size_t i = 0; i < n; i++) {
         const ukey *k = &r->keys[idx[i]];
+        model_commit_write(r, (long)idx[i], NULL, 0, v[i], nv[i], v[i] == NULL,
+                           unit_lo, unit_hi);
         if (v[i]) {
             mstate_set(&r->m, idx[i], v[i], nv[i]);
             r->cnt.puts++;
@@ -1148,6 +1518,7 @@ static void op_burst(run *r)
         int rc;
         if (test_rng_below(&r->rng, 8) == 0) {
             rc = lsm_delete(r->db, k->b, k->n);
+            model_write_one(r, (long)idx, NULL, 0, NULL, 0, 1);
             mstate_clear(&r->m, idx);
             r->cnt.deletes++;
             r->cnt.user_bytes += k->n;
@@ -1156,6 +1527,7 @@ static void op_burst(run *r)
             size_t nv;
             gen_value(r, idx, &v, &nv);
             rc = lsm_put(r->db, k->b, k->n, v, nv);
+            model_write_one(r, (long)idx, NULL, 0, v, nv, 0);
             mstate_set(&r->m, idx, v, nv);
             r->cnt.puts++;
             r->cnt.user_bytes += k->n + nv;
@@ -1258,7 +1630,7 @@ static void op_scan(run *r)
     lsm_state *st = check_state(r, "before a scan");
     size_t max_active = max_active_sources(st, &lo, &hi);
     lsm_state_free(st);
-    held_open(r, &h, &lo, &hi);
+    held_open(r, &h, &lo, &hi, NULL);
     size_t active = lsm_iter_num_active(h.it);
     CHECK(r, active <= max_active,
           "scan %s: %zu active sub-iterators, but only %zu memtables and "
@@ -1291,8 +1663,9 @@ static void op_flush(run *r)
 
 /* Full compaction merges everything on disk into the bottom run. With
  * nothing in memory first (and no iterator pinning old versions), the bottom
- * run holds exactly one entry per
- * live key: tombstones and overwritten versions are gone. */
+ * run holds exactly one entry per live key, plus the versions above the
+ * watermark that live snapshots and transactions may read: every other
+ * tombstone and overwritten version is gone. */
 /* The sorted ids of every SST on disk (with a sentinel slot). The caller
  * frees. */
 static uint64_t *all_sst_ids(const lsm_state *st, size_t *n)
@@ -1400,10 +1773,12 @@ static void op_compact(run *r)
         uint64_t total = 0;
         for (size_t i = 0; bottom && i < bottom->n_ssts; i++)
             total += bottom->ssts[i].num_entries;
-        CHECK(r, total == r->m.n_live,
+        uint64_t want = model_bottom_entries(r);
+        CHECK(r, total == want,
               "after flush + compact_full: the bottom run holds %" PRIu64
-              " entries, the model has %zu live keys",
-              total, r->m.n_live);
+              " entries, the model keeps %" PRIu64
+              " versions (%zu live keys, watermark %" PRIu64 ")",
+              total, want, r->m.n_live, model_watermark(r));
     }
     lsm_state_free(st);
 }
@@ -1415,7 +1790,7 @@ static void verify_all(run *r, const char *when)
     gbound hi = {LSM_BOUND_UNBOUNDED, NULL, 0, 1};
     held_iter h;
     run_log(r, "verify all (%s)", when);
-    held_open(r, &h, &lo, &hi);
+    held_open(r, &h, &lo, &hi, NULL);
     while (!held_step(r, &h, 1 << 20))
         ;
     held_close(r, &h);
@@ -1428,6 +1803,7 @@ static void db_open(run *r)
     ev_reset(&r->ev, r->opt.sched == LSM_SCHED_INLINE);
     r->ev.tiered = r->opt.compaction == LSM_COMPACTION_TIERED;
     memset(&r->cnt, 0, sizeof(r->cnt));
+    r->next_read_id = 1; /* snapshot ids count from 1 on each handle */
     r->db = NULL;
     int rc = lsm_open(r->dir, &r->opt, &r->db);
     CHECK(r, rc == LSM_OK && r->db != NULL, "lsm_open %s: rc=%d (%s)", r->dir,
@@ -1435,23 +1811,27 @@ static void db_open(run *r)
     atomic_store(&r->ev.db, r->db);
 }
 
-/* Close (refused while iterators are held, which must leave the handle
- * working), then reopen and check everything survived. With the WAL off,
+/* Close (refused while iterators, snapshots or transactions are held,
+ * which must leave the handle working; they are then ended), then reopen
+ * and check everything survived (the seqs too: check_state compares
+ * visible_seq with the model's). With the WAL off,
  * close flushed every memtable, so memory is empty; with it on, close left
  * every non-empty memtable to its log, and open replayed each one. */
 static void op_reopen(run *r)
 {
-    run_log(r, "reopen (%zu iterators held)", r->n_held);
-    if (r->n_held > 0) {
+    run_log(r, "reopen (%zu iterators, %zu snapshots, %zu txns held)",
+            r->n_held, r->n_snaps, r->n_txns);
+    if (r->n_held > 0 || r->n_snaps > 0 || r->n_txns > 0) {
         int rc = lsm_close(r->db);
         CHECK(r, rc == LSM_EBUSY,
-              "lsm_close with %zu open iterators: rc=%d (%s), expected "
-              "LSM_EBUSY",
-              r->n_held, rc, lsm_strerror(rc));
+              "lsm_close with %zu open iterators, %zu snapshots and %zu "
+              "transactions: rc=%d (%s), expected LSM_EBUSY",
+              r->n_held, r->n_snaps, r->n_txns, rc, lsm_strerror(rc));
         check_state_free(r, "after a refused close");
         op_get(r);
         while (r->n_held > 0)
             held_finish(r, r->n_held - 1);
+        end_read_points(r);
     }
     lsm_state *before = check_state(r, "before close");
     r->stats.frozen += before->counters.memtables_frozen;
@@ -1514,7 +1894,7 @@ static void op_held_open(run *r)
     char desc[MODEL_LOG_LINE];
     fmt_bounds(&lo, &hi, desc, sizeof(desc));
     run_log(r, "hold scan %s", desc);
-    held_open(r, h, &lo, &hi);
+    held_open(r, h, &lo, &hi, NULL);
     r->n_held++;
     held_step(r, h, test_rng_below(&r->rng, 4));
 }
@@ -1533,6 +1913,603 @@ static void op_held_step(run *r)
     }
 }
 
+/* --- snapshots and transactions ------------------------------------------ */
+
+/* Compares what a read returned (rc, v, nv) with what the model expects
+ * (present, want, nwant). what names the read for the failure message. */
+static void check_read(run *r, const char *what, const void *kb, size_t kn,
+                       int rc, const void *v, size_t nv, int present,
+                       const uint8_t *want, size_t nwant)
+{
+    if (present) {
+        CHECK(r, rc == LSM_OK && v != NULL,
+              "%s %s: rc=%d (%s), expected a %zu-byte value", what,
+              fmt_key(kb, kn), rc, lsm_strerror(rc), nwant);
+        CHECK(r, nv == nwant && (nwant == 0 || memcmp(v, want, nwant) == 0),
+              "%s %s: got %zu bytes %s, expected %zu bytes %s", what,
+              fmt_key(kb, kn), nv, fmt_key(v, nv < 24 ? nv : 24), nwant,
+              fmt_key(want, nwant < 24 ? nwant : 24));
+        CHECK(r, ((const uint8_t *)v)[nv] == 0,
+              "%s %s: value not NUL-terminated", what, fmt_key(kb, kn));
+    } else {
+        CHECK(r, rc == LSM_NOTFOUND,
+              "%s %s: rc=%d (%s), expected LSM_NOTFOUND%s%s", what,
+              fmt_key(kb, kn), rc, lsm_strerror(rc),
+              rc == LSM_OK ? "; got value " : "",
+              rc == LSM_OK && v ? fmt_key(v, nv < 24 ? nv : 24) : "");
+    }
+}
+
+/* A universe key for a transaction: mostly a hot one. */
+static size_t pick_txn_key(run *r)
+{
+    if (test_rng_below(&r->rng, 100) < 70)
+        return r->hot_base + test_rng_below(&r->rng, MODEL_HOT_KEYS);
+    return test_rng_below(&r->rng, r->n_keys);
+}
+
+/* Bounds over the hot keys (each end included, excluded or, now and then,
+ * unbounded), or anywhere (gen_bounds). */
+static void gen_txn_bounds(run *r, gbound *lo, gbound *hi)
+{
+    if (test_rng_below(&r->rng, 2)) {
+        gen_bounds(r, lo, hi);
+        return;
+    }
+    size_t a = test_rng_below(&r->rng, MODEL_HOT_KEYS);
+    size_t b = a + test_rng_below(&r->rng, MODEL_HOT_KEYS - a);
+    gbound *ends[2] = {lo, hi};
+    size_t at[2] = {r->hot_base + a, r->hot_base + b};
+    for (int i = 0; i < 2; i++) {
+        const ukey *u = &r->keys[at[i]];
+        memset(ends[i], 0, sizeof(gbound));
+        size_t c = test_rng_below(&r->rng, 10);
+        ends[i]->kind = c == 0  ? LSM_BOUND_UNBOUNDED
+                        : c < 6 ? LSM_BOUND_INCLUDED
+                                : LSM_BOUND_EXCLUDED;
+        ends[i]->key = malloc(u->n);
+        assert_non_null(ends[i]->key);
+        memcpy(ends[i]->key, u->b, u->n);
+        ends[i]->n = u->n;
+    }
+}
+
+static gbound gbound_copy(const gbound *g)
+{
+    gbound c = *g;
+    c.key = NULL;
+    if (g->key) {
+        c.key = malloc(g->n ? g->n : 1);
+        assert_non_null(c.key);
+        memcpy(c.key, g->key, g->n);
+    }
+    return c;
+}
+
+/* Reads one key through view (the database now when NULL) with lsm_get_at
+ * or lsm_txn_get and checks it against the model; idx -1 is a key outside
+ * the universe. */
+static void view_get(run *r, const mview *view, const void *kb, size_t kn,
+                     long idx)
+{
+    void *v = NULL;
+    size_t nv = 12345;
+    int rc;
+    char what[64];
+    if (view && view->txn) {
+        rc = lsm_txn_get(view->txn->t, kb, kn, &v, &nv);
+        snprintf(what, sizeof(what), "lsm_txn_get in txn %" PRIu64,
+                 view->txn->id);
+        if (idx >= 0 && view->txn->iso == LSM_ISOLATION_SERIALIZABLE)
+            view->txn->rset[idx] = 1;
+        r->stats.txn_reads++;
+    } else {
+        rc = lsm_get_at(r->db, view ? view->snap->s : NULL, kb, kn, &v, &nv);
+        snprintf(what, sizeof(what), "lsm_get_at snapshot %" PRIu64,
+                 view ? view->snap->id : 0);
+        r->stats.snap_reads++;
+    }
+    /* A transaction's get of a key it wrote answers from its writes and
+     * reads no database: lsm_counters.gets counts database reads. */
+    if (!(view && view->txn && idx >= 0 && view->txn->wkind[idx]))
+        r->cnt.gets++;
+    const uint8_t *want = NULL;
+    size_t nwant = 0;
+    int present = idx >= 0 && view_lookup(r, view, (size_t)idx, &want, &nwant);
+    check_read(r, what, kb, kn, rc, v, nv, present, want, nwant);
+    lsm_free(v);
+}
+
+/* Scans [lo, hi] through view: held open for later steps when there is
+ * room and hold says so, else read to its end now. Frees the bound keys. */
+static void view_scan(run *r, const mview *view, gbound *lo, gbound *hi,
+                      int hold)
+{
+    if (hold && r->n_held < MODEL_HELD_MAX) {
+        held_iter *h = &r->held[r->n_held++];
+        held_open(r, h, lo, hi, view);
+        held_step(r, h, test_rng_below(&r->rng, 4));
+        return;
+    }
+    held_iter h;
+    held_open(r, &h, lo, hi, view);
+    while (!held_step(r, &h, 1 << 20))
+        ;
+    held_close(r, &h);
+}
+
+/* Every key through view, by a full scan and a get each. */
+static void verify_view(run *r, const mview *view)
+{
+    gbound lo = {LSM_BOUND_UNBOUNDED, NULL, 0, 1};
+    gbound hi = {LSM_BOUND_UNBOUNDED, NULL, 0, 1};
+    view_scan(r, view, &lo, &hi, 0);
+    for (size_t i = 0; i < r->n_keys; i++)
+        view_get(r, view, r->keys[i].b, r->keys[i].n, (long)i);
+}
+
+static void op_snap_take(run *r)
+{
+    if (r->n_snaps >= MODEL_SNAPS_MAX)
+        return;
+    msnap *m = &r->snaps[r->n_snaps];
+    int rc = lsm_snapshot_take(r->db, &m->s);
+    CHECK(r, rc == LSM_OK && m->s != NULL, "lsm_snapshot_take: rc=%d (%s)", rc,
+          lsm_strerror(rc));
+    m->id = lsm_snapshot_id(m->s);
+    m->seq = lsm_snapshot_seq(m->s);
+    m->taken_at_op = r->op;
+    run_log(r, "snapshot %" PRIu64 " at seq %" PRIu64, m->id, m->seq);
+    CHECK(r, m->seq == r->seq && m->id == r->next_read_id,
+          "snapshot id %" PRIu64 " seq %" PRIu64 ", expected id %" PRIu64
+          " at seq %" PRIu64,
+          m->id, m->seq, r->next_read_id, r->seq);
+    r->next_read_id++;
+    r->n_snaps++;
+    r->stats.snaps++;
+}
+
+static void snap_release(run *r, size_t which)
+{
+    run_log(r, "release snapshot %" PRIu64, r->snaps[which].id);
+    lsm_snapshot_release(r->snaps[which].s);
+    r->snaps[which] = r->snaps[--r->n_snaps];
+    model_gc(r);
+}
+
+static void op_snap_release(run *r)
+{
+    if (r->n_snaps > 0)
+        snap_release(r, test_rng_below(&r->rng, r->n_snaps));
+}
+
+/* A get at a live snapshot (or, now and then, at NULL: now). */
+static void op_snap_get(run *r)
+{
+    mview view = {NULL, NULL};
+    if (r->n_snaps > 0 && test_rng_below(&r->rng, 8) > 0)
+        view.snap = &r->snaps[test_rng_below(&r->rng, r->n_snaps)];
+    uint8_t probe[16];
+    size_t kn;
+    const void *kb = probe;
+    long idx = -1;
+    if (test_rng_below(&r->rng, 10) > 0) {
+        idx = (long)pick_txn_key(r);
+        kb = r->keys[idx].b;
+        kn = r->keys[idx].n;
+    } else {
+        gen_probe_key(r, probe, &kn);
+    }
+    run_log(r, "get %s @snapshot %" PRIu64, fmt_key(kb, kn),
+            view.snap ? view.snap->id : 0);
+    view_get(r, view.snap ? &view : NULL, kb, kn, idx);
+}
+
+/* A scan at a live snapshot: held (it may outlive the snapshot), read at
+ * once, or, now and then, the whole snapshot checked key by key. */
+static void op_snap_scan(run *r)
+{
+    if (r->n_snaps == 0)
+        return;
+    mview view = {&r->snaps[test_rng_below(&r->rng, r->n_snaps)], NULL};
+    if (test_rng_below(&r->rng, 8) == 0) {
+        run_log(r, "verify snapshot %" PRIu64, view.snap->id);
+        verify_view(r, &view);
+        return;
+    }
+    gbound lo, hi;
+    gen_txn_bounds(r, &lo, &hi);
+    char desc[MODEL_LOG_LINE];
+    fmt_bounds(&lo, &hi, desc, sizeof(desc));
+    run_log(r, "scan %s @snapshot %" PRIu64, desc, view.snap->id);
+    view_scan(r, &view, &lo, &hi, test_rng_below(&r->rng, 3) == 0);
+}
+
+static void op_txn_begin(run *r)
+{
+    if (r->n_txns >= MODEL_TXNS_MAX)
+        return;
+    mtxn *t = &r->txns[r->n_txns];
+    memset(t, 0, sizeof(*t));
+    t->iso = test_rng_below(&r->rng, 2) ? LSM_ISOLATION_SERIALIZABLE
+                                        : LSM_ISOLATION_SNAPSHOT;
+    int rc = lsm_txn_begin(r->db, t->iso, &t->t);
+    CHECK(r, rc == LSM_OK && t->t != NULL, "lsm_txn_begin: rc=%d (%s)", rc,
+          lsm_strerror(rc));
+    t->id = lsm_txn_id(t->t);
+    t->read_seq = lsm_txn_read_seq(t->t);
+    t->began_at_op = r->op;
+    run_log(r, "begin txn %" PRIu64 " %s at seq %" PRIu64, t->id,
+            t->iso == LSM_ISOLATION_SERIALIZABLE ? "serializable" : "si",
+            t->read_seq);
+    CHECK(r,
+          t->id == r->next_read_id && t->read_seq == r->seq &&
+              lsm_txn_isolation(t->t) == t->iso,
+          "txn id %" PRIu64 " read_seq %" PRIu64 " isolation %d, expected id "
+          "%" PRIu64 " at seq %" PRIu64 " isolation %d",
+          t->id, t->read_seq, (int)lsm_txn_isolation(t->t), r->next_read_id,
+          r->seq, (int)t->iso);
+    t->wkind = calloc(r->n_keys, 1);
+    t->wval = calloc(r->n_keys, sizeof(uint8_t *));
+    t->nwval = calloc(r->n_keys, sizeof(size_t));
+    t->rset = calloc(r->n_keys, 1);
+    assert_true(t->wkind && t->wval && t->nwval && t->rset);
+    r->next_read_id++;
+    r->n_txns++;
+    r->stats.txns++;
+}
+
+static void mtxn_free(run *r, mtxn *t)
+{
+    for (size_t i = 0; i < r->n_keys; i++)
+        free(t->wval[i]);
+    for (size_t i = 0; i < t->n_ranges; i++) {
+        free(t->ranges[i].lo.key);
+        free(t->ranges[i].hi.key);
+    }
+    free(t->ranges);
+    free(t->wkind);
+    free(t->wval);
+    free(t->nwval);
+    free(t->rset);
+}
+
+/* Forgets transaction which (the engine freed it), and prunes the model. */
+static void txn_forget(run *r, size_t which)
+{
+    mtxn_free(r, &r->txns[which]);
+    r->txns[which] = r->txns[--r->n_txns];
+    model_gc(r);
+}
+
+static void op_txn_get(run *r)
+{
+    if (r->n_txns == 0)
+        return;
+    mview view = {NULL, &r->txns[test_rng_below(&r->rng, r->n_txns)]};
+    size_t idx = pick_txn_key(r);
+    run_log(r, "txn %" PRIu64 " get %s", view.txn->id,
+            fmt_key(r->keys[idx].b, r->keys[idx].n));
+    view_get(r, &view, r->keys[idx].b, r->keys[idx].n, (long)idx);
+}
+
+/* A buffered put or delete: nothing reaches the database (the model's
+ * seq does not move; check_state's visible_seq check sees to it). */
+static void op_txn_write(run *r)
+{
+    if (r->n_txns == 0)
+        return;
+    mtxn *t = &r->txns[test_rng_below(&r->rng, r->n_txns)];
+    size_t idx = pick_txn_key(r);
+    const ukey *k = &r->keys[idx];
+    int rc;
+    if (test_rng_below(&r->rng, 4) == 0) {
+        run_log(r, "txn %" PRIu64 " delete %s", t->id, fmt_key(k->b, k->n));
+        rc = lsm_txn_delete(t->t, k->b, k->n);
+        free(t->wval[idx]);
+        t->wval[idx] = NULL;
+        t->nwval[idx] = 0;
+        if (!t->wkind[idx])
+            t->n_writes++;
+        t->wkind[idx] = 2;
+    } else {
+        uint8_t *v;
+        size_t nv;
+        gen_value(r, idx, &v, &nv);
+        run_log(r, "txn %" PRIu64 " put %s = %zu bytes", t->id,
+                fmt_key(k->b, k->n), nv);
+        rc = lsm_txn_put(t->t, k->b, k->n, v, nv);
+        free(t->wval[idx]);
+        t->wval[idx] = v;
+        t->nwval[idx] = nv;
+        if (!t->wkind[idx])
+            t->n_writes++;
+        t->wkind[idx] = 1;
+    }
+    CHECK(r, rc == LSM_OK, "txn %" PRIu64 " write of %s: rc=%d (%s)", t->id,
+          fmt_key(k->b, k->n), rc, lsm_strerror(rc));
+}
+
+static void op_txn_scan(run *r)
+{
+    if (r->n_txns == 0)
+        return;
+    mview view = {NULL, &r->txns[test_rng_below(&r->rng, r->n_txns)]};
+    mtxn *t = (mtxn *)view.txn;
+    gbound lo, hi;
+    gen_txn_bounds(r, &lo, &hi);
+    char desc[MODEL_LOG_LINE];
+    fmt_bounds(&lo, &hi, desc, sizeof(desc));
+    run_log(r, "txn %" PRIu64 " scan %s", t->id, desc);
+    if (t->iso == LSM_ISOLATION_SERIALIZABLE) {
+        if (t->n_ranges == t->cap_ranges) {
+            t->cap_ranges = t->cap_ranges ? 2 * t->cap_ranges : 4;
+            t->ranges = realloc(t->ranges, t->cap_ranges * sizeof(mrange));
+            assert_non_null(t->ranges);
+        }
+        t->ranges[t->n_ranges].lo = gbound_copy(&lo);
+        t->ranges[t->n_ranges].hi = gbound_copy(&hi);
+        t->n_ranges++;
+    }
+    r->stats.txn_scans++;
+    view_scan(r, &view, &lo, &hi, test_rng_below(&r->rng, 3) == 0);
+}
+
+/* Whether a write of key k committed after t began conflicts with t, by
+ * kind (the index is an lsm_conflict_kind): written by t (WRITE), read by
+ * t (READ) or in a range t scanned (RANGE); the last two under
+ * SERIALIZABLE only. idx is k's universe index or -1. */
+static void conflict_kinds(const run *r, const mtxn *t, const ukey *k, long idx,
+                           int kinds[4])
+{
+    memset(kinds, 0, 4 * sizeof(int));
+    kinds[LSM_CONFLICT_WRITE] = idx >= 0 && t->wkind[idx];
+    if (t->iso != LSM_ISOLATION_SERIALIZABLE)
+        return;
+    kinds[LSM_CONFLICT_READ] = idx >= 0 && t->rset[idx];
+    for (size_t i = 0; i < t->n_ranges; i++)
+        if (in_bounds(k, &t->ranges[i].lo, &t->ranges[i].hi))
+            kinds[LSM_CONFLICT_RANGE] = 1;
+    (void)r;
+}
+
+/* The commit of t the model predicts: 1 when some write committed after
+ * t began conflicts with it (kinds[] then says which kinds occur). */
+static int predict_conflict(const run *r, const mtxn *t, int kinds[4])
+{
+    int any = 0, k[4];
+    memset(kinds, 0, 4 * sizeof(int));
+    if (t->n_writes == 0)
+        return 0; /* no checks for a transaction that wrote nothing */
+    for (size_t i = 0; i < r->n_keys; i++) {
+        const mversion *mv = hist_newest(r, i);
+        if (mv == NULL || mv->seq <= t->read_seq)
+            continue;
+        conflict_kinds(r, t, &r->keys[i], (long)i, k);
+        for (int j = 1; j < 4; j++)
+            if (k[j])
+                kinds[j] = any = 1;
+    }
+    for (size_t i = 0; i < r->n_probes; i++) {
+        if (r->probes[i].seq <= t->read_seq)
+            continue;
+        ukey u = {(uint8_t *)r->probes[i].key, r->probes[i].n};
+        conflict_kinds(r, t, &u, -1, k);
+        for (int j = 1; j < 4; j++)
+            if (k[j])
+                kinds[j] = any = 1;
+    }
+    return any;
+}
+
+/* A refused commit: its kind is one the model predicts, its key was written
+ * after t began with that kind of conflict, and conflict_seq is that key's
+ * newest write (within the write call that made it). */
+static void check_conflict_info(run *r, const mtxn *t, const int kinds[4],
+                                const lsm_commit_info *info)
+{
+    int kind = (int)info->conflict;
+    CHECK(r, kind >= 1 && kind <= 3 && kinds[kind],
+          "commit of txn %" PRIu64 ": conflict kind %d, the model expects "
+          "write %d read %d range %d",
+          t->id, kind, kinds[1], kinds[2], kinds[3]);
+    CHECK(r, info->key != NULL && info->nkey > 0,
+          "commit of txn %" PRIu64 ": a conflict names no key", t->id);
+    ukey u = {info->key, info->nkey};
+    long idx = universe_find(r, info->key, info->nkey);
+    uint64_t lo = 0, hi = 0;
+    if (idx >= 0) {
+        const mversion *mv = hist_newest(r, (size_t)idx);
+        if (mv)
+            lo = mv->unit_lo, hi = mv->unit_hi;
+    } else {
+        for (size_t i = 0; i < r->n_probes; i++)
+            if (key_cmp(r->probes[i].key, r->probes[i].n, info->key,
+                        info->nkey) == 0)
+                lo = hi = r->probes[i].seq;
+    }
+    int k[4];
+    conflict_kinds(r, t, &u, idx, k);
+    CHECK(r, hi > t->read_seq && k[kind],
+          "commit of txn %" PRIu64 " (read seq %" PRIu64
+          "): conflict kind %d on %s, which %s",
+          t->id, t->read_seq, kind, fmt_key(info->key, info->nkey),
+          hi <= t->read_seq ? "nobody wrote after it began"
+                            : "is no such conflict");
+    CHECK(r, info->conflict_seq >= lo && info->conflict_seq <= hi,
+          "commit of txn %" PRIu64 ": conflict on %s at seq %" PRIu64
+          ", its newest write has seq in [%" PRIu64 ", %" PRIu64 "]",
+          t->id, fmt_key(info->key, info->nkey), info->conflict_seq, lo, hi);
+}
+
+/* A successful commit: its writes take the seqs after the model's newest,
+ * ending at commit_seq (in key order in the model: any order inside one
+ * call reads the same, since no read point lies inside it). */
+static void apply_commit(run *r, mtxn *t, const lsm_commit_info *info)
+{
+    uint64_t want = t->n_writes ? r->seq + t->n_writes : t->read_seq;
+    CHECK(r, info->commit_seq == want && info->conflict == LSM_CONFLICT_NONE,
+          "commit of txn %" PRIu64 " with %zu writes: commit_seq %" PRIu64
+          " conflict %d, expected commit_seq %" PRIu64,
+          t->id, t->n_writes, info->commit_seq, (int)info->conflict, want);
+    uint64_t unit_lo = r->seq + 1, unit_hi = r->seq + t->n_writes;
+    for (size_t i = 0; i < r->n_keys; i++) {
+        if (!t->wkind[i])
+            continue;
+        const ukey *k = &r->keys[i];
+        if (t->wkind[i] == 1) {
+            model_commit_write(r, (long)i, NULL, 0, t->wval[i], t->nwval[i], 0,
+                               unit_lo, unit_hi);
+            mstate_set(&r->m, i, t->wval[i], t->nwval[i]);
+            t->wval[i] = NULL; /* now the mstate's */
+            r->cnt.puts++;
+            r->cnt.user_bytes += k->n + t->nwval[i];
+        } else {
+            model_commit_write(r, (long)i, NULL, 0, NULL, 0, 1, unit_lo,
+                               unit_hi);
+            mstate_clear(&r->m, i);
+            r->cnt.deletes++;
+            r->cnt.user_bytes += k->n;
+        }
+    }
+}
+
+/* Commits transaction which, checking the outcome against the model's
+ * prediction for its isolation level. */
+static void txn_commit(run *r, size_t which)
+{
+    mtxn *t = &r->txns[which];
+    int kinds[4];
+    int conflict = predict_conflict(r, t, kinds);
+    run_log(r, "commit txn %" PRIu64 " (%zu writes, %zu ranges; model: %s)",
+            t->id, t->n_writes, t->n_ranges, conflict ? "conflict" : "ok");
+    lsm_commit_info info;
+    memset(&info, 0, sizeof(info));
+    info.commit_seq = 0xdead;
+    int rc = lsm_txn_commit(t->t, &info);
+    t->t = NULL;
+    if (conflict) {
+        CHECK(r, rc == LSM_ECONFLICT,
+              "commit of txn %" PRIu64 " (read seq %" PRIu64
+              "): rc=%d (%s), the model expects a conflict (write %d read %d "
+              "range %d)",
+              t->id, t->read_seq, rc, lsm_strerror(rc), kinds[1], kinds[2],
+              kinds[3]);
+        check_conflict_info(r, t, kinds, &info);
+        r->cnt.conflicts[info.conflict]++;
+        r->stats.conflicts[info.conflict]++;
+    } else {
+        CHECK(r, rc == LSM_OK,
+              "commit of txn %" PRIu64 " (read seq %" PRIu64
+              ", %s): rc=%d (%s), conflict %d on %s at seq %" PRIu64
+              "; the model expects it to commit",
+              t->id, t->read_seq,
+              t->iso == LSM_ISOLATION_SERIALIZABLE ? "serializable" : "si", rc,
+              lsm_strerror(rc), (int)info.conflict,
+              info.key ? fmt_key(info.key, info.nkey) : "-", info.conflict_seq);
+        CHECK(r, info.key == NULL, "a commit that succeeded names a key");
+        apply_commit(r, t, &info);
+        r->cnt.commits++;
+        r->stats.commits++;
+    }
+    lsm_free(info.key);
+    txn_forget(r, which);
+}
+
+static void txn_abort(run *r, size_t which)
+{
+    run_log(r, "abort txn %" PRIu64, r->txns[which].id);
+    lsm_txn_abort(r->txns[which].t);
+    r->cnt.aborts++;
+    txn_forget(r, which);
+}
+
+static void op_txn_end(run *r, int commit)
+{
+    if (r->n_txns == 0)
+        return;
+    size_t which = test_rng_below(&r->rng, r->n_txns);
+    if (commit)
+        txn_commit(r, which);
+    else
+        txn_abort(r, which);
+}
+
+/* Ends every snapshot and transaction (lsm_close refuses while any is
+ * live): releases, commits and aborts. */
+static void end_read_points(run *r)
+{
+    while (r->n_snaps > 0)
+        snap_release(r, r->n_snaps - 1);
+    while (r->n_txns > 0)
+        op_txn_end(r, test_rng_below(&r->rng, 4) > 0);
+}
+
+/* One snapshot or transaction operation; w in [0, 300). Transactions
+ * mostly read and write before they end, so they live across flushes,
+ * compactions and other commits. */
+static void op_versions(run *r, size_t w)
+{
+    if (w < 20)
+        op_snap_take(r);
+    else if (w < 35)
+        op_snap_release(r);
+    else if (w < 65)
+        op_snap_get(r);
+    else if (w < 80)
+        op_snap_scan(r);
+    else if (w < 100)
+        op_txn_begin(r);
+    else if (w < 170)
+        op_txn_get(r);
+    else if (w < 220)
+        op_txn_write(r);
+    else if (w < 255)
+        op_txn_scan(r);
+    else if (w < 290)
+        op_txn_end(r, 1);
+    else
+        op_txn_end(r, 0);
+}
+
+/* A guaranteed versions phase: a snapshot and two transactions (one per
+ * isolation level) live across contended writes, a flush and a full
+ * compaction; every snapshot is then read whole, and everything ends. */
+static void phase_versions(run *r)
+{
+    run_log(r, "versions phase");
+    op_snap_take(r);
+    while (r->n_txns < 2 && r->n_txns < MODEL_TXNS_MAX)
+        op_txn_begin(r);
+    for (int i = 0; i < 60; i++) {
+        run_next_op(r);
+        size_t w = test_rng_below(&r->rng, 100);
+        if (w < 20)
+            op_put(r);
+        else if (w < 25)
+            op_delete(r);
+        else if (w < 95)
+            op_versions(r, 35 + test_rng_below(&r->rng, 265));
+        else
+            op_batch(r);
+        if (i == 30) {
+            run_next_op(r);
+            op_flush(r);
+            run_next_op(r);
+            lsm_state_free(do_compact_full(r));
+        }
+    }
+    run_next_op(r);
+    for (size_t i = 0; i < r->n_snaps; i++) {
+        mview view = {&r->snaps[i], NULL};
+        run_log(r, "versions phase: verify snapshot %" PRIu64, view.snap->id);
+        verify_view(r, &view);
+    }
+    check_state_free(r, "versions phase");
+    end_read_points(r);
+    check_state_free(r, "after versions phase");
+}
+
 /* A guaranteed snapshot phase: an iterator opened before writes, a flush and
  * a full compaction must still return what the database held at its open. */
 static void phase_snapshot(run *r)
@@ -1547,7 +2524,7 @@ static void phase_snapshot(run *r)
     fmt_bounds(&lo, &hi, desc, sizeof(desc));
     run_log(r, "snapshot phase: hold scan %s", desc);
     size_t which = r->n_held++;
-    held_open(r, &r->held[which], &lo, &hi);
+    held_open(r, &r->held[which], &lo, &hi, NULL);
     held_step(r, &r->held[which], 2);
     for (int i = 0; i < 40; i++) {
         run_next_op(r);
@@ -1625,6 +2602,9 @@ static void run_one(uint64_t seed, size_t seed_pos, lsm_sched sched,
     pick_options(r, sched, comp, seed_pos);
     universe_build(r);
     mstate_init(&r->m, r->n_keys);
+    r->hist = calloc(r->n_keys, sizeof(mhist));
+    assert_non_null(r->hist);
+    r->hot_base = test_rng_below(&r->rng, r->n_keys - MODEL_HOT_KEYS + 1);
     strcpy(r->tmp, "/tmp/lsm-model-XXXXXX");
     assert_non_null(mkdtemp(r->tmp));
     snprintf(r->dir, sizeof(r->dir), "%s/db", r->tmp);
@@ -1636,7 +2616,11 @@ static void run_one(uint64_t seed, size_t seed_pos, lsm_sched sched,
             phase_snapshot(r);
             continue;
         }
-        size_t w = test_rng_below(&r->rng, 1000);
+        if (r->op % 500 == 0) {
+            phase_versions(r);
+            continue;
+        }
+        size_t w = test_rng_below(&r->rng, 1300);
         if (w < 330)
             op_put(r);
         else if (w < 460)
@@ -1661,6 +2645,8 @@ static void run_one(uint64_t seed, size_t seed_pos, lsm_sched sched,
             op_burst(r);
         else if (w < 976)
             op_batch(r);
+        else if (w >= 1000)
+            op_versions(r, w - 1000);
         else {
             run_log(r, "state check");
             check_state_free(r, "periodic");
@@ -1692,10 +2678,26 @@ static void run_one(uint64_t seed, size_t seed_pos, lsm_sched sched,
                 r->stats.empty_scans, r->stats.frozen, r->stats.sst_flushes,
                 r->stats.max_l0, r->stats.max_l1, r->stats.max_imm,
                 r->stats.max_held);
+    if (env_u64("LSM_TEST_VERBOSE", 0))
+        fprintf(stderr,
+                "  snapshots=%" PRIu64 " (reads %" PRIu64 ") txns=%" PRIu64
+                " (reads %" PRIu64 ", scans %" PRIu64 ") commits=%" PRIu64
+                " conflicts write/read/range=%" PRIu64 "/%" PRIu64 "/%" PRIu64
+                " max_versions_per_key=%" PRIu64 "\n",
+                r->stats.snaps, r->stats.snap_reads, r->stats.txns,
+                r->stats.txn_reads, r->stats.txn_scans, r->stats.commits,
+                r->stats.conflicts[1], r->stats.conflicts[2],
+                r->stats.conflicts[3], r->stats.max_versions);
     assert_int_equal(test_rmtree(r->tmp), 0);
     mstate_free(&r->m, r->n_keys);
-    for (size_t i = 0; i < r->n_keys; i++)
+    for (size_t i = 0; i < r->n_keys; i++) {
+        for (size_t k = 0; k < r->hist[i].n; k++)
+            free(r->hist[i].v[k].val);
+        free(r->hist[i].v);
         free(r->keys[i].b);
+    }
+    free(r->hist);
+    free(r->probes);
     free(r->keys);
     free(r);
 }

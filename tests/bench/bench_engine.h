@@ -13,8 +13,9 @@
  *
  * Conventions:
  *   - Every call that can fail returns BENCH_OK, BENCH_ERROR (and get may
- *     return BENCH_NOTFOUND). On BENCH_ERROR the engine has written a
- *     message into the caller's bench_err; the bench dies with it.
+ *     return BENCH_NOTFOUND, txn_commit BENCH_CONFLICT). On BENCH_ERROR the
+ * engine has written a message into the caller's bench_err; the bench dies with
+ * it.
  *   - Keys and values are byte strings passed by pointer and length; the
  *     engine copies what it keeps.
  *   - Pointers marked optional may be NULL: the engine has no such call.
@@ -22,8 +23,8 @@
  * Thread safety: open, close, destroy and check_settings are called by one
  * thread with no other call in flight. Once open, put, del, get, write_batch
  * and iter_new may be called from many threads at once on the same bench_db
- * (all three engines allow it); one bench_iter is used by one thread. Each
- * thread passes its own bench_err.
+ * (all three engines allow it); one bench_iter (and one bench_txn) is used
+ * by one thread. Each thread passes its own bench_err.
  */
 #ifndef BENCH_ENGINE_H
 #define BENCH_ENGINE_H
@@ -33,7 +34,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-enum { BENCH_OK = 0, BENCH_NOTFOUND = 1, BENCH_ERROR = -1 };
+enum { BENCH_OK = 0, BENCH_NOTFOUND = 1, BENCH_CONFLICT = 2, BENCH_ERROR = -1 };
 
 /* The message of a failed call. Owned by the caller (usually on its stack),
  * so threads never share one. */
@@ -77,6 +78,10 @@ typedef struct bench_settings {
     int threads_mode;
     /* lsm only: read SSTs through mmap (lsm_options.mmap_reads), 1 or 0. */
     int mmap_reads;
+    /* Open for the txn_* calls: set by lsm-bench around its transaction
+     * workloads only (rocksdb then opens an OptimisticTransactionDB, whose
+     * base database serves the plain calls; lsm needs nothing). */
+    int transactions;
     int num_memtable_limit_given;
     int compaction_given;
     int threads_mode_given;
@@ -92,6 +97,7 @@ typedef struct bench_write_counters {
 
 typedef struct bench_db bench_db;     /* an open database, per engine */
 typedef struct bench_iter bench_iter; /* an iterator over one bench_db */
+typedef struct bench_txn bench_txn;   /* a transaction of one bench_db */
 
 /* Hands write_batch the i-th put of a batch (0 <= i < n_puts, called in
  * order). *key and *value stay valid until the next call. */
@@ -156,6 +162,23 @@ typedef struct bench_engine {
     const void *(*iter_key)(const bench_iter *it, size_t *nkey);
     const void *(*iter_value)(const bench_iter *it, size_t *nvalue);
     void (*iter_close)(bench_iter *it); /* NULL-safe */
+
+    /* Optional, all four or none: optimistic transactions, on a database
+     * opened with s->transactions set (NULL: the engine has none, and the
+     * transaction workloads print n/a). txn_begin starts one reading a
+     * snapshot taken then; at commit it conflicts if a key it wrote was
+     * written since, and with serializable also a key it read (snapshot
+     * isolation otherwise). txn_get and txn_put work as get and put inside
+     * it (the value read is dropped; writes are buffered until commit).
+     * txn_commit commits and frees t: BENCH_OK, BENCH_CONFLICT (nothing
+     * was written) or BENCH_ERROR. */
+    int (*txn_begin)(bench_db *db, int serializable, bench_txn **out,
+                     bench_err *err);
+    int (*txn_get)(bench_txn *t, const void *key, size_t nkey, size_t *nvalue,
+                   bench_err *err);
+    int (*txn_put)(bench_txn *t, const void *key, size_t nkey,
+                   const void *value, size_t nvalue, bench_err *err);
+    int (*txn_commit)(bench_txn *t, bench_err *err);
 } bench_engine;
 
 /* Fills s with the reference settings: lsm's defaults (lsm_options_init),

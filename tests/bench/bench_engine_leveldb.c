@@ -284,4 +284,8 @@ const bench_engine bench_engine_leveldb = {
     .iter_key = bench_leveldb_iter_key,
     .iter_value = bench_leveldb_iter_value,
     .iter_close = bench_leveldb_iter_close,
+    .txn_begin = NULL, /* LevelDB has no transactions */
+    .txn_get = NULL,
+    .txn_put = NULL,
+    .txn_commit = NULL,
 };

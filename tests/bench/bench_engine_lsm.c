@@ -334,6 +334,59 @@ static void bench_lsm_iter_close(bench_iter *it)
     free(it);
 }
 
+/* lsm's transactions need nothing at open (s->transactions is ignored). */
+struct bench_txn {
+    lsm_txn *t;
+};
+
+static int bench_lsm_txn_begin(bench_db *db, int serializable, bench_txn **out,
+                               bench_err *err)
+{
+    bench_txn *t = malloc(sizeof *t);
+    *out = NULL;
+    if (t == NULL)
+        return bench_err_set(err, "out of memory");
+    int rc = lsm_txn_begin(db->db,
+                           serializable ? LSM_ISOLATION_SERIALIZABLE
+                                        : LSM_ISOLATION_SNAPSHOT,
+                           &t->t);
+    if (rc != LSM_OK) {
+        free(t);
+        return bench_lsm_fail(err, rc, "lsm_txn_begin");
+    }
+    *out = t;
+    return BENCH_OK;
+}
+
+static int bench_lsm_txn_get(bench_txn *t, const void *key, size_t nkey,
+                             size_t *nvalue, bench_err *err)
+{
+    void *value = NULL;
+    int rc = lsm_txn_get(t->t, key, nkey, &value, nvalue);
+    if (rc == LSM_NOTFOUND)
+        return BENCH_NOTFOUND;
+    if (rc != LSM_OK)
+        return bench_lsm_fail(err, rc, "lsm_txn_get");
+    lsm_free(value);
+    return BENCH_OK;
+}
+
+static int bench_lsm_txn_put(bench_txn *t, const void *key, size_t nkey,
+                             const void *value, size_t nvalue, bench_err *err)
+{
+    int rc = lsm_txn_put(t->t, key, nkey, value, nvalue);
+    return rc == LSM_OK ? BENCH_OK : bench_lsm_fail(err, rc, "lsm_txn_put");
+}
+
+static int bench_lsm_txn_commit(bench_txn *t, bench_err *err)
+{
+    int rc = lsm_txn_commit(t->t, NULL);
+    free(t);
+    if (rc == LSM_ECONFLICT)
+        return BENCH_CONFLICT;
+    return rc == LSM_OK ? BENCH_OK : bench_lsm_fail(err, rc, "lsm_txn_commit");
+}
+
 const bench_engine bench_engine_lsm = {
     .name = "lsm",
     .db_marker = "MANIFEST",
@@ -357,4 +410,8 @@ const bench_engine bench_engine_lsm = {
     .iter_key = bench_lsm_iter_key,
     .iter_value = bench_lsm_iter_value,
     .iter_close = bench_lsm_iter_close,
+    .txn_begin = bench_lsm_txn_begin,
+    .txn_get = bench_lsm_txn_get,
+    .txn_put = bench_lsm_txn_put,
+    .txn_commit = bench_lsm_txn_commit,
 };

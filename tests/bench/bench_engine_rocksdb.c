@@ -16,6 +16,15 @@
  * Its byte counters need statistics turned on, which costs time on every
  * operation, so write_counters is NULL and the bench's /proc figure serves.
  *
+ * Transactions are RocksDB's optimistic ones: with s->transactions the
+ * database opens as an OptimisticTransactionDB and the plain calls go to
+ * its base database. A transaction takes its snapshot at begin
+ * (set_snapshot), so its commit validates its writes against it (snapshot
+ * isolation); a serializable one reads with GetForUpdate, which adds the
+ * keys read to the validated set. A conflict is Status::Busy (or TryAgain
+ * when the memtables no longer reach back to the snapshot), which the C API
+ * reports only as its message.
+ *
  * Ownership: RocksDB copies the options at open and takes the filter policy
  * (the table options own it); a bench_db keeps the cache handle, table
  * options and read/write/flush options until its close.
@@ -27,9 +36,12 @@
 
 #include <rocksdb/c.h>
 #include <stdlib.h>
+#include <string.h>
 
 struct bench_db {
-    rocksdb_t *db;
+    rocksdb_t *db; /* the base database when otxn is set */
+    rocksdb_optimistictransactiondb_t *otxn; /* NULL: opened plain */
+    rocksdb_optimistictransaction_options_t *otxn_options;
     rocksdb_options_t *options;
     rocksdb_block_based_table_options_t *table;
     rocksdb_cache_t *cache; /* NULL: no block cache */
@@ -40,6 +52,12 @@ struct bench_db {
 
 struct bench_iter {
     rocksdb_iterator_t *it;
+};
+
+struct bench_txn {
+    bench_db *db;
+    rocksdb_transaction_t *t;
+    int serializable;
 };
 
 /* Moves RocksDB's malloc'd message into err and frees it. */
@@ -98,6 +116,8 @@ static int bench_rocksdb_check_settings(const bench_settings *s, bench_err *err)
 /* Frees everything of db but the rocksdb_t, which the caller has closed. */
 static void bench_rocksdb_free(bench_db *db)
 {
+    if (db->otxn_options != NULL)
+        rocksdb_optimistictransaction_options_destroy(db->otxn_options);
     if (db->flush != NULL)
         rocksdb_flushoptions_destroy(db->flush);
     if (db->write != NULL)
@@ -152,7 +172,17 @@ static int bench_rocksdb_open(const bench_settings *s, int sync, bench_db **out,
     rocksdb_writeoptions_set_sync(db->write, (unsigned char)(sync ? 1 : 0));
     db->flush = rocksdb_flushoptions_create();
     rocksdb_flushoptions_set_wait(db->flush, 1);
-    db->db = rocksdb_open(db->options, s->db_path, &msg);
+    if (s->transactions) {
+        db->otxn_options = rocksdb_optimistictransaction_options_create();
+        rocksdb_optimistictransaction_options_set_set_snapshot(db->otxn_options,
+                                                               1);
+        db->otxn =
+            rocksdb_optimistictransactiondb_open(db->options, s->db_path, &msg);
+        if (msg == NULL)
+            db->db = rocksdb_optimistictransactiondb_get_base_db(db->otxn);
+    } else {
+        db->db = rocksdb_open(db->options, s->db_path, &msg);
+    }
     if (msg != NULL) {
         bench_rocksdb_free(db);
         return bench_rocksdb_fail(err, msg, s->db_path);
@@ -171,7 +201,12 @@ static int bench_rocksdb_flush(bench_db *db, bench_err *err)
 
 static int bench_rocksdb_close(bench_db *db, bench_err *err)
 {
-    rocksdb_close(db->db);
+    if (db->otxn != NULL) {
+        rocksdb_optimistictransactiondb_close_base_db(db->db);
+        rocksdb_optimistictransactiondb_close(db->otxn);
+    } else {
+        rocksdb_close(db->db);
+    }
     bench_rocksdb_free(db);
     return BENCH_OK;
 }
@@ -300,6 +335,75 @@ static void bench_rocksdb_iter_close(bench_iter *it)
     free(it);
 }
 
+static int bench_rocksdb_txn_begin(bench_db *db, int serializable,
+                                   bench_txn **out, bench_err *err)
+{
+    *out = NULL;
+    if (db->otxn == NULL)
+        return bench_err_set(err, "rocksdb: a transaction on a database not "
+                                  "opened for transactions");
+    bench_txn *t = malloc(sizeof *t);
+    if (t == NULL)
+        return bench_err_set(err, "out of memory");
+    t->db = db;
+    t->serializable = serializable;
+    t->t = rocksdb_optimistictransaction_begin(db->otxn, db->write,
+                                               db->otxn_options, NULL);
+    *out = t;
+    return BENCH_OK;
+}
+
+static int bench_rocksdb_txn_get(bench_txn *t, const void *key, size_t nkey,
+                                 size_t *nvalue, bench_err *err)
+{
+    char *msg = NULL;
+    char *value = t->serializable
+                      ? rocksdb_transaction_get_for_update(
+                            t->t, t->db->read, key, nkey, nvalue, 1, &msg)
+                      : rocksdb_transaction_get(t->t, t->db->read, key, nkey,
+                                                nvalue, &msg);
+    if (msg != NULL)
+        return bench_rocksdb_fail(err, msg, "rocksdb_transaction_get");
+    if (value == NULL)
+        return BENCH_NOTFOUND;
+    rocksdb_free(value);
+    return BENCH_OK;
+}
+
+static int bench_rocksdb_txn_put(bench_txn *t, const void *key, size_t nkey,
+                                 const void *value, size_t nvalue,
+                                 bench_err *err)
+{
+    char *msg = NULL;
+    rocksdb_transaction_put(t->t, key, nkey, value, nvalue, &msg);
+    return msg == NULL
+               ? BENCH_OK
+               : bench_rocksdb_fail(err, msg, "rocksdb_transaction_put");
+}
+
+/* Status::Busy and Status::TryAgain, as the C API words them. */
+static int bench_rocksdb_is_conflict(const char *msg)
+{
+    return strncmp(msg, "Resource busy", 13) == 0 ||
+           strncmp(msg, "Operation failed. Try again", 27) == 0;
+}
+
+static int bench_rocksdb_txn_commit(bench_txn *t, bench_err *err)
+{
+    char *msg = NULL;
+    int rc = BENCH_OK;
+    rocksdb_transaction_commit(t->t, &msg);
+    if (msg != NULL && bench_rocksdb_is_conflict(msg)) {
+        rocksdb_free(msg);
+        rc = BENCH_CONFLICT;
+    } else if (msg != NULL) {
+        rc = bench_rocksdb_fail(err, msg, "rocksdb_transaction_commit");
+    }
+    rocksdb_transaction_destroy(t->t);
+    free(t);
+    return rc;
+}
+
 const bench_engine bench_engine_rocksdb = {
     .name = "rocksdb",
     .db_marker = "CURRENT",
@@ -323,4 +427,8 @@ const bench_engine bench_engine_rocksdb = {
     .iter_key = bench_rocksdb_iter_key,
     .iter_value = bench_rocksdb_iter_value,
     .iter_close = bench_rocksdb_iter_close,
+    .txn_begin = bench_rocksdb_txn_begin,
+    .txn_get = bench_rocksdb_txn_get,
+    .txn_put = bench_rocksdb_txn_put,
+    .txn_commit = bench_rocksdb_txn_commit,
 };

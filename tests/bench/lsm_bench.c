@@ -27,6 +27,11 @@
  *     empty or holds the engine's marker file, MANIFEST for lsm and CURRENT
  *     for leveldb/rocksdb, and only regular files) and reopens it.
  *
+ * The transaction workloads (txnrmw: serializable, txnrmw_si: snapshot
+ * isolation) run on one thread on a database reopened for transactions
+ * (untimed, and reopened plain after them); an engine without
+ * transactions prints "n/a" for them.
+ *
  * Thread safety: with --threads N, the workloads fillsync, fillrandom,
  * overwrite, readrandom, readmissing and seekrandom run on N threads at once
  * on the one open database, each doing its share of the operations. Writer
@@ -55,12 +60,13 @@
 
 #define BENCH_BATCH_OPS 1000
 #define BENCH_SEEK_NEXTS 10
+#define BENCH_TXN_DIVISOR 10 /* transaction workloads: --num / this */
 #define BENCH_RANDOM_POOL_BYTES (1u << 20)
 #define BENCH_MAX_KEY_BYTES 1024
 #define BENCH_MAX_THREADS 1024
 #define BENCH_DEFAULT_BENCHMARKS                                               \
     "fillseq,fillsync,fillrandom,overwrite,fillbatch,readrandom,readmissing,"  \
-    "readseq,seekrandom,deleterandom"
+    "readseq,seekrandom,deleterandom,txnrmw,txnrmw_si"
 
 /* Command-line settings. */
 typedef struct bench_config {
@@ -112,6 +118,7 @@ typedef struct bench {
     bench_anon_sampler anon;
     uint64_t wchar_start; /* /proc/self/io wchar before the first open */
     int wchar_start_known;
+    uint64_t txn_conflicts; /* the current workload's refused commits */
 } bench;
 
 /* One timed workload's result. */
@@ -138,6 +145,7 @@ typedef struct bench_thread {
     uint64_t batch_first; /* fillbatch: key index of the batch's put 0 */
     int64_t live_delta;   /* keys this thread made live minus made dead */
     uint64_t user_bytes;  /* key + value bytes this thread wrote */
+    uint64_t n_conflicts; /* transactions refused at commit */
     bench_result r;
     bench_err err;
     pthread_t tid;
@@ -149,16 +157,17 @@ typedef enum bench_ops {
     BENCH_OPS_NUM,   /* --num */
     BENCH_OPS_SYNC,  /* --num / 100, at least 1 */
     BENCH_OPS_READS, /* --reads */
-    BENCH_OPS_SCAN   /* one scan of the whole database */
+    BENCH_OPS_SCAN,  /* one scan of the whole database */
+    BENCH_OPS_TXN    /* --num / BENCH_TXN_DIVISOR, at least 1 */
 } bench_ops;
 
 typedef struct bench_workload {
     const char *name;
     bench_result (*run)(bench_thread *th);
-    int fills;    /* starts from an empty database */
-    int sync;     /* opened with sync writes */
-    int threaded; /* runs on --threads threads */
-    bench_ops ops;
+    int fills;     /* starts from an empty database */
+    int sync;      /* opened with sync writes */
+    int threaded;  /* runs on --threads threads */
+    bench_ops ops; /* BENCH_OPS_TXN: a transaction workload */
 } bench_workload;
 
 /* Prints a formatted message to stderr and ends the process with status 1:
@@ -773,6 +782,73 @@ static bench_result bench_deleterandom(bench_thread *th)
     return (bench_result){th->n_ops, 0};
 }
 
+/* One read-modify-write transaction: gets two distinct random keys (found
+ * or not), puts both with fresh values, commits. A conflict (impossible on
+ * one thread) writes nothing and is counted. */
+static void bench_txn_rmw_one(bench_thread *th, int serializable,
+                              bench_result *r)
+{
+    const bench *b = th->b;
+    const bench_engine *e = b->engine;
+    uint64_t idx[2];
+    bench_txn *t = NULL;
+    idx[0] = bench_rand_index(th);
+    do
+        idx[1] = bench_rand_index(th);
+    while (idx[1] == idx[0] && b->cfg.num > 1);
+    int n_keys = idx[1] == idx[0] ? 1 : 2;
+    bench_thread_check(th, e->txn_begin(b->db, serializable, &t, &th->err));
+    for (int k = 0; k < n_keys; k++) {
+        size_t nvalue = 0;
+        bench_make_key(b, idx[k], th->key);
+        int rc = e->txn_get(t, th->key, b->cfg.key_size, &nvalue, &th->err);
+        if (rc == BENCH_NOTFOUND ? b->present[idx[k]] : !b->present[idx[k]])
+            bench_die("%s: key %.*s is %s, expected %s", th->w->name,
+                      (int)b->cfg.key_size, th->key,
+                      rc == BENCH_NOTFOUND ? "missing" : "there",
+                      b->present[idx[k]] ? "there" : "missing");
+        if (rc != BENCH_NOTFOUND)
+            bench_thread_check(th, rc);
+    }
+    for (int k = 0; k < n_keys; k++) {
+        bench_make_key(b, idx[k], th->key);
+        bench_make_value(th);
+        bench_thread_check(th,
+                           e->txn_put(t, th->key, b->cfg.key_size, th->value,
+                                      b->cfg.value_size, &th->err));
+    }
+    int rc = e->txn_commit(t, &th->err);
+    r->n_ops++;
+    if (rc == BENCH_CONFLICT) {
+        th->n_conflicts++;
+        return;
+    }
+    bench_thread_check(th, rc);
+    for (int k = 0; k < n_keys; k++) {
+        bench_mark(th, idx[k], 1);
+        th->user_bytes += b->cfg.key_size + b->cfg.value_size;
+        r->n_bytes += b->cfg.key_size + b->cfg.value_size;
+    }
+}
+
+/* txnrmw: serializable read-modify-write transactions of 2 keys. */
+static bench_result bench_txnrmw(bench_thread *th)
+{
+    bench_result r = {0, 0};
+    for (uint64_t k = 0; k < th->n_ops; k++)
+        bench_txn_rmw_one(th, 1, &r);
+    return r;
+}
+
+/* txnrmw_si: the same under snapshot isolation. */
+static bench_result bench_txnrmw_si(bench_thread *th)
+{
+    bench_result r = {0, 0};
+    for (uint64_t k = 0; k < th->n_ops; k++)
+        bench_txn_rmw_one(th, 0, &r);
+    return r;
+}
+
 static const bench_workload bench_workloads[] = {
     /* name, run, fills, sync, threaded, ops */
     {"fillseq", bench_fillseq, 1, 0, 0, BENCH_OPS_NUM},
@@ -785,6 +861,8 @@ static const bench_workload bench_workloads[] = {
     {"readseq", bench_readseq, 0, 0, 0, BENCH_OPS_SCAN},
     {"seekrandom", bench_seekrandom, 0, 0, 1, BENCH_OPS_READS},
     {"deleterandom", bench_deleterandom, 0, 0, 0, BENCH_OPS_NUM},
+    {"txnrmw", bench_txnrmw, 0, 0, 0, BENCH_OPS_TXN},
+    {"txnrmw_si", bench_txnrmw_si, 0, 0, 0, BENCH_OPS_TXN},
 };
 
 /* The workload named name, or NULL. */
@@ -829,6 +907,9 @@ static uint64_t bench_total_ops(const bench *b, const bench_workload *w)
         return b->cfg.num / 100 ? b->cfg.num / 100 : 1;
     case BENCH_OPS_READS:
         return b->cfg.reads;
+    case BENCH_OPS_TXN:
+        return b->cfg.num / BENCH_TXN_DIVISOR ? b->cfg.num / BENCH_TXN_DIVISOR
+                                              : 1;
     case BENCH_OPS_SCAN:
         break;
     }
@@ -895,6 +976,7 @@ static bench_result bench_run_threads(bench *b, const bench_workload *w,
     for (unsigned t = 0; t < n; t++) {
         r.n_ops += ths[t].r.n_ops;
         r.n_bytes += ths[t].r.n_bytes;
+        b->txn_conflicts += ths[t].n_conflicts;
         b->n_present = (uint64_t)((int64_t)b->n_present + ths[t].live_delta);
         b->user_bytes += ths[t].user_bytes;
         free(ths[t].value);
@@ -905,12 +987,30 @@ static bench_result bench_run_threads(bench *b, const bench_workload *w,
 
 /* Runs one workload, timed, and prints its line. salt seeds the workload's
  * random sequences. */
+/* Closes and reopens the database (untimed) with transactions on or off. */
+static void bench_reopen_transactions(bench *b, int on)
+{
+    bench_close(b);
+    b->cfg.settings.transactions = on;
+    bench_open(b, 0);
+}
+
 static void bench_run_one(bench *b, const bench_workload *w, uint64_t salt)
 {
     bench_result r;
     double elapsed;
+    int txn = w->ops == BENCH_OPS_TXN;
+    if (txn && b->engine->txn_begin == NULL) {
+        printf("%-12s : n/a (%s has no transactions)\n", w->name,
+               b->engine->name);
+        fflush(stdout);
+        return;
+    }
     if (w->fills)
         bench_reset(b, w->sync);
+    if (txn)
+        bench_reopen_transactions(b, 1);
+    b->txn_conflicts = 0;
     if (w->run == bench_readrandom && b->n_present == 0)
         bench_die("readrandom: the database holds no keys (run a fill first)");
     r = bench_run_threads(b, w, salt, &elapsed);
@@ -920,8 +1020,12 @@ static void bench_run_one(bench *b, const bench_workload *w, uint64_t salt)
            ops_per_sec);
     if (r.n_bytes > 0 && elapsed > 0)
         printf("; %.1f MB/s", (double)r.n_bytes / 1048576.0 / (elapsed / 1e6));
+    if (txn)
+        printf("; %" PRIu64 " conflicts", b->txn_conflicts);
     printf("\n");
     fflush(stdout);
+    if (txn)
+        bench_reopen_transactions(b, 0);
     if (w->sync) { /* later workloads run without per-write sync */
         bench_close(b);
         bench_open(b, 0);
@@ -987,6 +1091,8 @@ static void bench_usage(FILE *f)
         ")\n"
         "  --num N               keys (default 1000000)\n"
         "  --reads N             reads for read workloads (default num)\n"
+        "                        (txnrmw, txnrmw_si: num/10 transactions;\n"
+        "                        n/a on engines without transactions)\n"
         "  --threads N           threads for fillsync, fillrandom, overwrite,\n"
         "                        readrandom, readmissing, seekrandom (default "
         "1;\n"

@@ -27,6 +27,16 @@ for engine in "$@"; do
     grep -Eq "^$w +: +[0-9.]+ micros/op; [0-9]+ ops/sec" "$out" ||
       fail "$engine: no result line for $w"
   done
+  # Transactions: a result with 0 conflicts (one thread), or n/a on an
+  # engine without them (LevelDB).
+  for w in txnrmw txnrmw_si; do
+    if [ "$engine" = leveldb ]; then
+      grep -Eq "^$w +: n/a" "$out" || fail "$engine: no n/a line for $w"
+    else
+      grep -Eq "^$w +: +[0-9.]+ micros/op; [0-9]+ ops/sec; .*; 0 conflicts$" \
+        "$out" || fail "$engine: no result line with 0 conflicts for $w"
+    fi
+  done
   for line in "peak RSS" "db size" "io written"; do
     grep -q "^$line *:" "$out" || fail "$engine: no '$line' line"
   done

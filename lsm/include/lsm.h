@@ -739,8 +739,11 @@ uint64_t lsm_txn_read_seq(const lsm_txn *t);
 lsm_isolation lsm_txn_isolation(const lsm_txn *t);
 
 /* lsm_get inside t: its own latest write of key if any, else the database
- * at its snapshot. Under SERIALIZABLE the key is recorded as read. Same
- * codes as lsm_get (LSM_EINVAL also for t NULL). */
+ * at its snapshot. Under SERIALIZABLE a key read from the database is
+ * recorded as read (found or not); one answered from t's own write is not,
+ * since the answer does not depend on the database (the write itself is
+ * checked as a write). Counted in lsm_counters.gets only when it reads the
+ * database. Same codes as lsm_get (LSM_EINVAL also for t NULL). */
 int lsm_txn_get(lsm_txn *t, const void *key, size_t nkey, void **value,
                 size_t *nvalue);
 /* Buffer a put or a delete in t (copied, checked as lsm_put checks them;
@@ -973,7 +976,9 @@ typedef struct lsm_counters {
     uint64_t write_stalls;     /* writes that waited for background work */
     uint64_t stall_micros;     /* total time they waited */
     /* Transactions: commits (read-only ones too), lsm_txn_abort calls,
-     * and commits refused, by lsm_conflict_kind. */
+     * and commits refused, by lsm_conflict_kind. (A transaction's reads
+     * of the database count in gets and scans, its committed writes in
+     * puts and deletes, as plain ones do.) */
     uint64_t txn_commits, txn_aborts;
     uint64_t txn_conflicts_write, txn_conflicts_read, txn_conflicts_range;
     /* Versions flushes and compactions dropped because a newer version at

@@ -271,7 +271,9 @@ static const cli_command commands[] = {
                    "of its first SST:\n"
                    "L13 (2): [13, 14] is the tier of SSTs 13 and 14.\n"
                    "With -v, also each memtable's and SST's size,\n"
-                   "entries and key range.",
+                   "entries and key range, and each SST's newest seq\n"
+                   "(more entries than keys: versions kept for\n"
+                   "snapshots; history KEY shows each one).",
         .example = "dump -v",
         .run = cmd_dump,
         .advances_epoch = 1,

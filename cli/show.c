@@ -158,7 +158,7 @@ static void show_sst_details(cli_buf *b, const lsm_sst_info *t, size_t n)
         cli_buf_append_bytes(b, t[i].first_key, t[i].nfirst_key);
         cli_buf_append(b, "..", 2);
         cli_buf_append_bytes(b, t[i].last_key, t[i].nlast_key);
-        cli_buf_append(b, "\n", 1);
+        cli_buf_printf(b, ", newest seq %" PRIu64 "\n", t[i].max_seq);
     }
 }
 

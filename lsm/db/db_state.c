@@ -40,6 +40,7 @@ static int db_state_sst_info_fill(const sst *t, lsm_sst_info *out)
     out->file_size = sst_file_size(t);
     out->num_entries = sst_num_entries(t);
     out->num_blocks = sst_num_blocks(t);
+    out->max_seq = sst_max_seq(t);
     out->first_key = copy_bytes(first, nfirst);
     out->nfirst_key = nfirst;
     out->last_key = copy_bytes(last, nlast);

@@ -892,6 +892,9 @@ typedef struct lsm_sst_info {
     size_t nfirst_key;
     void *last_key; /* owned by the lsm_state */
     size_t nlast_key;
+    /* The newest seq it holds: above the watermark, it holds versions
+     * a compaction must keep (more than one per key, with snapshots). */
+    uint64_t max_seq;
 } lsm_sst_info;
 
 /* What compactions did to one level (or tier) since open, as RocksDB's and

@@ -239,6 +239,7 @@ static lsm_sst_info sst_make(uint64_t id, const char *first, const char *last)
     t.file_size = 1000 + id;
     t.num_entries = 10 * id;
     t.num_blocks = id + 1;
+    t.max_seq = 100 + id;
     t.first_key = (void *)first;
     t.nfirst_key = strlen(first);
     t.last_key = (void *)last;
@@ -318,12 +319,16 @@ static void test_dump_levels(void **state)
                "  memtable 8: 5 keys, 50 B\n"
                "  memtable 7: 6 keys, 60 B\n"
                "L0 (2): [6, 5]\n"
-               "  6.sst: 1006 B, 60 entries, 7 blocks, keys b\"a\"..b\"z\"\n"
-               "  5.sst: 1005 B, 50 entries, 6 blocks, keys b\"b\"..b\"y\"\n"
+               "  6.sst: 1006 B, 60 entries, 7 blocks, keys b\"a\"..b\"z\", "
+               "newest seq 106\n"
+               "  5.sst: 1005 B, 50 entries, 6 blocks, keys b\"b\"..b\"y\", "
+               "newest seq 105\n"
                "L1 (0): []\n"
                "L2 (2): [1, 2]\n"
-               "  1.sst: 1001 B, 10 entries, 2 blocks, keys b\"a\"..b\"m\"\n"
-               "  2.sst: 1002 B, 20 entries, 3 blocks, keys b\"n\"..b\"z\"\n"
+               "  1.sst: 1001 B, 10 entries, 2 blocks, keys b\"a\"..b\"m\", "
+               "newest seq 101\n"
+               "  2.sst: 1002 B, 20 entries, 3 blocks, keys b\"n\"..b\"z\", "
+               "newest seq 102\n"
                "L3 (0): []\n"
                "Open iterators: 1\n"
                "iterator 3: 2 active; pins memtable 9, L0 [6], L2 [1, 2]\n");
@@ -449,9 +454,10 @@ static void test_dump_verbose_escapes_keys(void **state)
     st.n_levels = 1;
     cli_buf_init(&b);
     cli_show_dump(&b, &st, 1, NULL, 0);
-    assert_non_null(strstr(cli_buf_str(&b), "  3.sst: 1003 B, 30 entries, 4 "
-                                            "blocks, keys b\"k\\0\\n\".."
-                                            "b\"\\xff\\\"\"\n"));
+    assert_non_null(strstr(cli_buf_str(&b),
+                           "  3.sst: 1003 B, 30 entries, 4 "
+                           "blocks, keys b\"k\\0\\n\".."
+                           "b\"\\xff\\\"\", newest seq 103\n"));
     cli_buf_free(&b);
 }
 

@@ -510,6 +510,10 @@ int db_snap_check_none_open(lsm_db *db);
 int db_iter_scan_with(lsm_db *db, const lsm_snapshot *snap, const lsm_bound *lo,
                       const lsm_bound *hi, iter *newest, lsm_iter **out);
 
+/* A found entry as a get's answer: LSM_NOTFOUND for a tombstone, else a
+ * malloc'd, NUL-terminated copy of the value in *value (db_iter.c). */
+int db_get_result(const entry *e, void **value, size_t *nvalue);
+
 /* The read point and version of a public read: snap's seq (LSM_EINVAL
  * when snap belongs to another handle; *v is then NULL) and the current
  * version, or for snap NULL db_ref_current_and_seq's pair. The caller

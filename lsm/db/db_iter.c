@@ -35,7 +35,7 @@
 
 /* Copies a found entry into the caller's result: LSM_NOTFOUND for a
  * tombstone, else a malloc'd, NUL-terminated copy of the value. */
-static int get_result(const entry *e, void **value, size_t *nvalue)
+int db_get_result(const entry *e, void **value, size_t *nvalue)
 {
     if (e->type == ENTRY_TOMBSTONE)
         return LSM_NOTFOUND;
@@ -79,7 +79,7 @@ static int get_from_sst(sst *t, uint64_t read_seq, const uint8_t *key,
     if (!found)
         return LSM_OK;
     *decided = true;
-    rc = get_result(&e, value, nvalue);
+    rc = db_get_result(&e, value, nvalue);
     free(owned);
     return rc;
 }
@@ -127,11 +127,11 @@ static int get_from_version(version *v, uint64_t read_seq, const uint8_t *key,
     entry e;
     if (get_from_memtable(v->mem, LSM_SOURCE_MEMTABLE, read_seq, key, nkey, &e,
                           tr))
-        return get_result(&e, value, nvalue);
+        return db_get_result(&e, value, nvalue);
     for (size_t i = 0; i < v->n_imm; i++)
         if (get_from_memtable(v->imm[i], LSM_SOURCE_IMMUTABLE, read_seq, key,
                               nkey, &e, tr))
-            return get_result(&e, value, nvalue);
+            return db_get_result(&e, value, nvalue);
 
     bool decided = false;
     int rc = LSM_OK;

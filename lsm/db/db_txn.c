@@ -85,23 +85,6 @@ static bool txn_serializable(const lsm_txn *t)
 
 /* --- reads ---------------------------------------------------------------- */
 
-/* The transaction's own latest write of key as a get's answer. */
-static int txn_own_write(const entry *e, void **value, size_t *nvalue)
-{
-    if (e->type == ENTRY_TOMBSTONE)
-        return LSM_NOTFOUND;
-    char *copy = malloc(e->nvalue + 1);
-    if (!copy)
-        return lsm_error(LSM_ENOMEM, "out of memory copying a %zu-byte value",
-                         e->nvalue);
-    if (e->nvalue)
-        memcpy(copy, e->value, e->nvalue);
-    copy[e->nvalue] = '\0';
-    *value = copy;
-    *nvalue = e->nvalue;
-    return LSM_OK;
-}
-
 int lsm_txn_get(lsm_txn *t, const void *key, size_t nkey, void **value,
                 size_t *nvalue)
 {
@@ -116,7 +99,7 @@ int lsm_txn_get(lsm_txn *t, const void *key, size_t nkey, void **value,
         return rc;
     entry own;
     if (txn_writes_get(&t->writes, key, nkey, &own))
-        return txn_own_write(&own, value, nvalue);
+        return db_get_result(&own, value, nvalue);
     rc = lsm_get_at(t->snap.db, &t->snap, key, nkey, value, nvalue);
     if ((rc == LSM_OK || rc == LSM_NOTFOUND) && txn_serializable(t)) {
         int rrc = txn_reads_add_key(&t->reads, key, nkey);

@@ -152,24 +152,12 @@ static uint64_t batch_entry_bytes(size_t nkey, size_t nvalue)
 #define TXN_BATCH_SLACK (2 * VARINT64_MAX_BYTES - 2)
 #define TXN_BATCH_LIMIT ((uint64_t)LOG_MAX_PAYLOAD - 12 - TXN_BATCH_SLACK)
 
-static int txn_check_value(const void *value, size_t nvalue)
-{
-    if (nvalue > LSM_MAX_VALUE_BYTES)
-        return lsm_error(LSM_EINVAL,
-                         "value is %zu bytes; values are 0 to %u bytes", nvalue,
-                         LSM_MAX_VALUE_BYTES);
-    if (nvalue > 0 && !value)
-        return lsm_error(LSM_EINVAL, "value is NULL but %zu bytes long",
-                         nvalue);
-    return LSM_OK;
-}
-
 int txn_writes_add(txn_write_set *ws, uint8_t type, const void *key,
                    size_t nkey, const void *value, size_t nvalue)
 {
     int rc = key_check(key, nkey);
     if (rc == LSM_OK && type == ENTRY_VALUE)
-        rc = txn_check_value(value, nvalue);
+        rc = batch_value_check(value, nvalue);
     if (rc != LSM_OK)
         return rc;
     if (type == ENTRY_TOMBSTONE)

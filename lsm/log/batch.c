@@ -49,12 +49,8 @@ static int batch_reserve(lsm_batch *b, size_t n)
     return LSM_OK;
 }
 
-int batch_add(lsm_batch *b, uint8_t type, const void *key, size_t nkey,
-              const void *value, size_t nvalue)
+int batch_value_check(const void *value, size_t nvalue)
 {
-    int rc = key_check(key, nkey);
-    if (rc != LSM_OK)
-        return rc;
     if (nvalue > LSM_MAX_VALUE_BYTES)
         return lsm_error(LSM_EINVAL,
                          "value is %zu bytes; values are 0 to %u bytes", nvalue,
@@ -62,6 +58,18 @@ int batch_add(lsm_batch *b, uint8_t type, const void *key, size_t nkey,
     if (nvalue > 0 && !value)
         return lsm_error(LSM_EINVAL, "value is NULL but %zu bytes long",
                          nvalue);
+    return LSM_OK;
+}
+
+int batch_add(lsm_batch *b, uint8_t type, const void *key, size_t nkey,
+              const void *value, size_t nvalue)
+{
+    int rc = key_check(key, nkey);
+    if (rc != LSM_OK)
+        return rc;
+    rc = batch_value_check(value, nvalue);
+    if (rc != LSM_OK)
+        return rc;
     if (b->count == UINT32_MAX)
         return lsm_error(LSM_EINVAL, "a batch holds at most %u operations",
                          UINT32_MAX);

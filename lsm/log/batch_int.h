@@ -31,6 +31,9 @@ struct lsm_batch {
  * one-entry batch). batch_release frees what it allocated. */
 void batch_init(lsm_batch *b);
 void batch_release(lsm_batch *b);
+/* LSM_OK for a value lsm_put accepts (at most LSM_MAX_VALUE_BYTES, not
+ * NULL unless empty); else LSM_EINVAL saying why. */
+int batch_value_check(const void *value, size_t nvalue);
 /* Adds one entry (type ENTRY_VALUE or ENTRY_TOMBSTONE). */
 int batch_add(lsm_batch *b, uint8_t type, const void *key, size_t nkey,
               const void *value, size_t nvalue);

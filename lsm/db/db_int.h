@@ -342,11 +342,17 @@ int db_flush_all(lsm_db *db);
 int db_freeze_locked(lsm_db *db);
 /* Work owed after a freeze: inline mode flushes now (db_flush.c). */
 void db_after_freeze(lsm_db *db);
-/* Writes batch b as one WAL record (sequence numbers, WAL, memtable, then
- * visible in one step); caller holds write_mu and, with group commit, has
- * called db_writer_enter and waits with db_wait_durable(db->last_seq)
- * after letting write_mu go. An empty batch writes nothing (db_write.c). */
-int db_write_locked(lsm_db *db, lsm_batch *b);
+/* Under one hold of write_mu: prepare(db, ctx) (may be NULL: a
+ * transaction's validation, or filling the scratch batch), then, if it
+ * returned LSM_OK, batch b as one WAL record (sequence numbers, WAL,
+ * memtable, then visible in one step; an empty batch writes nothing).
+ * With group commit it then waits, without write_mu, until the write is
+ * durable. *last_seq (may be NULL): the newest seq when the lock was let
+ * go, the batch's last one if it was written. Returns prepare's error, or
+ * the write's (db_write.c). */
+typedef int (*db_write_prepare_fn)(lsm_db *db, void *ctx);
+int db_write_guarded(lsm_db *db, db_write_prepare_fn prepare, void *ctx,
+                     lsm_batch *b, uint64_t *last_seq);
 /* Latches rc and forbids any further change to the tree (halted). */
 void db_halt(lsm_db *db, int rc);
 /* Inline mode: flush until the memtable limit holds. Caller holds

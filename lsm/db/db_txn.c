@@ -185,21 +185,22 @@ static const char *txn_conflict_what(lsm_conflict_kind kind)
 /* Validates and writes b under one hold of write_mu; with group commit,
  * waits for the fsync after letting it go. *commit_seq: the batch's last
  * seq. */
+typedef struct txn_validation {
+    lsm_txn *t;
+    lsm_commit_info *info;
+} txn_validation;
+
+static int txn_validate_prepare(lsm_db *db, void *ctx)
+{
+    txn_validation *v = ctx;
+    return txn_validate_locked(db, v->t, v->info);
+}
+
 static int txn_write_validated(lsm_db *db, lsm_txn *t, lsm_batch *b,
                                lsm_commit_info *info, uint64_t *commit_seq)
 {
-    db_writer_enter(db);
-    pthread_mutex_lock(&db->write_mu);
-    int rc = txn_validate_locked(db, t, info);
-    if (rc == LSM_OK)
-        rc = db_write_locked(db, b);
-    uint64_t seq = db->last_seq;
-    pthread_mutex_unlock(&db->write_mu);
-    if (rc == LSM_OK && db_group_commits(db))
-        rc = db_wait_durable(db, seq);
-    db_writer_leave(db);
-    *commit_seq = seq;
-    return rc;
+    txn_validation v = {.t = t, .info = info};
+    return db_write_guarded(db, txn_validate_prepare, &v, b, commit_seq);
 }
 
 /* Commits t's writes (there are some); fills info. */

@@ -101,7 +101,7 @@ static bool db_stall_if_needed(lsm_db *db)
  * A failure after the WAL append began is latched: the log may now end in
  * a partial record, and the memtable may hold part of the batch; only a
  * reopen (which cuts the torn tail and replays) puts that right. */
-int db_write_locked(lsm_db *db, lsm_batch *b)
+static int db_write_locked(lsm_db *db, lsm_batch *b)
 {
     int rc = db_check_bg_error(db);
     if (rc != LSM_OK || b->count == 0)
@@ -164,6 +164,39 @@ int db_write_locked(lsm_db *db, lsm_batch *b)
     return LSM_OK;
 }
 
+int db_write_guarded(lsm_db *db, db_write_prepare_fn prepare, void *ctx,
+                     lsm_batch *b, uint64_t *last_seq)
+{
+    db_writer_enter(db);
+    pthread_mutex_lock(&db->write_mu);
+    int rc = prepare ? prepare(db, ctx) : LSM_OK;
+    if (rc == LSM_OK)
+        rc = db_write_locked(db, b);
+    uint64_t seq = db->last_seq;
+    pthread_mutex_unlock(&db->write_mu);
+    if (rc == LSM_OK && b->count > 0 && db_group_commits(db))
+        rc = db_wait_durable(db, seq);
+    db_writer_leave(db);
+    if (last_seq)
+        *last_seq = seq;
+    return rc;
+}
+
+/* One put or delete for db_write_one. */
+typedef struct write_one {
+    uint8_t type;
+    const void *key, *value;
+    size_t nkey, nvalue;
+} write_one;
+
+/* Fills the db's scratch batch, which only write_mu's holder may use. */
+static int db_write_one_prepare(lsm_db *db, void *ctx)
+{
+    const write_one *w = ctx;
+    lsm_batch_clear(&db->one);
+    return batch_add(&db->one, w->type, w->key, w->nkey, w->value, w->nvalue);
+}
+
 /* lsm_put and lsm_delete: a one-entry batch in the db's scratch batch. */
 static int db_write_one(lsm_db *db, uint8_t type, const void *key, size_t nkey,
                         const void *value, size_t nvalue)
@@ -171,18 +204,12 @@ static int db_write_one(lsm_db *db, uint8_t type, const void *key, size_t nkey,
     lsm_error_clear();
     if (!db)
         return lsm_error(LSM_EINVAL, "database handle is NULL");
-    db_writer_enter(db);
-    pthread_mutex_lock(&db->write_mu);
-    lsm_batch_clear(&db->one);
-    int rc = batch_add(&db->one, type, key, nkey, value, nvalue);
-    if (rc == LSM_OK)
-        rc = db_write_locked(db, &db->one);
-    uint64_t seq = db->last_seq;
-    pthread_mutex_unlock(&db->write_mu);
-    if (rc == LSM_OK && db_group_commits(db))
-        rc = db_wait_durable(db, seq);
-    db_writer_leave(db);
-    return rc;
+    write_one w = {.type = type,
+                   .key = key,
+                   .nkey = nkey,
+                   .value = value,
+                   .nvalue = nvalue};
+    return db_write_guarded(db, db_write_one_prepare, &w, &db->one, NULL);
 }
 
 int lsm_put(lsm_db *db, const void *key, size_t nkey, const void *value,
@@ -201,13 +228,5 @@ int lsm_write(lsm_db *db, lsm_batch *b)
     lsm_error_clear();
     if (!db || !b)
         return lsm_error(LSM_EINVAL, "lsm_write needs a handle and a batch");
-    db_writer_enter(db);
-    pthread_mutex_lock(&db->write_mu);
-    int rc = db_write_locked(db, b);
-    uint64_t seq = db->last_seq;
-    pthread_mutex_unlock(&db->write_mu);
-    if (rc == LSM_OK && b->count > 0 && db_group_commits(db))
-        rc = db_wait_durable(db, seq);
-    db_writer_leave(db);
-    return rc;
+    return db_write_guarded(db, NULL, NULL, b, NULL);
 }

@@ -79,18 +79,13 @@ static int iters_add(cli_session *s, const cli_arg *name, lsm_iter *it,
 
     if (!m && !(m = s->iters = calloc(1, sizeof *m)))
         return LSM_ENOMEM;
-    if (m->n == m->cap) {
-        size_t cap = m->cap ? 2 * m->cap : 4;
-        cli_named_iter *grown = realloc(m->items, cap * sizeof *grown);
-        if (!grown)
-            return LSM_ENOMEM;
-        m->items = grown;
-        m->cap = cap;
-    }
-    if (!(copy = malloc(name->n_bytes + 1)))
+    cli_named_iter *items =
+        cli_array_reserve(m->items, &m->cap, m->n, sizeof *items);
+    if (!items)
         return LSM_ENOMEM;
-    memcpy(copy, name->bytes, name->n_bytes);
-    copy[name->n_bytes] = '\0';
+    m->items = items;
+    if (!(copy = cli_arg_strdup(name)))
+        return LSM_ENOMEM;
     cli_named_iter *e = &m->items[m->n++];
     e->name = copy;
     e->it = it;

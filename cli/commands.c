@@ -979,6 +979,27 @@ static const cli_command *command_find(const cli_arg *arg)
     return NULL;
 }
 
+void *cli_array_reserve(void *items, size_t *cap, size_t n, size_t size)
+{
+    if (n < *cap)
+        return items;
+    size_t grown_cap = *cap ? 2 * *cap : 4;
+    void *grown = realloc(items, grown_cap * size);
+    if (grown)
+        *cap = grown_cap;
+    return grown;
+}
+
+char *cli_arg_strdup(const cli_arg *arg)
+{
+    char *copy = malloc(arg->n_bytes + 1);
+    if (!copy)
+        return NULL;
+    memcpy(copy, arg->bytes, arg->n_bytes);
+    copy[arg->n_bytes] = '\0';
+    return copy;
+}
+
 int cli_is_command_name(const cli_arg *arg)
 {
     return command_find(arg) != NULL;

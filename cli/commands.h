@@ -143,6 +143,14 @@ int cli_scan_print(cli_session *s, const char *cmd, lsm_iter *it);
 /* 1 if arg is a command's name or alias (in any case). */
 int cli_is_command_name(const cli_arg *arg);
 
+/* Room for one more item in a growable array of *cap items of size bytes
+ * holding n: returns the array (moved, *cap grown, when it was full), or
+ * NULL when out of memory (items and *cap are then unchanged). */
+void *cli_array_reserve(void *items, size_t *cap, size_t n, size_t size);
+/* A malloc'd, NUL-terminated copy of arg's bytes (a name); NULL when out
+ * of memory. */
+char *cli_arg_strdup(const cli_arg *arg);
+
 /* Command names and aliases, for tab completion: the i-th name, or NULL
  * past the last. The strings are static. */
 const char *cli_command_name(size_t i);

@@ -228,14 +228,6 @@ static int explain_scan(cli_session *s, const cli_arg *range)
     return rc;
 }
 
-/* Whether arg is word, in any case (as command names match). */
-static int explain_word_is(const cli_arg *arg, const char *word)
-{
-    size_t n = strlen(word);
-
-    return arg->n_bytes == n && strncasecmp(arg->bytes, word, n) == 0;
-}
-
 /* "explain: foo is neither get nor scan: ..." (foo in b"..." form unless
  * plain, so no control byte reaches the terminal). */
 static int explain_fail_what(cli_session *s, const cli_arg *what)
@@ -257,7 +249,7 @@ int cli_explain(cli_session *s, const cli_argv *a)
 {
     size_t n_rest = a->n_args > 2 ? a->n_args - 2 : 0;
 
-    if (a->n_args >= 2 && explain_word_is(&a->args[1], "get")) {
+    if (a->n_args >= 2 && cli_arg_is_word(&a->args[1], "get")) {
         if (n_rest != 1)
             return cli_fail(s,
                             "explain get needs 1 argument: explain get KEY "
@@ -265,7 +257,7 @@ int cli_explain(cli_session *s, const cli_argv *a)
                             n_rest);
         return explain_get(s, &a->args[2]);
     }
-    if (a->n_args >= 2 && explain_word_is(&a->args[1], "scan")) {
+    if (a->n_args >= 2 && cli_arg_is_word(&a->args[1], "scan")) {
         if (n_rest != 0 && n_rest != 2)
             return cli_fail(s,
                             "explain scan needs 0 or 2 arguments: explain "

@@ -173,16 +173,7 @@ static int fail_no_such(cli_session *s, const char *cmd, const cli_arg *name)
  * before any lookup, so a NAME in a message is always plain text. */
 static int name_check(cli_session *s, const char *cmd, const cli_arg *name)
 {
-    size_t i;
-
-    for (i = 0; i < name->n_bytes; i++) {
-        char c = name->bytes[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-              (c >= '0' && c <= '9') || c == '_' || c == '-'))
-            break;
-    }
-    if (name->n_bytes > 0 && name->n_bytes <= ITER_NAME_MAX &&
-        i == name->n_bytes)
+    if (cli_arg_is_plain_name(name, ITER_NAME_MAX))
         return LSM_OK;
     return cli_fail(s,
                     "%s: bad iterator name (expected 1 to %d letters, "
@@ -313,32 +304,15 @@ static int iter_list(cli_session *s)
     return rc;
 }
 
-/* Whether arg is word, ASCII letters in any case (as command names). */
-static int word_matches(const char *word, const cli_arg *arg)
-{
-    size_t n = strlen(word);
-
-    if (arg->n_bytes != n)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = arg->bytes[i];
-        if (c >= 'A' && c <= 'Z')
-            c = (char)(c - 'A' + 'a');
-        if (c != word[i])
-            return 0;
-    }
-    return 1;
-}
-
 int cli_cmd_iter(cli_session *s, const cli_argv *a)
 {
     if (a->n_args == 1)
         return iter_list(s);
-    if (word_matches("open", &a->args[1]))
+    if (cli_arg_is_word(&a->args[1], "open"))
         return iter_open(s, a);
-    if (word_matches("next", &a->args[1]))
+    if (cli_arg_is_word(&a->args[1], "next"))
         return iter_next(s, a);
-    if (word_matches("close", &a->args[1]))
+    if (cli_arg_is_word(&a->args[1], "close"))
         return iter_close(s, a);
     return cli_fail(s, "iter: unknown form (expected iter, iter open NAME "
                        "[BEGIN END], iter next NAME [N] or iter close NAME)");

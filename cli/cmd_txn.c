@@ -149,16 +149,7 @@ void cli_reads_end_all(cli_session *s)
  * always plain text. */
 static int name_check(cli_session *s, const char *cmd, const cli_arg *name)
 {
-    size_t i;
-
-    for (i = 0; i < name->n_bytes; i++) {
-        char c = name->bytes[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-              (c >= '0' && c <= '9') || c == '_' || c == '-'))
-            break;
-    }
-    if (name->n_bytes == 0 || name->n_bytes > READ_NAME_MAX ||
-        i != name->n_bytes)
+    if (!cli_arg_is_plain_name(name, READ_NAME_MAX))
         return cli_fail(s,
                         "%s: bad name (expected 1 to %d letters, digits, _ "
                         "or -, e.g. s1 or t1)",
@@ -400,23 +391,6 @@ int cli_cmd_txns(cli_session *s, const cli_argv *a)
 
 /* --- transactions -------------------------------------------------------- */
 
-/* Whether arg is word, ASCII letters in any case (as command names). */
-static int word_matches(const char *word, const cli_arg *arg)
-{
-    size_t n = strlen(word);
-
-    if (arg->n_bytes != n)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = arg->bytes[i];
-        if (c >= 'A' && c <= 'Z')
-            c = (char)(c - 'A' + 'a');
-        if (c != word[i])
-            return 0;
-    }
-    return 1;
-}
-
 int cli_cmd_begin(cli_session *s, const cli_argv *a)
 {
     const cli_arg *name = &a->args[1];
@@ -425,9 +399,9 @@ int cli_cmd_begin(cli_session *s, const cli_argv *a)
     int rc;
 
     if (a->n_args == 3) {
-        if (word_matches("serializable", &a->args[2]))
+        if (cli_arg_is_word(&a->args[2], "serializable"))
             iso = LSM_ISOLATION_SERIALIZABLE;
-        else if (!word_matches("si", &a->args[2]))
+        else if (!cli_arg_is_word(&a->args[2], "si"))
             return cli_fail(s, "begin: unknown isolation level (expected si "
                                "for snapshot isolation, the default, or "
                                "serializable): begin T [si|serializable]");
@@ -588,14 +562,14 @@ int cli_cmd_txn_op(cli_session *s, const cli_argv *a)
     if (a->n_args < 2)
         return fail_txn_usage(s, e->name);
     op = &a->args[1];
-    if (word_matches("get", op) && a->n_args == 3)
+    if (cli_arg_is_word(op, "get") && a->n_args == 3)
         return txn_get(s, e, &a->args[2]);
-    if (word_matches("put", op) && a->n_args == 4)
+    if (cli_arg_is_word(op, "put") && a->n_args == 4)
         return txn_write(s, e, a, 0);
-    if ((word_matches("del", op) || word_matches("delete", op)) &&
+    if ((cli_arg_is_word(op, "del") || cli_arg_is_word(op, "delete")) &&
         a->n_args == 3)
         return txn_write(s, e, a, 1);
-    if (word_matches("scan", op) && (a->n_args == 2 || a->n_args == 4))
+    if (cli_arg_is_word(op, "scan") && (a->n_args == 2 || a->n_args == 4))
         return txn_scan(s, e, a);
     return fail_txn_usage(s, e->name);
 }

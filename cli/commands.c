@@ -41,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <sys/time.h>
 #include <time.h>
@@ -988,6 +989,26 @@ void *cli_array_reserve(void *items, size_t *cap, size_t n, size_t size)
     if (grown)
         *cap = grown_cap;
     return grown;
+}
+
+int cli_arg_is_word(const cli_arg *arg, const char *word)
+{
+    size_t n = strlen(word);
+
+    return arg->n_bytes == n && strncasecmp(arg->bytes, word, n) == 0;
+}
+
+int cli_arg_is_plain_name(const cli_arg *arg, size_t max_bytes)
+{
+    if (arg->n_bytes == 0 || arg->n_bytes > max_bytes)
+        return 0;
+    for (size_t i = 0; i < arg->n_bytes; i++) {
+        char c = arg->bytes[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || c == '_' || c == '-'))
+            return 0;
+    }
+    return 1;
 }
 
 char *cli_arg_strdup(const cli_arg *arg)

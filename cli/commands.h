@@ -150,6 +150,13 @@ void *cli_array_reserve(void *items, size_t *cap, size_t n, size_t size);
 /* A malloc'd, NUL-terminated copy of arg's bytes (a name); NULL when out
  * of memory. */
 char *cli_arg_strdup(const cli_arg *arg);
+/* Whether arg is word, ASCII letters in any case (as command names
+ * match). */
+int cli_arg_is_word(const cli_arg *arg, const char *word);
+/* Whether arg is a plain name: 1 to max_bytes letters, digits, '_' or
+ * '-' (iterators, snapshots and transactions are named so, which keeps a
+ * name in a message plain text). */
+int cli_arg_is_plain_name(const cli_arg *arg, size_t max_bytes);
 
 /* Command names and aliases, for tab completion: the i-th name, or NULL
  * past the last. The strings are static. */

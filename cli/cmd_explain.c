@@ -14,7 +14,6 @@
 
 #include <inttypes.h>
 #include <string.h>
-#include <strings.h>
 
 /* "memtable 4", "immutable memtable 3", "L0 2.sst", "L1 7.sst" or, in a
  * tier, "tier 5 7.sst". */

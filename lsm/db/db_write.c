@@ -173,8 +173,11 @@ int db_write_guarded(lsm_db *db, db_write_prepare_fn prepare, void *ctx,
     if (rc == LSM_OK)
         rc = db_write_locked(db, b);
     uint64_t seq = db->last_seq;
+    /* Read under the lock: b may be the scratch batch, which the next
+     * writer refills as soon as write_mu is free. */
+    bool wrote = b->count > 0;
     pthread_mutex_unlock(&db->write_mu);
-    if (rc == LSM_OK && b->count > 0 && db_group_commits(db))
+    if (rc == LSM_OK && wrote && db_group_commits(db))
         rc = db_wait_durable(db, seq);
     db_writer_leave(db);
     if (last_seq)

@@ -2607,7 +2607,7 @@ static void run_one(uint64_t seed, size_t seed_pos, lsm_sched sched,
     r->hist = calloc(r->n_keys, sizeof(mhist));
     assert_non_null(r->hist);
     r->hot_base = test_rng_below(&r->rng, r->n_keys - MODEL_HOT_KEYS + 1);
-    strcpy(r->tmp, "/tmp/lsm-model-XXXXXX");
+    test_tmp_template(r->tmp, sizeof r->tmp, "lsm-model");
     assert_non_null(mkdtemp(r->tmp));
     snprintf(r->dir, sizeof(r->dir), "%s/db", r->tmp);
     db_open(r);
@@ -2767,7 +2767,7 @@ static void test_model_threads_tiered(void **state)
 
 static void make_tmp(char *tmp, size_t cap, char *dir, size_t dcap)
 {
-    snprintf(tmp, cap, "/tmp/lsm-model-XXXXXX");
+    test_tmp_template(tmp, cap, "lsm-model");
     assert_non_null(mkdtemp(tmp));
     snprintf(dir, dcap, "%s/db", tmp);
 }

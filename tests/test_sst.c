@@ -35,7 +35,7 @@ static char tmpdir[64];
 static int setup(void **state)
 {
     (void)state;
-    strcpy(tmpdir, "/tmp/test_sst.XXXXXX");
+    test_tmp_template(tmpdir, sizeof tmpdir, "test_sst");
     return mkdtemp(tmpdir) ? 0 : -1;
 }
 

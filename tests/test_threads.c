@@ -626,7 +626,8 @@ static void close_and_check_events(shared *sh, uint64_t flushes_before)
 static void test_threads_race(void **state)
 {
     (void)state;
-    char tmp[64] = "/tmp/lsm-threads-XXXXXX", dir[128];
+    char tmp[160], dir[192];
+    test_tmp_template(tmp, sizeof tmp, "lsm-threads");
     assert_non_null(mkdtemp(tmp));
     snprintf(dir, sizeof(dir), "%s/db", tmp);
     shared *sh = calloc(1, sizeof(shared));
@@ -725,7 +726,8 @@ static void test_threads_race(void **state)
 static void test_close_busy(void **state)
 {
     (void)state;
-    char tmp[64] = "/tmp/lsm-threads-XXXXXX", dir[128];
+    char tmp[160], dir[192];
+    test_tmp_template(tmp, sizeof tmp, "lsm-threads");
     assert_non_null(mkdtemp(tmp));
     snprintf(dir, sizeof(dir), "%s/db", tmp);
     shared *sh = calloc(1, sizeof(shared));

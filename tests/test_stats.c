@@ -199,6 +199,20 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
+/* Returns once a writer is waiting for background work. */
+static void wait_for_stall(lsm_db *db)
+{
+    for (;;) {
+        lsm_state *st;
+        assert_int_equal(lsm_state_get(db, &st), LSM_OK);
+        uint64_t stalls = st->counters.write_stalls;
+        lsm_state_free(st);
+        if (stalls >= 1)
+            return;
+        sched_yield();
+    }
+}
+
 static void test_write_stall_is_waited_out_and_counted(void **state)
 {
     (void)state;
@@ -219,17 +233,10 @@ static void test_write_stall_is_waited_out_and_counted(void **state)
     writer w = {db, 400};
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, writer_main, &w), 0);
-    /* Wait until memory is at the stall limit: the flush thread is held,
-     * so it cannot shrink, and the writer's next write must stall. */
-    for (;;) {
-        lsm_state *st;
-        assert_int_equal(lsm_state_get(db, &st), LSM_OK);
-        size_t in_memory = 1 + st->n_immutables;
-        lsm_state_free(st);
-        if (in_memory >= opt.stall_memtables)
-            break;
-        sched_yield();
-    }
+    /* The flush thread is held, so memory cannot shrink and the writer
+     * must stall; let go only once it waits (write_stalls is counted as
+     * the wait begins), or it could slip past the limit unstalled. */
+    wait_for_stall(db);
     gate_open(&g);
     void *result;
     assert_int_equal(pthread_join(t, &result), 0);
@@ -275,15 +282,7 @@ static void test_l0_stall_is_waited_out_and_counted(void **state)
     writer w = {db, 400};
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, writer_main, &w), 0);
-    for (;;) {
-        lsm_state *st;
-        assert_int_equal(lsm_state_get(db, &st), LSM_OK);
-        size_t n_l0 = st->n_l0;
-        lsm_state_free(st);
-        if (n_l0 > opt.stall_l0_files)
-            break;
-        sched_yield();
-    }
+    wait_for_stall(db); /* L0 grows past the limit until the writer waits */
     gate_open(&g);
     void *result;
     assert_int_equal(pthread_join(t, &result), 0);

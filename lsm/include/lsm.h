@@ -976,7 +976,8 @@ typedef struct lsm_counters {
     uint64_t bloom_checks;     /* point reads that consulted a filter */
     uint64_t bloom_negatives;  /* ... and were told the key is absent */
     uint64_t sst_probes;       /* SSTs a get searched after the filters */
-    uint64_t write_stalls;     /* writes that waited for background work */
+    uint64_t write_stalls;     /* writes that waited for background work
+                                  (counted when the wait begins) */
     uint64_t stall_micros;     /* total time they waited */
     /* Transactions: commits (read-only ones too), lsm_txn_abort calls,
      * and commits refused, by lsm_conflict_kind. (A transaction's reads

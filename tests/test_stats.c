@@ -14,6 +14,7 @@
 
 #include <math.h>
 #include <sched.h>
+#include <stdatomic.h>
 
 typedef struct sums {
     pthread_mutex_t mu;
@@ -182,25 +183,36 @@ static void gate_open(gate *g)
     pthread_mutex_unlock(&g->mu);
 }
 
+/* Writes k00000, k00001, ... until told to stop (or max puts): it must
+ * keep writing until it stalls, however fast the background threads are
+ * next to it, so the test never depends on timing. */
 typedef struct writer {
     lsm_db *db;
-    int n;
+    int max;
+    atomic_int stop;
+    atomic_int done; /* the writer returned */
+    int written;     /* read after the join */
 } writer;
 
 static void *writer_main(void *arg)
 {
     writer *w = arg;
     char key[16];
-    for (int i = 0; i < w->n; i++) {
-        snprintf(key, sizeof key, "k%05d", i);
-        if (lsm_put(w->db, key, strlen(key), "0123456789", 10) != LSM_OK)
+    for (w->written = 0; w->written < w->max && !atomic_load(&w->stop);
+         w->written++) {
+        snprintf(key, sizeof key, "k%05d", w->written);
+        if (lsm_put(w->db, key, strlen(key), "0123456789", 10) != LSM_OK) {
+            atomic_store(&w->done, 1);
             return (void *)1;
+        }
     }
+    atomic_store(&w->done, 1);
     return NULL;
 }
 
-/* Returns once a writer is waiting for background work. */
-static void wait_for_stall(lsm_db *db)
+/* Returns once w is waiting for background work; fails if w ended
+ * without ever stalling. */
+static void wait_for_stall(lsm_db *db, writer *w)
 {
     for (;;) {
         lsm_state *st;
@@ -209,6 +221,7 @@ static void wait_for_stall(lsm_db *db)
         lsm_state_free(st);
         if (stalls >= 1)
             return;
+        assert_false(atomic_load(&w->done));
         sched_yield();
     }
 }
@@ -230,27 +243,30 @@ static void test_write_stall_is_waited_out_and_counted(void **state)
     opt.event_ctx = &g;
     lsm_db *db;
     assert_int_equal(lsm_open(dir, &opt, &db), LSM_OK);
-    writer w = {db, 400};
+    writer w = {.db = db, .max = 100000};
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, writer_main, &w), 0);
     /* The flush thread is held, so memory cannot shrink and the writer
      * must stall; let go only once it waits (write_stalls is counted as
      * the wait begins), or it could slip past the limit unstalled. */
-    wait_for_stall(db);
+    wait_for_stall(db, &w);
     gate_open(&g);
+    atomic_store(&w.stop, 1);
     void *result;
     assert_int_equal(pthread_join(t, &result), 0);
     assert_null(result);
     lsm_state *st;
     assert_int_equal(lsm_state_get(db, &st), LSM_OK);
     assert_true(st->counters.write_stalls >= 1);
-    assert_true(st->counters.puts == 400);
+    assert_true(st->counters.puts == (uint64_t)w.written);
     lsm_state_free(st);
     assert_int_equal(lsm_close(db), LSM_OK);
     assert_int_equal(lsm_open(dir, NULL, &db), LSM_OK);
     void *v;
     size_t n;
-    assert_int_equal(lsm_get(db, "k00399", 6, &v, &n), LSM_OK);
+    char last[16];
+    snprintf(last, sizeof last, "k%05d", w.written - 1);
+    assert_int_equal(lsm_get(db, last, strlen(last), &v, &n), LSM_OK);
     lsm_free(v);
     assert_int_equal(lsm_close(db), LSM_OK);
     test_rmtree(dir);
@@ -279,18 +295,19 @@ static void test_l0_stall_is_waited_out_and_counted(void **state)
     opt.event_ctx = &g;
     lsm_db *db;
     assert_int_equal(lsm_open(dir, &opt, &db), LSM_OK);
-    writer w = {db, 400};
+    writer w = {.db = db, .max = 100000};
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, writer_main, &w), 0);
-    wait_for_stall(db); /* L0 grows past the limit until the writer waits */
+    wait_for_stall(db, &w); /* L0 grows past the limit until the writer waits */
     gate_open(&g);
+    atomic_store(&w.stop, 1);
     void *result;
     assert_int_equal(pthread_join(t, &result), 0);
     assert_null(result);
     lsm_state *st;
     assert_int_equal(lsm_state_get(db, &st), LSM_OK);
     assert_true(st->counters.write_stalls >= 1);
-    assert_int_equal(st->counters.puts, 400);
+    assert_int_equal(st->counters.puts, w.written);
     lsm_state_free(st);
     assert_int_equal(lsm_close(db), LSM_OK);
     test_rmtree(dir);
@@ -314,7 +331,7 @@ static void test_low_stall_limit_does_not_deadlock(void **state)
     opt.stall_memtables = 1;
     lsm_db *db;
     assert_int_equal(lsm_open(dir, &opt, &db), LSM_OK);
-    writer w = {db, 2000};
+    writer w = {.db = db, .max = 2000};
     assert_null(writer_main(&w));
     assert_int_equal(lsm_close(db), LSM_OK);
     test_rmtree(dir);

@@ -305,6 +305,64 @@ static void test_many_versions_of_one_key(void **state)
         }
 }
 
+/* --- the API's errors ------------------------------------------------- */
+
+/* Bad arguments are LSM_EINVAL, a snapshot works only on its own handle,
+ * and lsm_close refuses while snapshots and transactions are live, naming
+ * both, then closes once they end. */
+static void test_snapshot_api_errors(void **state)
+{
+    const char *root = *state;
+    char *dir_a = run_dir(root, "a"), *dir_b = run_dir(root, "b");
+    lsm_db *a = NULL, *b = NULL;
+    assert_int_equal(lsm_open(dir_a, NULL, &a), LSM_OK);
+    assert_int_equal(lsm_open(dir_b, NULL, &b), LSM_OK);
+    test_put_str(a, "k", "a1");
+    test_put_str(b, "k", "b1");
+
+    lsm_snapshot *snap = NULL;
+    assert_int_equal(lsm_snapshot_take(NULL, &snap), LSM_EINVAL);
+    assert_int_equal(lsm_snapshot_take(a, NULL), LSM_EINVAL);
+    lsm_snapshot_release(NULL); /* NULL-safe */
+    assert_int_equal(lsm_snapshot_seq(NULL), 0);
+    assert_int_equal(lsm_snapshot_id(NULL), 0);
+    assert_int_equal(lsm_snapshot_take(a, &snap), LSM_OK);
+    assert_int_equal(lsm_snapshot_seq(snap), 1);
+    assert_int_equal(lsm_snapshot_id(snap), 1);
+
+    void *v = NULL;
+    size_t n = 0;
+    assert_int_equal(lsm_get_at(b, snap, "k", 1, &v, &n), LSM_EINVAL);
+    assert_null(v);
+    assert_non_null(strstr(lsm_errmsg(), "another"));
+    lsm_iter *it = NULL;
+    assert_int_equal(lsm_scan_at(b, snap, NULL, NULL, &it), LSM_EINVAL);
+    assert_null(it);
+    assert_int_equal(lsm_get_at(a, snap, "", 0, &v, &n), LSM_EINVAL);
+    test_put_str(a, "k", "a2");
+    assert_int_equal(lsm_get_at(a, snap, "k", 1, &v, &n), LSM_OK);
+    assert_memory_equal(v, "a1", 2);
+    lsm_free(v);
+    assert_int_equal(lsm_get_at(a, NULL, "k", 1, &v, &n), LSM_OK);
+    assert_memory_equal(v, "a2", 2); /* NULL: now */
+    lsm_free(v);
+
+    lsm_txn *t = NULL;
+    assert_int_equal(lsm_txn_begin(a, LSM_ISOLATION_SNAPSHOT, &t), LSM_OK);
+    assert_int_equal(lsm_close(a), LSM_EBUSY);
+    assert_non_null(strstr(lsm_errmsg(), "1 snapshot(s) still live (ids 1)"));
+    assert_non_null(
+        strstr(lsm_errmsg(), "1 transaction(s) still open (ids 2)"));
+    lsm_txn_abort(t);
+    assert_int_equal(lsm_close(a), LSM_EBUSY);
+    assert_null(strstr(lsm_errmsg(), "transaction"));
+    lsm_snapshot_release(snap);
+    assert_int_equal(lsm_close(a), LSM_OK);
+    assert_int_equal(lsm_close(b), LSM_OK);
+    free(dir_a);
+    free(dir_b);
+}
+
 /* --- GC by watermark ------------------------------------------------------ */
 
 static lsm_counters counters_of(lsm_db *db)
@@ -650,6 +708,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_snapshot_reads_every_strategy,
                                         test_dir_setup, test_dir_teardown),
         cmocka_unit_test_setup_teardown(test_many_versions_of_one_key,
+                                        test_dir_setup, test_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_snapshot_api_errors,
                                         test_dir_setup, test_dir_teardown),
         cmocka_unit_test_setup_teardown(test_gc_by_watermark, test_dir_setup,
                                         test_dir_teardown),

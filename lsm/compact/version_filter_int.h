@@ -3,8 +3,8 @@
  * keeps, given the watermark (no files, no locks).
  *
  * Snapshots and transactions read the database at a sequence number (a
- * read point); the watermark W is the oldest live one (db_watermark,
- * db/db_snap.c), or VERSION_FILTER_NO_WATERMARK when none is live. A merge
+ * read point); the watermark W is the oldest live one, bounded by the
+ * newest visible seq (db_watermark, db/db_snap.c). A merge
  * feeds the filter its entries in internal-key order (user key ascending,
  * seq descending), and for each key the filter
  *   - keeps every version with seq > W: a read point at or above W may
@@ -37,8 +37,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The watermark when no read point is live (db/db_int.h's
- * DB_NO_WATERMARK has the same value). */
+/* No watermark at all: only the newest version of each key is kept. (The
+ * engine never passes it: db_watermark is at most visible_seq, which keeps
+ * the same versions of anything a flush or compaction reads.) */
 #define VERSION_FILTER_NO_WATERMARK UINT64_MAX
 
 typedef struct version_filter {

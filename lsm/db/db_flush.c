@@ -28,10 +28,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The filter's "no read point" is the engine's. */
-_Static_assert(DB_NO_WATERMARK == VERSION_FILTER_NO_WATERMARK,
-               "one value means no watermark");
-
 /* --- freezing ------------------------------------------------------------- */
 
 /* Creates the WAL of a new memtable and makes its directory entry durable,

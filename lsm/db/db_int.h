@@ -491,9 +491,6 @@ int db_check_bg_error(lsm_db *db);
 
 /* --- read points and the watermark (db_snap.c) --- */
 
-/* No watermark: every version but the newest of each key may go. */
-#define DB_NO_WATERMARK UINT64_MAX
-
 /* Gives s (zeroed by the caller but for is_txn and isolation) its id and
  * the read point visible now, and links it in db's list. Never fails. */
 void db_snap_register(lsm_db *db, lsm_snapshot *s);

@@ -63,20 +63,18 @@ void db_snap_unregister(lsm_snapshot *s)
 uint64_t db_watermark(lsm_db *db)
 {
     pthread_mutex_lock(&db->snap_mu);
-    uint64_t w = db->oldest_snap ? db->oldest_snap->seq : DB_NO_WATERMARK;
     /* A read point taken after this returns reads at visible_seq or above,
-     * so the watermark must not pass it. Usually every seq a flush or
-     * compaction reads is at or below visible_seq anyway, and this changes
-     * nothing; but with group commit a freeze publishes the frozen memtable
-     * (waking the flush thread) before it moves visible_seq past the
+     * so the watermark must not pass it, live read points or not. Usually every
+     * seq a flush or compaction reads is at or below visible_seq anyway, and
+     * this changes nothing; but with group commit a freeze publishes the frozen
+     * memtable (waking the flush thread) before it moves visible_seq past the
      * memtable's last writes, and without this bound a flush in that
      * window dropped k@old behind a k@new no reader could see yet: a
      * snapshot taken then, and plain gets until the freeze finished, read
      * k as missing. */
-    uint64_t visible =
-        atomic_load_explicit(&db->visible_seq, memory_order_acquire);
-    if (visible < w)
-        w = visible;
+    uint64_t w = atomic_load_explicit(&db->visible_seq, memory_order_acquire);
+    if (db->oldest_snap && db->oldest_snap->seq < w)
+        w = db->oldest_snap->seq;
     pthread_mutex_unlock(&db->snap_mu);
     return w;
 }

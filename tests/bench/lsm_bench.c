@@ -33,12 +33,16 @@
  * transactions prints "n/a" for them.
  *
  * Thread safety: with --threads N, the workloads fillsync, fillrandom,
- * overwrite, readrandom, readmissing and seekrandom run on N threads at once
- * on the one open database, each doing its share of the operations. Writer
- * thread t writes only key indices i with i % N == t, so no two threads ever
- * touch the same byte of bench.present; each counts the keys it made live
- * or dead in its own bench_thread, summed after the join. Readers only read
- * bench.present. Every thread has its own RNG, value buffer and bench_err.
+ * overwrite, readrandom, readmissing, seekrandom and readwhilewriting run on
+ * N threads at once on the one open database, each doing its share of the
+ * operations. Writer thread t writes only key indices i with i % N == t, so
+ * no two threads ever touch the same byte of bench.present; each counts the
+ * keys it made live or dead in its own bench_thread, summed after the join.
+ * Readers only read bench.present. readwhilewriting adds one background
+ * writer to its N readers: it writes any key but never writes
+ * bench.present while the readers run (they read it); it notes the keys it
+ * made live in a bitmap of its own, merged into bench.present after the
+ * join. Every thread has its own RNG, value buffer and bench_err.
  * Everything else (opens, closes, resets, the other workloads, the report)
  * runs on the main thread alone.
  */
@@ -50,6 +54,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,7 +71,7 @@
 #define BENCH_MAX_THREADS 1024
 #define BENCH_DEFAULT_BENCHMARKS                                               \
     "fillseq,fillsync,fillrandom,overwrite,fillbatch,readrandom,readmissing,"  \
-    "readseq,seekrandom,deleterandom,txnrmw,txnrmw_si"
+    "readseq,seekrandom,readwhilewriting,deleterandom,txnrmw,txnrmw_si"
 
 /* Command-line settings. */
 typedef struct bench_config {
@@ -119,6 +124,8 @@ typedef struct bench {
     uint64_t wchar_start; /* /proc/self/io wchar before the first open */
     int wchar_start_known;
     uint64_t txn_conflicts; /* the current workload's refused commits */
+    uint64_t bg_writes;     /* the current workload's background writes */
+    double bg_write_micros; /* ... and the time the writer ran */
 } bench;
 
 /* One timed workload's result. */
@@ -146,6 +153,10 @@ typedef struct bench_thread {
     int64_t live_delta;   /* keys this thread made live minus made dead */
     uint64_t user_bytes;  /* key + value bytes this thread wrote */
     uint64_t n_conflicts; /* transactions refused at commit */
+    /* The background writer of readwhilewriting only: */
+    atomic_int *stop;    /* set by the main thread once the readers end */
+    unsigned char *born; /* bit i: this writer made key i live */
+    double write_micros; /* how long the writer ran */
     bench_result r;
     bench_err err;
     pthread_t tid;
@@ -167,6 +178,7 @@ typedef struct bench_workload {
     int fills;     /* starts from an empty database */
     int sync;      /* opened with sync writes */
     int threaded;  /* runs on --threads threads */
+    int writer;    /* one more thread writes until the others end */
     bench_ops ops; /* BENCH_OPS_TXN: a transaction workload */
 } bench_workload;
 
@@ -582,8 +594,8 @@ static void bench_thread_check(bench_thread *th, int rc)
     bench_check(rc, &th->err, th->w->name);
 }
 
-/* Puts key i with a fresh value. */
-static void bench_put_one(bench_thread *th, uint64_t i)
+/* Puts key i with a fresh value, leaving bench.present alone. */
+static void bench_put_value(bench_thread *th, uint64_t i)
 {
     const bench *b = th->b;
     bench_make_key(b, i, th->key);
@@ -591,8 +603,14 @@ static void bench_put_one(bench_thread *th, uint64_t i)
     bench_thread_check(th,
                        b->engine->put(b->db, th->key, b->cfg.key_size,
                                       th->value, b->cfg.value_size, &th->err));
-    bench_mark(th, i, 1);
     th->user_bytes += b->cfg.key_size + b->cfg.value_size;
+}
+
+/* Puts key i with a fresh value and marks it live. */
+static void bench_put_one(bench_thread *th, uint64_t i)
+{
+    bench_put_value(th, i);
+    bench_mark(th, i, 1);
 }
 
 /* fillseq: puts keys 0..n-1 in order (single-threaded). */
@@ -655,7 +673,15 @@ static uint64_t bench_rand_present(bench_thread *th)
     }
 }
 
-/* Gets random live keys; every one must be found with the right size. */
+/* Gets random live keys; every one must be found with the right size.
+ * Also the readers of readwhilewriting: there the background writer only
+ * puts (a put never makes a live key dead) and leaves bench.present alone
+ * until the join, so a key live when the workload began stays live while
+ * they read, and the same check holds. Keys the writer makes live are never
+ * picked (bench.present does not have them yet): whether a read finds such
+ * a key depends on the race with the writer, so there is nothing to check.
+ * Every value written has value_size bytes, so a value overwritten during
+ * the read still has the size expected. */
 static bench_result bench_readrandom(bench_thread *th)
 {
     const bench *b = th->b;
@@ -667,13 +693,13 @@ static bench_result bench_readrandom(bench_thread *th)
         bench_make_key(b, i, th->key);
         rc = b->engine->get(b->db, th->key, b->cfg.key_size, &nvalue, &th->err);
         if (rc == BENCH_NOTFOUND)
-            bench_die("readrandom: key %.*s was written but not found",
+            bench_die("%s: key %.*s was written but not found", th->w->name,
                       (int)b->cfg.key_size, th->key);
         bench_thread_check(th, rc);
         if (nvalue != b->cfg.value_size)
-            bench_die("readrandom: key %.*s has a %zu-byte value, expected "
-                      "%zu",
-                      (int)b->cfg.key_size, th->key, nvalue, b->cfg.value_size);
+            bench_die("%s: key %.*s has a %zu-byte value, expected %zu",
+                      th->w->name, (int)b->cfg.key_size, th->key, nvalue,
+                      b->cfg.value_size);
         r.n_ops++;
         r.n_bytes += b->cfg.key_size + nvalue;
     }
@@ -767,6 +793,28 @@ static bench_result bench_seekrandom(bench_thread *th)
     return r;
 }
 
+/* The background writer of readwhilewriting: puts random keys of the
+ * whole key set (db_bench's writer does the same) until the main thread
+ * says the readers have ended, at least once so its rate is never empty.
+ * The readers read bench.present, so the writer only reads it too: the keys
+ * it makes live go into its own born bitmap, merged after the join
+ * (bench_merge_born). Returns the number of puts. */
+static bench_result bench_write_until_stopped(bench_thread *th)
+{
+    const bench *b = th->b;
+    double t0 = bench_now_micros();
+    uint64_t n = 0;
+    do {
+        uint64_t i = bench_rand_index(th);
+        bench_put_value(th, i);
+        if (!b->present[i])
+            th->born[i / 8] |= (unsigned char)(1u << (i % 8));
+        n++;
+    } while (!atomic_load(th->stop));
+    th->write_micros = bench_now_micros() - t0;
+    return (bench_result){n, th->user_bytes};
+}
+
 /* Deletes num random keys (with replacement; single-threaded). */
 static bench_result bench_deleterandom(bench_thread *th)
 {
@@ -850,19 +898,20 @@ static bench_result bench_txnrmw_si(bench_thread *th)
 }
 
 static const bench_workload bench_workloads[] = {
-    /* name, run, fills, sync, threaded, ops */
-    {"fillseq", bench_fillseq, 1, 0, 0, BENCH_OPS_NUM},
-    {"fillrandom", bench_write_random, 1, 0, 1, BENCH_OPS_NUM},
-    {"overwrite", bench_write_random, 0, 0, 1, BENCH_OPS_NUM},
-    {"fillbatch", bench_fillbatch, 1, 0, 0, BENCH_OPS_NUM},
-    {"fillsync", bench_write_random, 1, 1, 1, BENCH_OPS_SYNC},
-    {"readrandom", bench_readrandom, 0, 0, 1, BENCH_OPS_READS},
-    {"readmissing", bench_readmissing, 0, 0, 1, BENCH_OPS_READS},
-    {"readseq", bench_readseq, 0, 0, 0, BENCH_OPS_SCAN},
-    {"seekrandom", bench_seekrandom, 0, 0, 1, BENCH_OPS_READS},
-    {"deleterandom", bench_deleterandom, 0, 0, 0, BENCH_OPS_NUM},
-    {"txnrmw", bench_txnrmw, 0, 0, 0, BENCH_OPS_TXN},
-    {"txnrmw_si", bench_txnrmw_si, 0, 0, 0, BENCH_OPS_TXN},
+    /* name, run, fills, sync, threaded, writer, ops */
+    {"fillseq", bench_fillseq, 1, 0, 0, 0, BENCH_OPS_NUM},
+    {"fillrandom", bench_write_random, 1, 0, 1, 0, BENCH_OPS_NUM},
+    {"overwrite", bench_write_random, 0, 0, 1, 0, BENCH_OPS_NUM},
+    {"fillbatch", bench_fillbatch, 1, 0, 0, 0, BENCH_OPS_NUM},
+    {"fillsync", bench_write_random, 1, 1, 1, 0, BENCH_OPS_SYNC},
+    {"readrandom", bench_readrandom, 0, 0, 1, 0, BENCH_OPS_READS},
+    {"readmissing", bench_readmissing, 0, 0, 1, 0, BENCH_OPS_READS},
+    {"readseq", bench_readseq, 0, 0, 0, 0, BENCH_OPS_SCAN},
+    {"seekrandom", bench_seekrandom, 0, 0, 1, 0, BENCH_OPS_READS},
+    {"readwhilewriting", bench_readrandom, 0, 0, 1, 1, BENCH_OPS_READS},
+    {"deleterandom", bench_deleterandom, 0, 0, 0, 0, BENCH_OPS_NUM},
+    {"txnrmw", bench_txnrmw, 0, 0, 0, 0, BENCH_OPS_TXN},
+    {"txnrmw_si", bench_txnrmw_si, 0, 0, 0, 0, BENCH_OPS_TXN},
 };
 
 /* The workload named name, or NULL. */
@@ -926,43 +975,88 @@ static void *bench_thread_main(void *arg)
     return NULL;
 }
 
-/* Runs w's ops on n_threads threads (inline when there is one) and returns
- * the summed result and, in *elapsed_micros, the time from the common start
- * to the last thread's end. Folds the threads' live-key counts and user
- * bytes into b. */
+/* The background writer's thread: starts with the others, then writes
+ * until stopped. */
+static void *bench_writer_main(void *arg)
+{
+    bench_thread *th = arg;
+    pthread_barrier_wait(th->start);
+    th->r = bench_write_until_stopped(th);
+    return NULL;
+}
+
+/* Sets up thread t of a workload's n threads, with n_ops operations. */
+static void bench_thread_init(bench_thread *th, bench *b,
+                              const bench_workload *w, unsigned t, unsigned n,
+                              uint64_t n_ops, uint64_t salt)
+{
+    th->b = b;
+    th->w = w;
+    th->t = t;
+    th->n_threads = n;
+    th->n_ops = n_ops;
+    bench_rng_seed(&th->rng, b->cfg.seed, salt, t);
+    th->value = malloc(b->cfg.value_size ? b->cfg.value_size : 1);
+    if (th->value == NULL)
+        bench_die("out of memory");
+}
+
+/* Marks live the keys the background writer made live (after the join,
+ * when no other thread runs), counting them in its live_delta. */
+static void bench_merge_born(bench_thread *th)
+{
+    uint64_t num = th->b->cfg.num;
+    for (uint64_t i = 0; i < num; i++)
+        if (th->born[i / 8] != 0 && (th->born[i / 8] >> (i % 8) & 1u))
+            bench_mark(th, i, 1);
+}
+
+/* Runs w's ops on n_threads threads (inline when there is one and no
+ * background writer) and returns the summed result and, in
+ * *elapsed_micros, the time from the common start to the last thread's
+ * end. A workload with a writer gets one more thread, which writes until
+ * the others have ended: it counts in neither the result nor the time, and
+ * its puts and time go to b->bg_writes and b->bg_write_micros. Folds the
+ * threads' live-key counts and user bytes into b. */
 static bench_result bench_run_threads(bench *b, const bench_workload *w,
                                       uint64_t salt, double *elapsed_micros)
 {
     unsigned n = w->threaded ? b->cfg.n_threads : 1;
+    unsigned n_all = n + (w->writer ? 1 : 0);
     uint64_t total = bench_total_ops(b, w);
-    bench_thread *ths = calloc(n, sizeof *ths);
+    bench_thread *ths = calloc(n_all, sizeof *ths);
     pthread_barrier_t start;
+    atomic_int stop;
     bench_result r = {0, 0};
     double t0;
     if (ths == NULL)
         bench_die("out of memory");
-    for (unsigned t = 0; t < n; t++) {
-        bench_thread *th = &ths[t];
-        th->b = b;
-        th->w = w;
-        th->t = t;
-        th->n_threads = n;
-        th->n_ops = total / n + (t < total % n ? 1 : 0);
-        th->start = &start;
-        bench_rng_seed(&th->rng, b->cfg.seed, salt, t);
-        th->value = malloc(b->cfg.value_size ? b->cfg.value_size : 1);
-        if (th->value == NULL)
+    atomic_init(&stop, 0);
+    for (unsigned t = 0; t < n; t++)
+        bench_thread_init(&ths[t], b, w, t, n,
+                          total / n + (t < total % n ? 1 : 0), salt);
+    if (w->writer) {
+        bench_thread_init(&ths[n], b, w, n, n_all, 0, salt);
+        ths[n].stop = &stop;
+        /* calloc'd pages stay untouched (and out of the RSS) until a key
+         * is born in them. */
+        ths[n].born = calloc(b->cfg.num / 8 + 1, 1);
+        if (ths[n].born == NULL)
             bench_die("out of memory");
     }
-    if (n == 1) {
+    for (unsigned t = 0; t < n_all; t++)
+        ths[t].start = &start;
+    if (n_all == 1) {
         t0 = bench_now_micros();
         ths[0].r = w->run(&ths[0]);
     } else {
-        int rc = pthread_barrier_init(&start, NULL, n + 1);
+        int rc = pthread_barrier_init(&start, NULL, n_all + 1);
         if (rc != 0)
             bench_die("pthread_barrier_init: %s", strerror(rc));
-        for (unsigned t = 0; t < n; t++) {
-            rc = pthread_create(&ths[t].tid, NULL, bench_thread_main, &ths[t]);
+        for (unsigned t = 0; t < n_all; t++) {
+            rc = pthread_create(&ths[t].tid, NULL,
+                                t < n ? bench_thread_main : bench_writer_main,
+                                &ths[t]);
             if (rc != 0)
                 bench_die("pthread_create: %s", strerror(rc));
         }
@@ -970,12 +1064,23 @@ static bench_result bench_run_threads(bench *b, const bench_workload *w,
         t0 = bench_now_micros();
         for (unsigned t = 0; t < n; t++)
             pthread_join(ths[t].tid, NULL);
-        pthread_barrier_destroy(&start);
     }
     *elapsed_micros = bench_now_micros() - t0;
-    for (unsigned t = 0; t < n; t++) {
-        r.n_ops += ths[t].r.n_ops;
-        r.n_bytes += ths[t].r.n_bytes;
+    if (w->writer) {
+        atomic_store(&stop, 1);
+        pthread_join(ths[n].tid, NULL);
+        b->bg_writes = ths[n].r.n_ops;
+        b->bg_write_micros = ths[n].write_micros;
+        bench_merge_born(&ths[n]);
+        free(ths[n].born);
+    }
+    if (n_all > 1)
+        pthread_barrier_destroy(&start);
+    for (unsigned t = 0; t < n_all; t++) {
+        if (t < n) {
+            r.n_ops += ths[t].r.n_ops;
+            r.n_bytes += ths[t].r.n_bytes;
+        }
         b->txn_conflicts += ths[t].n_conflicts;
         b->n_present = (uint64_t)((int64_t)b->n_present + ths[t].live_delta);
         b->user_bytes += ths[t].user_bytes;
@@ -985,8 +1090,6 @@ static bench_result bench_run_threads(bench *b, const bench_workload *w,
     return r;
 }
 
-/* Runs one workload, timed, and prints its line. salt seeds the workload's
- * random sequences. */
 /* Closes and reopens the database (untimed) with transactions on or off. */
 static void bench_reopen_transactions(bench *b, int on)
 {
@@ -995,6 +1098,8 @@ static void bench_reopen_transactions(bench *b, int on)
     bench_open(b, 0);
 }
 
+/* Runs one workload, timed, and prints its line. salt seeds the workload's
+ * random sequences. */
 static void bench_run_one(bench *b, const bench_workload *w, uint64_t salt)
 {
     bench_result r;
@@ -1011,8 +1116,10 @@ static void bench_run_one(bench *b, const bench_workload *w, uint64_t salt)
     if (txn)
         bench_reopen_transactions(b, 1);
     b->txn_conflicts = 0;
+    b->bg_writes = 0;
+    b->bg_write_micros = 0;
     if (w->run == bench_readrandom && b->n_present == 0)
-        bench_die("readrandom: the database holds no keys (run a fill first)");
+        bench_die("%s: the database holds no keys (run a fill first)", w->name);
     r = bench_run_threads(b, w, salt, &elapsed);
     double micros_per_op = r.n_ops ? elapsed / (double)r.n_ops : 0.0;
     double ops_per_sec = elapsed > 0 ? (double)r.n_ops * 1e6 / elapsed : 0.0;
@@ -1022,6 +1129,11 @@ static void bench_run_one(bench *b, const bench_workload *w, uint64_t salt)
         printf("; %.1f MB/s", (double)r.n_bytes / 1048576.0 / (elapsed / 1e6));
     if (txn)
         printf("; %" PRIu64 " conflicts", b->txn_conflicts);
+    if (w->writer)
+        printf("; writer %.0f ops/sec",
+               b->bg_write_micros > 0
+                   ? (double)b->bg_writes * 1e6 / b->bg_write_micros
+                   : 0.0);
     printf("\n");
     fflush(stdout);
     if (txn)
@@ -1090,13 +1202,16 @@ static void bench_usage(FILE *f)
         "  --benchmarks LIST     comma list (default " BENCH_DEFAULT_BENCHMARKS
         ")\n"
         "  --num N               keys (default 1000000)\n"
-        "  --reads N             reads for read workloads (default num)\n"
+        "  --reads N             reads for read workloads and "
+        "readwhilewriting\n"
+        "                        (default num)\n"
         "                        (txnrmw, txnrmw_si: num/10 transactions;\n"
         "                        n/a on engines without transactions)\n"
         "  --threads N           threads for fillsync, fillrandom, overwrite,\n"
         "                        readrandom, readmissing, seekrandom (default "
         "1;\n"
-        "                        the other workloads run on one thread)\n"
+        "                        the other workloads run on one thread);\n"
+        "                        readwhilewriting: N readers and one writer\n"
         "  --key_size N          key bytes (default 16)\n"
         "  --value_size N        value bytes (default 100)\n"
         "  --seed N              random seed (default 301)\n"

@@ -13,7 +13,7 @@ status=0
 fail() { echo "FAIL: $*" >&2; status=1; }
 
 workloads="fillseq fillsync fillrandom overwrite fillbatch readrandom \
-readmissing readseq seekrandom deleterandom"
+readmissing readseq seekrandom readwhilewriting deleterandom"
 
 for engine in "$@"; do
   out="$tmp/$engine.out"
@@ -37,10 +37,29 @@ for engine in "$@"; do
         "$out" || fail "$engine: no result line with 0 conflicts for $w"
     fi
   done
+  # readwhilewriting adds its writer's rate (it writes at least once).
+  grep -Eq "^readwhilewriting +: +[0-9.]+ micros/op; [0-9]+ ops/sec; .*; writer [1-9][0-9]* ops/sec$" \
+    "$out" || fail "$engine: no readwhilewriting line with a writer rate"
   for line in "peak RSS" "db size" "io written"; do
     grep -q "^$line *:" "$out" || fail "$engine: no '$line' line"
   done
   [ -d "$tmp/db-$engine" ] || fail "$engine: no database left in --db"
+done
+
+# readwhilewriting's writer makes keys live that fillsync (num/100 keys)
+# left missing: readseq then checks that the bench counted them (it must
+# see exactly the live keys), and two readers run beside the writer.
+for engine in "$@"; do
+  out="$tmp/$engine-rww.out"
+  if ! "$bench" --engine "$engine" --num 3000 --threads 2 \
+      --benchmarks fillsync,readwhilewriting,readseq \
+      --db "$tmp/rww-$engine" >"$out" 2>"$tmp/$engine-rww.err"; then
+    fail "$engine: fillsync,readwhilewriting,readseq failed:"
+    cat "$tmp/$engine-rww.err" >&2
+    continue
+  fi
+  grep -Eq "^readseq +: +[0-9.]+ micros/op" "$out" ||
+    fail "$engine: no readseq line after readwhilewriting"
 done
 
 # Bad input is refused with a message, and touches nothing.

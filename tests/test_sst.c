@@ -719,6 +719,120 @@ static void test_cache_holds_copies_by_default(void **state)
     model_free(&m);
 }
 
+/* A POSIX env whose reads are counted (calls and bytes): its files wrap
+ * the POSIX ones, so file_read_at dispatches to it. One test thread. */
+static uint64_t counted_reads, counted_read_bytes;
+
+typedef struct counted_file {
+    env_file base; /* first; base.env is the counting env */
+    env_file *inner;
+} counted_file;
+
+static int counting_open_read(env *e, const char *path, env_file **out)
+{
+    counted_file *cf = calloc(1, sizeof *cf);
+    assert_non_null(cf);
+    int rc = env_posix()->open_read(env_posix(), path, &cf->inner);
+    if (rc != LSM_OK) {
+        free(cf);
+        return rc;
+    }
+    cf->base.env = e;
+    cf->base.path = cf->inner->path;
+    *out = &cf->base;
+    return LSM_OK;
+}
+
+static int counting_read_at(env_file *f, uint64_t offset, void *buf, size_t n)
+{
+    counted_reads++;
+    counted_read_bytes += n;
+    return file_read_at(((counted_file *)f)->inner, offset, buf, n);
+}
+
+static int counting_size(env_file *f, uint64_t *out)
+{
+    return file_size(((counted_file *)f)->inner, out);
+}
+
+static int counting_close(env_file *f)
+{
+    int rc = file_close(((counted_file *)f)->inner);
+    free(f);
+    return rc;
+}
+
+/* The counting env: the POSIX one but for reading files, and no map. */
+static env counting_env(void)
+{
+    env e = *env_posix();
+    e.open_read = counting_open_read;
+    e.read_at = counting_read_at;
+    e.size = counting_size;
+    e.close = counting_close;
+    e.map = NULL;
+    e.unmap = NULL;
+    return e;
+}
+
+/* An iterator stepping through the file reads ahead after two steps from
+ * block to block: one read of up to 64 KiB instead of one per block, with
+ * every entry as before, every block counted as read and cached as before
+ * (a second pass is all cache hits). A seek followed by a step reads only
+ * the blocks it lands in. */
+static void test_sequential_iteration_reads_ahead(void **state)
+{
+    (void)state;
+    char p[256];
+    path_of(p, sizeof p, "14.sst");
+    model m = model_make(3000, 1, 100, 41);
+    sst_summary sum;
+    write_sst(p, &m, 512, 10, &sum);
+    assert_true(sum.num_blocks > 300); /* ~512-byte blocks, 64 KiB spans */
+    env counting = counting_env();
+    block_cache *bc = block_cache_create(8 << 20);
+    counters c = {0};
+    sst *t;
+    assert_int_equal(sst_open(&counting, p, 14, bc, &c, false, &t), LSM_OK);
+
+    counted_reads = counted_read_bytes = 0;
+    assert_iter_all(t, &m);
+    uint64_t spans = sum.file_size / (64 << 10) + 1;
+    /* Two blocks alone, then spans of 64 KiB (each ends at a block). */
+    assert_true(counted_reads >= 3);
+    assert_true(counted_reads <= 2 + 2 * spans);
+    assert_true(counted_read_bytes < sum.file_size);
+    assert_int_equal(c.block_reads, sum.num_blocks);
+    assert_int_equal(c.block_cache_hits, 0);
+
+    counted_reads = 0;
+    assert_iter_all(t, &m); /* all cached now */
+    assert_int_equal(counted_reads, 0);
+    assert_int_equal(c.block_cache_hits, sum.num_blocks);
+    sst_unref(t);
+    block_cache_destroy(bc);
+
+    /* Without a cache: a seek into the middle and one step into the next
+     * block read two blocks, no more. */
+    assert_int_equal(sst_open(&counting, p, 14, NULL, &c, false, &t), LSM_OK);
+    iter *it = sst_iter_new(t);
+    const model_entry *mid = &m.e[m.n / 2];
+    counted_reads = counted_read_bytes = 0;
+    assert_seek(it, &m, mid->key, mid->nkey);
+    uint64_t one_block = counted_read_bytes;
+    assert_int_equal(counted_reads, 1);
+    assert_true(one_block < 2048); /* one ~512-byte block, no span */
+    for (size_t i = m.n / 2; counted_reads == 1; i++) {
+        assert_true(iter_valid(it));
+        assert_int_equal(iter_next(it), LSM_OK);
+    }
+    assert_int_equal(counted_reads, 2);
+    assert_true(counted_read_bytes < 3 * one_block);
+    iter_destroy(it);
+    sst_unref(t);
+    model_free(&m);
+}
+
 static void test_tiny_cache_evicts_while_iterating(void **state)
 {
     (void)state;
@@ -1429,6 +1543,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cache_shared_by_two_ssts, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_cache_holds_copies_by_default,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sequential_iteration_reads_ahead,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_tiny_cache_evicts_while_iterating,
                                         setup, teardown),

@@ -519,14 +519,37 @@ static int sst_block_matches_index(const sst *t, uint64_t idx, const block *b)
     return LSM_OK;
 }
 
+/* Decodes and verifies block idx, whose bytes lie at bytes: the whole
+ * walk and the index check the first time these bytes are seen, the
+ * checksum and trailer only when the block's memo knows them. Counts a
+ * block read. */
+static int sst_block_verify(sst *t, uint64_t idx, const uint8_t *bytes,
+                            block *out)
+{
+    sst_index_entry *r = &t->index[idx];
+    bool known = false;
+    int rc = block_decode_memo(bytes, r->size_bytes, t->path, r->offset,
+                               &r->memo, out, &known);
+    if (rc == LSM_OK && !known) {
+        rc = sst_block_matches_index(t, idx, out);
+        if (rc == LSM_OK)
+            block_memo_record(&r->memo, out);
+    }
+    if (rc == LSM_OK)
+        COUNTER_ADD(t->ctrs, block_reads, 1);
+    return rc;
+}
+
 /* Reads block idx and verifies it: read into the allocation with read_at
- * (the default), or decoded in place in the mapping when there is one.
- * *out is malloc'd; the caller frees it with sst_block_free (or hands it
- * to the cache). */
-static int sst_block_read(sst *t, uint64_t idx, sst_block **out)
+ * (the default), or copied there from ahead (its bytes, read ahead by an
+ * iterator) when not NULL, or decoded in place in the mapping when there
+ * is one. *out is malloc'd; the caller frees it with sst_block_free (or
+ * hands it to the cache). */
+static int sst_block_read(sst *t, uint64_t idx, const uint8_t *ahead,
+                          sst_block **out)
 {
     const sst_index_entry *r = &t->index[idx];
-    size_t n = (size_t)r->size_bytes;
+    size_t n = r->size_bytes;
     size_t n_alloc = sizeof(sst_block) + (t->map ? 0 : n);
     sst_block *sb = malloc(n_alloc);
     if (!sb)
@@ -538,17 +561,12 @@ static int sst_block_read(sst *t, uint64_t idx, sst_block **out)
     /* Invariant 1: every block lies inside the file, hence the mapping. */
     if (t->map)
         bytes = t->map->base + r->offset;
+    else if (ahead)
+        memcpy(sb->bytes, ahead, n);
     else
         rc = file_read_at(t->file, r->offset, sb->bytes, n);
-    bool known = false;
     if (rc == LSM_OK)
-        rc = block_decode_memo(bytes, n, t->path, r->offset, &r->memo, &sb->blk,
-                               &known);
-    if (rc == LSM_OK && !known) {
-        rc = sst_block_matches_index(t, idx, &sb->blk);
-        if (rc == LSM_OK)
-            block_memo_record(&t->index[idx].memo, &sb->blk);
-    }
+        rc = sst_block_verify(t, idx, bytes, &sb->blk);
     if (rc != LSM_OK) {
         free(sb);
         return rc;
@@ -557,7 +575,6 @@ static int sst_block_read(sst *t, uint64_t idx, sst_block **out)
         sst_mapping_ref(t->map);
         sb->map = t->map;
     }
-    COUNTER_ADD(t->ctrs, block_reads, 1);
     *out = sb;
     return LSM_OK;
 }
@@ -605,25 +622,45 @@ static void sst_block_free(void *value)
     free(sb);
 }
 
-/* Gets block idx into *ref: from the cache on a hit, else from the file
- * (then cached). Release with sst_block_release. */
-static int sst_block_acquire(sst *t, uint64_t idx, sst_block_ref *ref)
+static int sst_block_hold_read(sst *t, uint64_t idx, const uint8_t *ahead,
+                               sst_block_ref *ref);
+
+/* Empties *ref, then fills it from the cache when the cache holds block
+ * idx (counting the hit). false on a miss (or no cache). */
+static bool sst_block_from_cache(sst *t, uint64_t idx, sst_block_ref *ref)
 {
     ref->handle = NULL;
     ref->owned = NULL;
     ref->blk = NULL;
     ref->cached = false;
-    if (t->cache) {
-        ref->handle = block_cache_lookup(t->cache, t->sst_id, idx);
-        if (ref->handle) {
-            ref->cached = true;
-            COUNTER_ADD(t->ctrs, block_cache_hits, 1);
-            ref->blk = &((sst_block *)cache_handle_value(ref->handle))->blk;
-            return LSM_OK;
-        }
-    }
+    if (!t->cache)
+        return false;
+    ref->handle = block_cache_lookup(t->cache, t->sst_id, idx);
+    if (!ref->handle)
+        return false;
+    ref->cached = true;
+    COUNTER_ADD(t->ctrs, block_cache_hits, 1);
+    ref->blk = &((sst_block *)cache_handle_value(ref->handle))->blk;
+    return true;
+}
+
+/* Gets block idx into *ref: from the cache on a hit, else from the file
+ * (then cached). Release with sst_block_release. */
+static int sst_block_acquire(sst *t, uint64_t idx, sst_block_ref *ref)
+{
+    if (sst_block_from_cache(t, idx, ref))
+        return LSM_OK;
+    return sst_block_hold_read(t, idx, NULL, ref);
+}
+
+/* The miss half of sst_block_acquire: reads block idx (from ahead when not
+ * NULL, see sst_block_read) into *ref, emptied by sst_block_from_cache,
+ * and caches it. */
+static int sst_block_hold_read(sst *t, uint64_t idx, const uint8_t *ahead,
+                               sst_block_ref *ref)
+{
     sst_block *sb = NULL;
-    int rc = sst_block_read(t, idx, &sb);
+    int rc = sst_block_read(t, idx, ahead, &sb);
     if (rc != LSM_OK)
         return rc;
     if (!t->cache) {
@@ -795,14 +832,98 @@ int sst_get_traced(sst *t, const uint8_t *key, size_t nkey, uint64_t max_seq,
 
 /* --- Iterator ------------------------------------------------------------- */
 
+/* Sequential readahead, for an iterator reading with pread. Once it has
+ * stepped from one block to the next SST_READAHEAD_AFTER times in a row
+ * (a scan, a compaction; not the few steps after a random seek), a block
+ * the cache lacks is read together with the blocks after it, up to
+ * SST_READAHEAD_BYTES, in one read_at into the iterator's buffer: one
+ * system call instead of one per block (on the VM measured, a pread of 4
+ * KiB from the page cache cost 2.2 us, most of it the call itself). Each
+ * block read ahead is then verified, copied and cached when the iterator
+ * reaches it, exactly as if it had been read alone: only the number of
+ * system calls changes. */
+#define SST_READAHEAD_AFTER 2
+#define SST_READAHEAD_BYTES ((size_t)64 << 10)
+
+typedef struct sst_readahead {
+    uint8_t *buf; /* malloc'd on first use, cap bytes */
+    size_t cap;
+    uint64_t first, end;     /* blocks [first, end) lie in buf */
+    unsigned steps_in_a_row; /* block-to-next-block steps since a seek */
+} sst_readahead;
+
 typedef struct sst_iter {
     iter base;
     sst *t;
     uint64_t block_idx; /* of ref, when ref.blk != NULL */
     sst_block_ref ref;
     block_cursor cur;
+    sst_readahead ra;
     iter_stats *stats; /* explained scans only; NULL: count nothing */
 } sst_iter;
+
+/* Reads blocks first.. into the readahead buffer, as many as fit in
+ * SST_READAHEAD_BYTES (at least block first, whatever its size). */
+static int sst_readahead_fill(sst_iter *si, uint64_t first)
+{
+    const sst *t = si->t;
+    uint64_t end = first;
+    size_t n = 0;
+    do {
+        n += t->index[end].size_bytes;
+        end++;
+    } while (end < t->footer.num_blocks &&
+             n + t->index[end].size_bytes <= SST_READAHEAD_BYTES);
+    if (n > si->ra.cap) {
+        uint8_t *grown = realloc(si->ra.buf, n);
+        if (!grown)
+            return lsm_error(LSM_ENOMEM, "%s: out of memory for %zu bytes",
+                             t->path, n);
+        si->ra.buf = grown;
+        si->ra.cap = n;
+    }
+    si->ra.first = si->ra.end = 0; /* empty until the read succeeds */
+    int rc = file_read_at(t->file, t->index[first].offset, si->ra.buf, n);
+    if (rc == LSM_OK) {
+        si->ra.first = first;
+        si->ra.end = end;
+    }
+    return rc;
+}
+
+/* The bytes of block idx in the readahead buffer, reading ahead from idx
+ * first when they are not there. */
+static int sst_readahead_bytes(sst_iter *si, uint64_t idx,
+                               const uint8_t **bytes)
+{
+    sst_readahead *ra = &si->ra;
+    if (idx < ra->first || idx >= ra->end) {
+        int rc = sst_readahead_fill(si, idx);
+        if (rc != LSM_OK)
+            return rc;
+    }
+    const sst_index_entry *idx_rec = &si->t->index[idx];
+    *bytes = ra->buf + (idx_rec->offset - si->t->index[ra->first].offset);
+    return LSM_OK;
+}
+
+/* Gets block idx into si->ref: from the cache when it has it; else from
+ * the readahead buffer when the iterator is reading sequentially (or the
+ * block is already there); else as any read (sst_block_acquire). */
+static int sst_iter_acquire(sst_iter *si, uint64_t idx)
+{
+    sst *t = si->t;
+    sst_block_ref *ref = &si->ref;
+    bool in_buffer = idx >= si->ra.first && idx < si->ra.end;
+    bool sequential = si->ra.steps_in_a_row >= SST_READAHEAD_AFTER;
+    if (t->map || (!in_buffer && !sequential))
+        return sst_block_acquire(t, idx, ref);
+    if (sst_block_from_cache(t, idx, ref))
+        return LSM_OK;
+    const uint8_t *bytes;
+    int rc = sst_readahead_bytes(si, idx, &bytes);
+    return rc == LSM_OK ? sst_block_hold_read(t, idx, bytes, ref) : rc;
+}
 
 /* Counts the entry a counting iterator just landed on, if any. */
 static void sst_iter_count_entry(sst_iter *si)
@@ -818,12 +939,14 @@ static void sst_iter_drop_block(sst_iter *si)
     sst_block_release(si->t, &si->ref);
 }
 
-/* Makes block idx the current one, cursor unpositioned. On error the
- * iterator holds no block (invalid). */
-static int sst_iter_load_block(sst_iter *si, uint64_t idx)
+/* Makes block idx the current one, cursor unpositioned; stepping says the
+ * iterator moved on from the block before idx (else it seeked). On error
+ * the iterator holds no block (invalid). */
+static int sst_iter_load_block(sst_iter *si, uint64_t idx, bool stepping)
 {
     sst_iter_drop_block(si);
-    int rc = sst_block_acquire(si->t, idx, &si->ref);
+    si->ra.steps_in_a_row = stepping ? si->ra.steps_in_a_row + 1 : 0;
+    int rc = sst_iter_acquire(si, idx);
     if (rc == LSM_OK && si->stats) {
         if (si->ref.cached)
             si->stats->block_cache_hits++;
@@ -850,7 +973,7 @@ static int sst_iter_skip_exhausted(sst_iter *si)
             return LSM_OK;
         }
         uint64_t last_seq = sst_block_last_seq(si->ref.blk);
-        int rc = sst_iter_load_block(si, next);
+        int rc = sst_iter_load_block(si, next, true);
         if (rc == LSM_OK)
             rc = sst_check_boundary(si->t, next, last_seq, si->ref.blk);
         if (rc != LSM_OK) {
@@ -889,7 +1012,7 @@ static int sst_iter_seek(iter *it, const uint8_t *key, size_t nkey)
         sst_iter_drop_block(si);
         return LSM_OK;
     }
-    int rc = sst_iter_load_block(si, idx);
+    int rc = sst_iter_load_block(si, idx, false);
     if (rc != LSM_OK)
         return rc;
     if (key)
@@ -909,6 +1032,7 @@ static void sst_iter_destroy(iter *it)
     sst_iter *si = (sst_iter *)it;
     sst_iter_drop_block(si);
     block_cursor_free(&si->cur);
+    free(si->ra.buf);
     sst_unref(si->t);
     free(si);
 }

@@ -833,6 +833,47 @@ static void test_sequential_iteration_reads_ahead(void **state)
     model_free(&m);
 }
 
+/* What a compaction reads: an uncached iterator reads every block (ahead,
+ * after two steps) and caches none, but uses a block the cache has. */
+static void test_uncached_iteration_leaves_cache_alone(void **state)
+{
+    (void)state;
+    char p[256];
+    path_of(p, sizeof p, "15.sst");
+    model m = model_make(2000, 2, 60, 43);
+    sst_summary sum;
+    write_sst(p, &m, 512, 10, &sum);
+    block_cache *bc = block_cache_create(8 << 20);
+    counters c = {0};
+    sst *t = open_sst(p, 15, bc, &c);
+
+    iter *it = sst_iter_new_uncached(t);
+    assert_non_null(it);
+    size_t n = 0;
+    assert_int_equal(iter_seek(it, NULL, 0), LSM_OK);
+    for (; iter_valid(it); n++) {
+        entry e;
+        iter_entry(it, &e);
+        assert_entry_is(&e, &m.e[n]);
+        assert_int_equal(iter_next(it), LSM_OK);
+    }
+    iter_destroy(it);
+    assert_int_equal(n, m.n);
+    assert_int_equal(c.block_reads, sum.num_blocks);
+    assert_int_equal(block_cache_bytes_used(bc), 0);
+
+    /* A get caches its block; the uncached iterator is then served it. */
+    assert_get_at(t, &m, m.e[0].key, m.e[0].nkey, UINT64_MAX, NULL);
+    assert_int_equal(c.block_reads, sum.num_blocks + 1);
+    it = sst_iter_new_uncached(t);
+    assert_int_equal(iter_seek(it, NULL, 0), LSM_OK);
+    assert_int_equal(c.block_cache_hits, 1);
+    iter_destroy(it);
+    sst_unref(t);
+    block_cache_destroy(bc);
+    model_free(&m);
+}
+
 static void test_tiny_cache_evicts_while_iterating(void **state)
 {
     (void)state;
@@ -1546,6 +1587,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_sequential_iteration_reads_ahead,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_uncached_iteration_leaves_cache_alone, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tiny_cache_evicts_while_iterating,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_obsolete_deleted_on_last_unref,

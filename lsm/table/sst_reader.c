@@ -623,7 +623,7 @@ static void sst_block_free(void *value)
 }
 
 static int sst_block_hold_read(sst *t, uint64_t idx, const uint8_t *ahead,
-                               sst_block_ref *ref);
+                               bool fill_cache, sst_block_ref *ref);
 
 /* Empties *ref, then fills it from the cache when the cache holds block
  * idx (counting the hit). false on a miss (or no cache). */
@@ -650,20 +650,20 @@ static int sst_block_acquire(sst *t, uint64_t idx, sst_block_ref *ref)
 {
     if (sst_block_from_cache(t, idx, ref))
         return LSM_OK;
-    return sst_block_hold_read(t, idx, NULL, ref);
+    return sst_block_hold_read(t, idx, NULL, true, ref);
 }
 
 /* The miss half of sst_block_acquire: reads block idx (from ahead when not
  * NULL, see sst_block_read) into *ref, emptied by sst_block_from_cache,
- * and caches it. */
+ * and caches it when fill_cache (else *ref owns it). */
 static int sst_block_hold_read(sst *t, uint64_t idx, const uint8_t *ahead,
-                               sst_block_ref *ref)
+                               bool fill_cache, sst_block_ref *ref)
 {
     sst_block *sb = NULL;
     int rc = sst_block_read(t, idx, ahead, &sb);
     if (rc != LSM_OK)
         return rc;
-    if (!t->cache) {
+    if (!t->cache || !fill_cache) {
         ref->owned = sb;
         ref->blk = &sb->blk;
         return LSM_OK;
@@ -859,6 +859,7 @@ typedef struct sst_iter {
     sst_block_ref ref;
     block_cursor cur;
     sst_readahead ra;
+    bool fill_cache;   /* false: blocks read are not cached (compaction) */
     iter_stats *stats; /* explained scans only; NULL: count nothing */
 } sst_iter;
 
@@ -909,20 +910,23 @@ static int sst_readahead_bytes(sst_iter *si, uint64_t idx,
 
 /* Gets block idx into si->ref: from the cache when it has it; else from
  * the readahead buffer when the iterator is reading sequentially (or the
- * block is already there); else as any read (sst_block_acquire). */
+ * block is already there), else with a read of its own; cached unless the
+ * iterator does not fill the cache. */
 static int sst_iter_acquire(sst_iter *si, uint64_t idx)
 {
     sst *t = si->t;
     sst_block_ref *ref = &si->ref;
-    bool in_buffer = idx >= si->ra.first && idx < si->ra.end;
-    bool sequential = si->ra.steps_in_a_row >= SST_READAHEAD_AFTER;
-    if (t->map || (!in_buffer && !sequential))
-        return sst_block_acquire(t, idx, ref);
     if (sst_block_from_cache(t, idx, ref))
         return LSM_OK;
-    const uint8_t *bytes;
-    int rc = sst_readahead_bytes(si, idx, &bytes);
-    return rc == LSM_OK ? sst_block_hold_read(t, idx, bytes, ref) : rc;
+    bool in_buffer = idx >= si->ra.first && idx < si->ra.end;
+    bool sequential = si->ra.steps_in_a_row >= SST_READAHEAD_AFTER;
+    const uint8_t *bytes = NULL;
+    if (!t->map && (in_buffer || sequential)) {
+        int rc = sst_readahead_bytes(si, idx, &bytes);
+        if (rc != LSM_OK)
+            return rc;
+    }
+    return sst_block_hold_read(t, idx, bytes, si->fill_cache, ref);
 }
 
 /* Counts the entry a counting iterator just landed on, if any. */
@@ -1063,12 +1067,9 @@ static const iter_ops sst_iter_counted_ops = {
     sst_iter_seek_counted, sst_iter_num_active, sst_iter_destroy,
 };
 
-iter *sst_iter_new(sst *t)
-{
-    return sst_iter_new_counted(t, NULL);
-}
-
-iter *sst_iter_new_counted(sst *t, iter_stats *stats)
+/* An iterator over t: counting into stats (NULL: no counting), filling the
+ * cache or not. */
+static iter *sst_iter_create(sst *t, iter_stats *stats, bool fill_cache)
 {
     sst_iter *si = calloc(1, sizeof *si);
     if (!si)
@@ -1076,7 +1077,23 @@ iter *sst_iter_new_counted(sst *t, iter_stats *stats)
     si->base.ops = stats ? &sst_iter_counted_ops : &sst_iter_ops;
     si->t = t;
     si->stats = stats;
+    si->fill_cache = fill_cache;
     block_cursor_init(&si->cur);
     sst_ref(t);
     return &si->base;
+}
+
+iter *sst_iter_new(sst *t)
+{
+    return sst_iter_create(t, NULL, true);
+}
+
+iter *sst_iter_new_counted(sst *t, iter_stats *stats)
+{
+    return sst_iter_create(t, stats, true);
+}
+
+iter *sst_iter_new_uncached(sst *t)
+{
+    return sst_iter_create(t, NULL, false);
 }

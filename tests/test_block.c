@@ -20,6 +20,7 @@
 #include "testutil.h"
 
 #include <stdio.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -569,6 +570,107 @@ static void test_resealed_alterations_are_safe(void **state)
     model_free(m, n);
 }
 
+/* Two decoded views of the same bytes agree on everything a reader uses. */
+static void assert_same_decoding(const block *a, const block *b)
+{
+    assert_ptr_equal(a->data, b->data);
+    assert_int_equal(a->n_bytes, b->n_bytes);
+    assert_int_equal(a->n_entries_bytes, b->n_entries_bytes);
+    assert_ptr_equal(a->restarts, b->restarts);
+    assert_int_equal(a->n_restarts, b->n_restarts);
+    assert_int_equal(a->n_entries, b->n_entries);
+    assert_int_equal(a->last_entry_offset, b->last_entry_offset);
+    assert_int_equal(a->max_key_bytes, b->max_key_bytes);
+}
+
+/* A memo recorded from a verified block lets the same bytes decode without
+ * the walk, to the very same block; until then, and for other bytes, the
+ * walk runs. */
+static void test_memo_skips_walk_for_same_bytes(void **state)
+{
+    (void)state;
+    size_t n = 60;
+    model_entry *m = model_random(n, 23);
+    size_t nb;
+    uint8_t *data = encode(m, n, &nb);
+    block_memo memo = {0};
+    block walked, known_blk;
+    bool known = true;
+    assert_int_equal(
+        block_decode_memo(data, nb, "t.sst", 0, &memo, &walked, &known),
+        LSM_OK);
+    assert_false(known); /* nothing recorded yet */
+    block_memo_record(&memo, &walked);
+    assert_int_equal(
+        block_decode_memo(data, nb, "t.sst", 0, &memo, &known_blk, &known),
+        LSM_OK);
+    assert_true(known);
+    assert_same_decoding(&walked, &known_blk);
+    assert_block_holds(&known_blk, m, n);
+
+    /* A copy elsewhere in memory is the same bytes: still known. */
+    uint8_t *copy = malloc(nb);
+    memcpy(copy, data, nb);
+    assert_int_equal(
+        block_decode_memo(copy, nb, "t.sst", 0, &memo, &known_blk, &known),
+        LSM_OK);
+    assert_true(known);
+    assert_int_equal(known_blk.last_entry_offset, walked.last_entry_offset);
+    free(copy);
+    free(data);
+    model_free(m, n);
+}
+
+/* Bytes changed but resealed (valid checksum) are not the remembered ones:
+ * they are walked in full, so a structural fault is still LSM_ECORRUPT,
+ * and a flipped byte without resealing fails the checksum as ever. The
+ * memo keeps the first block recorded (write-once). */
+static void test_memo_does_not_vouch_for_other_bytes(void **state)
+{
+    (void)state;
+    size_t n = 40;
+    model_entry *m = model_random(n, 29);
+    size_t nb;
+    uint8_t *data = encode(m, n, &nb);
+    block_memo memo = {0};
+    block b;
+    bool known;
+    assert_int_equal(block_decode_memo(data, nb, "t.sst", 0, &memo, &b, &known),
+                     LSM_OK);
+    block_memo_record(&memo, &b);
+    uint64_t recorded = atomic_load(&memo.checksum);
+    assert_true(recorded != 0);
+
+    uint8_t *copy = malloc(nb);
+    size_t walked = 0, rejected = 0, sum_failures = 0;
+    for (size_t off = 0; off < nb - 8; off++) {
+        memcpy(copy, data, nb);
+        copy[off] ^= 0x41;
+        assert_int_equal(
+            block_decode_memo(copy, nb, "t.sst", 0, &memo, &b, &known),
+            LSM_ECORRUPT);
+        sum_failures++;
+        reseal(copy, nb);
+        block plain;
+        int want = block_decode(copy, nb, "t.sst", 0, &plain);
+        int rc = block_decode_memo(copy, nb, "t.sst", 0, &memo, &b, &known);
+        assert_int_equal(rc, want); /* exactly the full decoder's verdict */
+        assert_false(known);
+        if (rc == LSM_OK) {
+            assert_same_decoding(&plain, &b);
+            walked++;
+            block_memo_record(&memo, &b); /* loses: the memo is taken */
+        } else {
+            rejected++;
+        }
+        assert_int_equal(atomic_load(&memo.checksum), recorded);
+    }
+    assert_true(walked > 0 && rejected > 0 && sum_failures > 0);
+    free(copy);
+    free(data);
+    model_free(m, n);
+}
+
 /* Builds a block by hand from raw entry bytes and restart offsets. */
 static size_t handmade(uint8_t *out, const uint8_t *entries, size_t n_entries,
                        const uint32_t *restarts, size_t n_restarts)
@@ -674,6 +776,8 @@ int main(void)
         cmocka_unit_test(test_every_truncation_and_flip_rejected),
         cmocka_unit_test(test_resealed_alterations_are_safe),
         cmocka_unit_test(test_structural_violations_rejected),
+        cmocka_unit_test(test_memo_skips_walk_for_same_bytes),
+        cmocka_unit_test(test_memo_does_not_vouch_for_other_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -17,6 +17,8 @@
 
 #include "table/block_int.h"
 #include "table/sst_int.h"
+#include "util/checksum_int.h"
+#include "util/coding_int.h"
 #include "util/status_int.h"
 #include "testutil.h"
 
@@ -717,6 +719,161 @@ static void test_cache_holds_copies_by_default(void **state)
     model_free(&m);
 }
 
+/* A POSIX env whose reads are counted (calls and bytes): its files wrap
+ * the POSIX ones, so file_read_at dispatches to it. One test thread. */
+static uint64_t counted_reads, counted_read_bytes;
+
+typedef struct counted_file {
+    env_file base; /* first; base.env is the counting env */
+    env_file *inner;
+} counted_file;
+
+static int counting_open_read(env *e, const char *path, env_file **out)
+{
+    counted_file *cf = calloc(1, sizeof *cf);
+    assert_non_null(cf);
+    int rc = env_posix()->open_read(env_posix(), path, &cf->inner);
+    if (rc != LSM_OK) {
+        free(cf);
+        return rc;
+    }
+    cf->base.env = e;
+    cf->base.path = cf->inner->path;
+    *out = &cf->base;
+    return LSM_OK;
+}
+
+static int counting_read_at(env_file *f, uint64_t offset, void *buf, size_t n)
+{
+    counted_reads++;
+    counted_read_bytes += n;
+    return file_read_at(((counted_file *)f)->inner, offset, buf, n);
+}
+
+static int counting_size(env_file *f, uint64_t *out)
+{
+    return file_size(((counted_file *)f)->inner, out);
+}
+
+static int counting_close(env_file *f)
+{
+    int rc = file_close(((counted_file *)f)->inner);
+    free(f);
+    return rc;
+}
+
+/* The counting env: the POSIX one but for reading files, and no map. */
+static env counting_env(void)
+{
+    env e = *env_posix();
+    e.open_read = counting_open_read;
+    e.read_at = counting_read_at;
+    e.size = counting_size;
+    e.close = counting_close;
+    e.map = NULL;
+    e.unmap = NULL;
+    return e;
+}
+
+/* An iterator stepping through the file reads ahead after two steps from
+ * block to block: one read of up to 64 KiB instead of one per block, with
+ * every entry as before, every block counted as read and cached as before
+ * (a second pass is all cache hits). A seek followed by a step reads only
+ * the blocks it lands in. */
+static void test_sequential_iteration_reads_ahead(void **state)
+{
+    (void)state;
+    char p[256];
+    path_of(p, sizeof p, "14.sst");
+    model m = model_make(3000, 1, 100, 41);
+    sst_summary sum;
+    write_sst(p, &m, 512, 10, &sum);
+    assert_true(sum.num_blocks > 300); /* ~512-byte blocks, 64 KiB spans */
+    env counting = counting_env();
+    block_cache *bc = block_cache_create(8 << 20);
+    counters c = {0};
+    sst *t;
+    assert_int_equal(sst_open(&counting, p, 14, bc, &c, false, &t), LSM_OK);
+
+    counted_reads = counted_read_bytes = 0;
+    assert_iter_all(t, &m);
+    uint64_t spans = sum.file_size / (64 << 10) + 1;
+    /* Two blocks alone, then spans of 64 KiB (each ends at a block). */
+    assert_true(counted_reads >= 3);
+    assert_true(counted_reads <= 2 + 2 * spans);
+    assert_true(counted_read_bytes < sum.file_size);
+    assert_int_equal(c.block_reads, sum.num_blocks);
+    assert_int_equal(c.block_cache_hits, 0);
+
+    counted_reads = 0;
+    assert_iter_all(t, &m); /* all cached now */
+    assert_int_equal(counted_reads, 0);
+    assert_int_equal(c.block_cache_hits, sum.num_blocks);
+    sst_unref(t);
+    block_cache_destroy(bc);
+
+    /* Without a cache: a seek into the middle and one step into the next
+     * block read two blocks, no more. */
+    assert_int_equal(sst_open(&counting, p, 14, NULL, &c, false, &t), LSM_OK);
+    iter *it = sst_iter_new(t);
+    const model_entry *mid = &m.e[m.n / 2];
+    counted_reads = counted_read_bytes = 0;
+    assert_seek(it, &m, mid->key, mid->nkey);
+    uint64_t one_block = counted_read_bytes;
+    assert_int_equal(counted_reads, 1);
+    assert_true(one_block < 2048); /* one ~512-byte block, no span */
+    for (size_t i = m.n / 2; counted_reads == 1; i++) {
+        assert_true(iter_valid(it));
+        assert_int_equal(iter_next(it), LSM_OK);
+    }
+    assert_int_equal(counted_reads, 2);
+    assert_true(counted_read_bytes < 3 * one_block);
+    iter_destroy(it);
+    sst_unref(t);
+    model_free(&m);
+}
+
+/* What a compaction reads: an uncached iterator reads every block (ahead,
+ * after two steps) and caches none, but uses a block the cache has. */
+static void test_uncached_iteration_leaves_cache_alone(void **state)
+{
+    (void)state;
+    char p[256];
+    path_of(p, sizeof p, "15.sst");
+    model m = model_make(2000, 2, 60, 43);
+    sst_summary sum;
+    write_sst(p, &m, 512, 10, &sum);
+    block_cache *bc = block_cache_create(8 << 20);
+    counters c = {0};
+    sst *t = open_sst(p, 15, bc, &c);
+
+    iter *it = sst_iter_new_uncached(t);
+    assert_non_null(it);
+    size_t n = 0;
+    assert_int_equal(iter_seek(it, NULL, 0), LSM_OK);
+    for (; iter_valid(it); n++) {
+        entry e;
+        iter_entry(it, &e);
+        assert_entry_is(&e, &m.e[n]);
+        assert_int_equal(iter_next(it), LSM_OK);
+    }
+    iter_destroy(it);
+    assert_int_equal(n, m.n);
+    assert_int_equal(c.block_reads, sum.num_blocks);
+    assert_int_equal(block_cache_bytes_used(bc), 0);
+
+    /* A get caches its block; the uncached iterator is then served it. */
+    assert_get_at(t, &m, m.e[0].key, m.e[0].nkey, UINT64_MAX, NULL);
+    assert_int_equal(c.block_reads, sum.num_blocks + 1);
+    it = sst_iter_new_uncached(t);
+    assert_int_equal(iter_seek(it, NULL, 0), LSM_OK);
+    assert_int_equal(c.block_cache_hits, 1);
+    iter_destroy(it);
+    sst_unref(t);
+    block_cache_destroy(bc);
+    model_free(&m);
+}
+
 static void test_tiny_cache_evicts_while_iterating(void **state)
 {
     (void)state;
@@ -1330,6 +1487,66 @@ static void test_corrupt_block_fails_then_recovers(void **state)
     model_free(&m);
 }
 
+/* Block 0 of an SST written with block_size 1 (one entry per block): its
+ * size and where its entry's type byte lies, found by parsing the entry
+ * header (FORMAT.md, "Data block"). */
+static size_t first_block_bytes(const uint8_t *data, size_t n,
+                                size_t *type_offset)
+{
+    uint64_t v[4] = {0}; /* shared, unshared, value length, seq */
+    const uint8_t *p = data, *end = data + n;
+    for (int i = 0; i < 4; i++)
+        assert_non_null(p = get_varint64(p, end, &v[i]));
+    *type_offset = (size_t)(p - data);
+    size_t entry_end = *type_offset + 1 + v[1] + v[2];
+    return entry_end + 4 + BLOCK_TRAILER_BYTES; /* one restart, trailer */
+}
+
+/* The reader remembers a verified block by its checksum and skips the walk
+ * over its entries when it reads the same bytes again (no cache here, so
+ * every get reads the file). Other bytes behind a valid checksum, written
+ * while the SST is open, are walked in full: a bad entry type is
+ * LSM_ECORRUPT, not trusted. Putting the original back reads again. */
+static void test_remembered_block_not_trusted_when_changed(void **state)
+{
+    (void)state;
+    char path[256];
+    path_of(path, sizeof path, "95.sst");
+    model m = model_make(20, 1, 8, 77);
+    write_sst(path, &m, 1, 10, NULL);
+    size_t n;
+    uint8_t *orig = read_file(path, &n);
+    counters c = {0};
+    sst *t = open_sst(path, 95, NULL, &c);
+    for (int round = 0; round < 3; round++)
+        assert_get_at(t, &m, m.e[0].key, m.e[0].nkey, UINT64_MAX, NULL);
+    assert_int_equal(c.block_reads, 3);
+
+    uint8_t *bad = malloc(n);
+    memcpy(bad, orig, n);
+    size_t type_offset;
+    size_t nb = first_block_bytes(bad, n, &type_offset);
+    bad[type_offset] = 7; /* no such entry type */
+    put_fixed64(bad + nb - 8, checksum64(bad, nb - 8));
+    write_file(path, bad, n);
+
+    bool found;
+    entry e;
+    void *owned;
+    assert_int_equal(sst_get(t, (const uint8_t *)m.e[0].key, m.e[0].nkey,
+                             UINT64_MAX, &found, &e, &owned),
+                     LSM_ECORRUPT);
+    assert_false(found);
+    assert_non_null(strstr(lsm_errmsg(), "bad type 7"));
+
+    write_file(path, orig, n);
+    assert_get_at(t, &m, m.e[0].key, m.e[0].nkey, UINT64_MAX, NULL);
+    sst_unref(t);
+    free(bad);
+    free(orig);
+    model_free(&m);
+}
+
 static void test_open_errors(void **state)
 {
     (void)state;
@@ -1368,6 +1585,10 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_cache_holds_copies_by_default,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sequential_iteration_reads_ahead,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_uncached_iteration_leaves_cache_alone, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tiny_cache_evicts_while_iterating,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_obsolete_deleted_on_last_unref,
@@ -1386,6 +1607,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_corruption_sweep, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_block_fails_then_recovers,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_remembered_block_not_trusted_when_changed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

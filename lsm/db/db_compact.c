@@ -308,7 +308,9 @@ static bool ids_have(const uint64_t *ids, size_t n, uint64_t id)
 }
 
 /* A merge of the task's inputs as they are in v, newest data first: one
- * SST iterator per L0 input, one concat iterator per run. NULL on OOM. */
+ * SST iterator per L0 input, one concat iterator per run, none of which
+ * fills the block cache (the inputs are read once, then deleted). NULL on
+ * OOM. */
 static iter *db_compact_inputs_iter(const version *v, const uint64_t *ids,
                                     size_t n_ids)
 {
@@ -318,14 +320,14 @@ static iter *db_compact_inputs_iter(const version *v, const uint64_t *ids,
     bool oom = !children || !picked;
     for (size_t i = 0; !oom && i < v->n_l0; i++)
         if (ids_have(ids, n_ids, sst_id(v->l0[i])))
-            oom = !(children[k++] = sst_iter_new(v->l0[i]));
+            oom = !(children[k++] = sst_iter_new_uncached(v->l0[i]));
     for (size_t r = 0; !oom && r < v->n_levels; r++) {
         size_t m = 0;
         for (size_t i = 0; i < v->levels[r].n_ssts; i++)
             if (ids_have(ids, n_ids, sst_id(v->levels[r].ssts[i])))
                 picked[m++] = v->levels[r].ssts[i];
         if (m > 0)
-            oom = !(children[k++] = concat_iter_new(picked, m));
+            oom = !(children[k++] = concat_iter_new_uncached(picked, m));
     }
     iter *merged = NULL;
     if (!oom)

@@ -365,18 +365,34 @@ static void child_list_push_run(child_list *cl, const version *v, size_t l,
                         v->tiered ? run->run_id : 0);
 }
 
-/* Merges the list's children (newest first) and frees the list. NULL on
- * OOM, with every child destroyed. */
-static iter *child_list_merge(child_list *cl)
+/* Merges the list's children (newest first) and frees the list: a lone
+ * child is its own merge, and an empty list gives *merged = NULL (no
+ * iterator to build, seek and step through). false on OOM, with every
+ * child destroyed. */
+static bool child_list_merge(child_list *cl, iter **merged)
 {
-    iter *merged = NULL;
-    if (!cl->oom)
-        merged = merge_iter_new(cl->items, cl->n);
+    *merged = NULL;
+    if (!cl->oom && cl->n == 1)
+        *merged = cl->items[0];
+    else if (!cl->oom && cl->n > 1)
+        cl->oom = !(*merged = merge_iter_new(cl->items, cl->n));
     else
         for (size_t i = 0; i < cl->n; i++)
             iter_destroy(cl->items[i]);
     free(cl->items);
-    return merged;
+    return !cl->oom;
+}
+
+/* newer over older as one iterator (newer wins ties), either may be NULL
+ * (nothing there). Consumes both; NULL when both are NULL (with *oom
+ * false) or out of memory (*oom true). */
+static iter *merge_pair(iter *newer, iter *older, bool *oom)
+{
+    if (!newer || !older)
+        return newer ? newer : older;
+    iter *both = two_merge_iter_new(newer, older);
+    *oom = !both;
+    return both;
 }
 
 /* Adds an iterator over memtable mt when it overlaps the range, recording
@@ -419,21 +435,28 @@ static iter *scan_sources(version *v, const lsm_bound *lo, const lsm_bound *hi,
     }
     for (size_t l = 0; l < v->n_levels; l++)
         child_list_push_run(&levels, v, l, lo, hi, tr, pins);
-    iter *mem_it = child_list_merge(&mems);
-    iter *l0_it = child_list_merge(&l0);
-    iter *levels_it = child_list_merge(&levels);
-    if (!mem_it || !l0_it || !levels_it) {
+    /* mini-lsm's shape, two_merge(two_merge(memtables, L0), levels), less
+     * the parts that are empty or a single source (no merge to step). */
+    iter *mem_it, *l0_it, *levels_it;
+    bool ok = child_list_merge(&mems, &mem_it);
+    ok = child_list_merge(&l0, &l0_it) && ok;
+    ok = child_list_merge(&levels, &levels_it) && ok;
+    if (!ok) {
         iter_destroy(mem_it);
         iter_destroy(l0_it);
         iter_destroy(levels_it);
         return NULL;
     }
-    iter *upper = two_merge_iter_new(mem_it, l0_it);
-    if (!upper) {
+    bool oom = false;
+    iter *upper = merge_pair(mem_it, l0_it, &oom);
+    if (oom) {
         iter_destroy(levels_it);
         return NULL;
     }
-    return two_merge_iter_new(upper, levels_it);
+    iter *all = merge_pair(upper, levels_it, &oom);
+    if (oom)
+        return NULL;
+    return all ? all : merge_iter_new(NULL, 0); /* nothing to read */
 }
 
 /* --- the user-facing iterator -------------------------------------------- */

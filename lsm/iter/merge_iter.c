@@ -23,11 +23,13 @@
 #include "lsm.h"
 #include "util/status_int.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 
 typedef struct merge_iter {
     iter base;
     size_t n_children;
+    /* The three arrays lie in the merge's own allocation (merge_iter_new). */
     iter **children;   /* owned; entries may be NULL (an empty source) */
     entry *heap_entry; /* by child index, see invariant 2 */
     size_t *heap;      /* child indices, min-heap */
@@ -157,10 +159,7 @@ static void merge_iter_destroy(iter *it)
     merge_iter *mi = (merge_iter *)it;
     for (size_t i = 0; i < mi->n_children; i++)
         iter_destroy(mi->children[i]);
-    free(mi->children);
-    free(mi->heap_entry);
-    free(mi->heap);
-    free(mi);
+    free(mi); /* the arrays share its allocation */
 }
 
 static const iter_ops merge_iter_ops = {
@@ -172,41 +171,37 @@ static const iter_ops merge_iter_ops = {
     .destroy = merge_iter_destroy,
 };
 
+/* Bytes of one allocation holding a merge of n children and its three
+ * arrays (a scan builds merges by the thousand: one malloc, not four). */
+static size_t merge_iter_alloc_bytes(size_t n)
+{
+    return sizeof(merge_iter) +
+           n * (sizeof(iter *) + sizeof(entry) + sizeof(size_t));
+}
+
 /* The merge owns the children from here on, also on failure; it is freed
  * with iter_destroy, which destroys them. */
 iter *merge_iter_new(iter **children, size_t n)
 {
-    int rc = LSM_OK;
-    merge_iter *mi = calloc(1, sizeof(*mi));
+    merge_iter *mi = NULL;
+    if (n <= (SIZE_MAX - sizeof *mi) /
+                 (sizeof(iter *) + sizeof(entry) + sizeof(size_t)))
+        mi = calloc(1, merge_iter_alloc_bytes(n));
     if (!mi) {
-        rc = LSM_ENOMEM;
-        goto out;
-    }
-    mi->base.ops = &merge_iter_ops;
-    mi->n_children = n;
-    if (n > 0) {
-        mi->children = calloc(n, sizeof(*mi->children));
-        mi->heap_entry = calloc(n, sizeof(*mi->heap_entry));
-        mi->heap = calloc(n, sizeof(*mi->heap));
-        if (!mi->children || !mi->heap_entry || !mi->heap) {
-            rc = LSM_ENOMEM;
-            goto out;
-        }
-        for (size_t i = 0; i < n; i++)
-            mi->children[i] = children[i];
-    }
-out:
-    if (rc != LSM_OK) {
         for (size_t i = 0; i < n; i++)
             iter_destroy(children[i]);
-        if (mi) {
-            free(mi->children);
-            free(mi->heap_entry);
-            free(mi->heap);
-            free(mi);
-        }
-        lsm_error(rc, "merge iterator: out of memory for %zu children", n);
+        lsm_error(LSM_ENOMEM, "merge iterator: out of memory for %zu children",
+                  n);
         return NULL;
     }
+    /* Laid out as the struct, then the entries, then the child and heap
+     * arrays, so each is aligned for its type. */
+    mi->base.ops = &merge_iter_ops;
+    mi->n_children = n;
+    mi->heap_entry = (entry *)(mi + 1);
+    mi->children = (iter **)(mi->heap_entry + n);
+    mi->heap = (size_t *)(mi->children + n);
+    for (size_t i = 0; i < n; i++)
+        mi->children[i] = children[i];
     return &mi->base;
 }

@@ -282,11 +282,15 @@ static int key_parts_cmp(const key_parts *a, const key_parts *b)
 
 int block_entry_key_cmp(const block_entry *e, const uint8_t *key, size_t nkey)
 {
-    if (e->n_prefix == 0)
-        return user_key_cmp(e->suffix, e->n_suffix, key, nkey);
-    key_parts a = key_parts_of_entry(e);
-    key_parts b = {{key, NULL}, {nkey, 0}};
-    return key_parts_cmp(&a, &b);
+    /* Against one contiguous key, the entry's two pieces compare in turn:
+     * the prefix against key's head, then the suffix against the rest. */
+    size_t n_head = e->n_prefix < nkey ? e->n_prefix : nkey;
+    int c = n_head ? memcmp(e->prefix, key, n_head) : 0;
+    if (c != 0)
+        return c;
+    if (n_head < e->n_prefix)
+        return 1; /* key is a proper prefix of the entry's key */
+    return user_key_cmp(e->suffix, e->n_suffix, key + n_head, nkey - n_head);
 }
 
 void block_entry_copy_key(const block_entry *e, uint8_t *dst)
@@ -300,8 +304,15 @@ void block_entry_copy_key(const block_entry *e, uint8_t *dst)
 /* Internal-key order of two stored entries. */
 static int block_entry_cmp(const block_entry *a, const block_entry *b)
 {
-    key_parts ka = key_parts_of_entry(a), kb = key_parts_of_entry(b);
-    int c = key_parts_cmp(&ka, &kb);
+    int c;
+    if (a->prefix == b->prefix && a->n_prefix == b->n_prefix) {
+        /* The same run's restart key supplies both prefixes (the common
+         * case of the decoder's walk): only the suffixes can differ. */
+        c = user_key_cmp(a->suffix, a->n_suffix, b->suffix, b->n_suffix);
+    } else {
+        key_parts ka = key_parts_of_entry(a), kb = key_parts_of_entry(b);
+        c = key_parts_cmp(&ka, &kb);
+    }
     if (c != 0)
         return c;
     return a->seq > b->seq ? -1 : a->seq < b->seq ? 1 : 0;
@@ -444,6 +455,90 @@ int block_decode(const uint8_t *data, size_t n_bytes, const char *path,
     if (rc == LSM_OK)
         *out = b;
     return rc;
+}
+
+/* --- Remembering verified blocks ------------------------------------------ */
+
+/* The shape word of a block_memo: bit 63 marks a recorded shape (so it is
+ * never 0), then the entry count (15 bits), the longest key (16 bits:
+ * keys are at most LSM_MAX_KEY_BYTES) and the last entry's offset (32
+ * bits: the entries region is below BLOCK_MAX_ENTRIES_BYTES). */
+#define BLOCK_SHAPE_MARK (UINT64_C(1) << 63)
+#define BLOCK_SHAPE_MAX_ENTRIES 0x7fffu
+
+static uint64_t block_shape_pack(const block *b)
+{
+    return BLOCK_SHAPE_MARK | (uint64_t)b->n_entries << 48 |
+           (uint64_t)b->max_key_bytes << 32 | (uint64_t)b->last_entry_offset;
+}
+
+static void block_shape_unpack(uint64_t shape, block *b)
+{
+    b->n_entries = (size_t)(shape >> 48 & BLOCK_SHAPE_MAX_ENTRIES);
+    b->max_key_bytes = (size_t)(shape >> 32 & 0xffffu);
+    b->last_entry_offset = (size_t)(shape & 0xffffffffu);
+}
+
+/* The checksum a block's trailer stores (verified by
+ * block_decode_trailer). */
+static uint64_t block_stored_checksum(const uint8_t *data, size_t n_bytes)
+{
+    return get_fixed64(data + n_bytes - SST_CHECKSUM_BYTES);
+}
+
+/* Whether memo vouches for the bytes whose trailer (already verified)
+ * stores checksum: the acquire load pairs with block_memo_record's
+ * release store, so the shape read after it is the one recorded with it. */
+static bool block_memo_vouches(const block_memo *memo, uint64_t checksum,
+                               uint64_t *shape)
+{
+    if (checksum == 0 ||
+        atomic_load_explicit(&memo->checksum, memory_order_acquire) != checksum)
+        return false;
+    *shape = atomic_load_explicit(&memo->shape, memory_order_relaxed);
+    return true;
+}
+
+int block_decode_memo(const uint8_t *data, size_t n_bytes, const char *path,
+                      uint64_t file_offset, const block_memo *memo, block *out,
+                      bool *known)
+{
+    block_origin o = {path, file_offset};
+    block b;
+    uint64_t shape = 0;
+    *known = false;
+    int rc = block_decode_trailer(data, n_bytes, &o, &b);
+    if (rc != LSM_OK)
+        return rc;
+    if (block_memo_vouches(memo, block_stored_checksum(data, n_bytes),
+                           &shape)) {
+        block_shape_unpack(shape, &b);
+        /* The same checksum means the same bytes, hence the same entries
+         * region; a shape that disagrees is not trusted but walked. */
+        *known = b.last_entry_offset < b.n_entries_bytes;
+    }
+    if (!*known)
+        rc = block_decode_entries(&b, &o);
+    if (rc == LSM_OK)
+        *out = b;
+    return rc;
+}
+
+void block_memo_record(block_memo *memo, const block *b)
+{
+    if (b->n_entries > BLOCK_SHAPE_MAX_ENTRIES)
+        return;
+    /* Claiming the shape word first makes the memo write-once: a losing
+     * recorder (other bytes, read while the file changed) touches
+     * nothing, so the checksum is never paired with another's shape. */
+    uint64_t empty = 0;
+    if (!atomic_compare_exchange_strong_explicit(
+            &memo->shape, &empty, block_shape_pack(b), memory_order_relaxed,
+            memory_order_relaxed))
+        return;
+    atomic_store_explicit(&memo->checksum,
+                          block_stored_checksum(b->data, b->n_bytes),
+                          memory_order_release);
 }
 
 /* --- Positions in a decoded block ----------------------------------------- */

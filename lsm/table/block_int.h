@@ -24,6 +24,7 @@
 
 #include "iter/iter_int.h"
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -137,6 +138,36 @@ typedef struct block {
  * the block in error messages. LSM_ECORRUPT on any violation. */
 int block_decode(const uint8_t *data, size_t n_bytes, const char *path,
                  uint64_t file_offset, block *out);
+
+/* --- Remembering verified blocks ------------------------------------------ */
+
+/* What block_decode learned about one block's bytes, so that decoding the
+ * same bytes again (the same checksum) skips the walk over every entry: a
+ * block read with pread is decoded anew on every cache miss, and the walk
+ * is most of that cost (FORMAT.md's rules checked entry by entry). A
+ * reader keeps one per block of a file, zeroed (nothing known).
+ *
+ * Write-once: the first block_memo_record wins and the memo never changes
+ * afterwards, so a reader that sees the checksum also sees the shape
+ * recorded with it (see block.c). Any number of threads may decode with
+ * and record into the same memo at once. */
+typedef struct block_memo {
+    _Atomic uint64_t checksum; /* of the verified bytes; 0: none yet */
+    _Atomic uint64_t shape;    /* what the walk found, packed; 0: none */
+} block_memo;
+
+/* As block_decode, but when memo holds the checksum of these very bytes
+ * (they passed block_decode and the caller's own checks before), checks
+ * only the trailer (checksum, restart array) and takes the rest from the
+ * memo; *known tells which happened. A block whose checksum matches its
+ * trailer but not the memo (other bytes) is walked in full. */
+int block_decode_memo(const uint8_t *data, size_t n_bytes, const char *path,
+                      uint64_t file_offset, const block_memo *memo, block *out,
+                      bool *known);
+/* Records in memo that b (from block_decode) passed every check, unless the
+ * memo already holds a block or b's shape does not fit the memo (more than
+ * 32767 entries: such a block is always walked). */
+void block_memo_record(block_memo *memo, const block *b);
 
 /* One entry as stored: its key is prefix ++ suffix, both pointing into the
  * block. */

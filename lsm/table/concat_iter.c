@@ -47,6 +47,7 @@ typedef struct concat_iter {
     int err;            /* latched error, LSM_OK when none */
     iter_stats **stats; /* explained scans: per SST, passed to its iterator;
                            NULL otherwise */
+    bool uncached;      /* open SST iterators that do not fill the cache */
 } concat_iter;
 
 /* Destroys the open SST iterator, if any, releasing its block. */
@@ -71,8 +72,10 @@ static int concat_iter_fail(concat_iter *ci, int rc)
 static int concat_iter_open(concat_iter *ci, size_t idx)
 {
     concat_iter_close(ci);
-    ci->cur =
-        sst_iter_new_counted(ci->ssts[idx], ci->stats ? ci->stats[idx] : NULL);
+    ci->cur = ci->uncached
+                  ? sst_iter_new_uncached(ci->ssts[idx])
+                  : sst_iter_new_counted(ci->ssts[idx],
+                                         ci->stats ? ci->stats[idx] : NULL);
     if (!ci->cur)
         return lsm_error(LSM_ENOMEM,
                          "concat iterator: out of memory opening an iterator "
@@ -242,4 +245,12 @@ out:
         return NULL;
     }
     return &ci->base;
+}
+
+iter *concat_iter_new_uncached(sst *const *ssts, size_t n)
+{
+    iter *it = concat_iter_new_counted(ssts, n, NULL);
+    if (it)
+        ((concat_iter *)it)->uncached = true;
+    return it;
 }

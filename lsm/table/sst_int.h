@@ -165,6 +165,12 @@ iter *sst_iter_new(sst *t);
  * an explained scan. stats must outlive the iterator. */
 iter *sst_iter_new_counted(sst *t, iter_stats *stats);
 
+/* As sst_iter_new, for reading a file once through, as a compaction reads
+ * its inputs: blocks the cache lacks are read (ahead) but not cached, so
+ * reading inputs that the compaction then deletes does not evict the
+ * blocks readers use (LevelDB's fill_cache = false). */
+iter *sst_iter_new_uncached(sst *t);
+
 /* Concatenates SSTs that are sorted by first key and never overlap (one
  * level or tier): only one SST iterator is open at a time, so a whole level
  * counts 1 in num_active while it has entries (0 once done). Seek binary-
@@ -176,5 +182,8 @@ iter *concat_iter_new(sst *const *ssts, size_t n);
  * iterator opened on ssts[i] counts into stats[i] (sst_iter_new_counted). */
 iter *concat_iter_new_counted(sst *const *ssts, size_t n,
                               iter_stats *const *stats);
+/* As concat_iter_new, over SST iterators that do not fill the cache
+ * (sst_iter_new_uncached). */
+iter *concat_iter_new_uncached(sst *const *ssts, size_t n);
 
 #endif

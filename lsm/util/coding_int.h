@@ -82,6 +82,11 @@ static inline size_t varint64_length(uint64_t v)
 static inline const uint8_t *get_varint64(const uint8_t *p, const uint8_t *end,
                                           uint64_t *v)
 {
+    /* Most lengths and seqs in a block fit one byte. */
+    if (p < end && *p < 0x80) {
+        *v = *p;
+        return p + 1;
+    }
     uint64_t result = 0;
     for (unsigned shift = 0; shift <= 63 && p < end; shift += 7) {
         uint64_t byte = *p++;

@@ -55,6 +55,13 @@ static void show_compaction_begin(cli_buf *b, const lsm_event *ev)
     cli_buf_printf(b, "%s\n",
                    ev->reason && ev->reason[0] ? ev->reason
                                                : "compaction triggered");
+    if (ev->trivial_move) {
+        cli_buf_append(b, "moving ", 7);
+        show_compaction_inputs(b, ev);
+        cli_buf_printf(b, " to L%d (trivial move: no SST rewritten)\n",
+                       ev->level);
+        return;
+    }
     cli_buf_append(b, "compacting ", 11);
     show_compaction_inputs(b, ev);
     if (ev->level == 0)
@@ -94,6 +101,13 @@ void cli_show_event(cli_buf *b, const lsm_event *ev, int wal_enabled)
         show_compaction_begin(b, ev);
         return;
     case LSM_EVENT_COMPACTION_END:
+        if (ev->trivial_move) {
+            cli_buf_printf(b, "move finished: %zu files moved to L%d, output=",
+                           ev->n_outputs, ev->level);
+            cli_show_ids(b, ev->outputs, ev->n_outputs);
+            cli_buf_append(b, "\n", 1);
+            return;
+        }
         /* mini-lsm's line, "1 files" included */
         cli_buf_printf(b,
                        "compaction finished: %zu files removed, %zu files "
@@ -409,6 +423,42 @@ static void show_snapshot(cli_buf *b, const lsm_manifest_record *r)
     }
 }
 
+int cli_record_is_move(const lsm_manifest_record *r)
+{
+    if (r->kind != LSM_MANIFEST_COMPACTION || r->n_added == 0 ||
+        r->n_added != r->n_removed)
+        return 0;
+    for (size_t i = 0; i < r->n_added; i++) {
+        size_t k = 0;
+        while (k < r->n_removed && r->removed[k] != r->added[i])
+            k++;
+        if (k == r->n_removed)
+            return 0;
+    }
+    return 1;
+}
+
+/* "compaction L4: removed [1, 0] added [2]", or a trivial move's
+ * "move to L4: [0, 1]". */
+static void show_compaction_record_head(cli_buf *b,
+                                        const lsm_manifest_record *r)
+{
+    if (cli_record_is_move(r)) {
+        cli_buf_printf(b, "move to L%d: ", r->level);
+        cli_show_ids(b, r->added, r->n_added);
+        cli_buf_append(b, "\n", 1);
+        return;
+    }
+    if (r->level == 0)
+        cli_buf_printf(b, "compaction into a new tier: removed ");
+    else
+        cli_buf_printf(b, "compaction L%d: removed ", r->level);
+    cli_show_ids(b, r->removed, r->n_removed);
+    cli_buf_append(b, " added ", 7);
+    cli_show_ids(b, r->added, r->n_added);
+    cli_buf_append(b, "\n", 1);
+}
+
 void cli_show_manifest_record(cli_buf *b, const lsm_manifest_record *r,
                               int tiered)
 {
@@ -445,14 +495,7 @@ void cli_show_manifest_record(cli_buf *b, const lsm_manifest_record *r,
         cli_buf_printf(b, ", up to seq %" PRIu64 "\n", r->last_seq);
         return;
     case LSM_MANIFEST_COMPACTION:
-        if (r->level == 0)
-            cli_buf_printf(b, "compaction into a new tier: removed ");
-        else
-            cli_buf_printf(b, "compaction L%d: removed ", r->level);
-        cli_show_ids(b, r->removed, r->n_removed);
-        cli_buf_append(b, " added ", 7);
-        cli_show_ids(b, r->added, r->n_added);
-        cli_buf_append(b, "\n", 1);
+        show_compaction_record_head(b, r);
         for (size_t i = 0; i < r->n_ssts; i++) {
             cli_buf_printf(b, "    %" PRIu64 ".sst: ", r->ssts[i].sst_id);
             show_sst_meta(b, &r->ssts[i]);

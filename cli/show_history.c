@@ -218,10 +218,25 @@ static void replay_flush(provenance *p, const lsm_manifest_record *r,
     }
 }
 
+/* A trivial move keeps each SST's story and adds where it went. */
+static void replay_move(provenance *p, const lsm_manifest_record *r)
+{
+    for (size_t i = 0; i < r->n_added; i++) {
+        cli_buf *line = wanted_line(p, r->added[i]);
+        if (line)
+            cli_buf_printf(line, ", moved to L%d", r->level);
+        place_set(p, r->added[i], r->level, 0);
+    }
+}
+
 static void replay_compaction(provenance *p, const lsm_manifest_record *r)
 {
     size_t i;
 
+    if (cli_record_is_move(r)) {
+        replay_move(p, r);
+        return;
+    }
     for (i = 0; i < r->n_added; i++) {
         cli_buf *line = wanted_line(p, r->added[i]);
         if (!line)

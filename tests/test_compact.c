@@ -1042,6 +1042,95 @@ static void test_apply_levels(void **state)
     shape_free(&s);
 }
 
+/* Trivial moves: which picked leveled tasks may move, and the outputs a
+ * move installs. */
+static void test_move_predicate(void **state)
+{
+    (void)state;
+    lsm_options o = leveled_opts();
+    compaction_task t;
+    shape s;
+    levels_init(&s, 4);
+    add_l0(&s, T(2, 1, "m", "p"));
+    add_l0(&s, T(1, 1, "a", "c"));
+    add_level(&s, 4, T(40, 1, "d", "f"));
+    add_level(&s, 4, T(41, 1, "q", "z"));
+    /* L0's range a..p overlaps 40, so the pick merges: no move. */
+    assert_true(pick(&o, &s, &t));
+    ASSERT_IDS(t.lower, t.n_lower, 40);
+    assert_false(compaction_task_is_move(&o, &t, &s));
+    compaction_task_free(&t);
+    shape_free(&s);
+
+    /* The same L0 over a gap of L4 (d..f gone): a move, outputs in key
+     * order (1 before 2), installed between 41's neighbours. */
+    levels_init(&s, 4);
+    add_l0(&s, T(2, 1, "m", "p"));
+    add_l0(&s, T(1, 1, "a", "c"));
+    add_level(&s, 4, T(41, 1, "q", "z"));
+    assert_true(pick(&o, &s, &t));
+    assert_int_equal(t.n_lower, 0);
+    assert_true(compaction_task_is_move(&o, &t, &s));
+    shape_sst *outs = NULL;
+    assert_int_equal(compaction_move_outputs(&t, &s, &outs), LSM_OK);
+    assert_int_equal(outs[0].sst_id, 1);
+    assert_int_equal(outs[1].sst_id, 2);
+    apply_ok(&s, &t, outs, 2, "L0[] L1[] L2[] L3[] L4[1 2 41]");
+    free(outs);
+    /* Not for simple or tiered options, nor for a full compaction. */
+    lsm_options simple = opts(LSM_COMPACTION_SIMPLE);
+    assert_false(compaction_task_is_move(&simple, &t, &s));
+    t.trigger = LSM_TRIGGER_FULL;
+    assert_false(compaction_task_is_move(&o, &t, &s));
+    compaction_task_free(&t);
+    shape_free(&s);
+
+    /* L0 SSTs sharing a key (touching at "c") never move: in a run a key
+     * lives in one SST. */
+    levels_init(&s, 4);
+    add_l0(&s, T(2, 1, "c", "e"));
+    add_l0(&s, T(1, 1, "a", "c"));
+    assert_true(pick(&o, &s, &t));
+    assert_int_equal(t.n_lower, 0);
+    assert_false(compaction_task_is_move(&o, &t, &s));
+    compaction_task_free(&t);
+    shape_free(&s);
+}
+
+/* A level's SST moves when nothing below overlaps it; a level in between
+ * holding an overlapping SST (older data) forbids it. */
+static void test_move_level(void **state)
+{
+    (void)state;
+    lsm_options o = leveled_opts();
+    shape s;
+    levels_init(&s, 4);
+    add_level(&s, 2, T(20, 1, "a", "c"));
+    add_level(&s, 2, T(21, 1, "d", "f"));
+    add_level(&s, 3, T(30, 1, "e", "e"));
+    add_level(&s, 4, T(40, 1, "x", "z"));
+    compaction_task t = level_task(2, IDS(20), 1, 3, NULL, 0);
+    assert_true(compaction_task_is_move(&o, &t, &s));
+    shape_sst *outs = NULL;
+    assert_int_equal(compaction_move_outputs(&t, &s, &outs), LSM_OK);
+    apply_ok(&s, &t, outs, 1, "L0[] L1[] L2[21] L3[20 30] L4[40]");
+    free(outs);
+    /* 21 (d..f) into L4 would pass 30 (e) in L3. */
+    t = level_task(2, IDS(21), 1, 4, NULL, 0);
+    assert_false(compaction_task_is_move(&o, &t, &s));
+    /* A task naming lower SSTs reads them: a merge. */
+    t = level_task(2, IDS(21), 1, 3, IDS(30), 1);
+    assert_false(compaction_task_is_move(&o, &t, &s));
+    /* Inputs from two levels, or missing from the tree: no move. */
+    t = level_task(2, IDS(21, 30), 2, 4, NULL, 0);
+    assert_false(compaction_task_is_move(&o, &t, &s));
+    t = level_task(2, IDS(99), 1, 3, NULL, 0);
+    assert_false(compaction_task_is_move(&o, &t, &s));
+    assert_int_equal(compaction_move_outputs(&t, &s, &outs), LSM_EINVAL);
+    assert_null(outs);
+    shape_free(&s);
+}
+
 static void test_apply_full_levels(void **state)
 {
     (void)state;
@@ -1959,6 +2048,8 @@ int main(void)
         cmocka_unit_test(test_leveled_l0_stops_above_base),
         cmocka_unit_test(test_leveled_clean_cut),
         cmocka_unit_test(test_apply_levels),
+        cmocka_unit_test(test_move_predicate),
+        cmocka_unit_test(test_move_level),
         cmocka_unit_test(test_apply_full_levels),
         cmocka_unit_test(test_apply_tiers),
         cmocka_unit_test(test_apply_errors),

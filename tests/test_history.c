@@ -370,6 +370,8 @@ static void oracle_begin(oracle *o, const lsm_event *ev)
         at += run->n_ssts;
         int lower = run->level < 0 ? r + 1 == ev->n_input_runs
                                    : run->level == ev->level;
+        if (ev->trivial_move) /* a move reads nothing */
+            continue;
         if (lower)
             o->pending.read_lower += bytes;
         else

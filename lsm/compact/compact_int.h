@@ -94,6 +94,29 @@ size_t compaction_task_inputs(const compaction_task *t, const shape *s,
 size_t compaction_input_runs(const shape *s, const uint64_t *inputs, size_t n,
                              lsm_input_run **runs);
 
+/* Trivial moves. A task of levels (not a full compaction) that reads
+ * nothing from its lower level (no SST there overlaps its inputs' key
+ * range) and whose upper inputs are all in one run, sharing no user key
+ * with each other when they come from L0, can run without a merge: its
+ * inputs move to the lower level as they are, by a manifest edit, and no
+ * byte is rewritten (LevelDB's "trivial move"). The result is the tree a
+ * merge would give, except that shadowed versions and bottom-level
+ * tombstones are kept (a later compaction drops them): every user key
+ * still lies in one SST of the run it moves to, and the moved data stays
+ * newer than everything below it.
+ * Only leveled tasks move: the engine checks it, not the controller,
+ * whose tasks and reasons stay the reference's; simple (mini-lsm week 2
+ * day 2) keeps the book's merges, which its shell sessions show line for
+ * line, and tiered tasks merge whole tiers. */
+bool compaction_task_is_move(const lsm_options *o, const compaction_task *t,
+                             const shape *s);
+
+/* A move's outputs: the task's upper SSTs as s has them, sorted by first
+ * key, for shape_apply. *outs is malloc'd (caller frees); LSM_EINVAL when
+ * an input is not in s. */
+int compaction_move_outputs(const compaction_task *t, const shape *s,
+                            shape_sst **outs);
+
 /* The index of the tier with this id in s, or s->n_runs when none has
  * it. */
 size_t shape_find_tier(const shape *s, uint64_t run_id);

@@ -231,3 +231,139 @@ size_t compaction_input_runs(const shape *s, const uint64_t *inputs, size_t n,
     }
     return n_runs;
 }
+
+/* --- trivial moves -------------------------------------------------------- */
+
+/* The SST with this id in s and the level it is in (0 for L0), or NULL. */
+static const shape_sst *shape_find_sst(const shape *s, uint64_t id,
+                                       size_t *level)
+{
+    for (size_t i = 0; i < s->n_l0; i++)
+        if (s->l0[i].sst_id == id) {
+            *level = 0;
+            return &s->l0[i];
+        }
+    for (size_t r = 0; r < s->n_runs; r++)
+        for (size_t i = 0; i < s->runs[r].n_ssts; i++)
+            if (s->runs[r].ssts[i].sst_id == id) {
+                *level = r + 1;
+                return &s->runs[r].ssts[i];
+            }
+    return NULL;
+}
+
+/* Whether a and b share a user key (inclusive ranges). */
+static bool shape_ssts_overlap(const shape_sst *a, const shape_sst *b)
+{
+    return user_key_cmp(a->first_key, a->nfirst_key, b->last_key,
+                        b->nlast_key) <= 0 &&
+           user_key_cmp(a->last_key, a->nlast_key, b->first_key,
+                        b->nfirst_key) >= 0;
+}
+
+/* Whether any SST of levels from..to (1-based, inclusive) shares a user
+ * key with one of the n moved SSTs. */
+static bool levels_overlap_any(const shape *s, size_t from, size_t to,
+                               const shape_sst *const *moved, size_t n)
+{
+    for (size_t r = from; r <= to; r++)
+        for (size_t i = 0; i < s->runs[r - 1].n_ssts; i++)
+            for (size_t k = 0; k < n; k++)
+                if (shape_ssts_overlap(&s->runs[r - 1].ssts[i], moved[k]))
+                    return true;
+    return false;
+}
+
+/* L0 SSTs may hold versions of one key in any order; moved into a run,
+ * where a key lives in one SST, they must share none. */
+static bool l0_ssts_disjoint(const shape_sst *const *moved, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        for (size_t k = i + 1; k < n; k++)
+            if (shape_ssts_overlap(moved[i], moved[k]))
+                return false;
+    return true;
+}
+
+/* The task's upper SSTs in s, all from one level (*level); false when one
+ * is missing or they come from several. moved has t->n_upper slots. */
+static bool move_inputs_locate(const compaction_task *t, const shape *s,
+                               const shape_sst **moved, size_t *level)
+{
+    for (size_t i = 0; i < t->n_upper; i++) {
+        size_t at;
+        moved[i] = shape_find_sst(s, t->upper[i], &at);
+        if (!moved[i] || (i > 0 && at != *level))
+            return false;
+        *level = at;
+    }
+    return true;
+}
+
+bool compaction_task_is_move(const lsm_options *o, const compaction_task *t,
+                             const shape *s)
+{
+    if (!o || o->compaction != LSM_COMPACTION_LEVELED || !t || !s ||
+        s->tiered || t->n_tiers > 0 || t->trigger == LSM_TRIGGER_FULL ||
+        t->n_lower > 0 || t->n_upper == 0 || t->lower_level < 1 ||
+        t->lower_level > s->n_runs)
+        return false;
+    const shape_sst **moved = malloc(t->n_upper * sizeof *moved);
+    if (!moved)
+        return false; /* a merge is always right */
+    size_t level = 0;
+    bool ok =
+        move_inputs_locate(t, s, moved, &level) && level < t->lower_level &&
+        (level > 0 || l0_ssts_disjoint(moved, t->n_upper)) &&
+        !levels_overlap_any(s, level + 1, t->lower_level, moved, t->n_upper);
+    free(moved);
+    return ok;
+}
+
+static int shape_sst_first_key_order(const void *a, const void *b)
+{
+    const shape_sst *x = a, *y = b;
+    return user_key_cmp(x->first_key, x->nfirst_key, y->first_key,
+                        y->nfirst_key);
+}
+
+static bool task_upper_has(const compaction_task *t, uint64_t id)
+{
+    for (size_t i = 0; i < t->n_upper; i++)
+        if (t->upper[i] == id)
+            return true;
+    return false;
+}
+
+/* A level's SSTs keep the run's order: neighbours there may share a
+ * boundary key, whose newer versions are in the left one. L0's moved
+ * SSTs share no key, so their first keys order them. */
+int compaction_move_outputs(const compaction_task *t, const shape *s,
+                            shape_sst **outs)
+{
+    size_t level = 0, n = 0;
+    *outs = malloc((t->n_upper ? t->n_upper : 1) * sizeof **outs);
+    if (!*outs)
+        return lsm_error(LSM_ENOMEM, "out of memory for %zu moved SSTs",
+                         t->n_upper);
+    const shape_sst *first =
+        t->n_upper ? shape_find_sst(s, t->upper[0], &level) : NULL;
+    if (first && level > 0) {
+        const shape_run *r = &s->runs[level - 1];
+        for (size_t i = 0; i < r->n_ssts && n < t->n_upper; i++)
+            if (task_upper_has(t, r->ssts[i].sst_id))
+                (*outs)[n++] = r->ssts[i];
+    } else if (first) {
+        for (size_t i = 0; i < s->n_l0 && n < t->n_upper; i++)
+            if (task_upper_has(t, s->l0[i].sst_id))
+                (*outs)[n++] = s->l0[i];
+        qsort(*outs, n, sizeof **outs, shape_sst_first_key_order);
+    }
+    if (n < t->n_upper) {
+        free(*outs);
+        *outs = NULL;
+        return lsm_error(LSM_EINVAL,
+                         "a moved SST is not in L%zu with the others", level);
+    }
+    return LSM_OK;
+}

@@ -24,6 +24,13 @@
  * last one closes (db_pins.c has the whole lifecycle). Outputs of a failed
  * compaction that the manifest cannot name are deleted and reported
  * ("compaction failed").
+ *
+ * A task that reads nothing from its lower level, with upper inputs that
+ * may share a run there (compaction_task_is_move), runs as a trivial move:
+ * no merge and no SST written; the manifest record removes the inputs and
+ * adds the same SSTs (ids, sizes, keys) at the lower level, which replay
+ * applies like any compaction, and nothing is retired, as every input
+ * stays in the tree. Its events carry trivial_move.
  */
 #include "db/db_int.h"
 
@@ -49,6 +56,9 @@ typedef struct compaction_out {
      * of a level or tier stay disjoint by user key). */
     bool full;
     bool keep_files; /* on failure, leave the outputs on disk */
+    /* A trivial move: ssts are the moved inputs (a reference each), which
+     * stay in the tree whatever happens. */
+    bool move;
     id_list ids;
     id_list deleted; /* outputs whose files a failure removed */
     sst **ssts;
@@ -340,6 +350,36 @@ static iter *db_compact_inputs_iter(const version *v, const uint64_t *ids,
     return merged;
 }
 
+/* A trivial move's outputs: the task's inputs as they are in v, in the
+ * order they take in the lower level, one reference each. */
+static int db_compact_move_outputs(const version *v, const compaction_task *t,
+                                   compaction_out *co)
+{
+    shape s;
+    shape_sst *outs = NULL;
+    int rc = db_compact_shape_from_version(v, &s);
+    if (rc != LSM_OK)
+        return rc;
+    rc = compaction_move_outputs(t, &s, &outs);
+    co->ssts = calloc(t->n_upper ? t->n_upper : 1, sizeof *co->ssts);
+    if (rc == LSM_OK && !co->ssts)
+        rc = lsm_error(LSM_ENOMEM, "out of memory moving SSTs");
+    for (size_t i = 0; rc == LSM_OK && i < t->n_upper; i++) {
+        sst *x = find_sst(v, NULL, 0, outs[i].sst_id);
+        if (!x) {
+            rc = lsm_error(LSM_EINTERNAL, "moved SST %" PRIu64 " is gone",
+                           outs[i].sst_id);
+            break;
+        }
+        sst_ref(x);
+        co->ssts[co->n_ssts++] = x;
+        rc = id_list_push(&co->ids, outs[i].sst_id);
+    }
+    free(outs);
+    shape_free(&s);
+    return rc;
+}
+
 /* Publishes a finished task on the CURRENT version (flushes may have added
  * L0 SSTs or tiers since the task was picked): the task applied to the
  * current shape gives the new tree. On success *removed (malloc'd, one
@@ -374,7 +414,8 @@ static int db_compact_install(lsm_db *db, const compaction_task *task,
     if (rc == LSM_OK)
         rc = db_compact_set_tree(nv, cur, &new_shape, co->ssts, co->n_ssts);
     if (rc == LSM_OK) {
-        for (size_t i = 0; i < n_inputs; i++) {
+        /* A move's inputs stay in the tree: nothing to retire. */
+        for (size_t i = 0; !co->move && i < n_inputs; i++) {
             sst *t = find_sst(cur, NULL, 0, inputs[i]);
             if (t) {
                 sst_ref(t); /* kept past the old version, for retire */
@@ -408,6 +449,7 @@ typedef struct compaction_inputs {
     uint64_t *ids;
     size_t n_runs;
     lsm_input_run *runs;
+    bool move; /* the task runs as a trivial move */
 } compaction_inputs;
 
 static void db_compact_inputs_free(compaction_inputs *in)
@@ -417,8 +459,10 @@ static void db_compact_inputs_free(compaction_inputs *in)
     memset(in, 0, sizeof *in);
 }
 
-/* Lists the task's inputs as they are in version v. */
-static int db_compact_inputs_get(version *v, const compaction_task *task,
+/* Lists the task's inputs as they are in version v, and whether the
+ * task runs as a trivial move. */
+static int db_compact_inputs_get(const lsm_db *db, version *v,
+                                 const compaction_task *task,
                                  compaction_inputs *in)
 {
     shape s;
@@ -427,6 +471,7 @@ static int db_compact_inputs_get(version *v, const compaction_task *task,
     if (rc != LSM_OK)
         return rc;
     in->n_ids = compaction_task_inputs(task, &s, &in->ids);
+    in->move = compaction_task_is_move(&db->opt, task, &s);
     if (in->n_ids > 0)
         in->n_runs = compaction_input_runs(&s, in->ids, in->n_ids, &in->runs);
     shape_free(&s);
@@ -448,7 +493,8 @@ static void db_compact_emit(lsm_db *db, lsm_event_type type,
                     .inputs = in->ids,
                     .n_input_runs = in->n_runs,
                     .input_runs = in->runs,
-                    .reason = task->reason};
+                    .reason = task->reason,
+                    .trivial_move = in->move};
     if (co) {
         ev.n_outputs = co->ids.n;
         ev.outputs = co->ids.ids;
@@ -481,45 +527,74 @@ static int db_compact_record(lsm_db *db, const lsm_compaction_task *task,
     return rc;
 }
 
+/* Writes the task's outputs into co: a merge of its inputs (it is the
+ * merge's input, created here, for the caller to destroy), or, for a
+ * trivial move, the inputs themselves. Emits COMPACTION_BEGIN first. */
+static int db_compact_outputs(lsm_db *db, version *v,
+                              const compaction_task *task,
+                              const compaction_inputs *in, compaction_out *co,
+                              version_filter *vf, iter **it)
+{
+    if (in->move) {
+        db_compact_emit(db, LSM_EVENT_COMPACTION_BEGIN, task, in, NULL);
+        return db_compact_move_outputs(v, task, co);
+    }
+    *it = db_compact_inputs_iter(v, in->ids, in->n_ids);
+    if (!*it)
+        return lsm_error(LSM_ENOMEM, "out of memory in compaction");
+    db_compact_emit(db, LSM_EVENT_COMPACTION_BEGIN, task, in, NULL);
+    int rc = db_compact_merge(*it, co, vf);
+    if (rc == LSM_OK && co->n_ssts) {
+        rc = db->env->sync_dir(db->env, db->dir);
+        if (rc == LSM_OK && db_tracing_io(db))
+            db_trace_ssts_named(db, co->ids.ids, co->ids.n);
+    }
+    return rc;
+}
+
+/* The level stats of the task; a move reads nothing. */
+static int db_compact_stats(const version *v, const compaction_task *task,
+                            const compaction_out *co, db_stats_update *stats)
+{
+    int rc = db_stats_for_compaction(v, task, co->ids.n,
+                                     co->ids.n ? co->ids.ids[0] : 0,
+                                     co->bytes_written, stats);
+    if (rc == LSM_OK && co->move)
+        stats->bytes_read_upper = stats->bytes_read_lower = 0;
+    return rc;
+}
+
 /* Runs one task on version v (referenced by the caller). Caller holds
  * compact_mu. On success *removed and *n_removed are the inputs that left
- * the tree (see db_compact_install), for the caller to retire once it has
- * let go of v. */
+ * the tree (see db_compact_install; none for a move), for the caller to
+ * retire once it has let go of v. */
 static int db_compact_run(lsm_db *db, version *v, const compaction_task *task,
                           sst ***removed, size_t *n_removed)
 {
     compaction_inputs in;
     compaction_out co = {.db = db};
     db_stats_update stats = {0};
-    if (task->n_tiers)
-        snprintf(co.why, sizeof co.why, "compaction into a new tier");
-    else
-        snprintf(co.why, sizeof co.why, "compaction into L%zu",
-                 task->lower_level);
+    iter *it = NULL;
     /* Read once, before any input is: read points taken later are at or
      * above it, so they find what they need among the versions kept. */
     version_filter vf;
     version_filter_init(&vf, db_watermark(db), task->output_is_bottom);
-    int rc = db_compact_inputs_get(v, task, &in);
-    if (rc != LSM_OK)
+    int rc = db_compact_inputs_get(db, v, task, &in);
+    if (rc != LSM_OK) {
+        version_filter_free(&vf);
         return rc;
-    iter *it = db_compact_inputs_iter(v, in.ids, in.n_ids);
-    if (!it) {
-        db_compact_inputs_free(&in);
-        return lsm_error(LSM_ENOMEM, "out of memory in compaction");
     }
-    db_compact_emit(db, LSM_EVENT_COMPACTION_BEGIN, task, &in, NULL);
-    rc = db_compact_merge(it, &co, &vf);
+    /* A move's SSTs are live inputs: a failure must never delete them. */
+    co.move = co.keep_files = in.move;
+    if (task->n_tiers)
+        snprintf(co.why, sizeof co.why, "compaction into a new tier");
+    else
+        snprintf(co.why, sizeof co.why, "%s into L%zu",
+                 in.move ? "move" : "compaction", task->lower_level);
+    rc = db_compact_outputs(db, v, task, &in, &co, &vf, &it);
     version_filter_free(&vf);
-    if (rc == LSM_OK && co.n_ssts) {
-        rc = db->env->sync_dir(db->env, db->dir);
-        if (rc == LSM_OK && db_tracing_io(db))
-            db_trace_ssts_named(db, co.ids.ids, co.ids.n);
-    }
     if (rc == LSM_OK)
-        rc = db_stats_for_compaction(v, task, co.ids.n,
-                                     co.ids.n ? co.ids.ids[0] : 0,
-                                     co.bytes_written, &stats);
+        rc = db_compact_stats(v, task, &co, &stats);
     bool maybe_recorded = false;
     if (rc == LSM_OK) {
         maybe_recorded = true;

@@ -157,6 +157,11 @@ static void trace_describe_record(const manifest_record *rec, trace_reason *r,
         ev->inputs = rec->removed;
         ev->n_outputs = rec->n_added;
         ev->outputs = rec->added;
+        if (manifest_record_is_move(rec)) {
+            trace_reason_printf(r, "move to L%" PRIu32 ": ", rec->level);
+            trace_reason_ids(r, rec->added, rec->n_added);
+            return;
+        }
         if (rec->level == 0)
             trace_reason_printf(r, "compaction into a new tier: removed ");
         else

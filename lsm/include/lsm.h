@@ -234,6 +234,11 @@ typedef struct lsm_event {
     const uint64_t *deleted;
     lsm_io_op io_op;  /* LSM_EVENT_IO */
     const char *file; /* LSM_EVENT_IO: valid only during the callback */
+    /* COMPACTION_BEGIN / END: 1 when the compaction is a trivial move: its
+     * inputs (from one level, overlapping nothing in the output level) move
+     * to `level` as they are, by a manifest edit; no SST is written and
+     * outputs are the inputs, at END. */
+    int trivial_move;
 } lsm_event;
 
 /* Called on the thread that did the work: the caller's thread in inline mode,

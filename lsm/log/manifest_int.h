@@ -121,6 +121,12 @@ typedef struct manifest_record {
 
 /* Frees what t owns and leaves it empty. NULL-safe. */
 void manifest_tree_free(manifest_tree *t);
+/* Whether a compaction record is a trivial move: it adds exactly the SSTs
+ * it removes (same ids), so they changed level without a rewrite. Replay
+ * needs no special case (remove, then add at the level); the traces and
+ * the shell name it. */
+bool manifest_record_is_move(const manifest_record *rec);
+
 /* Applies one change record (not a snapshot) to t. LSM_ECORRUPT when the
  * record contradicts the tree (a flush or compaction of the other
  * strategy), LSM_ENOMEM. */

@@ -236,6 +236,21 @@ static int apply_compaction(manifest_tree *t, const manifest_record *rec)
     return rc;
 }
 
+bool manifest_record_is_move(const manifest_record *rec)
+{
+    if (rec->kind != MANIFEST_COMPACTION || rec->n_added == 0 ||
+        rec->n_added != rec->n_removed)
+        return false;
+    for (size_t i = 0; i < rec->n_added; i++) {
+        size_t k = 0;
+        while (k < rec->n_removed && rec->removed[k] != rec->added[i])
+            k++;
+        if (k == rec->n_removed)
+            return false;
+    }
+    return true;
+}
+
 int manifest_tree_apply(manifest_tree *t, const manifest_record *rec)
 {
     switch (rec->kind) {

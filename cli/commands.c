@@ -1170,11 +1170,39 @@ static int fail_fill(cli_session *s, int rc, uint64_t n_filled, uint64_t begin,
     return rc;
 }
 
+/* Writes v in decimal (no padding, no terminator) to out, which has room
+ * for 20 digits; returns the number of digits. fill formats two numbers per
+ * key, and snprintf cost more than the put it prepares. */
+static size_t fill_format_u64(char *out, uint64_t v)
+{
+    char digits[20];
+    size_t n = 0;
+    do {
+        digits[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (size_t j = 0; j < n; j++)
+        out[j] = digits[n - 1 - j];
+    return n;
+}
+
+/* fill's value for key i (n_key digits at key): "value<i>@<epoch>", where
+ * suffix is "@<epoch>", formatted once per fill. Returns its length. */
+static size_t fill_format_value(char *value, const char *key, size_t n_key,
+                                const char *suffix, size_t n_suffix)
+{
+    memcpy(value, "value", 5);
+    memcpy(value + 5, key, n_key);
+    memcpy(value + 5 + n_key, suffix, n_suffix);
+    return 5 + n_key + n_suffix;
+}
+
 static int cmd_fill(cli_session *s, const cli_argv *a)
 {
-    char key[32], value[64];
+    char key[24], value[64], suffix[24];
     uint64_t begin, end, i, n_filled = 0;
-    int n_key, n_value, rc;
+    size_t n_key, n_value, n_suffix;
+    int rc;
 
     if (arg_u64(s, "fill", &a->args[1], &begin) != LSM_OK ||
         arg_u64(s, "fill", &a->args[2], &end) != LSM_OK)
@@ -1183,6 +1211,8 @@ static int cmd_fill(cli_session *s, const cli_argv *a)
         return cli_fail(s,
                         "fill: BEGIN %" PRIu64 " is greater than END %" PRIu64,
                         begin, end);
+    suffix[0] = '@';
+    n_suffix = 1 + fill_format_u64(suffix + 1, s->epoch);
     for (i = begin;; i++) {
         if (cli_interrupted) {
             cli_out_printf("interrupted: %" PRIu64
@@ -1190,14 +1220,12 @@ static int cmd_fill(cli_session *s, const cli_argv *a)
                            n_filled, s->epoch);
             return session_interrupted(s);
         }
-        n_key = snprintf(key, sizeof key, "%" PRIu64, i);
-        n_value = snprintf(value, sizeof value, "value%" PRIu64 "@%" PRIu64, i,
-                           s->epoch);
+        n_key = fill_format_u64(key, i);
+        n_value = fill_format_value(value, key, n_key, suffix, n_suffix);
         if (s->serializable)
-            rc = cli_write_as_txn(s->db, key, (size_t)n_key, value,
-                                  (size_t)n_value, 0);
+            rc = cli_write_as_txn(s->db, key, n_key, value, n_value, 0);
         else
-            rc = lsm_put(s->db, key, (size_t)n_key, value, (size_t)n_value);
+            rc = lsm_put(s->db, key, n_key, value, n_value);
         if (rc != LSM_OK)
             return fail_fill(s, rc, n_filled, begin, end);
         n_filled++;

@@ -3,8 +3,11 @@
  *
  * Versions, tombstones versus empty values, the exact counters, first/last
  * key, the iterator (order, seek, num_active, lifetime after the creator's
- * unref), extreme key and value sizes, bad arguments, and a randomized run
- * checked against a model made by sorting every written version.
+ * unref), extreme key and value sizes, bad arguments, a randomized run
+ * checked against a model made by sorting every written version, and the
+ * freeze rule (memtable_is_full): key + value bytes or arena memory,
+ * whichever reaches the limit first, memory never below
+ * MEMTABLE_MIN_MEMORY_LIMIT.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -430,6 +433,68 @@ static void test_randomized_against_model(void **state)
     free(model);
 }
 
+/* Puts a 16-byte key (its index, zero-padded) with nvalue bytes of value,
+ * or a delete of it when nvalue is 0. */
+static void put_indexed(memtable *mt, uint64_t i, size_t nvalue)
+{
+    char key[17];
+    uint8_t value[100];
+    snprintf(key, sizeof key, "%016llu", (unsigned long long)i);
+    memset(value, 'v', sizeof value);
+    assert_true(nvalue <= sizeof value);
+    assert_int_equal(memtable_put(mt, (const uint8_t *)key, 16, i + 1,
+                                  nvalue ? ENTRY_VALUE : ENTRY_TOMBSTONE, value,
+                                  nvalue),
+                     LSM_OK);
+}
+
+/* Deletes cost 16 key bytes each but a node and a version record of arena
+ * memory: the memtable is full by memory long before its key bytes reach
+ * the limit. A delete costs under 80 bytes and a 116-byte put under 180
+ * (the compact node and version layout). */
+static void test_full_by_memory(void **state)
+{
+    (void)state;
+    const size_t limit = (size_t)4 << 20;
+    memtable *mt;
+    assert_int_equal(memtable_create(1, &mt), LSM_OK);
+    uint64_t n = 0;
+    while (!memtable_is_full(mt, limit))
+        put_indexed(mt, n++, 0);
+    assert_true(memtable_memory_bytes(mt) >= limit);
+    assert_true(memtable_size_bytes(mt) < limit / 3);
+    assert_true(memtable_memory_bytes(mt) < n * 80 + 4096);
+    memtable_unref(mt);
+
+    assert_int_equal(memtable_create(2, &mt), LSM_OK);
+    n = 0;
+    while (!memtable_is_full(mt, limit))
+        put_indexed(mt, n++, 100);
+    assert_true(memtable_memory_bytes(mt) >= limit);
+    assert_true(memtable_size_bytes(mt) < limit);
+    assert_true(memtable_memory_bytes(mt) < n * 180 + 4096);
+    memtable_unref(mt);
+}
+
+/* Under MEMTABLE_MIN_MEMORY_LIMIT only key + value bytes count, as in
+ * mini-lsm: a 100-byte limit takes entries until they hold 100 bytes. */
+static void test_full_by_size_under_memory_floor(void **state)
+{
+    (void)state;
+    memtable *mt;
+    assert_int_equal(memtable_create(1, &mt), LSM_OK);
+    assert_false(memtable_is_full(mt, 100));
+    for (uint64_t i = 0; i < 5; i++) {
+        assert_false(memtable_is_full(mt, 100));
+        put_indexed(mt, i, 4); /* 20 bytes each */
+    }
+    assert_int_equal(memtable_size_bytes(mt), 100);
+    assert_true(memtable_is_full(mt, 100));
+    assert_false(memtable_is_full(mt, 101));
+    assert_true(memtable_memory_bytes(mt) < MEMTABLE_MIN_MEMORY_LIMIT);
+    memtable_unref(mt);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -440,6 +505,8 @@ int main(void)
         cmocka_unit_test(test_iter_outlives_creator_reference),
         cmocka_unit_test(test_extreme_sizes),
         cmocka_unit_test(test_randomized_against_model),
+        cmocka_unit_test(test_full_by_memory),
+        cmocka_unit_test(test_full_by_size_under_memory_floor),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,10 +1,11 @@
 /*
  * test_util.c: the util layer (arena, coding, checksum, the bound env).
  *
- * The arena must hand out 16-byte aligned, non-overlapping memory for any mix
- * of sizes; the coders must round-trip every boundary value and reject
- * truncated or overlong input without reading past the end they are given;
- * the checksum must notice a single flipped bit.
+ * The arena must hand out ARENA_ALIGN-aligned, non-overlapping memory for
+ * any mix of sizes, and count what it handed out exactly; the coders must
+ * round-trip every boundary value and reject truncated or overlong input
+ * without reading past the end they are given; the checksum must notice a
+ * single flipped bit.
  *
  * The env bound to a directory (env_int.h, "Bound envs") must resolve
  * "dir/name" in the directory it opened, even after that directory moved,
@@ -48,6 +49,7 @@ static void test_arena_alignment_and_growth(void **state)
     arena *a = arena_create();
     assert_non_null(a);
     assert_int_equal(arena_bytes_used(a), 0);
+    assert_int_equal(arena_bytes_allocated(a), 0);
 
     enum { N = 5000 };
     unsigned char **ptrs = calloc(N, sizeof(*ptrs));
@@ -63,7 +65,7 @@ static void test_arena_alignment_and_growth(void **state)
         ptrs[i] = arena_alloc(a, n);
         sizes[i] = n;
         assert_non_null(ptrs[i]);
-        assert_int_equal((uintptr_t)ptrs[i] % 16, 0);
+        assert_int_equal((uintptr_t)ptrs[i] % ARENA_ALIGN, 0);
         memset(ptrs[i], (int)(i & 0xff), n);
         size_t used = arena_bytes_used(a);
         assert_true(used >= last_used);
@@ -74,11 +76,17 @@ static void test_arena_alignment_and_growth(void **state)
         for (size_t j = 0; j < sizes[i]; j++)
             assert_int_equal(ptrs[i][j], i & 0xff);
 
-    size_t huge_total = 0;
-    for (int i = 0; i < N; i++)
+    size_t huge_total = 0, rounded_total = 0;
+    for (int i = 0; i < N; i++) {
         if (sizes[i] >= (1 << 20))
             huge_total += sizes[i];
+        rounded_total +=
+            (sizes[i] + ARENA_ALIGN - 1) / ARENA_ALIGN * ARENA_ALIGN;
+    }
     assert_true(arena_bytes_used(a) >= huge_total);
+    /* Handed out: every request rounded up, nothing for block tails. */
+    assert_int_equal(arena_bytes_allocated(a), rounded_total);
+    assert_true(arena_bytes_used(a) >= rounded_total);
     free(ptrs);
     free(sizes);
     arena_destroy(a);
@@ -92,7 +100,7 @@ static void test_arena_zero_and_overflow(void **state)
     void *p = arena_alloc(a, 0);
     void *q = arena_alloc(a, 1);
     assert_non_null(q);
-    assert_int_equal((uintptr_t)q % 16, 0);
+    assert_int_equal((uintptr_t)q % ARENA_ALIGN, 0);
     (void)p;
     /* A request whose rounding overflows must fail cleanly. */
     assert_null(arena_alloc(a, SIZE_MAX));

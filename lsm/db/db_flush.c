@@ -2,8 +2,9 @@
  * db_flush.c: freezing the mutable memtable and flushing immutable ones to
  * L0 (or to new tiers), inline or on the flush thread.
  *
- * When the mutable memtable reaches target_sst_size, the write that filled
- * it freezes it: a new memtable (with its own WAL) takes its place and it
+ * When the mutable memtable is full (memtable_is_full: its key + value
+ * bytes or its memory reached target_sst_size), the write that filled it
+ * freezes it: a new memtable (with its own WAL) takes its place and it
  * becomes the newest immutable one. When more than num_memtable_limit
  * memtables are in memory, the oldest immutable one is flushed to a new L0
  * SST with the same id: synchronously in inline mode (inside the write that

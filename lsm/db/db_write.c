@@ -138,7 +138,7 @@ static int db_write_locked(lsm_db *db, lsm_batch *b)
     version *v = db_ref_current(db);
     apply_ctx a = {.db = db, .mem = v->mem};
     rc = wal_decode_record(payload, n, db_apply_entry, &a);
-    bool full = memtable_size_bytes(v->mem) >= db->opt.target_sst_size;
+    bool full = memtable_is_full(v->mem, db->opt.target_sst_size);
     db_pins_release_version(db, v); /* may be a kept SST's last reader */
     if (rc != LSM_OK) {
         /* The memtable may hold part of the batch: it must never reach an

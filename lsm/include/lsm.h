@@ -257,10 +257,15 @@ typedef void (*lsm_event_fn)(void *ctx, const lsm_event *ev);
 
 typedef struct lsm_options {
     /* A memtable is frozen once its size reaches this many bytes, counting
-     * key bytes plus value bytes of every write (as mini-lsm counts); a
-     * compaction starts a new output SST once the current one holds this
-     * many key + value bytes. So an SST holds about this much data, plus
-     * its format's overhead. Default 2 MiB. */
+     * key bytes plus value bytes of every write (as mini-lsm counts), or
+     * once the memory it holds (keys, values and about 55 bytes of skiplist
+     * node and version record per entry) reaches this many bytes, or 1 MiB
+     * if that is more: so memory stays bounded however small the entries
+     * are (a delete of a 16-byte key costs about 67 bytes), and small
+     * limits keep mini-lsm's count. A compaction starts a new output SST
+     * once the current one holds this many key + value bytes. So an SST
+     * holds at most about this much data, plus its format's overhead.
+     * Default 2 MiB. */
     size_t target_sst_size;
     /* Data block size in an SST, in bytes. Default 4096. */
     size_t block_size;

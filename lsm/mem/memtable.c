@@ -22,13 +22,16 @@
 #include "util/status_int.h"
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* 21 bytes of header before the value (values are at most
+ * LSM_MAX_VALUE_BYTES, so 32 bits hold their length). */
 typedef struct memtable_version {
     uint64_t seq;
     const struct memtable_version *older; /* NULL for the oldest */
-    size_t nvalue;
+    uint32_t nvalue;
     uint8_t type;
     uint8_t value[]; /* nvalue bytes */
 } memtable_version;
@@ -99,14 +102,15 @@ static memtable_version *memtable_version_new(memtable *mt, uint64_t seq,
                                               const uint8_t *value,
                                               size_t nvalue)
 {
-    if (nvalue > SIZE_MAX - sizeof(memtable_version))
+    if (nvalue > UINT32_MAX)
         return NULL;
-    memtable_version *v = arena_alloc(mt->arena, sizeof(*v) + nvalue);
+    memtable_version *v =
+        arena_alloc(mt->arena, offsetof(memtable_version, value) + nvalue);
     if (!v)
         return NULL;
     v->seq = seq;
     v->older = NULL;
-    v->nvalue = nvalue;
+    v->nvalue = (uint32_t)nvalue;
     v->type = type;
     if (nvalue)
         memcpy(v->value, value, nvalue);
@@ -234,6 +238,19 @@ size_t memtable_size_bytes(const memtable *mt)
 {
     return atomic_load_explicit((atomic_size_t *)&mt->size_bytes,
                                 memory_order_relaxed);
+}
+
+size_t memtable_memory_bytes(const memtable *mt)
+{
+    return arena_bytes_allocated(mt->arena);
+}
+
+bool memtable_is_full(const memtable *mt, size_t limit)
+{
+    size_t memory_limit =
+        limit > MEMTABLE_MIN_MEMORY_LIMIT ? limit : MEMTABLE_MIN_MEMORY_LIMIT;
+    return memtable_size_bytes(mt) >= limit ||
+           memtable_memory_bytes(mt) >= memory_limit;
 }
 
 uint64_t memtable_max_seq(const memtable *mt)

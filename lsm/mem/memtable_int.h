@@ -11,8 +11,16 @@
  * read the SST as they read the memtable.
  *
  * Size: memtable_size_bytes is the sum of key bytes + value bytes of every
- * write, as mini-lsm counts it (overwrites count again). It is the freeze
- * trigger, so it must not depend on the machine; arena usage would.
+ * write, as mini-lsm counts it (overwrites count again), and what the shell
+ * shows. memtable_memory_bytes is what the arena handed out for it: keys,
+ * values, and per entry a skiplist node and a version record (about 55
+ * bytes with alignment, more than the key and value of a small entry: a
+ * 16-byte key with a 100-byte value takes about 171 bytes, a delete of a
+ * 16-byte key about 67, a shell fill's 15-byte entry about 67).
+ * memtable_is_full counts both against the freeze limit, so the
+ * memory of a memtable stays bounded whatever its entries look like. Both
+ * depend only on the writes (not on timing or malloc), so freezes happen at
+ * the same writes on every run.
  *
  * Thread safety: ONE writer at a time (the db's write lock serializes them),
  * any number of concurrent readers without locks. Readers see a version once
@@ -68,9 +76,23 @@ iter *memtable_iter_new(memtable *mt);
 iter *memtable_iter_new_counted(memtable *mt, iter_stats *stats);
 
 uint64_t memtable_id(const memtable *mt);
-size_t memtable_num_keys(const memtable *mt);   /* distinct user keys */
-size_t memtable_size_bytes(const memtable *mt); /* see above */
-uint64_t memtable_max_seq(const memtable *mt);  /* 0 when empty */
+size_t memtable_num_keys(const memtable *mt);     /* distinct user keys */
+size_t memtable_size_bytes(const memtable *mt);   /* see above */
+size_t memtable_memory_bytes(const memtable *mt); /* see above */
+
+/* Below this many bytes of arena memory a memtable is never full by memory
+ * alone, so the small freeze limits of teaching sessions (a few hundred
+ * bytes to a few hundred KiB, where a shell's 15-byte entries cost 4 to 5
+ * times their size) keep mini-lsm's count of key + value bytes and the
+ * book's SST shapes; memory is bounded where it matters, at real sizes. */
+#define MEMTABLE_MIN_MEMORY_LIMIT ((size_t)1 << 20)
+
+/* Whether the memtable should be frozen under the freeze limit `limit`
+ * (target_sst_size): its key + value bytes reached limit (mini-lsm's rule),
+ * or its arena memory reached limit, or MEMTABLE_MIN_MEMORY_LIMIT when that
+ * is larger. */
+bool memtable_is_full(const memtable *mt, size_t limit);
+uint64_t memtable_max_seq(const memtable *mt); /* 0 when empty */
 /* Smallest / largest user key; false when empty. Pointers into the arena. */
 bool memtable_first_key(const memtable *mt, const uint8_t **key, size_t *n);
 bool memtable_last_key(const memtable *mt, const uint8_t **key, size_t *n);

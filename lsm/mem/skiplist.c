@@ -10,7 +10,6 @@
  */
 #include "mem/skiplist_int.h"
 
-#include "iter/iter_int.h"
 #include "lsm.h"
 #include "util/status_int.h"
 
@@ -21,13 +20,61 @@
 #define SKIPLIST_SEED UINT64_C(0x2545F4914F6CDD1D)
 #define SKIPLIST_BRANCHING 4
 
+/* 16 bytes of header: the key needs no pointer of its own, as it starts
+ * right after the height next pointers (skiplist_node_key_bytes). */
 struct skiplist_node {
     _Atomic(void *) payload;
-    const uint8_t *key;
-    size_t nkey;
-    int height;
+    uint32_t nkey;
+    uint32_t height;
     _Atomic(skiplist_node *) next[]; /* height entries, then the key bytes */
 };
+
+static inline const uint8_t *skiplist_node_key_bytes(const skiplist_node *n)
+{
+    return (const uint8_t *)&n->next[n->height];
+}
+
+/* The 8 bytes at p as a big-endian number, so that comparing two such
+ * numbers orders the bytes as memcmp does. */
+static inline uint64_t skiplist_load_be64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, sizeof v);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    v = __builtin_bswap64(v);
+#elif !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_BIG_ENDIAN__
+    v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+#endif
+    return v;
+}
+
+/* user_key_cmp's order (memcmp, then the shorter first), computed inline
+ * eight bytes at a time: the search compares a key with every node it
+ * passes, and for short keys a call to memcmp cost more than the bytes. */
+static inline int skiplist_key_cmp(const uint8_t *a, size_t na,
+                                   const uint8_t *b, size_t nb)
+{
+    size_t n = na < nb ? na : nb;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x = skiplist_load_be64(a + i), y = skiplist_load_be64(b + i);
+        if (x != y)
+            return x < y ? -1 : 1;
+    }
+    for (; i < n; i++)
+        if (a[i] != b[i])
+            return a[i] < b[i] ? -1 : 1;
+    return na < nb ? -1 : na > nb ? 1 : 0;
+}
+
+/* How node n's key compares with key (negative: n's is smaller). */
+static inline int skiplist_node_cmp(const skiplist_node *n, const uint8_t *key,
+                                    size_t nkey)
+{
+    return skiplist_key_cmp(skiplist_node_key_bytes(n), n->nkey, key, nkey);
+}
 
 struct skiplist {
     arena *arena;
@@ -43,15 +90,14 @@ static skiplist_node *skiplist_node_alloc(arena *a, int height, size_t nkey)
 {
     size_t links = sizeof(_Atomic(skiplist_node *)) * (size_t)height;
     size_t header = sizeof(skiplist_node) + links;
-    if (nkey > SIZE_MAX - header)
+    if (nkey > UINT32_MAX)
         return NULL;
     skiplist_node *n = arena_alloc(a, header + nkey);
     if (!n)
         return NULL;
     atomic_init(&n->payload, NULL);
-    n->key = (const uint8_t *)n + header;
-    n->nkey = nkey;
-    n->height = height;
+    n->nkey = (uint32_t)nkey;
+    n->height = (uint32_t)height;
     for (int i = 0; i < height; i++)
         atomic_init(&n->next[i], NULL);
     return n;
@@ -119,7 +165,7 @@ static inline skiplist_node *skiplist_find_ge(const skiplist *sl,
         skiplist_node *next = skiplist_node_next(x, level);
         if (next && n_compared)
             (*n_compared)++;
-        if (next && user_key_cmp(next->key, next->nkey, key, nkey) < 0) {
+        if (next && skiplist_node_cmp(next, key, nkey) < 0) {
             x = next;
             continue;
         }
@@ -141,7 +187,7 @@ int skiplist_find_or_insert(skiplist *sl, const uint8_t *key, size_t nkey,
         return lsm_error(LSM_EINVAL, "skiplist: empty key");
 
     skiplist_node *found = skiplist_find_ge(sl, key, nkey, prev, NULL);
-    if (found && user_key_cmp(found->key, found->nkey, key, nkey) == 0) {
+    if (found && skiplist_node_cmp(found, key, nkey) == 0) {
         *node = found;
         return LSM_OK;
     }
@@ -157,7 +203,7 @@ int skiplist_find_or_insert(skiplist *sl, const uint8_t *key, size_t nkey,
         return lsm_error(LSM_ENOMEM,
                          "skiplist: out of memory for a %zu-byte key", nkey);
     }
-    memcpy((uint8_t *)n->key, key, nkey);
+    memcpy((uint8_t *)skiplist_node_key_bytes(n), key, nkey);
     atomic_store_explicit(&n->payload, payload, memory_order_relaxed);
 
     int max_height =
@@ -197,7 +243,7 @@ static inline skiplist_node *skiplist_find_with(const skiplist *sl,
                                                 uint64_t *n_compared)
 {
     skiplist_node *n = skiplist_find_ge(sl, key, nkey, NULL, n_compared);
-    if (n && user_key_cmp(n->key, n->nkey, key, nkey) == 0)
+    if (n && skiplist_node_cmp(n, key, nkey) == 0)
         return n;
     return NULL;
 }
@@ -250,7 +296,7 @@ size_t skiplist_count(const skiplist *sl)
 const uint8_t *skiplist_node_key(const skiplist_node *n, size_t *nkey)
 {
     *nkey = n->nkey;
-    return n->key;
+    return skiplist_node_key_bytes(n);
 }
 
 void *skiplist_node_payload(const skiplist_node *n)
@@ -266,5 +312,5 @@ void skiplist_node_set_payload(skiplist_node *n, void *payload)
 
 int skiplist_node_height(const skiplist_node *n)
 {
-    return n->height;
+    return (int)n->height;
 }

@@ -11,7 +11,6 @@
 #include <stdlib.h>
 
 #define ARENA_BLOCK_BYTES (64 * 1024)
-#define ARENA_ALIGN 16
 
 typedef struct arena_block {
     struct arena_block *next;
@@ -23,6 +22,7 @@ struct arena {
     unsigned char *cursor;
     size_t remaining;
     atomic_size_t bytes_used;
+    atomic_size_t bytes_allocated;
 };
 
 arena *arena_create(void)
@@ -58,11 +58,9 @@ static unsigned char *arena_new_block(arena *a, size_t n)
     return b->data;
 }
 
-void *arena_alloc(arena *a, size_t n)
+/* Serves a request already rounded to ARENA_ALIGN. */
+static void *arena_alloc_rounded(arena *a, size_t rounded)
 {
-    size_t rounded = (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
-    if (rounded < n)
-        return NULL; /* overflow */
     if (rounded <= a->remaining) {
         unsigned char *p = a->cursor;
         a->cursor += rounded;
@@ -79,7 +77,28 @@ void *arena_alloc(arena *a, size_t n)
     return p;
 }
 
+void *arena_alloc(arena *a, size_t n)
+{
+    size_t rounded = (n + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
+    if (rounded < n)
+        return NULL; /* overflow */
+    void *p = arena_alloc_rounded(a, rounded);
+    if (p) /* one writer: a plain add, no locked instruction per entry */
+        atomic_store_explicit(
+            &a->bytes_allocated,
+            atomic_load_explicit(&a->bytes_allocated, memory_order_relaxed) +
+                rounded,
+            memory_order_relaxed);
+    return p;
+}
+
 size_t arena_bytes_used(const arena *a)
 {
     return atomic_load_explicit(&a->bytes_used, memory_order_relaxed);
+}
+
+size_t arena_bytes_allocated(const arena *a)
+{
+    return atomic_load_explicit((atomic_size_t *)&a->bytes_allocated,
+                                memory_order_relaxed);
 }

@@ -62,7 +62,22 @@ static int bench_lsm_parse_compaction(const char *name, lsm_compaction *out)
     return -1;
 }
 
-/* The lsm_options a run opens with: lsm's defaults, then the settings. */
+/* The shape of the leveled tree, as LevelDB fixes it (and RocksDB's
+ * defaults have it): compact L0 at 4 files, each level 10 times the one
+ * above. lsm's defaults are the mini-lsm book's (2 files, multiplier 2,
+ * base level 128 MiB), which the shell follows; at a million keys they
+ * write 17.4x the user bytes against 9.1x with this shape (inline mode,
+ * fillrandom). With dynamic level sizes, a 64 MiB base puts the base
+ * level's target between 6.4 and 64 MiB, where LevelDB's L1 is 10 MiB. */
+static void bench_lsm_leveled_shape(lsm_options *opt)
+{
+    opt->level0_file_num_compaction_trigger = 4;
+    opt->level_size_multiplier = 10;
+    opt->base_level_size_mb = 64;
+}
+
+/* The lsm_options a run opens with: lsm's defaults, then the settings and
+ * the leveled shape. */
 static void bench_lsm_options(const bench_settings *s, int sync,
                               lsm_options *opt)
 {
@@ -76,6 +91,7 @@ static void bench_lsm_options(const bench_settings *s, int sync,
     if (s->compaction != NULL)
         bench_lsm_parse_compaction(s->compaction, &opt->compaction);
     opt->mmap_reads = s->mmap_reads;
+    bench_lsm_leveled_shape(opt);
     opt->enable_wal = 1;
     opt->sync = sync;
 }
@@ -107,11 +123,14 @@ static void bench_lsm_describe(const bench_settings *s, char *buf, size_t n)
     snprintf(buf, n,
              "target_sst_size %zu (memtable and SST), block_size %zu, "
              "block_cache_bytes %zu, num_memtable_limit %zu, bloom %u "
-             "bits/key, compaction %s, threads_mode %s, mmap_reads %s, WAL "
-             "on, no compression",
+             "bits/key, compaction %s (L0 trigger %u, multiplier %u, base "
+             "level %u MiB), threads_mode %s, mmap_reads %s, WAL on, no "
+             "compression",
              opt.target_sst_size, opt.block_size, opt.block_cache_bytes,
              opt.num_memtable_limit, opt.bloom_bits_per_key,
              lsm_compaction_name(opt.compaction),
+             opt.level0_file_num_compaction_trigger, opt.level_size_multiplier,
+             opt.base_level_size_mb,
              opt.sched == LSM_SCHED_THREADS ? "on" : "off",
              opt.mmap_reads ? "on" : "off");
 }

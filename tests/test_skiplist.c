@@ -138,6 +138,7 @@ static void test_random_inserts_match_sorted_model(void **state)
     }
     assert_null(node);
     assert_node_key(skiplist_last(sl), &keys[n - 1]);
+    assert_true(skiplist_check(sl));
 
     /* Seeks on random probes, mostly absent: the model's lower bound. */
     for (int i = 0; i < 5000; i++) {
@@ -241,6 +242,62 @@ static size_t build_heights(const test_key *keys, size_t n, int *heights)
         heights[count++] = skiplist_node_height(node);
     arena_destroy(a);
     return count;
+}
+
+/* Inserts of keys above every key in the list link after the last node of
+ * each level without a search. Runs of ascending keys, broken by keys
+ * landing in the middle, an equal key and a key just below the last, must
+ * leave every level searchable: each key is found by find and seek (which
+ * walk the upper levels) and level 0 is in order. */
+static void test_ascending_runs_take_the_tail(void **state)
+{
+    (void)state;
+    enum { N = 6000 };
+    arena *a = arena_create();
+    skiplist *sl;
+    assert_int_equal(skiplist_create(a, &sl), LSM_OK);
+    bool *present = calloc(3 * N, sizeof *present);
+    assert_non_null(present);
+    uint64_t rng = 99;
+    char key[16];
+    for (size_t i = 0; i < N; i++) {
+        size_t v = 3 * i; /* ascending, with gaps below to land in */
+        if (i % 7 == 3)
+            v = test_rng_next(&rng) % (3 * i + 1); /* somewhere below */
+        else if (i % 11 == 5 && i > 0)
+            v = 3 * i - 1; /* just below the next ascending key */
+        snprintf(key, sizeof key, "k%08zu", v);
+        skiplist_node *node;
+        bool inserted;
+        assert_int_equal(skiplist_find_or_insert(sl, (const uint8_t *)key,
+                                                 strlen(key), NULL, &node,
+                                                 &inserted),
+                         LSM_OK);
+        assert_int_equal(inserted, !present[v]);
+        present[v] = true;
+        assert_non_null(skiplist_find(sl, (const uint8_t *)key, strlen(key)));
+    }
+    size_t n = 0;
+    const skiplist_node *prev = NULL;
+    for (size_t v = 0; v < 3 * N; v++) {
+        snprintf(key, sizeof key, "k%08zu", v);
+        const skiplist_node *got =
+            skiplist_find(sl, (const uint8_t *)key, strlen(key));
+        assert_int_equal(got != NULL, present[v]);
+        if (!present[v])
+            continue;
+        n++;
+        assert_ptr_equal(skiplist_seek(sl, (const uint8_t *)key, strlen(key)),
+                         got);
+        assert_ptr_equal(prev ? skiplist_next(prev) : skiplist_first(sl), got);
+        prev = got;
+    }
+    assert_null(skiplist_next(prev));
+    assert_ptr_equal(skiplist_last(sl), prev);
+    assert_int_equal(skiplist_count(sl), n);
+    assert_true(skiplist_check(sl)); /* the upper levels too */
+    free(present);
+    arena_destroy(a);
 }
 
 static void test_deterministic_heights(void **state)
@@ -412,6 +469,7 @@ int main(void)
         cmocka_unit_test(test_empty),
         cmocka_unit_test(test_random_inserts_match_sorted_model),
         cmocka_unit_test(test_seek),
+        cmocka_unit_test(test_ascending_runs_take_the_tail),
         cmocka_unit_test(test_deterministic_heights),
         cmocka_unit_test(test_concurrent_readers),
     };

@@ -82,6 +82,10 @@ struct skiplist {
     atomic_int max_height;
     atomic_size_t count;
     uint64_t rng; /* writer only */
+    /* Writer only: the last node of each level (head while it has none).
+     * A key above every key in the list, as each key of a sequential fill
+     * is, is linked after them with no search (skiplist_find_or_insert). */
+    skiplist_node *tail[SKIPLIST_MAX_HEIGHT];
 };
 
 /* Allocates a node of the given height with room for nkey key bytes; the
@@ -124,6 +128,8 @@ int skiplist_create(arena *a, skiplist **out)
     atomic_init(&sl->max_height, 1);
     atomic_init(&sl->count, 0);
     sl->rng = SKIPLIST_SEED;
+    for (int i = 0; i < SKIPLIST_MAX_HEIGHT; i++)
+        sl->tail[i] = head;
     *out = sl;
     return LSM_OK;
 }
@@ -177,6 +183,54 @@ static inline skiplist_node *skiplist_find_ge(const skiplist *sl,
     }
 }
 
+/* Whether level's nodes are in strictly ascending order and each lies on
+ * the level below (found by walking both in step). */
+static bool skiplist_check_level(const skiplist *sl, int level)
+{
+    const skiplist_node *below = skiplist_node_next(sl->head, level - 1);
+    const skiplist_node *prev = NULL;
+    for (const skiplist_node *n = skiplist_node_next(sl->head, level); n;
+         prev = n, n = skiplist_node_next(n, level)) {
+        if (prev && skiplist_key_cmp(skiplist_node_key_bytes(prev), prev->nkey,
+                                     skiplist_node_key_bytes(n), n->nkey) >= 0)
+            return false;
+        while (below && below != n)
+            below = skiplist_node_next(below, level - 1);
+        if (!below)
+            return false;
+    }
+    return true;
+}
+
+bool skiplist_check(const skiplist *sl)
+{
+    int max_height =
+        atomic_load_explicit(&sl->max_height, memory_order_relaxed);
+    for (int level = 0; level < SKIPLIST_MAX_HEIGHT; level++) {
+        bool empty = skiplist_node_next(sl->head, level) == NULL;
+        if (level >= max_height ? !empty
+                                : level > 0 && !skiplist_check_level(sl, level))
+            return false;
+    }
+    /* Level 0 in order: the walk of level 1 only checked its own nodes. */
+    const skiplist_node *prev = NULL;
+    for (const skiplist_node *n = skiplist_node_next(sl->head, 0); n;
+         prev = n, n = skiplist_node_next(n, 0))
+        if (prev && skiplist_key_cmp(skiplist_node_key_bytes(prev), prev->nkey,
+                                     skiplist_node_key_bytes(n), n->nkey) >= 0)
+            return false;
+    return true;
+}
+
+/* Writer only: whether key is above every key in the list. Then the last
+ * node of each level is where a search would stop, so it need not run. */
+static bool skiplist_after_last(const skiplist *sl, const uint8_t *key,
+                                size_t nkey)
+{
+    const skiplist_node *last = sl->tail[0];
+    return last != sl->head && skiplist_node_cmp(last, key, nkey) < 0;
+}
+
 int skiplist_find_or_insert(skiplist *sl, const uint8_t *key, size_t nkey,
                             void *payload, skiplist_node **node, bool *inserted)
 {
@@ -186,7 +240,11 @@ int skiplist_find_or_insert(skiplist *sl, const uint8_t *key, size_t nkey,
     if (!key || nkey == 0)
         return lsm_error(LSM_EINVAL, "skiplist: empty key");
 
-    skiplist_node *found = skiplist_find_ge(sl, key, nkey, prev, NULL);
+    skiplist_node *found = NULL;
+    if (skiplist_after_last(sl, key, nkey))
+        memcpy(prev, sl->tail, sizeof prev); /* each level's last node */
+    else
+        found = skiplist_find_ge(sl, key, nkey, prev, NULL);
     if (found && skiplist_node_cmp(found, key, nkey) == 0) {
         *node = found;
         return LSM_OK;
@@ -223,6 +281,8 @@ int skiplist_find_or_insert(skiplist *sl, const uint8_t *key, size_t nkey,
             atomic_load_explicit(&prev[i]->next[i], memory_order_relaxed);
         atomic_store_explicit(&n->next[i], succ, memory_order_relaxed);
         atomic_store_explicit(&prev[i]->next[i], n, memory_order_release);
+        if (!succ)
+            sl->tail[i] = n;
     }
     atomic_fetch_add_explicit(&sl->count, 1, memory_order_release);
     *node = n;

@@ -68,6 +68,11 @@ skiplist_node *skiplist_find(const skiplist *sl, const uint8_t *key,
  * explained get's "entries examined". n_compared may be NULL. */
 skiplist_node *skiplist_find_counted(const skiplist *sl, const uint8_t *key,
                                      size_t nkey, uint64_t *n_compared);
+/* Whether invariant 1 holds: every level in strictly ascending key order
+ * and a subsequence of the level below. Walks every level (for tests;
+ * not concurrently with the writer). */
+bool skiplist_check(const skiplist *sl);
+
 /* The smallest / largest node, or NULL when the list is empty. */
 skiplist_node *skiplist_first(const skiplist *sl);
 skiplist_node *skiplist_last(const skiplist *sl);

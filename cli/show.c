@@ -423,27 +423,12 @@ static void show_snapshot(cli_buf *b, const lsm_manifest_record *r)
     }
 }
 
-int cli_record_is_move(const lsm_manifest_record *r)
-{
-    if (r->kind != LSM_MANIFEST_COMPACTION || r->n_added == 0 ||
-        r->n_added != r->n_removed)
-        return 0;
-    for (size_t i = 0; i < r->n_added; i++) {
-        size_t k = 0;
-        while (k < r->n_removed && r->removed[k] != r->added[i])
-            k++;
-        if (k == r->n_removed)
-            return 0;
-    }
-    return 1;
-}
-
 /* "compaction L4: removed [1, 0] added [2]", or a trivial move's
  * "move to L4: [0, 1]". */
 static void show_compaction_record_head(cli_buf *b,
                                         const lsm_manifest_record *r)
 {
-    if (cli_record_is_move(r)) {
+    if (r->trivial_move) {
         cli_buf_printf(b, "move to L%d: ", r->level);
         cli_show_ids(b, r->added, r->n_added);
         cli_buf_append(b, "\n", 1);

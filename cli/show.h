@@ -71,10 +71,6 @@ void cli_show_dump(cli_buf *b, const lsm_state *st, int verbose,
  * The amplification figures describe the tree now: they have no change. */
 void cli_show_stats(cli_buf *b, const lsm_state *st, const lsm_counters *base);
 
-/* Whether a compaction record is a trivial move: the SSTs it adds are
- * the ones it removes (same ids), moved to its level without a rewrite. */
-int cli_record_is_move(const lsm_manifest_record *r);
-
 /* Appends one manifest record's line (see the manifest command's help).
  * tiered: the database uses tiered compaction, so a flush made a new tier
  * and a compaction at level 0 made one (the record has no flag of its own

@@ -233,7 +233,7 @@ static void replay_compaction(provenance *p, const lsm_manifest_record *r)
 {
     size_t i;
 
-    if (cli_record_is_move(r)) {
+    if (r->trivial_move) {
         replay_move(p, r);
         return;
     }

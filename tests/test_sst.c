@@ -833,6 +833,67 @@ static void test_sequential_iteration_reads_ahead(void **state)
     model_free(&m);
 }
 
+/* How many entries of m an iterator from the start returns before its
+ * first error (*rc), stepping sequentially (so reading ahead). */
+static size_t entries_before_error(sst *t, const model *m, int *rc)
+{
+    iter *it = sst_iter_new(t);
+    assert_non_null(it);
+    size_t n = 0;
+    *rc = iter_seek(it, NULL, 0);
+    while (*rc == LSM_OK && iter_valid(it)) {
+        entry e;
+        iter_entry(it, &e);
+        assert_entry_is(&e, &m->e[n]);
+        n++;
+        *rc = iter_next(it);
+    }
+    iter_destroy(it);
+    return n;
+}
+
+/* The same count found without readahead: entry i is readable when a
+ * fresh iterator seeking to it (one block read) lands on it. */
+static size_t entries_readable_alone(sst *t, const model *m, int *rc)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        iter *it = sst_iter_new(t);
+        assert_non_null(it);
+        *rc = iter_seek(it, (const uint8_t *)m->e[i].key, m->e[i].nkey);
+        bool ok = *rc == LSM_OK && iter_valid(it);
+        iter_destroy(it);
+        if (!ok)
+            return i;
+    }
+    *rc = LSM_OK;
+    return m->n;
+}
+
+/* A file cut short while open, in the middle of a readahead span: the
+ * span cannot be read, but the blocks before the cut are served one by
+ * one, so a scan returns exactly what single reads can, then the error. */
+static void test_readahead_stops_at_the_damaged_block(void **state)
+{
+    (void)state;
+    char p[256];
+    path_of(p, sizeof p, "16.sst");
+    model m = model_make(8000, 1, 100, 47);
+    sst_summary sum;
+    write_sst(p, &m, 512, 10, &sum);
+    assert_true(sum.file_size > 3 * (64 << 10)); /* the cut is past a span */
+    sst *t = open_sst(p, 16, NULL, NULL);
+    assert_int_equal(truncate(p, (off_t)(sum.file_size / 2)), 0);
+    int rc_scan, rc_alone;
+    size_t scanned = entries_before_error(t, &m, &rc_scan);
+    size_t alone = entries_readable_alone(t, &m, &rc_alone);
+    assert_true(alone > 0 && alone < m.n);
+    assert_int_equal(scanned, alone);
+    assert_int_not_equal(rc_scan, LSM_OK);
+    assert_int_equal(rc_scan, rc_alone);
+    sst_unref(t);
+    model_free(&m);
+}
+
 /* What a compaction reads: an uncached iterator reads every block (ahead,
  * after two steps) and caches none, but uses a block the cache has. */
 static void test_uncached_iteration_leaves_cache_alone(void **state)
@@ -1589,6 +1650,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(
             test_uncached_iteration_leaves_cache_alone, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+            test_readahead_stops_at_the_damaged_block, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tiny_cache_evicts_while_iterating,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(test_obsolete_deleted_on_last_unref,

@@ -418,6 +418,7 @@ static int db_state_manifest_list_add(void *ctx, uint64_t offset,
         out->level = (int)rec.level;
         out->n_removed = rec.n_removed;
         out->n_added = rec.n_added;
+        out->trivial_move = manifest_record_is_move(&rec);
         rc = copy_arrays(&rec, out);
         if (rc == LSM_OK)
             l->n++;

@@ -875,6 +875,9 @@ typedef struct lsm_manifest_record {
     /* SNAPSHOT: the unflushed memtables, oldest first. */
     size_t n_memtables;
     lsm_manifest_memtable *memtables;
+    /* COMPACTION: 1 when it is a trivial move: it adds exactly the SSTs it
+     * removes (same ids), which changed level without a rewrite. */
+    int trivial_move;
 } lsm_manifest_record;
 
 /* Reads every record of the database's MANIFEST, oldest first, into *out

@@ -171,22 +171,18 @@ static const iter_ops merge_iter_ops = {
     .destroy = merge_iter_destroy,
 };
 
-/* Bytes of one allocation holding a merge of n children and its three
- * arrays (a scan builds merges by the thousand: one malloc, not four). */
-static size_t merge_iter_alloc_bytes(size_t n)
-{
-    return sizeof(merge_iter) +
-           n * (sizeof(iter *) + sizeof(entry) + sizeof(size_t));
-}
+/* What each child adds to the merge's one allocation (a scan builds
+ * merges by the thousand: one malloc, not four): its slot in each of the
+ * three arrays. */
+#define MERGE_ITER_CHILD_BYTES (sizeof(iter *) + sizeof(entry) + sizeof(size_t))
 
 /* The merge owns the children from here on, also on failure; it is freed
  * with iter_destroy, which destroys them. */
 iter *merge_iter_new(iter **children, size_t n)
 {
     merge_iter *mi = NULL;
-    if (n <= (SIZE_MAX - sizeof *mi) /
-                 (sizeof(iter *) + sizeof(entry) + sizeof(size_t)))
-        mi = calloc(1, merge_iter_alloc_bytes(n));
+    if (n <= (SIZE_MAX - sizeof *mi) / MERGE_ITER_CHILD_BYTES)
+        mi = calloc(1, sizeof *mi + n * MERGE_ITER_CHILD_BYTES);
     if (!mi) {
         for (size_t i = 0; i < n; i++)
             iter_destroy(children[i]);

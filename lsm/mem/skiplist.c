@@ -183,17 +183,20 @@ static inline skiplist_node *skiplist_find_ge(const skiplist *sl,
     }
 }
 
-/* Whether level's nodes are in strictly ascending order and each lies on
- * the level below (found by walking both in step). */
+/* Whether level's nodes are in strictly ascending order and, above level
+ * 0, each lies on the level below (found by walking both in step). */
 static bool skiplist_check_level(const skiplist *sl, int level)
 {
-    const skiplist_node *below = skiplist_node_next(sl->head, level - 1);
+    const skiplist_node *below =
+        level > 0 ? skiplist_node_next(sl->head, level - 1) : NULL;
     const skiplist_node *prev = NULL;
     for (const skiplist_node *n = skiplist_node_next(sl->head, level); n;
          prev = n, n = skiplist_node_next(n, level)) {
         if (prev && skiplist_key_cmp(skiplist_node_key_bytes(prev), prev->nkey,
                                      skiplist_node_key_bytes(n), n->nkey) >= 0)
             return false;
+        if (level == 0)
+            continue;
         while (below && below != n)
             below = skiplist_node_next(below, level - 1);
         if (!below)
@@ -207,18 +210,12 @@ bool skiplist_check(const skiplist *sl)
     int max_height =
         atomic_load_explicit(&sl->max_height, memory_order_relaxed);
     for (int level = 0; level < SKIPLIST_MAX_HEIGHT; level++) {
-        bool empty = skiplist_node_next(sl->head, level) == NULL;
-        if (level >= max_height ? !empty
-                                : level > 0 && !skiplist_check_level(sl, level))
+        bool ok = level < max_height
+                      ? skiplist_check_level(sl, level)
+                      : skiplist_node_next(sl->head, level) == NULL;
+        if (!ok)
             return false;
     }
-    /* Level 0 in order: the walk of level 1 only checked its own nodes. */
-    const skiplist_node *prev = NULL;
-    for (const skiplist_node *n = skiplist_node_next(sl->head, 0); n;
-         prev = n, n = skiplist_node_next(n, 0))
-        if (prev && skiplist_key_cmp(skiplist_node_key_bytes(prev), prev->nkey,
-                                     skiplist_node_key_bytes(n), n->nkey) >= 0)
-            return false;
     return true;
 }
 

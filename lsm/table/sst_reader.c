@@ -622,8 +622,29 @@ static void sst_block_free(void *value)
     free(sb);
 }
 
+/* The miss half of sst_block_acquire: reads block idx (from ahead when not
+ * NULL, see sst_block_read) into *ref, emptied by sst_block_from_cache
+ * below, and caches it when fill_cache (else *ref owns it). */
 static int sst_block_hold_read(sst *t, uint64_t idx, const uint8_t *ahead,
-                               bool fill_cache, sst_block_ref *ref);
+                               bool fill_cache, sst_block_ref *ref)
+{
+    sst_block *sb = NULL;
+    int rc = sst_block_read(t, idx, ahead, &sb);
+    if (rc != LSM_OK)
+        return rc;
+    if (!t->cache || !fill_cache) {
+        ref->owned = sb;
+        ref->blk = &sb->blk;
+        return LSM_OK;
+    }
+    ref->handle = block_cache_insert(t->cache, t->sst_id, idx, sb,
+                                     sst_block_charge(sb), sst_block_free);
+    if (!ref->handle)
+        return lsm_error(LSM_ENOMEM, "%s: out of memory caching a block",
+                         t->path);
+    ref->blk = &sb->blk;
+    return LSM_OK;
+}
 
 /* Empties *ref, then fills it from the cache when the cache holds block
  * idx (counting the hit). false on a miss (or no cache). */
@@ -651,30 +672,6 @@ static int sst_block_acquire(sst *t, uint64_t idx, sst_block_ref *ref)
     if (sst_block_from_cache(t, idx, ref))
         return LSM_OK;
     return sst_block_hold_read(t, idx, NULL, true, ref);
-}
-
-/* The miss half of sst_block_acquire: reads block idx (from ahead when not
- * NULL, see sst_block_read) into *ref, emptied by sst_block_from_cache,
- * and caches it when fill_cache (else *ref owns it). */
-static int sst_block_hold_read(sst *t, uint64_t idx, const uint8_t *ahead,
-                               bool fill_cache, sst_block_ref *ref)
-{
-    sst_block *sb = NULL;
-    int rc = sst_block_read(t, idx, ahead, &sb);
-    if (rc != LSM_OK)
-        return rc;
-    if (!t->cache || !fill_cache) {
-        ref->owned = sb;
-        ref->blk = &sb->blk;
-        return LSM_OK;
-    }
-    ref->handle = block_cache_insert(t->cache, t->sst_id, idx, sb,
-                                     sst_block_charge(sb), sst_block_free);
-    if (!ref->handle)
-        return lsm_error(LSM_ENOMEM, "%s: out of memory caching a block",
-                         t->path);
-    ref->blk = &sb->blk;
-    return LSM_OK;
 }
 
 static void sst_block_release(sst *t, sst_block_ref *ref)
@@ -921,11 +918,12 @@ static int sst_iter_acquire(sst_iter *si, uint64_t idx)
     bool in_buffer = idx >= si->ra.first && idx < si->ra.end;
     bool sequential = si->ra.steps_in_a_row >= SST_READAHEAD_AFTER;
     const uint8_t *bytes = NULL;
-    if (!t->map && (in_buffer || sequential)) {
-        int rc = sst_readahead_bytes(si, idx, &bytes);
-        if (rc != LSM_OK)
-            return rc;
-    }
+    /* A span that cannot be read (a file cut short inside it, no memory)
+     * says nothing of this block: it is then read alone, so an error names
+     * the block that is damaged and every block before it is served. */
+    if (!t->map && (in_buffer || sequential) &&
+        sst_readahead_bytes(si, idx, &bytes) != LSM_OK)
+        bytes = NULL;
     return sst_block_hold_read(t, idx, bytes, si->fill_cache, ref);
 }
 

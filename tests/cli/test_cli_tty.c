@@ -304,6 +304,11 @@ static void tty_quit(tty *t)
         tty_dump(t);
         fail_msg("lsm-cli did not exit after Ctrl-D");
     }
+    /* What it wrote just before exiting may still wait in the pty: read it
+     * all (to the end-of-file of the closed side), so checks of the last
+     * lines never depend on how fast the loop above saw the exit. */
+    while (now_ms() < deadline && tty_read(t, 50))
+        ;
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         tty_dump(t);
         fail_msg("lsm-cli exited with status %d", status);

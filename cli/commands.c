@@ -624,7 +624,10 @@ static const cli_command commands[] = {
                    "           --level-size-multiplier 2 --max-levels 4\n"
                    "           --base-level-size-mb 128 --sst-size-mb 32\n"
                    "           --seed 42 (key ranges come from this seed;\n"
-                   "           they differ from the reference's own RNG)",
+                   "           they differ from the reference's own RNG)\n"
+                   "           --min-overlap (push the SST that rewrites\n"
+                   "           the fewest bytes below, not the oldest:\n"
+                   "           lsm-cli's --leveled-pick min-overlap)",
         .example = "simulate tiered --iterations 3 --num-tiers 3",
         .run = cli_simulate,
         .advances_epoch = 0,

@@ -91,6 +91,10 @@ static void usage_print_compaction(FILE *out, const lsm_options *d)
         fprintf(out, "  %-23s  %s (default %u)\n", name, u->help,
                 uint_option_get(d, u));
     }
+    fprintf(out,
+            "  %-23s  leveled: SST a level pushes down: oldest\n"
+            "  %-23s  (the book's) or min-overlap (default %s)\n",
+            "--leveled-pick RULE", "", lsm_leveled_pick_name(d->leveled_pick));
 }
 
 void cli_usage_print(FILE *out)
@@ -333,6 +337,25 @@ static int options_compaction(cli_config *cfg, const char *text)
     return -1;
 }
 
+static int options_leveled_pick(cli_config *cfg, const char *text)
+{
+    static const lsm_leveled_pick all[] = {LSM_LEVELED_PICK_OLDEST,
+                                           LSM_LEVELED_PICK_MIN_OVERLAP};
+    size_t i;
+
+    for (i = 0; i < sizeof all / sizeof all[0]; i++) {
+        if (strcmp(text, lsm_leveled_pick_name(all[i])) == 0) {
+            cfg->opt.leveled_pick = all[i];
+            return 0;
+        }
+    }
+    options_fail(cfg,
+                 "--leveled-pick: unknown rule '%s' (expected oldest or "
+                 "min-overlap)",
+                 text);
+    return -1;
+}
+
 /* Appends a -c command or a --script file to cfg's inputs. */
 static int options_add_input(cli_config *cfg, cli_input_kind kind,
                              const char *text)
@@ -365,6 +388,8 @@ static int options_apply(cli_config *cfg, const char *name, const char *v)
     }
     if (strcmp(name, "--compaction") == 0)
         return options_compaction(cfg, v);
+    if (strcmp(name, "--leveled-pick") == 0)
+        return options_leveled_pick(cfg, v);
     if (strcmp(name, "--target-sst-size") == 0)
         return options_size(cfg, name, v, &cfg->opt.target_sst_size);
     if (strcmp(name, "--block-size") == 0)
@@ -401,6 +426,7 @@ static int options_parse_valued(cli_config *cfg, int argc, char **argv, int *i)
     static const char *const valued[][2] = {
         {"--path", "DIR"},
         {"--compaction", "STRATEGY"},
+        {"--leveled-pick", "RULE"},
         {"--target-sst-size", "BYTES"},
         {"--block-size", "BYTES"},
         {"--num-memtable-limit", "N"},

@@ -38,6 +38,7 @@ typedef struct sim_args {
     const char *kind_name;
     lsm_options opt; /* the strategy's fields */
     unsigned dump_real_id, size_only;
+    unsigned min_overlap; /* leveled: LSM_LEVELED_PICK_MIN_OVERLAP */
     uint64_t iterations, sst_size_mb, seed;
 } sim_args;
 
@@ -52,7 +53,7 @@ typedef struct sim_option {
     uint64_t min, max;
 } sim_option;
 
-#define SIM_N_OPTIONS 14
+#define SIM_N_OPTIONS 15
 
 /* The options, pointing into *a. */
 static void sim_options(sim_args *a, sim_option *o)
@@ -81,6 +82,7 @@ static void sim_options(sim_args *a, sim_option *o)
         {"--base-level-size-mb", SIM_LEVELED, NULL, NULL,
          &p->base_level_size_mb, 0, 1000000},
         {"--sst-size-mb", SIM_LEVELED, NULL, &a->sst_size_mb, NULL, 1, 1000000},
+        {"--min-overlap", SIM_LEVELED, &a->min_overlap, NULL, NULL, 0, 0},
     };
     memcpy(o, all, sizeof all);
 }
@@ -656,6 +658,8 @@ int cli_simulate(cli_session *s, const cli_argv *a)
         sim_args args;
         sim_defaults(&args, kinds[i].kind, kinds[i].name);
         int rc = sim_parse_options(s, a, &args);
+        if (args.min_overlap)
+            args.opt.leveled_pick = LSM_LEVELED_PICK_MIN_OVERLAP;
         return rc != LSM_OK ? rc : sim_run(s, &args);
     }
     return cli_fail(s,

@@ -954,6 +954,61 @@ static void test_leveled_clean_cut(void **state)
     shape_free(&s);
 }
 
+/* Under MIN_OVERLAP the level pushes the SST that rewrites the fewest
+ * bytes below per byte pushed, ties to the smaller id; OLDEST pushes the
+ * smallest id whatever lies below it. */
+static void test_leveled_min_overlap(void **state)
+{
+    (void)state;
+    lsm_options o = leveled_opts();
+    compaction_task t;
+    shape s;
+    levels_init(&s, 4);
+    add_level(&s, 4, T(90, 300 * MiB, "a", "z")); /* L2 target 75 MiB */
+    add_level(&s, 2, T(20, 50 * MiB, "a", "c"));  /* 80 MiB below: 1.6 */
+    add_level(&s, 2, T(24, 50 * MiB, "d", "f"));  /* 10 MiB: 0.2 */
+    add_level(&s, 2, T(22, 50 * MiB, "g", "i"));  /* 10 MiB: 0.2 */
+    add_level(&s, 2, T(23, 50 * MiB, "j", "l"));  /* 20 MiB: 0.4 */
+    add_level(&s, 3, T(30, 40 * MiB, "a", "b"));
+    add_level(&s, 3, T(31, 40 * MiB, "c", "c"));
+    add_level(&s, 3, T(32, 10 * MiB, "e", "e"));
+    add_level(&s, 3, T(33, 5 * MiB, "g", "h"));
+    add_level(&s, 3, T(34, 5 * MiB, "i", "i"));
+    add_level(&s, 3, T(35, 20 * MiB, "k", "k"));
+
+    assert_true(pick(&o, &s, &t)); /* the default: oldest */
+    assert_levels_task(&t, LSM_TRIGGER_LEVEL_PRIORITY, 2, 3, false);
+    ASSERT_IDS(t.upper, t.n_upper, 20);
+    ASSERT_IDS(t.lower, t.n_lower, 30, 31);
+    assert_null(strstr(t.reason, "min-overlap"));
+    compaction_task_free(&t);
+
+    o.leveled_pick = LSM_LEVELED_PICK_MIN_OVERLAP;
+    assert_true(pick(&o, &s, &t));
+    assert_levels_task(&t, LSM_TRIGGER_LEVEL_PRIORITY, 2, 3, false);
+    ASSERT_IDS(t.upper, t.n_upper, 22); /* ties 24, the smaller id */
+    ASSERT_IDS(t.lower, t.n_lower, 33, 34);
+    assert_reason(&t, "select 22 for compaction (min-overlap: it rewrites "
+                      "0.20 bytes of L3 per byte, the fewest in L2)");
+    compaction_task_free(&t);
+
+    /* An SST over nothing below rewrites nothing: it goes first. */
+    s.runs[2].ssts[5].first_key = (const uint8_t *)"m";
+    s.runs[2].ssts[5].last_key = (const uint8_t *)"m";
+    assert_true(pick(&o, &s, &t));
+    ASSERT_IDS(t.upper, t.n_upper, 23);
+    assert_int_equal(t.n_lower, 0);
+    assert_reason(&t, "rewrites 0.00 bytes of L3 per byte");
+    compaction_task_free(&t);
+
+    o.leveled_pick = (lsm_leveled_pick)2;
+    bool found = true;
+    assert_int_equal(compact_pick(&o, &s, &t, &found), LSM_EINVAL);
+    assert_false(found);
+    assert_non_null(strstr(lsm_errmsg(), "leveled_pick"));
+    shape_free(&s);
+}
+
 /* --- shape_apply and friends ---------------------------------------------- */
 
 static void apply_ok(const shape *in, const compaction_task *t,
@@ -2020,6 +2075,13 @@ static void test_sim_leveled(void **state)
     o.base_level_size_mb = 0;
     o.level_size_multiplier = 10;
     assert_true(sim_run(o, sim_sizes(2, MiB, 200, 18)) > 50);
+    /* The same checks with the bench's picking rule. */
+    o.leveled_pick = LSM_LEVELED_PICK_MIN_OVERLAP;
+    assert_true(sim_run(o, sim_sizes(2, MiB, 200, 20)) > 50);
+    assert_true(sim_run(o, sim_keyed(1, 32 * 1024, 400, true, 21)) > 100);
+    o.base_level_size_mb = 1;
+    o.level_size_multiplier = 2;
+    assert_true(sim_run(o, sim_keyed(2, 64 * 1024, 400, false, 22)) > 100);
 }
 
 int main(void)
@@ -2047,6 +2109,7 @@ int main(void)
         cmocka_unit_test(test_leveled_above_base_level),
         cmocka_unit_test(test_leveled_l0_stops_above_base),
         cmocka_unit_test(test_leveled_clean_cut),
+        cmocka_unit_test(test_leveled_min_overlap),
         cmocka_unit_test(test_apply_levels),
         cmocka_unit_test(test_move_predicate),
         cmocka_unit_test(test_move_level),

@@ -23,9 +23,12 @@
  *   2. Among L1..L(n-1), the level whose real / target is largest and
  *      above 1 (a level holding data while its target is 0, above the base
  *      level, is infinitely over; ties go to the deeper level, as in the
- *      reference): its oldest
- *      SST (smallest id) into the level below, with that level's SSTs that
- *      overlap the SST's key range. The last level is never over, since its
+ *      reference): one
+ *      SST into the level below, with that level's SSTs that overlap the
+ *      SST's key range. Which SST, lsm_options.leveled_pick says: the
+ *      oldest (smallest id, the reference's choice), or the one whose
+ *      overlapping bytes below are the fewest for its size (RocksDB's
+ *      kMinOverlappingRatio). The last level is never over, since its
  *      target is at least its size.
  * Key ranges are inclusive user-key ranges: an SST overlaps when its first
  * key <= the range's last and its last key >= the range's first.
@@ -303,14 +306,104 @@ static void leveled_level_reason(const shape *s, size_t level,
     reason_append(buf, n, &at, ", select %" PRIu64 " for compaction", chosen);
 }
 
-/* Rule 2's task: the oldest SST of `level` (and its clean-cut neighbours)
- * into the level below. */
-static int leveled_level_task(const shape *s, size_t level,
-                              const uint64_t *target, compaction_task *t)
+/* The index of the first SST of run r whose last key is at or after key
+ * (r->n_ssts if none): the run is sorted and its SSTs disjoint, so their
+ * last keys ascend. */
+static size_t run_first_ending_from(const shape_run *r, const uint8_t *key,
+                                    size_t nkey)
+{
+    size_t lo = 0, hi = r->n_ssts;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const shape_sst *x = &r->ssts[mid];
+        if (user_key_cmp(x->last_key, x->nlast_key, key, nkey) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Bytes of run r's SSTs that overlap the range. */
+static uint64_t run_overlap_bytes(const shape_run *r, const key_range *range)
+{
+    uint64_t bytes = 0;
+    for (size_t i = run_first_ending_from(r, range->first, range->nfirst);
+         i < r->n_ssts && leveled_sst_overlaps(&r->ssts[i], range); i++)
+        bytes += r->ssts[i].size_bytes;
+    return bytes;
+}
+
+/* What pushing upper->ssts[i] (with its clean-cut neighbours) down would
+ * rewrite below, per byte pushed. */
+static double run_overlap_ratio(const shape_run *upper, const shape_run *lower,
+                                size_t i)
+{
+    size_t from = i, to = i;
+    run_clean_cut(upper, &from, &to);
+    uint64_t pushed = 0;
+    for (size_t k = from; k <= to; k++)
+        pushed += upper->ssts[k].size_bytes;
+    key_range range = ssts_key_range(&upper->ssts[from], to - from + 1);
+    uint64_t below = run_overlap_bytes(lower, &range);
+    return (double)below / (double)(pushed ? pushed : 1);
+}
+
+/* The index of upper's SST whose push into lower rewrites the fewest bytes
+ * below per byte pushed (ties: the smallest id). Each
+ * push then merges with as little of the level below as the level's key
+ * ranges allow, instead of with whatever lies under the oldest SST (a base
+ * level that every L0 compaction rewrites has its oldest SST at its lowest
+ * keys, where the level below is often densest). */
+static size_t run_min_overlap(const shape_run *upper, const shape_run *lower)
+{
+    size_t best = 0;
+    double best_ratio = run_overlap_ratio(upper, lower, 0);
+    for (size_t i = 1; i < upper->n_ssts; i++) {
+        double r = run_overlap_ratio(upper, lower, i);
+        if (r < best_ratio ||
+            (r == best_ratio &&
+             upper->ssts[i].sst_id < upper->ssts[best].sst_id)) {
+            best = i;
+            best_ratio = r;
+        }
+    }
+    return best;
+}
+
+/* Rule 2's SST of `level`, by the options' leveled_pick; the reason,
+ * already written, gains why under MIN_OVERLAP. */
+static size_t leveled_choose(const lsm_options *o, const shape *s, size_t level)
+{
+    return o->leveled_pick == LSM_LEVELED_PICK_MIN_OVERLAP
+               ? run_min_overlap(&s->runs[level - 1], &s->runs[level])
+               : run_oldest(&s->runs[level - 1]);
+}
+
+/* Appends MIN_OVERLAP's figure to the reason: what the chosen push
+ * rewrites below per byte it pushes, the least in its level. */
+static void leveled_min_overlap_reason(const shape *s, size_t level,
+                                       size_t chosen, compaction_task *t)
+{
+    double ratio =
+        run_overlap_ratio(&s->runs[level - 1], &s->runs[level], chosen);
+    size_t at = strlen(t->reason);
+    reason_append(t->reason, sizeof t->reason, &at,
+                  " (min-overlap: it rewrites %.2f bytes of L%zu per byte, "
+                  "the fewest in L%zu)",
+                  ratio, level + 1, level);
+}
+
+/* Rule 2's task: the SST leveled_pick chooses from `level` (and its
+ * clean-cut neighbours) into the level below. */
+static int leveled_level_task(const lsm_options *o, const shape *s,
+                              size_t level, const uint64_t *target,
+                              compaction_task *t)
 {
     const shape_run *upper = &s->runs[level - 1];
-    size_t from = run_oldest(upper), to = from;
+    size_t from = leveled_choose(o, s, level), to = from;
     uint64_t chosen = upper->ssts[from].sst_id;
+    size_t chosen_index = from;
     run_clean_cut(upper, &from, &to);
     key_range range = ssts_key_range(&upper->ssts[from], to - from + 1);
     t->trigger = LSM_TRIGGER_LEVEL_PRIORITY;
@@ -318,6 +411,8 @@ static int leveled_level_task(const shape *s, size_t level,
     t->lower_level = level + 1;
     t->output_is_bottom = level + 1 == s->n_runs;
     leveled_level_reason(s, level, target, chosen, t);
+    if (o->leveled_pick == LSM_LEVELED_PICK_MIN_OVERLAP)
+        leveled_min_overlap_reason(s, level, chosen_index, t);
     int rc = compact_ids_append(&t->upper, &t->n_upper, &upper->ssts[from],
                                 to - from + 1);
     if (rc == LSM_OK)
@@ -344,7 +439,7 @@ int compact_leveled_pick(const lsm_options *o, const shape *s,
         rc = leveled_l0_task(o, s, leveled_base_level(s, target), task);
     } else if ((level = leveled_most_over(s, target)) > 0) {
         *found = true;
-        rc = leveled_level_task(s, level, target, task);
+        rc = leveled_level_task(o, s, level, target, task);
     }
     free(target);
     return rc;

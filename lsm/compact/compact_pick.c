@@ -43,6 +43,10 @@ int compact_options_check(const lsm_options *o)
         if (o->level_size_multiplier < 1)
             return lsm_error(LSM_EINVAL,
                              "level_size_multiplier must be at least 1");
+        if (o->leveled_pick != LSM_LEVELED_PICK_OLDEST &&
+            o->leveled_pick != LSM_LEVELED_PICK_MIN_OVERLAP)
+            return lsm_error(LSM_EINVAL, "unknown leveled_pick %d",
+                             (int)o->leveled_pick);
         return LSM_OK;
     }
     return lsm_error(LSM_EINVAL, "unknown compaction strategy %d",

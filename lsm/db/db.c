@@ -64,6 +64,17 @@ const char *lsm_compaction_name(lsm_compaction c)
     return "unknown";
 }
 
+const char *lsm_leveled_pick_name(lsm_leveled_pick p)
+{
+    switch (p) {
+    case LSM_LEVELED_PICK_OLDEST:
+        return "oldest";
+    case LSM_LEVELED_PICK_MIN_OVERLAP:
+        return "min-overlap";
+    }
+    return "unknown";
+}
+
 void lsm_free(void *p)
 {
     free(p);

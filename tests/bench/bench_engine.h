@@ -78,6 +78,10 @@ typedef struct bench_settings {
     int threads_mode;
     /* lsm only: read SSTs through mmap (lsm_options.mmap_reads), 1 or 0. */
     int mmap_reads;
+    /* lsm only: lsm_options.leveled_pick by its name (oldest|min-overlap),
+     * or NULL for the bench's choice, min-overlap (RocksDB's default
+     * picking; bench_engine_lsm.c says why). */
+    const char *leveled_pick;
     /* Open for the txn_* calls: set by lsm-bench around its transaction
      * workloads only (rocksdb then opens an OptimisticTransactionDB, whose
      * base database serves the plain calls; lsm needs nothing). */
@@ -86,6 +90,7 @@ typedef struct bench_settings {
     int compaction_given;
     int threads_mode_given;
     int mmap_reads_given;
+    int leveled_pick_given;
 } bench_settings;
 
 /* Bytes an engine counts itself (optional): key + value bytes written by the

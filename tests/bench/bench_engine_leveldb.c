@@ -78,6 +78,10 @@ static int bench_leveldb_check_settings(const bench_settings *s, bench_err *err)
     if (s->mmap_reads_given)
         return bench_err_set(err, "--mmap_reads applies to --engine lsm "
                                   "only (leveldb maps its tables itself)");
+    if (s->leveled_pick_given)
+        return bench_err_set(err, "--leveled_pick applies to --engine lsm "
+                                  "only (leveldb pushes files round robin "
+                                  "through the key space)");
     return BENCH_OK;
 }
 

@@ -105,6 +105,10 @@ static int bench_rocksdb_check_settings(const bench_settings *s, bench_err *err)
         return bench_err_set(err, "--mmap_reads applies to --engine lsm "
                                   "only (rocksdb reads its tables with "
                                   "pread by default)");
+    if (s->leveled_pick_given)
+        return bench_err_set(err, "--leveled_pick applies to --engine lsm "
+                                  "only (rocksdb picks by min overlapping "
+                                  "ratio by default)");
     if (s->num_memtable_limit < 2 || s->num_memtable_limit > 1000)
         return bench_err_set(err,
                              "--num_memtable_limit %zu: rocksdb's "

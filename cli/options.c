@@ -95,6 +95,10 @@ static void usage_print_compaction(FILE *out, const lsm_options *d)
             "  %-23s  leveled: SST a level pushes down: oldest\n"
             "  %-23s  (the book's) or min-overlap (default %s)\n",
             "--leveled-pick RULE", "", lsm_leveled_pick_name(d->leveled_pick));
+    fprintf(out,
+            "  %-23s  leveled: dynamic (the book's) or static\n"
+            "  %-23s  (LevelDB's) level sizes (default %s)\n",
+            "--level-sizes KIND", "", lsm_level_sizes_name(d->level_sizes));
 }
 
 void cli_usage_print(FILE *out)
@@ -356,6 +360,25 @@ static int options_leveled_pick(cli_config *cfg, const char *text)
     return -1;
 }
 
+static int options_level_sizes(cli_config *cfg, const char *text)
+{
+    static const lsm_level_sizes all[] = {LSM_LEVEL_SIZES_DYNAMIC,
+                                          LSM_LEVEL_SIZES_STATIC};
+    size_t i;
+
+    for (i = 0; i < sizeof all / sizeof all[0]; i++) {
+        if (strcmp(text, lsm_level_sizes_name(all[i])) == 0) {
+            cfg->opt.level_sizes = all[i];
+            return 0;
+        }
+    }
+    options_fail(cfg,
+                 "--level-sizes: unknown kind '%s' (expected dynamic or "
+                 "static)",
+                 text);
+    return -1;
+}
+
 /* Appends a -c command or a --script file to cfg's inputs. */
 static int options_add_input(cli_config *cfg, cli_input_kind kind,
                              const char *text)
@@ -390,6 +413,8 @@ static int options_apply(cli_config *cfg, const char *name, const char *v)
         return options_compaction(cfg, v);
     if (strcmp(name, "--leveled-pick") == 0)
         return options_leveled_pick(cfg, v);
+    if (strcmp(name, "--level-sizes") == 0)
+        return options_level_sizes(cfg, v);
     if (strcmp(name, "--target-sst-size") == 0)
         return options_size(cfg, name, v, &cfg->opt.target_sst_size);
     if (strcmp(name, "--block-size") == 0)
@@ -427,6 +452,7 @@ static int options_parse_valued(cli_config *cfg, int argc, char **argv, int *i)
         {"--path", "DIR"},
         {"--compaction", "STRATEGY"},
         {"--leveled-pick", "RULE"},
+        {"--level-sizes", "KIND"},
         {"--target-sst-size", "BYTES"},
         {"--block-size", "BYTES"},
         {"--num-memtable-limit", "N"},

@@ -28,6 +28,7 @@
 #include "lsm.h"
 #include "testutil.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1009,6 +1010,59 @@ static void test_leveled_min_overlap(void **state)
     shape_free(&s);
 }
 
+/* Static level sizes (LevelDB's): L1 is the base level whatever lies
+ * below, each level's target the multiplier times the one above. */
+static void test_leveled_static_sizes(void **state)
+{
+    (void)state;
+    lsm_options o = leveled_opts();
+    o.level_sizes = LSM_LEVEL_SIZES_STATIC;
+    o.base_level_size_mb = 10;
+    o.level_size_multiplier = 10;
+    uint64_t real[4] = {0, 0, 0, 5000 * MiB}, target[4];
+    compact_leveled_targets(&o, real, 4, target);
+    assert_int_equal(target[0], 10 * MiB);
+    assert_int_equal(target[1], 100 * MiB);
+    assert_int_equal(target[2], 1000 * MiB);
+    assert_int_equal(target[3], 10000 * MiB);
+    o.level_size_multiplier = UINT_MAX; /* saturates, never wraps */
+    compact_leveled_targets(&o, real, 4, target);
+    assert_int_equal(target[2], UINT64_MAX);
+    assert_int_equal(target[3], UINT64_MAX);
+    o.level_size_multiplier = 10;
+
+    compaction_task t;
+    shape s;
+    levels_init(&s, 4);
+    add_level(&s, 4, T(40, 500 * MiB, "a", "z"));
+    add_l0(&s, T(51, MiB, "c", "d"));
+    add_l0(&s, T(50, MiB, "b", "e"));
+    assert_true(pick(&o, &s, &t)); /* dynamic would go to L4 */
+    assert_levels_task(&t, LSM_TRIGGER_L0_FILES, 0, 1, false);
+    assert_string_equal(t.reason, "flush L0 SST to base level 1");
+    compaction_task_free(&t);
+    s.n_l0 = 0;
+    assert_false(pick(&o, &s, &t)); /* L4 under its 10,000 MiB */
+
+    add_level(&s, 1, T(10, 6 * MiB, "a", "b"));
+    add_level(&s, 1, T(11, 6 * MiB, "c", "d"));
+    assert_true(pick(&o, &s, &t)); /* L1 12/10 MiB */
+    assert_levels_task(&t, LSM_TRIGGER_LEVEL_PRIORITY, 1, 2, false);
+    ASSERT_IDS(t.upper, t.n_upper, 10);
+    assert_reason(&t, "base_level: 1\ncompaction triggered by priority: 1 "
+                      "out of [(1.2, 1)]");
+    compaction_task_free(&t);
+    s.n_l0 = 2;
+    shape_free(&s);
+
+    o.level_sizes = (lsm_level_sizes)2;
+    bool found = true;
+    levels_init(&s, 4);
+    assert_int_equal(compact_pick(&o, &s, &t, &found), LSM_EINVAL);
+    assert_non_null(strstr(lsm_errmsg(), "level_sizes"));
+    shape_free(&s);
+}
+
 /* --- shape_apply and friends ---------------------------------------------- */
 
 static void apply_ok(const shape *in, const compaction_task *t,
@@ -1901,11 +1955,32 @@ static void sim_check_settled_tiered(const sim *m)
     assert_true(m->s.n_runs < min_tiers);
 }
 
+/* Static sizes: L1 holds at most the base size, each level below the
+ * multiplier times more; the last level has nowhere to go. */
+static void sim_check_settled_static(const sim *m)
+{
+    const shape *s = &m->s;
+    uint64_t target = (uint64_t)m->o.base_level_size_mb * MiB;
+    for (size_t r = 0; r + 1 < s->n_runs; r++) {
+        uint64_t real = 0;
+        for (size_t i = 0; i < s->runs[r].n_ssts; i++)
+            real += s->runs[r].ssts[i].size_bytes;
+        if (real > target)
+            fail_msg("L%zu holds %llu bytes over its static target %llu", r + 1,
+                     (unsigned long long)real, (unsigned long long)target);
+        target *= m->o.level_size_multiplier;
+    }
+}
+
 static void sim_check_settled_leveled(const sim *m)
 {
     const shape *s = &m->s;
     assert_true(s->n_l0 < m->o.level0_file_num_compaction_trigger ||
                 s->n_l0 == 0);
+    if (m->o.level_sizes == LSM_LEVEL_SIZES_STATIC) {
+        sim_check_settled_static(m);
+        return;
+    }
     uint64_t base = (uint64_t)m->o.base_level_size_mb * MiB;
     uint64_t below = 0; /* the target of the level below */
     for (size_t r = s->n_runs; r-- > 0;) {
@@ -2075,13 +2150,18 @@ static void test_sim_leveled(void **state)
     o.base_level_size_mb = 0;
     o.level_size_multiplier = 10;
     assert_true(sim_run(o, sim_sizes(2, MiB, 200, 18)) > 50);
-    /* The same checks with the bench's picking rule. */
+    /* The same checks with the bench's picking rule and sizes. */
     o.leveled_pick = LSM_LEVELED_PICK_MIN_OVERLAP;
     assert_true(sim_run(o, sim_sizes(2, MiB, 200, 20)) > 50);
     assert_true(sim_run(o, sim_keyed(1, 32 * 1024, 400, true, 21)) > 100);
     o.base_level_size_mb = 1;
     o.level_size_multiplier = 2;
     assert_true(sim_run(o, sim_keyed(2, 64 * 1024, 400, false, 22)) > 100);
+    o.level_sizes = LSM_LEVEL_SIZES_STATIC;
+    assert_true(sim_run(o, sim_keyed(2, 64 * 1024, 400, true, 24)) > 100);
+    o.base_level_size_mb = 8;
+    o.level_size_multiplier = 10;
+    assert_true(sim_run(o, sim_sizes(2, MiB, 300, 23)) > 50);
 }
 
 int main(void)
@@ -2110,6 +2190,7 @@ int main(void)
         cmocka_unit_test(test_leveled_l0_stops_above_base),
         cmocka_unit_test(test_leveled_clean_cut),
         cmocka_unit_test(test_leveled_min_overlap),
+        cmocka_unit_test(test_leveled_static_sizes),
         cmocka_unit_test(test_apply_levels),
         cmocka_unit_test(test_move_predicate),
         cmocka_unit_test(test_move_level),

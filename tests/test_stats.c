@@ -271,6 +271,127 @@ static void test_trivial_move(void **state)
     free(dir);
 }
 
+/* Checks, at the end of each compaction into `level`, that none of its
+ * outputs overlaps more of the level below than the grandparent limit
+ * allows: ten target-size SSTs' worth, plus the two SSTs that can lie
+ * across its ends. */
+typedef struct gp_check {
+    lsm_db *db;
+    int level;
+    uint64_t limit;
+    size_t checked;      /* outputs checked */
+    uint64_t most_below; /* the largest overlap seen */
+} gp_check;
+
+/* Compares keys as the engine orders them: bytewise, shorter first. */
+static int key_cmp(const void *a, size_t na, const void *b, size_t nb)
+{
+    int c = memcmp(a, b, na < nb ? na : nb);
+    return c ? c : (na > nb) - (na < nb);
+}
+
+static bool sst_info_overlaps(const lsm_sst_info *a, const lsm_sst_info *b)
+{
+    return key_cmp(a->first_key, a->nfirst_key, b->last_key, b->nlast_key) <=
+               0 &&
+           key_cmp(a->last_key, a->nlast_key, b->first_key, b->nfirst_key) >= 0;
+}
+
+/* The bytes of `below` that SST x overlaps. */
+static uint64_t bytes_overlapped(const lsm_sst_info *x,
+                                 const lsm_level_info *below)
+{
+    uint64_t bytes = 0;
+    for (size_t i = 0; i < below->n_ssts; i++)
+        if (sst_info_overlaps(x, &below->ssts[i]))
+            bytes += below->ssts[i].file_size;
+    return bytes;
+}
+
+static void gp_check_outputs(gp_check *g, const lsm_event *e)
+{
+    lsm_state *st;
+    assert_int_equal(lsm_state_get(g->db, &st), LSM_OK);
+    const lsm_level_info *out = &st->levels[g->level - 1];
+    const lsm_level_info *below = &st->levels[g->level];
+    uint64_t biggest = 0;
+    for (size_t i = 0; i < below->n_ssts; i++)
+        if (below->ssts[i].file_size > biggest)
+            biggest = below->ssts[i].file_size;
+    for (size_t k = 0; k < e->n_outputs; k++) {
+        for (size_t i = 0; i < out->n_ssts; i++) {
+            if (out->ssts[i].sst_id != e->outputs[k])
+                continue;
+            uint64_t b = bytes_overlapped(&out->ssts[i], below);
+            assert_true(b <= g->limit + 2 * biggest);
+            g->most_below = b > g->most_below ? b : g->most_below;
+            g->checked++;
+        }
+    }
+    lsm_state_free(st);
+}
+
+static void gp_check_cb(void *ctx, const lsm_event *e)
+{
+    gp_check *g = ctx;
+    if (g->db && e->type == LSM_EVENT_COMPACTION_END && e->level == g->level &&
+        !e->trivial_move)
+        gp_check_outputs(g, e);
+}
+
+/* A leveled compaction ends an output before it would overlap more than
+ * ten target-size SSTs of the level below its output level (the
+ * grandparent limit), however sparse its own keys are. Dense keys fill
+ * the last level, then sparse keys across the whole range, in an order
+ * that makes every L0 SST span it, are compacted into the base level
+ * above it: without the cut, each output would overlap all of the last
+ * level. */
+static void test_grandparent_cut(void **state)
+{
+    (void)state;
+    char *dir = test_mkdtemp();
+    gp_check g = {.level = 3};
+    lsm_options opt;
+    lsm_options_init(&opt);
+    opt.compaction = LSM_COMPACTION_LEVELED;
+    opt.target_sst_size = 8192;
+    opt.base_level_size_mb = 1;
+    opt.level_size_multiplier = 10;
+    opt.event_cb = gp_check_cb;
+    opt.event_ctx = &g;
+    g.limit = 10 * opt.target_sst_size;
+    lsm_db *db;
+    assert_int_equal(lsm_open(dir, &opt, &db), LSM_OK);
+    char key[16], value[101];
+    memset(value, 'v', 100);
+    value[100] = '\0';
+    for (int i = 0; i < 30000; i++) {
+        snprintf(key, sizeof key, "key%06d", i);
+        test_put_str(db, key, value);
+    }
+    assert_int_equal(lsm_compact_full(db), LSM_OK); /* all in L4, 3.5 MB */
+    g.db = db;
+    for (int i = 0; i < 300; i++) {
+        snprintf(key, sizeof key, "key%06d", (i * 37 % 300) * 100 + 50);
+        test_put_str(db, key, "sparse");
+    }
+    assert_int_equal(lsm_flush(db), LSM_OK);
+    /* The sparse keys went into L3 (the base level), cut many times. */
+    assert_true(g.checked >= 4);
+    assert_true(g.most_below > g.limit / 2);
+    lsm_state *st;
+    assert_int_equal(lsm_state_get(db, &st), LSM_OK);
+    assert_int_equal(st->n_l0 + st->levels[0].n_ssts + st->levels[1].n_ssts, 0);
+    assert_true(st->levels[2].n_ssts >= 4);
+    lsm_state_free(st);
+    g.db = NULL;
+    test_expect_get(db, "key000050", "sparse");
+    test_expect_get(db, "key000051", value);
+    assert_int_equal(lsm_close(db), LSM_OK);
+    test_rmtree(dir);
+    free(dir);
+}
+
 /* A background thread is held inside the event `hold` (FLUSH_BEGIN or
  * COMPACTION_BEGIN) until the test lets go, so memtables or L0 SSTs pile
  * up and a writer must stall; no sleeping or timing. */
@@ -476,6 +597,7 @@ int main(void)
         cmocka_unit_test(test_figures_tiered),
         cmocka_unit_test(test_figures_leveled),
         cmocka_unit_test(test_trivial_move),
+        cmocka_unit_test(test_grandparent_cut),
         cmocka_unit_test(test_write_stall_is_waited_out_and_counted),
         cmocka_unit_test(test_l0_stall_is_waited_out_and_counted),
         cmocka_unit_test(test_low_stall_limit_does_not_deadlock),

@@ -2,8 +2,10 @@
  * compact_leveled.c: leveled compaction with dynamic level sizes (mini-lsm
  * week 2 day 4, after RocksDB's), behind compact_pick.
  *
- * Target sizes, in bytes, from the last level up, with
- * base = base_level_size_mb MiB:
+ * Target sizes, in bytes, with base = base_level_size_mb MiB. Static
+ * (lsm_options.level_sizes, LevelDB's): target(1) = base, target(i+1) =
+ * target(i) * level_size_multiplier, and L1 is the base level. Dynamic
+ * (the default, the book's), from the last level up:
  *     target(last) = max(real(last), base)
  *     target(i)    = target(i+1) / level_size_multiplier
  *                    when target(i+1) > base, else 0
@@ -66,11 +68,29 @@ static uint64_t leveled_base_bytes(const lsm_options *o)
     return (uint64_t)o->base_level_size_mb * 1024 * 1024;
 }
 
+/* LSM_LEVEL_SIZES_STATIC's targets: L1 the base size, each level below
+ * the multiplier times the one above (saturating). */
+static void leveled_static_targets(const lsm_options *o, size_t n_runs,
+                                   uint64_t *target)
+{
+    uint64_t t = leveled_base_bytes(o);
+    for (size_t i = 0; i < n_runs; i++) {
+        target[i] = t;
+        t = t > UINT64_MAX / o->level_size_multiplier
+                ? UINT64_MAX
+                : t * o->level_size_multiplier;
+    }
+}
+
 void compact_leveled_targets(const lsm_options *o, const uint64_t *run_bytes,
                              size_t n_runs, uint64_t *target)
 {
     if (n_runs == 0)
         return;
+    if (o->level_sizes == LSM_LEVEL_SIZES_STATIC) {
+        leveled_static_targets(o, n_runs, target);
+        return;
+    }
     uint64_t base = leveled_base_bytes(o);
     size_t last = n_runs - 1;
     target[last] = run_bytes[last] > base ? run_bytes[last] : base;

@@ -47,6 +47,10 @@ int compact_options_check(const lsm_options *o)
             o->leveled_pick != LSM_LEVELED_PICK_MIN_OVERLAP)
             return lsm_error(LSM_EINVAL, "unknown leveled_pick %d",
                              (int)o->leveled_pick);
+        if (o->level_sizes != LSM_LEVEL_SIZES_DYNAMIC &&
+            o->level_sizes != LSM_LEVEL_SIZES_STATIC)
+            return lsm_error(LSM_EINVAL, "unknown level_sizes %d",
+                             (int)o->level_sizes);
         return LSM_OK;
     }
     return lsm_error(LSM_EINVAL, "unknown compaction strategy %d",

@@ -75,6 +75,17 @@ const char *lsm_leveled_pick_name(lsm_leveled_pick p)
     return "unknown";
 }
 
+const char *lsm_level_sizes_name(lsm_level_sizes s)
+{
+    switch (s) {
+    case LSM_LEVEL_SIZES_DYNAMIC:
+        return "dynamic";
+    case LSM_LEVEL_SIZES_STATIC:
+        return "static";
+    }
+    return "unknown";
+}
+
 void lsm_free(void *p)
 {
     free(p);

@@ -31,6 +31,11 @@
  * adds the same SSTs (ids, sizes, keys) at the lower level, which replay
  * applies like any compaction, and nothing is retired, as every input
  * stays in the tree. Its events carry trivial_move.
+ *
+ * A LEVELED task's outputs also end where one would overlap more than
+ * COMPACT_GRANDPARENT_SSTS target-size SSTs of the level below the
+ * output level (LevelDB's grandparent limit), so pushing any output down
+ * later rewrites a bounded part of that level.
  */
 #include "db/db_int.h"
 
@@ -64,7 +69,15 @@ typedef struct compaction_out {
     sst **ssts;
     size_t n_ssts;
     uint64_t bytes_written;
-    char why[48]; /* for the trace: "compaction into L1" */
+    /* The level below the output level (NULL when not cutting by it):
+     * an output ends before the key where its overlap with this level
+     * passes COMPACT_GRANDPARENT_SSTS SSTs' worth, so pushing it down
+     * later rewrites a bounded part of that level. Borrowed from the
+     * task's version. */
+    const sorted_run *grandparent;
+    size_t gp_next;      /* grandparent SSTs before it end below the key */
+    uint64_t gp_overlap; /* bytes of them the current output overlaps */
+    char why[48];        /* for the trace: "compaction into L1" */
 } compaction_out;
 
 static int db_compact_out_finish_current(compaction_out *co)
@@ -76,6 +89,7 @@ static int db_compact_out_finish_current(compaction_out *co)
     int rc = sst_builder_finish(co->builder, &summary);
     co->builder = NULL;
     co->builder_bytes = 0;
+    co->gp_overlap = 0;
     co->full = false;
     if (rc == LSM_OK)
         rc = db_sst_path(co->db, co->builder_id, path);
@@ -130,6 +144,36 @@ static int db_compact_take_id(lsm_db *db, uint64_t *id)
     return rc;
 }
 
+/* An output may overlap this many target_sst_size of the level below the
+ * output level (LevelDB's limit: ten files). At 3M random puts with
+ * min-overlap picking, the cut took the last level's compaction writes
+ * from 2,032 to 1,935 MB. */
+#define COMPACT_GRANDPARENT_SSTS 10
+
+/* Whether the current output should end before user key e->key because
+ * it already overlaps too much of the grandparent level: counts the
+ * grandparent SSTs that end below the key while the output is open. */
+static bool db_compact_out_past_grandparents(compaction_out *co, const entry *e)
+{
+    const sorted_run *gp = co->grandparent;
+    if (!gp)
+        return false;
+    while (co->gp_next < gp->n_ssts) {
+        size_t n;
+        const uint8_t *last = sst_last_key(gp->ssts[co->gp_next], &n);
+        if (user_key_cmp(e->key, e->nkey, last, n) <= 0)
+            break;
+        if (co->builder)
+            co->gp_overlap += sst_file_size(gp->ssts[co->gp_next]);
+        co->gp_next++;
+    }
+    if (!co->builder || co->gp_overlap <= COMPACT_GRANDPARENT_SSTS *
+                                              co->db->opt.target_sst_size)
+        return false;
+    co->gp_overlap = 0;
+    return true;
+}
+
 /* Adds e to the current output, first finishing it when it is full and e
  * starts a new user key (starts_key: no version of e's key went to the
  * outputs yet). Without several versions per key every entry starts its
@@ -139,6 +183,8 @@ static int db_compact_out_add(compaction_out *co, const entry *e,
                               bool starts_key)
 {
     int rc;
+    if (starts_key && db_compact_out_past_grandparents(co, e))
+        co->full = true;
     if (co->full && starts_key) {
         rc = db_compact_out_finish_current(co);
         if (rc != LSM_OK)
@@ -527,6 +573,19 @@ static int db_compact_record(lsm_db *db, const lsm_compaction_task *task,
     return rc;
 }
 
+/* The level below a LEVELED task's output level, which its outputs are
+ * cut by (compaction_out.grandparent), or NULL: the output level is the
+ * last, or the strategy merges whole levels or tiers anyway. */
+static const sorted_run *db_compact_grandparent(const lsm_db *db,
+                                                const version *v,
+                                                const compaction_task *task)
+{
+    if (db->opt.compaction != LSM_COMPACTION_LEVELED || task->n_tiers ||
+        task->lower_level == 0 || task->lower_level >= v->n_levels)
+        return NULL;
+    return &v->levels[task->lower_level]; /* levels[i] is L(i+1) */
+}
+
 /* Writes the task's outputs into co: a merge of its inputs (it is the
  * merge's input, created here, for the caller to destroy), or, for a
  * trivial move, the inputs themselves. Emits COMPACTION_BEGIN first. */
@@ -539,6 +598,7 @@ static int db_compact_outputs(lsm_db *db, version *v,
         db_compact_emit(db, LSM_EVENT_COMPACTION_BEGIN, task, in, NULL);
         return db_compact_move_outputs(v, task, co);
     }
+    co->grandparent = db_compact_grandparent(db, v, task);
     *it = db_compact_inputs_iter(v, in->ids, in->n_ids);
     if (!*it)
         return lsm_error(LSM_ENOMEM, "out of memory in compaction");

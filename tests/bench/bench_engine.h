@@ -82,6 +82,9 @@ typedef struct bench_settings {
      * or NULL for the bench's choice, min-overlap (RocksDB's default
      * picking; bench_engine_lsm.c says why). */
     const char *leveled_pick;
+    /* lsm only: lsm_options.level_sizes by its name (dynamic|static), or
+     * NULL for the bench's choice, static (LevelDB's). */
+    const char *level_sizes;
     /* Open for the txn_* calls: set by lsm-bench around its transaction
      * workloads only (rocksdb then opens an OptimisticTransactionDB, whose
      * base database serves the plain calls; lsm needs nothing). */
@@ -91,6 +94,7 @@ typedef struct bench_settings {
     int threads_mode_given;
     int mmap_reads_given;
     int leveled_pick_given;
+    int level_sizes_given;
 } bench_settings;
 
 /* Bytes an engine counts itself (optional): key + value bytes written by the

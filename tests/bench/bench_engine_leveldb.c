@@ -82,6 +82,9 @@ static int bench_leveldb_check_settings(const bench_settings *s, bench_err *err)
         return bench_err_set(err, "--leveled_pick applies to --engine lsm "
                                   "only (leveldb pushes files round robin "
                                   "through the key space)");
+    if (s->level_sizes_given)
+        return bench_err_set(err, "--level_sizes applies to --engine lsm "
+                                  "only (leveldb's level sizes are static)");
     return BENCH_OK;
 }
 

@@ -109,6 +109,9 @@ static int bench_rocksdb_check_settings(const bench_settings *s, bench_err *err)
         return bench_err_set(err, "--leveled_pick applies to --engine lsm "
                                   "only (rocksdb picks by min overlapping "
                                   "ratio by default)");
+    if (s->level_sizes_given)
+        return bench_err_set(err, "--level_sizes applies to --engine lsm "
+                                  "only");
     if (s->num_memtable_limit < 2 || s->num_memtable_limit > 1000)
         return bench_err_set(err,
                              "--num_memtable_limit %zu: rocksdb's "

@@ -1238,7 +1238,10 @@ static void bench_usage(FILE *f)
         "                        as lsm_options.mmap_reads)\n"
         "  --leveled_pick oldest|min-overlap  SST a level pushes down (lsm "
         "only;\n"
-        "                        default min-overlap, as RocksDB)\n");
+        "                        default min-overlap, as RocksDB)\n"
+        "  --level_sizes dynamic|static  leveled target sizes (lsm only; "
+        "default\n"
+        "                        static, L1 10 MiB, as LevelDB)\n");
 }
 
 static uint64_t bench_parse_u64(const char *flag, const char *s)
@@ -1297,6 +1300,9 @@ static int bench_apply_setting(bench_settings *s, const char *flag,
     } else if (strcmp(flag, "--leveled_pick") == 0) {
         s->leveled_pick = v; /* checked by the engine */
         s->leveled_pick_given = 1;
+    } else if (strcmp(flag, "--level_sizes") == 0) {
+        s->level_sizes = v; /* checked by the engine */
+        s->level_sizes_given = 1;
     } else
         return -1;
     return 0;

@@ -321,62 +321,72 @@ static int options_uint(cli_config *cfg, const uint_option *u, const char *text)
     return -1;
 }
 
-static int options_compaction(cli_config *cfg, const char *text)
+/* Finds text among names (an option's values, index i meaning the enum
+ * value i) and stores its index in *out; else records an error naming
+ * the option, the kind of value and every accepted one ("expected none,
+ * simple, tiered or leveled"). Returns 0 or -1. */
+static int options_choose(cli_config *cfg, const char *option, const char *what,
+                          const char *text, const char *const *names, size_t n,
+                          int *out)
 {
-    static const lsm_compaction all[] = {
-        LSM_COMPACTION_NONE, LSM_COMPACTION_SIMPLE, LSM_COMPACTION_TIERED,
-        LSM_COMPACTION_LEVELED};
-    size_t i;
+    char expected[128] = "";
+    size_t at = 0;
 
-    for (i = 0; i < sizeof all / sizeof all[0]; i++) {
-        if (strcmp(text, lsm_compaction_name(all[i])) == 0) {
-            cfg->opt.compaction = all[i];
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(text, names[i]) == 0) {
+            *out = (int)i;
             return 0;
         }
+        at += (size_t)snprintf(expected + at, sizeof expected - at, "%s%s",
+                               i == 0      ? ""
+                               : i + 1 < n ? ", "
+                                           : " or ",
+                               names[i]);
+        if (at >= sizeof expected)
+            at = sizeof expected - 1;
     }
-    options_fail(cfg,
-                 "--compaction: unknown strategy '%s' (expected none, "
-                 "simple, tiered or leveled)",
-                 text);
+    options_fail(cfg, "%s: unknown %s '%s' (expected %s)", option, what, text,
+                 expected);
     return -1;
+}
+
+static int options_compaction(cli_config *cfg, const char *text)
+{
+    const char *const names[] = {lsm_compaction_name(LSM_COMPACTION_NONE),
+                                 lsm_compaction_name(LSM_COMPACTION_SIMPLE),
+                                 lsm_compaction_name(LSM_COMPACTION_TIERED),
+                                 lsm_compaction_name(LSM_COMPACTION_LEVELED)};
+    int i;
+
+    if (options_choose(cfg, "--compaction", "strategy", text, names, 4, &i))
+        return -1;
+    cfg->opt.compaction = (lsm_compaction)i;
+    return 0;
 }
 
 static int options_leveled_pick(cli_config *cfg, const char *text)
 {
-    static const lsm_leveled_pick all[] = {LSM_LEVELED_PICK_OLDEST,
-                                           LSM_LEVELED_PICK_MIN_OVERLAP};
-    size_t i;
+    const char *const names[] = {
+        lsm_leveled_pick_name(LSM_LEVELED_PICK_OLDEST),
+        lsm_leveled_pick_name(LSM_LEVELED_PICK_MIN_OVERLAP)};
+    int i;
 
-    for (i = 0; i < sizeof all / sizeof all[0]; i++) {
-        if (strcmp(text, lsm_leveled_pick_name(all[i])) == 0) {
-            cfg->opt.leveled_pick = all[i];
-            return 0;
-        }
-    }
-    options_fail(cfg,
-                 "--leveled-pick: unknown rule '%s' (expected oldest or "
-                 "min-overlap)",
-                 text);
-    return -1;
+    if (options_choose(cfg, "--leveled-pick", "rule", text, names, 2, &i))
+        return -1;
+    cfg->opt.leveled_pick = (lsm_leveled_pick)i;
+    return 0;
 }
 
 static int options_level_sizes(cli_config *cfg, const char *text)
 {
-    static const lsm_level_sizes all[] = {LSM_LEVEL_SIZES_DYNAMIC,
-                                          LSM_LEVEL_SIZES_STATIC};
-    size_t i;
+    const char *const names[] = {lsm_level_sizes_name(LSM_LEVEL_SIZES_DYNAMIC),
+                                 lsm_level_sizes_name(LSM_LEVEL_SIZES_STATIC)};
+    int i;
 
-    for (i = 0; i < sizeof all / sizeof all[0]; i++) {
-        if (strcmp(text, lsm_level_sizes_name(all[i])) == 0) {
-            cfg->opt.level_sizes = all[i];
-            return 0;
-        }
-    }
-    options_fail(cfg,
-                 "--level-sizes: unknown kind '%s' (expected dynamic or "
-                 "static)",
-                 text);
-    return -1;
+    if (options_choose(cfg, "--level-sizes", "kind", text, names, 2, &i))
+        return -1;
+    cfg->opt.level_sizes = (lsm_level_sizes)i;
+    return 0;
 }
 
 /* Appends a -c command or a --script file to cfg's inputs. */

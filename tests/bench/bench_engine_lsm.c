@@ -44,50 +44,47 @@ static int bench_lsm_fail(bench_err *err, int rc, const char *what)
                          lsm_errmsg());
 }
 
+/* The index of name in names (an lsm enum's value), or -1. */
+static int bench_lsm_choose(const char *name, const char *const *names,
+                            size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(name, names[i]) == 0)
+            return (int)i;
+    return -1;
+}
+
 static int bench_lsm_parse_compaction(const char *name, lsm_compaction *out)
 {
-    static const struct {
-        const char *name;
-        lsm_compaction compaction;
-    } names[] = {{"none", LSM_COMPACTION_NONE},
-                 {"simple", LSM_COMPACTION_SIMPLE},
-                 {"tiered", LSM_COMPACTION_TIERED},
-                 {"leveled", LSM_COMPACTION_LEVELED}};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        if (strcmp(name, names[i].name) == 0) {
-            *out = names[i].compaction;
-            return 0;
-        }
-    }
-    return -1;
+    const char *const names[] = {lsm_compaction_name(LSM_COMPACTION_NONE),
+                                 lsm_compaction_name(LSM_COMPACTION_SIMPLE),
+                                 lsm_compaction_name(LSM_COMPACTION_TIERED),
+                                 lsm_compaction_name(LSM_COMPACTION_LEVELED)};
+    int i = bench_lsm_choose(name, names, 4);
+    if (i >= 0)
+        *out = (lsm_compaction)i;
+    return i < 0 ? -1 : 0;
 }
 
-/* lsm_options.leveled_pick by name; -1 for an unknown one. */
 static int bench_lsm_parse_leveled_pick(const char *name, lsm_leveled_pick *out)
 {
-    static const lsm_leveled_pick all[] = {LSM_LEVELED_PICK_OLDEST,
-                                           LSM_LEVELED_PICK_MIN_OVERLAP};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
-        if (strcmp(name, lsm_leveled_pick_name(all[i])) == 0) {
-            *out = all[i];
-            return 0;
-        }
-    }
-    return -1;
+    const char *const names[] = {
+        lsm_leveled_pick_name(LSM_LEVELED_PICK_OLDEST),
+        lsm_leveled_pick_name(LSM_LEVELED_PICK_MIN_OVERLAP)};
+    int i = bench_lsm_choose(name, names, 2);
+    if (i >= 0)
+        *out = (lsm_leveled_pick)i;
+    return i < 0 ? -1 : 0;
 }
 
-/* lsm_options.level_sizes by name; -1 for an unknown one. */
 static int bench_lsm_parse_level_sizes(const char *name, lsm_level_sizes *out)
 {
-    static const lsm_level_sizes all[] = {LSM_LEVEL_SIZES_DYNAMIC,
-                                          LSM_LEVEL_SIZES_STATIC};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
-        if (strcmp(name, lsm_level_sizes_name(all[i])) == 0) {
-            *out = all[i];
-            return 0;
-        }
-    }
-    return -1;
+    const char *const names[] = {lsm_level_sizes_name(LSM_LEVEL_SIZES_DYNAMIC),
+                                 lsm_level_sizes_name(LSM_LEVEL_SIZES_STATIC)};
+    int i = bench_lsm_choose(name, names, 2);
+    if (i >= 0)
+        *out = (lsm_level_sizes)i;
+    return i < 0 ? -1 : 0;
 }
 
 /* The shape of the leveled tree, as LevelDB fixes it: compact L0 at 4

@@ -1210,6 +1210,23 @@ typedef struct fill_chunk {
     lsm_kv puts[FILL_CHUNK];
 } fill_chunk;
 
+/* Adds one to the n-digit decimal number at digits (room for 20 digits;
+ * the result must fit) and returns its new length: consecutive keys cost
+ * a digit or two, not a full conversion each. */
+static size_t fill_increment_decimal(char *digits, size_t n)
+{
+    size_t i = n;
+    while (i > 0 && digits[i - 1] == '9')
+        digits[--i] = '0';
+    if (i > 0) {
+        digits[i - 1]++;
+        return n;
+    }
+    memmove(digits + 1, digits, n); /* 99..9 + 1 = 100..0 */
+    digits[0] = '1';
+    return n + 1;
+}
+
 /* Formats the puts of keys first.. (at most FILL_CHUNK, none past last)
  * into c; returns how many. suffix is "@<epoch>". */
 static size_t fill_chunk_format(fill_chunk *c, uint64_t first, uint64_t last,
@@ -1217,8 +1234,12 @@ static size_t fill_chunk_format(fill_chunk *c, uint64_t first, uint64_t last,
 {
     size_t n = last - first >= FILL_CHUNK - 1 ? FILL_CHUNK
                                               : (size_t)(last - first) + 1;
+    char digits[20];
+    size_t n_key = fill_format_u64(digits, first);
     for (size_t j = 0; j < n; j++) {
-        size_t n_key = fill_format_u64(c->keys[j], first + j);
+        if (j > 0) /* never past last, so never past UINT64_MAX */
+            n_key = fill_increment_decimal(digits, n_key);
+        memcpy(c->keys[j], digits, n_key);
         c->puts[j].key = c->keys[j];
         c->puts[j].nkey = n_key;
         c->puts[j].value = c->values[j];

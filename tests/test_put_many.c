@@ -438,6 +438,38 @@ static void test_refused_put_stops_the_call(void **state)
     free(p);
 }
 
+/* A put of a large value (its record alone past the group's byte limit,
+ * and a buffer the handle then lets go) and small puts after it. */
+static void test_large_value(void **state)
+{
+    const char *dir = *state;
+    lsm_options o;
+    lsm_options_init(&o);
+    lsm_db *db = NULL;
+    assert_int_equal(lsm_open(dir, &o, &db), LSM_OK);
+    size_t big = 3u << 20;
+    char *value = malloc(big);
+    assert_non_null(value);
+    for (size_t i = 0; i < big; i++)
+        value[i] = (char)('a' + i % 23);
+    lsm_kv kv[3] = {{"a", 1, "1", 1}, {"big", 3, value, big}, {"c", 1, "3", 1}};
+    size_t written = 0;
+    assert_int_equal(lsm_put_many(db, kv, 3, &written), LSM_OK);
+    assert_int_equal(written, 3);
+    assert_int_equal(lsm_put_many(db, kv, 1, &written), LSM_OK);
+    assert_int_equal(lsm_close(db), LSM_OK);
+    assert_int_equal(lsm_open(dir, &o, &db), LSM_OK);
+    void *got = NULL;
+    size_t n = 0;
+    assert_int_equal(lsm_get(db, "big", 3, &got, &n), LSM_OK);
+    assert_int_equal(n, big);
+    assert_memory_equal(got, value, big);
+    free(got);
+    test_expect_get(db, "c", "3");
+    assert_int_equal(lsm_close(db), LSM_OK);
+    free(value);
+}
+
 static lsm_counters pm_counters(lsm_db *db)
 {
     lsm_state *st = NULL;
@@ -540,6 +572,8 @@ int main(void)
                                         test_dir_setup, test_dir_teardown),
         cmocka_unit_test_setup_teardown(test_refused_put_stops_the_call,
                                         test_dir_setup, test_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_large_value, test_dir_setup,
+                                        test_dir_teardown),
         cmocka_unit_test_setup_teardown(test_sync_option_one_fsync_per_call,
                                         test_dir_setup, test_dir_teardown),
         cmocka_unit_test_setup_teardown(test_threads_mode, test_dir_setup,

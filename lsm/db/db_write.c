@@ -276,8 +276,12 @@ int lsm_write(lsm_db *db, lsm_batch *b)
  * the write, lets a mutable memtable reach an SST; a failed write halts
  * the database, so the unlogged entries never do. */
 
-/* The bytes of records a group collects before they are written. */
-#define PUT_GROUP_MAX_BYTES ((size_t)256 * 1024)
+/* The bytes of records a group collects before they are written: enough
+ * that the write's cost is spread over hundreds of small puts. */
+#define PUT_GROUP_MAX_BYTES ((size_t)64 * 1024)
+/* A run buffer grown past this (by a put of a large value) is freed after
+ * the call rather than kept for the life of the handle. */
+#define PUT_RUN_KEEP_BYTES ((size_t)1024 * 1024)
 
 /* One group of lsm_put_many's puts. */
 typedef struct put_group {
@@ -433,6 +437,8 @@ int lsm_put_many(lsm_db *db, const lsm_kv *puts, size_t n, size_t *n_written)
         done += g.done;
     }
     uint64_t last_seq = db->last_seq;
+    if (db->run.cap > PUT_RUN_KEEP_BYTES)
+        record_run_release(&db->run);
     pthread_mutex_unlock(&db->write_mu);
     if (done > 0 && db_group_commits(db)) {
         int wrc = db_wait_durable(db, last_seq);

@@ -439,7 +439,7 @@ typedef struct lsm_kv {
  * inline mode the flushes and compactions run, sending their events, at
  * the same points, so the files and the state are those of n lsm_put
  * calls. What changes: the records of consecutive puts go to the WAL with
- * one write() (up to 256 KiB of them; those before a freeze go to the old
+ * one write() (up to 64 KiB of them; those before a freeze go to the old
  * log, the rest to the new one), and with the sync option one fsync at
  * the end covers the call's puts (a freeze still syncs the old log, as for
  * single puts). With the I/O trace on (lsm_trace_io), each put is

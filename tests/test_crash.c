@@ -37,7 +37,11 @@
  * deletes and a partly applied in-flight batch. The check runs in a forked
  * checker process that, like a crash, usually exits without lsm_close, so the
  * next writer recovers a recovery. The next round continues from op
- * k0 + (A or A+1), whichever the database showed. Some rounds run with sync
+ * k0 + (A or A+1), whichever the database showed. Some runs of consecutive
+ * puts are written with one lsm_put_many call (put_group_len) and
+ * acknowledged together when it returns; when the in-flight op is in such
+ * a group, any prefix of the group's puts from it on may have landed, and
+ * the candidates run from A to the group's end. Some rounds run with sync
  * on. While a writer is blocked in a callback the parent also checks the
  * LOCK: a second lsm_open must be LSM_EBUSY. After the last round the parent
  * itself recovers, checks, closes cleanly, reopens and checks again, and the
@@ -90,6 +94,7 @@
 #define CRASH_VALUE_MAX 2048
 #define CRASH_MSG_BYTES 8192
 #define CRASH_EV_TYPES 16
+#define CRASH_PUT_GROUP_MAX 8 /* puts one lsm_put_many call writes */
 
 /* Pipe messages: an op index, or one of these tagged words. */
 #define CRASH_MSG_EVENT                                                        \
@@ -307,6 +312,29 @@ static void gen_op(uint64_t seed, uint64_t i, crash_op *op)
     } else {
         op->type = OP_COMPACT;
     }
+}
+
+/* How many operations from i on the writer runs with one lsm_put_many
+ * call: a run of consecutive puts (up to a length chosen per i), for about
+ * half of the puts that start one; 1 for everything else. The parent walks
+ * the same groups from the round's first op to know which puts may have
+ * landed together. From a stream of its own, so the sequence of writes is
+ * what it was before lsm_put_many. */
+static size_t put_group_len(uint64_t seed, uint64_t i)
+{
+    crash_op op;
+    gen_op(seed, i, &op);
+    uint64_t s = rng_stream(seed, i, 11);
+    if (op.type != OP_PUT || test_rng_below(&s, 100) < 50)
+        return 1;
+    size_t max = (size_t)test_rng_range(&s, 2, CRASH_PUT_GROUP_MAX), g = 1;
+    while (g < max) {
+        gen_op(seed, i + g, &op);
+        if (op.type != OP_PUT)
+            break;
+        g++;
+    }
+    return g;
 }
 
 /* The value that entry pos of operation op writes to key: a readable header
@@ -664,6 +692,27 @@ static int child_apply(lsm_db *db, lsm_batch *b, uint64_t seed, uint64_t i,
     return LSM_EINTERNAL;
 }
 
+/* Runs operations i .. i + g - 1, all puts, with one lsm_put_many. */
+static int child_apply_put_group(lsm_db *db, uint64_t seed, uint64_t i,
+                                 size_t g)
+{
+    static char keys[CRASH_PUT_GROUP_MAX][CRASH_KEY_MAX];
+    static uint8_t vals[CRASH_PUT_GROUP_MAX][CRASH_VALUE_MAX];
+    lsm_kv kv[CRASH_PUT_GROUP_MAX];
+    for (size_t j = 0; j < g; j++) {
+        crash_op op;
+        gen_op(seed, i + j, &op);
+        kv[j].key = keys[j];
+        kv[j].nkey = crash_key(op.e[0].key, keys[j]);
+        kv[j].value = vals[j];
+        kv[j].nvalue =
+            crash_value(seed, i + j, 0, op.e[0].key, &op.e[0], vals[j]);
+    }
+    size_t written = 0;
+    int rc = lsm_put_many(db, kv, g, &written);
+    return rc == LSM_OK && written != g ? LSM_EINTERNAL : rc;
+}
+
 /* The writer: recovers the database, then runs operations from k0 on,
  * acknowledging each, until the parent kills it. Never returns. */
 _Noreturn static void child_main(const char *dir, uint64_t seed,
@@ -691,16 +740,22 @@ _Noreturn static void child_main(const char *dir, uint64_t seed,
     rc = lsm_batch_new(&b);
     if (rc != LSM_OK)
         child_fail(&c, rc, p->k0, "lsm_batch_new");
-    for (uint64_t i = p->k0; i < p->k0 + CRASH_CHILD_MAX_OPS; i++) {
+    for (uint64_t i = p->k0; i < p->k0 + CRASH_CHILD_MAX_OPS;) {
+        size_t g = put_group_len(seed, i);
         crash_op op;
         gen_op(seed, i, &op);
-        rc = child_apply(db, b, seed, i, &op);
+        rc = g > 1 ? child_apply_put_group(db, seed, i, g)
+                   : child_apply(db, b, seed, i, &op);
         if (rc != LSM_OK) {
             char what[256];
             describe_op(&op, what, sizeof(what));
-            child_fail(&c, rc, i, what);
+            child_fail(&c, rc, i, g > 1 ? "lsm_put_many" : what);
         }
-        child_send(ack_fd, i);
+        /* A group's puts are acknowledged together, when the call
+         * returns. */
+        for (size_t j = 0; j < g; j++)
+            child_send(ack_fd, i + j);
+        i += g;
     }
     child_wait_for_kill(hold_fd);
 }
@@ -712,7 +767,9 @@ typedef struct check_args {
     const char *dir;
     const lsm_options *opt;
     uint64_t seed;
-    const crash_model *cand[2]; /* after A ops, after A+1 ops */
+    /* After A ops, A+1, ..., to the end of the in-flight op or put group
+     * (lsm_put_many leaves a prefix of its puts). */
+    const crash_model *cand[CRASH_PUT_GROUP_MAX + 1];
     size_t n_cand;
     const crash_op *inflight; /* the op that may have landed, or NULL */
     uint64_t inflight_index;
@@ -863,7 +920,7 @@ static void check_report_mismatch(const check_args *a, const db_view *v,
         size_t landed = 0, missing = 0, neither = 0;
         for (uint32_t k = 0; k < CRASH_N_KEYS; k++) {
             const crash_slot *before = &a->cand[0]->s[k];
-            const crash_slot *after = &a->cand[1]->s[k];
+            const crash_slot *after = &a->cand[a->n_cand - 1]->s[k];
             if (slot_equal(before, after))
                 continue;
             if (view_matches_slot(v, k, after, a->seed))
@@ -880,7 +937,7 @@ static void check_report_mismatch(const check_args *a, const db_view *v,
                    landed && missing ? "  <-- PARTIAL (not atomic)" : "");
     }
     check_note(c, 1, "differing keys (database | after A ops%s):",
-               a->n_cand > 1 ? " | after A+1 ops" : "");
+               a->n_cand > 1 ? " | after the in-flight op or group" : "");
     size_t shown = 0;
     for (uint32_t k = 0; k < CRASH_N_KEYS; k++) {
         int differs = 1;
@@ -896,7 +953,7 @@ static void check_report_mismatch(const check_args *a, const db_view *v,
         describe_db_value(v, k, a->seed, d[0], sizeof(d[0]));
         describe_slot(&a->cand[0]->s[k], d[1], sizeof(d[1]));
         if (a->n_cand > 1)
-            describe_slot(&a->cand[1]->s[k], d[2], sizeof(d[2]));
+            describe_slot(&a->cand[a->n_cand - 1]->s[k], d[2], sizeof(d[2]));
         check_note(c, 1, "  k%04u: %s | %s%s%s", k, d[0], d[1],
                    a->n_cand > 1 ? " | " : "", a->n_cand > 1 ? d[2] : "");
     }
@@ -1038,7 +1095,8 @@ static void check_db(const check_args *a, crash_check *c, lsm_db **out)
         if (c->matched < 0) {
             check_note(c, 1,
                        "the database equals the model after neither A nor "
-                       "A+1 operations of this round");
+                       "A+1 operations of this round (nor a prefix of the "
+                       "in-flight put group)");
             check_report_mismatch(a, &v, c);
         }
         check_gets(db, &v, c);
@@ -1427,32 +1485,44 @@ static void run_round(crash_run *r)
     plan_round(r, &r->plan);
     round_write_and_kill(r);
 
-    crash_model after_a = r->model, after_a1;
+    crash_model cand[CRASH_PUT_GROUP_MAX + 1];
     crash_op op;
+    cand[0] = r->model;
     for (uint64_t i = r->k0; i < r->k0 + r->acks; i++) {
         gen_op(r->seed, i, &op);
-        model_apply(&after_a, i, &op);
+        model_apply(&cand[0], i, &op);
     }
-    after_a1 = after_a;
-    gen_op(r->seed, r->k0 + r->acks, &op);
-    model_apply(&after_a1, r->k0 + r->acks, &op);
+    /* The op after the acknowledged ones may have landed; if it is in a
+     * put group (which may have begun before it), so may any prefix of
+     * the group's puts after it. */
+    uint64_t in_flight = r->k0 + r->acks, group_end = r->k0;
+    while (group_end <= in_flight)
+        group_end += put_group_len(r->seed, group_end);
+    size_t n_cand = (size_t)(group_end - in_flight) + 1;
+    for (size_t j = 1; j < n_cand; j++) {
+        cand[j] = cand[j - 1];
+        gen_op(r->seed, in_flight + j - 1, &op);
+        model_apply(&cand[j], in_flight + j - 1, &op);
+    }
+    gen_op(r->seed, in_flight, &op);
 
     check_args a = {
         .dir = r->dir,
         .opt = &r->plan.check_opt,
         .seed = r->seed,
-        .cand = {&after_a, &after_a1},
-        .n_cand = 2,
+        .n_cand = n_cand,
         .inflight = &op,
-        .inflight_index = r->k0 + r->acks,
+        .inflight_index = in_flight,
     };
+    for (size_t j = 0; j < n_cand; j++)
+        a.cand[j] = &cand[j];
     round_check_forked(r, &a);
     crash_check *c = &r->sh->check;
     RUN_CHECK(r, c->ok && c->matched >= 0, "%s", c->msg);
     stats_add_check(r, c);
     r->st.checker_closes += r->plan.check_closes;
     r->st.sync_rounds += r->plan.sync;
-    int landed = c->matched == 1 && !model_equal(&after_a, &after_a1);
+    int landed = c->matched >= 1 && !model_equal(&cand[0], &cand[c->matched]);
     r->st.landed += landed;
     if (r->verbose) {
         char what[256];
@@ -1468,7 +1538,7 @@ static void run_round(crash_run *r)
                 atomic_load(&c->n_wals_recovered), atomic_load(&c->n_warnings),
                 c->warning[0] ? ": " : "", c->warning);
     }
-    r->model = c->matched == 1 ? after_a1 : after_a;
+    r->model = cand[c->matched];
     r->k0 += (uint64_t)c->matched + r->acks;
 }
 

@@ -108,6 +108,7 @@ struct lsm_db {
      * synced for writers under sync_mu, replaced only under both. */
     wal *wal;
     lsm_batch one;     /* [write_mu] scratch for lsm_put / lsm_delete */
+    record_run run;    /* [write_mu] scratch for lsm_put_many's records */
     uint64_t last_seq; /* [write_mu] newest sequence number handed out */
     /* [write_mu] Inline mode: open left more memtables in memory than
      * num_memtable_limit (recovered from their WALs, which stay); the next
@@ -421,6 +422,8 @@ void db_writer_leave(lsm_db *db);
 /* Returns once the write with sequence number seq is durable, or the error
  * of the fsync that should have made it so. Caller holds no lock. */
 int db_wait_durable(lsm_db *db, uint64_t seq);
+/* The newest sequence number known durable (group commit). */
+uint64_t db_durable_seq(lsm_db *db);
 /* fsyncs the mutable memtable's log before a freeze, taking its turn with
  * group commit's syncers; fails at once if a WAL fsync failed before.
  * Caller holds write_mu. */

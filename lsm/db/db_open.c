@@ -617,6 +617,7 @@ static void db_free(lsm_db *db)
     version_unref(db->current);
     wal_close(db->wal);
     batch_release(&db->one);
+    record_run_release(&db->run);
     manifest_close(db->manifest);
     block_cache_destroy(db->cache);
     db_level_stats_free(db);

@@ -208,6 +208,14 @@ int db_wait_durable(lsm_db *db, uint64_t seq)
     return rc;
 }
 
+uint64_t db_durable_seq(lsm_db *db)
+{
+    pthread_mutex_lock(&db->sync_mu);
+    uint64_t seq = db->synced_seq;
+    pthread_mutex_unlock(&db->sync_mu);
+    return seq;
+}
+
 int db_sync_wal_for_freeze(lsm_db *db)
 {
     char message[DB_BG_MESSAGE_BYTES];

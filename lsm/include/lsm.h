@@ -469,6 +469,45 @@ int lsm_put(lsm_db *db, const void *key, size_t nkey, const void *value,
  * Returns the codes lsm_put returns. */
 int lsm_delete(lsm_db *db, const void *key, size_t nkey);
 
+/* One put of lsm_put_many: key = value, as lsm_put takes them. */
+typedef struct lsm_kv {
+    const void *key;
+    size_t nkey;
+    const void *value;
+    size_t nvalue;
+} lsm_kv;
+
+/* Writes puts[0], ..., puts[n - 1] in order, exactly as n calls of lsm_put
+ * would, with fewer system calls. Each put is still a write of its own:
+ * its own sequence number and its own WAL record (the bytes lsm_put would
+ * append), a transaction of one put for snapshots and transactions, not
+ * atomic with the others. The memtable freezes after the same puts, and in
+ * inline mode the flushes and compactions run, sending their events, at
+ * the same points, so the files and the state are those of n lsm_put
+ * calls. What changes: the records of consecutive puts go to the WAL with
+ * one write() (up to 64 KiB of them; those before a freeze go to the old
+ * log, the rest to the new one), and with the sync option one fsync at
+ * the end covers the call's puts (a freeze still syncs the old log, as for
+ * single puts). With the I/O trace on (lsm_trace_io), each put is
+ * appended with its own write, so the trace shows what lsm_put's shows.
+ *
+ * A put is acknowledged when the call returns, not before; readers may see
+ * the puts of one write() before the call returns. A crash during the call
+ * leaves a prefix of the puts (with the sync option, at least those
+ * acknowledged by earlier calls), as a crash during n lsm_put calls does.
+ * Keys and values are copied; the caller keeps ownership.
+ *
+ * *n_written (may be NULL) is set to the puts written and acknowledged: n
+ * on LSM_OK; else the puts before the one that failed, which stay written
+ * (with the sync option after a failed fsync, only those an fsync covered).
+ * Returns LSM_OK; LSM_EINVAL (db NULL, puts NULL with n > 0, or a put that
+ * lsm_put refuses: *n_written is its index); LSM_ENOMEM; LSM_EIO
+ * (appending to the WAL, or with sync its fsync, failed: the error is then
+ * latched); or a latched error. As with lsm_put, a flush or compaction a
+ * freeze triggers in inline mode that fails does not fail the put that
+ * froze: its error is latched and stops the call at the next put. */
+int lsm_put_many(lsm_db *db, const lsm_kv *puts, size_t n, size_t *n_written);
+
 /* Looks key up. On LSM_OK, *value is a malloc'd copy of nvalue bytes (plus a
  * terminating NUL byte not counted in *nvalue) that the caller frees with
  * lsm_free. Returns LSM_NOTFOUND when the key is absent or deleted.

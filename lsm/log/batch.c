@@ -49,6 +49,35 @@ static int batch_reserve(lsm_batch *b, size_t n)
     return LSM_OK;
 }
 
+/* Writes one entry (wal_int.h: type, varint key length, key, varint value
+ * length, value) at p, which has room for entry_bound_bytes; returns its
+ * length. at (may be NULL) receives where the key and the value landed. */
+static size_t batch_encode_entry(uint8_t *p, uint8_t type, const void *key,
+                                 size_t nkey, const void *value, size_t nvalue,
+                                 record_run_entry *at)
+{
+    uint8_t *start = p;
+    *p++ = type;
+    p += put_varint64(p, nkey);
+    memcpy(p, key, nkey);
+    if (at)
+        at->key = p;
+    p += nkey;
+    p += put_varint64(p, nvalue);
+    if (nvalue)
+        memcpy(p, value, nvalue);
+    if (at)
+        at->value = p;
+    p += nvalue;
+    return (size_t)(p - start);
+}
+
+/* The most bytes batch_encode_entry writes for these lengths. */
+static size_t entry_bound_bytes(size_t nkey, size_t nvalue)
+{
+    return 1 + 2 * VARINT64_MAX_BYTES + nkey + nvalue;
+}
+
 int batch_value_check(const void *value, size_t nvalue)
 {
     if (nvalue > LSM_MAX_VALUE_BYTES)
@@ -73,7 +102,7 @@ int batch_add(lsm_batch *b, uint8_t type, const void *key, size_t nkey,
     if (b->count == UINT32_MAX)
         return lsm_error(LSM_EINVAL, "a batch holds at most %u operations",
                          UINT32_MAX);
-    size_t need = 1 + 2 * VARINT64_MAX_BYTES + nkey + nvalue;
+    size_t need = entry_bound_bytes(nkey, nvalue);
     size_t entries_bytes = b->rep ? b->len - BATCH_PREFIX_BYTES : 0;
     if (entries_bytes + need > LOG_MAX_PAYLOAD - 12)
         return lsm_error(LSM_EINVAL,
@@ -83,16 +112,8 @@ int batch_add(lsm_batch *b, uint8_t type, const void *key, size_t nkey,
     rc = batch_reserve(b, need);
     if (rc != LSM_OK)
         return rc;
-    uint8_t *p = b->rep + b->len;
-    *p++ = type;
-    p += put_varint64(p, nkey);
-    memcpy(p, key, nkey);
-    p += nkey;
-    p += put_varint64(p, nvalue);
-    if (nvalue)
-        memcpy(p, value, nvalue);
-    p += nvalue;
-    b->len = (size_t)(p - b->rep);
+    b->len += batch_encode_entry(b->rep + b->len, type, key, nkey, value,
+                                 nvalue, NULL);
     b->count++;
     b->user_bytes += nkey + nvalue;
     put_fixed32(b->rep + LOG_HEADER_BYTES + 8, b->count);
@@ -160,4 +181,63 @@ void lsm_batch_clear(lsm_batch *b)
     b->count = 0;
     b->user_bytes = 0;
     put_fixed32(b->rep + LOG_HEADER_BYTES + 8, 0);
+}
+
+/* --- record runs ----------------------------------------------------------
+ */
+
+void record_run_clear(record_run *r)
+{
+    r->len = 0;
+}
+
+void record_run_release(record_run *r)
+{
+    free(r->buf);
+    memset(r, 0, sizeof *r);
+}
+
+/* Makes room for n more bytes. */
+static int record_run_reserve(record_run *r, size_t n)
+{
+    if (n <= r->cap - r->len)
+        return LSM_OK;
+    size_t cap = r->cap ? r->cap : 4096;
+    while (cap - r->len < n) {
+        if (cap > SIZE_MAX / 2)
+            return lsm_error(LSM_ENOMEM, "WAL records too large");
+        cap *= 2;
+    }
+    uint8_t *grown = realloc(r->buf, cap);
+    if (!grown)
+        return lsm_error(LSM_ENOMEM, "out of memory building WAL records");
+    r->buf = grown;
+    r->cap = cap;
+    return LSM_OK;
+}
+
+int record_run_add(record_run *r, uint64_t seq, uint8_t type, const void *key,
+                   size_t nkey, const void *value, size_t nvalue,
+                   record_run_entry *at)
+{
+    size_t need = BATCH_PREFIX_BYTES + entry_bound_bytes(nkey, nvalue);
+    if (need - LOG_HEADER_BYTES > LOG_MAX_PAYLOAD)
+        return lsm_error(LSM_EINVAL,
+                         "a write is limited to %u bytes; key and value "
+                         "are %zu",
+                         LOG_MAX_PAYLOAD, nkey + nvalue);
+    int rc = record_run_reserve(r, need);
+    if (rc != LSM_OK)
+        return rc;
+    uint8_t *rec = r->buf + r->len;
+    uint8_t *payload = rec + LOG_HEADER_BYTES;
+    put_fixed64(payload, seq);
+    put_fixed32(payload + 8, 1);
+    size_t n = 12 + batch_encode_entry(payload + 12, type, key, nkey, value,
+                                       nvalue, at);
+    log_frame(rec, n);
+    if (at)
+        at->payload = payload;
+    r->len += LOG_HEADER_BYTES + n;
+    return LSM_OK;
 }

@@ -42,4 +42,34 @@ void batch_set_first_seq(lsm_batch *b, uint64_t first_seq);
 /* The payload (without the log header room) and its length. */
 const uint8_t *batch_payload(const lsm_batch *b, size_t *n);
 
+/* A run of one-entry WAL records, each framed (log_frame) and laid end to
+ * end, so that consecutive puts reach the log with one write
+ * (wal_append_framed) and are still recovered one by one: each record is
+ * byte for byte the one lsm_put would append for the same write. Used by
+ * lsm_put_many (db/db_write.c); the db owns one, under write_mu. */
+typedef struct record_run {
+    uint8_t *buf; /* malloc'd; records from offset 0 */
+    size_t len, cap;
+} record_run;
+
+/* Where record_run_add put one record's parts (valid until the next add
+ * or release: the buffer may move). */
+typedef struct record_run_entry {
+    const uint8_t *payload; /* the record's payload (after its header) */
+    const uint8_t *key, *value;
+} record_run_entry;
+
+/* Empties r, keeping its buffer. */
+void record_run_clear(record_run *r);
+/* Frees r's buffer; r is then an empty run. */
+void record_run_release(record_run *r);
+/* Appends the record of one write (type ENTRY_VALUE or ENTRY_TOMBSTONE)
+ * with sequence number seq; the caller has checked key and value
+ * (key_check, batch_value_check). *at (may be NULL) says where it landed.
+ * Returns LSM_OK, LSM_ENOMEM, or LSM_EINVAL for a record over
+ * LOG_MAX_PAYLOAD. */
+int record_run_add(record_run *r, uint64_t seq, uint8_t type, const void *key,
+                   size_t nkey, const void *value, size_t nvalue,
+                   record_run_entry *at);
+
 #endif

@@ -16,15 +16,20 @@ static uint32_t log_length_check(const uint8_t *len_bytes)
     return (uint32_t)checksum64(len_bytes, 4);
 }
 
+void log_frame(uint8_t *buf, size_t payload_len)
+{
+    put_fixed32(buf, (uint32_t)payload_len);
+    put_fixed32(buf + 4, log_length_check(buf));
+    put_fixed64(buf + 8, checksum64(buf + LOG_HEADER_BYTES, payload_len));
+}
+
 int log_append_framed(env_file *f, uint8_t *buf, size_t payload_len)
 {
     if (payload_len > LOG_MAX_PAYLOAD)
         return lsm_error(LSM_EINVAL,
                          "%s: a record of %zu bytes is over the %u-byte limit",
                          f->path, payload_len, LOG_MAX_PAYLOAD);
-    put_fixed32(buf, (uint32_t)payload_len);
-    put_fixed32(buf + 4, log_length_check(buf));
-    put_fixed64(buf + 8, checksum64(buf + LOG_HEADER_BYTES, payload_len));
+    log_frame(buf, payload_len);
     return file_append(f, buf, LOG_HEADER_BYTES + payload_len);
 }
 

@@ -35,6 +35,12 @@
  * in the header and appends the record with one write (no fsync). */
 int log_append_framed(env_file *f, uint8_t *buf, size_t payload_len);
 
+/* Fills in the header at buf for the payload_len (at most LOG_MAX_PAYLOAD)
+ * payload bytes after it, without writing: records framed this way can be
+ * laid end to end and appended together (wal_append_framed), each still
+ * whole or torn on its own. */
+void log_frame(uint8_t *buf, size_t payload_len);
+
 /* Called for each whole record; payload is valid only during the call. A
  * non-OK return stops the scan and is returned. */
 typedef int (*log_record_fn)(void *ctx, uint64_t offset, const uint8_t *payload,

@@ -42,6 +42,14 @@ int wal_append(wal *w, uint8_t *buf, size_t payload_len, bool sync)
     return rc;
 }
 
+int wal_append_framed(wal *w, const uint8_t *records, size_t n)
+{
+    int rc = file_append(w->file, records, n);
+    if (rc == LSM_OK)
+        w->size += n;
+    return rc;
+}
+
 int wal_sync(wal *w)
 {
     return file_sync(w->file);

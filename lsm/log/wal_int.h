@@ -34,6 +34,12 @@ int wal_create(env *e, const char *path, wal **out);
  * With sync, fsyncs before returning. */
 int wal_append(wal *w, uint8_t *buf, size_t payload_len, bool sync);
 
+/* Appends n bytes of whole records, each framed by log_frame and laid end
+ * to end (a record_run, batch_int.h), with one write and no fsync. A crash
+ * during it leaves a prefix of them, the last perhaps torn; replay keeps
+ * the whole ones. */
+int wal_append_framed(wal *w, const uint8_t *records, size_t n);
+
 /* fsyncs the log. */
 int wal_sync(wal *w);
 

@@ -78,6 +78,9 @@ typedef struct bench_settings {
     int threads_mode;
     /* lsm only: read SSTs through mmap (lsm_options.mmap_reads), 1 or 0. */
     int mmap_reads;
+    /* lsm only: memtable bloom filters (lsm_options.memtable_bloom), 1 or
+     * 0. */
+    int memtable_bloom;
     /* Open for the txn_* calls: set by lsm-bench around its transaction
      * workloads only (rocksdb then opens an OptimisticTransactionDB, whose
      * base database serves the plain calls; lsm needs nothing). */
@@ -86,6 +89,7 @@ typedef struct bench_settings {
     int compaction_given;
     int threads_mode_given;
     int mmap_reads_given;
+    int memtable_bloom_given;
 } bench_settings;
 
 /* Bytes an engine counts itself (optional): key + value bytes written by the

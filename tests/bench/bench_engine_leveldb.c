@@ -78,6 +78,9 @@ static int bench_leveldb_check_settings(const bench_settings *s, bench_err *err)
     if (s->mmap_reads_given)
         return bench_err_set(err, "--mmap_reads applies to --engine lsm "
                                   "only (leveldb maps its tables itself)");
+    if (s->memtable_bloom_given)
+        return bench_err_set(err, "--memtable_bloom applies to --engine lsm "
+                                  "only (leveldb's memtables have no filter)");
     return BENCH_OK;
 }
 

@@ -259,7 +259,8 @@ typedef struct lsm_options {
     /* A memtable is frozen once its size reaches this many bytes, counting
      * key bytes plus value bytes of every write (as mini-lsm counts), or
      * once the memory it holds (keys, values and about 55 bytes of skiplist
-     * node and version record per entry) reaches this many bytes, or 1 MiB
+     * node and version record per entry, and its bloom filter: see
+     * memtable_bloom) reaches this many bytes, or 1 MiB
      * if that is more: so memory stays bounded however small the entries
      * are (a delete of a 16-byte key costs about 67 bytes), and small
      * limits keep mini-lsm's count. A compaction starts a new output SST

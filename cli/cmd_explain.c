@@ -149,11 +149,12 @@ void cli_show_read_trace(cli_buf *out, const lsm_read_trace *t, int scan)
         cli_buf_printf(out,
                        "totals: %" PRIu64 " structures visited, %" PRIu64
                        " bloom checks, %" PRIu64 " bloom negatives, %" PRIu64
+                       " memtable bloom negatives, %" PRIu64
                        " sst probes, %" PRIu64 " block reads, %" PRIu64
                        " block cache hits\n",
                        t->structures_visited, t->bloom_checks,
-                       t->bloom_negatives, t->sst_probes, t->block_reads,
-                       t->block_cache_hits);
+                       t->bloom_negatives, t->memtable_bloom_negatives,
+                       t->sst_probes, t->block_reads, t->block_cache_hits);
         return;
     }
     cli_buf_printf(out,

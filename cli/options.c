@@ -151,6 +151,10 @@ void cli_usage_print(FILE *out)
             "a file cut\n"
             "                           short under it kills the process "
             "(SIGBUS)\n"
+            "  --no-memtable-bloom      no bloom filters in memtables: "
+            "every get\n"
+            "                           searches every memtable (as in "
+            "mini-lsm)\n"
             "  -c CMD                   run CMD, then exit (repeatable)\n"
             "  --script FILE            replay FILE, then exit (repeatable; "
             "-c and\n"
@@ -503,6 +507,8 @@ static int options_parse_flag(cli_config *cfg, const char *arg)
         cfg->opt.sched = LSM_SCHED_THREADS;
     else if (strcmp(arg, "--mmap-reads") == 0)
         cfg->opt.mmap_reads = 1;
+    else if (strcmp(arg, "--no-memtable-bloom") == 0)
+        cfg->opt.memtable_bloom = 0;
     else if (strcmp(arg, "--echo") == 0)
         cfg->echo = 1;
     else if (strcmp(arg, "--bail") == 0)

@@ -325,6 +325,7 @@ void cli_show_stats(cli_buf *b, const lsm_state *st, const lsm_counters *base)
     COUNTER("block cache hits", block_cache_hits);
     COUNTER("bloom checks", bloom_checks);
     COUNTER("bloom negatives", bloom_negatives);
+    COUNTER("memtable bloom negatives", memtable_bloom_negatives);
     COUNTER("sst probes", sst_probes);
     COUNTER("write stalls", write_stalls);
 #undef COUNTER

@@ -200,13 +200,17 @@ static void assert_totals_are_deltas(const lsm_read_trace *t,
     assert_int_equal(t->block_reads, after->block_reads - before->block_reads);
     assert_int_equal(t->block_cache_hits,
                      after->block_cache_hits - before->block_cache_hits);
+    assert_int_equal(t->memtable_bloom_negatives,
+                     after->memtable_bloom_negatives -
+                         before->memtable_bloom_negatives);
 }
 
 /* Tallies over many explained gets, so a test can insist that each kind of
  * step really happened. */
 typedef struct get_tally {
     unsigned hits, tombstones, not_found, bloom_negatives, range_skips,
-        false_positives, cached_blocks, read_blocks;
+        false_positives, cached_blocks, read_blocks, memtable_skips,
+        memtable_searches;
 } get_tally;
 
 /* Checks one SST step of a get before the deciding one against the model
@@ -248,6 +252,21 @@ static void check_l0_step(const fixture *f, const lsm_state *st, size_t i_l0,
                  "a newer source holds it",
                  i, (unsigned long long)s->id);
     }
+}
+
+/* Checks the memtable step of a get of a key the memtable lacks: skipped
+ * by its filter or searched in vain (a false positive). */
+static void check_memtable_miss(const lsm_read_step *s, get_tally *tally)
+{
+    assert_int_equal(s->source, LSM_SOURCE_MEMTABLE);
+    if (s->outcome == LSM_READ_SKIPPED_BLOOM) {
+        assert_int_equal(s->entries_examined, 0);
+        tally->memtable_skips++;
+        return;
+    }
+    assert_int_equal(s->outcome, LSM_READ_MISS);
+    assert_true(s->entries_examined > 0);
+    tally->memtable_searches++;
 }
 
 /* Checks the step that decided a get (or the last step of a miss). */
@@ -311,8 +330,15 @@ static void check_l0_get(fixture *f, unsigned i, get_tally *tally)
     int newest = model_newest(f, i);
     size_t n_decided = newest < 0 ? 0 : 1;
     size_t last_checked = t->n_steps - n_decided;
+    /* The memtable's filter was asked first; it may skip only a key the
+     * memtable lacks, and a key it lets through it lacks is a false
+     * positive. */
+    assert_true(t->steps[0].bloom_checked);
     if (newest != 0)
-        assert_int_equal(t->steps[0].outcome, LSM_READ_MISS);
+        check_memtable_miss(&t->steps[0], tally);
+    uint64_t memtable_searched =
+        t->steps[0].outcome == LSM_READ_SKIPPED_BLOOM ? 0 : 1;
+    assert_int_equal(t->memtable_bloom_negatives, 1 - memtable_searched);
     for (size_t s = 1; s < last_checked; s++)
         check_l0_step(f, st, s - 1, &t->steps[s], i, tally);
     if (newest >= 0) {
@@ -325,7 +351,7 @@ static void check_l0_get(fixture *f, unsigned i, get_tally *tally)
         tally->not_found++;
     }
     /* Memtables plus the SSTs searched after range and filter. */
-    assert_int_equal(t->structures_visited, 1 + t->sst_probes);
+    assert_int_equal(t->structures_visited, memtable_searched + t->sst_probes);
     lsm_free(value);
     lsm_read_trace_free(t);
     lsm_state_free(st);
@@ -351,6 +377,10 @@ static void test_get_trace_matches_model(void **state)
     assert_true(tally.range_skips > 0);
     assert_true(tally.read_blocks > 0);
     assert_true(tally.cached_blocks > 0);
+    /* The memtable holds 44 keys in a filter of 65536 bits: every key it
+     * lacks should be skipped (4 probes: about 7e-12 false positives). */
+    assert_true(tally.memtable_skips > 0);
+    assert_int_equal(tally.memtable_searches, 0);
 }
 
 /* The SST of a sorted run a get must consider for key k: the first whose
@@ -785,6 +815,101 @@ static void test_explain_in_threads_mode(void **state)
     assert_null(ret);
 }
 
+/* What the explained gets of test_memtable_filters saw. */
+typedef struct filter_tally {
+    unsigned imm_hits;     /* present keys found in an immutable memtable */
+    unsigned skips;        /* memtables a filter skipped */
+    unsigned searches;     /* memtables searched without the key */
+    unsigned plain_misses; /* ... without a filter */
+} filter_tally;
+
+/* Explains a get of key i (held, with value batch 0, when held) and checks
+ * every memtable step: a filter skips only memtables without the key. */
+static void check_filtered_get(fixture *f, unsigned i, bool held,
+                               filter_tally *ft)
+{
+    char k[16], v[32];
+    key_of(i, k);
+    value_of(0, i, v);
+    lsm_counters before = counters_now(f->db);
+    lsm_read_trace *t = NULL;
+    void *value = NULL;
+    size_t nvalue = 0;
+    int rc = lsm_get_explain(f->db, k, strlen(k), &value, &nvalue, &t);
+    lsm_counters after = counters_now(f->db);
+    assert_totals_are_deltas(t, &before, &after);
+    assert_int_equal(rc, held ? LSM_OK : LSM_NOTFOUND);
+    if (held) {
+        assert_int_equal(nvalue, strlen(v));
+        assert_memory_equal(value, v, nvalue);
+    }
+    for (size_t s = 0; s < t->n_steps; s++) {
+        const lsm_read_step *st = &t->steps[s];
+        if (st->source == LSM_SOURCE_SST)
+            break;
+        if (st->outcome == LSM_READ_HIT) {
+            assert_true(held);
+            ft->imm_hits += st->source == LSM_SOURCE_IMMUTABLE ? 1 : 0;
+        } else if (st->outcome == LSM_READ_SKIPPED_BLOOM) {
+            assert_true(st->bloom_checked);
+            ft->skips++;
+        } else {
+            assert_int_equal(st->outcome, LSM_READ_MISS);
+            if (st->bloom_checked)
+                ft->searches++;
+            else
+                ft->plain_misses++;
+        }
+    }
+    lsm_free(value);
+    lsm_read_trace_free(t);
+}
+
+/* Memtables frozen and not yet flushed keep their filters: every key in
+ * one is found (the mutable memtable's filter skips it first), keys in
+ * none are skipped by every filter, the counters count the skips; with
+ * memtable_bloom off (after a reopen, the WALs replayed into memtables
+ * without filters) every memtable is searched. */
+static void test_memtable_filters(void **state)
+{
+    fixture *f = *state;
+    assert_int_equal(lsm_close(f->db), LSM_OK);
+    f->opt.target_sst_size = 4096; /* about 300 keys per memtable */
+    open_db(f);
+    for (unsigned i = 0; i < 1000; i++)
+        model_put(f, 0, i);
+    lsm_state *st;
+    assert_int_equal(lsm_state_get(f->db, &st), LSM_OK);
+    assert_int_equal(st->n_immutables, 2);
+    lsm_state_free(st);
+
+    filter_tally ft = {0};
+    for (unsigned i = 0; i < 1000; i++)
+        check_filtered_get(f, i, true, &ft);
+    for (unsigned i = 1000; i < 2000; i++)
+        check_filtered_get(f, i, false, &ft);
+    assert_true(ft.imm_hits > 300);
+    /* Each key of the 2 x 1000 gets skips about 2 of the 3 memtables;
+     * filters of 65536 bits holding about 300 keys let few through. */
+    assert_true(ft.skips > 3000);
+    assert_true(ft.searches < 20);
+    assert_int_equal(ft.plain_misses, 0);
+
+    assert_int_equal(lsm_close(f->db), LSM_OK);
+    f->opt.memtable_bloom = 0;
+    open_db(f);
+    lsm_counters before = counters_now(f->db);
+    filter_tally off = {0};
+    for (unsigned i = 0; i < 1000; i++)
+        check_filtered_get(f, i, true, &off);
+    assert_true(off.imm_hits > 300);
+    assert_int_equal(off.skips + off.searches, 0);
+    assert_true(off.plain_misses > 1000);
+    lsm_counters after = counters_now(f->db);
+    assert_int_equal(after.memtable_bloom_negatives,
+                     before.memtable_bloom_negatives);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -804,6 +929,8 @@ int main(void)
                                         setup_none, teardown),
         cmocka_unit_test_setup_teardown(test_explain_in_threads_mode,
                                         setup_none, teardown),
+        cmocka_unit_test_setup_teardown(test_memtable_filters, setup_none,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

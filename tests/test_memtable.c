@@ -7,7 +7,9 @@
  * checked against a model made by sorting every written version, and the
  * freeze rule (memtable_is_full): key + value bytes or arena memory,
  * whichever reaches the limit first, memory never below
- * MEMTABLE_MIN_MEMORY_LIMIT.
+ * MEMTABLE_MIN_MEMORY_LIMIT; the filter (memtable_may_contain): no false
+ * negatives, a false-positive rate in the range its design predicts, its
+ * size counted in the memtable's memory.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -495,6 +497,109 @@ static void test_full_by_size_under_memory_floor(void **state)
     memtable_unref(mt);
 }
 
+/* The memory of an empty memtable without a filter (the skiplist's head). */
+static size_t empty_memory(void)
+{
+    memtable *mt;
+    assert_int_equal(memtable_create(9, &mt), LSM_OK);
+    size_t n = memtable_memory_bytes(mt);
+    memtable_unref(mt);
+    return n;
+}
+
+/* Whether the filter may hold key i of put_indexed. */
+static bool may_contain_indexed(const memtable *mt, uint64_t i)
+{
+    char key[21];
+    snprintf(key, sizeof key, "%016llu", (unsigned long long)i);
+    return memtable_may_contain(mt,
+                                memtable_key_hash((const uint8_t *)key, 16));
+}
+
+/* Fills a filtered memtable of limit 2 MiB with entries of nvalue-byte
+ * values until it is full; returns how many keys it holds. Every key is
+ * then in the filter (no false negatives) and keys never written pass it
+ * at a rate between lo and hi percent. */
+static uint64_t check_filter_when_full(size_t nvalue, double lo, double hi)
+{
+    const size_t limit = (size_t)2 << 20;
+    memtable *mt;
+    assert_int_equal(memtable_create_filtered(1, limit, &mt), LSM_OK);
+    assert_true(memtable_has_filter(mt));
+    /* 2 MiB / 16 bytes per bit = 2^17 bits: 16 KiB, counted at once. */
+    assert_int_equal(memtable_memory_bytes(mt), empty_memory() + 16384);
+    uint64_t n = 0;
+    while (!memtable_is_full(mt, limit)) {
+        put_indexed(mt, n, nvalue);
+        /* Set before memtable_put returns. */
+        assert_true(may_contain_indexed(mt, n));
+        n++;
+    }
+    for (uint64_t i = 0; i < n; i++)
+        assert_true(may_contain_indexed(mt, i));
+    const uint64_t probes = 200000;
+    uint64_t passed = 0;
+    for (uint64_t i = 0; i < probes; i++)
+        passed += may_contain_indexed(mt, 1000000000 + i) ? 1 : 0;
+    double rate = 100.0 * (double)passed / (double)probes;
+    if (rate < lo || rate > hi)
+        fail_msg("%llu keys of %zu-byte values: %.2f%% false positives, "
+                 "expected %.1f to %.1f%%",
+                 (unsigned long long)n, nvalue, rate, lo, hi);
+    memtable_unref(mt);
+    return n;
+}
+
+/* A full memtable of 116-byte entries (the benchmark's: about 10.7 bits
+ * per key, 1.5% predicted) and one of deletes of 16-byte keys (about 4.2
+ * bits per key, 15% predicted). */
+static void test_filter_when_full(void **state)
+{
+    (void)state;
+    uint64_t n = check_filter_when_full(100, 0.8, 2.5);
+    assert_true(n > 12000 && n < 12500);
+    n = check_filter_when_full(0, 10, 20);
+    assert_true(n > 30000 && n < 32000);
+}
+
+/* The filter's size comes from the freeze limit, never below the memory
+ * floor's; a memtable made without one lets every key through, and a
+ * filter says absent of keys never written into it. */
+static void test_filter_size_and_absence(void **state)
+{
+    (void)state;
+    memtable *mt;
+    assert_int_equal(memtable_create_filtered(1, 100, &mt), LSM_OK);
+    /* 1 MiB / 16 bytes per bit / 8 bits per byte */
+    assert_int_equal(memtable_memory_bytes(mt), empty_memory() + 8192);
+    uint64_t passed = 0;
+    for (uint64_t i = 0; i < 1000; i++)
+        passed += may_contain_indexed(mt, i) ? 1 : 0;
+    assert_int_equal(passed, 0); /* empty: every bit clear */
+    for (uint64_t i = 0; i < 5; i++)
+        put_indexed(mt, i, 4);
+    for (uint64_t i = 0; i < 5; i++)
+        assert_true(may_contain_indexed(mt, i));
+    for (uint64_t i = 5; i < 1005; i++)
+        passed += may_contain_indexed(mt, i) ? 1 : 0;
+    assert_true(passed < 5); /* 5 keys in 65536 bits */
+    /* Overwrites and deletes of a key keep it in. */
+    put_indexed(mt, 100, 0);
+    assert_true(may_contain_indexed(mt, 100));
+    memtable_unref(mt);
+
+    assert_int_equal(memtable_create_filtered(2, (size_t)64 << 20, &mt),
+                     LSM_OK);
+    assert_int_equal(memtable_memory_bytes(mt), empty_memory() + 512 * 1024);
+    memtable_unref(mt);
+
+    assert_int_equal(memtable_create(3, &mt), LSM_OK);
+    assert_false(memtable_has_filter(mt));
+    for (uint64_t i = 0; i < 100; i++)
+        assert_true(may_contain_indexed(mt, i));
+    memtable_unref(mt);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -507,6 +612,8 @@ int main(void)
         cmocka_unit_test(test_randomized_against_model),
         cmocka_unit_test(test_full_by_memory),
         cmocka_unit_test(test_full_by_size_under_memory_floor),
+        cmocka_unit_test(test_filter_when_full),
+        cmocka_unit_test(test_filter_size_and_absence),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -31,6 +31,12 @@
 
 /* --- freezing ------------------------------------------------------------- */
 
+int db_memtable_create(const lsm_db *db, uint64_t memtable_id, memtable **out)
+{
+    return memtable_create_filtered(
+        memtable_id, db->opt.memtable_bloom ? db->opt.target_sst_size : 0, out);
+}
+
 /* Creates the WAL of a new memtable and makes its directory entry durable,
  * so that writes acknowledged into it can be found after a power loss.
  * *out stays NULL when the WAL is off. */
@@ -110,7 +116,7 @@ int db_freeze_locked(lsm_db *db)
     if (rc == LSM_OK)
         rc = db_create_wal(db, id, &fresh_wal);
     if (rc == LSM_OK)
-        rc = memtable_create(id, &fresh);
+        rc = db_memtable_create(db, id, &fresh);
     if (rc != LSM_OK)
         goto out;
 

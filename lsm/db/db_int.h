@@ -338,6 +338,9 @@ void db_manifest_sst_of(const sst *t, manifest_sst *out);
 /* Freezes the mutable memtable and flushes every immutable one
  * (db_flush.c). */
 int db_flush_all(lsm_db *db);
+/* A new empty memtable as the options make them (with a filter when
+ * memtable_bloom is on); *out holds one reference (db_flush.c). */
+int db_memtable_create(const lsm_db *db, uint64_t memtable_id, memtable **out);
 /* Makes the mutable memtable the newest immutable one (an empty one is
  * left alone); caller holds write_mu (db_flush.c). */
 int db_freeze_locked(lsm_db *db);

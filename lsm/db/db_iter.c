@@ -9,7 +9,8 @@
  * key (ignoring versions newer than its read sequence number, in memtables
  * and SSTs alike: those keep older versions for snapshots): the
  * mutable memtable, the immutable ones newest first, the L0 SSTs newest first,
- * then each level (at most one SST per level can hold it). An SST whose key
+ * then each level (at most one SST per level can hold it). A memtable whose
+ * filter rules the key out is not searched. An SST whose key
  * range excludes the key is skipped without I/O; sst_get then asks the bloom
  * filter before reading a block.
  *
@@ -91,18 +92,47 @@ static size_t level_find(const sorted_run *lv, const uint8_t *key, size_t nkey)
     return sst_find_by_last_key(lv->ssts, lv->n_ssts, key, nkey);
 }
 
-/* Searches a memtable for the newest version of key visible at read_seq;
- * with tr, records the search. */
+/* Searches a memtable for the newest version of key visible at read_seq,
+ * unless its filter rules key (whose memtable_key_hash is key_hash) out,
+ * which *n_filtered counts; with tr, records the search or the skip. */
 static bool get_from_memtable(memtable *mt, lsm_read_source source,
                               uint64_t read_seq, const uint8_t *key,
-                              size_t nkey, entry *e, read_trace *tr)
+                              size_t nkey, uint64_t key_hash, entry *e,
+                              read_trace *tr, uint64_t *n_filtered)
 {
+    if (!memtable_may_contain(mt, key_hash)) {
+        (*n_filtered)++;
+        if (tr)
+            read_trace_add(tr, source, memtable_id(mt), 0, 0,
+                           LSM_READ_SKIPPED_BLOOM)
+                ->bloom_checked = 1;
+        return false;
+    }
     if (!tr)
         return memtable_get_at(mt, key, nkey, read_seq, e);
     uint64_t n_compared = 0;
     bool found = memtable_get_counted(mt, key, nkey, read_seq, e, &n_compared);
-    read_trace_memtable_get(tr, source, memtable_id(mt), found, e, n_compared);
+    read_trace_memtable_get(tr, source, memtable_id(mt), found, e, n_compared,
+                            memtable_has_filter(mt));
     return found;
+}
+
+/* The mutable memtable, then the immutable ones newest first: whether one
+ * holds a version of key visible at read_seq (in *e). The key is hashed
+ * once for every filter (not at all without them). */
+static bool get_from_memtables(version *v, uint64_t read_seq,
+                               const uint8_t *key, size_t nkey, entry *e,
+                               read_trace *tr, uint64_t *n_filtered)
+{
+    uint64_t h = memtable_has_filter(v->mem) ? memtable_key_hash(key, nkey) : 0;
+    if (get_from_memtable(v->mem, LSM_SOURCE_MEMTABLE, read_seq, key, nkey, h,
+                          e, tr, n_filtered))
+        return true;
+    for (size_t i = 0; i < v->n_imm; i++)
+        if (get_from_memtable(v->imm[i], LSM_SOURCE_IMMUTABLE, read_seq, key,
+                              nkey, h, e, tr, n_filtered))
+            return true;
+    return false;
 }
 
 /* Searches t if its key range holds key (else, with tr, records the skip). */
@@ -119,19 +149,15 @@ static int get_from_candidate(sst *t, uint64_t read_seq, const uint8_t *key,
     return LSM_OK;
 }
 
-/* The get itself; tr (NULL for a plain get) receives every step. */
+/* The get itself; tr (NULL for a plain get) receives every step, and
+ * *n_filtered counts the memtables whose filter ruled key out. */
 static int get_from_version(version *v, uint64_t read_seq, const uint8_t *key,
                             size_t nkey, void **value, size_t *nvalue,
-                            read_trace *tr)
+                            read_trace *tr, uint64_t *n_filtered)
 {
     entry e;
-    if (get_from_memtable(v->mem, LSM_SOURCE_MEMTABLE, read_seq, key, nkey, &e,
-                          tr))
+    if (get_from_memtables(v, read_seq, key, nkey, &e, tr, n_filtered))
         return db_get_result(&e, value, nvalue);
-    for (size_t i = 0; i < v->n_imm; i++)
-        if (get_from_memtable(v->imm[i], LSM_SOURCE_IMMUTABLE, read_seq, key,
-                              nkey, &e, tr))
-            return db_get_result(&e, value, nvalue);
 
     bool decided = false;
     int rc = LSM_OK;
@@ -182,10 +208,15 @@ static int db_iter_get(lsm_db *db, const lsm_snapshot *snap, const void *key,
         return rc;
     COUNTER_ADD(&db->ctrs, gets, 1);
     read_trace *tr = NULL;
+    uint64_t n_filtered = 0;
     if (trace && !(tr = read_trace_new(v)))
         rc = lsm_error(LSM_ENOMEM, "out of memory for a read trace");
     else
-        rc = get_from_version(v, read_seq, key, nkey, value, nvalue, tr);
+        rc = get_from_version(v, read_seq, key, nkey, value, nvalue, tr,
+                              &n_filtered);
+    /* One add per get, however many memtables the filters skipped. */
+    if (n_filtered)
+        COUNTER_ADD(&db->ctrs, memtable_bloom_negatives, n_filtered);
     db_pins_release_version(db, v);
     if (tr && (rc == LSM_OK || rc == LSM_NOTFOUND))
         *trace = read_trace_finish_get(tr);

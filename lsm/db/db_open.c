@@ -497,7 +497,7 @@ static int db_recover_memtable(lsm_db *db, manifest_mem *m, seq_chain *c,
     if (!m->has_wal || !id_list_has(&files->wals, m->id))
         return db_skip_memtable(db, m, c);
     wal_recovery r = {0};
-    int rc = memtable_create(m->id, &r.a.mem);
+    int rc = db_memtable_create(db, m->id, &r.a.mem);
     if (rc == LSM_OK)
         rc = db_replay_one_wal(db, m, c, &r);
     if (rc == LSM_OK && r.n == 0) {
@@ -671,7 +671,7 @@ static int db_start_memtable(lsm_db *db, version *v, int *write_rc,
         rc = LSM_OK;
     }
     if (rc == LSM_OK)
-        rc = memtable_create(mem_id, &mem);
+        rc = db_memtable_create(db, mem_id, &mem);
     if (rc == LSM_OK)
         version_set_mem(v, mem);
     return rc;

@@ -93,6 +93,7 @@ static void db_state_counters_copy(counters *c, lsm_counters *out)
     COPY(txn_conflicts_range);
     COPY(versions_dropped);
     COPY(versions_kept);
+    COPY(memtable_bloom_negatives);
 #undef COPY
 }
 

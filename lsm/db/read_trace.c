@@ -100,12 +100,13 @@ static lsm_read_outcome read_trace_found(lsm_read_step *s, bool found,
 
 void read_trace_memtable_get(read_trace *rt, lsm_read_source source,
                              uint64_t memtable_id, bool found, const entry *e,
-                             uint64_t n_compared)
+                             uint64_t n_compared, bool bloom_checked)
 {
     lsm_read_step *s =
         read_trace_add(rt, source, memtable_id, 0, 0, LSM_READ_MISS);
     s->outcome = read_trace_found(s, found, e);
     s->entries_examined = n_compared;
+    s->bloom_checked = bloom_checked;
 }
 
 void read_trace_sst_get(read_trace *rt, uint64_t sst_id, int level,
@@ -140,8 +141,11 @@ static void read_trace_sum_get(lsm_read_trace *t)
         const lsm_read_step *s = &t->steps[i];
         if (read_step_searched(s))
             t->structures_visited++;
-        if (s->source != LSM_SOURCE_SST)
+        if (s->source != LSM_SOURCE_SST) {
+            t->memtable_bloom_negatives +=
+                s->outcome == LSM_READ_SKIPPED_BLOOM ? 1 : 0;
             continue;
+        }
         t->bloom_checks += s->bloom_checked ? 1 : 0;
         t->bloom_negatives += s->outcome == LSM_READ_SKIPPED_BLOOM ? 1 : 0;
         t->sst_probes += read_step_searched(s) ? 1 : 0;

@@ -48,10 +48,12 @@ lsm_read_step *read_trace_add(read_trace *rt, lsm_read_source source,
 
 /* get: memtable or immutable memtable memtable_id was searched; found says
  * whether it holds a version e of the key (hit or tombstone); n_compared
- * keys were compared. */
+ * keys were compared; bloom_checked, whether its filter said "maybe"
+ * first. (A memtable its filter skipped is a read_trace_add of
+ * LSM_READ_SKIPPED_BLOOM.) */
 void read_trace_memtable_get(read_trace *rt, lsm_read_source source,
                              uint64_t memtable_id, bool found, const entry *e,
-                             uint64_t n_compared);
+                             uint64_t n_compared, bool bloom_checked);
 /* get: sst_get_traced ran on SST sst_id (at level / tier_id) and did what
  * g says; found and e as for a memtable. */
 void read_trace_sst_get(read_trace *rt, uint64_t sst_id, int level,

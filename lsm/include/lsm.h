@@ -291,7 +291,8 @@ typedef struct lsm_options {
     /* A memtable is frozen once its size reaches this many bytes, counting
      * key bytes plus value bytes of every write (as mini-lsm counts), or
      * once the memory it holds (keys, values and about 55 bytes of skiplist
-     * node and version record per entry) reaches this many bytes, or 1 MiB
+     * node and version record per entry, and its bloom filter: see
+     * memtable_bloom) reaches this many bytes, or 1 MiB
      * if that is more: so memory stays bounded however small the entries
      * are (a delete of a 16-byte key costs about 67 bytes), and small
      * limits keep mini-lsm's count. A compaction starts a new output SST
@@ -392,6 +393,21 @@ typedef struct lsm_options {
     /* LEVELED: how levels get their target sizes (see lsm_level_sizes).
      * Default LSM_LEVEL_SIZES_DYNAMIC, the book's. */
     lsm_level_sizes level_sizes;
+    /* Give each memtable a bloom filter of its keys, so a get skips the
+     * search of a memtable that certainly lacks the key (explained gets
+     * say "skipped: bloom filter says absent" for it;
+     * lsm_counters.memtable_bloom_negatives counts the skips). Its size is
+     * fixed when the memtable is made: one bit per 16 bytes of the memory
+     * the memtable may hold (target_sst_size, or 1 MiB if more), rounded
+     * down to a power of two (16 KiB for the default 2 MiB), counted in
+     * the memtable's memory (so a memtable freezes that much earlier on
+     * memory). About 1.5% false positives for entries of a 16-byte key
+     * and a 100-byte value, about 15% for entries of 16 bytes or less; a
+     * put of a new key hashes it once and sets 4 bits. RocksDB's memtable
+     * bloom is off by default; here it is on, because a get asks up to
+     * num_memtable_limit memtables before any SST and a search of one
+     * costs hundreds of key compares. Default 1; 0 turns it off. */
+    int memtable_bloom;
 } lsm_options;
 
 /* Fills *opt with every default listed above: call it before setting any
@@ -583,8 +599,9 @@ typedef enum lsm_read_outcome {
     LSM_READ_TOMBSTONE = 3,     /* searched; a tombstone: "not found" */
     LSM_READ_SKIPPED_RANGE = 4, /* the source's key range excludes the key
                                    (or, for a scan, the range): no I/O */
-    LSM_READ_SKIPPED_BLOOM = 5, /* the SST's bloom filter says the key is
-                                   absent: no I/O */
+    LSM_READ_SKIPPED_BLOOM = 5, /* the SST's (or memtable's) bloom filter
+                                   says the key is absent: no I/O (no
+                                   skiplist search) */
     LSM_READ_OPENED = 6         /* scan: the source overlaps the range and
                                    was merged in. A level's (or tier's) SSTs
                                    are opened one at a time as the scan
@@ -602,8 +619,9 @@ typedef struct lsm_read_step {
     int level;        /* SST: 0 = L0, n = Ln, -1 in a tier */
     uint64_t tier_id; /* SST in a tier: the tier's id; else 0 */
     lsm_read_outcome outcome;
-    int bloom_checked;    /* get, SST: the filter was consulted (it said
-                             "maybe" unless the outcome is SKIPPED_BLOOM) */
+    int bloom_checked;    /* get, SST or memtable: the filter was
+                             consulted (it said "maybe" unless the outcome
+                             is SKIPPED_BLOOM) */
     int block_searched;   /* get, SST: a data block was searched ... */
     uint64_t block_index; /* ... this one (0-based, in the SST's index) */
     int block_cached;     /* ... served by the block cache, not read */
@@ -620,8 +638,8 @@ typedef struct lsm_read_step {
 
 /* What one get or scan did, step by step, with totals. The totals equal the
  * change the read made to lsm_counters (block_reads, block_cache_hits,
- * bloom_checks, bloom_negatives, sst_probes) when no other thread reads at
- * the same time. */
+ * bloom_checks, bloom_negatives, sst_probes, memtable_bloom_negatives)
+ * when no other thread reads at the same time. */
 typedef struct lsm_read_trace {
     size_t n_steps;
     lsm_read_step *steps; /* get: in the order considered; scan: every
@@ -639,6 +657,10 @@ typedef struct lsm_read_trace {
     uint64_t versions_skipped;
     uint64_t tombstones_skipped; /* tombstones met (each hides its key) */
     uint64_t newer_skipped;      /* versions written after the scan began */
+    /* get: memtables skipped because their filter ruled the key out
+     * (lsm_options.memtable_bloom; not in bloom_checks and
+     * bloom_negatives, which count SST filters) */
+    uint64_t memtable_bloom_negatives;
 } lsm_read_trace;
 
 /* lsm_get, tracing every step into *trace (freed by the caller with
@@ -1088,6 +1110,9 @@ typedef struct lsm_counters {
      * shadowed version, as always), and shadowed versions they kept
      * because they lie above the watermark (a snapshot may read them). */
     uint64_t versions_dropped, versions_kept;
+    /* Memtables a get did not search because their bloom filter said the
+     * key is absent (lsm_options.memtable_bloom). */
+    uint64_t memtable_bloom_negatives;
 } lsm_counters;
 
 /* Amplification figures, maintained as the tree changes (no scanning).

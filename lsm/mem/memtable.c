@@ -13,12 +13,22 @@
  * The counters (num_keys, size_bytes, max_seq) are atomics written by the
  * single writer and read with relaxed loads by anyone: they are statistics
  * and freeze triggers, not a way to synchronise with the data.
+ *
+ * The filter (memtable_int.h, "Filter") is an array of 64-bit words: the
+ * writer sets a new key's bits with a relaxed load and store of its word
+ * (it is the only writer, so no read-modify-write instruction is needed),
+ * readers test them with relaxed loads. Relaxed is enough: a reader whose
+ * read sequence number covers a write synchronised with the write's
+ * publication (the db's visible seq, release/acquire), which comes after
+ * memtable_put returned and so after the bits were set; a reader that
+ * misses bits still being set cannot see that write anyway.
  */
 #include "mem/memtable_int.h"
 
 #include "util/arena_int.h"
 #include "lsm.h"
 #include "mem/skiplist_int.h"
+#include "util/checksum_int.h"
 #include "util/status_int.h"
 
 #include <stdatomic.h>
@@ -44,9 +54,87 @@ struct memtable {
     atomic_size_t num_keys;
     atomic_size_t size_bytes;
     atomic_uint_least64_t max_seq;
+    /* The filter: NULL for none, else filter_word_mask + 1 words of 64
+     * bits (a power of two, so the word is picked with a mask, not a
+     * division); filter_bytes their size. Set at creation, freed with the
+     * memtable. */
+    _Atomic uint64_t *filter;
+    uint64_t filter_word_mask;
+    size_t filter_bytes;
 };
 
+/* Filter bits: one per MEMTABLE_FILTER_BYTES_PER_BIT bytes of the memtable's
+ * memory limit, rounded down to a power of two (memtable_int.h). */
+#define MEMTABLE_FILTER_BYTES_PER_BIT 16
+/* The largest filter: 2^26 words (512 MiB), so a word's index (the hash's
+ * low 26 bits at most) never overlaps the bit positions (its top 24). */
+#define MEMTABLE_FILTER_MAX_WORDS ((uint64_t)1 << 26)
+
+/* The filter words for a memtable frozen at freeze_limit
+ * (memtable_is_full): a power of two. */
+static uint64_t memtable_filter_words(size_t freeze_limit)
+{
+    uint64_t memory = freeze_limit > MEMTABLE_MIN_MEMORY_LIMIT
+                          ? freeze_limit
+                          : MEMTABLE_MIN_MEMORY_LIMIT;
+    uint64_t want = memory / MEMTABLE_FILTER_BYTES_PER_BIT / 64;
+    uint64_t words = 1;
+    while (words * 2 <= want && words < MEMTABLE_FILTER_MAX_WORDS)
+        words *= 2;
+    return words;
+}
+
+/* A blocked bloom filter with one-word blocks: all the bits of a key lie
+ * in one 64-bit word, so a put sets them with one store and a probe tests
+ * them with one load (one cache line). The word comes from the hash's low
+ * bits; the bits, 4 of them, from four 6-bit fields of its top 24 bits (two
+ * may coincide). 4 is near the best for 4 to 11 bits per key, the range of
+ * entries of 64 to 180 bytes (memtable_int.h), where a word-blocked filter
+ * gives about 1.5x the false positives of a classic one: 1.5% against
+ * 0.95% at 10.7 bits per key, 15% against 14% at 4.2. */
+static inline uint64_t memtable_filter_bits(uint64_t h)
+{
+    return (uint64_t)1 << (h >> 58) | (uint64_t)1 << (h >> 52 & 63) |
+           (uint64_t)1 << (h >> 46 & 63) | (uint64_t)1 << (h >> 40 & 63);
+}
+
+/* Writer only: sets key's bits (see the top of the file). */
+static void memtable_filter_add(memtable *mt, const uint8_t *key, size_t nkey)
+{
+    uint64_t h = memtable_key_hash(key, nkey);
+    _Atomic uint64_t *w = &mt->filter[h & mt->filter_word_mask];
+    uint64_t old = atomic_load_explicit(w, memory_order_relaxed);
+    atomic_store_explicit(w, old | memtable_filter_bits(h),
+                          memory_order_relaxed);
+}
+
+uint64_t memtable_key_hash(const uint8_t *key, size_t nkey)
+{
+    return hash64(key, nkey);
+}
+
+bool memtable_has_filter(const memtable *mt)
+{
+    return mt->filter != NULL;
+}
+
+bool memtable_may_contain(const memtable *mt, uint64_t key_hash)
+{
+    if (!mt->filter)
+        return true;
+    uint64_t want = memtable_filter_bits(key_hash);
+    uint64_t w = atomic_load_explicit(
+        &mt->filter[key_hash & mt->filter_word_mask], memory_order_relaxed);
+    return (w & want) == want;
+}
+
 int memtable_create(uint64_t memtable_id, memtable **out)
+{
+    return memtable_create_filtered(memtable_id, 0, out);
+}
+
+int memtable_create_filtered(uint64_t memtable_id, size_t freeze_limit,
+                             memtable **out)
 {
     int rc = LSM_OK;
     *out = NULL;
@@ -66,6 +154,18 @@ int memtable_create(uint64_t memtable_id, memtable **out)
     rc = skiplist_create(mt->arena, &mt->list);
     if (rc != LSM_OK)
         goto out;
+    if (freeze_limit) {
+        uint64_t words = memtable_filter_words(freeze_limit);
+        mt->filter = calloc((size_t)words, sizeof *mt->filter);
+        if (!mt->filter) {
+            rc = lsm_error(LSM_ENOMEM,
+                           "memtable %llu: out of memory for its filter",
+                           (unsigned long long)memtable_id);
+            goto out;
+        }
+        mt->filter_word_mask = words - 1;
+        mt->filter_bytes = (size_t)words * sizeof *mt->filter;
+    }
     atomic_init(&mt->refs, 1);
     atomic_init(&mt->num_keys, 0);
     atomic_init(&mt->size_bytes, 0);
@@ -74,6 +174,7 @@ int memtable_create(uint64_t memtable_id, memtable **out)
 out:
     if (rc != LSM_OK && mt) {
         arena_destroy(mt->arena);
+        free((void *)mt->filter);
         free(mt);
     }
     return rc;
@@ -93,6 +194,7 @@ void memtable_unref(memtable *mt)
     if (atomic_fetch_sub_explicit(&mt->refs, 1, memory_order_acq_rel) != 1)
         return;
     arena_destroy(mt->arena);
+    free((void *)mt->filter);
     free(mt);
 }
 
@@ -159,6 +261,9 @@ int memtable_put(memtable *mt, const uint8_t *key, size_t nkey, uint64_t seq,
         v->older = newest;
         skiplist_node_set_payload(node, v);
     } else {
+        /* A key already in the list is in the filter already. */
+        if (mt->filter)
+            memtable_filter_add(mt, key, nkey);
         atomic_fetch_add_explicit(&mt->num_keys, 1, memory_order_relaxed);
     }
     atomic_fetch_add_explicit(&mt->size_bytes, nkey + nvalue,
@@ -242,7 +347,7 @@ size_t memtable_size_bytes(const memtable *mt)
 
 size_t memtable_memory_bytes(const memtable *mt)
 {
-    return arena_bytes_allocated(mt->arena);
+    return arena_bytes_allocated(mt->arena) + mt->filter_bytes;
 }
 
 bool memtable_is_full(const memtable *mt, size_t limit)

@@ -20,7 +20,24 @@
  * memtable_is_full counts both against the freeze limit, so the
  * memory of a memtable stays bounded whatever its entries look like. Both
  * depend only on the writes (not on timing or malloc), so freezes happen at
- * the same writes on every run.
+ * the same writes on every run. The filter (below) counts in
+ * memtable_memory_bytes from the start.
+ *
+ * Filter: a memtable made with memtable_create_filtered has a bloom filter
+ * of its distinct user keys, so a get can skip the skiplist search of a
+ * memtable that certainly lacks the key (memtable_may_contain). It never
+ * grows: its size comes from the freeze limit, one bit per 16 bytes of the
+ * memory the memtable may hold (the limit, or MEMTABLE_MIN_MEMORY_LIMIT if
+ * larger), rounded down to a power of two: 16 KiB for 2 MiB memtables (0.8%
+ * of their memory), 8 KiB at the 1 MiB floor. A key sets 4 bits, all in
+ * one 64-bit word (a blocked filter: one load per probe), chosen by its
+ * XXH3-64 hash, so the false-positive rate depends on how many keys the
+ * memtable holds when it freezes, i.e. on the entries' size: about 1.5% at
+ * 171 bytes of memory per entry (a 16-byte key with a 100-byte value: 10.7
+ * bits per key), about 15% at 67 bytes (a delete of a 16-byte key, or a
+ * shell fill's entry: 4.2 bits per key), far less while the memtable fills
+ * or when its freeze limit is its key + value bytes (small shell limits).
+ * A filter never gives a false negative.
  *
  * Thread safety: ONE writer at a time (the db's write lock serializes them),
  * any number of concurrent readers without locks. Readers see a version once
@@ -40,8 +57,13 @@
 
 typedef struct memtable memtable;
 
-/* Creates an empty memtable with the given id; *out holds one reference. */
+/* Creates an empty memtable with the given id, without a filter; *out
+ * holds one reference. */
 int memtable_create(uint64_t memtable_id, memtable **out);
+/* As memtable_create, with a filter sized for a memtable frozen at
+ * freeze_limit (memtable_is_full's limit); 0 for no filter. */
+int memtable_create_filtered(uint64_t memtable_id, size_t freeze_limit,
+                             memtable **out);
 void memtable_ref(memtable *mt);
 void memtable_unref(memtable *mt); /* NULL-safe */
 
@@ -65,6 +87,18 @@ bool memtable_get_at(memtable *mt, const uint8_t *key, size_t nkey,
  * search compared with key (skiplist_find_counted): an explained get. */
 bool memtable_get_counted(memtable *mt, const uint8_t *key, size_t nkey,
                           uint64_t max_seq, entry *out, uint64_t *n_compared);
+
+/* The hash of key the filters take (XXH3-64, as SST filters hash keys): a
+ * get computes it once for every memtable it asks. */
+uint64_t memtable_key_hash(const uint8_t *key, size_t nkey);
+/* false when the memtable certainly holds no version of the key whose
+ * memtable_key_hash is key_hash; true when it may (always, without a
+ * filter). memtable_get* never consult the filter: a caller asks first.
+ * A reader may race with the writer: a key whose memtable_put has
+ * returned is seen by a reader that synchronised with that return (as a
+ * get does through the db's visible seq). */
+bool memtable_may_contain(const memtable *mt, uint64_t key_hash);
+bool memtable_has_filter(const memtable *mt);
 
 /* An iterator over every version in internal-key order; holds a reference
  * on the memtable until destroyed. Sees entries added after it was created

@@ -29,6 +29,7 @@ typedef struct counters {
     _Atomic uint64_t txn_conflicts_write, txn_conflicts_read,
         txn_conflicts_range;
     _Atomic uint64_t versions_dropped, versions_kept;
+    _Atomic uint64_t memtable_bloom_negatives;
 } counters;
 
 /* Adds n to a counter; a NULL counters struct is allowed (tests). */

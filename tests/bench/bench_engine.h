@@ -85,6 +85,9 @@ typedef struct bench_settings {
     /* lsm only: lsm_options.level_sizes by its name (dynamic|static), or
      * NULL for the bench's choice, static (LevelDB's). */
     const char *level_sizes;
+    /* lsm only: memtable bloom filters (lsm_options.memtable_bloom), 1 or
+     * 0. */
+    int memtable_bloom;
     /* Open for the txn_* calls: set by lsm-bench around its transaction
      * workloads only (rocksdb then opens an OptimisticTransactionDB, whose
      * base database serves the plain calls; lsm needs nothing). */
@@ -95,6 +98,7 @@ typedef struct bench_settings {
     int mmap_reads_given;
     int leveled_pick_given;
     int level_sizes_given;
+    int memtable_bloom_given;
 } bench_settings;
 
 /* Bytes an engine counts itself (optional): key + value bytes written by the

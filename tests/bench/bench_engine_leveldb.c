@@ -85,6 +85,9 @@ static int bench_leveldb_check_settings(const bench_settings *s, bench_err *err)
     if (s->level_sizes_given)
         return bench_err_set(err, "--level_sizes applies to --engine lsm "
                                   "only (leveldb's level sizes are static)");
+    if (s->memtable_bloom_given)
+        return bench_err_set(err, "--memtable_bloom applies to --engine lsm "
+                                  "only (leveldb's memtables have no filter)");
     return BENCH_OK;
 }
 

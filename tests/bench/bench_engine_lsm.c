@@ -134,6 +134,7 @@ static void bench_lsm_options(const bench_settings *s, int sync,
     if (s->compaction != NULL)
         bench_lsm_parse_compaction(s->compaction, &opt->compaction);
     opt->mmap_reads = s->mmap_reads;
+    opt->memtable_bloom = s->memtable_bloom;
     bench_lsm_leveled_shape(s, opt);
     bench_lsm_leveled_pick(s, opt);
     opt->enable_wal = 1;
@@ -153,6 +154,7 @@ void bench_settings_defaults(bench_settings *s)
     s->compaction = NULL;
     s->threads_mode = 1; /* a benchmark measures the background mode */
     s->mmap_reads = opt.mmap_reads;
+    s->memtable_bloom = opt.memtable_bloom;
 }
 
 static void bench_lsm_version(char *buf, size_t n)
@@ -164,22 +166,20 @@ static void bench_lsm_describe(const bench_settings *s, char *buf, size_t n)
 {
     lsm_options opt;
     bench_lsm_options(s, 0, &opt);
-    snprintf(
-        buf, n,
-        "target_sst_size %zu (memtable and SST), block_size %zu, "
-        "block_cache_bytes %zu, num_memtable_limit %zu, bloom %u "
-        "bits/key, compaction %s (L0 trigger %u, multiplier %u, base "
-        "level %u MiB, %s sizes, pick %s), threads_mode %s, mmap_reads %s, WAL "
-        "on, no "
-        "compression",
-        opt.target_sst_size, opt.block_size, opt.block_cache_bytes,
-        opt.num_memtable_limit, opt.bloom_bits_per_key,
-        lsm_compaction_name(opt.compaction),
-        opt.level0_file_num_compaction_trigger, opt.level_size_multiplier,
-        opt.base_level_size_mb, lsm_level_sizes_name(opt.level_sizes),
-        lsm_leveled_pick_name(opt.leveled_pick),
-        opt.sched == LSM_SCHED_THREADS ? "on" : "off",
-        opt.mmap_reads ? "on" : "off");
+    snprintf(buf, n,
+             "target_sst_size %zu (memtable and SST), block_size %zu, "
+             "block_cache_bytes %zu, num_memtable_limit %zu, bloom %u "
+             "bits/key, compaction %s (L0 trigger %u, multiplier %u, base "
+             "level %u MiB, %s sizes, pick %s), threads_mode %s, mmap_reads "
+             "%s, memtable_bloom %s, WAL on, no compression",
+             opt.target_sst_size, opt.block_size, opt.block_cache_bytes,
+             opt.num_memtable_limit, opt.bloom_bits_per_key,
+             lsm_compaction_name(opt.compaction),
+             opt.level0_file_num_compaction_trigger, opt.level_size_multiplier,
+             opt.base_level_size_mb, lsm_level_sizes_name(opt.level_sizes),
+             lsm_leveled_pick_name(opt.leveled_pick),
+             opt.sched == LSM_SCHED_THREADS ? "on" : "off",
+             opt.mmap_reads ? "on" : "off", opt.memtable_bloom ? "on" : "off");
 }
 
 static int bench_lsm_check_settings(const bench_settings *s, bench_err *err)

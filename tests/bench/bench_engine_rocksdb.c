@@ -112,6 +112,11 @@ static int bench_rocksdb_check_settings(const bench_settings *s, bench_err *err)
     if (s->level_sizes_given)
         return bench_err_set(err, "--level_sizes applies to --engine lsm "
                                   "only");
+    if (s->memtable_bloom_given)
+        return bench_err_set(err, "--memtable_bloom applies to --engine lsm "
+                                  "only (rocksdb's memtable filter, "
+                                  "memtable_prefix_bloom_size_ratio, stays "
+                                  "off, its default)");
     if (s->num_memtable_limit < 2 || s->num_memtable_limit > 1000)
         return bench_err_set(err,
                              "--num_memtable_limit %zu: rocksdb's "

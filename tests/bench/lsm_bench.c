@@ -1241,7 +1241,10 @@ static void bench_usage(FILE *f)
         "                        default min-overlap, as RocksDB)\n"
         "  --level_sizes dynamic|static  leveled target sizes (lsm only; "
         "default\n"
-        "                        static, L1 10 MiB, as LevelDB)\n");
+        "                        static, L1 10 MiB, as LevelDB)\n"
+        "  --memtable_bloom on|off  bloom filters in memtables (lsm only; "
+        "default on,\n"
+        "                        as lsm_options.memtable_bloom)\n");
 }
 
 static uint64_t bench_parse_u64(const char *flag, const char *s)
@@ -1303,6 +1306,9 @@ static int bench_apply_setting(bench_settings *s, const char *flag,
     } else if (strcmp(flag, "--level_sizes") == 0) {
         s->level_sizes = v; /* checked by the engine */
         s->level_sizes_given = 1;
+    } else if (strcmp(flag, "--memtable_bloom") == 0) {
+        s->memtable_bloom = bench_parse_on_off(flag, v);
+        s->memtable_bloom_given = 1;
     } else
         return -1;
     return 0;

@@ -460,6 +460,14 @@ run --path "$tmp/db-mmap" --mmap-reads -c "put k v" -c flush -c "get k"
 drop_events
 expect_grep "--mmap-reads" 0 out 'k=b"v"'
 
+# --no-memtable-bloom: the memtable is searched, not skipped by a filter.
+run --path "$tmp/db-nobloom" --no-memtable-bloom -c "put k v" -c "explain get j"
+drop_events
+expect_grep "--no-memtable-bloom" 0 out '1. memtable 0: miss, 1 key compared'
+run --path "$tmp/db-bloom" -c "put k v" -c "explain get j"
+drop_events
+expect_grep "memtable bloom on by default" 0 out '1. memtable 0: skipped: bloom filter says absent'
+
 if [ "$n_failed" -ne 0 ]; then
     echo "$n_failed check(s) failed"
     exit 1

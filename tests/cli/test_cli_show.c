@@ -497,6 +497,7 @@ static void test_stats_every_line(void **state)
     c->txn_conflicts_range = 24;
     c->versions_dropped = 25;
     c->versions_kept = 26;
+    c->memtable_bloom_negatives = 27;
     st.amplification.write = 2.35;
     st.amplification.space = 1.2;
     st.amplification.read = 3;
@@ -511,6 +512,7 @@ static void test_stats_every_line(void **state)
     base.compactions = 12; /* a counter that went down: shown, not hidden */
     base.txn_conflicts_read = 3;
     base.versions_dropped = 5;
+    base.memtable_bloom_negatives = 7;
     cli_buf_init(&b);
     cli_show_stats(&b, &st, &base);
     assert_buf(&b, "puts: 1 (+1)\n"
@@ -529,6 +531,7 @@ static void test_stats_every_line(void **state)
                    "block cache hits: 13 (+0)\n"
                    "bloom checks: 14 (+0)\n"
                    "bloom negatives: 15 (+0)\n"
+                   "memtable bloom negatives: 27 (+20)\n"
                    "sst probes: 16 (+0)\n"
                    "write stalls: 17 (+0)\n"
                    "stall time: 18 us (+10 us)\n"

@@ -3,16 +3,17 @@
  * "SST files").
  *
  * sst_open reads the footer, then the filter and index sections in one read,
- * verifies them and keeps them in memory (index entries point into that
- * buffer). Data blocks are read on demand: through the block cache when
- * there is one (key: sst_id, block index), else into a private buffer freed
- * after use. A block read from disk is verified (block_decode) and checked
- * against its index record before anyone sees it. Its index record then
- * remembers the checksum of those bytes (block_memo): a later read of the
- * same block whose bytes have that checksum checks the checksum and the
- * trailer only, not every entry again. Reading with pread decodes a block
- * anew on every cache miss, and the walk over its entries was most of a
- * miss's instructions (callgrind: 53% of readrandom's at 300,000 keys).
+ * verifies them and keeps them in memory as read (sst_index_keys say where
+ * each block's keys lie in that buffer). Data blocks are read on demand:
+ * through the block cache when there is one (key: sst_id, block index),
+ * else into a private buffer freed after use. A block read from disk is
+ * verified (block_decode) and checked against its index record before
+ * anyone sees it. Its memo then remembers the checksum of those bytes
+ * (block_memo): a later read of the same block whose bytes have that
+ * checksum checks the checksum and the trailer only, not every entry
+ * again. Reading with pread decodes a block anew on every cache miss, and
+ * the walk over its entries was most of a miss's instructions (callgrind:
+ * 53% of readrandom's at 300,000 keys).
  *
  * By default blocks are read with read_at (pread) into an allocation of
  * their own, which the cache then holds and is charged for in full. A read
@@ -32,8 +33,9 @@
  * Invariants:
  *   1. After sst_open, the index is consistent with the footer: num_blocks
  *      records, contiguous blocks from offset 0 up to filter_offset, keys
- *      ordered. Nothing in the in-memory index changes afterwards but the
- *      memos, each written once, atomically (block_int.h).
+ *      ordered; so parsing a record again (sst_block_extent) cannot fail.
+ *      Nothing in the in-memory index changes afterwards but the memos,
+ *      each written once, atomically (block_int.h).
  *   2. A cached block value (sst_block) never points at the sst, so it may
  *      outlive it in the cache: it holds its bytes itself, or a reference
  *      to the file's mapping (sst_mapping), which stays mapped until the
@@ -58,19 +60,27 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* One data block's index record; keys point into sst.meta. Sizes are
- * narrow (a block is below 4 GiB, keys at most LSM_MAX_KEY_BYTES) so the
- * memo fits in the bytes wide ones took. memo is the one part written
- * after sst_open (invariant 1). */
-typedef struct sst_index_entry {
+/* Where one data block's index record lies in the index section (kept
+ * as read, in sst.meta), so its keys are found without parsing: the first
+ * key starts first_key_at bytes into the record, the last key
+ * last_key_gap bytes after the first key ends. 12 bytes a block, where a
+ * decoded record with pointers took 32: an open SST's index costs the
+ * section's own bytes plus these and the memos (about 70 bytes a block
+ * with 16-byte keys). The block's offset and size are parsed from the
+ * record when a block is read (sst_block_extent). */
+_Static_assert(LSM_MAX_KEY_BYTES <= UINT16_MAX, "key lengths fit 16 bits");
+typedef struct sst_index_keys {
+    uint32_t record; /* from the index section's first byte */
+    uint16_t n_first_key, n_last_key;
+    uint8_t first_key_at; /* <= 30: three varints */
+    uint8_t last_key_gap; /* <= 10: one varint */
+} sst_index_keys;
+
+/* One data block's offset and size, as its index record says. */
+typedef struct sst_extent {
     uint64_t offset;
-    const uint8_t *first_key;
-    const uint8_t *last_key;
     uint32_t size_bytes;
-    uint16_t n_first_key;
-    uint16_t n_last_key;
-    block_memo memo; /* what verifying the block found (block_int.h) */
-} sst_index_entry;
+} sst_extent;
 
 /* The footer's fields (FORMAT.md, "Footer"). */
 typedef struct sst_footer {
@@ -114,10 +124,14 @@ struct sst {
     block_cache *cache; /* may be NULL */
     counters *ctrs;     /* may be NULL */
     sst_footer footer;
-    uint8_t *meta;          /* filter section then index section */
-    bloom filter;           /* points into meta */
-    sst_index_entry *index; /* footer.num_blocks records */
-    sst_mapping *map;       /* the whole file, or NULL: use read_at */
+    uint8_t *meta;        /* filter section then index section */
+    bloom filter;         /* points into meta */
+    const uint8_t *index; /* the index section, in meta */
+    sst_index_keys *keys; /* footer.num_blocks, one per data block */
+    block_memo *memos;    /* footer.num_blocks: what verifying each
+                           * data block found (block_int.h); the one
+                           * part written after sst_open (invariant 1) */
+    sst_mapping *map;     /* the whole file, or NULL: use read_at */
 };
 
 /* A decoded data block and what keeps its bytes alive: the bytes follow it
@@ -199,38 +213,47 @@ static int sst_read_footer(sst *t, sst_footer *f)
     return LSM_OK;
 }
 
+/* One index record, decoded while the index is verified at open. */
+typedef struct sst_index_record {
+    sst_extent extent;
+    const uint8_t *first_key, *last_key;
+    size_t n_first_key, n_last_key;
+} sst_index_record;
+
 /* Decodes one index record at *p (advanced past it) into *r. */
 static bool sst_index_parse_record(const uint8_t **p, const uint8_t *end,
-                                   sst_index_entry *r)
+                                   sst_index_record *r)
 {
     uint64_t n, size_bytes;
     const uint8_t *q = *p;
-    if (!(q = get_varint64(q, end, &r->offset)) ||
+    if (!(q = get_varint64(q, end, &r->extent.offset)) ||
         !(q = get_varint64(q, end, &size_bytes)) || size_bytes > UINT32_MAX ||
         !(q = get_varint64(q, end, &n)) || n == 0 || n > LSM_MAX_KEY_BYTES ||
         n > (uint64_t)(end - q))
         return false;
-    r->size_bytes = (uint32_t)size_bytes;
+    r->extent.size_bytes = (uint32_t)size_bytes;
     r->first_key = q;
-    r->n_first_key = (uint16_t)n;
+    r->n_first_key = (size_t)n;
     q += n;
     if (!(q = get_varint64(q, end, &n)) || n == 0 || n > LSM_MAX_KEY_BYTES ||
         n > (uint64_t)(end - q))
         return false;
     r->last_key = q;
-    r->n_last_key = (uint16_t)n;
+    r->n_last_key = (size_t)n;
     *p = q + n;
     return true;
 }
 
-/* Checks record i against its predecessor and the file layout. */
-static bool sst_index_record_fits(const sst *t, size_t i)
+/* Checks record r against its predecessor prev (NULL for the first block)
+ * and the file layout. */
+static bool sst_index_record_fits(const sst *t, const sst_index_record *r,
+                                  const sst_index_record *prev)
 {
-    const sst_index_entry *r = &t->index[i];
     uint64_t expected_offset =
-        i == 0 ? 0 : t->index[i - 1].offset + t->index[i - 1].size_bytes;
-    if (r->offset != expected_offset || r->size_bytes < BLOCK_TRAILER_BYTES ||
-        r->size_bytes > t->footer.filter_offset - r->offset)
+        prev ? prev->extent.offset + prev->extent.size_bytes : 0;
+    if (r->extent.offset != expected_offset ||
+        r->extent.size_bytes < BLOCK_TRAILER_BYTES ||
+        r->extent.size_bytes > t->footer.filter_offset - r->extent.offset)
         return false;
     if (user_key_cmp(r->first_key, r->n_first_key, r->last_key, r->n_last_key) >
         0)
@@ -238,21 +261,66 @@ static bool sst_index_record_fits(const sst *t, size_t i)
     /* A user key's versions may continue into the next block (FORMAT.md),
      * so equal keys may meet at a boundary; their seqs are checked there
      * when the blocks are read (sst_check_boundary). */
-    return i == 0 ||
-           user_key_cmp(t->index[i - 1].last_key, t->index[i - 1].n_last_key,
-                        r->first_key, r->n_first_key) <= 0;
+    return !prev || user_key_cmp(prev->last_key, prev->n_last_key, r->first_key,
+                                 r->n_first_key) <= 0;
+}
+
+/* Where record r (at rec in the index section) keeps its keys. */
+static sst_index_keys sst_index_keys_of(const uint8_t *index,
+                                        const uint8_t *rec,
+                                        const sst_index_record *r)
+{
+    sst_index_keys k;
+    k.record = (uint32_t)(rec - index);
+    k.n_first_key = (uint16_t)r->n_first_key;
+    k.n_last_key = (uint16_t)r->n_last_key;
+    k.first_key_at = (uint8_t)(r->first_key - rec);
+    k.last_key_gap = (uint8_t)(r->last_key - (r->first_key + r->n_first_key));
+    return k;
+}
+
+/* Block idx's first / last user key, in the index section. */
+static const uint8_t *sst_block_first_key(const sst *t, uint64_t idx, size_t *n)
+{
+    const sst_index_keys *k = &t->keys[idx];
+    *n = k->n_first_key;
+    return t->index + k->record + k->first_key_at;
+}
+
+static const uint8_t *sst_block_last_key(const sst *t, uint64_t idx, size_t *n)
+{
+    const sst_index_keys *k = &t->keys[idx];
+    *n = k->n_last_key;
+    return t->index + k->record + k->first_key_at + k->n_first_key +
+           k->last_key_gap;
+}
+
+/* Block idx's offset and size, parsed from its record (verified at open,
+ * so the parse cannot fail). */
+static sst_extent sst_block_extent(const sst *t, uint64_t idx)
+{
+    const uint8_t *rec = t->index + t->keys[idx].record;
+    const uint8_t *end = rec + t->keys[idx].first_key_at;
+    uint64_t size_bytes = 0;
+    sst_extent e = {0, 0};
+    rec = get_varint64(rec, end, &e.offset);
+    if (rec)
+        get_varint64(rec, end, &size_bytes);
+    e.size_bytes = (uint32_t)size_bytes;
+    return e;
 }
 
 /* Whether block idx starts with the user key block idx - 1 ends with: the
  * versions of that key continue across the boundary. */
 static bool sst_block_continues_key(const sst *t, uint64_t idx)
 {
-    const sst_index_entry *prev = &t->index[idx - 1], *r = &t->index[idx];
-    return user_key_cmp(prev->last_key, prev->n_last_key, r->first_key,
-                        r->n_first_key) == 0;
+    size_t n_last, n_first;
+    const uint8_t *last = sst_block_last_key(t, idx - 1, &n_last);
+    const uint8_t *first = sst_block_first_key(t, idx, &n_first);
+    return user_key_cmp(last, n_last, first, n_first) == 0;
 }
 
-/* Verifies the index section (in meta) and builds t->index. */
+/* Verifies the index section (in meta) and builds t->keys and t->memos. */
 static int sst_decode_index(sst *t, const uint8_t *data, size_t n)
 {
     unsigned long long off = (unsigned long long)t->footer.index_offset;
@@ -260,21 +328,32 @@ static int sst_decode_index(sst *t, const uint8_t *data, size_t n)
     if (checksum64(data, body) != get_fixed64(data + body))
         return lsm_corrupt("%s: index at offset %llu: checksum mismatch",
                            t->path, off);
+    /* sst_index_keys holds 32-bit positions. */
+    if (body > UINT32_MAX)
+        return lsm_corrupt("%s: index at offset %llu: %zu bytes, more than "
+                           "this reader takes (4 GiB)",
+                           t->path, off, body);
     size_t n_blocks = (size_t)t->footer.num_blocks;
-    t->index = calloc(n_blocks, sizeof *t->index);
-    if (!t->index)
+    t->index = data;
+    t->keys = malloc(n_blocks * sizeof *t->keys);
+    t->memos = calloc(n_blocks, sizeof *t->memos);
+    if (!t->keys || !t->memos)
         return lsm_error(LSM_ENOMEM, "%s: out of memory for %zu blocks",
                          t->path, n_blocks);
     const uint8_t *p = data, *end = data + body;
+    sst_index_record r, prev;
     for (size_t i = 0; i < n_blocks; i++) {
-        if (!sst_index_parse_record(&p, end, &t->index[i]) ||
-            !sst_index_record_fits(t, i))
+        const uint8_t *rec = p;
+        if (!sst_index_parse_record(&p, end, &r) ||
+            !sst_index_record_fits(t, &r, i == 0 ? NULL : &prev))
             return lsm_corrupt("%s: index at offset %llu: record %zu (at "
                                "byte %zu) is malformed or out of place",
                                t->path, off, i, (size_t)(p - data));
+        t->keys[i] = sst_index_keys_of(data, rec, &r);
+        prev = r;
     }
-    const sst_index_entry *last = &t->index[n_blocks - 1];
-    if (p != end || last->offset + last->size_bytes != t->footer.filter_offset)
+    if (p != end ||
+        prev.extent.offset + prev.extent.size_bytes != t->footer.filter_offset)
         return lsm_corrupt("%s: index at offset %llu: %zu records do not "
                            "cover the data blocks exactly",
                            t->path, off, n_blocks);
@@ -305,7 +384,8 @@ static void sst_free(sst *t)
 {
     sst_mapping_unref(t->map);
     file_close(t->file);
-    free(t->index);
+    free(t->keys);
+    free(t->memos);
     free(t->meta);
     free(t->path);
     free(t);
@@ -446,15 +526,12 @@ const uint8_t *sst_db_identity(const sst *t)
 
 const uint8_t *sst_first_key(const sst *t, size_t *n)
 {
-    *n = t->index[0].n_first_key;
-    return t->index[0].first_key;
+    return sst_block_first_key(t, 0, n);
 }
 
 const uint8_t *sst_last_key(const sst *t, size_t *n)
 {
-    const sst_index_entry *r = &t->index[t->footer.num_blocks - 1];
-    *n = r->n_last_key;
-    return r->last_key;
+    return sst_block_last_key(t, t->footer.num_blocks - 1, n);
 }
 
 size_t sst_find_by_last_key(sst *const *ssts, size_t n, const uint8_t *key,
@@ -492,8 +569,9 @@ static uint64_t sst_index_find(const sst *t, const uint8_t *key, size_t nkey)
     uint64_t lo = 0, hi = t->footer.num_blocks;
     while (lo < hi) {
         uint64_t mid = lo + (hi - lo) / 2;
-        const sst_index_entry *r = &t->index[mid];
-        if (user_key_cmp(r->last_key, r->n_last_key, key, nkey) < 0)
+        size_t nlast;
+        const uint8_t *last = sst_block_last_key(t, mid, &nlast);
+        if (user_key_cmp(last, nlast, key, nkey) < 0)
             lo = mid + 1;
         else
             hi = mid;
@@ -506,16 +584,18 @@ static uint64_t sst_index_find(const sst *t, const uint8_t *key, size_t nkey)
  * should. */
 static int sst_block_matches_index(const sst *t, uint64_t idx, const block *b)
 {
-    const sst_index_entry *r = &t->index[idx];
+    size_t nfirst, nlast;
+    const uint8_t *first_key = sst_block_first_key(t, idx, &nfirst);
+    const uint8_t *last_key = sst_block_last_key(t, idx, &nlast);
     block_entry first, last;
     block_first_entry(b, &first);
     block_last_entry(b, &last);
-    if (block_entry_key_cmp(&first, r->first_key, r->n_first_key) != 0 ||
-        block_entry_key_cmp(&last, r->last_key, r->n_last_key) != 0)
+    if (block_entry_key_cmp(&first, first_key, nfirst) != 0 ||
+        block_entry_key_cmp(&last, last_key, nlast) != 0)
         return lsm_corrupt("%s: data block %llu at offset %llu: keys differ "
                            "from its index record",
                            t->path, (unsigned long long)idx,
-                           (unsigned long long)r->offset);
+                           (unsigned long long)sst_block_extent(t, idx).offset);
     return LSM_OK;
 }
 
@@ -523,17 +603,17 @@ static int sst_block_matches_index(const sst *t, uint64_t idx, const block *b)
  * walk and the index check the first time these bytes are seen, the
  * checksum and trailer only when the block's memo knows them. Counts a
  * block read. */
-static int sst_block_verify(sst *t, uint64_t idx, const uint8_t *bytes,
-                            block *out)
+static int sst_block_verify(sst *t, uint64_t idx, sst_extent r,
+                            const uint8_t *bytes, block *out)
 {
-    sst_index_entry *r = &t->index[idx];
+    block_memo *memo = &t->memos[idx];
     bool known = false;
-    int rc = block_decode_memo(bytes, r->size_bytes, t->path, r->offset,
-                               &r->memo, out, &known);
+    int rc = block_decode_memo(bytes, r.size_bytes, t->path, r.offset, memo,
+                               out, &known);
     if (rc == LSM_OK && !known) {
         rc = sst_block_matches_index(t, idx, out);
         if (rc == LSM_OK)
-            block_memo_record(&r->memo, out);
+            block_memo_record(memo, out);
     }
     if (rc == LSM_OK)
         COUNTER_ADD(t->ctrs, block_reads, 1);
@@ -548,8 +628,8 @@ static int sst_block_verify(sst *t, uint64_t idx, const uint8_t *bytes,
 static int sst_block_read(sst *t, uint64_t idx, const uint8_t *ahead,
                           sst_block **out)
 {
-    const sst_index_entry *r = &t->index[idx];
-    size_t n = r->size_bytes;
+    sst_extent r = sst_block_extent(t, idx);
+    size_t n = r.size_bytes;
     size_t n_alloc = sizeof(sst_block) + (t->map ? 0 : n);
     sst_block *sb = malloc(n_alloc);
     if (!sb)
@@ -560,13 +640,13 @@ static int sst_block_read(sst *t, uint64_t idx, const uint8_t *ahead,
     sb->map = NULL;
     /* Invariant 1: every block lies inside the file, hence the mapping. */
     if (t->map)
-        bytes = t->map->base + r->offset;
+        bytes = t->map->base + r.offset;
     else if (ahead)
         memcpy(sb->bytes, ahead, n);
     else
-        rc = file_read_at(t->file, r->offset, sb->bytes, n);
+        rc = file_read_at(t->file, r.offset, sb->bytes, n);
     if (rc == LSM_OK)
-        rc = sst_block_verify(t, idx, bytes, &sb->blk);
+        rc = sst_block_verify(t, idx, r, bytes, &sb->blk);
     if (rc != LSM_OK) {
         free(sb);
         return rc;
@@ -596,7 +676,7 @@ static int sst_check_boundary(const sst *t, uint64_t idx,
                        "is not older than the previous block's last version "
                        "of the same key",
                        t->path, (unsigned long long)idx,
-                       (unsigned long long)t->index[idx].offset);
+                       (unsigned long long)sst_block_extent(t, idx).offset);
 }
 
 /* The seq of block b's last entry. */
@@ -798,8 +878,9 @@ static inline int sst_get_with(sst *t, const uint8_t *key, size_t nkey,
     if (tr)
         tr->probed = true;
     uint64_t idx = sst_index_find(t, key, nkey);
-    const sst_index_entry *r = &t->index[idx]; /* key <= last key of file */
-    if (user_key_cmp(r->first_key, r->n_first_key, key, nkey) > 0)
+    size_t nfirst; /* key <= last key of file: idx is a block */
+    const uint8_t *first = sst_block_first_key(t, idx, &nfirst);
+    if (user_key_cmp(first, nfirst, key, nkey) > 0)
         return LSM_OK; /* between two blocks: no block can hold it */
     /* Block idx - 1 ends before key, so the first block searched starts
      * no versions of key: no seq to check its boundary against. */
@@ -808,8 +889,8 @@ static inline int sst_get_with(sst *t, const uint8_t *key, size_t nkey,
     int rc = sst_get_in_block(t, idx, key, nkey, max_seq, &prev_last_seq, found,
                               &out_of_block, out, owned, tr);
     while (rc == LSM_OK && out_of_block && ++idx < t->footer.num_blocks &&
-           user_key_cmp(t->index[idx].first_key, t->index[idx].n_first_key, key,
-                        nkey) == 0)
+           (first = sst_block_first_key(t, idx, &nfirst),
+            user_key_cmp(first, nfirst, key, nkey) == 0))
         rc = sst_get_in_block(t, idx, key, nkey, max_seq, &prev_last_seq, found,
                               &out_of_block, out, owned, tr);
     return rc;
@@ -868,10 +949,10 @@ static int sst_readahead_fill(sst_iter *si, uint64_t first)
     uint64_t end = first;
     size_t n = 0;
     do {
-        n += t->index[end].size_bytes;
+        n += sst_block_extent(t, end).size_bytes;
         end++;
     } while (end < t->footer.num_blocks &&
-             n + t->index[end].size_bytes <= SST_READAHEAD_BYTES);
+             n + sst_block_extent(t, end).size_bytes <= SST_READAHEAD_BYTES);
     if (n > si->ra.cap) {
         uint8_t *grown = realloc(si->ra.buf, n);
         if (!grown)
@@ -881,7 +962,8 @@ static int sst_readahead_fill(sst_iter *si, uint64_t first)
         si->ra.cap = n;
     }
     si->ra.first = si->ra.end = 0; /* empty until the read succeeds */
-    int rc = file_read_at(t->file, t->index[first].offset, si->ra.buf, n);
+    int rc =
+        file_read_at(t->file, sst_block_extent(t, first).offset, si->ra.buf, n);
     if (rc == LSM_OK) {
         si->ra.first = first;
         si->ra.end = end;
@@ -900,8 +982,8 @@ static int sst_readahead_bytes(sst_iter *si, uint64_t idx,
         if (rc != LSM_OK)
             return rc;
     }
-    const sst_index_entry *idx_rec = &si->t->index[idx];
-    *bytes = ra->buf + (idx_rec->offset - si->t->index[ra->first].offset);
+    *bytes = ra->buf + (sst_block_extent(si->t, idx).offset -
+                        sst_block_extent(si->t, ra->first).offset);
     return LSM_OK;
 }
 

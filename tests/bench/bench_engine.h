@@ -78,6 +78,10 @@ typedef struct bench_settings {
     int threads_mode;
     /* lsm only: read SSTs through mmap (lsm_options.mmap_reads), 1 or 0. */
     int mmap_reads;
+    /* lsm and rocksdb: keep SST index and filter blocks in the block cache
+     * (lsm_options.cache_index_and_filter_blocks, RocksDB's option of the
+     * same name), 1 or 0. */
+    int cache_index_and_filter_blocks;
     /* Open for the txn_* calls: set by lsm-bench around its transaction
      * workloads only (rocksdb then opens an OptimisticTransactionDB, whose
      * base database serves the plain calls; lsm needs nothing). */
@@ -86,6 +90,7 @@ typedef struct bench_settings {
     int compaction_given;
     int threads_mode_given;
     int mmap_reads_given;
+    int cache_index_and_filter_blocks_given;
 } bench_settings;
 
 /* Bytes an engine counts itself (optional): key + value bytes written by the

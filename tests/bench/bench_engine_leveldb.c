@@ -78,6 +78,10 @@ static int bench_leveldb_check_settings(const bench_settings *s, bench_err *err)
     if (s->mmap_reads_given)
         return bench_err_set(err, "--mmap_reads applies to --engine lsm "
                                   "only (leveldb maps its tables itself)");
+    if (s->cache_index_and_filter_blocks_given)
+        return bench_err_set(err, "--cache_index_and_filter_blocks applies "
+                                  "to --engine lsm and rocksdb only "
+                                  "(leveldb keeps them outside its cache)");
     return BENCH_OK;
 }
 

@@ -91,6 +91,7 @@ static void bench_lsm_options(const bench_settings *s, int sync,
     if (s->compaction != NULL)
         bench_lsm_parse_compaction(s->compaction, &opt->compaction);
     opt->mmap_reads = s->mmap_reads;
+    opt->cache_index_and_filter_blocks = s->cache_index_and_filter_blocks;
     bench_lsm_leveled_shape(opt);
     opt->enable_wal = 1;
     opt->sync = sync;
@@ -109,6 +110,7 @@ void bench_settings_defaults(bench_settings *s)
     s->compaction = NULL;
     s->threads_mode = 1; /* a benchmark measures the background mode */
     s->mmap_reads = opt.mmap_reads;
+    s->cache_index_and_filter_blocks = opt.cache_index_and_filter_blocks;
 }
 
 static void bench_lsm_version(char *buf, size_t n)
@@ -124,15 +126,16 @@ static void bench_lsm_describe(const bench_settings *s, char *buf, size_t n)
              "target_sst_size %zu (memtable and SST), block_size %zu, "
              "block_cache_bytes %zu, num_memtable_limit %zu, bloom %u "
              "bits/key, compaction %s (L0 trigger %u, multiplier %u, base "
-             "level %u MiB), threads_mode %s, mmap_reads %s, WAL on, no "
-             "compression",
+             "level %u MiB), threads_mode %s, mmap_reads %s, "
+             "cache_index_and_filter_blocks %s, WAL on, no compression",
              opt.target_sst_size, opt.block_size, opt.block_cache_bytes,
              opt.num_memtable_limit, opt.bloom_bits_per_key,
              lsm_compaction_name(opt.compaction),
              opt.level0_file_num_compaction_trigger, opt.level_size_multiplier,
              opt.base_level_size_mb,
              opt.sched == LSM_SCHED_THREADS ? "on" : "off",
-             opt.mmap_reads ? "on" : "off");
+             opt.mmap_reads ? "on" : "off",
+             opt.cache_index_and_filter_blocks ? "on" : "off");
 }
 
 static int bench_lsm_check_settings(const bench_settings *s, bench_err *err)

@@ -1235,7 +1235,10 @@ static void bench_usage(FILE *f)
         "default on)\n"
         "  --mmap_reads on|off   read SSTs through mmap (lsm only; default "
         "off,\n"
-        "                        as lsm_options.mmap_reads)\n");
+        "                        as lsm_options.mmap_reads)\n"
+        "  --cache_index_and_filter_blocks on|off  SST index and filter in\n"
+        "                        the block cache (lsm and rocksdb; default\n"
+        "                        off, as both engines)\n");
 }
 
 static uint64_t bench_parse_u64(const char *flag, const char *s)
@@ -1291,6 +1294,9 @@ static int bench_apply_setting(bench_settings *s, const char *flag,
     } else if (strcmp(flag, "--mmap_reads") == 0) {
         s->mmap_reads = bench_parse_on_off(flag, v);
         s->mmap_reads_given = 1;
+    } else if (strcmp(flag, "--cache_index_and_filter_blocks") == 0) {
+        s->cache_index_and_filter_blocks = bench_parse_on_off(flag, v);
+        s->cache_index_and_filter_blocks_given = 1;
     } else
         return -1;
     return 0;

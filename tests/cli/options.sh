@@ -460,6 +460,13 @@ run --path "$tmp/db-mmap" --mmap-reads -c "put k v" -c flush -c "get k"
 drop_events
 expect_grep "--mmap-reads" 0 out 'k=b"v"'
 
+# --cache-index-and-filter-blocks reads the same data, from SSTs whose
+# index and filter live in the cache.
+run --path "$tmp/db-cif" --cache-index-and-filter-blocks -c "put k v" \
+    -c flush -c "get k" -c "get j"
+drop_events
+expect_grep "--cache-index-and-filter-blocks" 0 out 'k=b"v"'
+
 if [ "$n_failed" -ne 0 ]; then
     echo "$n_failed check(s) failed"
     exit 1

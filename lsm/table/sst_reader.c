@@ -36,8 +36,8 @@
  *      ordered; so parsing a record again (sst_block_extent) cannot fail.
  *      Nothing in the in-memory index changes afterwards but the memos,
  *      each written once, atomically (block_int.h).
- *   2. A cached block value (sst_block) never points at the sst, so it may
- *      outlive it in the cache: it holds its bytes itself, or a reference
+ *   2. A cached value (sst_block, or sst_meta with cache_meta) never
+ *      points at the sst, so it may outlive it in the cache: it holds its bytes itself, or a reference
  *      to the file's mapping (sst_mapping), which stays mapped until the
  *      sst and every block decoded from it have let go.
  *   3. refs counts sst_open's reference, sst_ref calls and live iterators;
@@ -46,7 +46,9 @@
  *
  * Thread safety: after sst_open the sst is read-only apart from refs and
  * obsolete (atomics), so gets and iterators may run on many threads at once;
- * file reads are positional. The block cache has its own lock.
+ * file reads are positional. The block cache has its own lock; two threads
+ * missing the same evicted meta may both read it, and the cache keeps the
+ * later insert (each reader uses the copy it holds).
  */
 #include "table/block_int.h"
 #include "table/bloom_int.h"

@@ -37,9 +37,10 @@
  *      Nothing in the in-memory index changes afterwards but the memos,
  *      each written once, atomically (block_int.h).
  *   2. A cached value (sst_block, or sst_meta with cache_meta) never
- *      points at the sst, so it may outlive it in the cache: it holds its bytes
- * itself, or a reference to the file's mapping (sst_mapping), which stays
- * mapped until the sst and every block decoded from it have let go.
+ *      points at the sst, so it may outlive it in the cache: it holds its
+ *      bytes itself, or a reference to the file's mapping (sst_mapping),
+ *      which stays mapped until the sst and every block decoded from it
+ *      have let go.
  *   3. refs counts sst_open's reference, sst_ref calls and live iterators;
  *      the sst is freed when it drops to 0 (and the file removed if
  *      obsolete was set).

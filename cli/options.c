@@ -155,6 +155,10 @@ void cli_usage_print(FILE *out)
             "every get\n"
             "                           searches every memtable (as in "
             "mini-lsm)\n"
+            "  --cache-index-and-filter-blocks\n"
+            "                           keep SST indexes and filters in the "
+            "block\n"
+            "                           cache, charged to it\n"
             "  -c CMD                   run CMD, then exit (repeatable)\n"
             "  --script FILE            replay FILE, then exit (repeatable; "
             "-c and\n"
@@ -509,6 +513,8 @@ static int options_parse_flag(cli_config *cfg, const char *arg)
         cfg->opt.mmap_reads = 1;
     else if (strcmp(arg, "--no-memtable-bloom") == 0)
         cfg->opt.memtable_bloom = 0;
+    else if (strcmp(arg, "--cache-index-and-filter-blocks") == 0)
+        cfg->opt.cache_index_and_filter_blocks = 1;
     else if (strcmp(arg, "--echo") == 0)
         cfg->echo = 1;
     else if (strcmp(arg, "--bail") == 0)

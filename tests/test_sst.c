@@ -1548,6 +1548,89 @@ static void test_corrupt_block_fails_then_recovers(void **state)
     model_free(&m);
 }
 
+/* Gets the newest version of every key of m from t and checks it. */
+static void assert_get_all(sst *t, const model *m)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        if (i > 0 && strcmp(m->e[i].key, m->e[i - 1].key) == 0)
+            continue; /* an older version */
+        bool found;
+        entry e;
+        void *owned;
+        assert_int_equal(sst_get(t, (const uint8_t *)m->e[i].key, m->e[i].nkey,
+                                 UINT64_MAX, &found, &e, &owned),
+                         LSM_OK);
+        assert_true(found);
+        assert_entry_is(&e, &m->e[i]);
+        free(owned);
+    }
+}
+
+/* With cache_meta, an SST's filter and index live in the block cache,
+ * charged to it from the open on: evicted, they are read and verified
+ * again by the next get or iterator, which still find everything; damaged
+ * on disk meanwhile, that read is LSM_ECORRUPT, never trusted. */
+static void test_cached_index_and_filter(void **state)
+{
+    (void)state;
+    char path[256];
+    path_of(path, sizeof path, "96.sst");
+    model m = model_make(400, 2, 40, 96);
+    write_sst(path, &m, 256, 10, NULL);
+    block_cache *bc = block_cache_create(4 << 20);
+    counters c = {0};
+    sst_open_options o = {.map_file = false, .cache_meta = true};
+    sst *t;
+    assert_int_equal(sst_open_with(env_posix(), path, 96, bc, &c, &o, &t),
+                     LSM_OK);
+    size_t meta_bytes = block_cache_bytes_used(bc);
+    assert_true(meta_bytes > sst_num_blocks(t) * 12); /* index and filter */
+    assert_get_all(t, &m);
+    assert_iter_all(t, &m);
+    assert_int_equal(c.meta_reads, 0);
+
+    /* Evicted (erased here, as a full cache would), it is read again once
+     * and cached again; so is every block. */
+    block_cache_erase_sst(bc, 96);
+    assert_int_equal(block_cache_bytes_used(bc), 0);
+    assert_get_all(t, &m);
+    assert_iter_all(t, &m);
+    assert_int_equal(c.meta_reads, 1);
+    assert_true(block_cache_bytes_used(bc) > meta_bytes);
+
+    /* The same SST without cache_meta charges the cache nothing at open. */
+    block_cache *bc2 = block_cache_create(4 << 20);
+    sst *t2 = open_sst(path, 97, bc2, NULL);
+    assert_int_equal(block_cache_bytes_used(bc2), 0);
+    sst_unref(t2);
+    block_cache_destroy(bc2);
+
+    /* A byte of the index flipped on disk after the open: the next read of
+     * the index fails its checksum, for a get and for an iterator. */
+    size_t n;
+    uint8_t *data = read_file(path, &n);
+    data[n - SST_FOOTER_BYTES - SST_CHECKSUM_BYTES - 1] ^= 0x20;
+    write_file(path, data, n);
+    block_cache_erase_sst(bc, 96);
+    bool found;
+    entry e;
+    void *owned;
+    assert_int_equal(sst_get(t, (const uint8_t *)m.e[0].key, m.e[0].nkey,
+                             UINT64_MAX, &found, &e, &owned),
+                     LSM_ECORRUPT);
+    assert_non_null(strstr(lsm_errmsg(), "index"));
+    assert_false(found);
+    assert_null(owned);
+    iter *it = sst_iter_new(t);
+    assert_int_equal(iter_seek(it, NULL, 0), LSM_ECORRUPT);
+    assert_false(iter_valid(it));
+    iter_destroy(it);
+    sst_unref(t);
+    block_cache_destroy(bc);
+    free(data);
+    model_free(&m);
+}
+
 /* Block 0 of an SST written with block_size 1 (one entry per block): its
  * size and where its entry's type byte lies, found by parsing the entry
  * header (FORMAT.md, "Data block"). */
@@ -1673,6 +1756,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(
             test_remembered_block_not_trusted_when_changed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cached_index_and_filter, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -597,6 +597,9 @@ static void open_threads_db(const char *dir, shared *sh, lsm_db **db)
     opt.block_size = 128;
     opt.num_memtable_limit = 2;
     opt.block_cache_bytes = 16384;
+    /* SST indexes and filters in that tiny cache too: evicted and read
+     * again while readers, flushes and compactions race. */
+    opt.cache_index_and_filter_blocks = 1;
     opt.event_cb = threads_event_cb;
     opt.event_ctx = sh;
     for (int i = 0; i < EV_TYPES; i++)

@@ -122,6 +122,15 @@ int db_sst_path(const lsm_db *db, uint64_t sst_id, char *buf)
     return db_path(db, name, buf);
 }
 
+int db_sst_open(lsm_db *db, const char *path, uint64_t sst_id, sst **out)
+{
+    sst_open_options o = {
+        .map_file = db->opt.mmap_reads != 0,
+        .cache_meta = db->opt.cache_index_and_filter_blocks != 0,
+    };
+    return sst_open_with(db->env, path, sst_id, db->cache, &db->ctrs, &o, out);
+}
+
 /* How many levels below L0 a strategy starts with (mini-lsm's layout):
  * max_levels for SIMPLE and LEVELED, one (L1, where full compaction puts
  * its output) for NONE, and none for TIERED, whose runs are tiers that

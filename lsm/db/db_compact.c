@@ -101,8 +101,7 @@ static int db_compact_out_finish_current(compaction_out *co)
     }
     sst *t = NULL;
     if (rc == LSM_OK)
-        rc = sst_open(co->db->env, path, co->builder_id, co->db->cache,
-                      &co->db->ctrs, co->db->opt.mmap_reads != 0, &t);
+        rc = db_sst_open(co->db, path, co->builder_id, &t);
     if (rc != LSM_OK) {
         /* A failed finish removed the file already; a failed open did not. */
         if (db_sst_path(co->db, co->builder_id, path) == LSM_OK)

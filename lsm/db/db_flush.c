@@ -225,8 +225,7 @@ static int db_flush_write_sst(lsm_db *db, memtable *mt, version_filter *vf,
                     "flush of memtable %" PRIu64, id);
         DB_TRACE_IO(db, LSM_IO_SST_SYNC, path, 0, "flush of memtable %" PRIu64,
                     id);
-        rc = sst_open(db->env, path, id, db->cache, &db->ctrs,
-                      db->opt.mmap_reads != 0, out);
+        rc = db_sst_open(db, path, id, out);
         if (rc != LSM_OK)
             db->env->unlink(db->env, path);
     }

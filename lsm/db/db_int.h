@@ -294,6 +294,9 @@ int id_list_push(id_list *l, uint64_t id);
 /* "<dir>/<name>" and "<dir>/<id>.sst" into buf (DB_PATH_BYTES). */
 int db_path(const lsm_db *db, const char *name, char *buf);
 int db_sst_path(const lsm_db *db, uint64_t sst_id, char *buf);
+/* Opens SST sst_id at path with the database's cache, counters and read
+ * options (mmap_reads, cache_index_and_filter_blocks). */
+int db_sst_open(lsm_db *db, const char *path, uint64_t sst_id, sst **out);
 int db_wal_path(const lsm_db *db, uint64_t memtable_id, char *buf);
 /* Deletes a flushed (or empty) memtable's WAL; failures are ignored. why
  * completes "memtable <id> ..." in the trace, e.g. "was flushed"

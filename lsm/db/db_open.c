@@ -197,8 +197,7 @@ static int db_open_named_sst(lsm_db *db, const manifest_sst *want, sst **out)
     char path[DB_PATH_BYTES];
     int rc = db_sst_path(db, want->id, path);
     if (rc == LSM_OK)
-        rc = sst_open(db->env, path, want->id, db->cache, &db->ctrs,
-                      db->opt.mmap_reads != 0, out);
+        rc = db_sst_open(db, path, want->id, out);
     if (rc == LSM_OK)
         rc = db_check_sst(db, path, *out, want);
     if (rc != LSM_OK) {

@@ -93,6 +93,21 @@ typedef struct sst sst;
  * (lsm_options.mmap_reads). *out holds one reference. */
 int sst_open(env *e, const char *path, uint64_t sst_id, block_cache *cache,
              counters *ctrs, bool map_file, sst **out);
+/* How sst_open_with opens an SST. */
+typedef struct sst_open_options {
+    bool map_file; /* as sst_open's */
+    /* Keep the filter and index sections (with each block's memo) in the
+     * block cache, charged to it, under the key (sst_id, UINT64_MAX):
+     * evicted like data blocks and read and verified again when a get or
+     * an iterator next needs them (lsm_options.cache_index_and_filter_
+     * blocks). false, or no cache: the sst keeps them from open to close.
+     * Either way they are read and verified at open. */
+    bool cache_meta;
+} sst_open_options;
+
+/* As sst_open, with the options in *o. */
+int sst_open_with(env *e, const char *path, uint64_t sst_id, block_cache *cache,
+                  counters *ctrs, const sst_open_options *o, sst **out);
 void sst_ref(sst *t);
 /* Drops a reference; the last one closes the file (and removes it and its
  * cached blocks if the SST was marked obsolete). NULL-safe. */

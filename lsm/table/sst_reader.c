@@ -3,16 +3,17 @@
  * "SST files").
  *
  * sst_open reads the footer, then the filter and index sections in one read,
- * verifies them and keeps them in memory (index entries point into that
- * buffer). Data blocks are read on demand: through the block cache when
- * there is one (key: sst_id, block index), else into a private buffer freed
- * after use. A block read from disk is verified (block_decode) and checked
- * against its index record before anyone sees it. Its index record then
- * remembers the checksum of those bytes (block_memo): a later read of the
- * same block whose bytes have that checksum checks the checksum and the
- * trailer only, not every entry again. Reading with pread decodes a block
- * anew on every cache miss, and the walk over its entries was most of a
- * miss's instructions (callgrind: 53% of readrandom's at 300,000 keys).
+ * verifies them and keeps them in memory as read (sst_index_keys say where
+ * each block's keys lie in that buffer). Data blocks are read on demand:
+ * through the block cache when there is one (key: sst_id, block index),
+ * else into a private buffer freed after use. A block read from disk is
+ * verified (block_decode) and checked against its index record before
+ * anyone sees it. Its memo then remembers the checksum of those bytes
+ * (block_memo): a later read of the same block whose bytes have that
+ * checksum checks the checksum and the trailer only, not every entry
+ * again. Reading with pread decodes a block anew on every cache miss, and
+ * the walk over its entries was most of a miss's instructions (callgrind:
+ * 53% of readrandom's at 300,000 keys).
  *
  * By default blocks are read with read_at (pread) into an allocation of
  * their own, which the cache then holds and is charged for in full. A read
@@ -32,19 +33,23 @@
  * Invariants:
  *   1. After sst_open, the index is consistent with the footer: num_blocks
  *      records, contiguous blocks from offset 0 up to filter_offset, keys
- *      ordered. Nothing in the in-memory index changes afterwards but the
- *      memos, each written once, atomically (block_int.h).
- *   2. A cached block value (sst_block) never points at the sst, so it may
- *      outlive it in the cache: it holds its bytes itself, or a reference
- *      to the file's mapping (sst_mapping), which stays mapped until the
- *      sst and every block decoded from it have let go.
+ *      ordered; so parsing a record again (sst_block_extent) cannot fail.
+ *      Nothing in the in-memory index changes afterwards but the memos,
+ *      each written once, atomically (block_int.h).
+ *   2. A cached value (sst_block, or sst_meta with cache_meta) never
+ *      points at the sst, so it may outlive it in the cache: it holds its
+ *      bytes itself, or a reference to the file's mapping (sst_mapping),
+ *      which stays mapped until the sst and every block decoded from it
+ *      have let go.
  *   3. refs counts sst_open's reference, sst_ref calls and live iterators;
  *      the sst is freed when it drops to 0 (and the file removed if
  *      obsolete was set).
  *
  * Thread safety: after sst_open the sst is read-only apart from refs and
  * obsolete (atomics), so gets and iterators may run on many threads at once;
- * file reads are positional. The block cache has its own lock.
+ * file reads are positional. The block cache has its own lock; two threads
+ * missing the same evicted meta may both read it, and the cache keeps the
+ * later insert (each reader uses the copy it holds).
  */
 #include "table/block_int.h"
 #include "table/bloom_int.h"
@@ -58,19 +63,28 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* One data block's index record; keys point into sst.meta. Sizes are
- * narrow (a block is below 4 GiB, keys at most LSM_MAX_KEY_BYTES) so the
- * memo fits in the bytes wide ones took. memo is the one part written
- * after sst_open (invariant 1). */
-typedef struct sst_index_entry {
+/* Where one data block's index record lies in the index section (kept
+ * as read, in sst_meta), so its keys are found without parsing: the last
+ * key (what the index search compares) at last_key; the first key ends
+ * last_key_gap bytes before it; the record starts first_key_at bytes
+ * before the first key. 12 bytes a block, where a decoded record with
+ * pointers took 32: an open SST's index costs the section's own bytes
+ * plus these and the memos (about 70 bytes a block with 16-byte keys).
+ * The block's offset and size are parsed from the record when a block is
+ * read (sst_block_extent). */
+_Static_assert(LSM_MAX_KEY_BYTES <= UINT16_MAX, "key lengths fit 16 bits");
+typedef struct sst_index_keys {
+    uint32_t last_key; /* from the index section's first byte */
+    uint16_t n_first_key, n_last_key;
+    uint8_t first_key_at; /* <= 30: three varints */
+    uint8_t last_key_gap; /* <= 10: one varint */
+} sst_index_keys;
+
+/* One data block's offset and size, as its index record says. */
+typedef struct sst_extent {
     uint64_t offset;
-    const uint8_t *first_key;
-    const uint8_t *last_key;
     uint32_t size_bytes;
-    uint16_t n_first_key;
-    uint16_t n_last_key;
-    block_memo memo; /* what verifying the block found (block_int.h) */
-} sst_index_entry;
+} sst_extent;
 
 /* The footer's fields (FORMAT.md, "Footer"). */
 typedef struct sst_footer {
@@ -103,6 +117,29 @@ static void sst_mapping_unref(sst_mapping *m)
     free(m);
 }
 
+/* What an SST keeps of its filter and index sections: the bytes as read
+ * (filter then index), where each data block's keys lie, and the memos.
+ * One allocation, laid out as this header, the memos, the keys, then the
+ * bytes, so its size is what it costs (charge). Kept by the sst from open
+ * to free, or, with cache_meta (lsm_options.cache_index_and_filter_blocks),
+ * held by the block cache under (sst_id, SST_META_KEY) like a data block:
+ * evicted under pressure and read and verified again when next needed,
+ * losing its memos (the blocks are then walked once more when read).
+ * Never points at the sst: it may outlive it in the cache (invariant 2). */
+typedef struct sst_meta {
+    bloom filter;         /* points into bytes */
+    const uint8_t *index; /* the index section, in bytes */
+    sst_index_keys *keys; /* footer.num_blocks, one per data block */
+    block_memo *memos;    /* footer.num_blocks: what verifying each data
+                           * block found (block_int.h); the one part
+                           * written after it is built (invariant 1) */
+    size_t charge;        /* bytes of the whole allocation */
+    uint8_t *bytes;       /* filter section then index section */
+} sst_meta;
+
+/* The cache key of an SST's meta: no data block has this index. */
+#define SST_META_KEY UINT64_MAX
+
 struct sst {
     atomic_size_t refs;
     atomic_bool obsolete;
@@ -114,11 +151,18 @@ struct sst {
     block_cache *cache; /* may be NULL */
     counters *ctrs;     /* may be NULL */
     sst_footer footer;
-    uint8_t *meta;          /* filter section then index section */
-    bloom filter;           /* points into meta */
-    sst_index_entry *index; /* footer.num_blocks records */
-    sst_mapping *map;       /* the whole file, or NULL: use read_at */
+    sst_meta *meta;  /* kept from open to free; NULL: in the cache */
+    uint8_t *bounds; /* first then last user key of the file */
+    size_t n_first_key, n_last_key;
+    sst_mapping *map; /* the whole file, or NULL: use read_at */
 };
+
+/* Where the meta of an operation comes from: the sst's own (handle NULL)
+ * or a cache handle holding it. */
+typedef struct sst_meta_ref {
+    cache_handle *handle;
+    const sst_meta *m; /* NULL when nothing is held */
+} sst_meta_ref;
 
 /* A decoded data block and what keeps its bytes alive: the bytes follow it
  * in the same allocation, or map is the mapping they lie in. What the block
@@ -199,38 +243,47 @@ static int sst_read_footer(sst *t, sst_footer *f)
     return LSM_OK;
 }
 
+/* One index record, decoded while the index is verified at open. */
+typedef struct sst_index_record {
+    sst_extent extent;
+    const uint8_t *first_key, *last_key;
+    size_t n_first_key, n_last_key;
+} sst_index_record;
+
 /* Decodes one index record at *p (advanced past it) into *r. */
 static bool sst_index_parse_record(const uint8_t **p, const uint8_t *end,
-                                   sst_index_entry *r)
+                                   sst_index_record *r)
 {
     uint64_t n, size_bytes;
     const uint8_t *q = *p;
-    if (!(q = get_varint64(q, end, &r->offset)) ||
+    if (!(q = get_varint64(q, end, &r->extent.offset)) ||
         !(q = get_varint64(q, end, &size_bytes)) || size_bytes > UINT32_MAX ||
         !(q = get_varint64(q, end, &n)) || n == 0 || n > LSM_MAX_KEY_BYTES ||
         n > (uint64_t)(end - q))
         return false;
-    r->size_bytes = (uint32_t)size_bytes;
+    r->extent.size_bytes = (uint32_t)size_bytes;
     r->first_key = q;
-    r->n_first_key = (uint16_t)n;
+    r->n_first_key = (size_t)n;
     q += n;
     if (!(q = get_varint64(q, end, &n)) || n == 0 || n > LSM_MAX_KEY_BYTES ||
         n > (uint64_t)(end - q))
         return false;
     r->last_key = q;
-    r->n_last_key = (uint16_t)n;
+    r->n_last_key = (size_t)n;
     *p = q + n;
     return true;
 }
 
-/* Checks record i against its predecessor and the file layout. */
-static bool sst_index_record_fits(const sst *t, size_t i)
+/* Checks record r against its predecessor prev (NULL for the first block)
+ * and the file layout. */
+static bool sst_index_record_fits(const sst *t, const sst_index_record *r,
+                                  const sst_index_record *prev)
 {
-    const sst_index_entry *r = &t->index[i];
     uint64_t expected_offset =
-        i == 0 ? 0 : t->index[i - 1].offset + t->index[i - 1].size_bytes;
-    if (r->offset != expected_offset || r->size_bytes < BLOCK_TRAILER_BYTES ||
-        r->size_bytes > t->footer.filter_offset - r->offset)
+        prev ? prev->extent.offset + prev->extent.size_bytes : 0;
+    if (r->extent.offset != expected_offset ||
+        r->extent.size_bytes < BLOCK_TRAILER_BYTES ||
+        r->extent.size_bytes > t->footer.filter_offset - r->extent.offset)
         return false;
     if (user_key_cmp(r->first_key, r->n_first_key, r->last_key, r->n_last_key) >
         0)
@@ -238,66 +291,247 @@ static bool sst_index_record_fits(const sst *t, size_t i)
     /* A user key's versions may continue into the next block (FORMAT.md),
      * so equal keys may meet at a boundary; their seqs are checked there
      * when the blocks are read (sst_check_boundary). */
-    return i == 0 ||
-           user_key_cmp(t->index[i - 1].last_key, t->index[i - 1].n_last_key,
-                        r->first_key, r->n_first_key) <= 0;
+    return !prev || user_key_cmp(prev->last_key, prev->n_last_key, r->first_key,
+                                 r->n_first_key) <= 0;
+}
+
+/* Where record r (at rec in the index section) keeps its keys. */
+static sst_index_keys sst_index_keys_of(const uint8_t *index,
+                                        const uint8_t *rec,
+                                        const sst_index_record *r)
+{
+    sst_index_keys k;
+    k.last_key = (uint32_t)(r->last_key - index);
+    k.n_first_key = (uint16_t)r->n_first_key;
+    k.n_last_key = (uint16_t)r->n_last_key;
+    k.first_key_at = (uint8_t)(r->first_key - rec);
+    k.last_key_gap = (uint8_t)(r->last_key - (r->first_key + r->n_first_key));
+    return k;
+}
+
+/* Block idx's first / last user key, in the index section. */
+static const uint8_t *sst_block_first_key(const sst_meta *m, uint64_t idx,
+                                          size_t *n)
+{
+    const sst_index_keys *k = &m->keys[idx];
+    *n = k->n_first_key;
+    return m->index + k->last_key - k->last_key_gap - k->n_first_key;
+}
+
+static const uint8_t *sst_block_last_key(const sst_meta *m, uint64_t idx,
+                                         size_t *n)
+{
+    *n = m->keys[idx].n_last_key;
+    return m->index + m->keys[idx].last_key;
+}
+
+/* Block idx's offset and size, parsed from its record (verified at open,
+ * so the parse cannot fail). */
+static sst_extent sst_block_extent(const sst_meta *m, uint64_t idx)
+{
+    size_t n_first;
+    const uint8_t *end = sst_block_first_key(m, idx, &n_first);
+    const uint8_t *rec = end - m->keys[idx].first_key_at;
+    uint64_t size_bytes = 0;
+    sst_extent e = {0, 0};
+    rec = get_varint64(rec, end, &e.offset);
+    if (rec)
+        get_varint64(rec, end, &size_bytes);
+    e.size_bytes = (uint32_t)size_bytes;
+    return e;
 }
 
 /* Whether block idx starts with the user key block idx - 1 ends with: the
  * versions of that key continue across the boundary. */
-static bool sst_block_continues_key(const sst *t, uint64_t idx)
+static bool sst_block_continues_key(const sst_meta *m, uint64_t idx)
 {
-    const sst_index_entry *prev = &t->index[idx - 1], *r = &t->index[idx];
-    return user_key_cmp(prev->last_key, prev->n_last_key, r->first_key,
-                        r->n_first_key) == 0;
+    size_t n_last, n_first;
+    const uint8_t *last = sst_block_last_key(m, idx - 1, &n_last);
+    const uint8_t *first = sst_block_first_key(m, idx, &n_first);
+    return user_key_cmp(last, n_last, first, n_first) == 0;
 }
 
-/* Verifies the index section (in meta) and builds t->index. */
-static int sst_decode_index(sst *t, const uint8_t *data, size_t n)
+/* Verifies the index section (data, n bytes, in m->bytes) and fills
+ * m->keys. */
+static int sst_decode_index(const sst *t, sst_meta *m, const uint8_t *data,
+                            size_t n)
 {
     unsigned long long off = (unsigned long long)t->footer.index_offset;
     size_t body = n - SST_CHECKSUM_BYTES;
     if (checksum64(data, body) != get_fixed64(data + body))
         return lsm_corrupt("%s: index at offset %llu: checksum mismatch",
                            t->path, off);
+    /* sst_index_keys holds 32-bit positions. */
+    if (body > UINT32_MAX)
+        return lsm_corrupt("%s: index at offset %llu: %zu bytes, more than "
+                           "this reader takes (4 GiB)",
+                           t->path, off, body);
     size_t n_blocks = (size_t)t->footer.num_blocks;
-    t->index = calloc(n_blocks, sizeof *t->index);
-    if (!t->index)
-        return lsm_error(LSM_ENOMEM, "%s: out of memory for %zu blocks",
-                         t->path, n_blocks);
+    m->index = data;
     const uint8_t *p = data, *end = data + body;
+    sst_index_record r, prev;
     for (size_t i = 0; i < n_blocks; i++) {
-        if (!sst_index_parse_record(&p, end, &t->index[i]) ||
-            !sst_index_record_fits(t, i))
+        const uint8_t *rec = p;
+        if (!sst_index_parse_record(&p, end, &r) ||
+            !sst_index_record_fits(t, &r, i == 0 ? NULL : &prev))
             return lsm_corrupt("%s: index at offset %llu: record %zu (at "
                                "byte %zu) is malformed or out of place",
                                t->path, off, i, (size_t)(p - data));
+        m->keys[i] = sst_index_keys_of(data, rec, &r);
+        prev = r;
     }
-    const sst_index_entry *last = &t->index[n_blocks - 1];
-    if (p != end || last->offset + last->size_bytes != t->footer.filter_offset)
+    if (p != end ||
+        prev.extent.offset + prev.extent.size_bytes != t->footer.filter_offset)
         return lsm_corrupt("%s: index at offset %llu: %zu records do not "
                            "cover the data blocks exactly",
                            t->path, off, n_blocks);
     return LSM_OK;
 }
 
-/* Reads the filter and index sections with one read and verifies both. */
-static int sst_read_meta(sst *t)
+/* Allocates an sst_meta for t's footer in one piece (see sst_meta), memos
+ * zeroed (nothing known). NULL when out of memory. */
+static sst_meta *sst_meta_alloc(const sst *t)
+{
+    _Static_assert(sizeof(sst_meta) % _Alignof(block_memo) == 0 &&
+                       sizeof(block_memo) % _Alignof(sst_index_keys) == 0,
+                   "the memos and keys stay aligned in one allocation");
+    const sst_footer *f = &t->footer;
+    /* Each bounded by the file's size (sst_read_footer): no overflow. */
+    size_t n_blocks = (size_t)f->num_blocks;
+    size_t keys_at = sizeof(sst_meta) + n_blocks * sizeof(block_memo);
+    size_t bytes_at = keys_at + n_blocks * sizeof(sst_index_keys);
+    size_t total = bytes_at + (size_t)(f->filter_size + f->index_size);
+    uint8_t *base = malloc(total);
+    if (!base)
+        return NULL;
+    sst_meta *m = (sst_meta *)base;
+    memset(m, 0, sizeof *m);
+    m->memos = (block_memo *)(base + sizeof(sst_meta));
+    for (size_t i = 0; i < n_blocks; i++) {
+        atomic_init(&m->memos[i].checksum, 0);
+        atomic_init(&m->memos[i].shape, 0);
+    }
+    m->keys = (sst_index_keys *)(base + keys_at);
+    m->bytes = base + bytes_at;
+    m->charge = total;
+    return m;
+}
+
+/* Reads the filter and index sections with one read, verifies both and
+ * builds *out (freed with sst_meta_free). */
+static int sst_meta_load(const sst *t, sst_meta **out)
 {
     const sst_footer *f = &t->footer;
+    *out = NULL;
+    sst_meta *m = sst_meta_alloc(t);
+    if (!m)
+        return lsm_error(LSM_ENOMEM,
+                         "%s: out of memory for its index and filter "
+                         "(%llu blocks)",
+                         t->path, (unsigned long long)f->num_blocks);
     size_t n = (size_t)(f->filter_size + f->index_size);
-    t->meta = malloc(n);
-    if (!t->meta)
-        return lsm_error(LSM_ENOMEM, "%s: out of memory for %zu bytes", t->path,
-                         n);
-    int rc = file_read_at(t->file, f->filter_offset, t->meta, n);
+    int rc = file_read_at(t->file, f->filter_offset, m->bytes, n);
     if (rc == LSM_OK)
-        rc = bloom_decode(t->meta, (size_t)f->filter_size, t->path,
-                          f->filter_offset, &t->filter);
+        rc = bloom_decode(m->bytes, (size_t)f->filter_size, t->path,
+                          f->filter_offset, &m->filter);
     if (rc == LSM_OK)
-        rc = sst_decode_index(t, t->meta + f->filter_size,
+        rc = sst_decode_index(t, m, m->bytes + f->filter_size,
                               (size_t)f->index_size);
-    return rc;
+    if (rc != LSM_OK) {
+        free(m);
+        return rc;
+    }
+    *out = m;
+    return LSM_OK;
+}
+
+static void sst_meta_free(void *value)
+{
+    free(value);
+}
+
+/* Keeps a copy of the file's first and last user keys in the sst, so
+ * level searches and range checks need no meta (sst_first_key). */
+static int sst_keep_bounds(sst *t, const sst_meta *m)
+{
+    size_t nfirst, nlast;
+    const uint8_t *first = sst_block_first_key(m, 0, &nfirst);
+    const uint8_t *last =
+        sst_block_last_key(m, t->footer.num_blocks - 1, &nlast);
+    t->bounds = malloc(nfirst + nlast);
+    if (!t->bounds)
+        return lsm_error(LSM_ENOMEM, "%s: out of memory", t->path);
+    memcpy(t->bounds, first, nfirst);
+    memcpy(t->bounds + nfirst, last, nlast);
+    t->n_first_key = nfirst;
+    t->n_last_key = nlast;
+    return LSM_OK;
+}
+
+/* Loads the meta at open: verified now, so a damaged file fails to open
+ * whatever the option; then kept by the sst, or handed to the cache. */
+static int sst_open_meta(sst *t, bool cache_meta)
+{
+    sst_meta *m = NULL;
+    int rc = sst_meta_load(t, &m);
+    if (rc == LSM_OK)
+        rc = sst_keep_bounds(t, m);
+    if (rc != LSM_OK) {
+        sst_meta_free(m);
+        return rc;
+    }
+    if (!cache_meta || !t->cache) {
+        t->meta = m;
+        return LSM_OK;
+    }
+    cache_handle *h = block_cache_insert(t->cache, t->sst_id, SST_META_KEY, m,
+                                         m->charge, sst_meta_free);
+    if (!h)
+        return lsm_error(LSM_ENOMEM, "%s: out of memory caching its index",
+                         t->path);
+    block_cache_release(t->cache, h);
+    return LSM_OK;
+}
+
+/* The cached half of sst_meta_acquire: the cache's copy, else read and
+ * verified again (then cached). */
+static int sst_meta_acquire_cached(sst *t, sst_meta_ref *ref)
+{
+    ref->handle = block_cache_lookup(t->cache, t->sst_id, SST_META_KEY);
+    if (ref->handle) {
+        ref->m = cache_handle_value(ref->handle);
+        return LSM_OK;
+    }
+    sst_meta *m = NULL;
+    int rc = sst_meta_load(t, &m);
+    if (rc != LSM_OK)
+        return rc;
+    COUNTER_ADD(t->ctrs, meta_reads, 1);
+    ref->handle = block_cache_insert(t->cache, t->sst_id, SST_META_KEY, m,
+                                     m->charge, sst_meta_free);
+    if (!ref->handle)
+        return lsm_error(LSM_ENOMEM, "%s: out of memory caching its index",
+                         t->path);
+    ref->m = m;
+    return LSM_OK;
+}
+
+/* Gets t's meta into *ref: the sst's own, else the cache's. Release with
+ * sst_meta_release. Inline: a get on an sst that keeps its meta pays one
+ * test. */
+static inline int sst_meta_acquire(sst *t, sst_meta_ref *ref)
+{
+    ref->handle = NULL;
+    ref->m = t->meta;
+    return ref->m ? LSM_OK : sst_meta_acquire_cached(t, ref);
+}
+
+static void sst_meta_release(sst *t, sst_meta_ref *ref)
+{
+    if (ref->handle)
+        block_cache_release(t->cache, ref->handle);
+    ref->handle = NULL;
+    ref->m = NULL;
 }
 
 /* Frees an sst whose references are gone (or that never opened). */
@@ -305,8 +539,8 @@ static void sst_free(sst *t)
 {
     sst_mapping_unref(t->map);
     file_close(t->file);
-    free(t->index);
-    free(t->meta);
+    sst_meta_free(t->meta);
+    free(t->bounds);
     free(t->path);
     free(t);
 }
@@ -338,6 +572,13 @@ static void sst_try_map(sst *t, bool map_file)
 int sst_open(env *e, const char *path, uint64_t sst_id, block_cache *cache,
              counters *ctrs, bool map_file, sst **out)
 {
+    sst_open_options o = {.map_file = map_file, .cache_meta = false};
+    return sst_open_with(e, path, sst_id, cache, ctrs, &o, out);
+}
+
+int sst_open_with(env *e, const char *path, uint64_t sst_id, block_cache *cache,
+                  counters *ctrs, const sst_open_options *o, sst **out)
+{
     *out = NULL;
     sst *t = calloc(1, sizeof *t);
     if (!t || !(t->path = strdup(path))) {
@@ -356,12 +597,12 @@ int sst_open(env *e, const char *path, uint64_t sst_id, block_cache *cache,
     if (rc == LSM_OK)
         rc = sst_read_footer(t, &t->footer);
     if (rc == LSM_OK)
-        rc = sst_read_meta(t);
+        rc = sst_open_meta(t, o->cache_meta);
     if (rc != LSM_OK) {
         sst_free(t);
         return rc;
     }
-    sst_try_map(t, map_file);
+    sst_try_map(t, o->map_file);
     *out = t;
     return LSM_OK;
 }
@@ -446,15 +687,14 @@ const uint8_t *sst_db_identity(const sst *t)
 
 const uint8_t *sst_first_key(const sst *t, size_t *n)
 {
-    *n = t->index[0].n_first_key;
-    return t->index[0].first_key;
+    *n = t->n_first_key;
+    return t->bounds;
 }
 
 const uint8_t *sst_last_key(const sst *t, size_t *n)
 {
-    const sst_index_entry *r = &t->index[t->footer.num_blocks - 1];
-    *n = r->n_last_key;
-    return r->last_key;
+    *n = t->n_last_key;
+    return t->bounds + t->n_first_key;
 }
 
 size_t sst_find_by_last_key(sst *const *ssts, size_t n, const uint8_t *key,
@@ -487,13 +727,15 @@ bool sst_key_in_range(const sst *t, const uint8_t *key, size_t nkey)
 /* The first block whose last key >= key: the only block that can hold the
  * newest version of key (older ones may continue in the blocks after it).
  * num_blocks when every block is smaller. */
-static uint64_t sst_index_find(const sst *t, const uint8_t *key, size_t nkey)
+static uint64_t sst_index_find(const sst *t, const sst_meta *m,
+                               const uint8_t *key, size_t nkey)
 {
     uint64_t lo = 0, hi = t->footer.num_blocks;
     while (lo < hi) {
         uint64_t mid = lo + (hi - lo) / 2;
-        const sst_index_entry *r = &t->index[mid];
-        if (user_key_cmp(r->last_key, r->n_last_key, key, nkey) < 0)
+        size_t nlast;
+        const uint8_t *last = sst_block_last_key(m, mid, &nlast);
+        if (user_key_cmp(last, nlast, key, nkey) < 0)
             lo = mid + 1;
         else
             hi = mid;
@@ -504,18 +746,21 @@ static uint64_t sst_index_find(const sst *t, const uint8_t *key, size_t nkey)
 /* Checks that a decoded block's first and last user keys are those its
  * index record promises, so lookups guided by the index find what they
  * should. */
-static int sst_block_matches_index(const sst *t, uint64_t idx, const block *b)
+static int sst_block_matches_index(const sst *t, const sst_meta *m,
+                                   uint64_t idx, const block *b)
 {
-    const sst_index_entry *r = &t->index[idx];
+    size_t nfirst, nlast;
+    const uint8_t *first_key = sst_block_first_key(m, idx, &nfirst);
+    const uint8_t *last_key = sst_block_last_key(m, idx, &nlast);
     block_entry first, last;
     block_first_entry(b, &first);
     block_last_entry(b, &last);
-    if (block_entry_key_cmp(&first, r->first_key, r->n_first_key) != 0 ||
-        block_entry_key_cmp(&last, r->last_key, r->n_last_key) != 0)
+    if (block_entry_key_cmp(&first, first_key, nfirst) != 0 ||
+        block_entry_key_cmp(&last, last_key, nlast) != 0)
         return lsm_corrupt("%s: data block %llu at offset %llu: keys differ "
                            "from its index record",
                            t->path, (unsigned long long)idx,
-                           (unsigned long long)r->offset);
+                           (unsigned long long)sst_block_extent(m, idx).offset);
     return LSM_OK;
 }
 
@@ -523,17 +768,17 @@ static int sst_block_matches_index(const sst *t, uint64_t idx, const block *b)
  * walk and the index check the first time these bytes are seen, the
  * checksum and trailer only when the block's memo knows them. Counts a
  * block read. */
-static int sst_block_verify(sst *t, uint64_t idx, const uint8_t *bytes,
-                            block *out)
+static int sst_block_verify(sst *t, const sst_meta *m, uint64_t idx,
+                            sst_extent r, const uint8_t *bytes, block *out)
 {
-    sst_index_entry *r = &t->index[idx];
+    block_memo *memo = &m->memos[idx];
     bool known = false;
-    int rc = block_decode_memo(bytes, r->size_bytes, t->path, r->offset,
-                               &r->memo, out, &known);
+    int rc = block_decode_memo(bytes, r.size_bytes, t->path, r.offset, memo,
+                               out, &known);
     if (rc == LSM_OK && !known) {
-        rc = sst_block_matches_index(t, idx, out);
+        rc = sst_block_matches_index(t, m, idx, out);
         if (rc == LSM_OK)
-            block_memo_record(&r->memo, out);
+            block_memo_record(memo, out);
     }
     if (rc == LSM_OK)
         COUNTER_ADD(t->ctrs, block_reads, 1);
@@ -545,11 +790,11 @@ static int sst_block_verify(sst *t, uint64_t idx, const uint8_t *bytes,
  * iterator) when not NULL, or decoded in place in the mapping when there
  * is one. *out is malloc'd; the caller frees it with sst_block_free (or
  * hands it to the cache). */
-static int sst_block_read(sst *t, uint64_t idx, const uint8_t *ahead,
-                          sst_block **out)
+static int sst_block_read(sst *t, const sst_meta *m, uint64_t idx,
+                          const uint8_t *ahead, sst_block **out)
 {
-    const sst_index_entry *r = &t->index[idx];
-    size_t n = r->size_bytes;
+    sst_extent r = sst_block_extent(m, idx);
+    size_t n = r.size_bytes;
     size_t n_alloc = sizeof(sst_block) + (t->map ? 0 : n);
     sst_block *sb = malloc(n_alloc);
     if (!sb)
@@ -560,13 +805,13 @@ static int sst_block_read(sst *t, uint64_t idx, const uint8_t *ahead,
     sb->map = NULL;
     /* Invariant 1: every block lies inside the file, hence the mapping. */
     if (t->map)
-        bytes = t->map->base + r->offset;
+        bytes = t->map->base + r.offset;
     else if (ahead)
         memcpy(sb->bytes, ahead, n);
     else
-        rc = file_read_at(t->file, r->offset, sb->bytes, n);
+        rc = file_read_at(t->file, r.offset, sb->bytes, n);
     if (rc == LSM_OK)
-        rc = sst_block_verify(t, idx, bytes, &sb->blk);
+        rc = sst_block_verify(t, m, idx, r, bytes, &sb->blk);
     if (rc != LSM_OK) {
         free(sb);
         return rc;
@@ -583,10 +828,10 @@ static int sst_block_read(sst *t, uint64_t idx, const uint8_t *ahead,
  * with, checks that they stay newest first across the boundary: the first
  * version here must be older than prev_last_seq, the seq of the previous
  * block's last entry. (Within a block, block_decode checked the order.) */
-static int sst_check_boundary(const sst *t, uint64_t idx,
+static int sst_check_boundary(const sst *t, const sst_meta *m, uint64_t idx,
                               uint64_t prev_last_seq, const block *b)
 {
-    if (idx == 0 || !sst_block_continues_key(t, idx))
+    if (idx == 0 || !sst_block_continues_key(m, idx))
         return LSM_OK;
     block_entry first;
     block_first_entry(b, &first);
@@ -596,7 +841,7 @@ static int sst_check_boundary(const sst *t, uint64_t idx,
                        "is not older than the previous block's last version "
                        "of the same key",
                        t->path, (unsigned long long)idx,
-                       (unsigned long long)t->index[idx].offset);
+                       (unsigned long long)sst_block_extent(m, idx).offset);
 }
 
 /* The seq of block b's last entry. */
@@ -625,11 +870,12 @@ static void sst_block_free(void *value)
 /* The miss half of sst_block_acquire: reads block idx (from ahead when not
  * NULL, see sst_block_read) into *ref, emptied by sst_block_from_cache
  * below, and caches it when fill_cache (else *ref owns it). */
-static int sst_block_hold_read(sst *t, uint64_t idx, const uint8_t *ahead,
-                               bool fill_cache, sst_block_ref *ref)
+static int sst_block_hold_read(sst *t, const sst_meta *m, uint64_t idx,
+                               const uint8_t *ahead, bool fill_cache,
+                               sst_block_ref *ref)
 {
     sst_block *sb = NULL;
-    int rc = sst_block_read(t, idx, ahead, &sb);
+    int rc = sst_block_read(t, m, idx, ahead, &sb);
     if (rc != LSM_OK)
         return rc;
     if (!t->cache || !fill_cache) {
@@ -667,11 +913,12 @@ static bool sst_block_from_cache(sst *t, uint64_t idx, sst_block_ref *ref)
 
 /* Gets block idx into *ref: from the cache on a hit, else from the file
  * (then cached). Release with sst_block_release. */
-static int sst_block_acquire(sst *t, uint64_t idx, sst_block_ref *ref)
+static int sst_block_acquire(sst *t, const sst_meta *m, uint64_t idx,
+                             sst_block_ref *ref)
 {
     if (sst_block_from_cache(t, idx, ref))
         return LSM_OK;
-    return sst_block_hold_read(t, idx, NULL, true, ref);
+    return sst_block_hold_read(t, m, idx, NULL, true, ref);
 }
 
 static void sst_block_release(sst *t, sst_block_ref *ref)
@@ -712,15 +959,15 @@ static int sst_get_copy(const sst *t, const block_entry *e, entry *out,
 
 /* Whether the filter rules key out, counting the check (in tr too, when
  * not NULL). */
-static bool sst_filter_excludes(sst *t, const uint8_t *key, size_t nkey,
-                                sst_get_trace *tr)
+static bool sst_filter_excludes(sst *t, const sst_meta *m, const uint8_t *key,
+                                size_t nkey, sst_get_trace *tr)
 {
-    if (bloom_is_empty(&t->filter))
+    if (bloom_is_empty(&m->filter))
         return false;
     COUNTER_ADD(t->ctrs, bloom_checks, 1);
     if (tr)
         tr->bloom_checked = true;
-    if (bloom_may_contain(&t->filter, key, nkey))
+    if (bloom_may_contain(&m->filter, key, nkey))
         return false;
     COUNTER_ADD(t->ctrs, bloom_negatives, 1);
     if (tr)
@@ -743,18 +990,18 @@ static void sst_get_trace_block(sst_get_trace *tr, uint64_t idx,
  * *out_of_block is set when the block holds no such version and ends
  * before anything larger: the versions may go on in the next block.
  * Fills *out / *owned on a hit (*found). */
-static int sst_get_in_block(sst *t, uint64_t idx, const uint8_t *key,
-                            size_t nkey, uint64_t max_seq,
+static int sst_get_in_block(sst *t, const sst_meta *m, uint64_t idx,
+                            const uint8_t *key, size_t nkey, uint64_t max_seq,
                             uint64_t *prev_last_seq, bool *found,
                             bool *out_of_block, entry *out, void **owned,
                             sst_get_trace *tr)
 {
     sst_block_ref ref;
-    int rc = sst_block_acquire(t, idx, &ref);
+    int rc = sst_block_acquire(t, m, idx, &ref);
     if (rc != LSM_OK)
         return rc;
     sst_get_trace_block(tr, idx, &ref);
-    rc = sst_check_boundary(t, idx, *prev_last_seq, ref.blk);
+    rc = sst_check_boundary(t, m, idx, *prev_last_seq, ref.blk);
     block_entry e;
     bool at_or_after = rc != LSM_OK ? false
                        : tr ? block_seek_counted(ref.blk, key, nkey, max_seq,
@@ -783,6 +1030,34 @@ static int sst_get_in_block(sst *t, uint64_t idx, const uint8_t *key,
  * byte (not counted in nvalue), key bytes; so *owned == out->value, a
  * NUL-terminated copy of the value that lsm_get can hand out as is. The
  * caller frees *owned. On a miss or an error *owned is NULL. */
+static inline int sst_get_in_meta(sst *t, const sst_meta *m, const uint8_t *key,
+                                  size_t nkey, uint64_t max_seq, bool *found,
+                                  entry *out, void **owned, sst_get_trace *tr)
+{
+    if (sst_filter_excludes(t, m, key, nkey, tr))
+        return LSM_OK;
+    COUNTER_ADD(t->ctrs, sst_probes, 1);
+    if (tr)
+        tr->probed = true;
+    uint64_t idx = sst_index_find(t, m, key, nkey);
+    size_t nfirst; /* key <= last key of file: idx is a block */
+    const uint8_t *first = sst_block_first_key(m, idx, &nfirst);
+    if (user_key_cmp(first, nfirst, key, nkey) > 0)
+        return LSM_OK; /* between two blocks: no block can hold it */
+    /* Block idx - 1 ends before key, so the first block searched starts
+     * no versions of key: no seq to check its boundary against. */
+    uint64_t prev_last_seq = UINT64_MAX;
+    bool out_of_block = false;
+    int rc = sst_get_in_block(t, m, idx, key, nkey, max_seq, &prev_last_seq,
+                              found, &out_of_block, out, owned, tr);
+    while (rc == LSM_OK && out_of_block && ++idx < t->footer.num_blocks &&
+           (first = sst_block_first_key(m, idx, &nfirst),
+            user_key_cmp(first, nfirst, key, nkey) == 0))
+        rc = sst_get_in_block(t, m, idx, key, nkey, max_seq, &prev_last_seq,
+                              found, &out_of_block, out, owned, tr);
+    return rc;
+}
+
 static inline int sst_get_with(sst *t, const uint8_t *key, size_t nkey,
                                uint64_t max_seq, bool *found, entry *out,
                                void **owned, sst_get_trace *tr)
@@ -791,27 +1066,14 @@ static inline int sst_get_with(sst *t, const uint8_t *key, size_t nkey,
     *owned = NULL;
     if (tr)
         memset(tr, 0, sizeof *tr);
-    if (!sst_key_in_range(t, key, nkey) ||
-        sst_filter_excludes(t, key, nkey, tr))
+    if (!sst_key_in_range(t, key, nkey))
         return LSM_OK;
-    COUNTER_ADD(t->ctrs, sst_probes, 1);
-    if (tr)
-        tr->probed = true;
-    uint64_t idx = sst_index_find(t, key, nkey);
-    const sst_index_entry *r = &t->index[idx]; /* key <= last key of file */
-    if (user_key_cmp(r->first_key, r->n_first_key, key, nkey) > 0)
-        return LSM_OK; /* between two blocks: no block can hold it */
-    /* Block idx - 1 ends before key, so the first block searched starts
-     * no versions of key: no seq to check its boundary against. */
-    uint64_t prev_last_seq = UINT64_MAX;
-    bool out_of_block = false;
-    int rc = sst_get_in_block(t, idx, key, nkey, max_seq, &prev_last_seq, found,
-                              &out_of_block, out, owned, tr);
-    while (rc == LSM_OK && out_of_block && ++idx < t->footer.num_blocks &&
-           user_key_cmp(t->index[idx].first_key, t->index[idx].n_first_key, key,
-                        nkey) == 0)
-        rc = sst_get_in_block(t, idx, key, nkey, max_seq, &prev_last_seq, found,
-                              &out_of_block, out, owned, tr);
+    sst_meta_ref meta;
+    int rc = sst_meta_acquire(t, &meta);
+    if (rc != LSM_OK)
+        return rc;
+    rc = sst_get_in_meta(t, meta.m, key, nkey, max_seq, found, out, owned, tr);
+    sst_meta_release(t, &meta);
     return rc;
 }
 
@@ -852,6 +1114,7 @@ typedef struct sst_readahead {
 typedef struct sst_iter {
     iter base;
     sst *t;
+    sst_meta_ref meta;  /* from the first seek to destroy */
     uint64_t block_idx; /* of ref, when ref.blk != NULL */
     sst_block_ref ref;
     block_cursor cur;
@@ -865,13 +1128,14 @@ typedef struct sst_iter {
 static int sst_readahead_fill(sst_iter *si, uint64_t first)
 {
     const sst *t = si->t;
+    const sst_meta *m = si->meta.m;
     uint64_t end = first;
     size_t n = 0;
     do {
-        n += t->index[end].size_bytes;
+        n += sst_block_extent(m, end).size_bytes;
         end++;
     } while (end < t->footer.num_blocks &&
-             n + t->index[end].size_bytes <= SST_READAHEAD_BYTES);
+             n + sst_block_extent(m, end).size_bytes <= SST_READAHEAD_BYTES);
     if (n > si->ra.cap) {
         uint8_t *grown = realloc(si->ra.buf, n);
         if (!grown)
@@ -881,7 +1145,8 @@ static int sst_readahead_fill(sst_iter *si, uint64_t first)
         si->ra.cap = n;
     }
     si->ra.first = si->ra.end = 0; /* empty until the read succeeds */
-    int rc = file_read_at(t->file, t->index[first].offset, si->ra.buf, n);
+    int rc =
+        file_read_at(t->file, sst_block_extent(m, first).offset, si->ra.buf, n);
     if (rc == LSM_OK) {
         si->ra.first = first;
         si->ra.end = end;
@@ -895,13 +1160,14 @@ static int sst_readahead_bytes(sst_iter *si, uint64_t idx,
                                const uint8_t **bytes)
 {
     sst_readahead *ra = &si->ra;
+    const sst_meta *m = si->meta.m;
     if (idx < ra->first || idx >= ra->end) {
         int rc = sst_readahead_fill(si, idx);
         if (rc != LSM_OK)
             return rc;
     }
-    const sst_index_entry *idx_rec = &si->t->index[idx];
-    *bytes = ra->buf + (idx_rec->offset - si->t->index[ra->first].offset);
+    *bytes = ra->buf + (sst_block_extent(m, idx).offset -
+                        sst_block_extent(m, ra->first).offset);
     return LSM_OK;
 }
 
@@ -912,6 +1178,7 @@ static int sst_readahead_bytes(sst_iter *si, uint64_t idx,
 static int sst_iter_acquire(sst_iter *si, uint64_t idx)
 {
     sst *t = si->t;
+    const sst_meta *m = si->meta.m;
     sst_block_ref *ref = &si->ref;
     if (sst_block_from_cache(t, idx, ref))
         return LSM_OK;
@@ -924,7 +1191,7 @@ static int sst_iter_acquire(sst_iter *si, uint64_t idx)
     if (!t->map && (in_buffer || sequential) &&
         sst_readahead_bytes(si, idx, &bytes) != LSM_OK)
         bytes = NULL;
-    return sst_block_hold_read(t, idx, bytes, si->fill_cache, ref);
+    return sst_block_hold_read(t, m, idx, bytes, si->fill_cache, ref);
 }
 
 /* Counts the entry a counting iterator just landed on, if any. */
@@ -977,7 +1244,8 @@ static int sst_iter_skip_exhausted(sst_iter *si)
         uint64_t last_seq = sst_block_last_seq(si->ref.blk);
         int rc = sst_iter_load_block(si, next, true);
         if (rc == LSM_OK)
-            rc = sst_check_boundary(si->t, next, last_seq, si->ref.blk);
+            rc = sst_check_boundary(si->t, si->meta.m, next, last_seq,
+                                    si->ref.blk);
         if (rc != LSM_OK) {
             sst_iter_drop_block(si);
             return rc;
@@ -1009,7 +1277,14 @@ static int sst_iter_next(iter *it)
 static int sst_iter_seek(iter *it, const uint8_t *key, size_t nkey)
 {
     sst_iter *si = (sst_iter *)it;
-    uint64_t idx = key ? sst_index_find(si->t, key, nkey) : 0;
+    if (!si->meta.m) {
+        int rc = sst_meta_acquire(si->t, &si->meta);
+        if (rc != LSM_OK) {
+            sst_iter_drop_block(si);
+            return rc;
+        }
+    }
+    uint64_t idx = key ? sst_index_find(si->t, si->meta.m, key, nkey) : 0;
     if (idx >= si->t->footer.num_blocks) {
         sst_iter_drop_block(si);
         return LSM_OK;
@@ -1033,6 +1308,7 @@ static void sst_iter_destroy(iter *it)
 {
     sst_iter *si = (sst_iter *)it;
     sst_iter_drop_block(si);
+    sst_meta_release(si->t, &si->meta);
     block_cursor_free(&si->cur);
     free(si->ra.buf);
     sst_unref(si->t);

@@ -20,6 +20,9 @@ typedef struct counters {
     _Atomic uint64_t compaction_bytes_written;
     _Atomic uint64_t memtables_frozen, flushes, compactions;
     _Atomic uint64_t block_reads;
+    /* SSTs' filter and index sections read again after the block cache
+     * evicted them (lsm_options.cache_index_and_filter_blocks). */
+    _Atomic uint64_t meta_reads;
     _Atomic uint64_t block_cache_hits;
     _Atomic uint64_t bloom_checks;
     _Atomic uint64_t bloom_negatives;

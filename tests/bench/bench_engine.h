@@ -88,6 +88,10 @@ typedef struct bench_settings {
     /* lsm only: memtable bloom filters (lsm_options.memtable_bloom), 1 or
      * 0. */
     int memtable_bloom;
+    /* lsm and rocksdb: keep SST index and filter blocks in the block cache
+     * (lsm_options.cache_index_and_filter_blocks, RocksDB's option of the
+     * same name), 1 or 0. */
+    int cache_index_and_filter_blocks;
     /* Open for the txn_* calls: set by lsm-bench around its transaction
      * workloads only (rocksdb then opens an OptimisticTransactionDB, whose
      * base database serves the plain calls; lsm needs nothing). */
@@ -99,6 +103,7 @@ typedef struct bench_settings {
     int leveled_pick_given;
     int level_sizes_given;
     int memtable_bloom_given;
+    int cache_index_and_filter_blocks_given;
 } bench_settings;
 
 /* Bytes an engine counts itself (optional): key + value bytes written by the

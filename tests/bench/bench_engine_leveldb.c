@@ -88,6 +88,10 @@ static int bench_leveldb_check_settings(const bench_settings *s, bench_err *err)
     if (s->memtable_bloom_given)
         return bench_err_set(err, "--memtable_bloom applies to --engine lsm "
                                   "only (leveldb's memtables have no filter)");
+    if (s->cache_index_and_filter_blocks_given)
+        return bench_err_set(err, "--cache_index_and_filter_blocks applies "
+                                  "to --engine lsm and rocksdb only "
+                                  "(leveldb keeps them outside its cache)");
     return BENCH_OK;
 }
 

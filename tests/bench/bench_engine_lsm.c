@@ -137,6 +137,7 @@ static void bench_lsm_options(const bench_settings *s, int sync,
     opt->memtable_bloom = s->memtable_bloom;
     bench_lsm_leveled_shape(s, opt);
     bench_lsm_leveled_pick(s, opt);
+    opt->cache_index_and_filter_blocks = s->cache_index_and_filter_blocks;
     opt->enable_wal = 1;
     opt->sync = sync;
 }
@@ -155,6 +156,7 @@ void bench_settings_defaults(bench_settings *s)
     s->threads_mode = 1; /* a benchmark measures the background mode */
     s->mmap_reads = opt.mmap_reads;
     s->memtable_bloom = opt.memtable_bloom;
+    s->cache_index_and_filter_blocks = opt.cache_index_and_filter_blocks;
 }
 
 static void bench_lsm_version(char *buf, size_t n)
@@ -171,7 +173,8 @@ static void bench_lsm_describe(const bench_settings *s, char *buf, size_t n)
              "block_cache_bytes %zu, num_memtable_limit %zu, bloom %u "
              "bits/key, compaction %s (L0 trigger %u, multiplier %u, base "
              "level %u MiB, %s sizes, pick %s), threads_mode %s, mmap_reads "
-             "%s, memtable_bloom %s, WAL on, no compression",
+             "%s, memtable_bloom %s, cache_index_and_filter_blocks %s, WAL "
+             "on, no compression",
              opt.target_sst_size, opt.block_size, opt.block_cache_bytes,
              opt.num_memtable_limit, opt.bloom_bits_per_key,
              lsm_compaction_name(opt.compaction),
@@ -179,7 +182,8 @@ static void bench_lsm_describe(const bench_settings *s, char *buf, size_t n)
              opt.base_level_size_mb, lsm_level_sizes_name(opt.level_sizes),
              lsm_leveled_pick_name(opt.leveled_pick),
              opt.sched == LSM_SCHED_THREADS ? "on" : "off",
-             opt.mmap_reads ? "on" : "off", opt.memtable_bloom ? "on" : "off");
+             opt.mmap_reads ? "on" : "off", opt.memtable_bloom ? "on" : "off",
+             opt.cache_index_and_filter_blocks ? "on" : "off");
 }
 
 static int bench_lsm_check_settings(const bench_settings *s, bench_err *err)

@@ -83,10 +83,11 @@ static void bench_rocksdb_describe(const bench_settings *s, char *buf, size_t n)
     snprintf(buf, n,
              "write_buffer_size %zu, target_file_size_base %zu, "
              "max_write_buffer_number %zu, block_size %zu, LRU block cache "
-             "%zu, bloom %u bits/key, no compression, WAL always on, leveled "
-             "compaction (RocksDB's own)",
+             "%zu, bloom %u bits/key, cache_index_and_filter_blocks %s, no "
+             "compression, WAL always on, leveled compaction (RocksDB's own)",
              s->target_sst_size, s->target_sst_size, s->num_memtable_limit,
-             s->block_size, s->block_cache_bytes, s->bloom_bits_per_key);
+             s->block_size, s->block_cache_bytes, s->bloom_bits_per_key,
+             s->cache_index_and_filter_blocks ? "on" : "off");
 }
 
 /* RocksDB's compaction and background threads are its own; its memtable
@@ -156,6 +157,8 @@ static void bench_rocksdb_table_options(bench_db *db, const bench_settings *s)
     } else {
         rocksdb_block_based_options_set_no_block_cache(db->table, 1);
     }
+    rocksdb_block_based_options_set_cache_index_and_filter_blocks(
+        db->table, (unsigned char)s->cache_index_and_filter_blocks);
     if (s->bloom_bits_per_key > 0) /* the table options own the policy */
         rocksdb_block_based_options_set_filter_policy(
             db->table,

@@ -1244,7 +1244,10 @@ static void bench_usage(FILE *f)
         "                        static, L1 10 MiB, as LevelDB)\n"
         "  --memtable_bloom on|off  bloom filters in memtables (lsm only; "
         "default on,\n"
-        "                        as lsm_options.memtable_bloom)\n");
+        "                        as lsm_options.memtable_bloom)\n"
+        "  --cache_index_and_filter_blocks on|off  SST index and filter in\n"
+        "                        the block cache (lsm and rocksdb; default\n"
+        "                        off, as both engines)\n");
 }
 
 static uint64_t bench_parse_u64(const char *flag, const char *s)
@@ -1309,6 +1312,9 @@ static int bench_apply_setting(bench_settings *s, const char *flag,
     } else if (strcmp(flag, "--memtable_bloom") == 0) {
         s->memtable_bloom = bench_parse_on_off(flag, v);
         s->memtable_bloom_given = 1;
+    } else if (strcmp(flag, "--cache_index_and_filter_blocks") == 0) {
+        s->cache_index_and_filter_blocks = bench_parse_on_off(flag, v);
+        s->cache_index_and_filter_blocks_given = 1;
     } else
         return -1;
     return 0;

@@ -467,6 +467,12 @@ expect_grep "--no-memtable-bloom" 0 out '1. memtable 0: miss, 1 key compared'
 run --path "$tmp/db-bloom" -c "put k v" -c "explain get j"
 drop_events
 expect_grep "memtable bloom on by default" 0 out '1. memtable 0: skipped: bloom filter says absent'
+# --cache-index-and-filter-blocks reads the same data, from SSTs whose
+# index and filter live in the cache.
+run --path "$tmp/db-cif" --cache-index-and-filter-blocks -c "put k v" \
+    -c flush -c "get k" -c "get j"
+drop_events
+expect_grep "--cache-index-and-filter-blocks" 0 out 'k=b"v"'
 
 if [ "$n_failed" -ne 0 ]; then
     echo "$n_failed check(s) failed"

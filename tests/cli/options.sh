@@ -230,6 +230,27 @@ fi
 run --path "$tmp/db-tiers" --compaction tiered --num-tiers 2 \
     -c "put a 1" -c flush -c "put b 2" -c flush -c dump
 expect_grep "--num-tiers 2" 0 out "compacting tier 1 [1] + tier 0 [0] into a new tier"
+# --level-sizes static: L0 goes to L1 (the base level is always L1), and
+# the targets are fixed from L1 down; --leveled-pick min-overlap says why
+# it chose the SST it pushes.
+run --path "$tmp/db-static" --level-sizes static -c "put a 1" -c flush \
+    -c "put b 2" -c flush
+expect_grep "--level-sizes static" 0 out "flush L0 SST to base level 1"
+run --path "$tmp/db-dynamic" -c "put a 1" -c flush -c "put b 2" -c flush
+expect_grep "dynamic level sizes by default" 0 out \
+    "flush L0 SST to base level 4"
+run --path "$tmp/db-pick" --level-sizes static --leveled-pick min-overlap \
+    --base-level-size-mb 1 --target-sst-size 65536 -c "fill 1 200000"
+expect_grep "--level-sizes static targets" 0 out \
+    'target level sizes: ["1.000MB", "2.000MB", "4.000MB", "8.000MB"]'
+expect_grep "--leveled-pick min-overlap" 0 out \
+    "(min-overlap: it rewrites 0.00 bytes of L2 per byte, the fewest in L1)"
+run --leveled-pick newest
+expect "bad --leveled-pick" 2 "" \
+    "error: --leveled-pick: unknown rule 'newest' (expected oldest or min-overlap)$nl"
+run --level-sizes fixed
+expect "bad --level-sizes" 2 "" \
+    "error: --level-sizes: unknown kind 'fixed' (expected dynamic or static)$nl"
 # The stall limits only matter with --background, where they hold writers
 # back until the threads catch up; stats counts the stalls (how many
 # depends on timing, so only the lines are checked).

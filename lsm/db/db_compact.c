@@ -166,11 +166,10 @@ static bool db_compact_out_past_grandparents(compaction_out *co, const entry *e)
             co->gp_overlap += sst_file_size(gp->ssts[co->gp_next]);
         co->gp_next++;
     }
-    if (!co->builder || co->gp_overlap <= COMPACT_GRANDPARENT_SSTS *
-                                              co->db->opt.target_sst_size)
-        return false;
-    co->gp_overlap = 0;
-    return true;
+    /* Finishing the output (db_compact_out_finish_current) resets the
+     * count. */
+    return co->builder && co->gp_overlap > COMPACT_GRANDPARENT_SSTS *
+                                               co->db->opt.target_sst_size;
 }
 
 /* Adds e to the current output, first finishing it when it is full and e

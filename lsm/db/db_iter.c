@@ -117,6 +117,19 @@ static bool get_from_memtable(memtable *mt, lsm_read_source source,
     return found;
 }
 
+/* Whether any memtable of v has a filter. Each is made with the options
+ * of its open, so all or none do; asking each keeps a get right even if
+ * they did not (a filter probed with another key's hash could miss). */
+static bool version_memtables_filtered(const version *v)
+{
+    if (memtable_has_filter(v->mem))
+        return true;
+    for (size_t i = 0; i < v->n_imm; i++)
+        if (memtable_has_filter(v->imm[i]))
+            return true;
+    return false;
+}
+
 /* The mutable memtable, then the immutable ones newest first: whether one
  * holds a version of key visible at read_seq (in *e). The key is hashed
  * once for every filter (not at all without them). */
@@ -124,7 +137,8 @@ static bool get_from_memtables(version *v, uint64_t read_seq,
                                const uint8_t *key, size_t nkey, entry *e,
                                read_trace *tr, uint64_t *n_filtered)
 {
-    uint64_t h = memtable_has_filter(v->mem) ? memtable_key_hash(key, nkey) : 0;
+    uint64_t h =
+        version_memtables_filtered(v) ? memtable_key_hash(key, nkey) : 0;
     if (get_from_memtable(v->mem, LSM_SOURCE_MEMTABLE, read_seq, key, nkey, h,
                           e, tr, n_filtered))
         return true;

@@ -1063,6 +1063,52 @@ static void test_leveled_static_sizes(void **state)
     shape_free(&s);
 }
 
+/* A due L0 waits while a level is further over its target than L0 is
+ * over its trigger (threads mode, where flushes go on during compactions);
+ * at equal scores, and whenever the level is within its target, L0 goes
+ * first, as the book has it. */
+static void test_leveled_level_before_l0(void **state)
+{
+    (void)state;
+    lsm_options o = leveled_opts();
+    o.level_sizes = LSM_LEVEL_SIZES_STATIC;
+    o.base_level_size_mb = 10;
+    o.level_size_multiplier = 10;
+    o.level0_file_num_compaction_trigger = 4;
+    compaction_task t;
+    shape s;
+    levels_init(&s, 3);
+    add_level(&s, 1, T(10, 10 * MiB, "a", "c"));
+    add_level(&s, 1, T(11, 10 * MiB, "d", "f"));
+    add_level(&s, 1, T(12, 10 * MiB, "g", "i")); /* L1 30/10 MiB: 3.0 */
+    for (size_t i = 0; i < 4; i++)
+        add_l0(&s, T(60 - i, MiB, "b", "h"));
+    assert_true(pick(&o, &s, &t)); /* L0 4/4 = 1.0 */
+    assert_levels_task(&t, LSM_TRIGGER_LEVEL_PRIORITY, 1, 2, false);
+    ASSERT_IDS(t.upper, t.n_upper, 10);
+    assert_reason(&t, "out of [(3.0, 1)], select 10 for compaction (ahead of "
+                      "L0: its 4 SSTs are only 1.00x the trigger of 4)");
+    compaction_task_free(&t);
+
+    for (size_t i = 4; i < 12; i++)
+        add_l0(&s, T(60 - i, MiB, "b", "h"));
+    assert_true(pick(&o, &s, &t)); /* 12/4 = 3.0: a tie goes to L0 */
+    assert_levels_task(&t, LSM_TRIGGER_L0_FILES, 0, 1, false);
+    assert_int_equal(t.n_upper, 12);
+    ASSERT_IDS(t.lower, t.n_lower, 10, 11, 12);
+    assert_string_equal(t.reason, "flush L0 SST to base level 1");
+    compaction_task_free(&t);
+
+    s.n_l0 = 4; /* L1 within its target: L0 goes at its trigger */
+    s.runs[0].n_ssts = 1;
+    assert_true(pick(&o, &s, &t));
+    assert_levels_task(&t, LSM_TRIGGER_L0_FILES, 0, 1, false);
+    compaction_task_free(&t);
+    s.runs[0].n_ssts = 3;
+    s.n_l0 = 12;
+    shape_free(&s);
+}
+
 /* --- shape_apply and friends ---------------------------------------------- */
 
 static void apply_ok(const shape *in, const compaction_task *t,
@@ -2191,6 +2237,7 @@ int main(void)
         cmocka_unit_test(test_leveled_clean_cut),
         cmocka_unit_test(test_leveled_min_overlap),
         cmocka_unit_test(test_leveled_static_sizes),
+        cmocka_unit_test(test_leveled_level_before_l0),
         cmocka_unit_test(test_apply_levels),
         cmocka_unit_test(test_move_predicate),
         cmocka_unit_test(test_move_level),

@@ -265,22 +265,33 @@ int lsm_get_explain(lsm_db *db, const void *key, size_t nkey, void **value,
 
 /* --- choosing the sources of a scan -------------------------------------- */
 
+/* Whether a range ending at last lies wholly below lo. */
+static bool key_range_below(const uint8_t *last, size_t nlast,
+                            const lsm_bound *lo)
+{
+    if (lo->kind == LSM_BOUND_UNBOUNDED)
+        return false;
+    int c = user_key_cmp(last, nlast, lo->key, lo->nkey);
+    return c < 0 || (c == 0 && lo->kind == LSM_BOUND_EXCLUDED);
+}
+
+/* Whether a range starting at first lies wholly above hi. */
+static bool key_range_above(const uint8_t *first, size_t nfirst,
+                            const lsm_bound *hi)
+{
+    if (hi->kind == LSM_BOUND_UNBOUNDED)
+        return false;
+    int c = user_key_cmp(first, nfirst, hi->key, hi->nkey);
+    return c > 0 || (c == 0 && hi->kind == LSM_BOUND_EXCLUDED);
+}
+
 /* Whether [first, last] (a source's key range) can hold keys of [lo, hi]. */
 static bool range_overlaps(const uint8_t *first, size_t nfirst,
                            const uint8_t *last, size_t nlast,
                            const lsm_bound *lo, const lsm_bound *hi)
 {
-    if (lo->kind != LSM_BOUND_UNBOUNDED) {
-        int c = user_key_cmp(last, nlast, lo->key, lo->nkey);
-        if (c < 0 || (c == 0 && lo->kind == LSM_BOUND_EXCLUDED))
-            return false;
-    }
-    if (hi->kind != LSM_BOUND_UNBOUNDED) {
-        int c = user_key_cmp(first, nfirst, hi->key, hi->nkey);
-        if (c > 0 || (c == 0 && hi->kind == LSM_BOUND_EXCLUDED))
-            return false;
-    }
-    return true;
+    return !key_range_below(last, nlast, lo) &&
+           !key_range_above(first, nfirst, hi);
 }
 
 static bool db_iter_memtable_overlaps(const memtable *mt, const lsm_bound *lo,
@@ -301,6 +312,49 @@ static bool db_iter_sst_overlaps(const sst *t, const lsm_bound *lo,
     const uint8_t *first = sst_first_key(t, &nfirst);
     const uint8_t *last = sst_last_key(t, &nlast);
     return range_overlaps(first, nfirst, last, nlast, lo, hi);
+}
+
+static bool sst_below(const sst *t, const lsm_bound *lo)
+{
+    size_t nlast;
+    const uint8_t *last = sst_last_key(t, &nlast);
+    return key_range_below(last, nlast, lo);
+}
+
+static bool sst_above(const sst *t, const lsm_bound *hi)
+{
+    size_t nfirst;
+    const uint8_t *first = sst_first_key(t, &nfirst);
+    return key_range_above(first, nfirst, hi);
+}
+
+/* The SSTs of a run (sorted by key, disjoint: a level or one tier) that
+ * overlap [lo, hi] are consecutive, [*first, *first + *n): those wholly
+ * below lo form a prefix and those wholly above hi a suffix, so two binary
+ * searches find them. A seek with no upper bound at 10M keys compared the
+ * bounds with every one of 440 SSTs before; this compares about 20. */
+static void run_overlapping(const sorted_run *run, const lsm_bound *lo,
+                            const lsm_bound *hi, size_t *first, size_t *n)
+{
+    size_t a = 0, b = run->n_ssts;
+    while (a < b) { /* first SST not below lo */
+        size_t mid = a + (b - a) / 2;
+        if (sst_below(run->ssts[mid], lo))
+            a = mid + 1;
+        else
+            b = mid;
+    }
+    size_t start = a;
+    b = run->n_ssts;
+    while (a < b) { /* first SST above hi, at or after start */
+        size_t mid = a + (b - a) / 2;
+        if (sst_above(run->ssts[mid], hi))
+            b = mid;
+        else
+            a = mid + 1;
+    }
+    *first = start;
+    *n = a - start;
 }
 
 /* A growable list of child iterators that owns them until handed over. */
@@ -392,14 +446,8 @@ static void child_list_push_run(child_list *cl, const version *v, size_t l,
                                 read_trace *tr, iter_pins *pins)
 {
     const sorted_run *run = &v->levels[l];
-    size_t first = 0, n = 0;
-    for (size_t i = 0; i < run->n_ssts; i++) {
-        if (!db_iter_sst_overlaps(run->ssts[i], lo, hi))
-            continue;
-        if (n == 0)
-            first = i;
-        n++;
-    }
+    size_t first, n;
+    run_overlapping(run, lo, hi, &first, &n);
     if (tr)
         child_list_push_run_traced(cl, v, l, first, n, tr);
     else if (n > 0)

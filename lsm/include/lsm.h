@@ -322,6 +322,10 @@ typedef struct lsm_options {
     /* Levels for SIMPLE and LEVELED, 1 to 16. Default 4. */
     unsigned max_levels;
     /* SIMPLE and LEVELED: L0 is compacted once it has this many SSTs.
+     * LEVELED compacts first a level further over its target than L0 is
+     * over this trigger (L0's SSTs / trigger), as LevelDB and RocksDB do:
+     * that happens only with a compaction thread (LSM_SCHED_THREADS), as
+     * inline every level is back under its target after each flush.
      * Default 2. */
     unsigned level0_file_num_compaction_trigger;
     /* SIMPLE: a level is compacted into the next when

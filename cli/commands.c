@@ -25,6 +25,7 @@
 #include "cmd_iter.h"
 #include "cmd_explain.h"
 #include "cmd_txn.h"
+#include "draw.h"
 #include "events.h"
 #include "format.h"
 #include "parse.h"
@@ -83,6 +84,7 @@ static int cmd_scan(cli_session *s, const cli_argv *a);
 static int cmd_flush(cli_session *s, const cli_argv *a);
 static int cmd_full_compaction(cli_session *s, const cli_argv *a);
 static int cmd_dump(cli_session *s, const cli_argv *a);
+static int cmd_draw(cli_session *s, const cli_argv *a);
 static int cmd_manifest(cli_session *s, const cli_argv *a);
 static int cmd_help(cli_session *s, const cli_argv *a);
 static int cmd_source(cli_session *s, const cli_argv *a);
@@ -280,6 +282,28 @@ static const cli_command commands[] = {
         .example = "dump -v",
         .run = cmd_dump,
         .advances_epoch = 1,
+    },
+    {
+        .name = "draw",
+        .aliases = {NULL},
+        .arg_counts = ARGS(0),
+        .usage = "draw",
+        .summary = "picture the tree: each SST a bar over the keys",
+        .details = "Draws one row per memtable (mem, then imm newest\n"
+                   "first), per L0 SST (newest first) and per level or\n"
+                   "tier. Each memtable or SST is a bar [==id==] over one\n"
+                   "key axis, from the smallest key of the tree to the\n"
+                   "largest: L0's SSTs overlap, a level's sit side by\n"
+                   "side. Decimal keys are placed by their rank in key\n"
+                   "order among the numbers at the bars' ends (fill 1000\n"
+                   "3000 spreads evenly), others by their leading bytes.\n"
+                   "At the end of each row: keys, file size or SST count.\n"
+                   "As wide as the terminal (COLUMNS, 80 by default, at\n"
+                   "least 40); in colour on a terminal unless NO_COLOR\n"
+                   "is set.",
+        .example = "draw",
+        .run = cmd_draw,
+        .advances_epoch = 0,
     },
     {
         .name = "iter",
@@ -1604,6 +1628,43 @@ static int cmd_dump(cli_session *s, const cli_argv *a)
     cli_buf_printf(&out, "dump success\n");
     free(names);
     free(read_names);
+    lsm_state_free(st);
+    rc = cli_out_buf(&out) == 0 ? LSM_OK : LSM_ENOMEM;
+    cli_buf_free(&out);
+    if (rc != LSM_OK)
+        session_count_failure(s);
+    return rc;
+}
+
+/* COLUMNS when it is a number, else 80. */
+static unsigned draw_columns(void)
+{
+    const char *env = getenv("COLUMNS");
+    char *end;
+    unsigned long n = env ? strtoul(env, &end, 10) : 0;
+    if (!env || end == env || *end != '\0' || n == 0 || n > 100000)
+        return 80;
+    return (unsigned)n;
+}
+
+/* Colour only on a terminal, and never with NO_COLOR set (no-color.org:
+ * any non-empty value). */
+static int draw_wants_color(void)
+{
+    const char *no = getenv("NO_COLOR");
+    return isatty(STDOUT_FILENO) && !(no && *no);
+}
+
+static int cmd_draw(cli_session *s, const cli_argv *a)
+{
+    (void)a;
+    lsm_state *st = NULL;
+    int rc = lsm_state_get(s->db, &st);
+    if (rc != LSM_OK)
+        return fail_engine(s, "draw", rc);
+    cli_buf out;
+    cli_buf_init(&out);
+    cli_draw_text(&out, st, draw_columns(), draw_wants_color());
     lsm_state_free(st);
     rc = cli_out_buf(&out) == 0 ? LSM_OK : LSM_ENOMEM;
     cli_buf_free(&out);

@@ -76,6 +76,10 @@ static void test_inline_freeze_and_flush_triggers(void **state)
     assert_int_equal(st->memtable.memtable_id, 0);
     assert_int_equal(st->memtable.num_keys, 9);
     assert_int_equal(st->memtable.size_bytes, 9 * ENTRY_BYTES);
+    assert_int_equal(st->memtable.nfirst_key, 4); /* its key range */
+    assert_memory_equal(st->memtable.first_key, "0000", 4);
+    assert_int_equal(st->memtable.nlast_key, 4);
+    assert_memory_equal(st->memtable.last_key, "0008", 4);
     assert_int_equal(st->n_immutables, 0);
     lsm_state_free(st);
     assert_int_equal(ev.n, 0);
@@ -84,8 +88,12 @@ static void test_inline_freeze_and_flush_triggers(void **state)
     st = state_of(db);
     assert_int_equal(st->memtable.memtable_id, 1);
     assert_int_equal(st->memtable.num_keys, 0);
+    assert_null(st->memtable.first_key); /* empty: no range */
+    assert_null(st->memtable.last_key);
     assert_int_equal(st->n_immutables, 1);
     assert_int_equal(st->immutables[0].memtable_id, 0);
+    assert_memory_equal(st->immutables[0].first_key, "0000", 4);
+    assert_memory_equal(st->immutables[0].last_key, "0009", 4);
     assert_int_equal(st->n_l0, 0);
     lsm_state_free(st);
 

@@ -15,20 +15,39 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void db_state_memtable_info_fill(const memtable *mt,
-                                        lsm_memtable_info *out)
-{
-    out->memtable_id = memtable_id(mt);
-    out->num_keys = memtable_num_keys(mt);
-    out->size_bytes = memtable_size_bytes(mt);
-}
-
 static void *copy_bytes(const uint8_t *p, size_t n)
 {
     uint8_t *c = malloc(n ? n : 1);
     if (c && n)
         memcpy(c, p, n);
     return c;
+}
+
+/* Fills *out, copying the memtable's key range (none when empty). */
+static int db_state_memtable_info_fill(const memtable *mt,
+                                       lsm_memtable_info *out)
+{
+    const uint8_t *first, *last;
+    size_t nfirst, nlast;
+    out->memtable_id = memtable_id(mt);
+    out->num_keys = memtable_num_keys(mt);
+    out->size_bytes = memtable_size_bytes(mt);
+    if (!memtable_first_key(mt, &first, &nfirst) ||
+        !memtable_last_key(mt, &last, &nlast))
+        return LSM_OK;
+    out->first_key = copy_bytes(first, nfirst);
+    out->nfirst_key = nfirst;
+    out->last_key = copy_bytes(last, nlast);
+    out->nlast_key = nlast;
+    if (!out->first_key || !out->last_key)
+        return lsm_error(LSM_ENOMEM, "out of memory taking the state");
+    return LSM_OK;
+}
+
+static void db_state_memtable_info_free(lsm_memtable_info *m)
+{
+    free(m->first_key);
+    free(m->last_key);
 }
 
 static int db_state_sst_info_fill(const sst *t, lsm_sst_info *out)
@@ -154,17 +173,20 @@ static int iters_fill(lsm_db *db, lsm_state *st)
 
 static int state_fill_from_version(const version *v, lsm_state *st)
 {
-    db_state_memtable_info_fill(v->mem, &st->memtable);
+    int rc = db_state_memtable_info_fill(v->mem, &st->memtable);
+    if (rc != LSM_OK)
+        return rc;
     st->immutables = calloc(v->n_imm ? v->n_imm : 1, sizeof *st->immutables);
     if (!st->immutables)
         return lsm_error(LSM_ENOMEM, "out of memory taking the state");
     st->n_immutables = v->n_imm;
-    for (size_t i = 0; i < v->n_imm; i++)
-        db_state_memtable_info_fill(v->imm[i], &st->immutables[i]);
+    for (size_t i = 0; i < v->n_imm && rc == LSM_OK; i++)
+        rc = db_state_memtable_info_fill(v->imm[i], &st->immutables[i]);
     st->pending_flushes = v->n_imm;
 
     st->n_l0 = v->n_l0;
-    int rc = db_state_sst_infos_fill(v->l0, v->n_l0, &st->l0);
+    if (rc == LSM_OK)
+        rc = db_state_sst_infos_fill(v->l0, v->n_l0, &st->l0);
     if (rc != LSM_OK)
         return rc;
     st->levels = calloc(v->n_levels ? v->n_levels : 1, sizeof *st->levels);
@@ -239,6 +261,9 @@ void lsm_state_free(lsm_state *st)
 {
     if (!st)
         return;
+    db_state_memtable_info_free(&st->memtable);
+    for (size_t i = 0; st->immutables && i < st->n_immutables; i++)
+        db_state_memtable_info_free(&st->immutables[i]);
     free(st->immutables);
     db_level_stats_state_free(st);
     db_state_sst_infos_free(st->l0, st->n_l0);

@@ -1019,6 +1019,12 @@ typedef struct lsm_memtable_info {
     uint64_t memtable_id;
     uint64_t num_keys;   /* distinct keys, tombstones included */
     uint64_t size_bytes; /* key + value bytes of every write, as mini-lsm */
+    /* Its smallest and largest user keys (tombstones included); NULL and
+     * 0 when it is empty. Owned by the lsm_state. */
+    void *first_key;
+    size_t nfirst_key;
+    void *last_key;
+    size_t nlast_key;
 } lsm_memtable_info;
 
 typedef struct lsm_sst_info {

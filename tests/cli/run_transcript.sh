@@ -30,6 +30,8 @@
 # --update writes NAME.out from the run instead of comparing (then read every
 # line of it before committing it) and prints the exit status to record.
 set -u
+# draw sizes its picture by COLUMNS: every transcript draws 80 columns.
+unset COLUMNS
 
 if [ $# -lt 2 ]; then
     echo "usage: $0 LSM_CLI NAME.lsm [--update]" >&2

@@ -25,6 +25,7 @@
 #define _XOPEN_SOURCE 700
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
@@ -46,7 +47,8 @@
 
 #define DEADLINE_MS 60000
 
-static const char *cli_path; /* argv[1] */
+static const char *cli_path;       /* argv[1] */
+static const char *child_no_color; /* NO_COLOR for the next tty_start */
 
 /* One lsm-cli in a pty. */
 typedef struct tty {
@@ -99,6 +101,11 @@ static void tty_exec(const char *const *args, int pipe_w)
     unsetenv("LANGUAGE");
     setenv("TERM", "xterm", 1);
     setenv("HOME", dir, 1);
+    unsetenv("COLUMNS");
+    if (child_no_color)
+        setenv("NO_COLOR", child_no_color, 1);
+    else
+        unsetenv("NO_COLOR");
     snprintf(db, sizeof db, "%s/db", dir);
     argv[argc++] = (char *)cli_path;
     argv[argc++] = "--path";
@@ -468,6 +475,54 @@ static void test_week3_names_complete(void **state)
     tty_end(&t);
 }
 
+/* The colours draw gives its bars (memtables green, SSTs cyan and blue). */
+static bool has_draw_colours(const char *text)
+{
+    return strstr(text, "\033[32m[") || strstr(text, "\033[36m[");
+}
+
+/* Fills, flushes, fills again and draws: what the shell wrote from the
+ * draw command on, once its last row (L4's) is there. */
+static const char *tty_draw(tty *t)
+{
+    tty_run(t, "fill 1000 1999\r", "1000 values filled");
+    tty_run(t, "flush\r", "flush success");
+    tty_run(t, "fill 1500 2500\r", "1001 values filled");
+    size_t from = t->n_seen;
+    tty_run(t, "draw\r", "L4");
+    tty_wait_for(t, " SST");
+    return t->seen + from;
+}
+
+/* draw is in colour at a terminal, and plain with NO_COLOR set or when
+ * its output is a pipe. */
+static void test_draw_colours_only_at_a_terminal(void **state)
+{
+    static const char *const none[] = {NULL};
+    tty t;
+
+    (void)state;
+    tty_start(&t, none, 0);
+    assert_true(has_draw_colours(tty_draw(&t)));
+    assert_non_null(strstr(t.seen, "\033[0m"));
+    tty_quit(&t);
+    tty_end(&t);
+
+    child_no_color = "1";
+    tty_start(&t, none, 0);
+    const char *plain = tty_draw(&t);
+    assert_false(has_draw_colours(plain));
+    assert_non_null(strstr(plain, "[============"));
+    tty_quit(&t);
+    tty_end(&t);
+    child_no_color = NULL;
+
+    tty_start(&t, none, 1);
+    assert_false(has_draw_colours(tty_draw(&t)));
+    tty_quit(&t);
+    tty_end(&t);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -475,6 +530,8 @@ int main(int argc, char **argv)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_week3_names_complete, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_draw_colours_only_at_a_terminal,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_editing_and_history, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_stdout_pipe_keeps_the_prompt,

@@ -286,8 +286,8 @@ static const cli_command commands[] = {
     {
         .name = "draw",
         .aliases = {NULL},
-        .arg_counts = ARGS(0),
-        .usage = "draw",
+        .arg_counts = ARGS(0) | ARGS(2),
+        .usage = "draw [--svg FILE]",
         .summary = "picture the tree: each SST a bar over the keys",
         .details = "Draws one row per memtable (mem, then imm newest\n"
                    "first), per L0 SST (newest first) and per level or\n"
@@ -300,7 +300,10 @@ static const cli_command commands[] = {
                    "At the end of each row: keys, file size or SST count.\n"
                    "As wide as the terminal (COLUMNS, 80 by default, at\n"
                    "least 40); in colour on a terminal unless NO_COLOR\n"
-                   "is set.",
+                   "is set.\n"
+                   "draw --svg FILE writes the same picture as an SVG\n"
+                   "for slides (boxes shaded by bytes, ids and sizes,\n"
+                   "SSTs an open iterator pins outlined in red dashes).",
         .example = "draw",
         .run = cmd_draw,
         .advances_epoch = 0,
@@ -1655,13 +1658,47 @@ static int draw_wants_color(void)
     return isatty(STDOUT_FILENO) && !(no && *no);
 }
 
+/* Writes the SVG of st to path: "wrote FILE" on stdout, or an error. */
+static int draw_svg_file(cli_session *s, const lsm_state *st,
+                         const cli_arg *path_arg)
+{
+    char *path = strndup(path_arg->bytes, path_arg->n_bytes);
+    cli_buf svg;
+    cli_buf_init(&svg);
+    int rc = LSM_OK;
+    if (!path || strlen(path) != path_arg->n_bytes)
+        rc = cli_fail(s, "draw --svg: the file name must not hold a NUL byte");
+    else if (cli_draw_svg(&svg, st) != 0)
+        rc = cli_fail(s, "draw --svg: the tree is empty: nothing to draw");
+    else {
+        FILE *f = fopen(path, "w");
+        bool ok = f && fwrite(svg.data, 1, svg.len, f) == svg.len;
+        if (f && fclose(f) != 0)
+            ok = false;
+        if (!ok)
+            rc = cli_fail(s, "draw --svg: cannot write %s: %s", path,
+                          strerror(errno));
+        else
+            cli_out_printf("wrote %s\n", path);
+    }
+    cli_buf_free(&svg);
+    free(path);
+    return rc;
+}
+
 static int cmd_draw(cli_session *s, const cli_argv *a)
 {
-    (void)a;
+    if (a->n_args == 3 && !name_matches("--svg", &a->args[1]))
+        return cli_fail(s, "draw: unknown option (expected --svg FILE)");
     lsm_state *st = NULL;
     int rc = lsm_state_get(s->db, &st);
     if (rc != LSM_OK)
         return fail_engine(s, "draw", rc);
+    if (a->n_args == 3) {
+        rc = draw_svg_file(s, st, &a->args[2]);
+        lsm_state_free(st);
+        return rc;
+    }
     cli_buf out;
     cli_buf_init(&out);
     cli_draw_text(&out, st, draw_columns(), draw_wants_color());

@@ -24,26 +24,6 @@ enum { DRAW_NO_COLOR, DRAW_COLOR_A, DRAW_COLOR_B, DRAW_COLOR_MEM };
 static const char *const draw_ansi[] = {"\033[0m", "\033[36m", "\033[34m",
                                         "\033[32m"};
 
-/* Where keys go. Keys are in byte order, where "1000" comes before "999",
- * so decimal keys cannot be placed by value: a bar would not cover the
- * keys between its ends. When every key at a bar's end is a decimal
- * number of up to 18 digits, a key goes by its rank in byte order among
- * the numbers from the smallest to the largest of those (numbers_lo ..
- * numbers_hi): byte order kept, and a range of numbers written by fill
- * spread evenly. Otherwise by the 8 bytes after the prefix the smallest
- * and largest key share. */
-typedef struct draw_axis {
-    bool numeric;
-    bool have_numbers;               /* numbers_lo and numbers_hi are set */
-    uint64_t numbers_lo, numbers_hi; /* numeric: the numbers ranked */
-    size_t prefix;                   /* by bytes: the shared prefix skipped */
-    uint64_t lo, hi;                 /* the smallest and largest key's place */
-    const void *first_key;           /* the smallest key, for the header */
-    size_t nfirst_key;
-    const void *last_key; /* the largest key */
-    size_t nlast_key;
-} draw_axis;
-
 /* One bar: its key range and label. */
 typedef struct draw_bar {
     const void *first;
@@ -142,7 +122,8 @@ static uint64_t draw_bytes_value(const void *key, size_t n, size_t skip)
     return v;
 }
 
-static uint64_t draw_key_value(const draw_axis *ax, const void *key, size_t n)
+static uint64_t draw_key_value(const cli_draw_axis *ax, const void *key,
+                               size_t n)
 {
     if (ax->numeric)
         return draw_rank(key, n, ax->numbers_lo, ax->numbers_hi);
@@ -158,7 +139,7 @@ static int draw_key_cmp(const void *a, size_t na, const void *b, size_t nb)
 
 /* Takes a key at a bar's end into the numbers ranked; clears numeric
  * when it is not a decimal number. */
-static void draw_axis_take_number(draw_axis *ax, const void *key, size_t n)
+static void draw_axis_take_number(cli_draw_axis *ax, const void *key, size_t n)
 {
     uint64_t v;
     if (!draw_decimal(key, n, &v)) {
@@ -173,7 +154,7 @@ static void draw_axis_take_number(draw_axis *ax, const void *key, size_t n)
 }
 
 /* Widens the axis to take in [first, last]. */
-static void draw_axis_take(draw_axis *ax, const void *first, size_t nfirst,
+static void draw_axis_take(cli_draw_axis *ax, const void *first, size_t nfirst,
                            const void *last, size_t nlast)
 {
     draw_axis_take_number(ax, first, nfirst);
@@ -190,14 +171,16 @@ static void draw_axis_take(draw_axis *ax, const void *first, size_t nfirst,
     }
 }
 
-static void draw_axis_take_ssts(draw_axis *ax, const lsm_sst_info *s, size_t n)
+static void draw_axis_take_ssts(cli_draw_axis *ax, const lsm_sst_info *s,
+                                size_t n)
 {
     for (size_t i = 0; i < n; i++)
         draw_axis_take(ax, s[i].first_key, s[i].nfirst_key, s[i].last_key,
                        s[i].nlast_key);
 }
 
-static void draw_axis_take_memtable(draw_axis *ax, const lsm_memtable_info *m)
+static void draw_axis_take_memtable(cli_draw_axis *ax,
+                                    const lsm_memtable_info *m)
 {
     if (m->first_key)
         draw_axis_take(ax, m->first_key, m->nfirst_key, m->last_key,
@@ -205,7 +188,7 @@ static void draw_axis_take_memtable(draw_axis *ax, const lsm_memtable_info *m)
 }
 
 /* Sets where the axis starts and ends (and the prefix, by bytes). */
-static void draw_axis_finish(draw_axis *ax)
+static void draw_axis_finish(cli_draw_axis *ax)
 {
     if (!ax->numeric) {
         const unsigned char *a = ax->first_key, *b = ax->last_key;
@@ -221,7 +204,7 @@ static void draw_axis_finish(draw_axis *ax)
 }
 
 /* The axis over every memtable and SST of st; false when there is none. */
-static bool draw_axis_of(const lsm_state *st, draw_axis *ax)
+bool cli_draw_axis_of(const lsm_state *st, cli_draw_axis *ax)
 {
     memset(ax, 0, sizeof *ax);
     ax->numeric = true;
@@ -237,18 +220,21 @@ static bool draw_axis_of(const lsm_state *st, draw_axis *ax)
     return true;
 }
 
-/* The column (0 .. width - 1) of a key. */
-static unsigned draw_column(const draw_axis *ax, const void *key, size_t n,
-                            unsigned width)
+double cli_draw_place(const cli_draw_axis *ax, const void *key, size_t n)
 {
     uint64_t v = draw_key_value(ax, key, n);
     if (ax->hi <= ax->lo || v <= ax->lo)
-        return 0;
+        return 0.0;
     if (v >= ax->hi)
-        return width - 1;
-    long double pos =
-        (long double)(v - ax->lo) / (long double)(ax->hi - ax->lo);
-    return (unsigned)(pos * (width - 1) + 0.5L);
+        return 1.0;
+    return (double)((long double)(v - ax->lo) / (long double)(ax->hi - ax->lo));
+}
+
+/* The column (0 .. width - 1) of a key. */
+static unsigned draw_column(const cli_draw_axis *ax, const void *key, size_t n,
+                            unsigned width)
+{
+    return (unsigned)(cli_draw_place(ax, key, n) * (width - 1) + 0.5);
 }
 
 /* --- rows ------------------------------------------------------------------
@@ -262,7 +248,7 @@ static void draw_row_clear(draw_row *r, unsigned width)
 
 /* Draws a bar as [==id==] over its columns ('|' when it has one column),
  * the id centred when it fits inside. */
-static void draw_row_bar(draw_row *r, const draw_axis *ax, unsigned width,
+static void draw_row_bar(draw_row *r, const cli_draw_axis *ax, unsigned width,
                          const draw_bar *bar, unsigned char color)
 {
     unsigned c0 = draw_column(ax, bar->first, bar->nfirst, width);
@@ -299,7 +285,7 @@ static void draw_row_emit(cli_buf *b, const draw_row *r, unsigned width,
 }
 
 /* "812 B", "23.1 KB", "2.0 MB" (1024-based, as lsm-bench's MB). */
-static void draw_size(char *out, size_t n, uint64_t bytes)
+void cli_draw_size(char *out, size_t n, uint64_t bytes)
 {
     if (bytes < 1024)
         snprintf(out, n, "%llu B", (unsigned long long)bytes);
@@ -324,7 +310,7 @@ static draw_bar draw_bar_of_sst(const lsm_sst_info *s)
                       s->sst_id};
 }
 
-static void draw_memtable(cli_buf *b, draw_row *r, const draw_axis *ax,
+static void draw_memtable(cli_buf *b, draw_row *r, const cli_draw_axis *ax,
                           unsigned width, const char *kind,
                           const lsm_memtable_info *m, int color)
 {
@@ -341,12 +327,12 @@ static void draw_memtable(cli_buf *b, draw_row *r, const draw_axis *ax,
     draw_line(b, label, r, width, note, color);
 }
 
-static void draw_l0_sst(cli_buf *b, draw_row *r, const draw_axis *ax,
+static void draw_l0_sst(cli_buf *b, draw_row *r, const cli_draw_axis *ax,
                         unsigned width, const lsm_sst_info *s, int color)
 {
     char label[32], note[32];
     snprintf(label, sizeof label, "L0 %llu", (unsigned long long)s->sst_id);
-    draw_size(note, sizeof note, s->file_size);
+    cli_draw_size(note, sizeof note, s->file_size);
     draw_row_clear(r, width);
     draw_bar bar = draw_bar_of_sst(s);
     draw_row_bar(r, ax, width, &bar, DRAW_COLOR_A);
@@ -355,7 +341,7 @@ static void draw_l0_sst(cli_buf *b, draw_row *r, const draw_axis *ax,
 
 /* A level's (or tier's) row: its SSTs side by side, in key order, their
  * colours alternating. */
-static void draw_run(cli_buf *b, draw_row *r, const draw_axis *ax,
+static void draw_run(cli_buf *b, draw_row *r, const cli_draw_axis *ax,
                      unsigned width, const lsm_level_info *lv, bool tier,
                      int color)
 {
@@ -371,29 +357,34 @@ static void draw_run(cli_buf *b, draw_row *r, const draw_axis *ax,
     draw_line(b, label, r, width, note, color);
 }
 
-/* "keys 1 .. 999 (numbers 1 to 3000 in key order), 50.8 a column" or
- * "keys a .. z by leading bytes". */
-static void draw_header(cli_buf *b, const draw_axis *ax, unsigned width)
+void cli_draw_axis_describe(cli_buf *b, const cli_draw_axis *ax)
 {
     cli_buf_printf(b, "keys ");
     cli_buf_append_key(b, ax->first_key, ax->nfirst_key);
     cli_buf_printf(b, " .. ");
     cli_buf_append_key(b, ax->last_key, ax->nlast_key);
     if (ax->numeric)
-        cli_buf_printf(b,
-                       " (numbers %llu to %llu in key order), %.1f numbers a "
-                       "column\n",
+        cli_buf_printf(b, " (numbers %llu to %llu in key order)",
                        (unsigned long long)ax->numbers_lo,
-                       (unsigned long long)ax->numbers_hi,
-                       (double)(ax->hi - ax->lo + 1) / (double)width);
+                       (unsigned long long)ax->numbers_hi);
     else
-        cli_buf_printf(b, " by leading bytes\n");
+        cli_buf_printf(b, " by leading bytes");
+}
+
+/* The axis, and for numbers how many a column holds. */
+static void draw_header(cli_buf *b, const cli_draw_axis *ax, unsigned width)
+{
+    cli_draw_axis_describe(b, ax);
+    if (ax->numeric)
+        cli_buf_printf(b, ", %.1f numbers a column",
+                       (double)(ax->hi - ax->lo + 1) / (double)width);
+    cli_buf_printf(b, "\n");
 }
 
 void cli_draw_text(cli_buf *b, const lsm_state *st, unsigned columns, int color)
 {
-    draw_axis ax;
-    if (!draw_axis_of(st, &ax)) {
+    cli_draw_axis ax;
+    if (!cli_draw_axis_of(st, &ax)) {
         cli_buf_printf(b, "the tree is empty\n");
         return;
     }

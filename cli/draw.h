@@ -29,6 +29,44 @@
 
 #include "lsm.h"
 
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Where keys go. Keys are in byte order, where "1000" comes before "999",
+ * so decimal keys cannot be placed by value: a bar would not cover the
+ * keys between its ends. When every key at a bar's end is a decimal
+ * number of up to 18 digits, a key goes by its rank in byte order among
+ * the numbers from the smallest to the largest of those (numbers_lo ..
+ * numbers_hi): byte order kept, and a range of numbers written by fill
+ * spread evenly. Otherwise by the 8 bytes after the prefix the smallest
+ * and largest key share. */
+typedef struct cli_draw_axis {
+    bool numeric;
+    bool have_numbers;               /* numbers_lo and numbers_hi are set */
+    uint64_t numbers_lo, numbers_hi; /* numeric: the numbers ranked */
+    size_t prefix;                   /* by bytes: the shared prefix skipped */
+    uint64_t lo, hi;                 /* the smallest and largest key's place */
+    const void *first_key;           /* the smallest key, for the header */
+    size_t nfirst_key;
+    const void *last_key; /* the largest key */
+    size_t nlast_key;
+} cli_draw_axis;
+
+/* The axis over every memtable and SST of st; false when there is none
+ * (an empty tree). Its keys are borrowed from st. */
+bool cli_draw_axis_of(const lsm_state *st, cli_draw_axis *ax);
+
+/* Where a key lies on the axis: 0 at its smallest key, 1 at its largest. */
+double cli_draw_place(const cli_draw_axis *ax, const void *key, size_t n);
+
+/* Appends "keys 1000 .. 3000 (numbers 1000 to 3000 in key order)" or
+ * "keys a .. z by leading bytes". */
+void cli_draw_axis_describe(cli_buf *b, const cli_draw_axis *ax);
+
+/* "812 B", "23.1 KB", "2.0 MB" (1024-based). */
+void cli_draw_size(char *out, size_t n, uint64_t bytes);
+
 /* The narrowest picture drawn; a smaller width is raised to it. */
 #define CLI_DRAW_MIN_COLUMNS 40
 
@@ -38,5 +76,9 @@
  * is nothing to draw. */
 void cli_draw_text(cli_buf *b, const lsm_state *st, unsigned columns,
                    int color);
+
+/* Appends the tree as a standalone SVG document (draw_svg.c); -1, and
+ * nothing appended, when the tree is empty. */
+int cli_draw_svg(cli_buf *b, const lsm_state *st);
 
 #endif

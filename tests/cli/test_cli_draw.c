@@ -198,6 +198,52 @@ static void test_empty_tree(void **state)
     free(text);
 }
 
+static char *draw_svg(const lsm_state *st)
+{
+    cli_buf b;
+    cli_buf_init(&b);
+    assert_int_equal(cli_draw_svg(&b, st), 0);
+    char *s = strdup(cli_buf_str(&b));
+    assert_non_null(s);
+    cli_buf_free(&b);
+    return s;
+}
+
+/* The SVG: the title escaped for XML, one rect per SST with its id, the
+ * pinned one outlined, and nothing at all for an empty tree. */
+static void test_svg(void **state)
+{
+    (void)state;
+    lsm_sst_info l1[] = {sst_make(1, "<a&b>", "m"), sst_make(2, "n", "z")};
+    lsm_level_info level;
+    lsm_state st;
+    state_make(&st, &level, NULL, NULL, NULL, 0, l1, 2);
+    lsm_pinned_sst pins[] = {{.sst_id = 2, .level = 1, .in_tree = 1}};
+    lsm_iter_info it = {.iter_id = 1, .n_ssts = 1, .ssts = pins};
+    st.iters = &it;
+    st.n_iters = 1;
+    char *svg = draw_svg(&st);
+    assert_non_null(strstr(svg, "keys &lt;a&amp;b&gt; .. z by leading bytes"));
+    assert_null(strstr(svg, "<a&b>"));
+    assert_non_null(strstr(svg, "<rect class=\"sst\" data-id=\"1\""));
+    assert_non_null(strstr(
+        svg, "<rect class=\"sst pinned\" data-id=\"2\" data-row=\"L1\""));
+    assert_non_null(strstr(svg, "stroke-dasharray=\"6 3\"/>"));
+    assert_non_null(strstr(svg, "</svg>\n"));
+    char *again = draw_svg(&st); /* the same state, the same bytes */
+    assert_string_equal(svg, again);
+    free(again);
+    free(svg);
+
+    lsm_state empty;
+    state_make(&empty, &level, NULL, NULL, NULL, 0, NULL, 0);
+    cli_buf b;
+    cli_buf_init(&b);
+    assert_int_equal(cli_draw_svg(&b, &empty), -1);
+    assert_int_equal(b.len, 0);
+    cli_buf_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -206,6 +252,7 @@ int main(void)
         cmocka_unit_test(test_byte_keys_by_leading_bytes),
         cmocka_unit_test(test_widths_and_colour),
         cmocka_unit_test(test_empty_tree),
+        cmocka_unit_test(test_svg),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -46,6 +46,7 @@
 #include <sys/resource.h>
 #include <sys/time.h>
 #include <time.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 volatile sig_atomic_t cli_interrupted;
@@ -298,9 +299,9 @@ static const cli_command commands[] = {
                    "order among the numbers at the bars' ends (fill 1000\n"
                    "3000 spreads evenly), others by their leading bytes.\n"
                    "At the end of each row: keys, file size or SST count.\n"
-                   "As wide as the terminal (COLUMNS, 80 by default, at\n"
-                   "least 40); in colour on a terminal unless NO_COLOR\n"
-                   "is set.\n"
+                   "As wide as COLUMNS says, else the terminal, else 80\n"
+                   "(at least 40); in colour on a terminal unless\n"
+                   "NO_COLOR is set.\n"
                    "draw --svg FILE writes the same picture as an SVG\n"
                    "for slides (boxes shaded by bytes, ids and sizes,\n"
                    "SSTs an open iterator pins outlined in red dashes).",
@@ -1639,15 +1640,20 @@ static int cmd_dump(cli_session *s, const cli_argv *a)
     return rc;
 }
 
-/* COLUMNS when it is a number, else 80. */
+/* COLUMNS when it is a number; else the terminal's width when stdout is
+ * one (shells seldom export COLUMNS); else 80. */
 static unsigned draw_columns(void)
 {
     const char *env = getenv("COLUMNS");
     char *end;
     unsigned long n = env ? strtoul(env, &end, 10) : 0;
-    if (!env || end == env || *end != '\0' || n == 0 || n > 100000)
-        return 80;
-    return (unsigned)n;
+    if (env && end != env && *end == '\0' && n > 0 && n <= 100000)
+        return (unsigned)n;
+    struct winsize ws;
+    if (isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 &&
+        ws.ws_col > 0)
+        return ws.ws_col;
+    return 80;
 }
 
 /* Colour only on a terminal, and never with NO_COLOR set (no-color.org:

@@ -23,6 +23,22 @@ static void *copy_bytes(const uint8_t *p, size_t n)
     return c;
 }
 
+/* Copies a key range into *first and *last (malloc'd, owned by the
+ * lsm_state). */
+static int copy_key_range(const uint8_t *first, size_t nfirst,
+                          const uint8_t *last, size_t nlast, void **out_first,
+                          size_t *out_nfirst, void **out_last,
+                          size_t *out_nlast)
+{
+    *out_first = copy_bytes(first, nfirst);
+    *out_nfirst = nfirst;
+    *out_last = copy_bytes(last, nlast);
+    *out_nlast = nlast;
+    if (!*out_first || !*out_last)
+        return lsm_error(LSM_ENOMEM, "out of memory taking the state");
+    return LSM_OK;
+}
+
 /* Fills *out, copying the memtable's key range (none when empty). */
 static int db_state_memtable_info_fill(const memtable *mt,
                                        lsm_memtable_info *out)
@@ -35,13 +51,8 @@ static int db_state_memtable_info_fill(const memtable *mt,
     if (!memtable_first_key(mt, &first, &nfirst) ||
         !memtable_last_key(mt, &last, &nlast))
         return LSM_OK;
-    out->first_key = copy_bytes(first, nfirst);
-    out->nfirst_key = nfirst;
-    out->last_key = copy_bytes(last, nlast);
-    out->nlast_key = nlast;
-    if (!out->first_key || !out->last_key)
-        return lsm_error(LSM_ENOMEM, "out of memory taking the state");
-    return LSM_OK;
+    return copy_key_range(first, nfirst, last, nlast, &out->first_key,
+                          &out->nfirst_key, &out->last_key, &out->nlast_key);
 }
 
 static void db_state_memtable_info_free(lsm_memtable_info *m)
@@ -60,13 +71,8 @@ static int db_state_sst_info_fill(const sst *t, lsm_sst_info *out)
     out->num_entries = sst_num_entries(t);
     out->num_blocks = sst_num_blocks(t);
     out->max_seq = sst_max_seq(t);
-    out->first_key = copy_bytes(first, nfirst);
-    out->nfirst_key = nfirst;
-    out->last_key = copy_bytes(last, nlast);
-    out->nlast_key = nlast;
-    if (!out->first_key || !out->last_key)
-        return lsm_error(LSM_ENOMEM, "out of memory taking the state");
-    return LSM_OK;
+    return copy_key_range(first, nfirst, last, nlast, &out->first_key,
+                          &out->nfirst_key, &out->last_key, &out->nlast_key);
 }
 
 /* Fills a calloc'd array of n SST infos from ssts. */

@@ -47,8 +47,9 @@
 
 #define DEADLINE_MS 60000
 
-static const char *cli_path;       /* argv[1] */
-static const char *child_no_color; /* NO_COLOR for the next tty_start */
+static const char *cli_path;           /* argv[1] */
+static const char *child_no_color;     /* NO_COLOR for the next tty_start */
+static unsigned short child_cols = 80; /* its terminal's width */
 
 /* One lsm-cli in a pty. */
 typedef struct tty {
@@ -121,7 +122,7 @@ static void tty_exec(const char *const *args, int pipe_w)
  * to_pipe is set (its stdin and stderr stay the pty). */
 static void tty_start(tty *t, const char *const *args, int to_pipe)
 {
-    struct winsize ws = {.ws_row = 24, .ws_col = 80};
+    struct winsize ws = {.ws_row = 24, .ws_col = child_cols};
     int fds[2] = {-1, -1};
 
     memset(t, 0, sizeof *t);
@@ -523,6 +524,28 @@ static void test_draw_colours_only_at_a_terminal(void **state)
     tty_end(&t);
 }
 
+/* Without COLUMNS, draw is as wide as the terminal: a row of a 120-column
+ * terminal ends at its 120th column. */
+static void test_draw_fills_the_terminal(void **state)
+{
+    static const char *const none[] = {NULL};
+    tty t;
+
+    (void)state;
+    child_no_color = "1";
+    child_cols = 120;
+    tty_start(&t, none, 0);
+    const char *out = tty_draw(&t);
+    const char *row = strstr(out, "\nL1 ");
+    assert_non_null(row);
+    row++;
+    assert_int_equal(strcspn(row, "\r\n"), 120);
+    tty_quit(&t);
+    tty_end(&t);
+    child_cols = 80;
+    child_no_color = NULL;
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -532,6 +555,8 @@ int main(int argc, char **argv)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_draw_colours_only_at_a_terminal,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(test_draw_fills_the_terminal, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_editing_and_history, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_stdout_pipe_keeps_the_prompt,

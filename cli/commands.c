@@ -1676,6 +1676,8 @@ static int draw_svg_file(cli_session *s, const lsm_state *st,
         rc = cli_fail(s, "draw --svg: the file name must not hold a NUL byte");
     else if (cli_draw_svg(&svg, st) != 0)
         rc = cli_fail(s, "draw --svg: the tree is empty: nothing to draw");
+    else if (cli_buf_failed(&svg))
+        rc = cli_fail(s, "draw --svg: out of memory");
     else {
         FILE *f = fopen(path, "w");
         bool ok = f && fwrite(svg.data, 1, svg.len, f) == svg.len;

@@ -203,6 +203,42 @@ static void draw_axis_finish(cli_draw_axis *ax)
     ax->hi = draw_key_value(ax, ax->last_key, ax->nlast_key);
 }
 
+/* The most keys one row holds: a memtable's, an L0 SST's, or a level's
+ * (or tier's) SSTs' entries together. */
+static uint64_t draw_most_keys_in_a_row(const lsm_state *st)
+{
+    uint64_t most = st->memtable.num_keys;
+    for (size_t i = 0; i < st->n_immutables; i++)
+        if (st->immutables[i].num_keys > most)
+            most = st->immutables[i].num_keys;
+    for (size_t i = 0; i < st->n_l0; i++)
+        if (st->l0[i].num_entries > most)
+            most = st->l0[i].num_entries;
+    for (size_t l = 0; l < st->n_levels; l++) {
+        uint64_t sum = 0;
+        for (size_t i = 0; i < st->levels[l].n_ssts; i++)
+            sum += st->levels[l].ssts[i].num_entries;
+        most = sum > most ? sum : most;
+    }
+    return most;
+}
+
+/* The bars' ends alone can hide the numbers between them: fill 1 3000
+ * puts all of 1..3000 in one memtable whose keys run from "1" to "999".
+ * A row of N keys from numbers_lo holds numbers up to numbers_lo + N - 1
+ * at least when they are consecutive, as fill writes them, so the ranked
+ * numbers reach that far (within DRAW_MAX_DIGITS digits). */
+static void draw_axis_widen_numbers(cli_draw_axis *ax, const lsm_state *st)
+{
+    uint64_t most = draw_most_keys_in_a_row(st);
+    uint64_t limit = draw_pow10(DRAW_MAX_DIGITS) - 1;
+    if (most == 0 || ax->numbers_lo > limit - (most - 1))
+        return;
+    uint64_t reach = ax->numbers_lo + (most - 1);
+    if (reach > ax->numbers_hi)
+        ax->numbers_hi = reach;
+}
+
 /* The axis over every memtable and SST of st; false when there is none. */
 bool cli_draw_axis_of(const lsm_state *st, cli_draw_axis *ax)
 {
@@ -216,6 +252,8 @@ bool cli_draw_axis_of(const lsm_state *st, cli_draw_axis *ax)
         draw_axis_take_ssts(ax, st->levels[l].ssts, st->levels[l].n_ssts);
     if (!ax->first_key)
         return false;
+    if (ax->numeric)
+        draw_axis_widen_numbers(ax, st);
     draw_axis_finish(ax);
     return true;
 }

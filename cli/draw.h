@@ -15,10 +15,11 @@
  * The axis spans the smallest to the largest key of the tree, in key
  * (byte) order. When every key at a bar's end is a decimal number (as
  * fill writes them), keys are placed by their rank in key order among the
- * numbers between the smallest and largest of those, so fill 1000 3000
- * spreads evenly; otherwise by their leading bytes after the prefix the
- * smallest and largest keys share. The picture depends only
- * on the state and the width, so a script draws the same thing each time.
+ * numbers between the smallest and largest of those (further when a row
+ * holds more keys than that span), so fill 1000 3000 spreads evenly; otherwise
+ * by their leading bytes after the prefix the smallest and largest keys share.
+ * The picture depends only on the state and the width, so a script draws the
+ * same thing each time.
  *
  * Thread safety: a pure function over caller-owned data.
  */

@@ -225,6 +225,8 @@ static void svg_title(cli_buf *b, const cli_draw_axis *ax)
             cli_buf_append(b, p, 1);
     }
     cli_buf_printf(b, "</text>\n");
+    if (cli_buf_failed(&axis))
+        b->failed = 1; /* a title cut short fails the whole picture */
     cli_buf_free(&axis);
 }
 

@@ -146,6 +146,25 @@ static void test_decimal_keys_of_any_length(void **state)
     free(text);
 }
 
+/* fill 1 3000 in one memtable: its keys run from "1" to "999", and its
+ * 3000 keys say the numbers reach 3000, so those are ranked. */
+static void test_numbers_reach_as_far_as_a_row_counts(void **state)
+{
+    (void)state;
+    lsm_level_info level;
+    lsm_state st;
+    state_make(&st, &level, "1", "999", NULL, 0, NULL, 0);
+    st.memtable.num_keys = 3000;
+    char *text = draw(&st, 80, 0);
+    assert_non_null(strstr(text, "keys 1 .. 999 (numbers 1 to 3000 in key "
+                                 "order)"));
+    free(text);
+    st.memtable.num_keys = 3; /* fewer keys than the ends span: as is */
+    text = draw(&st, 80, 0);
+    assert_non_null(strstr(text, "(numbers 1 to 999 in key order)"));
+    free(text);
+}
+
 static void test_byte_keys_by_leading_bytes(void **state)
 {
     (void)state;
@@ -249,6 +268,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decimal_keys_rank_in_key_order),
         cmocka_unit_test(test_decimal_keys_of_any_length),
+        cmocka_unit_test(test_numbers_reach_as_far_as_a_row_counts),
         cmocka_unit_test(test_byte_keys_by_leading_bytes),
         cmocka_unit_test(test_widths_and_colour),
         cmocka_unit_test(test_empty_tree),

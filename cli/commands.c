@@ -1664,33 +1664,34 @@ static int draw_wants_color(void)
     return isatty(STDOUT_FILENO) && !(no && *no);
 }
 
-/* Writes the SVG of st to path: "wrote FILE" on stdout, or an error. */
+/* Writes the SVG of st to path: "wrote FILE" on stdout, or an error. An
+ * argument's bytes are NUL-terminated (parse.h), so path->bytes is the
+ * file name unless it holds a NUL of its own. */
 static int draw_svg_file(cli_session *s, const lsm_state *st,
-                         const cli_arg *path_arg)
+                         const cli_arg *path)
 {
-    char *path = strndup(path_arg->bytes, path_arg->n_bytes);
+    if (memchr(path->bytes, '\0', path->n_bytes))
+        return cli_fail(s, "draw --svg: a file name cannot contain a NUL "
+                           "byte");
     cli_buf svg;
     cli_buf_init(&svg);
     int rc = LSM_OK;
-    if (!path || strlen(path) != path_arg->n_bytes)
-        rc = cli_fail(s, "draw --svg: the file name must not hold a NUL byte");
-    else if (cli_draw_svg(&svg, st) != 0)
+    if (cli_draw_svg(&svg, st) != 0)
         rc = cli_fail(s, "draw --svg: the tree is empty: nothing to draw");
     else if (cli_buf_failed(&svg))
         rc = cli_fail(s, "draw --svg: out of memory");
     else {
-        FILE *f = fopen(path, "w");
+        FILE *f = fopen(path->bytes, "w");
         bool ok = f && fwrite(svg.data, 1, svg.len, f) == svg.len;
         if (f && fclose(f) != 0)
             ok = false;
         if (!ok)
-            rc = cli_fail(s, "draw --svg: cannot write %s: %s", path,
+            rc = cli_fail(s, "draw --svg: cannot write %s: %s", path->bytes,
                           strerror(errno));
         else
-            cli_out_printf("wrote %s\n", path);
+            cli_out_printf("wrote %s\n", path->bytes);
     }
     cli_buf_free(&svg);
-    free(path);
     return rc;
 }
 

@@ -38,8 +38,7 @@ typedef struct draw_row {
     unsigned char color[DRAW_MAX_COLUMNS];
 } draw_row;
 
-/* --- the key axis ----------------------------------------------------------
- */
+/* --- the key axis ------------------------------------------------------ */
 
 #define DRAW_MAX_DIGITS 18 /* 10^18 and its multiples fit in 64 bits */
 
@@ -275,8 +274,7 @@ static unsigned draw_column(const cli_draw_axis *ax, const void *key, size_t n,
     return (unsigned)(cli_draw_place(ax, key, n) * (width - 1) + 0.5);
 }
 
-/* --- rows ------------------------------------------------------------------
- */
+/* --- rows ---------------------------------------------------------------- */
 
 static void draw_row_clear(draw_row *r, unsigned width)
 {
@@ -333,6 +331,18 @@ void cli_draw_size(char *out, size_t n, uint64_t bytes)
         snprintf(out, n, "%.1f MB", (double)bytes / 1024.0 / 1024.0);
 }
 
+void cli_draw_label(char *out, size_t n, const char *kind, uint64_t id)
+{
+    snprintf(out, n, "%s %llu", kind, (unsigned long long)id);
+}
+
+void cli_draw_run_label(char *out, size_t n, const lsm_state *st,
+                        const lsm_level_info *lv)
+{
+    bool tier = st->compaction == LSM_COMPACTION_TIERED;
+    snprintf(out, n, tier ? "tier %d" : "L%d", lv->level);
+}
+
 /* Appends one finished line: label, bars, note. */
 static void draw_line(cli_buf *b, const char *label, const draw_row *r,
                       unsigned width, const char *note, int color)
@@ -353,8 +363,7 @@ static void draw_memtable(cli_buf *b, draw_row *r, const cli_draw_axis *ax,
                           const lsm_memtable_info *m, int color)
 {
     char label[32], note[32];
-    snprintf(label, sizeof label, "%s %llu", kind,
-             (unsigned long long)m->memtable_id);
+    cli_draw_label(label, sizeof label, kind, m->memtable_id);
     snprintf(note, sizeof note, "%llu keys", (unsigned long long)m->num_keys);
     draw_row_clear(r, width);
     if (m->first_key) {
@@ -369,7 +378,7 @@ static void draw_l0_sst(cli_buf *b, draw_row *r, const cli_draw_axis *ax,
                         unsigned width, const lsm_sst_info *s, int color)
 {
     char label[32], note[32];
-    snprintf(label, sizeof label, "L0 %llu", (unsigned long long)s->sst_id);
+    cli_draw_label(label, sizeof label, "L0", s->sst_id);
     cli_draw_size(note, sizeof note, s->file_size);
     draw_row_clear(r, width);
     draw_bar bar = draw_bar_of_sst(s);
@@ -380,11 +389,11 @@ static void draw_l0_sst(cli_buf *b, draw_row *r, const cli_draw_axis *ax,
 /* A level's (or tier's) row: its SSTs side by side, in key order, their
  * colours alternating. */
 static void draw_run(cli_buf *b, draw_row *r, const cli_draw_axis *ax,
-                     unsigned width, const lsm_level_info *lv, bool tier,
-                     int color)
+                     unsigned width, const lsm_state *st,
+                     const lsm_level_info *lv, int color)
 {
     char label[32], note[32];
-    snprintf(label, sizeof label, tier ? "tier %d" : "L%d", lv->level);
+    cli_draw_run_label(label, sizeof label, st, lv);
     snprintf(note, sizeof note, "%zu SST%s", lv->n_ssts,
              lv->n_ssts == 1 ? "" : "s");
     draw_row_clear(r, width);
@@ -442,8 +451,7 @@ void cli_draw_text(cli_buf *b, const lsm_state *st, unsigned columns, int color)
         draw_memtable(b, r, &ax, width, "imm", &st->immutables[i], color);
     for (size_t i = 0; i < st->n_l0; i++)
         draw_l0_sst(b, r, &ax, width, &st->l0[i], color);
-    bool tiered = st->compaction == LSM_COMPACTION_TIERED;
     for (size_t l = 0; l < st->n_levels; l++)
-        draw_run(b, r, &ax, width, &st->levels[l], tiered, color);
+        draw_run(b, r, &ax, width, st, &st->levels[l], color);
     free(r);
 }

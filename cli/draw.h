@@ -68,6 +68,12 @@ void cli_draw_axis_describe(cli_buf *b, const cli_draw_axis *ax);
 /* "812 B", "23.1 KB", "2.0 MB" (1024-based). */
 void cli_draw_size(char *out, size_t n, uint64_t bytes);
 
+/* Row labels, the same in every picture: "mem 4", "imm 3", "L0 7" (kind
+ * and id), and "L1" or, with tiered compaction, "tier 13". */
+void cli_draw_label(char *out, size_t n, const char *kind, uint64_t id);
+void cli_draw_run_label(char *out, size_t n, const lsm_state *st,
+                        const lsm_level_info *lv);
+
 /* The narrowest picture drawn; a smaller width is raised to it. */
 #define CLI_DRAW_MIN_COLUMNS 40
 

@@ -142,8 +142,7 @@ static void svg_memtable(cli_buf *b, const cli_draw_axis *ax, const char *kind,
                          const lsm_memtable_info *m, double y)
 {
     char label[32], note[32];
-    snprintf(label, sizeof label, "%s %llu", kind,
-             (unsigned long long)m->memtable_id);
+    cli_draw_label(label, sizeof label, kind, m->memtable_id);
     snprintf(note, sizeof note, "%llu keys", (unsigned long long)m->num_keys);
     svg_row_begin(b, label, y);
     if (m->first_key) {
@@ -168,7 +167,7 @@ static void svg_l0_sst(cli_buf *b, const lsm_state *st, const cli_draw_axis *ax,
                        const lsm_sst_info *s, double y, uint64_t largest)
 {
     char label[32], note[32];
-    snprintf(label, sizeof label, "L0 %llu", (unsigned long long)s->sst_id);
+    cli_draw_label(label, sizeof label, "L0", s->sst_id);
     cli_draw_size(note, sizeof note, s->file_size);
     svg_row_begin(b, label, y);
     svg_box x = svg_sst_box(st, s, SVG_SST_FILL_A);
@@ -177,15 +176,14 @@ static void svg_l0_sst(cli_buf *b, const lsm_state *st, const cli_draw_axis *ax,
 }
 
 static void svg_run(cli_buf *b, const lsm_state *st, const cli_draw_axis *ax,
-                    const lsm_level_info *lv, bool tier, double y,
-                    uint64_t largest)
+                    const lsm_level_info *lv, double y, uint64_t largest)
 {
     char label[32], note[48], size[32];
     uint64_t bytes = 0;
     for (size_t i = 0; i < lv->n_ssts; i++)
         bytes += lv->ssts[i].file_size;
     cli_draw_size(size, sizeof size, bytes);
-    snprintf(label, sizeof label, tier ? "tier %d" : "L%d", lv->level);
+    cli_draw_run_label(label, sizeof label, st, lv);
     snprintf(note, sizeof note, "%zu SST%s, %s", lv->n_ssts,
              lv->n_ssts == 1 ? "" : "s", size);
     svg_row_begin(b, label, y);
@@ -274,9 +272,8 @@ int cli_draw_svg(cli_buf *b, const lsm_state *st)
         svg_memtable(b, &ax, "imm", &st->immutables[i], y += SVG_ROW_H);
     for (size_t i = 0; i < st->n_l0; i++)
         svg_l0_sst(b, st, &ax, &st->l0[i], y += SVG_ROW_H, largest);
-    bool tiered = st->compaction == LSM_COMPACTION_TIERED;
     for (size_t l = 0; l < st->n_levels; l++)
-        svg_run(b, st, &ax, &st->levels[l], tiered, y += SVG_ROW_H, largest);
+        svg_run(b, st, &ax, &st->levels[l], y += SVG_ROW_H, largest);
     svg_legend(b, y + SVG_ROW_H + 20);
     cli_buf_printf(b, "</svg>\n");
     return 0;

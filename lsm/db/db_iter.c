@@ -305,15 +305,6 @@ static bool db_iter_memtable_overlaps(const memtable *mt, const lsm_bound *lo,
     return range_overlaps(first, nfirst, last, nlast, lo, hi);
 }
 
-static bool db_iter_sst_overlaps(const sst *t, const lsm_bound *lo,
-                                 const lsm_bound *hi)
-{
-    size_t nfirst, nlast;
-    const uint8_t *first = sst_first_key(t, &nfirst);
-    const uint8_t *last = sst_last_key(t, &nlast);
-    return range_overlaps(first, nfirst, last, nlast, lo, hi);
-}
-
 static bool sst_below(const sst *t, const lsm_bound *lo)
 {
     size_t nlast;
@@ -326,6 +317,12 @@ static bool sst_above(const sst *t, const lsm_bound *hi)
     size_t nfirst;
     const uint8_t *first = sst_first_key(t, &nfirst);
     return key_range_above(first, nfirst, hi);
+}
+
+static bool db_iter_sst_overlaps(const sst *t, const lsm_bound *lo,
+                                 const lsm_bound *hi)
+{
+    return !sst_below(t, lo) && !sst_above(t, hi);
 }
 
 /* The SSTs of a run (sorted by key, disjoint: a level or one tier) that

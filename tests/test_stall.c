@@ -605,6 +605,27 @@ static void run_writer_to_end(writer *wr)
                  wr->failed_step, lsm_strerror(wr->rc));
 }
 
+static bool stalled(lsm_db *db, void *arg)
+{
+    (void)arg;
+    lsm_state *st;
+    assert_int_equal(lsm_state_get(db, &st), LSM_OK);
+    bool any = st->counters.write_stalls >= 1;
+    lsm_state_free(st);
+    return any;
+}
+
+/* One put of a key no writer uses: run while L0 is over the stall limit
+ * and the compaction thread is held, it must stall. */
+static void *probe_put_main(void *arg)
+{
+    lsm_db *db = arg;
+    int *rc = malloc(sizeof *rc);
+    if (rc)
+        *rc = lsm_put(db, "stall-probe", 11, "v", 1);
+    return rc;
+}
+
 /* Builds a large bottom level, then holds the compaction thread at its
  * next COMPACTION_BEGIN while a writer fills L0 past the stall limit, and
  * lets go: the writer must come out of its stall and finish. */
@@ -642,11 +663,23 @@ static void run_shape(const char *dir, const stall_shape *s)
     size_t limit =
         s->stall_l0_files > s->trigger ? s->stall_l0_files : s->trigger;
     wait_until(&w, db, l0_over, &limit, "wait for L0 over the stall limit");
+    /* The writer may have written its last key before the flushes that
+     * took L0 over the limit (a loaded machine flushes late): a put made
+     * now, with the compaction thread still held, stalls for sure. The
+     * gate opens only once a stall began. */
+    pthread_t probe;
+    assert_int_equal(pthread_create(&probe, NULL, probe_put_main, db), 0);
+    wait_until(&w, db, stalled, NULL, "wait for a write stall");
     gate_set(&g, true);
     assert_int_equal(pthread_join(t, NULL), 0);
     if (wr.rc != LSM_OK)
         fail_msg("%s: writer failed at step %" PRIu64 ": %s", s->name,
                  wr.failed_step, lsm_strerror(wr.rc));
+    void *probe_rc = NULL;
+    assert_int_equal(pthread_join(probe, &probe_rc), 0);
+    assert_non_null(probe_rc);
+    assert_int_equal(*(int *)probe_rc, LSM_OK);
+    free(probe_rc);
 
     lsm_state *st;
     assert_int_equal(lsm_state_get(db, &st), LSM_OK);

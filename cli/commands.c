@@ -288,9 +288,10 @@ static const cli_command commands[] = {
         .name = "draw",
         .aliases = {NULL},
         .arg_counts = ARGS(0) | ARGS(2),
-        .usage = "draw [--svg FILE]",
-        .summary = "picture the tree: each SST a bar over the keys",
-        .details = "Draws one row per memtable (mem, then imm newest\n"
+        .usage = "draw [OPTION FILE]",
+        .summary = "picture the tree; --svg or --html FILE: to a file",
+        .details = "draw, draw --svg FILE or draw --html FILE.\n"
+                   "Draws one row per memtable (mem, then imm newest\n"
                    "first), per L0 SST (newest first) and per level or\n"
                    "tier. Each memtable or SST is a bar [==id==] over one\n"
                    "key axis, from the smallest key of the tree to the\n"
@@ -304,7 +305,14 @@ static const cli_command commands[] = {
                    "NO_COLOR is set.\n"
                    "draw --svg FILE writes the same picture as an SVG\n"
                    "for slides (boxes shaded by bytes, ids and sizes,\n"
-                   "SSTs an open iterator pins outlined in red dashes).",
+                   "SSTs an open iterator pins outlined in red dashes).\n"
+                   "draw --html FILE writes one self-contained page with\n"
+                   "the tree's history, replayed from the MANIFEST (which\n"
+                   "starts at the last open): every flush and compaction\n"
+                   "a step, before and after, what it removed and added\n"
+                   "and why; previous/next, a slider or the arrow keys\n"
+                   "step through it, hovering or tapping an SST shows its\n"
+                   "id, level, size, entries and key range.",
         .example = "draw",
         .run = cmd_draw,
         .advances_epoch = 0,
@@ -777,6 +785,12 @@ void cli_session_init(cli_session *s, lsm_db *db)
     s->db = db;
     atomic_init(&s->bg_failed, 0);
     s->main_thread = pthread_self();
+    cli_tree_notes_init(&s->tree_notes);
+}
+
+void cli_session_free(cli_session *s)
+{
+    cli_tree_notes_free(&s->tree_notes);
 }
 
 /* Appends the error prefix for the line being run (see cli_where). */
@@ -960,6 +974,7 @@ void cli_print_event(void *ctx, const lsm_event *ev)
     default:
         break;
     }
+    cli_tree_notes_event(&s->tree_notes, ev);
     cli_buf_init(&line);
     cli_show_event(&line, ev, s->wal_enabled);
     cli_events_print(ev, &line); /* in causal order; see events.h */
@@ -1667,44 +1682,76 @@ static int draw_wants_color(void)
 /* Writes the SVG of st to path: "wrote FILE" on stdout, or an error. An
  * argument's bytes are NUL-terminated (parse.h), so path->bytes is the
  * file name unless it holds a NUL of its own. */
+/* Writes the picture pic made for `draw OPTION FILE` to path ("wrote
+ * FILE"), unless making it ran out of memory. */
+static int draw_write_file(cli_session *s, const char *option,
+                           const cli_buf *pic, const cli_arg *path)
+{
+    if (cli_buf_failed(pic))
+        return cli_fail(s, "draw %s: out of memory", option);
+    FILE *f = fopen(path->bytes, "w");
+    bool ok = f && fwrite(pic->data, 1, pic->len, f) == pic->len;
+    if (f && fclose(f) != 0)
+        ok = false;
+    if (!ok)
+        return cli_fail(s, "draw %s: cannot write %s: %s", option, path->bytes,
+                        strerror(errno));
+    cli_out_printf("wrote %s\n", path->bytes);
+    return LSM_OK;
+}
+
 static int draw_svg_file(cli_session *s, const lsm_state *st,
                          const cli_arg *path)
 {
-    if (memchr(path->bytes, '\0', path->n_bytes))
-        return cli_fail(s, "draw --svg: a file name cannot contain a NUL "
-                           "byte");
     cli_buf svg;
     cli_buf_init(&svg);
-    int rc = LSM_OK;
+    int rc;
     if (cli_draw_svg(&svg, st) != 0)
         rc = cli_fail(s, "draw --svg: the tree is empty: nothing to draw");
-    else if (cli_buf_failed(&svg))
-        rc = cli_fail(s, "draw --svg: out of memory");
-    else {
-        FILE *f = fopen(path->bytes, "w");
-        bool ok = f && fwrite(svg.data, 1, svg.len, f) == svg.len;
-        if (f && fclose(f) != 0)
-            ok = false;
-        if (!ok)
-            rc = cli_fail(s, "draw --svg: cannot write %s: %s", path->bytes,
-                          strerror(errno));
-        else
-            cli_out_printf("wrote %s\n", path->bytes);
-    }
+    else
+        rc = draw_write_file(s, "--svg", &svg, path);
     cli_buf_free(&svg);
+    return rc;
+}
+
+/* The page needs the MANIFEST's records too: the history is replayed
+ * from them (draw_html.c). */
+static int draw_html_file(cli_session *s, const lsm_state *st,
+                          const cli_arg *path)
+{
+    lsm_manifest_record *recs = NULL;
+    size_t n = 0;
+    int rc = lsm_manifest_read(s->db, &recs, &n);
+    if (rc != LSM_OK)
+        return fail_engine(s, "draw --html", rc);
+    cli_buf page;
+    cli_buf_init(&page);
+    if (cli_draw_html(&page, st, recs, n, &s->tree_notes) != 0)
+        rc = cli_fail(s, "draw --html: the MANIFEST does not start with a "
+                         "snapshot of the tree");
+    else
+        rc = draw_write_file(s, "--html", &page, path);
+    cli_buf_free(&page);
+    lsm_manifest_free(recs, n);
     return rc;
 }
 
 static int cmd_draw(cli_session *s, const cli_argv *a)
 {
-    if (a->n_args == 3 && !name_matches("--svg", &a->args[1]))
-        return cli_fail(s, "draw: unknown option (expected --svg FILE)");
+    int html = a->n_args == 3 && name_matches("--html", &a->args[1]);
+    if (a->n_args == 3 && !html && !name_matches("--svg", &a->args[1]))
+        return cli_fail(s, "draw: unknown option (expected --svg FILE or "
+                           "--html FILE)");
+    if (a->n_args == 3 && memchr(a->args[2].bytes, '\0', a->args[2].n_bytes))
+        return cli_fail(s, "draw %s: a file name cannot contain a NUL byte",
+                        html ? "--html" : "--svg");
     lsm_state *st = NULL;
     int rc = lsm_state_get(s->db, &st);
     if (rc != LSM_OK)
         return fail_engine(s, "draw", rc);
     if (a->n_args == 3) {
-        rc = draw_svg_file(s, st, &a->args[2]);
+        rc = html ? draw_html_file(s, st, &a->args[2])
+                  : draw_svg_file(s, st, &a->args[2]);
         lsm_state_free(st);
         return rc;
     }

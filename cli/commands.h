@@ -19,6 +19,7 @@
 #include "format.h"
 #include "lsm.h"
 #include "parse.h"
+#include "tree_notes.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -82,10 +83,16 @@ typedef struct cli_session {
     /* --serializable: put, del and fill write through one-write
      * serializable transactions, as mini-lsm's put and delete do. */
     int serializable;
+    /* What the events said that the MANIFEST does not keep (entries per
+     * SST, why each compaction ran), for draw --html; tree_notes.h. */
+    cli_tree_notes tree_notes;
 } cli_session;
 
 /* Prepares s for db (which stays owned by the caller). */
 void cli_session_init(cli_session *s, lsm_db *db);
+/* Frees what s holds, once no engine thread can send it events (after
+ * lsm_close). */
+void cli_session_free(cli_session *s);
 
 /* The lsm_options.event_cb of the shell: prints one line per event (see
  * DESIGN.md 4); ctx is the cli_session. */

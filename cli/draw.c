@@ -152,9 +152,14 @@ static void draw_axis_take_number(cli_draw_axis *ax, const void *key, size_t n)
     ax->have_numbers = true;
 }
 
-/* Widens the axis to take in [first, last]. */
-static void draw_axis_take(cli_draw_axis *ax, const void *first, size_t nfirst,
-                           const void *last, size_t nlast)
+void cli_draw_axis_begin(cli_draw_axis *ax)
+{
+    memset(ax, 0, sizeof *ax);
+    ax->numeric = true;
+}
+
+void cli_draw_axis_take(cli_draw_axis *ax, const void *first, size_t nfirst,
+                        const void *last, size_t nlast)
 {
     draw_axis_take_number(ax, first, nfirst);
     draw_axis_take_number(ax, last, nlast);
@@ -174,16 +179,16 @@ static void draw_axis_take_ssts(cli_draw_axis *ax, const lsm_sst_info *s,
                                 size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        draw_axis_take(ax, s[i].first_key, s[i].nfirst_key, s[i].last_key,
-                       s[i].nlast_key);
+        cli_draw_axis_take(ax, s[i].first_key, s[i].nfirst_key, s[i].last_key,
+                           s[i].nlast_key);
 }
 
 static void draw_axis_take_memtable(cli_draw_axis *ax,
                                     const lsm_memtable_info *m)
 {
     if (m->first_key)
-        draw_axis_take(ax, m->first_key, m->nfirst_key, m->last_key,
-                       m->nlast_key);
+        cli_draw_axis_take(ax, m->first_key, m->nfirst_key, m->last_key,
+                           m->nlast_key);
 }
 
 /* Sets where the axis starts and ends (and the prefix, by bytes). */
@@ -204,7 +209,7 @@ static void draw_axis_finish(cli_draw_axis *ax)
 
 /* The most keys one row holds: a memtable's, an L0 SST's, or a level's
  * (or tier's) SSTs' entries together. */
-static uint64_t draw_most_keys_in_a_row(const lsm_state *st)
+uint64_t cli_draw_most_keys_in_a_row(const lsm_state *st)
 {
     uint64_t most = st->memtable.num_keys;
     for (size_t i = 0; i < st->n_immutables; i++)
@@ -227,9 +232,8 @@ static uint64_t draw_most_keys_in_a_row(const lsm_state *st)
  * A row of N keys from numbers_lo holds numbers up to numbers_lo + N - 1
  * at least when they are consecutive, as fill writes them, so the ranked
  * numbers reach that far (within DRAW_MAX_DIGITS digits). */
-static void draw_axis_widen_numbers(cli_draw_axis *ax, const lsm_state *st)
+static void draw_axis_widen_numbers(cli_draw_axis *ax, uint64_t most)
 {
-    uint64_t most = draw_most_keys_in_a_row(st);
     uint64_t limit = draw_pow10(DRAW_MAX_DIGITS) - 1;
     if (most == 0 || ax->numbers_lo > limit - (most - 1))
         return;
@@ -238,23 +242,27 @@ static void draw_axis_widen_numbers(cli_draw_axis *ax, const lsm_state *st)
         ax->numbers_hi = reach;
 }
 
+bool cli_draw_axis_end(cli_draw_axis *ax, uint64_t most_keys_in_a_row)
+{
+    if (!ax->first_key)
+        return false;
+    if (ax->numeric)
+        draw_axis_widen_numbers(ax, most_keys_in_a_row);
+    draw_axis_finish(ax);
+    return true;
+}
+
 /* The axis over every memtable and SST of st; false when there is none. */
 bool cli_draw_axis_of(const lsm_state *st, cli_draw_axis *ax)
 {
-    memset(ax, 0, sizeof *ax);
-    ax->numeric = true;
+    cli_draw_axis_begin(ax);
     draw_axis_take_memtable(ax, &st->memtable);
     for (size_t i = 0; i < st->n_immutables; i++)
         draw_axis_take_memtable(ax, &st->immutables[i]);
     draw_axis_take_ssts(ax, st->l0, st->n_l0);
     for (size_t l = 0; l < st->n_levels; l++)
         draw_axis_take_ssts(ax, st->levels[l].ssts, st->levels[l].n_ssts);
-    if (!ax->first_key)
-        return false;
-    if (ax->numeric)
-        draw_axis_widen_numbers(ax, st);
-    draw_axis_finish(ax);
-    return true;
+    return cli_draw_axis_end(ax, cli_draw_most_keys_in_a_row(st));
 }
 
 double cli_draw_place(const cli_draw_axis *ax, const void *key, size_t n)

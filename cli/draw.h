@@ -27,6 +27,7 @@
 #define CLI_DRAW_H
 
 #include "format.h"
+#include "tree_notes.h"
 
 #include "lsm.h"
 
@@ -58,6 +59,19 @@ typedef struct cli_draw_axis {
  * (an empty tree). Its keys are borrowed from st. */
 bool cli_draw_axis_of(const lsm_state *st, cli_draw_axis *ax);
 
+/* The same, built from key ranges one at a time: begin, take each range
+ * (its keys borrowed until the axis is no longer used), then end, with
+ * the most keys any one row holds (see cli_draw_axis: the numbers ranked
+ * reach at least that far); end is false when nothing was taken. */
+void cli_draw_axis_begin(cli_draw_axis *ax);
+void cli_draw_axis_take(cli_draw_axis *ax, const void *first, size_t nfirst,
+                        const void *last, size_t nlast);
+bool cli_draw_axis_end(cli_draw_axis *ax, uint64_t most_keys_in_a_row);
+
+/* The most keys one row of st holds: a memtable's, an L0 SST's, or a
+ * level's (or tier's) SSTs' entries together. */
+uint64_t cli_draw_most_keys_in_a_row(const lsm_state *st);
+
 /* Where a key lies on the axis: 0 at its smallest key, 1 at its largest. */
 double cli_draw_place(const cli_draw_axis *ax, const void *key, size_t n);
 
@@ -87,5 +101,14 @@ void cli_draw_text(cli_buf *b, const lsm_state *st, unsigned columns,
 /* Appends the tree as a standalone SVG document (draw_svg.c); -1, and
  * nothing appended, when the tree is empty. */
 int cli_draw_svg(cli_buf *b, const lsm_state *st);
+
+/* Appends draw --html's page (draw_html.c): the tree after each step of
+ * the history recs (lsm_manifest_read's records) holds, with st (the state
+ * now) for the memtables and the live SSTs' entries, and notes for what
+ * the MANIFEST does not say. -1, and nothing appended, when recs do not
+ * start from a snapshot. */
+int cli_draw_html(cli_buf *b, const lsm_state *st,
+                  const lsm_manifest_record *recs, size_t n,
+                  cli_tree_notes *notes);
 
 #endif

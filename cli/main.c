@@ -142,6 +142,7 @@ int main(int argc, char **argv)
 {
     cli_config cfg;
     cli_session s;
+    int session_started = 0;
     lsm_db *db = NULL;
     FILE **scripts = NULL;
     int rc, status = 0;
@@ -171,6 +172,7 @@ int main(int argc, char **argv)
     }
 
     cli_session_init(&s, NULL);
+    session_started = 1;
     s.serializable = cfg.serializable;
     s.echo = cfg.echo;
     s.bail = cfg.bail;
@@ -190,11 +192,13 @@ int main(int argc, char **argv)
         goto out;
     }
     s.db = db;
+    cli_tree_notes_set_db(&s.tree_notes, db);
     cli_run(&s, &cfg, scripts);
 
     /* The input ended with iterators, snapshots or transactions open. */
     cli_iters_close_all(&s);
     cli_reads_end_all(&s);
+    cli_tree_notes_set_db(&s.tree_notes, NULL);
     rc = lsm_close(db);
     cli_events_release_all(); /* no engine thread is left to end a flush */
     if (rc != LSM_OK) {
@@ -211,6 +215,8 @@ int main(int argc, char **argv)
         status = EXIT_INTERRUPTED;
     }
 out:
+    if (session_started)
+        cli_session_free(&s); /* after lsm_close: no event can come now */
     cli_close_scripts(scripts, cfg.n_inputs);
     cli_options_free(&cfg);
     fflush(stdout);

@@ -392,14 +392,15 @@ static void show_snapshot(cli_buf *b, const lsm_manifest_record *r)
                    r->id, r->last_seq);
     while (i < r->n_ssts) {
         const lsm_manifest_sst *first = &r->ssts[shown_index(r, i)];
+        size_t start = i; /* the run's first SST */
         cli_buf_append(b, ", ", 2);
         show_sst_place(b, first);
         cli_buf_append(b, " [", 2);
-        for (size_t j = i; j < r->n_ssts; j++) {
+        for (size_t j = start; j < r->n_ssts; j++) {
             const lsm_manifest_sst *m = &r->ssts[shown_index(r, j)];
             if (!same_place(m, first))
                 break;
-            cli_buf_printf(b, "%s%" PRIu64, j > i ? ", " : "", m->sst_id);
+            cli_buf_printf(b, "%s%" PRIu64, j > start ? ", " : "", m->sst_id);
             i = j + 1;
         }
         cli_buf_append(b, "]", 1);

@@ -694,6 +694,57 @@ static void test_manifest_records(void **state)
     cli_buf_free(&b);
 }
 
+/* A snapshot's line lists each run's SSTs, comma-separated (L0 newest
+ * first), then one line per SST. */
+static void test_manifest_snapshot(void **state)
+{
+    lsm_manifest_sst ssts[] = {{.sst_id = 2,
+                                .level = 0,
+                                .first_key = "a",
+                                .nfirst_key = 1,
+                                .last_key = "b",
+                                .nlast_key = 1},
+                               {.sst_id = 3,
+                                .level = 0,
+                                .first_key = "a",
+                                .nfirst_key = 1,
+                                .last_key = "b",
+                                .nlast_key = 1},
+                               {.sst_id = 0,
+                                .level = 1,
+                                .first_key = "a",
+                                .nfirst_key = 1,
+                                .last_key = "b",
+                                .nlast_key = 1},
+                               {.sst_id = 1,
+                                .level = 1,
+                                .first_key = "c",
+                                .nfirst_key = 1,
+                                .last_key = "d",
+                                .nlast_key = 1},
+                               {.sst_id = 4,
+                                .level = 1,
+                                .first_key = "e",
+                                .nfirst_key = 1,
+                                .last_key = "f",
+                                .nlast_key = 1}};
+    lsm_manifest_record r = {.kind = LSM_MANIFEST_SNAPSHOT,
+                             .id = 9,
+                             .last_seq = 5,
+                             .ssts = ssts,
+                             .n_ssts = 5};
+    cli_buf b;
+
+    (void)state;
+    cli_buf_init(&b);
+    cli_show_manifest_record(&b, &r, 0);
+    const char *want = "@0 snapshot: next id 9, flushed to seq 5, L0 [3, 2], "
+                       "L1 [0, 1, 4], memtables []\n";
+    if (strncmp(cli_buf_str(&b), want, strlen(want)) != 0)
+        fail_msg("got %s", cli_buf_str(&b));
+    cli_buf_free(&b);
+}
+
 /* Random compaction events: BEGIN is always the reason's lines and one
  * line naming every input (grouped by run when the runs are given), END
  * one line with every output. */
@@ -775,6 +826,7 @@ int main(void)
         cmocka_unit_test(test_stats_ratios),
         cmocka_unit_test(test_stats_ratios_without_a_denominator),
         cmocka_unit_test(test_manifest_records),
+        cmocka_unit_test(test_manifest_snapshot),
         cmocka_unit_test(test_random_compaction_events),
     };
 

@@ -34,6 +34,7 @@ typedef struct html_sst {
     const lsm_manifest_sst *m; /* borrowed from the records */
     bool has_entries;
     uint64_t entries;
+    size_t order; /* its rank by first key (then id): a row's order */
 } html_sst;
 
 typedef struct html_catalog {
@@ -46,6 +47,14 @@ static int html_sst_cmp(const void *a, const void *b)
     uint64_t x = ((const html_sst *)a)->m->sst_id;
     uint64_t y = ((const html_sst *)b)->m->sst_id;
     return (x > y) - (x < y);
+}
+
+/* user_key order: bytes, then length. */
+static int html_key_cmp(const void *a, size_t na, const void *b, size_t nb)
+{
+    size_t n = na < nb ? na : nb;
+    int c = n ? memcmp(a, b, n) : 0;
+    return c ? c : (na > nb) - (na < nb);
 }
 
 static const html_sst *html_find(const html_catalog *c, uint64_t id)
@@ -81,6 +90,31 @@ static bool html_catalog_build(html_catalog *c, const lsm_manifest_record *r,
         if (kept == 0 || c->ssts[kept - 1].m->sst_id != c->ssts[i].m->sst_id)
             c->ssts[kept++] = c->ssts[i];
     c->n = kept;
+    return true;
+}
+
+static int html_first_key_cmp(const void *a, const void *b)
+{
+    const lsm_manifest_sst *x = (*(html_sst *const *)a)->m;
+    const lsm_manifest_sst *y = (*(html_sst *const *)b)->m;
+    int c =
+        html_key_cmp(x->first_key, x->nfirst_key, y->first_key, y->nfirst_key);
+    return c ? c : (x->sst_id > y->sst_id) - (x->sst_id < y->sst_id);
+}
+
+/* Ranks every SST by first key, so the page can keep a row in key order
+ * as the replay does; false when out of memory. */
+static bool html_catalog_order(html_catalog *c)
+{
+    html_sst **by_key = malloc((c->n ? c->n : 1) * sizeof *by_key);
+    if (!by_key)
+        return false;
+    for (size_t i = 0; i < c->n; i++)
+        by_key[i] = &c->ssts[i];
+    qsort(by_key, c->n, sizeof *by_key, html_first_key_cmp);
+    for (size_t i = 0; i < c->n; i++)
+        by_key[i]->order = i;
+    free(by_key);
     return true;
 }
 
@@ -198,12 +232,6 @@ static void html_tree_levels(html_tree *t, int n)
         html_run_insert(t, t->n_runs, (int)t->n_runs + 1, 0);
 }
 
-static int html_key_cmp(const void *a, size_t na, const void *b, size_t nb)
-{
-    int c = memcmp(a, b, na < nb ? na : nb);
-    return c ? c : (na > nb) - (na < nb);
-}
-
 /* Adds SST m to run in key order (by first key). */
 static void html_run_add(html_tree *t, html_run *run, const html_catalog *c,
                          const lsm_manifest_sst *m)
@@ -248,19 +276,64 @@ static size_t html_drop_empty_tiers(html_tree *t, size_t index)
     return before;
 }
 
+/* Whether SST id is in the tree already. */
+static bool html_tree_has(const html_tree *t, uint64_t id)
+{
+    for (size_t i = 0; i < t->n_l0; i++)
+        if (t->l0[i] == id)
+            return true;
+    for (size_t r = 0; r < t->n_runs; r++)
+        for (size_t i = 0; i < t->runs[r].n; i++)
+            if (t->runs[r].ids[i] == id)
+                return true;
+    return false;
+}
+
+/* A row's label as the pictures write it: "L0 5", "L2", "tier 13". */
+static void html_run_label(char *out, size_t n, const html_tree *t,
+                           const html_run *run)
+{
+    if (t->tiered)
+        cli_draw_label(out, n, "tier", run->tier_id);
+    else
+        snprintf(out, n, "L%d", run->level);
+}
+
+/* Where a step put the SSTs it added: into a new row (L0's, or a tier)
+ * at index `at` of the rows after it, or into an existing level's row.
+ * The page rebuilds each step's rows from the snapshot's and these. */
+typedef struct html_into {
+    bool any; /* the step added SSTs */
+    bool new_row;
+    size_t at;
+    char label[48];
+} html_into;
+
+static void html_into_run(html_into *into, const html_tree *t, size_t r,
+                          bool new_row)
+{
+    into->any = true;
+    into->new_row = new_row;
+    into->at = t->n_l0 + r; /* rows: L0's SSTs first, then the runs */
+    html_run_label(into->label, sizeof into->label, t, &t->runs[r]);
+}
+
+/* SSTs listed in a place the strategy does not have (a level in a tiered
+ * tree, a tier in a levelled one) are left out: open refuses such a
+ * MANIFEST, so only hand-made records can hold them. */
 static void html_apply_snapshot(html_tree *t, const html_catalog *c,
                                 const lsm_manifest_record *rec)
 {
     for (size_t i = 0; i < rec->n_ssts && !t->failed; i++) {
         const lsm_manifest_sst *m = &rec->ssts[i];
-        if (m->level == 0) { /* listed oldest first */
+        if (m->level == 0 && !t->tiered) { /* listed oldest first */
             if (!html_ids_insert(&t->l0, &t->n_l0, &t->cap_l0, 0, m->sst_id))
                 t->failed = true;
-        } else if (m->level > 0) {
+        } else if (m->level > 0 && !t->tiered) {
             html_tree_levels(t, m->level);
             if (!t->failed)
                 html_run_add(t, &t->runs[m->level - 1], c, m);
-        } else {
+        } else if (m->level < 0 && t->tiered) {
             /* tiers come newest first: a new tier id goes last */
             html_run *run =
                 t->n_runs && t->runs[t->n_runs - 1].tier_id == m->tier_id
@@ -272,48 +345,81 @@ static void html_apply_snapshot(html_tree *t, const html_catalog *c,
     }
 }
 
+/* A flush recorded twice (an append retried after it failed but reached
+ * the disk) names an SST the tree has: nothing changes, as the engine's
+ * own replay does. */
 static void html_apply_flush(html_tree *t, const html_catalog *c,
-                             const lsm_manifest_record *rec)
+                             const lsm_manifest_record *rec, html_into *into)
 {
-    if (rec->n_ssts == 0)
+    if (rec->n_ssts == 0 || html_tree_has(t, rec->ssts[0].sst_id))
         return;
     const lsm_manifest_sst *m = &rec->ssts[0];
-    if (m->level >= 0) {
-        if (!html_ids_insert(&t->l0, &t->n_l0, &t->cap_l0, 0, m->sst_id))
+    if (!t->tiered) {
+        if (!html_ids_insert(&t->l0, &t->n_l0, &t->cap_l0, 0, m->sst_id)) {
             t->failed = true;
+            return;
+        }
+        *into = (html_into){.any = true, .new_row = true, .at = 0};
+        cli_draw_label(into->label, sizeof into->label, "L0", m->sst_id);
         return;
     }
     html_run *run = html_run_insert(t, 0, 0, m->tier_id);
-    if (run)
-        html_run_add(t, run, c, m);
+    if (!run)
+        return;
+    html_run_add(t, run, c, m);
+    html_into_run(into, t, 0, true);
 }
 
 static void html_apply_compaction(html_tree *t, const html_catalog *c,
-                                  const lsm_manifest_record *rec)
+                                  const lsm_manifest_record *rec,
+                                  html_into *into)
 {
+    if ((rec->level == 0) != t->tiered)
+        return; /* contradicts the strategy: see html_apply_snapshot */
     size_t newest = t->n_runs;
     for (size_t i = 0; i < rec->n_removed; i++) {
         size_t at = html_tree_remove(t, rec->removed[i]);
         newest = at < newest ? at : newest;
     }
-    html_run *run = NULL;
-    if (rec->level == 0) { /* a new tier where the newest merged one was */
-        size_t index = html_drop_empty_tiers(t, newest);
-        if (rec->n_added)
-            run = html_run_insert(t, index, 0, rec->added[0]);
+    size_t r = 0;
+    bool new_row = false;
+    if (t->tiered) { /* a new tier where the newest merged one was */
+        r = html_drop_empty_tiers(t, newest);
+        if (rec->n_added == 0 || !html_run_insert(t, r, 0, rec->added[0]))
+            return;
+        new_row = true;
     } else {
         html_tree_levels(t, rec->level);
-        run = t->failed ? NULL : &t->runs[rec->level - 1];
+        r = (size_t)rec->level - 1;
     }
-    for (size_t i = 0; run && i < rec->n_ssts && !t->failed; i++)
-        html_run_add(t, run, c, &rec->ssts[i]);
+    for (size_t i = 0; i < rec->n_ssts && !t->failed; i++)
+        html_run_add(t, &t->runs[r], c, &rec->ssts[i]);
+    if (rec->n_ssts > 0 && !t->failed)
+        html_into_run(into, t, r, new_row);
+}
+
+/* The deepest level any record names, so every level's row is there from
+ * step 0 (a row appearing midway would move the rows below it). */
+static int html_deepest_level(const lsm_manifest_record *recs, size_t n)
+{
+    int deepest = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (recs[i].kind == LSM_MANIFEST_COMPACTION && recs[i].level > deepest)
+            deepest = recs[i].level;
+        for (size_t k = 0; k < recs[i].n_ssts; k++)
+            if (recs[i].ssts[k].level > deepest)
+                deepest = recs[i].ssts[k].level;
+    }
+    return deepest;
 }
 
 /* --- JSON ------------------------------------------------------------------
  */
 
 /* A JSON string of the bytes of s. Besides what JSON needs, <, > and &
- * are escaped, so no text can end the <script> element that holds it. */
+ * are escaped, so no text can end the <script> element that holds it.
+ * Bytes from 0x80 on pass as they are (keys come escaped to ASCII by
+ * cli_buf_append_key; other text is UTF-8). */
 static void json_string(cli_buf *b, const char *s, size_t n)
 {
     cli_buf_printf(b, "\"");
@@ -323,7 +429,7 @@ static void json_string(cli_buf *b, const char *s, size_t n)
             cli_buf_printf(b, "\\%c", ch);
         else if (ch == '\n')
             cli_buf_printf(b, "\\n");
-        else if (ch < 0x20 || ch == '<' || ch == '>' || ch == '&' || ch >= 0x7f)
+        else if (ch < 0x20 || ch == '<' || ch == '>' || ch == '&' || ch == 0x7f)
             cli_buf_printf(b, "\\u%04x", ch);
         else
             cli_buf_append(b, &s[i], 1);
@@ -373,9 +479,10 @@ static void json_ssts(cli_buf *b, const html_catalog *c,
         json_key(b, m->first_key, m->nfirst_key);
         cli_buf_printf(b, ", \"last\": ");
         json_key(b, m->last_key, m->nlast_key);
-        cli_buf_printf(b, ", \"x0\": %.5f, \"x1\": %.5f}",
+        cli_buf_printf(b, ", \"x0\": %.5f, \"x1\": %.5f, \"order\": %zu}",
                        cli_draw_place(ax, m->first_key, m->nfirst_key),
-                       cli_draw_place(ax, m->last_key, m->nlast_key));
+                       cli_draw_place(ax, m->last_key, m->nlast_key),
+                       c->ssts[i].order);
     }
     cli_buf_printf(b, "\n}");
 }
@@ -391,25 +498,29 @@ static void json_row(cli_buf *b, bool *first, const char *label,
     *first = false;
 }
 
-/* The rows of the tree: each L0 SST, then each level or tier. */
-static void json_rows(cli_buf *b, const html_tree *t)
+/* "NAME": the rows of the tree, each L0 SST, then each level or tier. */
+static void json_rows(cli_buf *b, const char *name, const html_tree *t)
 {
     char label[48];
     bool first = true;
-    cli_buf_printf(b, "\"rows\": [");
+    cli_buf_printf(b, "\"%s\": [", name);
     for (size_t i = 0; i < t->n_l0; i++) {
         cli_draw_label(label, sizeof label, "L0", t->l0[i]);
         json_row(b, &first, label, &t->l0[i], 1);
     }
     for (size_t r = 0; r < t->n_runs; r++) {
-        const html_run *run = &t->runs[r];
-        if (t->tiered)
-            cli_draw_label(label, sizeof label, "tier", run->tier_id);
-        else
-            snprintf(label, sizeof label, "L%d", run->level);
-        json_row(b, &first, label, run->ids, run->n);
+        html_run_label(label, sizeof label, t, &t->runs[r]);
+        json_row(b, &first, label, t->runs[r].ids, t->runs[r].n);
     }
     cli_buf_printf(b, "]");
+}
+
+/* Appends text's bytes as a JSON string, and its failure. */
+static void json_text(cli_buf *b, const cli_buf *text)
+{
+    json_string(b, text->data ? text->data : "", text->len);
+    if (cli_buf_failed(text))
+        b->failed = 1;
 }
 
 /* --- the steps ------------------------------------------------------------ */
@@ -422,71 +533,85 @@ static uint64_t html_smallest(const uint64_t *ids, size_t n)
     return min;
 }
 
-static void html_title(cli_buf *b, const lsm_manifest_record *rec)
+/* "compaction of [2, 1, 0] into L1, making [4, 5]" and the like. */
+static void html_compaction_title(cli_buf *b, const lsm_manifest_record *rec)
 {
-    cli_buf ids;
-    cli_buf_init(&ids);
-    if (rec->kind == LSM_MANIFEST_SNAPSHOT) {
-        cli_buf_printf(b, "the tree as the MANIFEST begins");
-    } else if (rec->kind == LSM_MANIFEST_FLUSH && rec->n_ssts &&
-               rec->ssts[0].level < 0) {
-        cli_buf_printf(b, "flush of memtable %llu to a new tier, %llu.sst",
-                       (unsigned long long)rec->id,
-                       (unsigned long long)rec->id);
-    } else if (rec->kind == LSM_MANIFEST_FLUSH) {
-        cli_buf_printf(b, "flush of memtable %llu to %llu.sst in L0",
-                       (unsigned long long)rec->id,
-                       (unsigned long long)rec->id);
-    } else {
-        json_ids(&ids, rec->removed, rec->n_removed);
-        if (rec->trivial_move)
-            cli_buf_printf(b, "trivial move of %s to L%d", cli_buf_str(&ids),
-                           rec->level);
-        else if (rec->level == 0)
-            cli_buf_printf(b, "compaction of %s into a new tier",
-                           cli_buf_str(&ids));
-        else
-            cli_buf_printf(b, "compaction of %s into L%d", cli_buf_str(&ids),
-                           rec->level);
-        cli_buf_reset(&ids);
-        json_ids(&ids, rec->added, rec->n_added);
-        if (!rec->trivial_move)
-            cli_buf_printf(b, ", making %s", cli_buf_str(&ids));
-    }
-    if (cli_buf_failed(&ids))
+    cli_buf removed, added;
+    cli_buf_init(&removed);
+    cli_buf_init(&added);
+    json_ids(&removed, rec->removed, rec->n_removed);
+    json_ids(&added, rec->added, rec->n_added);
+    if (rec->trivial_move)
+        cli_buf_printf(b, "trivial move of %s to L%d", cli_buf_str(&removed),
+                       rec->level);
+    else if (rec->level == 0)
+        cli_buf_printf(b, "compaction of %s into a new tier, making %s",
+                       cli_buf_str(&removed), cli_buf_str(&added));
+    else
+        cli_buf_printf(b, "compaction of %s into L%d, making %s",
+                       cli_buf_str(&removed), rec->level, cli_buf_str(&added));
+    if (cli_buf_failed(&removed) || cli_buf_failed(&added))
         b->failed = 1;
-    cli_buf_free(&ids);
+    cli_buf_free(&removed);
+    cli_buf_free(&added);
+}
+
+static void html_title(cli_buf *b, const lsm_manifest_record *rec,
+                       const html_into *into)
+{
+    unsigned long long id = (unsigned long long)rec->id;
+    if (rec->kind == LSM_MANIFEST_SNAPSHOT)
+        cli_buf_printf(b, "the tree as the MANIFEST begins");
+    else if (rec->kind == LSM_MANIFEST_FLUSH && !into->any)
+        cli_buf_printf(b, "flush of memtable %llu recorded again: no change",
+                       id);
+    else if (rec->kind == LSM_MANIFEST_FLUSH && rec->ssts[0].level < 0)
+        cli_buf_printf(b, "flush of memtable %llu to a new tier, %llu.sst", id,
+                       id);
+    else if (rec->kind == LSM_MANIFEST_FLUSH)
+        cli_buf_printf(b, "flush of memtable %llu to %llu.sst in L0", id, id);
+    else
+        html_compaction_title(b, rec);
+}
+
+static void html_compaction_reason(cli_buf *b, const lsm_manifest_record *rec,
+                                   cli_tree_notes *notes)
+{
+    cli_compaction_key key = {
+        rec->n_removed ? html_smallest(rec->removed, rec->n_removed) : 0,
+        rec->level, rec->trivial_move != 0};
+    if (rec->n_removed == 0 || !cli_tree_notes_reason(notes, &key, b))
+        cli_buf_printf(b, "Why it ran is not known: this shell saw no event "
+                          "for it.");
+    if (rec->trivial_move)
+        cli_buf_printf(b,
+                       "\n(A trivial move: the SSTs overlap nothing in "
+                       "L%d, so they changed level without a rewrite.)",
+                       rec->level);
 }
 
 static void html_reason(cli_buf *b, const lsm_manifest_record *rec,
-                        cli_tree_notes *notes)
+                        const html_into *into, cli_tree_notes *notes)
 {
-    if (rec->kind == LSM_MANIFEST_SNAPSHOT) {
+    if (rec->kind == LSM_MANIFEST_SNAPSHOT)
         cli_buf_printf(b, "The MANIFEST starts with the whole tree, written "
                           "when the database was opened (and whenever the "
                           "MANIFEST is rewritten); each flush and "
                           "compaction since is a step.");
-    } else if (rec->kind == LSM_MANIFEST_FLUSH) {
+    else if (rec->kind == LSM_MANIFEST_FLUSH && !into->any)
+        cli_buf_printf(b, "The MANIFEST holds this flush twice (an append "
+                          "retried after it failed but reached the disk); "
+                          "the tree already has its SST.");
+    else if (rec->kind == LSM_MANIFEST_FLUSH)
         cli_buf_printf(b,
                        "Memtable %llu was frozen (it was full, or flush "
                        "asked) and written out as one sorted SST, the "
                        "newest %s.",
                        (unsigned long long)rec->id,
-                       rec->n_ssts && rec->ssts[0].level < 0
-                           ? "tier, in front of the others"
-                           : "in L0: L0's SSTs may overlap");
-    } else if (rec->n_removed == 0 ||
-               !cli_tree_notes_reason(
-                   notes, html_smallest(rec->removed, rec->n_removed), b)) {
-        cli_buf_printf(b, "Why it ran is not known: this shell did not see "
-                          "it run (it ran before the database was opened "
-                          "here).");
-    } else if (rec->trivial_move) {
-        cli_buf_printf(b,
-                       "\n(A trivial move: the SSTs overlap nothing in "
-                       "L%d, so they changed level without a rewrite.)",
-                       rec->level);
-    }
+                       rec->ssts[0].level < 0 ? "tier, in front of the others"
+                                              : "in L0: L0's SSTs may overlap");
+    else
+        html_compaction_reason(b, rec, notes);
 }
 
 static const char *html_kind(lsm_manifest_kind kind)
@@ -496,32 +621,49 @@ static const char *html_kind(lsm_manifest_kind kind)
                                          : "compaction";
 }
 
+/* "into": where the added SSTs went (html_into); null when nothing was
+ * added. */
+static void json_into(cli_buf *b, const html_into *into)
+{
+    if (!into->any) {
+        cli_buf_printf(b, "\"into\": null");
+        return;
+    }
+    cli_buf_printf(b, "\"into\": {\"row\": ");
+    json_cstring(b, into->label);
+    if (into->new_row)
+        cli_buf_printf(b, ", \"at\": %zu", into->at);
+    cli_buf_printf(b, "}");
+}
+
+/* One step: what the record did, why, and where its SSTs went. The rows
+ * themselves are not repeated at every step (the page would grow with
+ * steps times SSTs): the page replays them from first_rows. */
 static void json_step(cli_buf *b, const lsm_manifest_record *rec,
-                      const html_tree *t, cli_tree_notes *notes, bool first)
+                      const html_into *into, cli_tree_notes *notes, bool first)
 {
     cli_buf text;
     cli_buf_init(&text);
     cli_buf_printf(b, "%s\n  {\"kind\": \"%s\", \"title\": ", first ? "" : ",",
                    html_kind(rec->kind));
-    html_title(&text, rec);
-    json_string(b, text.data ? text.data : "", text.len);
-    cli_buf_reset(&text);
-    html_reason(&text, rec, notes);
+    html_title(&text, rec, into);
+    json_text(b, &text);
+    cli_buf_free(&text);
+    cli_buf_init(&text);
+    html_reason(&text, rec, into, notes);
     cli_buf_printf(b, ", \"reason\": ");
-    json_string(b, text.data ? text.data : "", text.len);
+    json_text(b, &text);
+    cli_buf_free(&text);
     cli_buf_printf(b, ", \"removed\": ");
     json_ids(b, rec->removed, rec->n_removed);
     cli_buf_printf(b, ", \"added\": ");
     if (rec->kind == LSM_MANIFEST_FLUSH)
-        json_ids(b, &rec->id, 1);
+        json_ids(b, &rec->id, into->any ? 1 : 0);
     else
-        json_ids(b, rec->added, rec->n_added);
+        json_ids(b, rec->added, into->any ? rec->n_added : 0);
     cli_buf_printf(b, ", ");
-    json_rows(b, t);
+    json_into(b, into);
     cli_buf_printf(b, "}");
-    if (cli_buf_failed(&text))
-        b->failed = 1;
-    cli_buf_free(&text);
 }
 
 static size_t html_last_snapshot(const lsm_manifest_record *recs, size_t n)
@@ -534,9 +676,12 @@ static size_t html_last_snapshot(const lsm_manifest_record *recs, size_t n)
 }
 
 /* Replays the records from the last snapshot (the engine writes one, first
- * in the file), appending a step for it and for each record that changes
- * the tree (new-memtable and next-id records do not). Non-tiered trees
- * show every level of st, empty ones too, as draw does. */
+ * in the file): "first_rows", the tree the snapshot holds; "steps", the
+ * snapshot and each record that changes the tree (new-memtable and
+ * next-id records do not); "last_rows", the tree after the last step
+ * (the page checks its own replay against it). Non-tiered trees have a
+ * row for every level of st and of the records, empty ones too, as draw
+ * shows them. */
 static void json_steps(cli_buf *b, const lsm_manifest_record *recs, size_t n,
                        const html_catalog *c, const lsm_state *st,
                        cli_tree_notes *notes)
@@ -544,24 +689,26 @@ static void json_steps(cli_buf *b, const lsm_manifest_record *recs, size_t n,
     /* As for the manifest command: the strategy the database is open
      * with says whether runs are tiers. */
     html_tree t = {.tiered = st->compaction == LSM_COMPACTION_TIERED};
-    bool first = true;
-    cli_buf_printf(b, "\"steps\": [");
-    for (size_t i = html_last_snapshot(recs, n); i < n && !t.failed; i++) {
+    size_t from = html_last_snapshot(recs, n);
+    int deepest = html_deepest_level(recs + from, n - from);
+    html_apply_snapshot(&t, c, &recs[from]);
+    html_tree_levels(&t,
+                     deepest > (int)st->n_levels ? deepest : (int)st->n_levels);
+    json_rows(b, "first_rows", &t);
+    cli_buf_printf(b, ",\n\"steps\": [");
+    for (size_t i = from; i < n && !t.failed; i++) {
         const lsm_manifest_record *rec = &recs[i];
-        if (rec->kind == LSM_MANIFEST_SNAPSHOT) {
-            html_apply_snapshot(&t, c, rec);
-            html_tree_levels(&t, (int)st->n_levels);
-        } else if (rec->kind == LSM_MANIFEST_FLUSH) {
-            html_apply_flush(&t, c, rec);
-        } else if (rec->kind == LSM_MANIFEST_COMPACTION) {
-            html_apply_compaction(&t, c, rec);
-        } else {
+        html_into into = {0};
+        if (rec->kind == LSM_MANIFEST_FLUSH)
+            html_apply_flush(&t, c, rec, &into);
+        else if (rec->kind == LSM_MANIFEST_COMPACTION)
+            html_apply_compaction(&t, c, rec, &into);
+        else if (rec->kind != LSM_MANIFEST_SNAPSHOT)
             continue;
-        }
-        json_step(b, rec, &t, notes, first);
-        first = false;
+        json_step(b, rec, &into, notes, i == from);
     }
-    cli_buf_printf(b, "\n]");
+    cli_buf_printf(b, "\n],\n");
+    json_rows(b, "last_rows", &t);
     if (t.failed)
         b->failed = 1;
     html_tree_free(&t);
@@ -602,10 +749,8 @@ static void json_text_field(cli_buf *b, const char *name,
     cli_buf_init(&text);
     fill(&text, arg);
     cli_buf_printf(b, "\"%s\": ", name);
-    json_string(b, text.data ? text.data : "", text.len);
+    json_text(b, &text);
     cli_buf_printf(b, ",\n");
-    if (cli_buf_failed(&text))
-        b->failed = 1;
     cli_buf_free(&text);
 }
 
@@ -652,7 +797,8 @@ int cli_draw_html(cli_buf *b, const lsm_state *st,
         return -1;
     cli_tree_notes_take_state(notes, st);
     html_catalog c;
-    if (!html_catalog_build(&c, recs, n)) {
+    if (!html_catalog_build(&c, recs, n) || !html_catalog_order(&c)) {
+        free(c.ssts);
         b->failed = 1;
         return 0;
     }

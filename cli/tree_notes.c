@@ -44,12 +44,23 @@ static size_t entries_lower_bound(const cli_tree_notes *n, uint64_t id)
     return lo;
 }
 
-static size_t reasons_lower_bound(const cli_tree_notes *n, uint64_t first)
+static int key_cmp(const cli_compaction_key *a, const cli_compaction_key *b)
+{
+    if (a->first_input != b->first_input)
+        return a->first_input < b->first_input ? -1 : 1;
+    if (a->level != b->level)
+        return a->level < b->level ? -1 : 1;
+    return (a->trivial_move > b->trivial_move) -
+           (a->trivial_move < b->trivial_move);
+}
+
+static size_t reasons_lower_bound(const cli_tree_notes *n,
+                                  const cli_compaction_key *key)
 {
     size_t lo = 0, hi = n->n_reasons;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (n->reasons[mid].first_input < first)
+        if (key_cmp(&n->reasons[mid].key, key) < 0)
             lo = mid + 1;
         else
             hi = mid;
@@ -95,20 +106,28 @@ static bool has_entries(const cli_tree_notes *n, uint64_t id)
     return at < n->n_entries && n->entries[at].sst_id == id;
 }
 
-static void put_reason(cli_tree_notes *n, uint64_t first, const char *why)
+/* Records why the compaction key names ran; a later note for the same
+ * compaction (its COMPACTION_END after its BEGIN) replaces the earlier. */
+static void put_reason(cli_tree_notes *n, const cli_compaction_key *key,
+                       const char *why)
 {
-    size_t at = reasons_lower_bound(n, first);
-    if (at < n->n_reasons && n->reasons[at].first_input == first)
-        return; /* an SST is removed once: the same compaction again */
     char *copy = strdup(why);
-    if (!copy || !grow((void **)&n->reasons, &n->cap_reasons, n->n_reasons,
-                       sizeof *n->reasons)) {
+    if (!copy)
+        return;
+    size_t at = reasons_lower_bound(n, key);
+    if (at < n->n_reasons && key_cmp(&n->reasons[at].key, key) == 0) {
+        free(n->reasons[at].reason);
+        n->reasons[at].reason = copy;
+        return;
+    }
+    if (!grow((void **)&n->reasons, &n->cap_reasons, n->n_reasons,
+              sizeof *n->reasons)) {
         free(copy);
         return;
     }
     memmove(n->reasons + at + 1, n->reasons + at,
             (n->n_reasons - at) * sizeof *n->reasons);
-    n->reasons[at] = (cli_compaction_reason){first, copy};
+    n->reasons[at] = (cli_compaction_reason){*key, copy};
     n->n_reasons++;
 }
 
@@ -158,12 +177,25 @@ static void note_inputs(cli_tree_notes *n, const lsm_event *ev)
     lsm_state_free(st);
 }
 
-static uint64_t smallest_input(const lsm_event *ev)
+static cli_compaction_key compaction_key(const lsm_event *ev)
 {
     uint64_t min = ev->inputs[0];
     for (size_t i = 1; i < ev->n_inputs; i++)
         min = ev->inputs[i] < min ? ev->inputs[i] : min;
-    return min;
+    return (cli_compaction_key){min, ev->level, ev->trivial_move != 0};
+}
+
+/* The reason comes with BEGIN too: a page drawn after a compaction's
+ * MANIFEST record was written but before its END was sent still says
+ * why it ran. */
+static void note_reason(cli_tree_notes *n, const lsm_event *ev)
+{
+    if (ev->n_inputs == 0 || !ev->reason)
+        return;
+    cli_compaction_key key = compaction_key(ev);
+    pthread_mutex_lock(&n->mu);
+    put_reason(n, &key, ev->reason);
+    pthread_mutex_unlock(&n->mu);
 }
 
 void cli_tree_notes_event(cli_tree_notes *n, const lsm_event *ev)
@@ -175,14 +207,11 @@ void cli_tree_notes_event(cli_tree_notes *n, const lsm_event *ev)
         pthread_mutex_unlock(&n->mu);
         break;
     case LSM_EVENT_COMPACTION_BEGIN:
+        note_reason(n, ev);
         note_inputs(n, ev);
         break;
     case LSM_EVENT_COMPACTION_END:
-        if (ev->n_inputs == 0 || !ev->reason)
-            break;
-        pthread_mutex_lock(&n->mu);
-        put_reason(n, smallest_input(ev), ev->reason);
-        pthread_mutex_unlock(&n->mu);
+        note_reason(n, ev);
         break;
     default:
         break;
@@ -200,12 +229,12 @@ bool cli_tree_notes_entries(cli_tree_notes *n, uint64_t id, uint64_t *entries)
     return found;
 }
 
-bool cli_tree_notes_reason(cli_tree_notes *n, uint64_t first_input,
+bool cli_tree_notes_reason(cli_tree_notes *n, const cli_compaction_key *key,
                            cli_buf *out)
 {
     pthread_mutex_lock(&n->mu);
-    size_t at = reasons_lower_bound(n, first_input);
-    bool found = at < n->n_reasons && n->reasons[at].first_input == first_input;
+    size_t at = reasons_lower_bound(n, key);
+    bool found = at < n->n_reasons && key_cmp(&n->reasons[at].key, key) == 0;
     if (found)
         cli_buf_printf(out, "%s", n->reasons[at].reason);
     pthread_mutex_unlock(&n->mu);

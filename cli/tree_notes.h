@@ -10,9 +10,13 @@
  *     whose inputs it has no count for (compaction outputs, and SSTs
  *     older than this session), from a state snapshot taken then, while
  *     the inputs are still in the tree;
- *   - reasons: each finished compaction's reason (COMPACTION_END), keyed
- *     by its smallest input id, which no other compaction shares (an SST
- *     is removed once).
+ *   - reasons: each compaction's reason (from COMPACTION_BEGIN, and again
+ *     from COMPACTION_END, which wins), keyed by its smallest input id,
+ *     its output level (0: a new tier) and whether it was a trivial move.
+ *     No two compactions share all three: an SST is rewritten at most once,
+ *     and moved to each level at most once (a trivial move keeps its ids,
+ *     so the id alone would not do: 0 moved to L4 and later compacted
+ *     into L4 share it).
  * What happened before this shell opened the database is not known here;
  * the page says so.
  *
@@ -40,9 +44,16 @@ typedef struct cli_sst_entries {
     uint64_t entries;
 } cli_sst_entries;
 
-typedef struct cli_compaction_reason {
+/* Which compaction a reason is for (see above). */
+typedef struct cli_compaction_key {
     uint64_t first_input; /* the smallest input id */
-    char *reason;         /* owned */
+    int level;            /* the output level; 0 for a new tier */
+    int trivial_move;
+} cli_compaction_key;
+
+typedef struct cli_compaction_reason {
+    cli_compaction_key key;
+    char *reason; /* owned */
 } cli_compaction_reason;
 
 typedef struct cli_tree_notes {
@@ -75,9 +86,9 @@ void cli_tree_notes_take_state(cli_tree_notes *n, const lsm_state *st);
 /* How many entries SST id held, when known. */
 bool cli_tree_notes_entries(cli_tree_notes *n, uint64_t id, uint64_t *entries);
 
-/* Appends why the compaction whose smallest input was first_input ran;
- * false, nothing appended, when it was not seen. */
-bool cli_tree_notes_reason(cli_tree_notes *n, uint64_t first_input,
+/* Appends why the compaction key names ran; false, nothing appended,
+ * when it was not seen. */
+bool cli_tree_notes_reason(cli_tree_notes *n, const cli_compaction_key *key,
                            cli_buf *out);
 
 #endif

@@ -21,7 +21,8 @@ Checked, for every case:
   (nothing at step 0); the rects of class added are step(k).added and
   those of class removed step(k).removed; #lsm-step-title holds
   step(k).title, #lsm-step-reason its reason, the slider says k; no two
-  steps have the same title text;
+  steps have the same title text; a compaction's reason is what the
+  session printed just before it announced that compaction;
 - at step 0 the tree is the MANIFEST's snapshot; at each dump point's
   step (its manifest's record count) and at the last step the SSTs and
   rows are the dump's (threads mode: compactions run on after a flush, so
@@ -223,13 +224,16 @@ JS_ALL_STEPS = r"""(() => {
 })()"""
 
 # Where the page is, as a person sees it.
-JS_STATE = r"""(() => {
-  const t = document.getElementById("lsm-step-title");
-  const s = document.getElementById("lsm-slider");
-  return {current: window.lsmHistory.current,
+# Read after the next animation frame has run: the page draws a slider
+# drag once a frame (as a person sees it, a frame later).
+JS_STATE = r"""new Promise((done) => requestAnimationFrame(() =>
+  requestAnimationFrame(() => {
+    const t = document.getElementById("lsm-step-title");
+    const s = document.getElementById("lsm-slider");
+    done({current: window.lsmHistory.current,
           title: t ? t.textContent.trim().replace(/\s+/g, " ") : null,
-          slider: s ? s.value : null};
-})()"""
+          slider: s ? s.value : null});
+  })))"""
 
 # The viewport centre of the element sel (scrolled into view first), and
 # what lies there.
@@ -333,6 +337,7 @@ class Checker:
         shown = self.b.evaluate(JS_ALL_STEPS)
         titles = [s["title"] for s in shown]
         self.check_steps(case, records[:count], shown)
+        self.check_reasons(case, session, records[:count], shown)
         self.check_points(case, session, records, shown, background)
         self.check_navigation(case, url, count, titles)
         self.check_tips(case, url, session, count, background)
@@ -380,6 +385,35 @@ class Checker:
                 self.fail(case, "steps %d and %d have the same title %r" %
                           (seen_titles[s["title"]], k, s["title"]))
             seen_titles.setdefault(s["title"], k)
+
+    def check_reasons(self, case, session, records, shown):
+        """Each compaction's reason is the one the shell printed for it:
+        the lines just before its 'compacting ...' or 'moving ...' line.
+        Announcements are matched to steps by their input ids, in order
+        (a trivial move keeps its ids: 0 moved to L4 and 0 compacted
+        into L4 later are two announcements of ids that include 0)."""
+        said = {}
+        lines = session.text.splitlines()
+        for i, line in enumerate(lines):
+            if re.match(r"(compacting|moving) ", line):
+                ids = frozenset(int(x) for x in re.findall(
+                    r"\d+", " ".join(re.findall(r"\[([0-9, ]*)\]", line))))
+                said.setdefault(ids, []).append(lines[max(0, i - 3):i])
+        for k, (r, s) in enumerate(zip(records, shown)):
+            if r.kind != "compaction":
+                continue
+            reason = (s["step"].get("reason") or "").split("\n")
+            reason = [x for x in reason if not x.startswith("(A trivial")]
+            printed = said.get(frozenset(r.removed), [])
+            if not printed:
+                self.fail(case, "step %d (%s): the session printed no "
+                          "compaction of these inputs" % (k, r.line))
+                continue
+            before = printed.pop(0)
+            if before[-len(reason):] != reason:
+                self.fail(case, "step %d (%s): the page says it ran because "
+                          "%r; the shell printed %r before it" %
+                          (k, r.line, reason, before))
 
     def check_svg(self, case, where, svg, rects, tree, mark, marked):
         """rects (of svg) against tree (id -> row); those of class mark

@@ -66,18 +66,26 @@ static lsm_manifest_record compaction(int level, uint64_t *removed,
                                  .n_ssts = n_added};
 }
 
-static void note(cli_tree_notes *n, lsm_event_type type, uint64_t sst,
-                 uint64_t entries, const uint64_t *inputs, size_t n_inputs,
-                 const char *reason)
+/* Sends the notes a flush's end (sst, entries). */
+static void note_flush(cli_tree_notes *n, uint64_t sst, uint64_t entries)
 {
-    lsm_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.type = type;
-    ev.sst_id = sst;
-    ev.num_entries = entries;
-    ev.inputs = inputs;
-    ev.n_inputs = n_inputs;
-    ev.reason = reason;
+    lsm_event ev = {
+        .type = LSM_EVENT_FLUSH_END, .sst_id = sst, .num_entries = entries};
+    cli_tree_notes_event(n, &ev);
+}
+
+/* Sends the notes a compaction's end: its inputs, output level (0: a new
+ * tier), whether it was a trivial move, and its reason. */
+static void note_compaction(cli_tree_notes *n, const uint64_t *inputs,
+                            size_t n_inputs, int level, int trivial_move,
+                            const char *reason)
+{
+    lsm_event ev = {.type = LSM_EVENT_COMPACTION_END,
+                    .inputs = inputs,
+                    .n_inputs = n_inputs,
+                    .level = level,
+                    .trivial_move = trivial_move,
+                    .reason = reason};
     cli_tree_notes_event(n, &ev);
 }
 
@@ -115,17 +123,33 @@ static char *step_json(const char *html, int k)
     return s;
 }
 
+/* Step k is of kind, with removed_added and into (its JSON text). */
 static void assert_step(const char *html, int k, const char *kind,
-                        const char *removed_added, const char *rows)
+                        const char *removed_added, const char *into)
 {
     char *s = step_json(html, k);
     char want[512];
     snprintf(want, sizeof want, "{\"kind\": \"%s\"", kind);
     if (strncmp(s, want, strlen(want)) != 0 || !strstr(s, removed_added) ||
-        !strstr(s, rows))
+        !strstr(s, into))
         fail_msg("step %d is\n%s\nwanted %s, %s and %s", k, s, want,
-                 removed_added, rows);
+                 removed_added, into);
     free(s);
+}
+
+/* The tree after the first n records is rows: the shell's replay of them
+ * ends there (last_rows). */
+static void assert_rows_after(const lsm_state *st,
+                              const lsm_manifest_record *recs, size_t n,
+                              cli_tree_notes *notes, const char *rows)
+{
+    char *html = page(st, recs, n, notes);
+    const char *got = strstr(html, "\"last_rows\": ");
+    assert_non_null(got);
+    if (strncmp(got + strlen("\"last_rows\": "), rows, strlen(rows)) != 0 ||
+        got[strlen("\"last_rows\": ") + strlen(rows)] != '}')
+        fail_msg("after %zu records:\n%s\nwanted %s", n, got, rows);
+    free(html);
 }
 
 static int count(const char *s, const char *what)
@@ -173,30 +197,41 @@ static void test_leveled_history(void **state)
 
     cli_tree_notes notes;
     cli_tree_notes_init(&notes);
-    note(&notes, LSM_EVENT_FLUSH_END, 4, 40, NULL, 0, NULL);
-    note(&notes, LSM_EVENT_COMPACTION_END, 0, 0, removed1, 5,
-         "compaction triggered at level 0 because L0 has 3 SSTs >= 2");
-    note(&notes, LSM_EVENT_COMPACTION_END, 0, 0, moved, 1, "L1 is too big");
+    note_flush(&notes, 4, 40);
+    note_compaction(&notes, removed1, 5, 1, 0,
+                    "compaction triggered at level 0 because L0 has 3 SSTs "
+                    ">= 2");
+    note_compaction(&notes, moved, 1, 2, 1, "L1 is too big");
 
     char *html = page(&st, recs, 6, &notes);
     assert_int_equal(count(html, "{\"kind\""), 4); /* no step for the rest */
+    assert_non_null(strstr(html, "\"first_rows\": [{\"label\": \"L0 3\", "
+                                 "\"ids\": [3]}, {\"label\": \"L0 2\", "
+                                 "\"ids\": [2]}, {\"label\": \"L1\", "
+                                 "\"ids\": [0, 1]}, {\"label\": \"L2\", "
+                                 "\"ids\": []}]"));
     assert_step(html, 0, "snapshot", "\"removed\": [], \"added\": []",
-                "\"rows\": [{\"label\": \"L0 3\", \"ids\": [3]}, "
-                "{\"label\": \"L0 2\", \"ids\": [2]}, "
-                "{\"label\": \"L1\", \"ids\": [0, 1]}, "
-                "{\"label\": \"L2\", \"ids\": []}]");
+                "\"into\": null");
     assert_step(html, 1, "flush", "\"removed\": [], \"added\": [4]",
-                "\"rows\": [{\"label\": \"L0 4\", \"ids\": [4]}, "
-                "{\"label\": \"L0 3\", \"ids\": [3]}, "
-                "{\"label\": \"L0 2\", \"ids\": [2]}, "
-                "{\"label\": \"L1\", \"ids\": [0, 1]}");
+                "\"into\": {\"row\": \"L0 4\", \"at\": 0}");
     assert_step(html, 2, "compaction",
                 "\"removed\": [4, 3, 2, 0, 1], \"added\": [6, 5]",
-                "\"rows\": [{\"label\": \"L1\", \"ids\": [5, 6]}, "
-                "{\"label\": \"L2\", \"ids\": []}]");
+                "\"into\": {\"row\": \"L1\"}");
     assert_step(html, 3, "compaction", "\"removed\": [5], \"added\": [5]",
-                "\"rows\": [{\"label\": \"L1\", \"ids\": [6]}, "
-                "{\"label\": \"L2\", \"ids\": [5]}]");
+                "\"into\": {\"row\": \"L2\"}");
+    /* The tree after each step, as the shell replays it. */
+    assert_rows_after(&st, recs, 3, &notes,
+                      "[{\"label\": \"L0 4\", \"ids\": [4]}, "
+                      "{\"label\": \"L0 3\", \"ids\": [3]}, "
+                      "{\"label\": \"L0 2\", \"ids\": [2]}, "
+                      "{\"label\": \"L1\", \"ids\": [0, 1]}, "
+                      "{\"label\": \"L2\", \"ids\": []}]");
+    assert_rows_after(&st, recs, 4, &notes,
+                      "[{\"label\": \"L1\", \"ids\": [5, 6]}, "
+                      "{\"label\": \"L2\", \"ids\": []}]");
+    assert_rows_after(&st, recs, 6, &notes,
+                      "[{\"label\": \"L1\", \"ids\": [6]}, "
+                      "{\"label\": \"L2\", \"ids\": [5]}]");
     /* Titles and reasons, from the records and the notes. */
     assert_non_null(strstr(html, "flush of memtable 4 to 4.sst in L0"));
     assert_non_null(strstr(html, "compaction of [4, 3, 2, 0, 1] into L1, "
@@ -214,7 +249,7 @@ static void test_leveled_history(void **state)
     assert_non_null(strstr(html, "\"first\": \"a\", \"last\": \"h\", "
                                  "\"x0\": 0.00000"));
     assert_non_null(strstr(html, "\"last\": \"z\", \"x0\": 0.52000, "
-                                 "\"x1\": 1.00000}"));
+                                 "\"x1\": 1.00000, \"order\": 6}"));
     assert_non_null(strstr(html, "mem 7: 3 keys"));
     assert_non_null(strstr(html, "\"strategy\": \"leveled\""));
     assert_null(strstr(html, "@LSM_HISTORY@"));
@@ -266,21 +301,130 @@ static void test_tiered_history(void **state)
     cli_tree_notes_init(&notes);
 
     char *html = page(&st, recs, 4, &notes);
-    assert_step(html, 0, "snapshot", "\"added\": []",
-                "\"rows\": [{\"label\": \"tier 10\", \"ids\": [10]}, "
-                "{\"label\": \"tier 7\", \"ids\": [7, 8]}]");
+    assert_non_null(strstr(html, "\"first_rows\": [{\"label\": \"tier 10\", "
+                                 "\"ids\": [10]}, {\"label\": \"tier 7\", "
+                                 "\"ids\": [7, 8]}]"));
+    assert_step(html, 0, "snapshot", "\"added\": []", "\"into\": null");
     assert_step(html, 1, "flush", "\"added\": [11]",
-                "\"rows\": [{\"label\": \"tier 11\", \"ids\": [11]}, "
-                "{\"label\": \"tier 10\", \"ids\": [10]}, "
-                "{\"label\": \"tier 7\", \"ids\": [7, 8]}]");
+                "\"into\": {\"row\": \"tier 11\", \"at\": 0}");
+    /* The merged tiers go; the new one takes the newest one's place. */
     assert_step(html, 2, "compaction", "\"removed\": [11, 10]",
-                "\"rows\": [{\"label\": \"tier 12\", \"ids\": [12]}, "
-                "{\"label\": \"tier 7\", \"ids\": [7, 8]}]");
+                "\"into\": {\"row\": \"tier 12\", \"at\": 0}");
     assert_step(html, 3, "compaction", "\"added\": [14, 13]",
-                "\"rows\": [{\"label\": \"tier 12\", \"ids\": [12]}, "
-                "{\"label\": \"tier 14\", \"ids\": [13, 14]}]");
+                "\"into\": {\"row\": \"tier 14\", \"at\": 1}");
+    assert_rows_after(&st, recs, 2, &notes,
+                      "[{\"label\": \"tier 11\", \"ids\": [11]}, "
+                      "{\"label\": \"tier 10\", \"ids\": [10]}, "
+                      "{\"label\": \"tier 7\", \"ids\": [7, 8]}]");
+    assert_rows_after(&st, recs, 3, &notes,
+                      "[{\"label\": \"tier 12\", \"ids\": [12]}, "
+                      "{\"label\": \"tier 7\", \"ids\": [7, 8]}]");
+    assert_rows_after(&st, recs, 4, &notes,
+                      "[{\"label\": \"tier 12\", \"ids\": [12]}, "
+                      "{\"label\": \"tier 14\", \"ids\": [13, 14]}]");
     assert_non_null(strstr(html, "flush of memtable 11 to a new tier"));
     assert_non_null(strstr(html, "compaction of [11, 10] into a new tier"));
+    free(html);
+    cli_tree_notes_free(&notes);
+}
+
+/* A flush recorded twice names an SST the tree has: no change (as the
+ * engine's replay), and a step that says so. */
+static void test_flush_recorded_twice(void **state)
+{
+    (void)state;
+    lsm_manifest_sst f5 = msst(5, 0, 0, "a", "b");
+    lsm_manifest_record recs[] = {snapshot(NULL, 0), flush(&f5), flush(&f5)};
+    lsm_state st = {.compaction = LSM_COMPACTION_NONE};
+    cli_tree_notes notes;
+    cli_tree_notes_init(&notes);
+    char *html = page(&st, recs, 3, &notes);
+    assert_step(html, 2, "flush", "\"removed\": [], \"added\": []",
+                "\"into\": null");
+    assert_non_null(strstr(html, "flush of memtable 5 recorded again"));
+    assert_non_null(strstr(html, "\"last_rows\": [{\"label\": \"L0 5\", "
+                                 "\"ids\": [5]}]}"));
+    free(html);
+    cli_tree_notes_free(&notes);
+}
+
+/* A trivial move keeps its SSTs' ids: SST 0 moved to L2, then compacted
+ * into L2, then moved on to L3 are three compactions with the smallest
+ * input 0, each with its own reason. */
+static void test_reasons_of_moves_and_compactions(void **state)
+{
+    (void)state;
+    lsm_manifest_sst snap[] = {msst(0, 1, 0, "a", "b")};
+    uint64_t moved[] = {0}, removed[] = {0, 3}, added[] = {4};
+    lsm_manifest_sst at2[] = {msst(0, 2, 0, "a", "b")};
+    lsm_manifest_sst out[] = {msst(4, 2, 0, "a", "z")};
+    lsm_manifest_sst at3[] = {msst(4, 3, 0, "a", "z")};
+    uint64_t moved4[] = {4};
+    lsm_manifest_record recs[] = {snapshot(snap, 1),
+                                  compaction(2, moved, 1, moved, at2, 1),
+                                  compaction(2, removed, 2, added, out, 1),
+                                  compaction(3, moved4, 1, moved4, at3, 1)};
+    recs[1].trivial_move = 1;
+    recs[3].trivial_move = 1;
+    uint64_t in_move[] = {0}, in_compaction[] = {3, 0};
+    lsm_event ev = {.type = LSM_EVENT_COMPACTION_BEGIN,
+                    .inputs = in_move,
+                    .n_inputs = 1,
+                    .level = 2,
+                    .trivial_move = 1,
+                    .reason = "first: a move"};
+    cli_tree_notes notes;
+    cli_tree_notes_init(&notes);
+    cli_tree_notes_event(&notes, &ev);
+    ev.reason = "first, again at its END";
+    ev.type = LSM_EVENT_COMPACTION_END;
+    cli_tree_notes_event(&notes, &ev);
+    ev = (lsm_event){.type = LSM_EVENT_COMPACTION_END,
+                     .inputs = in_compaction,
+                     .n_inputs = 2,
+                     .level = 2,
+                     .reason = "second: a rewrite"};
+    cli_tree_notes_event(&notes, &ev);
+    lsm_state st = {.compaction = LSM_COMPACTION_LEVELED};
+    char *html = page(&st, recs, 4, &notes);
+    char *s = step_json(html, 1);
+    assert_non_null(strstr(s, "\"reason\": \"first, again at its END\\n"));
+    free(s);
+    s = step_json(html, 2);
+    assert_non_null(strstr(s, "\"reason\": \"second: a rewrite\""));
+    free(s);
+    s = step_json(html, 3);
+    assert_non_null(strstr(s, "\"reason\": \"Why it ran is not known"));
+    assert_non_null(strstr(s, "(A trivial move"));
+    free(s);
+    free(html);
+    cli_tree_notes_free(&notes);
+}
+
+/* Records that contradict the strategy (open refuses such a MANIFEST)
+ * are left out, never read past the tree's rows. */
+static void test_records_against_the_strategy(void **state)
+{
+    (void)state;
+    lsm_manifest_sst snap[] = {msst(1, 3, 0, "a", "b"),
+                               msst(2, -1, 2, "c", "d")};
+    uint64_t removed[] = {1}, added[] = {5};
+    lsm_manifest_sst out[] = {msst(5, 2, 0, "a", "b")};
+    lsm_manifest_record recs[] = {snapshot(snap, 2),
+                                  compaction(2, removed, 1, added, out, 1)};
+    cli_tree_notes notes;
+    cli_tree_notes_init(&notes);
+    lsm_state tiered = {.compaction = LSM_COMPACTION_TIERED};
+    char *html = page(&tiered, recs, 2, &notes);
+    assert_non_null(strstr(html, "\"last_rows\": [{\"label\": \"tier 2\", "
+                                 "\"ids\": [2]}]}"));
+    free(html);
+    lsm_state leveled = {.compaction = LSM_COMPACTION_LEVELED};
+    html = page(&leveled, recs, 2, &notes);
+    assert_non_null(strstr(html, "\"last_rows\": [{\"label\": \"L1\", "
+                                 "\"ids\": []}, {\"label\": \"L2\", "
+                                 "\"ids\": [5]}, {\"label\": \"L3\", "
+                                 "\"ids\": []}]}"));
     free(html);
     cli_tree_notes_free(&notes);
 }
@@ -334,6 +478,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_leveled_history),
         cmocka_unit_test(test_tiered_history),
+        cmocka_unit_test(test_flush_recorded_twice),
+        cmocka_unit_test(test_reasons_of_moves_and_compactions),
+        cmocka_unit_test(test_records_against_the_strategy),
         cmocka_unit_test(test_keys_cannot_end_the_script),
         cmocka_unit_test(test_history_needs_a_snapshot),
     };

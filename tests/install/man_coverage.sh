@@ -40,17 +40,68 @@ section() {
     awk -v name="$1" '/^[A-Z]/ { in_section = ($0 == name); next }
         in_section' "$2"
 }
+# The column where a section's text starts (the NAME line), as do the
+# tags of its lists; subsection headings start further left.
+margin=$(awk '/^NAME$/ { getline; match($0, /[^ ]/); print RSTART; exit }' \
+    "$tmp/cli.txt")
 section OPTIONS "$tmp/cli.txt" >"$tmp/options.txt"
 section COMMANDS "$tmp/cli.txt" >"$tmp/commands.txt"
 section SYNOPSIS "$tmp/lib.txt" >"$tmp/synopsis.txt"
 section DESCRIPTION "$tmp/lib.txt" >"$tmp/description.txt"
 
-# is_entry WORD FILE: a line of FILE starts with WORD (a list entry's tag),
-# followed by a blank, a comma or the end of the line.
-is_entry() {
-    pattern=$(printf '%s\n' "$1" | sed 's/[][\\.*^$+?(){}|]/\\&/g')
-    [ -n "$pattern" ] &&
-        grep -q -E -e "^[[:space:]]*$pattern([[:space:]]|,|\$)" "$2"
+# missing MODE LIST TEXT: the words of LIST (one a line) that TEXT lacks.
+# MODE entry: no line of TEXT starts with the word followed by a blank, a
+# comma or the line's end, at the column $margin (where a list entry's tag
+# starts; the entry's text is indented further);
+# word: TEXT has it nowhere between two characters that are not letters,
+# digits or "_"; call: nowhere as "word(" after such a character.
+missing() {
+    awk -v mode="$1" -v margin="$margin" '
+        NR == FNR { if ($0 != "") words[++n_words] = $0; next }
+        { text[++n_lines] = $0 }
+        END {
+            for (i = 1; i <= n_words; i++)
+                if (!found(words[i]))
+                    print words[i]
+        }
+        function found(w,    j, line, start, p, at, before, after, ends) {
+            for (j = 1; j <= n_lines; j++) {
+                line = text[j]
+                if (mode == "entry") {
+                    if (!match(line, /[^ ]/) || RSTART != margin)
+                        continue
+                    line = substr(line, margin)
+                    after = substr(line, length(w) + 1, 1)
+                    if (substr(line, 1, length(w)) == w &&
+                        (after == "" || after ~ /[ \t,]/))
+                        return 1
+                    continue
+                }
+                start = 1
+                while ((p = index(substr(line, start), w)) > 0) {
+                    at = start + p - 1
+                    before = at > 1 ? substr(line, at - 1, 1) : ""
+                    after = substr(line, at + length(w), 1)
+                    if (mode == "call")
+                        ends = (after == "(")
+                    else
+                        ends = (after !~ /[A-Za-z0-9_]/)
+                    if (ends && before !~ /[A-Za-z0-9_]/)
+                        return 1
+                    start = at + 1
+                }
+            }
+            return 0
+        }' "$2" "$3"
+}
+
+# check MODE LIST TEXT WHAT: a failure "WHAT word" for each word missing.
+check() {
+    missing "$1" "$2" "$3" >"$tmp/missing" || exit 1
+    while read -r word; do
+        echo "FAIL: $4 $word"
+        n_failed=$((n_failed + 1))
+    done <"$tmp/missing"
 }
 
 # --- lsm-cli(1) -------------------------------------------------------------
@@ -64,12 +115,8 @@ is_entry() {
 # lines that continue a description are indented further.
 sed -n 's/^  \(-[-a-zA-Z0-9]*\).*/\1/p' "$tmp/help_options" >"$tmp/options"
 [ -s "$tmp/options" ] || { echo "FAIL: no options in lsm-cli --help"; exit 1; }
-while read -r option; do
-    is_entry "$option" "$tmp/options.txt" || {
-        echo "FAIL: lsm-cli.1's OPTIONS has no entry for $option"
-        n_failed=$((n_failed + 1))
-    }
-done <"$tmp/options"
+check entry "$tmp/options" "$tmp/options.txt" \
+    "lsm-cli.1's OPTIONS has no entry for"
 
 "$cli" --path "$tmp/db" -c help >"$tmp/help_commands" 2>&1 || {
     cat "$tmp/help_commands"
@@ -82,32 +129,17 @@ sed -n '/^commands:$/,/^[^ ]/s/^  \([^ ]\{1,\}\).*/\1/p' \
 sed -n '/^commands:$/,/^[^ ]/s/.*(also \(.*\))$/\1/p' "$tmp/help_commands" |
     tr ',' '\n' | sed 's/^ *//; s/^and //' >"$tmp/aliases"
 [ -s "$tmp/commands" ] || { echo "FAIL: no commands in help"; exit 1; }
-while read -r command; do
-    is_entry "$command" "$tmp/commands.txt" || {
-        echo "FAIL: lsm-cli.1's COMMANDS has no entry for $command"
-        n_failed=$((n_failed + 1))
-    }
-done <"$tmp/commands"
-while read -r alias; do
-    grep -q -w -F -e "$alias" "$tmp/commands.txt" || {
-        echo "FAIL: lsm-cli.1's COMMANDS does not name $alias"
-        n_failed=$((n_failed + 1))
-    }
-done <"$tmp/aliases"
+check entry "$tmp/commands" "$tmp/commands.txt" \
+    "lsm-cli.1's COMMANDS has no entry for"
+check word "$tmp/aliases" "$tmp/commands.txt" \
+    "lsm-cli.1's COMMANDS does not name"
 
 # --- lsm(3) -----------------------------------------------------------------
 
 awk -f "$awk_script" "$header" >"$tmp/functions" || exit 1
-while read -r function; do
-    grep -q -E -e "(^|[^a-z0-9_])$function\\(" "$tmp/synopsis.txt" || {
-        echo "FAIL: lsm.3's SYNOPSIS lacks $function()"
-        n_failed=$((n_failed + 1))
-    }
-    grep -q -E -e "(^|[^a-z0-9_])$function\\(" "$tmp/description.txt" || {
-        echo "FAIL: lsm.3's DESCRIPTION does not explain $function()"
-        n_failed=$((n_failed + 1))
-    }
-done <"$tmp/functions"
+check call "$tmp/functions" "$tmp/synopsis.txt" "lsm.3's SYNOPSIS lacks"
+check call "$tmp/functions" "$tmp/description.txt" \
+    "lsm.3's DESCRIPTION does not explain"
 
 if [ "$n_failed" -ne 0 ]; then
     echo "$n_failed check(s) failed"

@@ -192,6 +192,7 @@ int main(int argc, char **argv)
         goto out;
     }
     s.db = db;
+    s.path = cfg.path;
     cli_tree_notes_set_db(&s.tree_notes, db);
     cli_run(&s, &cfg, scripts);
 

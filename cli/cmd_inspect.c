@@ -261,6 +261,12 @@ int cli_cmd_sst(cli_session *s, const cli_argv *a)
     const char *path = f.path;
     lsm_sst_report *r = NULL;
     int rc = lsm_sst_inspect(path, &r);
+    /* The first damage found is the error; what it left readable is
+     * still shown. Its message is kept now: the calls below set their
+     * own. */
+    int damaged = rc;
+    char damage[1024];
+    cli_inspect_message(s, rc, damage, sizeof damage);
     cli_buf out;
     cli_buf_init(&out);
     if (r) { /* also when blocks are damaged: show the rest */
@@ -270,11 +276,6 @@ int cli_cmd_sst(cli_session *s, const cli_argv *a)
         show_sst_filter(&out, r);
         show_sst_index(&out, r);
     }
-    /* The first damage found is the error; what it left readable is
-     * still shown (its message is kept across the calls below). */
-    int damaged = rc;
-    char damage[1024];
-    cli_inspect_message(s, rc, damage, sizeof damage);
     if (rc == LSM_OK && measure)
         rc = show_sst_measured(&out, path);
     for (uint64_t i = 0;

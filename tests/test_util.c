@@ -322,9 +322,26 @@ static void test_bound_env_follows_its_directory(void **state)
     free(dir);
 }
 
+/* Every return code lsm.h defines has a name of its own. */
+static void test_every_code_has_a_name(void **state)
+{
+    (void)state;
+    const int codes[] = {LSM_OK,    LSM_NOTFOUND,  LSM_EINVAL,
+                         LSM_EIO,   LSM_ECORRUPT,  LSM_ENOMEM,
+                         LSM_EBUSY, LSM_EINTERNAL, LSM_ECONFLICT};
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
+        assert_string_not_equal(lsm_strerror(codes[i]), "unknown error");
+        for (size_t k = 0; k < i; k++)
+            assert_string_not_equal(lsm_strerror(codes[i]),
+                                    lsm_strerror(codes[k]));
+    }
+    assert_string_equal(lsm_strerror(-1), "unknown error");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_every_code_has_a_name),
         cmocka_unit_test(test_arena_alignment_and_growth),
         cmocka_unit_test(test_arena_zero_and_overflow),
         cmocka_unit_test(test_fixed_round_trips),

@@ -31,6 +31,8 @@ const char *lsm_strerror(int rc)
         return "database is in use";
     case LSM_EINTERNAL:
         return "internal error";
+    case LSM_ECONFLICT:
+        return "transaction conflict";
     default:
         return "unknown error";
     }

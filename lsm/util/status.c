@@ -31,6 +31,10 @@ const char *lsm_strerror(int rc)
         return "database is in use";
     case LSM_EINTERNAL:
         return "internal error";
+    case LSM_ECONFLICT:
+        return "transaction conflict";
+    case LSM_EREADONLY:
+        return "database is open read-only";
     default:
         return "unknown error";
     }

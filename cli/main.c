@@ -70,9 +70,8 @@ static void cli_banner(const cli_config *cfg)
 static void cli_say_read_only(const cli_config *cfg)
 {
     if (cfg->opt.read_only)
-        cli_out_printf("opened %s read-only: nothing on disk will change; "
-                       "writes, flush and full_compaction are refused\n",
-                       cfg->path);
+        cli_out_printf("opened read-only: nothing on disk will change; "
+                       "writes, flush and full_compaction are refused\n");
 }
 
 /* "$HOME/.lsm_cli_history", or NULL if HOME is unset or empty. The caller

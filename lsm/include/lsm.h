@@ -503,11 +503,13 @@ typedef struct lsm_iter lsm_iter;
  * the directory itself is locked, so deleting files cannot undo it; never
  * for a read-only open);
  * LSM_EIO (a file or directory could not be created, read, written or
- * synced, the parent directory of a new database included; read only: a
- * missing directory, or a file another process removed while the open
- * read the directory, eight times over); LSM_ECORRUPT
- * (the MANIFEST, a WAL or an SST failed a checksum or format check, or the
- * files disagree with the MANIFEST, or one of them is not a regular file:
+ * synced, the parent directory of a new database included; read only: the
+ * directory is missing or is not one, or a file another process removed
+ * while each of 8 attempts read the directory: the message says so);
+ * LSM_ECORRUPT (the MANIFEST, a WAL or an SST failed a checksum or format
+ * check, or the files disagree with the MANIFEST (read only: and the
+ * MANIFEST did not change meanwhile, or changed during each of 8
+ * attempts), or one of them is not a regular file:
  * a FIFO, device, socket, directory or symbolic link in its place is
  * refused at once, never opened through or waited on; the message names
  * the file and says what it is); LSM_ENOMEM (also when a background thread

@@ -19,11 +19,14 @@
  *   - No directory or no MANIFEST: an error, and nothing is created.
  *   - An SST deleted under the handle still reads; one cut short is
  *     LSM_ECORRUPT naming the file, never a crash.
- *   - No thread is started, even with LSM_SCHED_THREADS.
+ *   - No thread is started, even with LSM_SCHED_THREADS (checked last:
+ *     a normal threads-mode open shows that the count sees threads).
  * LSM_TEST_FILTER=<pattern> runs only the matching tests (cmocka's filter).
  *
- * Thread safety: single-threaded; the forked child runs its own engine
- * and talks to the parent over two pipes.
+ * Thread safety: single-threaded until the last test, whose normal
+ * threads-mode open starts the engine's threads (so scripts/test runs
+ * this suite under TSan too); the forked children, forked before it, run
+ * their own engines and talk to the parent over pipes.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -829,11 +832,13 @@ static void test_threads_mode_starts_no_thread(void **state)
     expect_range(db, "w", 0, 60, "in-wal");
     assert_int_equal(lsm_flush(db), LSM_EREADONLY);
     assert_int_equal(lsm_close(db), LSM_OK);
-    /* The count does see threads: a normal threads-mode open adds two. */
+    /* The count does see threads: a normal threads-mode open adds two
+     * (under TSan, its runtime's own thread too, started with them). */
     opt.read_only = 0;
     assert_int_equal(lsm_open(dir, &opt, &db), LSM_OK);
-    assert_int_equal(count_threads(), alone + 2);
+    size_t writing = count_threads();
     assert_int_equal(lsm_close(db), LSM_OK);
+    assert_true(writing >= alone + 2);
     free(dir);
 }
 

@@ -22,7 +22,9 @@
 #include "commands.h"
 
 #include "cmd_history.h"
+#include "cmd_inspect.h"
 #include "cmd_iter.h"
+#include "cmd_verify.h"
 #include "cmd_explain.h"
 #include "cmd_txn.h"
 #include "draw.h"
@@ -563,12 +565,17 @@ static const cli_command commands[] = {
     {
         .name = "manifest",
         .aliases = {NULL},
-        .arg_counts = ARGS(0),
-        .usage = "manifest",
-        .summary = "show the MANIFEST's records",
+        .arg_counts = ARGS(0) | ARGS(2),
+        .usage = "manifest [OPTION]",
+        .summary = "show the MANIFEST's records; --file F: any MANIFEST",
         .details =
+            "manifest, or manifest --file FILE.\n"
             "Shows the MANIFEST, the log of the tree's shape that\n"
             "opening the database replays, oldest record first.\n"
+            "manifest --file FILE reads any MANIFEST file instead\n"
+            "(a copy, another database's), with its size and where\n"
+            "a torn tail starts; damage is an error naming the\n"
+            "offset, after the records before it.\n"
             "Each line is @ and the record's byte offset in the\n"
             "file, then one of (lines of real runs):\n"
             "  snapshot: next id 19, L4 [3], memtables [2]\n"
@@ -597,6 +604,73 @@ static const cli_command commands[] = {
             "                           merged into a new tier 13",
         .example = "manifest",
         .run = cmd_manifest,
+        .advances_epoch = 0,
+    },
+    {
+        .name = "sst",
+        .aliases = {NULL},
+        .arg_counts = ARGS(1) | ARGS(2) | ARGS(3),
+        .usage = "sst ID|FILE [...]",
+        .summary = "look inside one SST file: footer, index, filter",
+        .details = "sst ID|FILE [--blocks] [--measure]\n"
+                   "Reads one SST as it is on disk: ID names the open\n"
+                   "database's ID.sst, anything else is a path (./12 for\n"
+                   "a file called 12). Prints its footer (size, format,\n"
+                   "the id it was written as, newest seq, entries,\n"
+                   "blocks, keys, database identity), where each section\n"
+                   "lies, the bloom filter (bits, probes a key, bits a\n"
+                   "key, share of bits set, estimated false positives),\n"
+                   "and one index line per data block (offset, size,\n"
+                   "keys, entries, key bytes its shared prefixes saved).\n"
+                   "Every block is read and verified; a damaged one is\n"
+                   "marked DAMAGED and the command fails naming it.\n"
+                   "--measure asks the filter about 10000 keys the file\n"
+                   "lacks and counts those it let through. --blocks lists\n"
+                   "every entry: key, seq, value size or delete, and how\n"
+                   "many key bytes it shares with its run's restart key.",
+        .example = "sst 4 --measure",
+        .run = cli_cmd_sst,
+        .advances_epoch = 0,
+    },
+    {
+        .name = "wal",
+        .aliases = {NULL},
+        .arg_counts = ARGS(1),
+        .usage = "wal ID|FILE",
+        .summary = "look inside one WAL: every record",
+        .details = "Reads one write-ahead log as it is on disk: ID names\n"
+                   "the open database's ID.wal (dump shows the memtables,\n"
+                   "whose ids their WALs share), anything else is a path.\n"
+                   "Prints one line per record: @ its offset, its\n"
+                   "sequence numbers, and each write (put KEY (value\n"
+                   "size) or del KEY; a batch or transaction is one\n"
+                   "record); then where a torn tail starts, if a crash\n"
+                   "left one. Damage is an error naming the offset, after\n"
+                   "the records before it.",
+        .example = "wal 4",
+        .run = cli_cmd_wal,
+        .advances_epoch = 0,
+    },
+    {
+        .name = "verify",
+        .aliases = {NULL},
+        .arg_counts = ARGS(0),
+        .usage = "verify",
+        .summary = "check every file of the database; report problems",
+        .details = "Reads every live file and compares it with the tree:\n"
+                   "each SST whole (footer, filter, index, every block's\n"
+                   "checksum), written as its own id by this database,\n"
+                   "with the size and keys the MANIFEST records; every\n"
+                   "level in key order without overlap, L0 newest first;\n"
+                   "the MANIFEST and each memtable's WAL (a torn tail is\n"
+                   "reported); and the directory (an SST or WAL nobody\n"
+                   "owns is an orphan, other files are reported). Prints\n"
+                   "verify: OK or verify: PROBLEMS with counts, then each\n"
+                   "problem naming its file (and offset); fails when there\n"
+                   "is one, so a script exits 1. Never repairs. With\n"
+                   "--background, run it after flush.",
+        .example = "verify",
+        .run = cli_cmd_verify,
         .advances_epoch = 0,
     },
     {
@@ -1786,6 +1860,13 @@ static int cmd_manifest(cli_session *s, const cli_argv *a)
     size_t n = 0, i;
     cli_buf out;
     int rc, tiered;
+
+    if (a->n_args == 3) {
+        if (!name_matches("--file", &a->args[1]))
+            return cli_fail(s, "manifest: unknown option (expected --file "
+                               "FILE)");
+        return cli_manifest_file(s, a);
+    }
 
     /* The records do not say whether flushes made tiers; the strategy
      * the database was opened with does (see cli_show_manifest_record). */

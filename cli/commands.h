@@ -45,6 +45,7 @@ typedef struct cli_where {
 
 typedef struct cli_session {
     lsm_db *db;
+    const char *path; /* the database's directory (--path), or NULL */
     uint64_t epoch;
     int echo;        /* --echo: print "lsm-cli> LINE" before running it */
     int bail;        /* --bail: stop at the first failed command */

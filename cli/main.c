@@ -204,6 +204,7 @@ int main(int argc, char **argv)
     }
     cli_say_read_only(&cfg);
     s.db = db;
+    s.path = cfg.path;
     cli_tree_notes_set_db(&s.tree_notes, db);
     cli_run(&s, &cfg, scripts);
 

@@ -358,8 +358,6 @@ static void copy_sst(record_arena *a, const manifest_sst *m, int level,
 static void copy_snapshot(record_arena *a, const manifest_tree *t,
                           lsm_manifest_record *out)
 {
-    memcpy(out->identity, t->identity, LSM_IDENTITY_BYTES);
-    out->tiered = t->tiered;
     for (size_t i = 0; i < t->l0.n; i++)
         copy_sst(a, &t->l0.ssts[i], 0, 0, &out->ssts[out->n_ssts++]);
     for (size_t r = 0; r < t->n_runs; r++)
@@ -384,6 +382,10 @@ static int copy_arrays(const manifest_record *rec, lsm_manifest_record *out)
     size_t n_mems = rec->kind == MANIFEST_SNAPSHOT ? rec->snapshot->n_mems : 0;
     record_size(rec, &n_ssts, &key_bytes);
     size_t n_ids = rec->n_removed + rec->n_added;
+    if (rec->kind == MANIFEST_SNAPSHOT) { /* an empty tree's too */
+        memcpy(out->identity, rec->snapshot->identity, LSM_IDENTITY_BYTES);
+        out->tiered = rec->snapshot->tiered;
+    }
     if (n_ids + n_ssts + n_mems == 0)
         return LSM_OK;
     record_arena a;
@@ -489,6 +491,36 @@ int lsm_manifest_read(lsm_db *db, lsm_manifest_record **out, size_t *n)
     *out = l.recs;
     *n = l.n;
     return LSM_OK;
+}
+
+int lsm_manifest_read_file(const char *path, lsm_manifest_record **out,
+                           size_t *n, lsm_log_extent *extent)
+{
+    uint8_t *data = NULL;
+    uint64_t size = 0, valid_end = 0;
+    manifest_list l = {0};
+    lsm_error_clear();
+    if (!path || !out || !n)
+        return lsm_error(LSM_EINVAL, "lsm_manifest_read_file needs a path "
+                                     "and somewhere to put the records");
+    *out = NULL;
+    *n = 0;
+    int rc = log_read_file(env_posix(), path, &data, &size);
+    if (rc == LSM_OK)
+        rc = log_scan(path, data, size, db_state_manifest_list_add, &l,
+                      &valid_end);
+    free(data);
+    if (extent)
+        *extent =
+            (lsm_log_extent){.file_bytes = size, .valid_bytes = valid_end};
+    /* Damage keeps what came before it: the inspector shows it. */
+    if (rc != LSM_OK && rc != LSM_ECORRUPT) {
+        lsm_manifest_free(l.recs, l.n);
+        return rc;
+    }
+    *out = l.recs;
+    *n = l.n;
+    return rc;
 }
 
 void lsm_manifest_free(lsm_manifest_record *records, size_t n)

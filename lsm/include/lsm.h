@@ -1368,6 +1368,146 @@ int lsm_shape_apply(lsm_shape *s, const lsm_compaction_task *task,
 void lsm_compaction_task_free(lsm_compaction_task *task); /* NULL-safe */
 void lsm_shape_free(lsm_shape *s);                        /* NULL-safe */
 
+/* --- Inspecting files ---------------------------------------------------- *
+ *
+ * These read one file on their own, with no database open (any path: a
+ * copy, a student's, a file another process has open), and change
+ * nothing. Damage is an error naming the file and offset (LSM_ECORRUPT),
+ * never a crash; where a log is damaged partway, what came before the
+ * damage is still returned, so an inspector can show it. */
+
+/* Where a log's whole records end. */
+typedef struct lsm_log_extent {
+    uint64_t file_bytes; /* the file's size */
+    /* The end of the last whole record: file_bytes when the log is
+     * intact, less when a crash left a torn tail there (the bytes from
+     * valid_bytes on), or, with LSM_ECORRUPT, where the damaged record
+     * starts. */
+    uint64_t valid_bytes;
+} lsm_log_extent;
+
+/* As lsm_manifest_read, for the MANIFEST file at path (no database
+ * open); *extent (may be NULL) says where its whole records end. Returns
+ * LSM_OK; LSM_EINVAL (path, out or n NULL); LSM_EIO (reading failed: no
+ * such file, say); LSM_ENOMEM; LSM_ECORRUPT (a damaged record before the
+ * end: *out and *n then hold the records before it, which the caller
+ * still frees with lsm_manifest_free). */
+int lsm_manifest_read_file(const char *path, lsm_manifest_record **out,
+                           size_t *n, lsm_log_extent *extent);
+
+/* One write of a WAL record: a put or a delete. */
+typedef struct lsm_wal_entry {
+    uint64_t seq;
+    int tombstone;   /* a delete */
+    const void *key; /* owned by the records (lsm_wal_free) */
+    size_t nkey;
+    size_t value_bytes; /* 0 for a delete */
+} lsm_wal_entry;
+
+/* One record: one lsm_put or lsm_delete, or one whole batch (lsm_write,
+ * a transaction's commit), with consecutive sequence numbers. */
+typedef struct lsm_wal_record {
+    uint64_t offset;        /* of the record in the file */
+    uint64_t bytes;         /* its size in the file, framing included */
+    size_t n_entries;       /* >= 1 */
+    lsm_wal_entry *entries; /* owned by the records (lsm_wal_free) */
+} lsm_wal_record;
+
+/* Reads every record of the WAL at path into *out (*n records), oldest
+ * first, freed by the caller with lsm_wal_free; *extent (may be NULL)
+ * says where a torn tail starts. Returns LSM_OK; LSM_EINVAL (a NULL
+ * argument); LSM_EIO; LSM_ENOMEM; LSM_ECORRUPT (a damaged record before
+ * the end: *out and *n hold the records before it, freed as usual). */
+int lsm_wal_read_file(const char *path, lsm_wal_record **out, size_t *n,
+                      lsm_log_extent *extent);
+void lsm_wal_free(lsm_wal_record *records, size_t n); /* NULL-safe */
+
+/* One data block of an SST: where its index record puts it, and what
+ * reading it found. */
+typedef struct lsm_sst_block_info {
+    uint64_t offset;       /* in the file */
+    uint64_t bytes;        /* its size, trailer included */
+    const void *first_key; /* the index record's keys, owned by the */
+    size_t nfirst_key;     /* report (lsm_sst_report_free) */
+    const void *last_key;
+    size_t nlast_key;
+    /* It failed a check when read (lsm_errmsg named the first such block
+     * and what failed): the counts below are then 0. */
+    int damaged;
+    uint64_t entries;      /* versions it holds */
+    size_t whole_keys;     /* entries stored with their whole key */
+    uint64_t key_bytes;    /* the entries' whole keys, added up */
+    uint64_t shared_bytes; /* of those, the bytes prefix compression did
+                            * not store (each entry's prefix shared with
+                            * its run's restart key) */
+} lsm_sst_block_info;
+
+/* Everything one SST file says about itself (lsm/FORMAT.md, "SST files"). */
+typedef struct lsm_sst_report {
+    uint64_t file_bytes;
+    /* The footer. */
+    uint32_t format_version;
+    uint64_t sst_id; /* the id it was written as */
+    uint8_t db_identity[LSM_IDENTITY_BYTES];
+    uint64_t num_entries, num_blocks, max_seq;
+    uint64_t filter_offset, filter_bytes;
+    uint64_t index_offset, index_bytes;
+    const void *first_key; /* the file's smallest and largest user keys, */
+    size_t nfirst_key;     /* owned by the report */
+    const void *last_key;
+    size_t nlast_key;
+    /* The bloom filter: 0 bits when the file has none. */
+    uint64_t filter_bits;
+    unsigned filter_probes; /* hash probes per key */
+    uint64_t filter_bits_set;
+    uint64_t distinct_keys;   /* user keys, counted in the undamaged blocks */
+    double bits_per_key;      /* filter_bits / distinct_keys */
+    double estimated_fp_rate; /* (bits set / bits) ^ probes: the chance a
+                               * key the file lacks gets through */
+    /* The data blocks, num_blocks of them, in file order. */
+    lsm_sst_block_info *blocks;
+    uint64_t damaged_blocks;
+} lsm_sst_report;
+
+/* Reads the SST at path whole: footer, filter and index (as opening it
+ * checks them), then every data block, each verified as a read verifies
+ * it. *out is freed by the caller with lsm_sst_report_free. Returns
+ * LSM_OK; LSM_EINVAL (a NULL argument); LSM_EIO; LSM_ENOMEM;
+ * LSM_ECORRUPT: the footer, filter or index failed (*out is NULL;
+ * lsm_errmsg says what and where), or data blocks did (*out holds the
+ * report, those blocks marked damaged; lsm_errmsg names the first). */
+int lsm_sst_inspect(const char *path, lsm_sst_report **out);
+void lsm_sst_report_free(lsm_sst_report *r); /* NULL-safe */
+
+/* One entry of a data block, as stored: its key is shared_bytes of the
+ * run's restart key followed by unshared_bytes of its own. */
+typedef struct lsm_sst_entry {
+    const void *key; /* the whole user key, owned by the entries */
+    size_t nkey;
+    uint64_t seq;
+    int tombstone;
+    size_t value_bytes;
+    size_t shared_bytes;
+    size_t unshared_bytes;
+} lsm_sst_entry;
+
+/* The entries of data block block_index (0 .. num_blocks - 1) of the SST at
+ * path, in order, into *out (*n), freed by the caller with
+ * lsm_sst_entries_free. Returns LSM_OK; LSM_EINVAL (a NULL argument, or
+ * no such block); LSM_EIO; LSM_ENOMEM; LSM_ECORRUPT (the file or the
+ * block failed a check). */
+int lsm_sst_block_entries(const char *path, uint64_t block_index,
+                          lsm_sst_entry **out, size_t *n);
+void lsm_sst_entries_free(lsm_sst_entry *entries, size_t n); /* NULL-safe */
+
+/* Measures the SST's bloom filter: asks it about n_probes keys the file
+ * does not hold ("lsm-probe-0", "lsm-probe-1", ...; any the file holds
+ * are skipped, and not counted) and counts in *false_positives those it
+ * let through. The same file gives the same count. Returns LSM_OK,
+ * LSM_EINVAL (a NULL argument), LSM_EIO, LSM_ENOMEM or LSM_ECORRUPT. */
+int lsm_sst_measure_filter(const char *path, uint64_t n_probes,
+                           uint64_t *probes, uint64_t *false_positives);
+
 /* --- Errors --------------------------------------------------------------- */
 
 /* A short, static name for a return code ("key not found", ...). */

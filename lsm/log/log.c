@@ -37,11 +37,13 @@ int log_scan(const char *path, const uint8_t *data, uint64_t size,
              log_record_fn fn, void *ctx, uint64_t *valid_end)
 {
     uint64_t off = 0;
+    *valid_end = 0;
     while (off < size) {
         if (size - off < LOG_HEADER_BYTES)
             break; /* rule 1: torn header */
         const uint8_t *hdr = data + off;
         uint32_t len = get_fixed32(hdr);
+        *valid_end = off; /* so far: where a damaged record starts */
         if (get_fixed32(hdr + 4) != log_length_check(hdr) ||
             len > LOG_MAX_PAYLOAD)
             return lsm_corrupt("%s: damaged record header at offset %llu", path,

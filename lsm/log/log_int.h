@@ -49,7 +49,8 @@ typedef int (*log_record_fn)(void *ctx, uint64_t offset, const uint8_t *payload,
 /* Scans data[0..size) (the contents of the log at path, named in messages).
  * *valid_end is set to the end of the last whole record: size when the log
  * is intact, less when it has a torn tail. Corruption before the tail is
- * LSM_ECORRUPT naming path and offset. */
+ * LSM_ECORRUPT naming path and offset; *valid_end is then where the
+ * damaged record starts (as it is when fn fails). */
 int log_scan(const char *path, const uint8_t *data, uint64_t size,
              log_record_fn fn, void *ctx, uint64_t *valid_end);
 

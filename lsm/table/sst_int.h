@@ -33,6 +33,7 @@
 #define LSM_SST_INT_H
 
 #include "table/block_cache_int.h"
+#include "table/block_int.h"
 #include "util/counters_int.h"
 #include "util/env_int.h"
 #include "iter/iter_int.h"
@@ -200,5 +201,43 @@ iter *concat_iter_new_counted(sst *const *ssts, size_t n,
 /* As concat_iter_new, over SST iterators that do not fill the cache
  * (sst_iter_new_uncached). */
 iter *concat_iter_new_uncached(sst *const *ssts, size_t n);
+
+/* --- Inspection: the parts of a file, for lsm_sst_inspect ---------------- *
+ * On an sst opened without a cache (its index and filter are then kept
+ * from open to close). */
+
+/* Sections and counts, as the footer records them. */
+typedef struct sst_layout {
+    uint64_t filter_offset, filter_bytes;
+    uint64_t index_offset, index_bytes;
+    uint32_t format_version;
+} sst_layout;
+void sst_inspect_layout(const sst *t, sst_layout *out);
+
+/* Data block idx (< sst_num_blocks) as its index record says: offset,
+ * size, first and last user key (owned by the sst). */
+typedef struct sst_block_record {
+    uint64_t offset;
+    uint64_t bytes;
+    const uint8_t *first_key, *last_key;
+    size_t n_first_key, n_last_key;
+} sst_block_record;
+void sst_inspect_block_record(const sst *t, uint64_t idx,
+                              sst_block_record *out);
+
+/* The filter: its bits (0 for none), probes per key, and bits set. */
+void sst_inspect_filter(const sst *t, uint64_t *bits, unsigned *probes,
+                        uint64_t *bits_set);
+/* Whether the filter lets key through (true for no filter). */
+bool sst_inspect_filter_may_contain(const sst *t, const uint8_t *key,
+                                    size_t nkey);
+
+/* Reads and verifies data block idx, as any read does (checksum, every
+ * rule of FORMAT.md, the keys its index record promises), then calls fn
+ * for each entry, in order, as stored (block_entry: the shared prefix and
+ * the rest). A failed check is LSM_ECORRUPT naming the file and offset;
+ * fn's error stops the walk and is returned. */
+typedef int (*sst_entry_fn)(void *ctx, const block_entry *e);
+int sst_inspect_block(sst *t, uint64_t idx, sst_entry_fn fn, void *ctx);
 
 #endif

@@ -1371,3 +1371,70 @@ iter *sst_iter_new_uncached(sst *t)
 {
     return sst_iter_create(t, NULL, false);
 }
+
+/* --- Inspection ----------------------------------------------------------- */
+
+/* What inspection reads: the sst's own meta (opened without a cache, it
+ * keeps one from open to close). */
+static const sst_meta *sst_inspect_meta(const sst *t)
+{
+    return t->meta;
+}
+
+void sst_inspect_layout(const sst *t, sst_layout *out)
+{
+    *out = (sst_layout){.filter_offset = t->footer.filter_offset,
+                        .filter_bytes = t->footer.filter_size,
+                        .index_offset = t->footer.index_offset,
+                        .index_bytes = t->footer.index_size,
+                        .format_version = SST_FORMAT_VERSION};
+}
+
+void sst_inspect_block_record(const sst *t, uint64_t idx, sst_block_record *out)
+{
+    const sst_meta *m = sst_inspect_meta(t);
+    sst_extent e = sst_block_extent(m, idx);
+    out->offset = e.offset;
+    out->bytes = e.size_bytes;
+    out->first_key = sst_block_first_key(m, idx, &out->n_first_key);
+    out->last_key = sst_block_last_key(m, idx, &out->n_last_key);
+}
+
+void sst_inspect_filter(const sst *t, uint64_t *bits, unsigned *probes,
+                        uint64_t *bits_set)
+{
+    const bloom *f = &sst_inspect_meta(t)->filter;
+    uint64_t set = 0;
+    for (size_t i = 0; i < f->n_bytes; i++)
+        for (uint8_t b = f->bits[i]; b; b &= (uint8_t)(b - 1))
+            set++;
+    *bits = 8 * (uint64_t)f->n_bytes;
+    *probes = f->k;
+    *bits_set = set;
+}
+
+bool sst_inspect_filter_may_contain(const sst *t, const uint8_t *key,
+                                    size_t nkey)
+{
+    return bloom_may_contain(&sst_inspect_meta(t)->filter, key, nkey);
+}
+
+int sst_inspect_block(sst *t, uint64_t idx, sst_entry_fn fn, void *ctx)
+{
+    sst_block *sb = NULL;
+    int rc = sst_block_read(t, sst_inspect_meta(t), idx, NULL, &sb);
+    if (rc != LSM_OK)
+        return rc;
+    block_cursor c;
+    block_cursor_init(&c);
+    rc = block_cursor_attach(&c, &sb->blk);
+    if (rc == LSM_OK)
+        block_cursor_seek_first(&c);
+    while (rc == LSM_OK && c.valid) {
+        rc = fn(ctx, &c.raw);
+        block_cursor_next(&c);
+    }
+    block_cursor_free(&c);
+    sst_block_free(sb);
+    return rc;
+}

@@ -13,6 +13,9 @@
  *     whose user key is >= the target, and a get that finds a key returns
  *     that key's newest version (a get may miss: a filter cannot be checked
  *     against the keys without reading every block);
+ *   - the sst inspector (lsm_sst_inspect, lsm_sst_block_entries,
+ *     lsm_sst_measure_filter) reports what it read and marks the damage,
+ *     its counts agree with each other, and it changes nothing;
  *   - nothing crashes, leaks or reads out of bounds (ASan, UBSan).
  * Seek and get targets are the SST's own first and last keys and slices of
  * the input, so mutations of the keys inside a block steer them. Each input
@@ -319,10 +322,67 @@ static bool fix_sst_checksums(uint8_t *buf, size_t size)
     return changed;
 }
 
+/* Block i of report r, as lsm_sst_block_entries lists it, agrees with
+ * what the report counted. */
+static void check_block_entries(const char *path, const lsm_sst_report *r,
+                                uint64_t i)
+{
+    lsm_sst_entry *e = NULL;
+    size_t n = 0;
+    int rc = lsm_sst_block_entries(path, i, &e, &n);
+    FUZZ_CHECK(rc == LSM_OK); /* the report read this very block whole */
+    FUZZ_CHECK(n == r->blocks[i].entries);
+    uint64_t shared = 0;
+    for (size_t k = 0; k < n; k++) {
+        FUZZ_CHECK(e[k].nkey == e[k].shared_bytes + e[k].unshared_bytes);
+        FUZZ_CHECK(e[k].nkey >= 1 && e[k].nkey <= LSM_MAX_KEY_BYTES);
+        FUZZ_CHECK(k == 0 || user_key_cmp(e[k - 1].key, e[k - 1].nkey, e[k].key,
+                                          e[k].nkey) <= 0);
+        shared += e[k].shared_bytes;
+    }
+    FUZZ_CHECK(shared == r->blocks[i].shared_bytes);
+    lsm_sst_entries_free(e, n);
+}
+
+/* The sst inspector on the file: a report exactly when the reader opens
+ * it, damaged blocks marked exactly when it says LSM_ECORRUPT, counts that
+ * fit, entries that agree, a bounded filter measurement, and the file left
+ * as it was. */
+static void inspect(const char *path, size_t size)
+{
+    lsm_sst_report *r = NULL;
+    int rc = lsm_sst_inspect(path, &r);
+    FUZZ_CHECK(rc == LSM_OK || rc == LSM_ECORRUPT);
+    if (!r) {
+        FUZZ_CHECK(rc == LSM_ECORRUPT && strstr(lsm_errmsg(), path));
+        return;
+    }
+    FUZZ_CHECK(r->file_bytes == size && r->num_blocks >= 1);
+    FUZZ_CHECK((rc == LSM_OK) == (r->damaged_blocks == 0));
+    FUZZ_CHECK(r->filter_bits_set <= r->filter_bits);
+    FUZZ_CHECK(r->estimated_fp_rate >= 0.0 && r->estimated_fp_rate <= 1.0);
+    for (uint64_t i = 0; i < r->num_blocks; i++) {
+        const lsm_sst_block_info *b = &r->blocks[i];
+        FUZZ_CHECK(b->offset + b->bytes <= r->filter_offset);
+        if (b->damaged)
+            continue;
+        FUZZ_CHECK(b->entries >= 1 && b->whole_keys >= 1);
+        FUZZ_CHECK(b->shared_bytes < b->key_bytes);
+        check_block_entries(path, r, i);
+    }
+    lsm_sst_report_free(r);
+    uint64_t probes = 0, fp = 0;
+    rc = lsm_sst_measure_filter(path, 50, &probes, &fp);
+    FUZZ_CHECK(rc == LSM_OK || rc == LSM_ECORRUPT);
+    FUZZ_CHECK(fp <= probes && probes <= 50);
+    FUZZ_CHECK(fuzz_file_size(path) == size); /* it changed nothing */
+}
+
 /* Runs every check on the SST bytes data[0..size), stored at path. */
 static void fuzz_one(const char *path, const uint8_t *data, size_t size)
 {
     fuzz_write_file(path, data, size);
+    inspect(path, size);
     exercise(path, NULL, NULL, data, size);
     /* A fresh cache per input: blocks cached for an earlier input under the
      * same SST id must not be served for this one. */

@@ -2,7 +2,8 @@
  * fuzz_wal.c: libFuzzer target for write-ahead log decoding (log_int.h,
  * wal_int.h).
  *
- * Each input is used three ways:
+ * Each input is used three ways (four, counting the wal inspector,
+ * lsm_wal_read_file, which reads the file of 3. before it is replayed):
  *   1. as one record payload, straight into wal_decode_record (no checksum
  *      stands in the fuzzer's way there);
  *   2. as a whole log, through log_scan, each payload decoded;
@@ -147,6 +148,41 @@ static void check_torn_tail(const uint8_t *data, uint64_t size,
     FUZZ_CHECK(valid_end + LOG_HEADER_BYTES + len >= size);
 }
 
+/* lsm_wal_read_file (the wal inspector) on the file holding the input
+ * agrees with the scan s of the same bytes: the same outcome, records
+ * and entries (those before the damage, on LSM_ECORRUPT), well-formed
+ * entries with consecutive seqs in a record, the same valid end, an error
+ * naming the file, and the file left as it was. */
+static void check_inspector(const char *path, uint64_t size, const scan_ctx *s,
+                            int scan_rc, uint64_t valid_end)
+{
+    lsm_wal_record *recs = NULL;
+    size_t n = 0, entries = 0;
+    lsm_log_extent x = {0, 0};
+    int rc = lsm_wal_read_file(path, &recs, &n, &x);
+    FUZZ_CHECK(rc == scan_rc);
+    FUZZ_CHECK(x.file_bytes == size && x.valid_bytes <= size);
+    if (rc == LSM_OK)
+        FUZZ_CHECK(n == s->n_records && x.valid_bytes == valid_end);
+    else
+        FUZZ_CHECK(strstr(lsm_errmsg(), path) != NULL && n <= s->n_records);
+    for (size_t i = 0; i < n; i++) {
+        FUZZ_CHECK(recs[i].n_entries >= 1);
+        FUZZ_CHECK(recs[i].offset + recs[i].bytes <= x.valid_bytes);
+        for (size_t k = 0; k < recs[i].n_entries; k++) {
+            const lsm_wal_entry *e = &recs[i].entries[k];
+            FUZZ_CHECK(e->nkey >= 1 && e->nkey <= LSM_MAX_KEY_BYTES);
+            FUZZ_CHECK(!e->tombstone || e->value_bytes == 0);
+            FUZZ_CHECK(e->seq == recs[i].entries[0].seq + k);
+        }
+        entries += recs[i].n_entries;
+    }
+    if (rc == LSM_OK)
+        FUZZ_CHECK(entries == s->n_entries);
+    lsm_wal_free(recs, n);
+    FUZZ_CHECK(fuzz_file_size(path) == size); /* it changed nothing */
+}
+
 /* Runs every check on one input, using the scratch file at path. */
 static void fuzz_one(const char *path, const uint8_t *data, size_t size)
 {
@@ -167,8 +203,9 @@ static void fuzz_one(const char *path, const uint8_t *data, size_t size)
             FUZZ_CHECK(strstr(lsm_errmsg(), path) != NULL);
     }
 
-    /* 3. The input as a log file. */
+    /* 3. The input as a log file: first as the wal inspector reads it. */
     fuzz_write_file(path, data, size);
+    check_inspector(path, size, &s, scan_rc, valid_end);
     replay_ctx r = {0};
     uint64_t torn = 0;
     int rc = wal_replay(env_posix(), path, replay_entry, &r, &torn);

@@ -447,10 +447,15 @@ int cli_cmd_commit(cli_session *s, const cli_argv *a)
         cli_buf_append(&out, "\n", 1);
     }
     lsm_free(info.key);
+    if (rc == LSM_EREADONLY) /* t is gone, and its writes with it */
+        cli_fail(s,
+                 "commit: the database is open read-only (--readonly); %s "
+                 "ended without writing its %" PRIu64 " buffered write%s",
+                 name, n_writes, n_writes == 1 ? "" : "s");
     free(name);
     if (rc != LSM_OK && rc != LSM_ECONFLICT) {
         cli_buf_free(&out);
-        return cli_fail_engine(s, "commit", rc);
+        return rc == LSM_EREADONLY ? rc : cli_fail_engine(s, "commit", rc);
     }
     rc = print_or_fail(s, "commit", &out);
     cli_buf_free(&out);

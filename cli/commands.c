@@ -923,11 +923,19 @@ int cli_fail(cli_session *s, const char *fmt, ...)
     return LSM_EINVAL;
 }
 
-/* Reports an engine error for cmd and returns rc: "error: cmd: details". */
+/* What a write command says on a database opened with --readonly. */
+#define READ_ONLY_REFUSAL                                                      \
+    "the database is open read-only (--readonly); nothing was written"
+
+/* Reports an engine error for cmd and returns rc: "error: cmd: details"
+ * (for a write refused by a read-only database, in the shell's words: the
+ * engine's message names the C call, lsm_put, not the command). */
 static int fail_engine(cli_session *s, const char *cmd, int rc)
 {
     const char *msg = lsm_errmsg();
 
+    if (rc == LSM_EREADONLY)
+        msg = READ_ONLY_REFUSAL;
     if (!msg || !msg[0])
         msg = lsm_strerror(rc);
     cli_fail(s, "%s: %s", cmd, msg);
@@ -1283,6 +1291,10 @@ static int fail_fill(cli_session *s, int rc, uint64_t n_filled, uint64_t begin,
 
     if (!msg || !msg[0])
         msg = lsm_strerror(rc);
+    if (rc == LSM_EREADONLY) {
+        cli_fail(s, "fill: %s", READ_ONLY_REFUSAL);
+        return rc;
+    }
     /* end - begin + 1 overflows only for 0..UINT64_MAX, which is 2^64. */
     if (end - begin == UINT64_MAX)
         snprintf(total, sizeof total, "18446744073709551616");

@@ -56,11 +56,22 @@ static int cli_open_db(const cli_config *cfg, lsm_db **db)
 
 static void cli_banner(const cli_config *cfg)
 {
-    cli_out_printf(
-        "lsm-cli %s: database %s, compaction %s, %s mode\n"
-        "type help for the commands, quit to leave\n",
-        LSM_VERSION_STRING, cfg->path, lsm_compaction_name(cfg->opt.compaction),
-        cfg->opt.sched == LSM_SCHED_THREADS ? "background" : "inline");
+    cli_out_printf("lsm-cli %s: database %s, compaction %s, %s\n"
+                   "type help for the commands, quit to leave\n",
+                   LSM_VERSION_STRING, cfg->path,
+                   lsm_compaction_name(cfg->opt.compaction),
+                   cfg->opt.read_only                    ? "read-only"
+                   : cfg->opt.sched == LSM_SCHED_THREADS ? "background mode"
+                                                         : "inline mode");
+}
+
+/* After the open's own lines (N SSTs opened, N WALs recovered), in every
+ * mode: what --readonly means for this session. */
+static void cli_say_read_only(const cli_config *cfg)
+{
+    if (cfg->opt.read_only)
+        cli_out_printf("opened read-only: nothing on disk will change; "
+                       "writes, flush and full_compaction are refused\n");
 }
 
 /* "$HOME/.lsm_cli_history", or NULL if HOME is unset or empty. The caller
@@ -191,6 +202,7 @@ int main(int argc, char **argv)
         status = 1;
         goto out;
     }
+    cli_say_read_only(&cfg);
     s.db = db;
     s.path = cfg.path;
     cli_tree_notes_set_db(&s.tree_notes, db);

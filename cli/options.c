@@ -133,6 +133,13 @@ void cli_usage_print(FILE *out)
             "  --sync                   fsync the WAL before each write "
             "returns,\n"
             "                           so writes survive power loss\n"
+            "  --readonly               open without the lock, changing "
+            "nothing on disk\n"
+            "                           (WALs replayed in memory only): "
+            "look into a\n"
+            "                           database another shell has open; "
+            "writes, flush\n"
+            "                           and full_compaction are refused\n"
             "  --serializable           put, del and fill write as one-write "
             "serializable\n"
             "                           transactions, as mini-lsm-cli's "
@@ -507,6 +514,8 @@ static int options_parse_flag(cli_config *cfg, const char *arg)
         cfg->opt.enable_wal = 0;
     else if (strcmp(arg, "--sync") == 0)
         cfg->opt.sync = 1;
+    else if (strcmp(arg, "--readonly") == 0)
+        cfg->opt.read_only = 1;
     else if (strcmp(arg, "--background") == 0)
         cfg->opt.sched = LSM_SCHED_THREADS;
     else if (strcmp(arg, "--mmap-reads") == 0)

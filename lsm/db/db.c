@@ -350,14 +350,25 @@ int db_may_change_tree(lsm_db *db)
     return LSM_OK;
 }
 
+int db_refuse_read_only(const lsm_db *db, const char *call)
+{
+    if (!db->opt.read_only)
+        return LSM_OK;
+    return lsm_error(LSM_EREADONLY,
+                     "%s: %s is open read-only (lsm_options.read_only): "
+                     "nothing was written",
+                     call, db->dir);
+}
+
 /* The checks every public call that changes the tree starts with: a
- * handle, and no latched background error. */
-int db_begin_change(lsm_db *db)
+ * handle, not read-only, and no latched background error. */
+int db_begin_change(lsm_db *db, const char *call)
 {
     lsm_error_clear();
     if (!db)
         return lsm_error(LSM_EINVAL, "database handle is NULL");
-    return db_check_bg_error(db);
+    int rc = db_refuse_read_only(db, call);
+    return rc == LSM_OK ? db_check_bg_error(db) : rc;
 }
 
 /* --- id lists ------------------------------------------------------------- */

@@ -729,7 +729,7 @@ int db_compact_until_settled(lsm_db *db)
 
 int lsm_compact_full(lsm_db *db)
 {
-    int rc = db_begin_change(db);
+    int rc = db_begin_change(db, "lsm_compact_full");
     if (rc != LSM_OK)
         return rc;
     bool ran;

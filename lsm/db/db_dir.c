@@ -18,6 +18,10 @@
  * own), held for the life of the handle. No file holds the lock, so
  * deleting a file cannot let a second process in.
  *
+ * Read only (lsm_options.read_only): the directory must exist (it is
+ * neither created nor fsynced) and no lock is taken, so the handle can
+ * look into a database another process holds.
+ *
  * Ownership: db->dir_env and db->lock_file are owned by the handle, set
  * here during open and freed by db_dir_close from db_free, after every
  * file of the database is closed; the bound env is immutable, so threads
@@ -69,12 +73,17 @@ static int db_create_dir(env *e, const char *dir)
 int db_dir_open(lsm_db *db)
 {
     env *e = db->env;
-    int rc = db_create_dir(e, db->dir);
+    bool read_only = db->opt.read_only != 0;
+    int rc = read_only ? LSM_OK : db_create_dir(e, db->dir);
     if (rc == LSM_OK)
         rc = e->open_dir(e, db->dir, &db->dir_env);
+    if (rc != LSM_OK && read_only)
+        return lsm_error_wrap(rc, "read-only open (which creates nothing)");
     if (rc != LSM_OK)
         return rc;
     db->env = db->dir_env;
+    if (read_only)
+        return LSM_OK;
     return db->env->lock(db->env, db->dir, &db->lock_file);
 }
 

@@ -468,6 +468,6 @@ int db_flush_all(lsm_db *db)
 
 int lsm_flush(lsm_db *db)
 {
-    int rc = db_begin_change(db);
+    int rc = db_begin_change(db, "lsm_flush");
     return rc == LSM_OK ? db_flush_all(db) : rc;
 }

@@ -368,8 +368,12 @@ int db_flush_while_over_limit(lsm_db *db);
 /* Inline mode: the flush open left to the first write (flush_owed), if it
  * is still owed. Caller holds write_mu (db_flush.c). */
 int db_flush_owed_locked(lsm_db *db);
-/* The first checks of a public call that changes the tree. */
-int db_begin_change(lsm_db *db);
+/* LSM_OK, or on a handle opened read-only LSM_EREADONLY with a message
+ * naming call ("lsm_put") and saying that nothing was written. */
+int db_refuse_read_only(const lsm_db *db, const char *call);
+/* The first checks of a public call that changes the tree (call names it
+ * in messages): a handle, not read-only, no latched error. */
+int db_begin_change(lsm_db *db, const char *call);
 /* The flush thread of threads mode (db_flush.c). */
 void *db_flush_thread_main(void *arg);
 /* Inline mode: runs the strategy's compactions until none is due
@@ -484,7 +488,8 @@ void db_pins_close(lsm_db *db);
 void db_pins_describe_open_locked(lsm_db *db, char *buf, size_t n);
 
 /* Creates the directory if missing (fsyncing its parent), binds db->env
- * to it and locks it (db_dir.c). */
+ * to it and locks it; read only, only binds to the existing directory
+ * (db_dir.c). */
 int db_dir_open(lsm_db *db);
 /* Releases the lock and the bound env; NULL-safe fields (db_dir.c). */
 void db_dir_close(lsm_db *db);

@@ -11,6 +11,16 @@
  * memtable into an immutable memtable, delete the leftovers, rewrite the
  * MANIFEST as one snapshot, and start a fresh mutable memtable with its
  * own WAL.
+ *
+ * Opening read-only (lsm_options.read_only) does the same reading and
+ * checking and none of the writing: no lock, no directory fsync, no torn
+ * tail cut (it is left out in memory, with a warning), no leftover
+ * deleted, no rewrite, and the fresh mutable memtable has no WAL and no
+ * manifest record. Another process may be writing the database
+ * meanwhile: a file it removes between our reading the MANIFEST and our
+ * opening the file fails the attempt, and the open starts over as long as
+ * the MANIFEST on disk is no longer the one the attempt read
+ * (db_recover_read_only).
  */
 #include "db/db_int.h"
 
@@ -54,6 +64,7 @@ typedef struct dir_files {
     id_list ssts;      /* <id>.sst */
     id_list wals;      /* <id>.wal */
     bool manifest_new; /* MANIFEST.new, left by a rewrite a crash cut */
+    bool manifest;     /* MANIFEST */
     int rc;
 } dir_files;
 
@@ -88,6 +99,8 @@ static void dir_files_visit(const char *name, void *ctx)
         d->rc = id_list_push(&d->wals, id);
     else if (strcmp(name, "MANIFEST.new") == 0)
         d->manifest_new = true;
+    else if (strcmp(name, "MANIFEST") == 0)
+        d->manifest = true;
 }
 
 /* Every SST of run (named by the manifest) must have a file. */
@@ -318,14 +331,22 @@ static int db_remove_orphans(lsm_db *db, const dir_files *files)
     return rc;
 }
 
-/* Tells the event callback that a log was repaired. */
+/* Tells the event callback that a log was repaired, or, read-only, that
+ * its torn tail was left out in memory and left on disk as it is. */
 static void db_warn_torn(lsm_db *db, const char *path, uint64_t torn_bytes)
 {
-    char message[DB_PATH_BYTES + 128];
-    snprintf(message, sizeof message,
-             "%s: cut off a torn record of %" PRIu64
-             " byte(s) at the end (left by a crash)",
-             path, torn_bytes);
+    char message[DB_PATH_BYTES + 192];
+    if (db->opt.read_only)
+        snprintf(message, sizeof message,
+                 "%s: left out a torn record of %" PRIu64
+                 " byte(s) at the end (left by a crash, or being appended "
+                 "by another process); read-only, so not repaired",
+                 path, torn_bytes);
+    else
+        snprintf(message, sizeof message,
+                 "%s: cut off a torn record of %" PRIu64
+                 " byte(s) at the end (left by a crash)",
+                 path, torn_bytes);
     lsm_event ev = {.type = LSM_EVENT_WARNING, .message = message};
     db_emit(db, &ev);
 }
@@ -420,6 +441,11 @@ static int db_settle_recovered_wal(lsm_db *db, const char *path,
                                    const wal_recovery *r)
 {
     int rc = LSM_OK;
+    if (db->opt.read_only) { /* the tail was not replayed; it stays */
+        if (r->valid_end < r->size)
+            db_warn_torn(db, path, r->size - r->valid_end);
+        return LSM_OK;
+    }
     if (r->valid_end < r->size) {
         rc = db->env->truncate(db->env, path, r->valid_end);
         if (rc == LSM_OK)
@@ -501,7 +527,8 @@ static int db_recover_memtable(lsm_db *db, manifest_mem *m, seq_chain *c,
         rc = db_replay_one_wal(db, m, c, &r);
     if (rc == LSM_OK && r.n == 0) {
         memtable_unref(r.a.mem);
-        db_remove_wal(db, m->id, "was empty at open");
+        if (!db->opt.read_only)
+            db_remove_wal(db, m->id, "was empty at open");
         return LSM_OK;
     }
     if (rc == LSM_OK)
@@ -645,6 +672,13 @@ static int db_start_memtable(lsm_db *db, version *v, int *write_rc,
 {
     memtable *mem = NULL;
     uint64_t mem_id = db->next_id++;
+    *write_rc = LSM_OK;
+    if (db->opt.read_only) { /* in memory only: it never takes a write */
+        int rc = db_memtable_create(db, mem_id, &mem);
+        if (rc == LSM_OK)
+            version_set_mem(v, mem);
+        return rc;
+    }
     manifest_record rec = {.kind = MANIFEST_NEW_MEMTABLE,
                            .id = mem_id,
                            .has_wal = db->opt.enable_wal};
@@ -682,7 +716,10 @@ static int db_start_memtable(lsm_db *db, version *v, int *write_rc,
 static int db_open_manifest(lsm_db *db, const char *path)
 {
     uint64_t torn = 0;
-    int rc = manifest_open(db->env, path, NULL, NULL, &torn, &db->manifest);
+    int rc =
+        db->opt.read_only
+            ? manifest_open_read_only(db->env, path, &torn, &db->manifest)
+            : manifest_open(db->env, path, NULL, NULL, &torn, &db->manifest);
     if (rc != LSM_OK)
         return rc;
     if (torn > 0)
@@ -716,23 +753,46 @@ static int db_rewrite_manifest_at_open(lsm_db *db)
     return LSM_OK;
 }
 
+/* Read only: the MANIFEST must be there (nothing creates it). When it
+ * cannot be read, the directory says whether it is missing: then dir is
+ * no database, which deserves its own words. */
+static int db_check_manifest_exists(lsm_db *db, int rc)
+{
+    dir_files files = {0};
+    char message[DB_BG_MESSAGE_BYTES];
+    snprintf(message, sizeof message, "%s", lsm_errmsg());
+    int list_rc = db->env->list_dir(db->env, db->dir, dir_files_visit, &files);
+    free(files.ssts.ids);
+    free(files.wals.ids);
+    if (list_rc == LSM_OK && files.rc == LSM_OK && !files.manifest)
+        return lsm_error(LSM_EINVAL,
+                         "%s holds no database (there is no MANIFEST in it); "
+                         "a read-only open creates nothing",
+                         db->dir);
+    lsm_error_set_message(message);
+    return rc;
+}
+
 /* Rebuilds the tree from the manifest, the SSTs and the WALs (see the top
  * of this file), rewrites the manifest, and starts a fresh mutable
- * memtable. */
+ * memtable. Read only: the same, writing nothing. */
 static int db_recover(lsm_db *db)
 {
     char path[DB_PATH_BYTES];
     dir_files files = {0};
     size_t n_wals = 0;
+    bool read_only = db->opt.read_only != 0;
     version *v = version_new(db->n_levels, db->current_is_tiered);
     int rc = v ? LSM_OK : lsm_error(LSM_ENOMEM, "out of memory");
     if (rc == LSM_OK)
         rc = db_path(db, "MANIFEST", path);
     if (rc == LSM_OK)
         rc = db_open_manifest(db, path);
+    if (rc == LSM_EIO && read_only && !db->manifest)
+        rc = db_check_manifest_exists(db, rc);
     /* A new MANIFEST's directory entry must be durable before it records
      * anything that matters. */
-    if (rc == LSM_OK)
+    if (rc == LSM_OK && !read_only)
         rc = db->env->sync_dir(db->env, db->dir);
     if (rc == LSM_OK)
         rc = db->env->list_dir(db->env, db->dir, dir_files_visit, &files);
@@ -744,9 +804,9 @@ static int db_recover(lsm_db *db)
         rc = db_open_ssts(db, manifest_tree_of(db->manifest), v);
     if (rc == LSM_OK)
         rc = db_replay_wals(db, &files, v, &n_wals);
-    if (rc == LSM_OK)
+    if (rc == LSM_OK && !read_only)
         rc = db_remove_orphans(db, &files);
-    if (rc == LSM_OK)
+    if (rc == LSM_OK && !read_only)
         rc = db_rewrite_manifest_at_open(db);
     if (rc != LSM_OK)
         goto out;
@@ -782,6 +842,53 @@ out:
     return rc;
 }
 
+/* Attempts of a read-only open: each one that failed because another
+ * process changed the files while it read them is followed by another. */
+#define DB_READ_ONLY_ATTEMPTS 8
+
+/* Undoes what a failed db_recover left in the handle, so that the next
+ * attempt starts as the first one did. */
+static void db_recover_reset(lsm_db *db)
+{
+    manifest_close(db->manifest);
+    db->manifest = NULL;
+    db->last_seq = 0;
+    memset(db->identity, 0, sizeof db->identity);
+}
+
+/* db_recover for a read-only handle, which holds no lock: another process
+ * may flush, compact or rewrite the MANIFEST while we read. Every such
+ * change appends to the MANIFEST (or replaces it) before it creates or
+ * deletes a file, so when an attempt fails on a file (missing, or not
+ * what the MANIFEST we read says: LSM_EIO, LSM_ECORRUPT) and the MANIFEST
+ * on disk is no longer the one it read, the failure may be the writer's
+ * doing, and the open starts over. A MANIFEST still unchanged means the
+ * directory really is damaged: that error stands. */
+static int db_recover_read_only(lsm_db *db)
+{
+    char message[DB_BG_MESSAGE_BYTES];
+    for (int attempt = 1;; attempt++) {
+        int rc = db_recover(db);
+        if (rc == LSM_OK || (rc != LSM_EIO && rc != LSM_ECORRUPT) ||
+            !db->manifest)
+            return rc;
+        snprintf(message, sizeof message, "%s", lsm_errmsg());
+        bool changed = false;
+        if (manifest_changed_on_disk(db->manifest, &changed) != LSM_OK ||
+            !changed) {
+            lsm_error_set_message(message);
+            return rc;
+        }
+        if (attempt == DB_READ_ONLY_ATTEMPTS)
+            return lsm_error(rc,
+                             "%s (another process changed the MANIFEST "
+                             "during each of %d attempts to open it "
+                             "read-only)",
+                             message, attempt);
+        db_recover_reset(db);
+    }
+}
+
 static void db_stop_threads(lsm_db *db);
 
 int lsm_open(const char *dir, const lsm_options *opt, lsm_db **out)
@@ -815,21 +922,23 @@ int db_open_env(const char *dir, const lsm_options *opt, env *e, lsm_db **out)
         if (!db->cache)
             rc = lsm_error(LSM_ENOMEM, "out of memory for the block cache");
     }
+    bool read_only = opt->read_only != 0;
     if (rc == LSM_OK)
-        rc = db_recover(db);
+        rc = read_only ? db_recover_read_only(db) : db_recover(db);
     /* Recovered memtables may be more than the limit allows: they stay in
      * memory, their WALs kept, until the next write (inline) or the flush
-     * thread flushes them, so that opening needs no free space. */
-    if (rc == LSM_OK && opt->sched == LSM_SCHED_INLINE)
+     * thread flushes them, so that opening needs no free space. A
+     * read-only handle never flushes, and starts no thread. */
+    if (rc == LSM_OK && opt->sched == LSM_SCHED_INLINE && !read_only)
         db->flush_owed = true;
-    if (rc == LSM_OK && opt->sched == LSM_SCHED_THREADS) {
+    if (rc == LSM_OK && opt->sched == LSM_SCHED_THREADS && !read_only) {
         if (pthread_create(&db->flush_thread, NULL, db_flush_thread_main, db) !=
             0)
             rc = lsm_error(LSM_ENOMEM, "cannot start the flush thread");
         else
             db->flush_thread_started = true;
     }
-    if (rc == LSM_OK && opt->sched == LSM_SCHED_THREADS &&
+    if (rc == LSM_OK && opt->sched == LSM_SCHED_THREADS && !read_only &&
         opt->compaction != LSM_COMPACTION_NONE) {
         if (pthread_create(&db->compaction_thread, NULL,
                            db_compaction_thread_main, db) != 0)
@@ -912,6 +1021,10 @@ int lsm_close(lsm_db *db)
     int busy = db_snap_check_none_open(db);
     if (busy != LSM_OK)
         return busy;
+    if (db->opt.read_only) { /* nothing to keep, sync or delete */
+        db_free(db);
+        return LSM_OK;
+    }
     db_stop_threads(db);
     /* A latched error means the tree may be behind the memtables; still
      * try to keep them (in their logs, or by a flush without the WAL), so

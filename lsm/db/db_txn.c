@@ -247,7 +247,9 @@ int lsm_txn_commit(lsm_txn *t, lsm_commit_info *info)
         info->commit_seq = t->snap.seq;
         COUNTER_ADD(&t->snap.db->ctrs, txn_commits, 1);
     } else {
-        rc = txn_commit_writes(t, info);
+        rc = db_refuse_read_only(t->snap.db, "lsm_txn_commit");
+        if (rc == LSM_OK)
+            rc = txn_commit_writes(t, info);
     }
     if (info == &scratch)
         lsm_free(scratch.key);

@@ -228,13 +228,18 @@ static int db_write_one_prepare(lsm_db *db, void *ctx)
     return batch_add(&db->one, w->type, w->key, w->nkey, w->value, w->nvalue);
 }
 
-/* lsm_put and lsm_delete: a one-entry batch in the db's scratch batch. */
-static int db_write_one(lsm_db *db, uint8_t type, const void *key, size_t nkey,
-                        const void *value, size_t nvalue)
+/* lsm_put and lsm_delete (call names it): a one-entry batch in the db's
+ * scratch batch. */
+static int db_write_one(lsm_db *db, const char *call, uint8_t type,
+                        const void *key, size_t nkey, const void *value,
+                        size_t nvalue)
 {
     lsm_error_clear();
     if (!db)
         return lsm_error(LSM_EINVAL, "database handle is NULL");
+    int rc = db_refuse_read_only(db, call);
+    if (rc != LSM_OK)
+        return rc;
     write_one w = {.type = type,
                    .key = key,
                    .nkey = nkey,
@@ -246,12 +251,12 @@ static int db_write_one(lsm_db *db, uint8_t type, const void *key, size_t nkey,
 int lsm_put(lsm_db *db, const void *key, size_t nkey, const void *value,
             size_t nvalue)
 {
-    return db_write_one(db, ENTRY_VALUE, key, nkey, value, nvalue);
+    return db_write_one(db, "lsm_put", ENTRY_VALUE, key, nkey, value, nvalue);
 }
 
 int lsm_delete(lsm_db *db, const void *key, size_t nkey)
 {
-    return db_write_one(db, ENTRY_TOMBSTONE, key, nkey, NULL, 0);
+    return db_write_one(db, "lsm_delete", ENTRY_TOMBSTONE, key, nkey, NULL, 0);
 }
 
 int lsm_write(lsm_db *db, lsm_batch *b)
@@ -259,7 +264,8 @@ int lsm_write(lsm_db *db, lsm_batch *b)
     lsm_error_clear();
     if (!db || !b)
         return lsm_error(LSM_EINVAL, "lsm_write needs a handle and a batch");
-    return db_write_guarded(db, NULL, NULL, b, NULL);
+    int rc = db_refuse_read_only(db, "lsm_write");
+    return rc == LSM_OK ? db_write_guarded(db, NULL, NULL, b, NULL) : rc;
 }
 
 /* --- lsm_put_many ----------------------------------------------------------
@@ -406,8 +412,8 @@ static int put_many_one_by_one(lsm_db *db, const lsm_kv *puts, size_t n,
     size_t done = 0;
     while (rc == LSM_OK && done < n) {
         const lsm_kv *p = &puts[done];
-        rc =
-            db_write_one(db, ENTRY_VALUE, p->key, p->nkey, p->value, p->nvalue);
+        rc = db_write_one(db, "lsm_put_many", ENTRY_VALUE, p->key, p->nkey,
+                          p->value, p->nvalue);
         if (rc == LSM_OK)
             done++;
     }
@@ -424,6 +430,9 @@ int lsm_put_many(lsm_db *db, const lsm_kv *puts, size_t n, size_t *n_written)
     if (!db || (!puts && n > 0))
         return lsm_error(LSM_EINVAL, "lsm_put_many needs a handle and "
                                      "its puts");
+    int refused = db_refuse_read_only(db, "lsm_put_many");
+    if (refused != LSM_OK)
+        return refused;
     if (db_tracing_io(db))
         return put_many_one_by_one(db, puts, n, n_written);
     size_t done = 0;

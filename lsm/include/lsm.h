@@ -15,7 +15,9 @@
  *     call that changes the database (lsm_put, lsm_delete, lsm_write,
  *     lsm_flush, lsm_compact_full, lsm_close) returns that same error
  *     ("a latched error" below: LSM_EIO, LSM_ECORRUPT, LSM_ENOMEM or
- *     LSM_EINTERNAL) until the database is reopened.
+ *     LSM_EINTERNAL) until the database is reopened. On a handle opened
+ *     with lsm_options.read_only those calls return LSM_EREADONLY instead
+ *     (and lsm_close LSM_OK) and change nothing.
  *   - Keys are 1 to LSM_MAX_KEY_BYTES bytes, values 0 to LSM_MAX_VALUE_BYTES
  *     bytes, compared as unsigned bytes (memcmp order). An empty value is a
  *     real value; deletion is a separate operation.
@@ -73,8 +75,11 @@ enum {
     LSM_EBUSY = 6,     /* in use: open iterators, snapshots or transactions
                           at close, a locked database */
     LSM_EINTERNAL = 7, /* an engine invariant broke; a bug worth reporting */
-    LSM_ECONFLICT = 8  /* lsm_txn_commit: another commit came first; the
+    LSM_ECONFLICT = 8, /* lsm_txn_commit: another commit came first; the
                           transaction wrote nothing */
+    LSM_EREADONLY = 9  /* a call that would change the database, on a
+                          handle opened with lsm_options.read_only: it
+                          changed nothing (lsm_errmsg names the call) */
 };
 
 #define LSM_MAX_KEY_BYTES 65535u
@@ -426,6 +431,44 @@ typedef struct lsm_options {
      * num_memtable_limit memtables before any SST and a search of one
      * costs hundreds of key compares. Default 1; 0 turns it off. */
     int memtable_bloom;
+    /* Open for reading only, changing nothing on disk: lsm_open takes no
+     * lock (so it works while another process, or another handle, has the
+     * database open and locked), creates, writes, renames, truncates and
+     * deletes no file and fsyncs nothing: no MANIFEST rewrite, no new WAL,
+     * no torn tail cut off, no leftover file deleted. It replays the
+     * MANIFEST and the WALs it names into memory: a torn record at the end
+     * of a log (a crash, or another process appending right now) is left
+     * out in memory and reported as LSM_EVENT_WARNING, not repaired. No
+     * flush or compaction ever runs and no thread is started (sched is
+     * ignored). The directory and its MANIFEST must exist: nothing is
+     * created.
+     *
+     * The handle reads a snapshot of the directory as it was at open, as
+     * far as the files still exist: what the MANIFEST named when it was
+     * read and the WALs held when they were read. Writes made later by
+     * another process are not seen (reopen to see them). The SSTs are
+     * opened at open and their descriptors kept, so an SST that another
+     * process's compaction deletes afterwards still reads (its space is
+     * freed when this handle closes); a file cut short or damaged under
+     * the handle makes the read that needs it fail with LSM_ECORRUPT or
+     * LSM_EIO naming the file, never a crash (with mmap_reads, a cut file
+     * is SIGBUS, as always). If another process changes the files while
+     * lsm_open reads them (a compaction deletes an SST the MANIFEST just
+     * named, a flush removes a WAL), the open notices that the MANIFEST
+     * changed and starts over, up to 8 times; lsm_manifest_read reads the
+     * MANIFEST as it is on disk when called.
+     *
+     * Reads work as always: lsm_get, lsm_scan and iterators, snapshots,
+     * transactions that only read, lsm_state_get, lsm_key_history,
+     * lsm_manifest_read, lsm_trace_io (no step ever happens). Every call
+     * that would change the database returns LSM_EREADONLY and changes
+     * nothing: lsm_put, lsm_delete, lsm_put_many, lsm_write (even an empty
+     * batch), lsm_flush, lsm_compact_full, and lsm_txn_commit of a
+     * transaction that wrote (lsm_txn_put and lsm_txn_delete only buffer
+     * in memory, so they work; the commit refuses and frees the
+     * transaction). lsm_close writes nothing and returns LSM_OK.
+     * Default 0. */
+    int read_only;
 } lsm_options;
 
 /* Fills *opt with every default listed above: call it before setting any
@@ -450,15 +493,23 @@ typedef struct lsm_iter lsm_iter;
 /* Opens (creating it if missing) the database in directory dir and stores the
  * handle in *out; the caller closes it with lsm_close. opt may be NULL for the
  * defaults. A path that is a file, a directory that cannot be written, or an
- * invalid option is an error. On every error *out is set to NULL.
+ * invalid option is an error. On every error *out is set to NULL. With
+ * opt->read_only the database must exist, nothing on disk changes and no
+ * lock is taken (see lsm_options.read_only).
  * Returns LSM_OK; LSM_EINVAL (out or dir NULL, dir empty or a file that is
- * not a directory, an option out of its range: the message names it);
+ * not a directory, an option out of its range: the message names it; read
+ * only: dir holds no MANIFEST, so no database);
  * LSM_EBUSY (another process, or another handle, has the database open:
- * the directory itself is locked, so deleting files cannot undo it);
+ * the directory itself is locked, so deleting files cannot undo it; never
+ * for a read-only open);
  * LSM_EIO (a file or directory could not be created, read, written or
- * synced, the parent directory of a new database included); LSM_ECORRUPT
- * (the MANIFEST, a WAL or an SST failed a checksum or format check, or the
- * files disagree with the MANIFEST, or one of them is not a regular file:
+ * synced, the parent directory of a new database included; read only: the
+ * directory is missing or is not one, or a file another process removed
+ * while each of 8 attempts read the directory: the message says so);
+ * LSM_ECORRUPT (the MANIFEST, a WAL or an SST failed a checksum or format
+ * check, or the files disagree with the MANIFEST (read only: and the
+ * MANIFEST did not change meanwhile, or changed during each of 8
+ * attempts), or one of them is not a regular file:
  * a FIFO, device, socket, directory or symbolic link in its place is
  * refused at once, never opened through or waited on; the message names
  * the file and says what it is); LSM_ENOMEM (also when a background thread
@@ -467,7 +518,10 @@ typedef struct lsm_iter lsm_iter;
  * path: renaming the directory while it is open is harmless. */
 int lsm_open(const char *dir, const lsm_options *opt, lsm_db **out);
 
-/* Stops background work and frees the handle. With the WAL on, the
+/* Stops background work and frees the handle. A read-only handle
+ * (lsm_options.read_only) writes, syncs and deletes nothing: its memtables
+ * were only read from the WALs, which stay as they are; it returns LSM_OK
+ * (or LSM_EBUSY as below). Otherwise: with the WAL on, the
  * memtables stay in their logs (the mutable one's is synced first), as
  * mini-lsm's and LevelDB's close leave them: the next lsm_open replays
  * them (LSM_EVENT_RECOVERED counts the logs). With the WAL off, every
@@ -491,7 +545,9 @@ int lsm_close(lsm_db *db);
 /* Writes key = value. Both are copied; the caller keeps ownership.
  * Returns LSM_OK once the write is in the WAL (and synced, with the sync
  * option); LSM_EINVAL (db NULL, key NULL, empty or over LSM_MAX_KEY_BYTES,
- * value over LSM_MAX_VALUE_BYTES, or NULL with nvalue > 0); LSM_ENOMEM;
+ * value over LSM_MAX_VALUE_BYTES, or NULL with nvalue > 0); LSM_EREADONLY
+ * (db was opened read-only: nothing written; checked before the key and
+ * value); LSM_ENOMEM;
  * LSM_EIO (appending to the WAL, or with sync its fsync, failed: the
  * error is then latched); or a latched error. A flush or compaction the
  * write triggers in inline mode that fails does not fail this write (it
@@ -535,7 +591,8 @@ typedef struct lsm_kv {
  * on LSM_OK; else the puts before the one that failed, which stay written
  * (with the sync option after a failed fsync, only those an fsync covered).
  * Returns LSM_OK; LSM_EINVAL (db NULL, puts NULL with n > 0, or a put that
- * lsm_put refuses: *n_written is its index); LSM_ENOMEM; LSM_EIO
+ * lsm_put refuses: *n_written is its index); LSM_EREADONLY (db was opened
+ * read-only, even for n 0: *n_written is 0); LSM_ENOMEM; LSM_EIO
  * (appending to the WAL, or with sync its fsync, failed: the error is then
  * latched); or a latched error. As with lsm_put, a flush or compaction a
  * freeze triggers in inline mode that fails does not fail the put that
@@ -742,7 +799,8 @@ int lsm_trace_io(lsm_db *db, int on);
 /* Freezes the mutable memtable (if it holds anything) and flushes every
  * immutable memtable to L0, oldest first. (mini-lsm's force_flush flushes
  * only one.) Returns after the SSTs are written, in both modes.
- * Returns LSM_OK; LSM_EINVAL (db NULL); LSM_EIO (writing a WAL, an SST or
+ * Returns LSM_OK; LSM_EINVAL (db NULL); LSM_EREADONLY (db was opened
+ * read-only: nothing frozen or flushed); LSM_EIO (writing a WAL, an SST or
  * the MANIFEST failed); LSM_ENOMEM; in inline mode also whatever the
  * compactions the flushes trigger return (LSM_ECORRUPT, LSM_EINTERNAL);
  * or a latched error. A failed flush, or a compaction it ran, is latched
@@ -754,7 +812,8 @@ int lsm_flush(lsm_db *db);
  * tier, in SSTs of about target_sst_size each; tombstones are dropped since
  * nothing lies below. Memtables are not flushed first. Works with every
  * strategy.
- * Returns LSM_OK; LSM_EINVAL (db NULL); LSM_EIO (writing an SST or the
+ * Returns LSM_OK; LSM_EINVAL (db NULL); LSM_EREADONLY (db was opened
+ * read-only: nothing compacted); LSM_EIO (writing an SST or the
  * MANIFEST, or reading an input, failed); LSM_ECORRUPT (an input SST
  * failed a check); LSM_ENOMEM; LSM_EINTERNAL (a bug: the new tree lost an
  * SST); or a latched error. A failure once the MANIFEST may have recorded
@@ -785,7 +844,8 @@ size_t lsm_batch_count(const lsm_batch *b);
 void lsm_batch_clear(lsm_batch *b);
 
 /* Applies every operation of b atomically (one WAL record). An empty batch
- * succeeds and writes nothing. lsm_write stamps sequence numbers into the
+ * succeeds and writes nothing (but is LSM_EREADONLY on a read-only handle,
+ * as every lsm_write there is). lsm_write stamps sequence numbers into the
  * batch's buffer; its operations are unchanged and it may be written again.
  * Returns the codes lsm_put returns (LSM_EINVAL also for a NULL batch). */
 int lsm_write(lsm_db *db, lsm_batch *b);
@@ -883,8 +943,9 @@ int lsm_txn_get(lsm_txn *t, const void *key, size_t nkey, void **value,
                 size_t *nvalue);
 /* Buffer a put or a delete in t (copied, checked as lsm_put checks them;
  * a later write of the same key replaces an earlier one). Nothing reaches
- * the database before commit. Returns LSM_OK, LSM_EINVAL (t NULL, a bad
- * key or value, or the writes would outgrow one log record) or
+ * the database before commit (on a read-only handle they work, and t's
+ * reads see them, but its commit is LSM_EREADONLY). Returns LSM_OK, LSM_EINVAL
+ * (t NULL, a bad key or value, or the writes would outgrow one log record) or
  * LSM_ENOMEM; on error t is unchanged. */
 int lsm_txn_put(lsm_txn *t, const void *key, size_t nkey, const void *value,
                 size_t nvalue);
@@ -923,9 +984,11 @@ typedef struct lsm_commit_info {
 
 /* Validates and commits t, then frees it, whatever the outcome. info may
  * be NULL. A transaction that wrote nothing commits without checks (its
- * reads were a consistent snapshot).
+ * reads were a consistent snapshot), on a read-only handle too.
  * Returns LSM_OK (committed: durable as lsm_write is); LSM_ECONFLICT
- * (nothing written; info says why); LSM_EINVAL (t NULL); LSM_ENOMEM; or
+ * (nothing written; info says why); LSM_EREADONLY (it wrote, and its
+ * handle was opened read-only: nothing written, nothing counted as a
+ * commit); LSM_EINVAL (t NULL); LSM_ENOMEM; or
  * the codes lsm_write returns (LSM_EIO, a latched error: the transaction
  * may then be in the WAL or not, as for a failed lsm_write). */
 int lsm_txn_commit(lsm_txn *t, lsm_commit_info *info);

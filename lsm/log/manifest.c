@@ -16,8 +16,15 @@
  * succeeds (it is retried before the next append), no record goes to the
  * new file: a power cut could otherwise bring back the old file without
  * the records appended since.
+ *
+ * Read only (manifest_open_read_only): the file is read and replayed, a
+ * torn tail left in place, and nothing is ever written: appends and
+ * rewrites are refused. The manifest remembers the size and checksum of
+ * the bytes it replayed, so a read-only opener can tell whether another
+ * process changed the file since (manifest_changed_on_disk).
  */
 #include "log/manifest_int.h"
+#include "util/checksum_int.h"
 #include "util/coding_int.h"
 #include "log/log_int.h"
 #include "util/status_int.h"
@@ -52,6 +59,12 @@ struct manifest {
     uint64_t size;              /* bytes in the file */
     uint64_t snapshot_bytes;    /* of them, the snapshot record's */
     manifest_tree tree;
+    /* Opened read-only: no file is open for appending (file is NULL). */
+    bool read_only;
+    /* The bytes replayed (a torn tail included): their number and their
+     * checksum, which manifest_changed_on_disk compares. */
+    uint64_t read_bytes;
+    uint64_t read_checksum;
 };
 
 /* --- encoding ---------------------------------------------------------------
@@ -546,7 +559,8 @@ static int replay_record(void *ctx, uint64_t offset, const uint8_t *payload,
     return rc;
 }
 
-/* Reads and replays the file into m->tree; cuts a torn tail off. */
+/* Reads and replays the file into m->tree; cuts a torn tail off, unless
+ * the manifest is read-only (the tail is then only left out). */
 static int manifest_replay(manifest *m, manifest_replay_fn fn, void *ctx,
                            uint64_t *torn_bytes)
 {
@@ -554,11 +568,15 @@ static int manifest_replay(manifest *m, manifest_replay_fn fn, void *ctx,
     uint64_t size = 0, valid_end = 0;
     replay_ctx r = {.m = m, .fn = fn, .ctx = ctx};
     int rc = log_read_file(m->env, m->path, &data, &size);
-    if (rc == LSM_OK)
+    if (rc == LSM_OK) {
+        m->read_bytes = size;
+        m->read_checksum = checksum64(data, (size_t)size);
         rc = log_scan(m->path, data, size, replay_record, &r, &valid_end);
+    }
     free(data);
     if (rc == LSM_OK && valid_end < size) {
-        rc = m->env->truncate(m->env, m->path, valid_end);
+        if (!m->read_only)
+            rc = m->env->truncate(m->env, m->path, valid_end);
         if (torn_bytes)
             *torn_bytes = size - valid_end;
     }
@@ -597,6 +615,42 @@ int manifest_open(env *e, const char *path, manifest_replay_fn fn, void *ctx,
     }
     *out = m;
     return LSM_OK;
+}
+
+int manifest_open_read_only(env *e, const char *path, uint64_t *torn_bytes,
+                            manifest **out)
+{
+    *out = NULL;
+    if (torn_bytes)
+        *torn_bytes = 0;
+    manifest *m = calloc(1, sizeof *m);
+    if (!m || !(m->path = strdup(path))) {
+        free(m);
+        return lsm_error(LSM_ENOMEM, "out of memory opening %s", path);
+    }
+    m->env = e;
+    m->read_only = true; /* appends and rewrites are refused */
+    int rc = manifest_replay(m, NULL, NULL, torn_bytes);
+    if (rc == LSM_OK && m->was_empty)
+        rc = manifest_new_identity(m->tree.identity);
+    if (rc != LSM_OK) {
+        manifest_close(m);
+        return rc;
+    }
+    *out = m;
+    return LSM_OK;
+}
+
+int manifest_changed_on_disk(const manifest *m, bool *changed)
+{
+    uint8_t *data = NULL;
+    uint64_t size = 0;
+    int rc = log_read_file(m->env, m->path, &data, &size);
+    if (rc == LSM_OK)
+        *changed = size != m->read_bytes ||
+                   checksum64(data, (size_t)size) != m->read_checksum;
+    free(data);
+    return rc;
 }
 
 bool manifest_was_empty(const manifest *m)
@@ -648,6 +702,8 @@ static int manifest_finish_switch(manifest *m)
 
 int manifest_append(manifest *m, const manifest_record *rec)
 {
+    if (m->read_only)
+        return lsm_error(LSM_EREADONLY, "%s is open read-only", m->path);
     if (m->failed != LSM_OK)
         return lsm_error(m->failed,
                          "%s: an earlier append failed; reopen the database "
@@ -733,6 +789,8 @@ static int manifest_write_new(manifest *m, const char *new_path,
 int manifest_rewrite(manifest *m, const char *dir, manifest_step_fn step,
                      void *ctx)
 {
+    if (m->read_only)
+        return lsm_error(LSM_EREADONLY, "%s is open read-only", m->path);
     if (m->failed != LSM_OK)
         return lsm_error(m->failed,
                          "%s: an earlier append failed; not rewriting it",

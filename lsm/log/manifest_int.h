@@ -19,6 +19,9 @@
  * file whose first record is not a snapshot (written by an older version,
  * or emptied or cut from the front while a process appended to it).
  *
+ * Read only: manifest_open_read_only replays the file without changing
+ * it (a torn tail is left in place) and refuses appends and rewrites.
+ *
  * Thread safety: none; the db serializes appends and rewrites with its
  * manifest_mu (db_manifest_append, db/db.c); at open, before any thread
  * starts, the recovery calls them directly.
@@ -165,6 +168,21 @@ typedef int (*manifest_replay_fn)(void *ctx, const manifest_record *rec);
  * manifest_close. */
 int manifest_open(env *e, const char *path, manifest_replay_fn fn, void *ctx,
                   uint64_t *torn_bytes, manifest **out);
+
+/* manifest_open for a reader that must change nothing: the file at path
+ * must exist (a missing one is LSM_EIO); it is replayed as manifest_open
+ * replays it, but a torn tail is only left out (*torn_bytes, may be NULL,
+ * says how many bytes), no file is kept open, and manifest_append and
+ * manifest_rewrite return LSM_EREADONLY. A file with no record gives an
+ * empty tree with a fresh identity, in memory only. */
+int manifest_open_read_only(env *e, const char *path, uint64_t *torn_bytes,
+                            manifest **out);
+
+/* Reads the file at the manifest's path again and sets *changed when its
+ * bytes differ from those the read-only open replayed (another process
+ * appended a record or rewrote the file since). Returns LSM_OK, LSM_EIO
+ * (the file cannot be read: *changed is left alone) or LSM_ENOMEM. */
+int manifest_changed_on_disk(const manifest *m, bool *changed);
 
 /* Whether the file held no whole record when opened. */
 bool manifest_was_empty(const manifest *m);

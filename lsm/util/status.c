@@ -33,6 +33,8 @@ const char *lsm_strerror(int rc)
         return "internal error";
     case LSM_ECONFLICT:
         return "transaction conflict";
+    case LSM_EREADONLY:
+        return "database is open read-only";
     default:
         return "unknown error";
     }

@@ -320,6 +320,22 @@ static void test_mixed_with_other_options(void **state)
     cli_options_free(NULL);
 }
 
+/* --readonly sets lsm_options.read_only and nothing else. */
+static void test_readonly_flag(void **state)
+{
+    const char *args[] = {"--readonly", "-c", "dump", NULL};
+    lsm_options want;
+    cli_config cfg;
+
+    (void)state;
+    lsm_options_init(&want);
+    want.read_only = 1;
+    assert_int_equal(parse_args(&cfg, args), 0);
+    assert_memory_equal(&cfg.opt, &want, sizeof want);
+    assert_int_equal(cfg.n_inputs, 1);
+    cli_options_free(&cfg);
+}
+
 /* -c and --script keep the order of the command line, whatever it is. */
 static void test_inputs_keep_their_order(void **state)
 {
@@ -522,6 +538,7 @@ int main(void)
         cmocka_unit_test(test_missing_value),
         cmocka_unit_test(test_prefixes_are_not_confused),
         cmocka_unit_test(test_mixed_with_other_options),
+        cmocka_unit_test(test_readonly_flag),
         cmocka_unit_test(test_inputs_keep_their_order),
         cmocka_unit_test(test_option_is_not_a_value),
         cmocka_unit_test(test_usage_lists_every_option),

@@ -13,7 +13,9 @@
 #     before it, then an error naming the offset (exit 1);
 #   - a MANIFEST damaged in a record: manifest --file shows the records
 #     before it and fails naming the offset;
-#   - a file the database does not own: verify names it;
+#   - a file the database does not own: verify names it; orphaned SSTs
+#     and WALs (which open deletes) are named by a read-only verify, which
+#     changes nothing;
 #   - a file that is no SST at all (a WAL given to sst): an error, never a
 #     crash (exit 1, not a signal).
 set -u
@@ -123,6 +125,34 @@ run strays 1 --path "$tmp/copy" --compaction none \
     -c "draw --svg $tmp/copy/notes.svg" -c verify
 expect strays "notes.svg: not a file of the database"
 expect strays "1 problem"
+
+# Orphans: an SST and a WAL no one owns, with ids the MANIFEST reserved
+# (as a crash mid-compaction leaves them). A normal open deletes them; a
+# read-only one (which changes nothing) lets verify name them.
+lv=$tmp/leveled
+printf '%s\n' 'fill 1000 1999' flush 'fill 1500 2500' flush 'put late 1' |
+    "$cli" --path "$lv" --compaction leveled --target-sst-size 4096 \
+        >"$tmp/make_lv" 2>&1 || { fail "making $lv failed"; cat "$tmp/make_lv"; }
+"$cli" --readonly --path "$lv" --compaction leveled -c manifest \
+    >"$tmp/lv_records" 2>&1
+next=$(sed -n 's/.*next id \([0-9]*\).*/\1/p' "$tmp/lv_records" | sort -n |
+    tail -n 1)
+if [ -z "$next" ] || [ -e "$lv/$((next - 1)).sst" ] ||
+   [ -e "$lv/$((next - 2)).wal" ]; then
+    fail "no free reserved ids below next id '$next' in $lv"
+fi
+lv_sst=$(ls "$lv" | grep '\.sst$' | head -n 1)
+lv_wal=$(ls "$lv" | grep '\.wal$' | head -n 1)
+cp "$lv/$lv_sst" "$lv/$((next - 1)).sst"
+cp "$lv/$lv_wal" "$lv/$((next - 2)).wal"
+ls -l "$lv" >"$tmp/lv_before"
+run orphans 1 --readonly --path "$lv" --compaction leveled -c verify
+expect orphans "$((next - 1)).sst: in no level and read by no iterator"
+expect orphans "$((next - 2)).wal: no memtable's WAL"
+expect orphans "2 problems"
+ls -l "$lv" >"$tmp/lv_after"
+cmp -s "$tmp/lv_before" "$tmp/lv_after" ||
+    fail "a read-only verify changed the directory"
 
 # Not an SST at all.
 run not_sst 1 --path "$db" --compaction none -c "sst $tmp/torn.wal"

@@ -714,20 +714,6 @@ static void json_steps(cli_buf *b, const lsm_manifest_record *recs, size_t n,
     html_tree_free(&t);
 }
 
-static const char *html_strategy(lsm_compaction s)
-{
-    switch (s) {
-    case LSM_COMPACTION_SIMPLE:
-        return "simple";
-    case LSM_COMPACTION_TIERED:
-        return "tiered";
-    case LSM_COMPACTION_LEVELED:
-        return "leveled";
-    default:
-        return "none";
-    }
-}
-
 /* "mem 8: 12 keys, imm 7: 274 keys": the memtables now, which the
  * MANIFEST's history does not show. */
 static void html_memtables(cli_buf *b, const lsm_state *st)
@@ -770,7 +756,7 @@ static void json_history(cli_buf *b, const lsm_state *st,
                          bool have_axis, cli_tree_notes *notes)
 {
     cli_buf_printf(b, "{\"strategy\": \"%s\",\n",
-                   html_strategy(st->compaction));
+                   lsm_compaction_name(st->compaction));
     if (have_axis)
         json_text_field(b, "axis", fill_axis, ax);
     else

@@ -461,12 +461,32 @@ static int db_state_manifest_list_add(void *ctx, uint64_t offset,
     return rc;
 }
 
+/* Scans a MANIFEST's bytes (data, size) into *out and *n. On damage
+ * (LSM_ECORRUPT) with keep_damaged, the records before it are kept;
+ * otherwise an error leaves nothing. *valid_end: where whole records end
+ * (or the damage starts). */
+static int manifest_list_scan(const char *path, const uint8_t *data,
+                              uint64_t size, bool keep_damaged,
+                              lsm_manifest_record **out, size_t *n,
+                              uint64_t *valid_end)
+{
+    manifest_list l = {0};
+    int rc =
+        log_scan(path, data, size, db_state_manifest_list_add, &l, valid_end);
+    if (rc != LSM_OK && !(keep_damaged && rc == LSM_ECORRUPT)) {
+        lsm_manifest_free(l.recs, l.n);
+        return rc;
+    }
+    *out = l.recs;
+    *n = l.n;
+    return rc;
+}
+
 int lsm_manifest_read(lsm_db *db, lsm_manifest_record **out, size_t *n)
 {
     char path[DB_PATH_BYTES];
     uint8_t *data = NULL;
     uint64_t size = 0, valid_end = 0;
-    manifest_list l = {0};
     lsm_error_clear();
     if (!db || !out || !n)
         return lsm_error(LSM_EINVAL, "lsm_manifest_read needs a handle and "
@@ -481,16 +501,9 @@ int lsm_manifest_read(lsm_db *db, lsm_manifest_record **out, size_t *n)
     rc = log_read_file(db->env, path, &data, &size);
     pthread_mutex_unlock(&db->manifest_mu);
     if (rc == LSM_OK)
-        rc = log_scan(path, data, size, db_state_manifest_list_add, &l,
-                      &valid_end);
+        rc = manifest_list_scan(path, data, size, false, out, n, &valid_end);
     free(data);
-    if (rc != LSM_OK) {
-        lsm_manifest_free(l.recs, l.n);
-        return rc;
-    }
-    *out = l.recs;
-    *n = l.n;
-    return LSM_OK;
+    return rc;
 }
 
 int lsm_manifest_read_file(const char *path, lsm_manifest_record **out,
@@ -498,7 +511,6 @@ int lsm_manifest_read_file(const char *path, lsm_manifest_record **out,
 {
     uint8_t *data = NULL;
     uint64_t size = 0, valid_end = 0;
-    manifest_list l = {0};
     lsm_error_clear();
     if (!path || !out || !n)
         return lsm_error(LSM_EINVAL, "lsm_manifest_read_file needs a path "
@@ -506,20 +518,13 @@ int lsm_manifest_read_file(const char *path, lsm_manifest_record **out,
     *out = NULL;
     *n = 0;
     int rc = log_read_file(env_posix(), path, &data, &size);
+    /* Damage keeps what came before it: the inspector shows it. */
     if (rc == LSM_OK)
-        rc = log_scan(path, data, size, db_state_manifest_list_add, &l,
-                      &valid_end);
+        rc = manifest_list_scan(path, data, size, true, out, n, &valid_end);
     free(data);
     if (extent)
         *extent =
             (lsm_log_extent){.file_bytes = size, .valid_bytes = valid_end};
-    /* Damage keeps what came before it: the inspector shows it. */
-    if (rc != LSM_OK && rc != LSM_ECORRUPT) {
-        lsm_manifest_free(l.recs, l.n);
-        return rc;
-    }
-    *out = l.recs;
-    *n = l.n;
     return rc;
 }
 

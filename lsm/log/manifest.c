@@ -586,21 +586,34 @@ static int manifest_replay(manifest *m, manifest_replay_fn fn, void *ctx,
     return rc;
 }
 
+/* A manifest for path, not yet read: clears *out and *torn_bytes (may be
+ * NULL) for the opens below. LSM_ENOMEM. */
+static int manifest_alloc(env *e, const char *path, uint64_t *torn_bytes,
+                          manifest **out, manifest **m)
+{
+    *out = NULL;
+    if (torn_bytes)
+        *torn_bytes = 0;
+    *m = calloc(1, sizeof **m);
+    if (!*m || !((*m)->path = strdup(path))) {
+        free(*m);
+        *m = NULL;
+        return lsm_error(LSM_ENOMEM, "out of memory opening %s", path);
+    }
+    (*m)->env = e;
+    return LSM_OK;
+}
+
 int manifest_open(env *e, const char *path, manifest_replay_fn fn, void *ctx,
                   uint64_t *torn_bytes, manifest **out)
 {
     env_file *f = NULL;
-    *out = NULL;
-    if (torn_bytes)
-        *torn_bytes = 0;
-    manifest *m = calloc(1, sizeof *m);
-    if (!m || !(m->path = strdup(path))) {
-        free(m);
-        return lsm_error(LSM_ENOMEM, "out of memory opening %s", path);
-    }
-    m->env = e;
+    manifest *m = NULL;
+    int rc = manifest_alloc(e, path, torn_bytes, out, &m);
+    if (rc != LSM_OK)
+        return rc;
     /* Create the file when missing, then read what it holds. */
-    int rc = e->open_append(e, path, &f);
+    rc = e->open_append(e, path, &f);
     if (rc == LSM_OK)
         rc = file_close(f);
     if (rc == LSM_OK)
@@ -620,17 +633,12 @@ int manifest_open(env *e, const char *path, manifest_replay_fn fn, void *ctx,
 int manifest_open_read_only(env *e, const char *path, uint64_t *torn_bytes,
                             manifest **out)
 {
-    *out = NULL;
-    if (torn_bytes)
-        *torn_bytes = 0;
-    manifest *m = calloc(1, sizeof *m);
-    if (!m || !(m->path = strdup(path))) {
-        free(m);
-        return lsm_error(LSM_ENOMEM, "out of memory opening %s", path);
-    }
-    m->env = e;
+    manifest *m = NULL;
+    int rc = manifest_alloc(e, path, torn_bytes, out, &m);
+    if (rc != LSM_OK)
+        return rc;
     m->read_only = true; /* appends and rewrites are refused */
-    int rc = manifest_replay(m, NULL, NULL, torn_bytes);
+    rc = manifest_replay(m, NULL, NULL, torn_bytes);
     if (rc == LSM_OK && m->was_empty)
         rc = manifest_new_identity(m->tree.identity);
     if (rc != LSM_OK) {

@@ -660,15 +660,17 @@ static const cli_command commands[] = {
         .details = "Reads every live file and compares it with the tree:\n"
                    "each SST whole (footer, filter, index, every block's\n"
                    "checksum), written as its own id by this database,\n"
-                   "with the size and keys the MANIFEST records; every\n"
+                   "with the size and keys the tree records; every\n"
                    "level in key order without overlap, L0 newest first;\n"
                    "the MANIFEST and each memtable's WAL (a torn tail is\n"
                    "reported); and the directory (an SST or WAL nobody\n"
                    "owns is an orphan, other files are reported). Prints\n"
                    "verify: OK or verify: PROBLEMS with counts, then each\n"
                    "problem naming its file (and offset); fails when there\n"
-                   "is one, so a script exits 1. Never repairs. With\n"
-                   "--background, run it after flush.",
+                   "is one, so a script exits 1. Never repairs. Run it\n"
+                   "on a quiet database (inline mode, or a fresh -c\n"
+                   "one-shot): background compactions, or another\n"
+                   "process's writes, change files while it reads.",
         .example = "verify",
         .run = cli_cmd_verify,
         .advances_epoch = 0,

@@ -13,6 +13,7 @@
 #include "util/env_int.h"
 #include "util/status_int.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,11 +122,13 @@ int lsm_wal_read_file(const char *path, lsm_wal_record **out, size_t *n,
     uint64_t size = 0, valid_end = 0;
     wal_list l = {.path = path};
     lsm_error_clear();
+    if (out)
+        *out = NULL;
+    if (n)
+        *n = 0;
     if (!path || !out || !n)
         return lsm_error(LSM_EINVAL, "lsm_wal_read_file needs a path and "
                                      "somewhere to put the records");
-    *out = NULL;
-    *n = 0;
     int rc = log_read_file(env_posix(), path, &data, &size);
     if (rc == LSM_OK)
         rc = log_scan(path, data, size, wal_list_add, &l, &valid_end);
@@ -232,8 +235,13 @@ static int report_layout(sst *t, sst_report_alloc *a)
 typedef struct block_walk {
     lsm_sst_block_info *info;
     uint8_t prev[LSM_MAX_KEY_BYTES];
-    size_t nprev; /* 0: no key yet */
+    size_t nprev;      /* 0: no key yet */
+    uint64_t prev_seq; /* the last entry's seq */
+    bool block_start;  /* the next entry is its block's first */
+    bool stale_start;  /* ... and it was not older than the versions of
+                        * its key the previous block ended with */
     uint64_t distinct;
+    uint64_t newest; /* the largest seq seen */
 } block_walk;
 
 static int walk_entry(void *ctx, const block_entry *e)
@@ -242,21 +250,68 @@ static int walk_entry(void *ctx, const block_entry *e)
     uint8_t key[LSM_MAX_KEY_BYTES];
     size_t nkey = block_entry_nkey(e);
     block_entry_copy_key(e, key);
+    bool same_key = w->nprev == nkey && memcmp(w->prev, key, nkey) == 0;
+    /* FORMAT.md: versions of a key running on into the next block stay
+     * newest first (block_decode checks inside a block; a read checks
+     * across the boundary, and so does this). */
+    if (w->block_start && same_key && e->seq >= w->prev_seq)
+        w->stale_start = true;
+    w->block_start = false;
     w->info->entries++;
     w->info->whole_keys += e->n_prefix == 0;
     w->info->key_bytes += nkey;
     w->info->shared_bytes += e->n_prefix;
-    if (w->nprev != nkey || memcmp(w->prev, key, nkey) != 0) {
+    if (!same_key) {
         w->distinct++;
         memcpy(w->prev, key, nkey);
         w->nprev = nkey;
     }
+    w->prev_seq = e->seq;
+    w->newest = e->seq > w->newest ? e->seq : w->newest;
+    return LSM_OK;
+}
+
+/* Reads block i; a block whose first entry breaks the order across the
+ * boundary is damaged too, as a read finds it. */
+static int walk_block(sst *t, const char *path, uint64_t i, block_walk *w)
+{
+    w->block_start = true;
+    w->stale_start = false;
+    int rc = sst_inspect_block(t, i, walk_entry, w);
+    if (rc == LSM_OK && w->stale_start)
+        rc = lsm_corrupt("%s: data block %llu at offset %llu: its first "
+                         "entry is not older than the previous block's "
+                         "last version of the same key",
+                         path, (unsigned long long)i,
+                         (unsigned long long)w->info->offset);
+    return rc;
+}
+
+/* What the footer promises against what the blocks hold: its entry count
+ * and its newest seq. */
+static int check_footer_counts(const char *path, const lsm_sst_report *r,
+                               const block_walk *w)
+{
+    uint64_t entries = 0;
+    for (uint64_t i = 0; i < r->num_blocks; i++)
+        entries += r->blocks[i].entries;
+    if (entries != r->num_entries)
+        return lsm_corrupt("%s: the footer says %llu entries, the blocks "
+                           "hold %llu",
+                           path, (unsigned long long)r->num_entries,
+                           (unsigned long long)entries);
+    if (w->newest > r->max_seq)
+        return lsm_corrupt("%s: an entry has seq %llu, newer than the "
+                           "footer's newest seq %llu",
+                           path, (unsigned long long)w->newest,
+                           (unsigned long long)r->max_seq);
     return LSM_OK;
 }
 
 /* Reads every data block; the first damaged one's error is returned
- * (and its message kept), the others marked. */
-static int report_blocks(sst *t, lsm_sst_report *r)
+ * (and its message kept), the others marked. With no damaged block, the
+ * footer's counts are checked against the blocks. */
+static int report_blocks(sst *t, const char *path, lsm_sst_report *r)
 {
     block_walk *w = calloc(1, sizeof *w);
     if (!w)
@@ -265,7 +320,7 @@ static int report_blocks(sst *t, lsm_sst_report *r)
     char first_msg[512] = "";
     for (uint64_t i = 0; i < r->num_blocks; i++) {
         w->info = &r->blocks[i];
-        int rc = sst_inspect_block(t, i, walk_entry, w);
+        int rc = walk_block(t, path, i, w);
         if (rc == LSM_OK)
             continue;
         if (rc == LSM_ENOMEM || rc == LSM_EIO) {
@@ -287,6 +342,10 @@ static int report_blocks(sst *t, lsm_sst_report *r)
         }
     }
     r->distinct_keys = w->distinct;
+    if (first_rc == LSM_OK && check_footer_counts(path, r, w) != LSM_OK) {
+        first_rc = LSM_ECORRUPT;
+        snprintf(first_msg, sizeof first_msg, "%s", lsm_errmsg());
+    }
     free(w);
     if (first_rc != LSM_OK)
         return lsm_error(first_rc, "%s", first_msg);
@@ -334,7 +393,7 @@ int lsm_sst_inspect(const char *path, lsm_sst_report **out)
     }
     rc = report_layout(t, a);
     if (rc == LSM_OK)
-        rc = report_blocks(t, &a->pub);
+        rc = report_blocks(t, path, &a->pub);
     if (rc == LSM_OK || rc == LSM_ECORRUPT)
         report_filter(t, &a->pub);
     sst_unref(t);

@@ -512,11 +512,13 @@ int lsm_manifest_read_file(const char *path, lsm_manifest_record **out,
     uint8_t *data = NULL;
     uint64_t size = 0, valid_end = 0;
     lsm_error_clear();
+    if (out)
+        *out = NULL;
+    if (n)
+        *n = 0;
     if (!path || !out || !n)
         return lsm_error(LSM_EINVAL, "lsm_manifest_read_file needs a path "
                                      "and somewhere to put the records");
-    *out = NULL;
-    *n = 0;
     int rc = log_read_file(env_posix(), path, &data, &size);
     /* Damage keeps what came before it: the inspector shows it. */
     if (rc == LSM_OK)

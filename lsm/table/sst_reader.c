@@ -234,8 +234,12 @@ static int sst_read_footer(sst *t, sst_footer *f)
                            (unsigned long long)f->filter_size,
                            (unsigned long long)f->index_offset,
                            (unsigned long long)f->index_size);
+    /* Blocks tile [0, filter_offset) and each is at least a trailer: a
+     * footer claiming more (a sparse file, say) is refused before any
+     * per-block array is sized by the claim. */
     if (f->num_blocks == 0 || f->num_entries < f->num_blocks ||
-        f->num_blocks > f->index_size / 4)
+        f->num_blocks > f->index_size / 4 ||
+        f->num_blocks > f->filter_offset / BLOCK_TRAILER_BYTES)
         return lsm_corrupt("%s: footer at offset %llu: %llu entries in "
                            "%llu blocks",
                            t->path, off, (unsigned long long)f->num_entries,

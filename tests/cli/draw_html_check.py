@@ -25,8 +25,9 @@ Checked, for every case:
   session printed just before it announced that compaction;
 - at step 0 the tree is the MANIFEST's snapshot; at each dump point's
   step (its manifest's record count) and at the last step the SSTs and
-  rows are the dump's (threads mode: compactions run on after a flush, so
-  a middle dump matches some step between its flush and its manifest);
+  rows are the dump's (threads mode: only the last dump, after
+  full_compaction; a middle one may show a tree no prefix of the MANIFEST
+  holds, since a compaction records before it installs);
 - the page opens at the last step, or at K for #step=K (0 too); #lsm-prev
   and #lsm-next (clicked with the mouse, at their centres), ArrowLeft,
   ArrowRight, Home and End move one step or to an end, or stay at the
@@ -457,12 +458,16 @@ class Checker:
                           "it (a new snapshot)" % (n + 1))
                 continue
             if background and not last:
-                # The flush before the dump had its records written; the
-                # compaction thread may have added more by the dump.
-                flushes = [i for i, r in enumerate(recs) if r.kind == "flush"]
-                lo = flushes[-1] if flushes else 0
-            else:
-                lo = hi
+                # Threads mode: a compaction appends its MANIFEST record
+                # before it installs the new tree, while the flush thread
+                # goes on installing flushes, so a dump may show a tree that
+                # no prefix of the MANIFEST holds (seen in CI: flush 7
+                # installed, an earlier-recorded move not yet). The page's
+                # every step is checked against the replay (check_steps);
+                # in threads mode only the last dump, after
+                # full_compaction, is compared.
+                continue
+            lo = hi
             window = [k for k in range(lo, hi + 1) if k < len(after)]
             if not any(after[k] == dump for k in window):
                 self.fail(case, "dump %d lists %s; step%s %s show%s %s" % (

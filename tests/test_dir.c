@@ -76,26 +76,6 @@ static void small_options(lsm_options *opt)
     opt->base_level_size_mb = 1;
 }
 
-static void put_range(lsm_db *db, const char *prefix, int from, int to,
-                      const char *value)
-{
-    char key[32];
-    for (int i = from; i < to; i++) {
-        snprintf(key, sizeof key, "%s%04d", prefix, i);
-        test_put_str(db, key, value);
-    }
-}
-
-static void expect_range(lsm_db *db, const char *prefix, int from, int to,
-                         const char *value)
-{
-    char key[32];
-    for (int i = from; i < to; i++) {
-        snprintf(key, sizeof key, "%s%04d", prefix, i);
-        test_expect_get(db, key, value);
-    }
-}
-
 /* --- case 2: a renamed directory, a new database at the old path --------- */
 
 /* The first handle goes on (writes, flushes, a full compaction, close)
@@ -112,34 +92,34 @@ static void test_renamed_directory_keeps_working(void **state)
 
     lsm_db *first, *second;
     assert_int_equal(lsm_open(old_path, &opt, &first), LSM_OK);
-    put_range(first, "a", 0, 200, "first-before");
+    test_put_range(first, "a", 0, 200, "first-before");
     assert_int_equal(lsm_flush(first), LSM_OK);
 
     assert_int_equal(rename(old_path, new_path), 0);
     assert_int_equal(lsm_open(old_path, &opt, &second), LSM_OK);
-    put_range(second, "b", 0, 200, "second");
+    test_put_range(second, "b", 0, 200, "second");
     assert_int_equal(lsm_flush(second), LSM_OK);
     assert_int_equal(lsm_close(second), LSM_OK);
 
     /* The old handle makes new SSTs and WALs (whose ids collide with the
      * second database's), rewrites levels and deletes its old files. */
-    put_range(first, "a", 100, 300, "first-after");
+    test_put_range(first, "a", 100, 300, "first-after");
     assert_int_equal(lsm_flush(first), LSM_OK);
     assert_int_equal(lsm_compact_full(first), LSM_OK);
-    put_range(first, "c", 0, 50, "first-unflushed");
+    test_put_range(first, "c", 0, 50, "first-unflushed");
     assert_int_equal(lsm_close(first), LSM_OK);
 
     assert_int_equal(lsm_open(old_path, &opt, &second), LSM_OK);
-    expect_range(second, "b", 0, 200, "second");
-    expect_range(second, "a", 0, 300, NULL);
-    expect_range(second, "c", 0, 50, NULL);
+    test_expect_range(second, "b", 0, 200, "second");
+    test_expect_range(second, "a", 0, 300, NULL);
+    test_expect_range(second, "c", 0, 50, NULL);
     assert_int_equal(lsm_close(second), LSM_OK);
 
     assert_int_equal(lsm_open(new_path, &opt, &first), LSM_OK);
-    expect_range(first, "a", 0, 100, "first-before");
-    expect_range(first, "a", 100, 300, "first-after");
-    expect_range(first, "c", 0, 50, "first-unflushed");
-    expect_range(first, "b", 0, 200, NULL);
+    test_expect_range(first, "a", 0, 100, "first-before");
+    test_expect_range(first, "a", 100, 300, "first-after");
+    test_expect_range(first, "c", 0, 50, "first-unflushed");
+    test_expect_range(first, "b", 0, 200, NULL);
     assert_int_equal(lsm_close(first), LSM_OK);
     free(old_path);
     free(new_path);

@@ -178,26 +178,6 @@ static void read_only_options(lsm_options *opt)
     opt->read_only = 1;
 }
 
-static void put_range(lsm_db *db, const char *prefix, int from, int to,
-                      const char *value)
-{
-    char key[32];
-    for (int i = from; i < to; i++) {
-        snprintf(key, sizeof key, "%s%04d", prefix, i);
-        test_put_str(db, key, value);
-    }
-}
-
-static void expect_range(lsm_db *db, const char *prefix, int from, int to,
-                         const char *value)
-{
-    char key[32];
-    for (int i = from; i < to; i++) {
-        snprintf(key, sizeof key, "%s%04d", prefix, i);
-        test_expect_get(db, key, value);
-    }
-}
-
 /* Counts the live keys a full scan returns. */
 static size_t scan_count(lsm_db *db)
 {
@@ -221,12 +201,12 @@ static void make_database(const char *dir)
     opt.num_memtable_limit = 4; /* the "w" keys stay in memtables */
     lsm_db *db;
     assert_int_equal(lsm_open(dir, &opt, &db), LSM_OK);
-    put_range(db, "a", 0, 300, "flushed");
+    test_put_range(db, "a", 0, 300, "flushed");
     assert_int_equal(lsm_flush(db), LSM_OK);
     assert_int_equal(lsm_compact_full(db), LSM_OK);
-    put_range(db, "a", 0, 40, "newer");
+    test_put_range(db, "a", 0, 40, "newer");
     assert_int_equal(lsm_flush(db), LSM_OK);
-    put_range(db, "w", 0, 60, "in-wal");
+    test_put_range(db, "w", 0, 60, "in-wal");
     assert_int_equal(lsm_close(db), LSM_OK);
 }
 
@@ -283,9 +263,9 @@ static void test_wal_only_data_is_visible(void **state)
     assert_int_equal(lsm_trace_io(db, 1), LSM_OK); /* no step will come */
     assert_int_equal(s.recovered, 1);
     assert_true(s.wals_recovered >= 1);
-    expect_range(db, "w", 0, 60, "in-wal");
-    expect_range(db, "a", 0, 40, "newer");
-    expect_range(db, "a", 40, 300, "flushed");
+    test_expect_range(db, "w", 0, 60, "in-wal");
+    test_expect_range(db, "a", 0, 40, "newer");
+    test_expect_range(db, "a", 40, 300, "flushed");
     assert_int_equal(scan_count(db), 360);
 
     lsm_state *st = NULL;
@@ -324,7 +304,7 @@ static void test_wal_only_data_is_visible(void **state)
     /* The WALs were only read: a normal open replays them all. */
     small_options(&opt);
     assert_int_equal(lsm_open(dir, &opt, &db), LSM_OK);
-    expect_range(db, "w", 0, 60, "in-wal");
+    test_expect_range(db, "w", 0, 60, "in-wal");
     assert_int_equal(lsm_close(db), LSM_OK);
     free(dir);
 }
@@ -464,8 +444,8 @@ static void test_crash_leftovers_and_torn_tails_stay(void **state)
     assert_int_equal(s.warnings, 2); /* MANIFEST, then the WAL */
     assert_non_null(strstr(s.last_warning, "torn record of 9 byte(s)"));
     assert_non_null(strstr(s.last_warning, "not repaired"));
-    expect_range(db, "c", 0, 20, "new");
-    expect_range(db, "c", 20, 300, "old");
+    test_expect_range(db, "c", 0, 20, "new");
+    test_expect_range(db, "c", 20, 300, "old");
     assert_int_equal(scan_count(db), 300);
     assert_int_equal(lsm_close(db), LSM_OK);
     assert_int_equal(s.deleted, 0);
@@ -475,7 +455,7 @@ static void test_crash_leftovers_and_torn_tails_stay(void **state)
     memset(&s, 0, sizeof s);
     assert_int_equal(lsm_open(dir, &opt, &db), LSM_OK);
     assert_int_equal(s.warnings, 2);
-    expect_range(db, "c", 0, 20, "new");
+    test_expect_range(db, "c", 0, 20, "new");
     assert_int_equal(lsm_close(db), LSM_OK);
     assert_dir_unchanged(&before, dir);
 
@@ -486,7 +466,7 @@ static void test_crash_leftovers_and_torn_tails_stay(void **state)
     opt.event_ctx = &s;
     assert_int_equal(lsm_open(dir, &opt, &db), LSM_OK);
     assert_true(s.deleted >= 1); /* the leftover SST */
-    expect_range(db, "c", 0, 20, "new");
+    test_expect_range(db, "c", 0, 20, "new");
     assert_int_equal(lsm_close(db), LSM_OK);
     struct stat st;
     assert_int_not_equal(stat(left_sst, &st), 0);
@@ -571,7 +551,7 @@ static void test_open_while_another_process_holds_it(void **state)
     read_only_options(&opt);
     lsm_db *first;
     assert_int_equal(lsm_open(dir, &opt, &first), LSM_OK);
-    expect_range(first, "a", 0, 300, "first");
+    test_expect_range(first, "a", 0, 300, "first");
     lsm_state *st = NULL;
     assert_int_equal(lsm_state_get(first, &st), LSM_OK);
     size_t ssts_seen = st->n_l0;
@@ -585,14 +565,14 @@ static void test_open_while_another_process_holds_it(void **state)
     /* The child writes more and compacts: its old SSTs are deleted. */
     assert_int_equal(write(down[1], "x", 1), 1);
     expect_byte(up[0], 'B');
-    expect_range(first, "a", 0, 300, "first");
-    expect_range(first, "b", 0, 300, NULL); /* after the open */
+    test_expect_range(first, "a", 0, 300, "first");
+    test_expect_range(first, "b", 0, 300, NULL); /* after the open */
     assert_int_equal(scan_count(first), 300);
 
     lsm_db *second;
     assert_int_equal(lsm_open(dir, &opt, &second), LSM_OK);
-    expect_range(second, "a", 0, 300, "first");
-    expect_range(second, "b", 0, 300, "second");
+    test_expect_range(second, "a", 0, 300, "first");
+    test_expect_range(second, "b", 0, 300, "second");
     assert_int_equal(scan_count(second), 600);
     assert_int_equal(lsm_put(second, "k", 1, "v", 1), LSM_EREADONLY);
     assert_int_equal(lsm_close(second), LSM_OK);
@@ -686,8 +666,8 @@ static void test_every_write_is_refused(void **state)
     assert_int_equal(st->counters.txn_commits, 1);
     assert_int_equal(st->counters.memtables_frozen, 0);
     lsm_state_free(st);
-    expect_range(db, "a", 0, 40, "newer");
-    expect_range(db, "a", 40, 300, "flushed");
+    test_expect_range(db, "a", 0, 40, "newer");
+    test_expect_range(db, "a", 40, 300, "flushed");
     assert_int_equal(lsm_put(NULL, "k", 1, "v", 1), LSM_EINVAL);
     assert_string_equal(lsm_strerror(LSM_EREADONLY),
                         "database is open read-only");
@@ -765,8 +745,8 @@ static void test_ssts_changed_underneath(void **state)
         assert_int_equal(unlink(p), 0);
         free(p);
     }
-    expect_range(db, "a", 0, 40, "newer");
-    expect_range(db, "a", 40, 300, "flushed");
+    test_expect_range(db, "a", 0, 40, "newer");
+    test_expect_range(db, "a", 40, 300, "flushed");
     assert_int_equal(scan_count(db), 360);
     assert_int_equal(lsm_close(db), LSM_OK);
 
@@ -829,7 +809,7 @@ static void test_threads_mode_starts_no_thread(void **state)
     lsm_db *db;
     assert_int_equal(lsm_open(dir, &opt, &db), LSM_OK);
     assert_int_equal(count_threads(), alone);
-    expect_range(db, "w", 0, 60, "in-wal");
+    test_expect_range(db, "w", 0, 60, "in-wal");
     assert_int_equal(lsm_flush(db), LSM_EREADONLY);
     assert_int_equal(lsm_close(db), LSM_OK);
     /* The count does see threads: a normal threads-mode open adds two

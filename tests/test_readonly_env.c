@@ -54,26 +54,6 @@ static void small_options(lsm_options *opt)
     opt->base_level_size_mb = 1;
 }
 
-static void put_range(lsm_db *db, const char *prefix, int from, int to,
-                      const char *value)
-{
-    char key[32];
-    for (int i = from; i < to; i++) {
-        snprintf(key, sizeof key, "%s%04d", prefix, i);
-        test_put_str(db, key, value);
-    }
-}
-
-static void expect_range(lsm_db *db, const char *prefix, int from, int to,
-                         const char *value)
-{
-    char key[32];
-    for (int i = from; i < to; i++) {
-        snprintf(key, sizeof key, "%s%04d", prefix, i);
-        test_expect_get(db, key, value);
-    }
-}
-
 static void append_bytes(const char *path, size_t n)
 {
     FILE *f = fopen(path, "ab");
@@ -174,7 +154,7 @@ static void test_no_mutating_call(void **state)
     assert_int_equal(db_open_env(dir, &opt, fault_env_env(fe), &db), LSM_OK);
     assert_int_equal(warnings, 2);
     test_expect_get(db, "k0000", "new");
-    expect_range(db, "k", 1, 200, "old");
+    test_expect_range(db, "k", 1, 200, "old");
     lsm_iter *it = NULL;
     assert_int_equal(lsm_scan(db, NULL, NULL, &it), LSM_OK);
     size_t n = 0;
@@ -392,7 +372,7 @@ static lsm_db *open_writer(const char *dir)
     small_options(&opt);
     lsm_db *db;
     assert_int_equal(lsm_open(dir, &opt, &db), LSM_OK);
-    put_range(db, "a", 0, 200, "one");
+    test_put_range(db, "a", 0, 200, "one");
     assert_int_equal(lsm_flush(db), LSM_OK);
     return db;
 }
@@ -419,7 +399,7 @@ static void test_open_starts_over_when_a_writer_moves(void **state)
     assert_int_equal(open_read_only_hooked(dir, &hs, &db), LSM_OK);
     assert_int_equal(w.runs, 1);
     assert_int_equal(hs.lists, 2); /* the first attempt failed */
-    expect_range(db, "a", 0, 200, "one");
+    test_expect_range(db, "a", 0, 200, "one");
     test_expect_get(db, "run00", "done"); /* the writer's, before attempt 2 */
     assert_int_equal(lsm_close(db), LSM_OK);
     assert_int_equal(lsm_close(w.db), LSM_OK);
@@ -438,7 +418,7 @@ static void test_open_gives_up_on_a_writer_that_never_stops(void **state)
     assert_int_equal(hs.lists, 8);
     assert_non_null(strstr(lsm_errmsg(), "during each of 8 attempts"));
     /* The writer is unharmed. */
-    expect_range(w.db, "a", 0, 200, "one");
+    test_expect_range(w.db, "a", 0, 200, "one");
     assert_int_equal(lsm_close(w.db), LSM_OK);
     free(dir);
 }

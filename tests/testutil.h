@@ -218,6 +218,29 @@ static inline void test_expect_get(lsm_db *db, const char *k, const char *v)
     assert_int_equal(((char *)got)[n], '\0');
     lsm_free(got);
 }
+
+/* Puts PREFIX0000 .. PREFIX(to-1) (four digits) = value, for i in
+ * [from, to). */
+static inline void test_put_range(lsm_db *db, const char *prefix, int from,
+                                  int to, const char *value)
+{
+    char key[32];
+    for (int i = from; i < to; i++) {
+        snprintf(key, sizeof key, "%s%04d", prefix, i);
+        test_put_str(db, key, value);
+    }
+}
+
+/* Asserts those keys hold value (or are absent, value NULL). */
+static inline void test_expect_range(lsm_db *db, const char *prefix, int from,
+                                     int to, const char *value)
+{
+    char key[32];
+    for (int i = from; i < to; i++) {
+        snprintf(key, sizeof key, "%s%04d", prefix, i);
+        test_expect_get(db, key, value);
+    }
+}
 #endif
 
 #endif

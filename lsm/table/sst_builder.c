@@ -43,9 +43,13 @@ struct sst_builder {
     size_t block_size; /* clamped to 1..BLOCK_MAX_ENTRIES_BYTES */
     block_builder block;
     bloom_builder bloom;
-    byte_buf index;    /* index records of the finished blocks */
-    byte_buf last_key; /* user key of the last entry added */
-    byte_buf pending;  /* finished bytes not yet appended to the file */
+    prefix_extractor prefix;    /* PREFIX_NONE: no prefix record */
+    bloom_builder prefix_bloom; /* over the distinct in-domain prefixes */
+    byte_buf last_prefix;       /* the last prefix added to it */
+    uint64_t n_prefixes;        /* prefixes added */
+    byte_buf index;             /* index records of the finished blocks */
+    byte_buf last_key;          /* user key of the last entry added */
+    byte_buf pending; /* finished bytes not yet appended to the file */
     uint64_t last_seq;
     uint64_t offset;
     uint64_t n_entries;
@@ -61,6 +65,8 @@ static void sst_builder_free(sst_builder *b)
 {
     block_builder_free(&b->block);
     bloom_builder_free(&b->bloom);
+    bloom_builder_free(&b->prefix_bloom);
+    byte_buf_free(&b->last_prefix);
     byte_buf_free(&b->index);
     byte_buf_free(&b->last_key);
     byte_buf_free(&b->pending);
@@ -89,6 +95,8 @@ int sst_builder_open(env *e, const char *path, const sst_builder_options *opt,
                         : BLOCK_MAX_ENTRIES_BYTES;
     block_builder_init(&b->block);
     bloom_builder_init(&b->bloom, opt->bloom_bits_per_key);
+    b->prefix = opt->prefix;
+    bloom_builder_init(&b->prefix_bloom, opt->bloom_bits_per_key);
     int rc = e->open_write(e, path, &b->file);
     if (rc != LSM_OK) {
         sst_builder_free(b);
@@ -194,6 +202,29 @@ static int sst_builder_flush_block(sst_builder *b)
     return LSM_OK;
 }
 
+/* Adds the prefix of a new user key to the prefix filter, unless the key
+ * is out of the extractor's domain or its prefix is the last one added
+ * (keys sharing a prefix are adjacent in key order, so each distinct
+ * prefix is added once). */
+static int sst_builder_add_prefix(sst_builder *b, const uint8_t *key,
+                                  size_t nkey)
+{
+    size_t np;
+    if (!prefix_extract(&b->prefix, key, nkey, &np))
+        return LSM_OK;
+    if (b->n_prefixes > 0 && b->last_prefix.n_bytes == np &&
+        memcmp(b->last_prefix.data, key, np) == 0)
+        return LSM_OK;
+    int rc = bloom_builder_add(&b->prefix_bloom, key, np);
+    if (rc != LSM_OK)
+        return rc;
+    b->last_prefix.n_bytes = 0;
+    rc = byte_buf_append(&b->last_prefix, key, np);
+    if (rc == LSM_OK)
+        b->n_prefixes++;
+    return rc;
+}
+
 /* Adds a checked entry: closes the block first if e would overfill it. */
 static int sst_builder_add_checked(sst_builder *b, const entry *e)
 {
@@ -217,6 +248,8 @@ static int sst_builder_add_checked(sst_builder *b, const entry *e)
     }
     if (new_key)
         rc = bloom_builder_add(&b->bloom, e->key, e->nkey);
+    if (rc == LSM_OK && new_key)
+        rc = sst_builder_add_prefix(b, e->key, e->nkey);
     if (rc == LSM_OK)
         rc = block_builder_add(&b->block, e);
     if (rc != LSM_OK)

@@ -155,6 +155,10 @@ struct sst {
     uint8_t *bounds; /* first then last user key of the file */
     size_t n_first_key, n_last_key;
     sst_mapping *map; /* the whole file, or NULL: use read_at */
+    /* The SST_META_PREFIX record, decoded at open (its bytes are the meta
+     * section's, kept for the sst's life); has_prefix false without one. */
+    bool has_prefix;
+    prefix_record prefix;
 };
 
 /* Where the meta of an operation comes from: the sst's own (handle NULL)
@@ -573,6 +577,13 @@ static void sst_try_map(sst *t, bool map_file)
     t->map = m;
 }
 
+/* Decodes the SST_META_PREFIX record, if the file has one. */
+static int sst_open_prefix(sst *t)
+{
+    (void)t; /* TODO: the meta section of SST format 3 */
+    return LSM_OK;
+}
+
 int sst_open(env *e, const char *path, uint64_t sst_id, block_cache *cache,
              counters *ctrs, bool map_file, sst **out)
 {
@@ -602,6 +613,8 @@ int sst_open_with(env *e, const char *path, uint64_t sst_id, block_cache *cache,
         rc = sst_read_footer(t, &t->footer);
     if (rc == LSM_OK)
         rc = sst_open_meta(t, o->cache_meta);
+    if (rc == LSM_OK)
+        rc = sst_open_prefix(t);
     if (rc != LSM_OK) {
         sst_free(t);
         return rc;
@@ -1441,4 +1454,20 @@ int sst_inspect_block(sst *t, uint64_t idx, sst_entry_fn fn, void *ctx)
     block_cursor_free(&c);
     sst_block_free(sb);
     return rc;
+}
+
+/* --- Prefix filters ----------------------------------------------------- */
+
+bool sst_prefix_may_match(const sst *t, const prefix_extractor *x,
+                          const uint8_t *p, size_t np, bool *usable)
+{
+    *usable = false;
+    if (!t->has_prefix)
+        return true;
+    return prefix_record_may_match(&t->prefix, x, p, np, usable);
+}
+
+const prefix_record *sst_prefix(const sst *t)
+{
+    return t->has_prefix ? &t->prefix : NULL;
 }

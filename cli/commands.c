@@ -224,7 +224,14 @@ static const cli_command commands[] = {
             "     tombstones skipped, newer versions skipped (written\n"
             "     after the scan began), block reads, block cache hits\n"
             "Entries read count every version a source handed to\n"
-            "the merge, also past END. Tiers show as tier ID N.sst.",
+            "the merge, also past END. Tiers show as tier ID N.sst.\n"
+            "explain scan --prefix P explains scan --prefix P: an\n"
+            "SST in range whose prefix filter rules P out shows\n"
+            "  4. L0 2.sst: skipped: prefix filter says no key has\n"
+            "     the prefix\n"
+            "(one it lets through: prefix filter says maybe, ...),\n"
+            "and a last line counts them:\n"
+            "  prefix filters: 2 checked, 1 skipped",
         .example = "explain get 2333",
         .run = cli_explain,
         .advances_epoch = 0,

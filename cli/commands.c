@@ -1686,7 +1686,7 @@ static int scan_prefix(cli_session *s, const cli_argv *a)
     lsm_iter *it = NULL;
     int rc;
 
-    if (a->n_args != 3 && a->n_args != 4)
+    if (a->n_args != 3 && (a->n_args != 4 || !cli_arg_is_snapshot(&a->args[3])))
         return cli_fail(s, "scan: expected scan --prefix PREFIX [@SNAP]");
     if (a->n_args == 4 &&
         cli_snapshot_arg(s, "scan", &a->args[3], &snap) != LSM_OK)

@@ -77,6 +77,13 @@ static uint32_t prefix_param(const prefix_extractor *x)
     return x->kind == PREFIX_FIXED ? x->len : x->delim;
 }
 
+size_t prefix_record_bytes(const prefix_extractor *x, uint64_t n_prefixes,
+                           size_t nfilter)
+{
+    return 1 + varint64_length(prefix_param(x)) + varint64_length(n_prefixes) +
+           nfilter;
+}
+
 int prefix_record_encode(const prefix_extractor *x, uint64_t n_prefixes,
                          const uint8_t *filter, size_t nfilter, uint8_t **out,
                          size_t *n)

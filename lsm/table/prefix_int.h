@@ -76,6 +76,10 @@ int prefix_record_encode(const prefix_extractor *x, uint64_t n_prefixes,
                          const uint8_t *filter, size_t nfilter, uint8_t **out,
                          size_t *n);
 
+/* The size prefix_record_encode gives the record. */
+size_t prefix_record_bytes(const prefix_extractor *x, uint64_t n_prefixes,
+                           size_t nfilter);
+
 /* Checks the record's bytes and fills *out. path names the file in
  * messages. LSM_ECORRUPT, naming the file and what is wrong. */
 int prefix_record_decode(const uint8_t *data, size_t n, const char *path,

@@ -328,6 +328,18 @@ static void test_scan_fixed(void **state)
     assert_int_equal(n_skipped, 1);
     lsm_read_trace_free(t);
     lsm_iter_close(it);
+    /* The inspector reads the record back: 0.sst has aaaa and cccc. */
+    char *path = test_path(dir, "0.sst");
+    lsm_sst_report *rep;
+    assert_int_equal(lsm_sst_inspect(path, &rep), LSM_OK);
+    assert_true(rep->has_prefix);
+    assert_int_equal(rep->prefix_len, 4);
+    assert_int_equal(rep->prefix_delim, -1);
+    assert_int_equal(rep->prefix_count, 2);
+    assert_true(rep->prefix_filter_bits >= 64);
+    assert_int_equal(rep->prefix_filter_probes, 7);
+    lsm_sst_report_free(rep);
+    free(path);
     /* After a full compaction the one SST holds every prefix. */
     assert_int_equal(lsm_compact_full(db), LSM_OK);
     expect_scan(db, "bbbb", "bbbb1 bbbb2 bbbb3", 1, 0);

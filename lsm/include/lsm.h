@@ -1532,6 +1532,16 @@ typedef struct lsm_sst_report {
     /* The data blocks, num_blocks of them, in file order. */
     lsm_sst_block_info *blocks;
     uint64_t damaged_blocks;
+    /* The prefix filter (the SST_META_PREFIX record), has_prefix 1 when
+     * the file has one: its extractor, as lsm_options names it (prefix_len
+     * N, or prefix_delim C; the other 0 or -1), the distinct prefixes it
+     * holds, and its bits (0: no filter) and probes a prefix. */
+    int has_prefix;
+    unsigned prefix_len;
+    int prefix_delim;
+    uint64_t prefix_count;
+    uint64_t prefix_filter_bits;
+    unsigned prefix_filter_probes;
 } lsm_sst_report;
 
 /* Reads the SST at path whole: footer, filter and index (as opening it

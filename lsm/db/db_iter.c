@@ -22,6 +22,11 @@
  * entry with a sequence number above the one current when the scan began:
  * the mutable memtable keeps taking writes, and an iterator must see the
  * database as it was when opened.
+ *
+ * A prefix scan (lsm_scan_prefix) is a scan of [P, successor of P) that
+ * also asks each SST in that range whether its prefix filter rules P out
+ * (sst_prefix_may_match; table/prefix_int.h says when it may answer), and
+ * leaves out the SSTs it does; memtables have no prefix filter.
  */
 #include "db/db_int.h"
 #include "db/read_trace_int.h"
@@ -575,10 +580,6 @@ static void child_list_push_memtable(child_list *cl, memtable *mt,
     db_pins_add_memtable(pins, memtable_id(mt));
 }
 
-/* Builds the merged iterator over every source of v that overlaps the
- * range, recording each in pins (what the iterator keeps alive); with tr
- * (an explained scan) records every source, merged or skipped, in it and
- * has the merged ones count into it. NULL when out of memory. */
 /* Adds an iterator over L0 SST t when it overlaps the range and (for a
  * prefix scan) its prefix filter lets the prefix through, recording it in
  * pins (and, with tr, what happened to it). */
@@ -603,6 +604,11 @@ static void child_list_push_l0(child_list *cl, sst *t, const lsm_bound *lo,
     db_pins_add_sst(pins, sst_id(t), 0, 0);
 }
 
+/* Builds the merged iterator over every source of v that overlaps the
+ * range, recording each in pins (what the iterator keeps alive); with tr
+ * (an explained scan) records every source, merged or skipped, in it and
+ * has the merged ones count into it. With pf (a prefix scan), SSTs
+ * its prefix filters rule out are skipped too. NULL when out of memory. */
 static iter *scan_sources(version *v, const lsm_bound *lo, const lsm_bound *hi,
                           scan_prefix *pf, read_trace *tr, iter_pins *pins)
 {

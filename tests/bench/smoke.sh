@@ -68,6 +68,7 @@ for engine in "$@"; do
   for plen in 0 9; do
     out="$tmp/$engine-prefix$plen.out"
     if ! "$bench" --engine "$engine" --num 3000 --key_size 12 \
+        --target_sst_size 16384 \
         --prefix_len $plen --benchmarks fillprefix,scanprefix \
         --db "$tmp/prefix-$engine" >"$out" 2>"$tmp/$engine-prefix.err"; then
       fail "$engine: fillprefix,scanprefix (--prefix_len $plen) failed:"

@@ -22,6 +22,7 @@
  *
  * Thread safety: a builder is used by one thread.
  */
+#include "table/block_codec_int.h"
 #include "table/block_int.h"
 #include "table/bloom_int.h"
 #include "util/checksum_int.h"
@@ -53,6 +54,9 @@ struct sst_builder {
     uint64_t max_seq;
     uint64_t sst_id;                         /* for the footer */
     uint8_t db_identity[SST_IDENTITY_BYTES]; /* for the footer */
+    block_compressor codec; /* kind BLOCK_KIND_RAW: format-2 records */
+    uint64_t raw_bytes;     /* blocks' bytes before compression */
+    uint64_t blocks_of_kind[BLOCK_KIND_COUNT];
     int rc;
 };
 
@@ -61,6 +65,7 @@ static void sst_builder_free(sst_builder *b)
 {
     block_builder_free(&b->block);
     bloom_builder_free(&b->bloom);
+    block_compressor_free(&b->codec);
     byte_buf_free(&b->index);
     byte_buf_free(&b->last_key);
     byte_buf_free(&b->pending);
@@ -75,6 +80,9 @@ int sst_builder_open(env *e, const char *path, const sst_builder_options *opt,
     if (!opt || opt->block_size == 0)
         return lsm_error(LSM_EINVAL, "%s: SST block size must be >= 1 byte",
                          path);
+    if (opt->compression >= BLOCK_KIND_COUNT)
+        return lsm_error(LSM_EINVAL, "%s: unknown block compression %u", path,
+                         opt->compression);
     sst_builder *b = calloc(1, sizeof *b);
     if (!b || !(b->path = strdup(path))) {
         free(b);
@@ -89,6 +97,8 @@ int sst_builder_open(env *e, const char *path, const sst_builder_options *opt,
                         : BLOCK_MAX_ENTRIES_BYTES;
     block_builder_init(&b->block);
     bloom_builder_init(&b->bloom, opt->bloom_bits_per_key);
+    block_compressor_init(&b->codec, (block_kind)opt->compression,
+                          opt->compression_level);
     int rc = e->open_write(e, path, &b->file);
     if (rc != LSM_OK) {
         sst_builder_free(b);
@@ -150,18 +160,31 @@ static int sst_builder_write(sst_builder *b, const void *data, size_t n)
     return rc;
 }
 
-/* Appends the index record of the block being finished. */
-static int sst_builder_index_add(sst_builder *b, uint64_t size_bytes,
+/* Whether index records carry each block's kind and raw size: only
+ * when blocks may be compressed (FORMAT.md, "Compressed data blocks"). */
+static bool sst_builder_codec_records(const sst_builder *b)
+{
+    return b->codec.kind != BLOCK_KIND_RAW;
+}
+
+/* Appends the index record of a finished block: stored in n_stored bytes
+ * as kind, n_raw bytes before compression. */
+static int sst_builder_index_add(sst_builder *b, uint64_t n_stored,
+                                 block_kind kind, uint64_t n_raw,
                                  const uint8_t *first, size_t nfirst)
 {
     const byte_buf *last = &b->last_key;
     int rc = byte_buf_reserve(&b->index,
-                              4 * VARINT64_MAX_BYTES + nfirst + last->n_bytes);
+                              6 * VARINT64_MAX_BYTES + nfirst + last->n_bytes);
     if (rc != LSM_OK)
         return rc;
     uint8_t *p = b->index.data + b->index.n_bytes;
     p += put_varint64(p, b->offset);
-    p += put_varint64(p, size_bytes);
+    p += put_varint64(p, n_stored);
+    if (sst_builder_codec_records(b)) {
+        p += put_varint64(p, kind);
+        p += put_varint64(p, n_raw);
+    }
     p += put_varint64(p, nfirst);
     memcpy(p, first, nfirst);
     p += nfirst;
@@ -172,24 +195,29 @@ static int sst_builder_index_add(sst_builder *b, uint64_t size_bytes,
     return LSM_OK;
 }
 
-/* Finishes the current block, appends it to the file and indexes it. The
- * index record goes first because the block's first key points into the
- * builder's buffer, which finish may move. */
+/* Finishes the current block, stores it (compressed when that pays),
+ * indexes it and queues it for the file. The index record goes before the
+ * write, which advances offset; the first key is taken after finish,
+ * which may move the builder's buffer. */
 static int sst_builder_flush_block(sst_builder *b)
 {
-    size_t nfirst;
+    const uint8_t *raw, *stored;
+    size_t n_raw, n_stored, nfirst;
+    block_kind kind = BLOCK_KIND_RAW;
+    int rc = block_builder_finish(&b->block, &raw, &n_raw);
+    if (rc == LSM_OK)
+        rc = block_compress(&b->codec, raw, n_raw, &kind, &stored, &n_stored);
+    if (rc != LSM_OK)
+        return rc;
     const uint8_t *first = block_builder_first_key(&b->block, &nfirst);
-    size_t size_bytes = block_builder_size_bytes(&b->block);
-    int rc = sst_builder_index_add(b, size_bytes, first, nfirst);
-    const uint8_t *data;
-    size_t n;
+    rc = sst_builder_index_add(b, n_stored, kind, n_raw, first, nfirst);
     if (rc == LSM_OK)
-        rc = block_builder_finish(&b->block, &data, &n);
-    if (rc == LSM_OK)
-        rc = sst_builder_write(b, data, n);
+        rc = sst_builder_write(b, stored, n_stored);
     if (rc != LSM_OK)
         return rc;
     b->n_blocks++;
+    b->raw_bytes += n_raw;
+    b->blocks_of_kind[kind]++;
     block_builder_reset(&b->block);
     return LSM_OK;
 }
@@ -304,12 +332,41 @@ static int sst_builder_write_footer(sst_builder *b, uint64_t filter_offset,
     return sst_builder_write(b, f, sizeof f);
 }
 
+size_t sst_compression_record_encode(const sst_compression *c, uint8_t *out)
+{
+    uint8_t *p = out;
+    p += put_varint64(p, c->raw_bytes);
+    p += put_varint64(p, c->blocks_of_kind[BLOCK_KIND_LZ4]);
+    p += put_varint64(p, c->blocks_of_kind[BLOCK_KIND_ZSTD]);
+    return (size_t)(p - out);
+}
+
+/* Records the blocks' totals in the meta section when its index records
+ * carry kinds (the record's presence is what tells a reader so). */
+static int sst_builder_set_compression_record(sst_builder *b)
+{
+    if (!sst_builder_codec_records(b))
+        return LSM_OK;
+    sst_compression c = {.raw_bytes = b->raw_bytes};
+    memcpy(c.blocks_of_kind, b->blocks_of_kind, sizeof c.blocks_of_kind);
+    uint8_t rec[SST_COMPRESSION_RECORD_MAX];
+    size_t n = sst_compression_record_encode(&c, rec);
+#ifdef SST_META_COMPRESSION /* TEMPORARY until SST format 3 is merged */
+    return sst_builder_set_meta(b, SST_META_COMPRESSION, rec, n);
+#else
+    (void)n;
+    return LSM_OK;
+#endif
+}
+
 /* Writes everything after the data blocks, then fsyncs. */
 static int sst_builder_write_tail(sst_builder *b)
 {
     int rc = LSM_OK;
     if (b->block.n_entries > 0)
         rc = sst_builder_flush_block(b);
+    if (rc == LSM_OK)
+        rc = sst_builder_set_compression_record(b);
     uint64_t filter_offset = b->offset, filter_size = 0;
     if (rc == LSM_OK)
         rc = sst_builder_write_filter(b, &filter_size);

@@ -83,14 +83,16 @@ static uint8_t *read_bytes(const char *path, size_t *n)
 /* --- SSTs ----------------------------------------------------------------- */
 
 /* Writes an SST of n_keys keys "k000", "k001", ..., two versions of every
- * third key, a tombstone in every fifth, values of 0 to 11 bytes. */
+ * third key, a tombstone in every fifth, values of 0 to 11 bytes; its
+ * blocks compressed as compression says (block_codec_int.h's kinds). */
 static void seed_sst(const char *name, size_t n_keys, size_t block_size,
-                     unsigned bloom_bits)
+                     unsigned bloom_bits, unsigned compression)
 {
     char path[4096];
     seed_path(path, sizeof path, "sst", name);
     sst_builder_options opt = {.block_size = block_size,
-                               .bloom_bits_per_key = bloom_bits};
+                               .bloom_bits_per_key = bloom_bits,
+                               .compression = compression};
     sst_builder *b;
     check_rc(sst_builder_open(env_posix(), path, &opt, &b), "sst_builder_open");
     uint64_t seq = 1000;
@@ -281,8 +283,11 @@ int main(int argc, char **argv)
     make_dir(seed_path(path, sizeof path, "sst", ""));
     make_dir(seed_path(path, sizeof path, "wal", ""));
     make_dir(seed_path(path, sizeof path, "manifest", ""));
-    seed_sst("one_block.sst", 6, 4096, 10);
-    seed_sst("blocks.sst", 24, 64, 0);
+    seed_sst("one_block.sst", 6, 4096, 10, 0);
+    seed_sst("blocks.sst", 24, 64, 0, 0);
+    /* Blocks big enough to shrink: lz4 (kind 1) and zstd (kind 2). */
+    seed_sst("lz4.sst", 90, 300, 10, 1);
+    seed_sst("zstd.sst", 90, 300, 0, 2);
     seed_wals();
     seed_manifest();
     return 0;

@@ -77,8 +77,12 @@ static void write_sst(const char *path, unsigned kind, size_t block_size)
     for (size_t i = 0; i < N_KEYS; i++) {
         char key[16], value[128];
         size_t nkey = key_of(key, i), nvalue = value_of(value, i);
-        entry e = {(const uint8_t *)key, nkey, (const uint8_t *)value, nvalue,
-                   10000 - i, ENTRY_VALUE};
+        entry e = {(const uint8_t *)key,
+                   nkey,
+                   (const uint8_t *)value,
+                   nvalue,
+                   10000 - i,
+                   ENTRY_VALUE};
         assert_int_equal(sst_builder_add(b, &e), LSM_OK);
     }
     assert_int_equal(sst_builder_finish(b, NULL), LSM_OK);

@@ -1477,6 +1477,11 @@ typedef struct lsm_sst_block_info {
     uint64_t shared_bytes; /* of those, the bytes prefix compression did
                             * not store (each entry's prefix shared with
                             * its run's restart key) */
+    /* How it is stored (lsm_options.compression): LSM_COMPRESSION_NONE
+     * for a raw block, and its size once decompressed (= bytes when
+     * raw), as its index record says. */
+    lsm_compression compression;
+    uint64_t raw_bytes;
 } lsm_sst_block_info;
 
 /* Everything one SST file says about itself (lsm/FORMAT.md, "SST files"). */

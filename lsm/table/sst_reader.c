@@ -285,11 +285,9 @@ static const uint8_t *sst_index_parse_codec(const uint8_t *q,
                                             const uint8_t *end, sst_extent *e)
 {
     uint64_t kind, raw_bytes;
-    if (!(q = get_varint64(q, end, &kind)) ||
+    if (!(q = get_varint64(q, end, &kind)) || kind >= BLOCK_KIND_COUNT ||
         !(q = get_varint64(q, end, &raw_bytes)) ||
-        !block_stored_sizes_ok(
-            (unsigned)(kind < BLOCK_KIND_COUNT ? kind : BLOCK_KIND_COUNT),
-            e->size_bytes, raw_bytes))
+        !block_stored_sizes_ok((unsigned)kind, e->size_bytes, raw_bytes))
         return NULL;
     e->kind = (uint8_t)kind;
     e->raw_bytes = (uint32_t)raw_bytes;

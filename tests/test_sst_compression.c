@@ -328,11 +328,34 @@ static record_at first_record(const uint8_t *buf, size_t n)
     return r;
 }
 
+/* Moves the compression record's raw_bytes total by delta (a varint of
+ * the same length) and makes the meta section's checksum right again, so
+ * the record agrees with an index that was made to lie. */
+static void shift_record_total(uint8_t *copy, size_t n, int64_t delta)
+{
+    const uint8_t *footer = copy + n - SST_FOOTER_BYTES;
+    size_t meta_n = get_fixed32(footer + SST_FOOTER_META_BYTES);
+    size_t meta_at = n - SST_FOOTER_BYTES - meta_n;
+    assert_int_equal(copy[meta_at], SST_META_COMPRESSION); /* the first tag */
+    uint8_t *total_at = copy + meta_at + 2;                /* after length */
+    uint64_t total = 0;
+    const uint8_t *after = get_varint64(total_at, copy + n, &total);
+    assert_non_null(after);
+    uint8_t v[VARINT64_MAX_BYTES];
+    size_t len = put_varint64(v, (uint64_t)((int64_t)total + delta));
+    assert_int_equal(len, (size_t)(after - total_at));
+    memcpy(total_at, v, len);
+    size_t body = meta_n - SST_CHECKSUM_BYTES;
+    put_fixed64(copy + meta_at + body, checksum64(copy + meta_at, body));
+}
+
 /* Writes a copy of the SST at path whose block 0 claims raw_size raw
  * bytes (a varint of the same length, so nothing moves), with the index
- * checksum made right again. */
+ * checksum made right again; with agree, the compression record's total
+ * is moved to match (and its checksum made right), so only reading the
+ * block can tell. */
 static void write_lying_copy(const uint8_t *orig, size_t n, const char *bad,
-                             uint64_t raw_size)
+                             uint64_t raw_size, bool agree)
 {
     uint8_t *copy = malloc(n);
     assert_non_null(copy);
@@ -345,6 +368,8 @@ static void write_lying_copy(const uint8_t *orig, size_t n, const char *bad,
     size_t body = r.index_size - SST_CHECKSUM_BYTES;
     put_fixed64(copy + r.index_off + body,
                 checksum64(copy + r.index_off, body));
+    if (agree)
+        shift_record_total(copy, n, (int64_t)raw_size - (int64_t)r.raw);
     write_file(bad, copy, n);
     free(copy);
 }
@@ -366,12 +391,28 @@ static void test_lying_raw_size_is_refused(void **state)
     assert_int_equal(r.kind, BLOCK_KIND_ZSTD);
     /* Same varint length as the truth (the raw size is 2 bytes long). */
     assert_int_equal(r.raw_len, 2);
-    uint64_t lies[] = {r.raw - 1, r.raw + 1, 12, 16383};
+    uint64_t lies[] = {r.raw - 1, r.raw + 1, 128, 16383};
     for (size_t i = 0; i < sizeof lies / sizeof lies[0]; i++) {
-        write_lying_copy(orig, n, bad, lies[i]);
+        write_lying_copy(orig, n, bad, lies[i], false);
         sst *t = NULL;
         int rc = sst_open(env_posix(), bad, 7, NULL, NULL, false, &t);
         assert_corrupt_message(rc, bad);
+    }
+    /* A lie the record agrees with passes open; the read of block 0 then
+     * fails, naming the file and the block's offset (0), because the
+     * payload does not decompress to exactly the size claimed. Both
+     * with pread and through a mapping, with and without a cache. */
+    uint64_t agreed[] = {r.raw - 1, r.raw + 1};
+    for (size_t i = 0; i < 2; i++) {
+        write_lying_copy(orig, n, bad, agreed[i], true);
+        for (int map = 0; map < 2; map++) {
+            block_cache *bc = map ? block_cache_create(1 << 20) : NULL;
+            sst *t = open_ok(bad, 8 + i, bc, map != 0);
+            assert_corrupt_message(read_all(t), bad);
+            assert_non_null(strstr(lsm_errmsg(), "offset 0:"));
+            sst_unref(t);
+            block_cache_destroy(bc);
+        }
     }
     free(orig);
 }

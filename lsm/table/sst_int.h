@@ -60,6 +60,10 @@ typedef struct sst_builder_options {
      * index record then also says the block's kind and raw size. */
     unsigned compression;
     int compression_level; /* Zstandard's; 0: its default */
+    /* 0: the current format (SST_FORMAT_VERSION, block_int.h). 2: the
+     * format before the meta section, which tests write to check that
+     * older files still read; sst_builder_set_meta then fails. */
+    uint32_t format_version;
 } sst_builder_options;
 
 /* What a finished SST looks like. */
@@ -76,6 +80,14 @@ int sst_builder_open(env *e, const char *path, const sst_builder_options *opt,
 /* Appends one entry. Entries must come in strictly increasing internal-key
  * order (LSM_EINVAL otherwise). Key and value are copied. */
 int sst_builder_add(sst_builder *b, const entry *e);
+/* Sets meta record tag (enum sst_meta_tag, block_int.h) to n bytes,
+ * copied; an earlier set of the same tag is replaced. Written at finish in
+ * the meta section (FORMAT.md, "Meta section"), and read back with
+ * sst_meta_record. LSM_EINVAL for an unknown tag or a format 2 builder;
+ * LSM_ENOMEM. Not a failure of the builder (invariant 4 of
+ * sst_builder.c). */
+int sst_builder_set_meta(sst_builder *b, unsigned tag, const void *bytes,
+                         size_t n);
 /* Bytes the file would have if finished now, but for the index record of
  * the block being built. The engine does not call it: compaction splits
  * its outputs on key + value bytes (target_sst_size, counted as mini-lsm
@@ -158,6 +170,12 @@ uint64_t sst_compression_stored_bytes(const sst *t);
 size_t sst_compression_record_encode(const sst_compression *c, uint8_t *out);
 bool sst_compression_record_decode(const uint8_t *p, size_t n,
                                    sst_compression *out);
+/* The bytes of meta record tag (enum sst_meta_tag), owned by the sst and
+ * kept from open to close, verified only as far as the section's framing
+ * and checksum go: the feature that owns the tag checks its contents.
+ * NULL, with *n = 0, when the file has no such record (every format 2
+ * file). */
+const uint8_t *sst_meta_record(const sst *t, unsigned tag, size_t *n);
 
 /* Smallest / largest user key (owned by the sst). */
 const uint8_t *sst_first_key(const sst *t, size_t *n);
@@ -239,6 +257,7 @@ iter *concat_iter_new_uncached(sst *const *ssts, size_t n);
 typedef struct sst_layout {
     uint64_t filter_offset, filter_bytes;
     uint64_t index_offset, index_bytes;
+    uint64_t meta_offset, meta_bytes; /* 0 bytes: format 2 */
     uint32_t format_version;
 } sst_layout;
 void sst_inspect_layout(const sst *t, sst_layout *out);

@@ -19,6 +19,8 @@
 #include "util/status_int.h"
 #include "testutil.h"
 
+#include <lz4.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -124,6 +126,70 @@ static void test_incompressible_stays_raw(void **state)
         free(stored);
     }
     free(raw);
+}
+
+/* A block of n_entries entries whose values are `random_percent` random
+ * bytes and the rest one repeated byte. */
+static uint8_t *make_mixed_block(unsigned random_percent, size_t *n)
+{
+    block_builder bb;
+    block_builder_init(&bb);
+    uint64_t rng = 7 + random_percent;
+    uint8_t value[200];
+    for (size_t i = 0; i < 30; i++) {
+        char key[32];
+        int nkey = snprintf(key, sizeof key, "key%08zu", i);
+        for (size_t j = 0; j < sizeof value; j++)
+            value[j] = j * 100 < random_percent * sizeof value
+                           ? (uint8_t)test_rng_next(&rng)
+                           : (uint8_t)'v';
+        entry e = {(const uint8_t *)key, (size_t)nkey, value,
+                   sizeof value,         1000 - i,     ENTRY_VALUE};
+        assert_int_equal(block_builder_add(&bb, &e), LSM_OK);
+    }
+    const uint8_t *data;
+    assert_int_equal(block_builder_finish(&bb, &data, n), LSM_OK);
+    uint8_t *copy = malloc(*n);
+    assert_non_null(copy);
+    memcpy(copy, data, *n);
+    block_builder_free(&bb);
+    return copy;
+}
+
+/* LevelDB's rule: a block is stored LZ4-compressed exactly when LZ4's
+ * output and its checksum take at most 7/8 of the raw bytes. Blocks from
+ * all compressible to nearly all random cross the line, and some land
+ * between 7/8 and the whole: shrunk, but not enough, so stored raw. */
+static void test_one_eighth_rule(void **state)
+{
+    (void)state;
+    int shrunk_too_little = 0, compressed = 0;
+    for (unsigned pct = 0; pct <= 100; pct += 2) {
+        size_t n;
+        uint8_t *raw = make_mixed_block(pct, &n);
+        int cap = LZ4_compressBound((int)n);
+        char *lz = malloc((size_t)cap);
+        assert_non_null(lz);
+        int got = LZ4_compress_default((const char *)raw, lz, (int)n, cap);
+        assert_true(got > 0);
+        bool pays = (size_t)got + SST_CHECKSUM_BYTES <= n - n / 8;
+        block_kind kind;
+        size_t n_stored;
+        uint8_t *stored =
+            compress_copy(BLOCK_KIND_LZ4, 0, raw, n, &kind, &n_stored);
+        assert_int_equal(kind, pays ? BLOCK_KIND_LZ4 : BLOCK_KIND_RAW);
+        if (pays) {
+            assert_int_equal(n_stored, (size_t)got + SST_CHECKSUM_BYTES);
+            compressed++;
+        } else if ((size_t)got < n) {
+            shrunk_too_little++;
+        }
+        free(stored);
+        free(lz);
+        free(raw);
+    }
+    assert_true(compressed > 0);
+    assert_true(shrunk_too_little > 0);
 }
 
 /* none never compresses, however compressible. */
@@ -335,6 +401,7 @@ int main(void)
         cmocka_unit_test(test_zstd_round_trip),
         cmocka_unit_test(test_incompressible_stays_raw),
         cmocka_unit_test(test_raw_kind_never_compresses),
+        cmocka_unit_test(test_one_eighth_rule),
         cmocka_unit_test(test_zstd_past_ratio_falls_back_to_lz4),
         cmocka_unit_test(test_stored_sizes_ok),
         cmocka_unit_test(test_flipped_byte_is_corrupt),

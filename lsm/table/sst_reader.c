@@ -21,6 +21,15 @@
  * (env_posix: "short read ... truncated?"), and a disk error is LSM_EIO:
  * the process never dies of a damaged file.
  *
+ * A compressed block (FORMAT.md, "Compressed data blocks": the file has
+ * a compression meta record, and its index records say each block's kind
+ * and raw size) is read as stored, its checksum checked and decompressed
+ * into an allocation of its raw size (sst_block_read_compressed), then
+ * verified as any block; the cache holds and is charged for the
+ * decompressed bytes, also with a mapping. The sizes were checked at
+ * open (block_stored_sizes_ok), so no allocation is sized by a hostile
+ * record.
+ *
  * With map_file (lsm_options.mmap_reads, opt-in), and when the env can map
  * files (env_posix can), the whole file is mapped at open and a block is
  * decoded where it lies in the mapping: no system call, no copy. The cache

@@ -209,10 +209,13 @@ static void show_sst_index(cli_buf *b, const lsm_sst_report *r)
     cli_buf_printf(b, "  index:\n");
     for (uint64_t i = 0; i < r->num_blocks; i++) {
         const lsm_sst_block_info *x = &r->blocks[i];
-        cli_buf_printf(b,
-                       "    block %" PRIu64 ": offset %" PRIu64 ", %" PRIu64
-                       " B, keys ",
-                       i, x->offset, x->bytes);
+        cli_buf_printf(
+            b, "    block %" PRIu64 ": offset %" PRIu64 ", %" PRIu64 " B", i,
+            x->offset, x->bytes);
+        if (x->compression != LSM_COMPRESSION_NONE)
+            cli_buf_printf(b, " (%s, %" PRIu64 " B raw)",
+                           lsm_compression_name(x->compression), x->raw_bytes);
+        cli_buf_printf(b, ", keys ");
         cli_buf_append_key(b, x->first_key, x->nfirst_key);
         cli_buf_printf(b, " .. ");
         cli_buf_append_key(b, x->last_key, x->nlast_key);

@@ -294,7 +294,10 @@ static const cli_command commands[] = {
                    "With -v, also each memtable's and SST's size,\n"
                    "entries and key range, and each SST's newest seq\n"
                    "(more entries than keys: versions kept for\n"
-                   "snapshots; history KEY shows each one).",
+                   "snapshots; history KEY shows each one). Once an SST\n"
+                   "holds compressed blocks (--compression), -v also\n"
+                   "gives each SST's data bytes stored and raw, the\n"
+                   "ratio and the blocks of each kind, then the total.",
         .example = "dump -v",
         .run = cmd_dump,
         .advances_epoch = 1,
@@ -512,7 +515,9 @@ static const cli_command commands[] = {
                    "level, or the oldest tier), read (SSTs a point read\n"
                    "may search: every L0 SST and one per non-empty level\n"
                    "or tier), and the two byte counts behind space. A\n"
-                   "ratio with nothing to divide by shows n/a.",
+                   "ratio with nothing to divide by shows n/a. Once an\n"
+                   "SST holds compressed blocks (--compression), a last\n"
+                   "line gives the SSTs' data bytes stored and raw.",
         .example = "stats",
         .run = cli_cmd_stats,
         .advances_epoch = 0,

@@ -147,6 +147,12 @@ void cli_usage_print(FILE *out)
             "  --target-sst-size BYTES  memtable and SST size (default "
             "%zu)\n"
             "  --block-size BYTES       SST block size (default %zu)\n"
+            "  --compression KIND       compress new SST blocks: none, lz4 "
+            "or zstd\n"
+            "                           (default none); old blocks stay "
+            "readable\n"
+            "  --compression-level N    zstd's level (default 0: zstd's "
+            "own, 3)\n"
             "  --num-memtable-limit N   memtables kept in memory (default "
             "%zu)\n"
             "  --manifest-rewrite-bytes BYTES\n"
@@ -462,6 +468,42 @@ static int options_prefix_delim(cli_config *cfg, const char *text)
     return -1;
 }
 
+static int options_compression(cli_config *cfg, const char *text)
+{
+    const char *const names[] = {lsm_compression_name(LSM_COMPRESSION_NONE),
+                                 lsm_compression_name(LSM_COMPRESSION_LZ4),
+                                 lsm_compression_name(LSM_COMPRESSION_ZSTD)};
+    int i;
+
+    if (options_choose(cfg, "--compression", "kind", text, names, 3, &i))
+        return -1;
+    cfg->opt.compression = (lsm_compression)i;
+    return 0;
+}
+
+/* Parses --compression-level: a whole number, negative allowed (zstd's
+ * fast levels). Its range is libzstd's, which lsm_open checks. */
+static int options_compression_level(cli_config *cfg, const char *name,
+                                     const char *text)
+{
+    int negative = text[0] == '-';
+    const char *digits = text + negative;
+    uint64_t v = 0;
+    cli_num_status st =
+        cli_parse_u64(digits, strlen(digits), (uint64_t)INT_MAX, &v);
+
+    if (st == CLI_NUM_OK) {
+        cfg->opt.compression_level = negative ? -(int)v : (int)v;
+        return 0;
+    }
+    options_fail(cfg, "%s: '%s' is %s (expected a whole number, e.g. 1 to 19)",
+                 name, text,
+                 st == CLI_NUM_TOO_LARGE ? "too large"
+                                         : "not a "
+                                           "number");
+    return -1;
+}
+
 /* Appends a -c command or a --script file to cfg's inputs. */
 static int options_add_input(cli_config *cfg, cli_input_kind kind,
                              const char *text)
@@ -498,6 +540,10 @@ static int options_apply(cli_config *cfg, const char *name, const char *v)
         return options_leveled_pick(cfg, v);
     if (strcmp(name, "--level-sizes") == 0)
         return options_level_sizes(cfg, v);
+    if (strcmp(name, "--compression") == 0)
+        return options_compression(cfg, v);
+    if (strcmp(name, "--compression-level") == 0)
+        return options_compression_level(cfg, name, v);
     if (strcmp(name, "--target-sst-size") == 0)
         return options_size(cfg, name, v, &cfg->opt.target_sst_size);
     if (strcmp(name, "--block-size") == 0)
@@ -540,6 +586,8 @@ static int options_parse_valued(cli_config *cfg, int argc, char **argv, int *i)
         {"--compaction", "STRATEGY"},
         {"--leveled-pick", "RULE"},
         {"--level-sizes", "KIND"},
+        {"--compression", "KIND"},
+        {"--compression-level", "N"},
         {"--target-sst-size", "BYTES"},
         {"--block-size", "BYTES"},
         {"--num-memtable-limit", "N"},

@@ -158,6 +158,77 @@ static void show_sst_ids(cli_buf *b, const lsm_sst_info *t, size_t n)
     cli_buf_append(b, "]", 1);
 }
 
+/* Whether an SST holds compressed blocks: only then do dump -v and stats
+ * speak of compression, so a database that never used it looks as it
+ * always did. */
+static int show_sst_compressed(const lsm_sst_info *t)
+{
+    return t->lz4_blocks + t->zstd_blocks > 0;
+}
+
+/* "raw/stored" as "2.35x", or "n/a" when nothing is stored. */
+static void show_compression_ratio(cli_buf *b, uint64_t raw, uint64_t stored)
+{
+    if (stored == 0)
+        cli_buf_printf(b, "n/a");
+    else
+        cli_buf_printf(b, "%.2fx", (double)raw / (double)stored);
+}
+
+/* ", data 1234 B stored of 5678 B raw (4.60x; lz4 3, zstd 0, raw 1
+ * blocks)" */
+static void show_sst_compression(cli_buf *b, const lsm_sst_info *t)
+{
+    cli_buf_printf(b, ", data %" PRIu64 " B stored of %" PRIu64 " B raw (",
+                   t->data_bytes, t->raw_data_bytes);
+    show_compression_ratio(b, t->raw_data_bytes, t->data_bytes);
+    cli_buf_printf(
+        b, "; lz4 %" PRIu64 ", zstd %" PRIu64 ", raw %" PRIu64 " blocks)",
+        t->lz4_blocks, t->zstd_blocks,
+        t->num_blocks - t->lz4_blocks - t->zstd_blocks);
+}
+
+/* The data-block totals of every SST in st. */
+typedef struct show_data_totals {
+    uint64_t stored, raw, compressed_ssts;
+} show_data_totals;
+
+static void show_add_totals(show_data_totals *tot, const lsm_sst_info *t,
+                            size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        tot->stored += t[i].data_bytes;
+        tot->raw += t[i].raw_data_bytes;
+        tot->compressed_ssts += show_sst_compressed(&t[i]) ? 1 : 0;
+    }
+}
+
+static show_data_totals show_data_totals_of(const lsm_state *st)
+{
+    show_data_totals tot = {0, 0, 0};
+    show_add_totals(&tot, st->l0, st->n_l0);
+    for (size_t i = 0; i < st->n_levels; i++)
+        show_add_totals(&tot, st->levels[i].ssts, st->levels[i].n_ssts);
+    return tot;
+}
+
+/* "SST data: 1234 B stored of 5678 B raw (4.60x), 3 of 5 SSTs
+ * compressed", when any SST is. */
+static void show_compression_total(cli_buf *b, const lsm_state *st)
+{
+    show_data_totals tot = show_data_totals_of(st);
+    size_t n_ssts = st->n_l0;
+    if (tot.compressed_ssts == 0)
+        return;
+    for (size_t i = 0; i < st->n_levels; i++)
+        n_ssts += st->levels[i].n_ssts;
+    cli_buf_printf(b, "SST data: %" PRIu64 " B stored of %" PRIu64 " B raw (",
+                   tot.stored, tot.raw);
+    show_compression_ratio(b, tot.raw, tot.stored);
+    cli_buf_printf(b, "), %" PRIu64 " of %zu SSTs compressed\n",
+                   tot.compressed_ssts, n_ssts);
+}
+
 /* dump -v: one indented line per SST. */
 static void show_sst_details(cli_buf *b, const lsm_sst_info *t, size_t n)
 {
@@ -172,7 +243,10 @@ static void show_sst_details(cli_buf *b, const lsm_sst_info *t, size_t n)
         cli_buf_append_bytes(b, t[i].first_key, t[i].nfirst_key);
         cli_buf_append(b, "..", 2);
         cli_buf_append_bytes(b, t[i].last_key, t[i].nlast_key);
-        cli_buf_printf(b, ", newest seq %" PRIu64 "\n", t[i].max_seq);
+        cli_buf_printf(b, ", newest seq %" PRIu64, t[i].max_seq);
+        if (show_sst_compressed(&t[i]))
+            show_sst_compression(b, &t[i]);
+        cli_buf_append(b, "\n", 1);
     }
 }
 
@@ -266,6 +340,8 @@ void cli_show_dump(cli_buf *b, const lsm_state *st, int verbose,
             show_sst_details(b, st->l0, st->n_l0);
     }
     show_runs(b, st, verbose);
+    if (verbose)
+        show_compression_total(b, st);
     cli_buf_printf(b, "Open iterators: %zu\n", st->n_iters);
     for (i = 0; i < st->n_iters; i++)
         show_iter(b, &st->iters[i], names, n_names);
@@ -352,6 +428,7 @@ void cli_show_stats(cli_buf *b, const lsm_state *st, const lsm_counters *base)
                    "live SST bytes: %" PRIu64 "\n"
                    "bottom run bytes: %" PRIu64 "\n",
                    a->read, a->live_sst_bytes, a->bottom_sst_bytes);
+    show_compression_total(b, st);
 }
 
 /* "1234 B, a..z": an SST's size and key range as the manifest records

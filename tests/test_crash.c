@@ -1258,6 +1258,22 @@ static void crash_options(lsm_options *o, uint64_t *rng, lsm_sched sched,
     o->prefix_len = 4;
 }
 
+/* Block compression for a round's opener: none, lz4 and zstd in turn
+ * (from the round, not the generator, so the rounds' draws stay what they
+ * were). The writer and the checker of a round differ, so the database
+ * always mixes blocks of several kinds, and a recovery's flush writes
+ * them another way than the writes before the crash did. */
+static void crash_compression(lsm_options *o, uint64_t turn)
+{
+    static const lsm_compression kinds[] = {
+        LSM_COMPRESSION_NONE, LSM_COMPRESSION_LZ4, LSM_COMPRESSION_ZSTD};
+    o->compression = kinds[turn % 3];
+    /* zstd's frame costs about 20 bytes a block: blocks of 128 bytes
+     * never shrink by the eighth that storing them compressed needs. */
+    if (o->compression == LSM_COMPRESSION_ZSTD)
+        o->block_size = 1024;
+}
+
 /* Chooses how this round's writer dies. The kinds cycle with the round so
  * that every kind happens in every run; their parameters are random. */
 static void plan_round(crash_run *r, crash_plan *p)
@@ -1315,6 +1331,8 @@ static void plan_round(crash_run *r, crash_plan *p)
         p->ack_target = CRASH_SYNC_MAX_ACKS;
     crash_options(&p->opt, g, r->sched, r->compaction, p->sync);
     crash_options(&p->check_opt, g, r->sched, r->compaction, 0);
+    crash_compression(&p->opt, r->round);
+    crash_compression(&p->check_opt, r->round + 1);
     p->check_closes = test_rng_below(g, 100) < 30;
 }
 
@@ -1599,6 +1617,7 @@ static void run_final(crash_run *r)
     r->acks = 0;
     memset(&r->plan, 0, sizeof(r->plan));
     crash_options(&r->plan.opt, &r->rng, r->sched, r->compaction, 0);
+    crash_compression(&r->plan.opt, r->round);
     r->plan.check_opt = r->plan.opt;
     check_args a = {
         .dir = r->dir,

@@ -476,11 +476,13 @@ static void run_fail(run *r, int line, const char *cond, const char *fmt, ...)
     fprintf(stderr,
             "  options: target_sst_size=%zu block_size=%zu "
             "num_memtable_limit=%zu block_cache_bytes=%zu bloom=%u "
-            "max_levels=%u cache_index_and_filter_blocks=%d\n",
+            "max_levels=%u cache_index_and_filter_blocks=%d "
+            "compression=%s\n",
             r->opt.target_sst_size, r->opt.block_size,
             r->opt.num_memtable_limit, r->opt.block_cache_bytes,
             r->opt.bloom_bits_per_key, r->opt.max_levels,
-            r->opt.cache_index_and_filter_blocks);
+            r->opt.cache_index_and_filter_blocks,
+            lsm_compression_name(r->opt.compression));
     fprintf(stderr, "  ");
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
@@ -1917,6 +1919,8 @@ static void db_open(run *r)
  * visible_seq with the model's). With the WAL off,
  * close flushed every memtable, so memory is empty; with it on, close left
  * every non-empty memtable to its log, and open replayed each one. */
+static void pick_compression(run *r, uint64_t turn);
+
 static void op_reopen(run *r)
 {
     run_log(r, "reopen (%zu iterators, %zu snapshots, %zu txns held)",
@@ -1945,15 +1949,18 @@ static void op_reopen(run *r)
     CHECK(r, rc == LSM_OK, "lsm_close: rc=%d (%s)", rc, lsm_strerror(rc));
     r->stats.reopens++;
     if (test_rng_below(&r->rng, 2)) {
-        /* Sizes, cache and filters are per-open settings; files written
-         * under the old ones must still read back. */
+        /* Sizes, cache, filters and compression are per-open settings;
+         * files written under the old ones must still read back. */
         pick_sizes(r);
+        pick_compression(r, r->stats.reopens);
         run_log(r,
                 "new options: target_sst_size=%zu block_size=%zu "
-                "num_memtable_limit=%zu block_cache_bytes=%zu bloom=%u",
+                "num_memtable_limit=%zu block_cache_bytes=%zu bloom=%u "
+                "compression=%s",
                 r->opt.target_sst_size, r->opt.block_size,
                 r->opt.num_memtable_limit, r->opt.block_cache_bytes,
-                r->opt.bloom_bits_per_key);
+                r->opt.bloom_bits_per_key,
+                lsm_compression_name(r->opt.compression));
     }
     if (r->stats.reopens % 3 == 0) {
         /* Another extractor: SSTs written under the old one are read by
@@ -2707,6 +2714,18 @@ static void pick_sizes(run *r)
     r->opt.sync = r->opt.enable_wal && test_rng_below(&r->rng, 16) == 0;
 }
 
+/* Block compression: none, lz4 or zstd in turn, from the seed and the
+ * number of reopens so far (not from the generator, so every seed's draws
+ * stay what they were): each configuration runs seeds with each kind,
+ * and a reopen with new options leaves a database of mixed blocks. */
+static void pick_compression(run *r, uint64_t turn)
+{
+    static const lsm_compression kinds[] = {
+        LSM_COMPRESSION_NONE, LSM_COMPRESSION_LZ4, LSM_COMPRESSION_ZSTD};
+    r->opt.compression = kinds[(r->seed + turn) % 3];
+    r->opt.compression_level = (int)((r->seed + turn) % 5) - 1; /* -1..3 */
+}
+
 /* The options of a run. The first seed of a run list starts with the block
  * cache disabled. */
 static void pick_options(run *r, lsm_sched sched, lsm_compaction comp,
@@ -2723,6 +2742,7 @@ static void pick_options(run *r, lsm_sched sched, lsm_compaction comp,
     r->opt.cache_index_and_filter_blocks = (int)((r->seed >> 1) & 1);
     r->opt.max_levels = (unsigned)(1 + test_rng_below(&r->rng, 5));
     pick_extractor(r, seed_pos + (uint64_t)sched + (uint64_t)comp);
+    pick_compression(r, 0);
     r->opt.event_cb = model_event_cb;
     r->opt.event_ctx = &r->ev;
 }

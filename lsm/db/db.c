@@ -77,6 +77,19 @@ const char *lsm_leveled_pick_name(lsm_leveled_pick p)
     return "unknown";
 }
 
+const char *lsm_compression_name(lsm_compression c)
+{
+    switch (c) {
+    case LSM_COMPRESSION_NONE:
+        return "none";
+    case LSM_COMPRESSION_LZ4:
+        return "lz4";
+    case LSM_COMPRESSION_ZSTD:
+        return "zstd";
+    }
+    return "unknown";
+}
+
 const char *lsm_level_sizes_name(lsm_level_sizes s)
 {
     switch (s) {

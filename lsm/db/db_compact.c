@@ -196,12 +196,14 @@ static int db_compact_out_add(compaction_out *co, const entry *e,
         rc = db_sst_path(co->db, co->builder_id, path);
         if (rc != LSM_OK)
             return rc;
-        sst_builder_options bopt = {.block_size = co->db->opt.block_size,
-                                    .bloom_bits_per_key =
-                                        co->db->opt.bloom_bits_per_key,
-                                    .prefix = co->db->prefix,
-                                    .sst_id = co->builder_id,
-                                    .db_identity = co->db->identity};
+        sst_builder_options bopt = {
+            .block_size = co->db->opt.block_size,
+            .bloom_bits_per_key = co->db->opt.bloom_bits_per_key,
+            .prefix = co->db->prefix,
+            .sst_id = co->builder_id,
+            .db_identity = co->db->identity,
+            .compression = co->db->opt.compression,
+            .compression_level = co->db->opt.compression_level};
         rc = sst_builder_open(co->db->env, path, &bopt, &co->builder);
         if (rc != LSM_OK)
             return rc;

@@ -190,7 +190,9 @@ static int db_flush_write_sst(lsm_db *db, memtable *mt, version_filter *vf,
                                     db->opt.bloom_bits_per_key,
                                 .prefix = db->prefix,
                                 .sst_id = id,
-                                .db_identity = db->identity};
+                                .db_identity = db->identity,
+                                .compression = db->opt.compression,
+                                .compression_level = db->opt.compression_level};
     rc = sst_builder_open(db->env, path, &bopt, &b);
     if (rc != LSM_OK)
         return rc;

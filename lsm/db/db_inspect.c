@@ -224,6 +224,8 @@ static int report_layout(sst *t, sst_report_alloc *a)
         sst_inspect_block_record(t, i, &br);
         b->offset = br.offset;
         b->bytes = br.bytes;
+        b->compression = (lsm_compression)br.kind; /* the same numbers */
+        b->raw_bytes = br.raw_bytes;
         b->first_key = take_key(&at, br.first_key, br.n_first_key);
         b->nfirst_key = br.n_first_key;
         b->last_key = take_key(&at, br.last_key, br.n_last_key);

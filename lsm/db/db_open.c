@@ -25,6 +25,7 @@
 #include "db/db_int.h"
 
 #include "compact/compact_int.h"
+#include "table/block_codec_int.h"
 #include "util/status_int.h"
 
 #include <inttypes.h>
@@ -603,6 +604,29 @@ static int db_check_prefix_options(const lsm_options *o)
     return LSM_OK;
 }
 
+_Static_assert((int)LSM_COMPRESSION_NONE == BLOCK_KIND_RAW &&
+                   (int)LSM_COMPRESSION_LZ4 == BLOCK_KIND_LZ4 &&
+                   (int)LSM_COMPRESSION_ZSTD == BLOCK_KIND_ZSTD,
+               "sst_builder_options.compression takes lsm_compression as is");
+
+/* compression must be a known choice, compression_level one libzstd
+ * takes (checked whatever the choice, so a typo never waits for a later
+ * reopen with zstd to show). */
+static int db_check_compression(const lsm_options *o)
+{
+    if (o->compression != LSM_COMPRESSION_NONE &&
+        o->compression != LSM_COMPRESSION_LZ4 &&
+        o->compression != LSM_COMPRESSION_ZSTD)
+        return lsm_error(LSM_EINVAL,
+                         "compression must be none, lz4 or zstd (got %d)",
+                         (int)o->compression);
+    if (o->compression_level < block_codec_min_level() ||
+        o->compression_level > block_codec_max_level())
+        return lsm_error(LSM_EINVAL, "compression_level must be %d to %d",
+                         block_codec_min_level(), block_codec_max_level());
+    return LSM_OK;
+}
+
 static int db_check_options(const lsm_options *o)
 {
     if (o->target_sst_size < 1)
@@ -620,9 +644,9 @@ static int db_check_options(const lsm_options *o)
         return lsm_error(LSM_EINVAL, "max_levels must be 1 to %d",
                          LSM_MAX_LEVELS);
     int rc = db_check_prefix_options(o);
-    if (rc != LSM_OK)
-        return rc;
-    return compact_options_check(o);
+    if (rc == LSM_OK)
+        rc = db_check_compression(o);
+    return rc != LSM_OK ? rc : compact_options_check(o);
 }
 
 /* Allocates the handle and its locks; no I/O. */

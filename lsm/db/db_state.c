@@ -71,6 +71,12 @@ static int db_state_sst_info_fill(const sst *t, lsm_sst_info *out)
     out->num_entries = sst_num_entries(t);
     out->num_blocks = sst_num_blocks(t);
     out->max_seq = sst_max_seq(t);
+    sst_compression c;
+    sst_compression_totals(t, &c);
+    out->data_bytes = sst_compression_stored_bytes(t);
+    out->raw_data_bytes = c.raw_bytes;
+    out->lz4_blocks = c.blocks_of_kind[1];
+    out->zstd_blocks = c.blocks_of_kind[2];
     return copy_key_range(first, nfirst, last, nlast, &out->first_key,
                           &out->nfirst_key, &out->last_key, &out->nlast_key);
 }

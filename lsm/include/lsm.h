@@ -143,6 +143,17 @@ typedef enum lsm_leveled_pick {
     LSM_LEVELED_PICK_MIN_OVERLAP = 1
 } lsm_leveled_pick;
 
+/* How new SST data blocks are compressed (lsm_options.compression): not
+ * at all, with LZ4 (fast) or with Zstandard (smaller, slower; its level is
+ * lsm_options.compression_level). The choice is recorded per block, so a
+ * database may mix them: reopening with another choice writes new blocks
+ * that way and still reads the old ones (lsm/FORMAT.md). */
+typedef enum lsm_compression {
+    LSM_COMPRESSION_NONE = 0,
+    LSM_COMPRESSION_LZ4 = 1,
+    LSM_COMPRESSION_ZSTD = 2
+} lsm_compression;
+
 /* What happened, reported through lsm_options.event_cb. */
 typedef enum lsm_event_type {
     /* The mutable memtable became immutable; a new one took its place.
@@ -486,6 +497,20 @@ typedef struct lsm_options {
      * between opens. Defaults 0 and -1: no extractor, no filter. */
     unsigned prefix_len;
     int prefix_delim;
+    /* How flushes and compactions compress the data blocks of the SSTs
+     * they write. A block is stored compressed only when that saves at
+     * least an eighth of its bytes (as LevelDB does), else as it is; every
+     * read decompresses it, and the block cache holds (and is charged
+     * for) decompressed blocks. Existing SSTs keep their blocks as
+     * written. Default LSM_COMPRESSION_NONE; an unknown value is
+     * LSM_EINVAL. */
+    lsm_compression compression;
+    /* Zstandard's level for LSM_COMPRESSION_ZSTD: higher is smaller and
+     * slower to write (reading costs about the same); negative levels are
+     * its fast modes; 0 is its default (3). Ignored by the other choices,
+     * but checked: outside ZSTD_minCLevel() to ZSTD_maxCLevel() (-131072
+     * to 22 with libzstd 1.5) is LSM_EINVAL. Default 0. */
+    int compression_level;
 } lsm_options;
 
 /* Fills *opt with every default listed above: call it before setting any
@@ -503,6 +528,10 @@ const char *lsm_leveled_pick_name(lsm_leveled_pick p);
 /* "dynamic" or "static" (the names lsm-cli's --level-sizes takes);
  * "unknown" for any other value. Static storage. */
 const char *lsm_level_sizes_name(lsm_level_sizes s);
+
+/* "none", "lz4" or "zstd" (the names lsm-cli's --compression takes);
+ * "unknown" for any other value. Static storage. */
+const char *lsm_compression_name(lsm_compression c);
 
 typedef struct lsm_db lsm_db;
 typedef struct lsm_iter lsm_iter;
@@ -1157,6 +1186,14 @@ typedef struct lsm_sst_info {
     /* The newest seq it holds: above the watermark, it holds versions
      * a compaction must keep (more than one per key, with snapshots). */
     uint64_t max_seq;
+    /* Its data blocks: their bytes as stored, and once decompressed
+     * (equal when none is compressed), and how many are stored
+     * compressed with LZ4 and with Zstandard (lsm_options.compression).
+     * Known from the SST's index and meta section: no block is read. */
+    uint64_t data_bytes;
+    uint64_t raw_data_bytes;
+    uint64_t lz4_blocks;
+    uint64_t zstd_blocks;
 } lsm_sst_info;
 
 /* What compactions did to one level (or tier) since open, as RocksDB's and
@@ -1501,6 +1538,11 @@ typedef struct lsm_sst_block_info {
     uint64_t shared_bytes; /* of those, the bytes prefix compression did
                             * not store (each entry's prefix shared with
                             * its run's restart key) */
+    /* How it is stored (lsm_options.compression): LSM_COMPRESSION_NONE
+     * for a raw block, and its size once decompressed (= bytes when
+     * raw), as its index record says. */
+    lsm_compression compression;
+    uint64_t raw_bytes;
 } lsm_sst_block_info;
 
 /* Everything one SST file says about itself (lsm/FORMAT.md, "SST files"). */

@@ -24,6 +24,7 @@
  *
  * Thread safety: a builder is used by one thread.
  */
+#include "table/block_codec_int.h"
 #include "table/block_int.h"
 #include "table/bloom_int.h"
 #include "util/checksum_int.h"
@@ -60,8 +61,11 @@ struct sst_builder {
     uint64_t max_seq;
     uint64_t sst_id;                         /* for the footer */
     uint8_t db_identity[SST_IDENTITY_BYTES]; /* for the footer */
-    uint32_t format_version;                 /* SST_FORMAT_VERSION or 2 */
-    sst_meta_records meta;                   /* format 3's meta section */
+    block_compressor codec; /* kind BLOCK_KIND_RAW: format-2 records */
+    uint64_t raw_bytes;     /* blocks' bytes before compression */
+    uint64_t blocks_of_kind[BLOCK_KIND_COUNT];
+    uint32_t format_version; /* SST_FORMAT_VERSION or 2 */
+    sst_meta_records meta;   /* format 3's meta section */
     int rc;
 };
 
@@ -72,6 +76,7 @@ static void sst_builder_free(sst_builder *b)
     bloom_builder_free(&b->bloom);
     bloom_builder_free(&b->prefix_bloom);
     byte_buf_free(&b->last_prefix);
+    block_compressor_free(&b->codec);
     byte_buf_free(&b->index);
     byte_buf_free(&b->last_key);
     byte_buf_free(&b->pending);
@@ -87,6 +92,15 @@ int sst_builder_open(env *e, const char *path, const sst_builder_options *opt,
     if (!opt || opt->block_size == 0)
         return lsm_error(LSM_EINVAL, "%s: SST block size must be >= 1 byte",
                          path);
+    if (opt->compression >= BLOCK_KIND_COUNT)
+        return lsm_error(LSM_EINVAL, "%s: unknown block compression %u", path,
+                         opt->compression);
+    /* Compressed blocks are announced by a meta record (format 3). */
+    if (opt->compression != BLOCK_KIND_RAW &&
+        opt->format_version == SST_FORMAT_VERSION_OLDEST)
+        return lsm_error(LSM_EINVAL,
+                         "%s: SST format %u cannot hold compressed blocks",
+                         path, opt->format_version);
     if (opt->format_version != 0 &&
         opt->format_version != SST_FORMAT_VERSION_OLDEST &&
         opt->format_version != SST_FORMAT_VERSION)
@@ -112,6 +126,8 @@ int sst_builder_open(env *e, const char *path, const sst_builder_options *opt,
     if (b->format_version >= 3)
         b->prefix = opt->prefix;
     bloom_builder_init(&b->prefix_bloom, opt->bloom_bits_per_key);
+    block_compressor_init(&b->codec, (block_kind)opt->compression,
+                          opt->compression_level);
     int rc = e->open_write(e, path, &b->file);
     if (rc != LSM_OK) {
         sst_builder_free(b);
@@ -173,18 +189,31 @@ static int sst_builder_write(sst_builder *b, const void *data, size_t n)
     return rc;
 }
 
-/* Appends the index record of the block being finished. */
-static int sst_builder_index_add(sst_builder *b, uint64_t size_bytes,
+/* Whether index records carry each block's kind and raw size: only
+ * when blocks may be compressed (FORMAT.md, "Compressed data blocks"). */
+static bool sst_builder_codec_records(const sst_builder *b)
+{
+    return b->codec.kind != BLOCK_KIND_RAW;
+}
+
+/* Appends the index record of a finished block: stored in n_stored bytes
+ * as kind, n_raw bytes before compression. */
+static int sst_builder_index_add(sst_builder *b, uint64_t n_stored,
+                                 block_kind kind, uint64_t n_raw,
                                  const uint8_t *first, size_t nfirst)
 {
     const byte_buf *last = &b->last_key;
     int rc = byte_buf_reserve(&b->index,
-                              4 * VARINT64_MAX_BYTES + nfirst + last->n_bytes);
+                              6 * VARINT64_MAX_BYTES + nfirst + last->n_bytes);
     if (rc != LSM_OK)
         return rc;
     uint8_t *p = b->index.data + b->index.n_bytes;
     p += put_varint64(p, b->offset);
-    p += put_varint64(p, size_bytes);
+    p += put_varint64(p, n_stored);
+    if (sst_builder_codec_records(b)) {
+        p += put_varint64(p, kind);
+        p += put_varint64(p, n_raw);
+    }
     p += put_varint64(p, nfirst);
     memcpy(p, first, nfirst);
     p += nfirst;
@@ -195,24 +224,29 @@ static int sst_builder_index_add(sst_builder *b, uint64_t size_bytes,
     return LSM_OK;
 }
 
-/* Finishes the current block, appends it to the file and indexes it. The
- * index record goes first because the block's first key points into the
- * builder's buffer, which finish may move. */
+/* Finishes the current block, stores it (compressed when that pays),
+ * indexes it and queues it for the file. The index record goes before the
+ * write, which advances offset; the first key is taken after finish,
+ * which may move the builder's buffer. */
 static int sst_builder_flush_block(sst_builder *b)
 {
-    size_t nfirst;
+    const uint8_t *raw, *stored;
+    size_t n_raw, n_stored, nfirst;
+    block_kind kind = BLOCK_KIND_RAW;
+    int rc = block_builder_finish(&b->block, &raw, &n_raw);
+    if (rc == LSM_OK)
+        rc = block_compress(&b->codec, raw, n_raw, &kind, &stored, &n_stored);
+    if (rc != LSM_OK)
+        return rc;
     const uint8_t *first = block_builder_first_key(&b->block, &nfirst);
-    size_t size_bytes = block_builder_size_bytes(&b->block);
-    int rc = sst_builder_index_add(b, size_bytes, first, nfirst);
-    const uint8_t *data;
-    size_t n;
+    rc = sst_builder_index_add(b, n_stored, kind, n_raw, first, nfirst);
     if (rc == LSM_OK)
-        rc = block_builder_finish(&b->block, &data, &n);
-    if (rc == LSM_OK)
-        rc = sst_builder_write(b, data, n);
+        rc = sst_builder_write(b, stored, n_stored);
     if (rc != LSM_OK)
         return rc;
     b->n_blocks++;
+    b->raw_bytes += n_raw;
+    b->blocks_of_kind[kind]++;
     block_builder_reset(&b->block);
     return LSM_OK;
 }
@@ -412,12 +446,36 @@ static int sst_builder_write_footer(sst_builder *b, uint64_t filter_offset,
     return sst_builder_write(b, f, sizeof f);
 }
 
+size_t sst_compression_record_encode(const sst_compression *c, uint8_t *out)
+{
+    uint8_t *p = out;
+    p += put_varint64(p, c->raw_bytes);
+    p += put_varint64(p, c->blocks_of_kind[BLOCK_KIND_LZ4]);
+    p += put_varint64(p, c->blocks_of_kind[BLOCK_KIND_ZSTD]);
+    return (size_t)(p - out);
+}
+
+/* Records the blocks' totals in the meta section when its index records
+ * carry kinds (the record's presence is what tells a reader so). */
+static int sst_builder_set_compression_record(sst_builder *b)
+{
+    if (!sst_builder_codec_records(b))
+        return LSM_OK;
+    sst_compression c = {.raw_bytes = b->raw_bytes};
+    memcpy(c.blocks_of_kind, b->blocks_of_kind, sizeof c.blocks_of_kind);
+    uint8_t rec[SST_COMPRESSION_RECORD_MAX];
+    size_t n = sst_compression_record_encode(&c, rec);
+    return sst_builder_set_meta(b, SST_META_COMPRESSION, rec, n);
+}
+
 /* Writes everything after the data blocks, then fsyncs. */
 static int sst_builder_write_tail(sst_builder *b)
 {
     int rc = LSM_OK;
     if (b->block.n_entries > 0)
         rc = sst_builder_flush_block(b);
+    if (rc == LSM_OK)
+        rc = sst_builder_set_compression_record(b);
     uint64_t filter_offset = b->offset, filter_size = 0;
     if (rc == LSM_OK)
         rc = sst_builder_write_filter(b, &filter_size);

@@ -58,6 +58,13 @@ typedef struct sst_builder_options {
      * records zeros). */
     uint64_t sst_id;
     const uint8_t *db_identity;
+    /* How data blocks are stored (block_codec_int.h): BLOCK_KIND_RAW (0,
+     * the default) writes format-2 index records and no compression meta
+     * record, so the file is what it was before compression existed; LZ4
+     * or ZSTD compress each block that shrinks by an eighth, and every
+     * index record then also says the block's kind and raw size. */
+    unsigned compression;
+    int compression_level; /* Zstandard's; 0: its default */
     /* 0: the current format (SST_FORMAT_VERSION, block_int.h). 2: the
      * format before the meta section, which tests write to check that
      * older files still read; sst_builder_set_meta then fails. */
@@ -147,6 +154,27 @@ uint64_t sst_max_seq(const sst *t);
  * does not compare them with anything; the db does (db_open.c). */
 uint64_t sst_recorded_id(const sst *t);
 const uint8_t *sst_db_identity(const sst *t);
+/* How an SST's data blocks are stored, over all of them: their bytes
+ * before compression, and how many are of each kind (block_codec_int.h's
+ * numbers: [0] raw, [1] lz4, [2] zstd). Their bytes on disk are the
+ * filter's offset (sst_compression_stored_bytes). */
+typedef struct sst_compression {
+    uint64_t raw_bytes;
+    uint64_t blocks_of_kind[3];
+} sst_compression;
+/* Known from open on (the compression record, checked against the
+ * index; or the index alone): no block is read. */
+void sst_compression_totals(const sst *t, sst_compression *out);
+uint64_t sst_compression_stored_bytes(const sst *t);
+
+/* The compression meta record (FORMAT.md, "Meta section"): encoded into
+ * out (room for SST_COMPRESSION_RECORD_MAX bytes), returning its size;
+ * decoded, false when malformed (bytes left over, a varint cut short, a
+ * count that cannot be). */
+#define SST_COMPRESSION_RECORD_MAX 30
+size_t sst_compression_record_encode(const sst_compression *c, uint8_t *out);
+bool sst_compression_record_decode(const uint8_t *p, size_t n,
+                                   sst_compression *out);
 /* The bytes of meta record tag (enum sst_meta_tag), owned by the sst and
  * kept from open to close, verified only as far as the section's framing
  * and checksum go: the feature that owns the tag checks its contents.
@@ -253,7 +281,9 @@ void sst_inspect_layout(const sst *t, sst_layout *out);
  * size, first and last user key (owned by the sst). */
 typedef struct sst_block_record {
     uint64_t offset;
-    uint64_t bytes;
+    uint64_t bytes;     /* on disk */
+    uint64_t raw_bytes; /* decompressed (bytes for a raw block) */
+    unsigned kind;      /* block_codec_int.h: 0 raw, 1 lz4, 2 zstd */
     const uint8_t *first_key, *last_key;
     size_t n_first_key, n_last_key;
 } sst_block_record;

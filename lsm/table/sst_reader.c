@@ -21,6 +21,15 @@
  * (env_posix: "short read ... truncated?"), and a disk error is LSM_EIO:
  * the process never dies of a damaged file.
  *
+ * A compressed block (FORMAT.md, "Compressed data blocks": the file has
+ * a compression meta record, and its index records say each block's kind
+ * and raw size) is read as stored, its checksum checked and decompressed
+ * into an allocation of its raw size (sst_block_read_compressed), then
+ * verified as any block; the cache holds and is charged for the
+ * decompressed bytes, also with a mapping. The sizes were checked at
+ * open (block_stored_sizes_ok), so no allocation is sized by a hostile
+ * record.
+ *
  * With map_file (lsm_options.mmap_reads, opt-in), and when the env can map
  * files (env_posix can), the whole file is mapped at open and a block is
  * decoded where it lies in the mapping: no system call, no copy. The cache
@@ -51,6 +60,7 @@
  * missing the same evicted meta may both read it, and the cache keeps the
  * later insert (each reader uses the copy it holds).
  */
+#include "table/block_codec_int.h"
 #include "table/block_int.h"
 #include "table/bloom_int.h"
 #include "util/checksum_int.h"
@@ -73,18 +83,23 @@
  * plus these and the memos (about 70 bytes a block with 16-byte keys).
  * The block's offset and size are parsed from the record when a block is
  * read (sst_block_extent). */
+_Static_assert(BLOCK_KIND_COUNT == 3, "sst_compression counts every kind");
 _Static_assert(LSM_MAX_KEY_BYTES <= UINT16_MAX, "key lengths fit 16 bits");
 typedef struct sst_index_keys {
     uint32_t last_key; /* from the index section's first byte */
     uint16_t n_first_key, n_last_key;
-    uint8_t first_key_at; /* <= 30: three varints */
+    uint8_t first_key_at; /* <= 50: five varints */
     uint8_t last_key_gap; /* <= 10: one varint */
 } sst_index_keys;
 
-/* One data block's offset and size, as its index record says. */
+/* One data block's offset and size, as its index record says, and how it
+ * is stored (block_codec_int.h): kind, and its size once decompressed
+ * (raw_bytes == size_bytes for a raw block). */
 typedef struct sst_extent {
     uint64_t offset;
     uint32_t size_bytes;
+    uint32_t raw_bytes;
+    uint8_t kind;
 } sst_extent;
 
 /* The footer's fields (FORMAT.md, "Footer"). */
@@ -130,14 +145,17 @@ static void sst_mapping_unref(sst_mapping *m)
  * losing its memos (the blocks are then walked once more when read).
  * Never points at the sst: it may outlive it in the cache (invariant 2). */
 typedef struct sst_meta {
-    bloom filter;         /* points into bytes */
-    const uint8_t *index; /* the index section, in bytes */
-    sst_index_keys *keys; /* footer.num_blocks, one per data block */
-    block_memo *memos;    /* footer.num_blocks: what verifying each data
-                           * block found (block_int.h); the one part
-                           * written after it is built (invariant 1) */
-    size_t charge;        /* bytes of the whole allocation */
-    uint8_t *bytes;       /* filter section then index section */
+    bloom filter;           /* points into bytes */
+    bool codec_records;     /* index records say each block's kind and raw
+                             * size (the file has a compression record) */
+    sst_compression totals; /* summed over the index records */
+    const uint8_t *index;   /* the index section, in bytes */
+    sst_index_keys *keys;   /* footer.num_blocks, one per data block */
+    block_memo *memos;      /* footer.num_blocks: what verifying each data
+                             * block found (block_int.h); the one part
+                             * written after it is built (invariant 1) */
+    size_t charge;          /* bytes of the whole allocation */
+    uint8_t *bytes;         /* filter section then index section */
 } sst_meta;
 
 /* The cache key of an SST's meta: no data block has this index. */
@@ -158,6 +176,10 @@ struct sst {
     uint8_t *bounds; /* first then last user key of the file */
     size_t n_first_key, n_last_key;
     sst_mapping *map; /* the whole file, or NULL: use read_at */
+    /* Whether the file's meta section has a compression record, whose
+     * totals (checked against the index at open) are kept here. */
+    bool codec_records;
+    sst_compression totals;
     /* The meta section (format 3) as read, and where its records lie in
      * it; kept from open to free whatever cache_meta says, since the
      * features reading it (range tombstones, say) need it on every read. */
@@ -280,18 +302,40 @@ typedef struct sst_index_record {
     size_t n_first_key, n_last_key;
 } sst_index_record;
 
-/* Decodes one index record at *p (advanced past it) into *r. */
+/* Decodes a record's kind and raw size (codec records only) at q, which
+ * must be plausible for its stored size (block_stored_sizes_ok), so that
+ * no later read allocates what a hostile record claims. */
+static const uint8_t *sst_index_parse_codec(const uint8_t *q,
+                                            const uint8_t *end, sst_extent *e)
+{
+    uint64_t kind, raw_bytes;
+    if (!(q = get_varint64(q, end, &kind)) || kind >= BLOCK_KIND_COUNT ||
+        !(q = get_varint64(q, end, &raw_bytes)) ||
+        !block_stored_sizes_ok((unsigned)kind, e->size_bytes, raw_bytes))
+        return NULL;
+    e->kind = (uint8_t)kind;
+    e->raw_bytes = (uint32_t)raw_bytes;
+    return q;
+}
+
+/* Decodes one index record at *p (advanced past it) into *r; codec says
+ * whether records carry a kind and raw size. */
 static bool sst_index_parse_record(const uint8_t **p, const uint8_t *end,
-                                   sst_index_record *r)
+                                   bool codec, sst_index_record *r)
 {
     uint64_t n, size_bytes;
     const uint8_t *q = *p;
     if (!(q = get_varint64(q, end, &r->extent.offset)) ||
-        !(q = get_varint64(q, end, &size_bytes)) || size_bytes > UINT32_MAX ||
-        !(q = get_varint64(q, end, &n)) || n == 0 || n > LSM_MAX_KEY_BYTES ||
-        n > (uint64_t)(end - q))
+        !(q = get_varint64(q, end, &size_bytes)) || size_bytes > UINT32_MAX)
         return false;
     r->extent.size_bytes = (uint32_t)size_bytes;
+    r->extent.raw_bytes = (uint32_t)size_bytes;
+    r->extent.kind = BLOCK_KIND_RAW;
+    if (codec && !(q = sst_index_parse_codec(q, end, &r->extent)))
+        return false;
+    if (!(q = get_varint64(q, end, &n)) || n == 0 || n > LSM_MAX_KEY_BYTES ||
+        n > (uint64_t)(end - q))
+        return false;
     r->first_key = q;
     r->n_first_key = (size_t)n;
     q += n;
@@ -362,12 +406,17 @@ static sst_extent sst_block_extent(const sst_meta *m, uint64_t idx)
     size_t n_first;
     const uint8_t *end = sst_block_first_key(m, idx, &n_first);
     const uint8_t *rec = end - m->keys[idx].first_key_at;
-    uint64_t size_bytes = 0;
-    sst_extent e = {0, 0};
+    uint64_t size_bytes = 0, kind = BLOCK_KIND_RAW, raw_bytes = 0;
+    sst_extent e = {0, 0, 0, BLOCK_KIND_RAW};
     rec = get_varint64(rec, end, &e.offset);
     if (rec)
-        get_varint64(rec, end, &size_bytes);
+        rec = get_varint64(rec, end, &size_bytes);
+    raw_bytes = size_bytes;
+    if (rec && m->codec_records && (rec = get_varint64(rec, end, &kind)))
+        get_varint64(rec, end, &raw_bytes);
     e.size_bytes = (uint32_t)size_bytes;
+    e.raw_bytes = (uint32_t)raw_bytes;
+    e.kind = (uint8_t)kind;
     return e;
 }
 
@@ -402,12 +451,14 @@ static int sst_decode_index(const sst *t, sst_meta *m, const uint8_t *data,
     sst_index_record r, prev;
     for (size_t i = 0; i < n_blocks; i++) {
         const uint8_t *rec = p;
-        if (!sst_index_parse_record(&p, end, &r) ||
+        if (!sst_index_parse_record(&p, end, m->codec_records, &r) ||
             !sst_index_record_fits(t, &r, i == 0 ? NULL : &prev))
             return lsm_corrupt("%s: index at offset %llu: record %zu (at "
                                "byte %zu) is malformed or out of place",
                                t->path, off, i, (size_t)(p - data));
         m->keys[i] = sst_index_keys_of(data, rec, &r);
+        m->totals.raw_bytes += r.extent.raw_bytes;
+        m->totals.blocks_of_kind[r.extent.kind]++;
         prev = r;
     }
     if (p != end ||
@@ -460,6 +511,7 @@ static int sst_meta_load(const sst *t, sst_meta **out)
                          "(%llu blocks)",
                          t->path, (unsigned long long)f->num_blocks);
     size_t n = (size_t)(f->filter_size + f->index_size);
+    m->codec_records = t->codec_records;
     int rc = file_read_at(t->file, f->filter_offset, m->bytes, n);
     if (rc == LSM_OK)
         rc = bloom_decode(m->bytes, (size_t)f->filter_size, t->path,
@@ -496,6 +548,65 @@ static int sst_keep_bounds(sst *t, const sst_meta *m)
     t->n_first_key = nfirst;
     t->n_last_key = nlast;
     return LSM_OK;
+}
+
+bool sst_compression_record_decode(const uint8_t *p, size_t n,
+                                   sst_compression *out)
+{
+    const uint8_t *end = p + n;
+    memset(out, 0, sizeof *out);
+    if (!(p = get_varint64(p, end, &out->raw_bytes)) ||
+        !(p = get_varint64(p, end, &out->blocks_of_kind[BLOCK_KIND_LZ4])) ||
+        !(p = get_varint64(p, end, &out->blocks_of_kind[BLOCK_KIND_ZSTD])))
+        return false;
+    return p == end;
+}
+
+/* Reads the compression record, if the file has one, into t: its index
+ * records then carry each block's kind and raw size. The raw-block count
+ * is what is left of the footer's block count. */
+static int sst_read_compression_record(sst *t)
+{
+    size_t n = 0;
+    const uint8_t *rec = sst_meta_record(t, SST_META_COMPRESSION, &n);
+    if (!rec)
+        return LSM_OK;
+    sst_compression *c = &t->totals;
+    uint64_t blocks = t->footer.num_blocks;
+    if (!sst_compression_record_decode(rec, n, c) ||
+        c->blocks_of_kind[BLOCK_KIND_LZ4] > blocks ||
+        c->blocks_of_kind[BLOCK_KIND_ZSTD] >
+            blocks - c->blocks_of_kind[BLOCK_KIND_LZ4])
+        return lsm_corrupt("%s: meta section: malformed compression record",
+                           t->path);
+    c->blocks_of_kind[BLOCK_KIND_RAW] = blocks -
+                                        c->blocks_of_kind[BLOCK_KIND_LZ4] -
+                                        c->blocks_of_kind[BLOCK_KIND_ZSTD];
+    t->codec_records = true;
+    return LSM_OK;
+}
+
+/* The compression record's totals must be the index's: a record that
+ * lies would make dump and stats report what the blocks are not. Without
+ * a record every block is raw, and the totals are the index's. */
+static int sst_check_compression_totals(sst *t, const sst_meta *m)
+{
+    if (!t->codec_records) {
+        t->totals = m->totals;
+        return LSM_OK;
+    }
+    if (memcmp(&t->totals, &m->totals, sizeof t->totals) == 0)
+        return LSM_OK;
+    return lsm_corrupt(
+        "%s: meta section: compression record says %llu raw bytes in %llu "
+        "lz4 and %llu zstd blocks, the index %llu in %llu "
+        "and %llu",
+        t->path, (unsigned long long)t->totals.raw_bytes,
+        (unsigned long long)t->totals.blocks_of_kind[BLOCK_KIND_LZ4],
+        (unsigned long long)t->totals.blocks_of_kind[BLOCK_KIND_ZSTD],
+        (unsigned long long)m->totals.raw_bytes,
+        (unsigned long long)m->totals.blocks_of_kind[BLOCK_KIND_LZ4],
+        (unsigned long long)m->totals.blocks_of_kind[BLOCK_KIND_ZSTD]);
 }
 
 /* Reads and verifies the meta section (format 3), kept from open to
@@ -537,6 +648,8 @@ static int sst_open_meta(sst *t, bool cache_meta)
     int rc = sst_meta_load(t, &m);
     if (rc == LSM_OK)
         rc = sst_keep_bounds(t, m);
+    if (rc == LSM_OK)
+        rc = sst_check_compression_totals(t, m);
     if (rc != LSM_OK) {
         sst_meta_free(m);
         return rc;
@@ -671,9 +784,11 @@ int sst_open_with(env *e, const char *path, uint64_t sst_id, block_cache *cache,
     if (rc == LSM_OK)
         rc = sst_read_footer(t, &t->footer);
     if (rc == LSM_OK)
-        rc = sst_open_meta(t, o->cache_meta);
-    if (rc == LSM_OK)
         rc = sst_open_meta_section(t);
+    if (rc == LSM_OK)
+        rc = sst_read_compression_record(t);
+    if (rc == LSM_OK)
+        rc = sst_open_meta(t, o->cache_meta);
     if (rc == LSM_OK)
         rc = sst_open_prefix(t);
     if (rc != LSM_OK) {
@@ -761,6 +876,16 @@ uint64_t sst_recorded_id(const sst *t)
 const uint8_t *sst_db_identity(const sst *t)
 {
     return t->footer.db_identity;
+}
+
+void sst_compression_totals(const sst *t, sst_compression *out)
+{
+    *out = t->totals;
+}
+
+uint64_t sst_compression_stored_bytes(const sst *t)
+{
+    return t->footer.filter_offset;
 }
 
 const uint8_t *sst_first_key(const sst *t, size_t *n)
@@ -863,6 +988,46 @@ static int sst_block_verify(sst *t, const sst_meta *m, uint64_t idx,
     return rc;
 }
 
+/* The compressed half of sst_block_read: the stored bytes (in the
+ * mapping, read ahead, or read now into a buffer freed here) are
+ * verified and decompressed into an allocation of the raw size the index
+ * record gives (checked at open against the stored size, so a hostile
+ * record cannot make it huge), which is then verified as any block. The
+ * block never points into the mapping. */
+static int sst_block_read_compressed(sst *t, const sst_meta *m, uint64_t idx,
+                                     sst_extent r, const uint8_t *ahead,
+                                     sst_block **out)
+{
+    sst_block *sb = malloc(sizeof(sst_block) + r.raw_bytes);
+    uint8_t *read_buf = NULL;
+    const uint8_t *stored = t->map ? t->map->base + r.offset : ahead;
+    int rc = LSM_OK;
+    if (sb && !stored && (read_buf = malloc(r.size_bytes)))
+        stored = read_buf;
+    if (!sb || !stored) {
+        free(sb);
+        return lsm_error(LSM_ENOMEM, "%s: out of memory for a %u-byte block",
+                         t->path, (unsigned)r.raw_bytes);
+    }
+    sb->map = NULL;
+    if (read_buf)
+        rc = file_read_at(t->file, r.offset, read_buf, r.size_bytes);
+    if (rc == LSM_OK)
+        rc = block_decompress((block_kind)r.kind, stored, r.size_bytes,
+                              sb->bytes, r.raw_bytes, t->path, r.offset);
+    free(read_buf);
+    sst_extent raw = r;
+    raw.size_bytes = r.raw_bytes;
+    if (rc == LSM_OK)
+        rc = sst_block_verify(t, m, idx, raw, sb->bytes, &sb->blk);
+    if (rc != LSM_OK) {
+        free(sb);
+        return rc;
+    }
+    *out = sb;
+    return LSM_OK;
+}
+
 /* Reads block idx and verifies it: read into the allocation with read_at
  * (the default), or copied there from ahead (its bytes, read ahead by an
  * iterator) when not NULL, or decoded in place in the mapping when there
@@ -872,6 +1037,8 @@ static int sst_block_read(sst *t, const sst_meta *m, uint64_t idx,
                           const uint8_t *ahead, sst_block **out)
 {
     sst_extent r = sst_block_extent(m, idx);
+    if (r.kind != BLOCK_KIND_RAW)
+        return sst_block_read_compressed(t, m, idx, r, ahead, out);
     size_t n = r.size_bytes;
     size_t n_alloc = sizeof(sst_block) + (t->map ? 0 : n);
     sst_block *sb = malloc(n_alloc);
@@ -1477,6 +1644,8 @@ void sst_inspect_block_record(const sst *t, uint64_t idx, sst_block_record *out)
     sst_extent e = sst_block_extent(m, idx);
     out->offset = e.offset;
     out->bytes = e.size_bytes;
+    out->raw_bytes = e.raw_bytes;
+    out->kind = e.kind;
     out->first_key = sst_block_first_key(m, idx, &out->n_first_key);
     out->last_key = sst_block_last_key(m, idx, &out->n_last_key);
 }

@@ -101,6 +101,12 @@ typedef struct bench_settings {
      * workloads only (rocksdb then opens an OptimisticTransactionDB, whose
      * base database serves the plain calls; lsm needs nothing). */
     int transactions;
+    /* Block compression by name: none, lz4, zstd (lsm and rocksdb) or
+     * snappy (leveldb and rocksdb); NULL: none. compression_level is
+     * zstd's (lsm and rocksdb; 0: the library's default). An engine
+     * refuses a name it has not. */
+    const char *compression;
+    int compression_level;
     int num_memtable_limit_given;
     int compaction_given;
     int threads_mode_given;

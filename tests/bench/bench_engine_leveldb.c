@@ -21,6 +21,7 @@
 
 #include <leveldb/c.h>
 #include <stdlib.h>
+#include <string.h>
 
 struct bench_db {
     leveldb_t *db;
@@ -49,21 +50,35 @@ static void bench_leveldb_version(char *buf, size_t n)
              leveldb_minor_version());
 }
 
+/* Whether --compression asked for snappy, the one kind LevelDB's C API
+ * offers. */
+static int bench_leveldb_snappy(const bench_settings *s)
+{
+    return s->compression != NULL && strcmp(s->compression, "snappy") == 0;
+}
+
 static void bench_leveldb_describe(const bench_settings *s, char *buf, size_t n)
 {
     snprintf(buf, n,
              "write_buffer_size %zu, max_file_size %zu, block_size %zu, LRU "
-             "block cache %zu, bloom %u bits/key, no compression, log always "
+             "block cache %zu, bloom %u bits/key, %s compression, log always "
              "on, leveled compaction (LevelDB's own), no prefix extractor "
              "(prefix scans are range scans)",
              s->target_sst_size, s->target_sst_size, s->block_size,
-             s->block_cache_bytes, s->bloom_bits_per_key);
+             s->block_cache_bytes, s->bloom_bits_per_key,
+             bench_leveldb_snappy(s) ? "snappy" : "no");
 }
 
 /* LevelDB has one compaction scheme, one background thread and one
  * memtable plus one immutable: the flags for those are lsm's. */
 static int bench_leveldb_check_settings(const bench_settings *s, bench_err *err)
 {
+    if (s->compression != NULL && strcmp(s->compression, "none") != 0 &&
+        !bench_leveldb_snappy(s))
+        return bench_err_set(err,
+                             "--compression: leveldb's C API offers "
+                             "none or snappy: %s",
+                             s->compression);
     if (s->compaction_given)
         return bench_err_set(err, "--compaction applies to --engine lsm "
                                   "only (leveldb has its own leveled "
@@ -128,7 +143,9 @@ static int bench_leveldb_open(const bench_settings *s, int sync, bench_db **out,
     db->read = leveldb_readoptions_create();
     db->write = leveldb_writeoptions_create();
     leveldb_options_set_create_if_missing(db->options, 1);
-    leveldb_options_set_compression(db->options, leveldb_no_compression);
+    leveldb_options_set_compression(
+        db->options, bench_leveldb_snappy(s) ? leveldb_snappy_compression
+                                             : leveldb_no_compression);
     leveldb_options_set_write_buffer_size(db->options, s->target_sst_size);
     leveldb_options_set_max_file_size(db->options, s->target_sst_size);
     leveldb_options_set_block_size(db->options, s->block_size);

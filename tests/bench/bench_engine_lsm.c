@@ -120,6 +120,20 @@ static void bench_lsm_leveled_pick(const bench_settings *s, lsm_options *opt)
         bench_lsm_parse_leveled_pick(s->leveled_pick, &opt->leveled_pick);
 }
 
+/* --compression by name (NULL: none); -1 for a name lsm has not. */
+static int bench_lsm_parse_compression(const char *name, lsm_compression *out)
+{
+    static const lsm_compression kinds[] = {
+        LSM_COMPRESSION_NONE, LSM_COMPRESSION_LZ4, LSM_COMPRESSION_ZSTD};
+    *out = LSM_COMPRESSION_NONE;
+    for (size_t i = 0; name && i < sizeof kinds / sizeof kinds[0]; i++)
+        if (strcmp(name, lsm_compression_name(kinds[i])) == 0) {
+            *out = kinds[i];
+            return 0;
+        }
+    return name ? -1 : 0;
+}
+
 /* The lsm_options a run opens with: lsm's defaults, then the settings and
  * the leveled shape. */
 static void bench_lsm_options(const bench_settings *s, int sync,
@@ -140,6 +154,9 @@ static void bench_lsm_options(const bench_settings *s, int sync,
     bench_lsm_leveled_pick(s, opt);
     opt->cache_index_and_filter_blocks = s->cache_index_and_filter_blocks;
     opt->prefix_len = s->prefix_len;
+    /* A name lsm has not is refused by check_settings before any open. */
+    bench_lsm_parse_compression(s->compression, &opt->compression);
+    opt->compression_level = s->compression_level;
     opt->enable_wal = 1;
     opt->sync = sync;
 }
@@ -176,7 +193,7 @@ static void bench_lsm_describe(const bench_settings *s, char *buf, size_t n)
              "bits/key, compaction %s (L0 trigger %u, multiplier %u, base "
              "level %u MiB, %s sizes, pick %s), threads_mode %s, mmap_reads "
              "%s, memtable_bloom %s, cache_index_and_filter_blocks %s, "
-             "prefix_len %u, WAL on, no compression",
+             "prefix_len %u, WAL on, %s compression (level %d)",
              opt.target_sst_size, opt.block_size, opt.block_cache_bytes,
              opt.num_memtable_limit, opt.bloom_bits_per_key,
              lsm_compaction_name(opt.compaction),
@@ -185,11 +202,19 @@ static void bench_lsm_describe(const bench_settings *s, char *buf, size_t n)
              lsm_leveled_pick_name(opt.leveled_pick),
              opt.sched == LSM_SCHED_THREADS ? "on" : "off",
              opt.mmap_reads ? "on" : "off", opt.memtable_bloom ? "on" : "off",
-             opt.cache_index_and_filter_blocks ? "on" : "off", opt.prefix_len);
+             opt.cache_index_and_filter_blocks ? "on" : "off", opt.prefix_len,
+             opt.compression == LSM_COMPRESSION_NONE
+                 ? "no"
+                 : lsm_compression_name(opt.compression),
+             opt.compression_level);
 }
 
 static int bench_lsm_check_settings(const bench_settings *s, bench_err *err)
 {
+    lsm_compression kind;
+    if (bench_lsm_parse_compression(s->compression, &kind))
+        return bench_err_set(err, "--compression: none, lz4 or zstd: %s",
+                             s->compression);
     lsm_compaction c;
     if (s->compaction != NULL && bench_lsm_parse_compaction(s->compaction, &c))
         return bench_err_set(err,

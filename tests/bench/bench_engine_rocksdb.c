@@ -86,17 +86,43 @@ static void bench_rocksdb_describe(const bench_settings *s, char *buf, size_t n)
              "write_buffer_size %zu, target_file_size_base %zu, "
              "max_write_buffer_number %zu, block_size %zu, LRU block cache "
              "%zu, bloom %u bits/key, cache_index_and_filter_blocks %s, "
-             "fixed prefix extractor %u (0: none), no "
-             "compression, WAL always on, leveled compaction (RocksDB's own)",
+             "fixed prefix extractor %u (0: none), %s compression, WAL always "
+             "on, leveled compaction (RocksDB's own)",
              s->target_sst_size, s->target_sst_size, s->num_memtable_limit,
              s->block_size, s->block_cache_bytes, s->bloom_bits_per_key,
-             s->cache_index_and_filter_blocks ? "on" : "off", s->prefix_len);
+             s->cache_index_and_filter_blocks ? "on" : "off", s->prefix_len,
+             s->compression && strcmp(s->compression, "none") != 0
+                 ? s->compression
+                 : "no");
 }
 
 /* RocksDB's compaction and background threads are its own; its memtable
  * count maps onto max_write_buffer_number, which RocksDB raises to 2. */
+/* --compression by name as RocksDB's type; -1 for a name it has not. */
+static int bench_rocksdb_compression(const bench_settings *s)
+{
+    static const struct {
+        const char *name;
+        int type;
+    } kinds[] = {{"none", rocksdb_no_compression},
+                 {"snappy", rocksdb_snappy_compression},
+                 {"lz4", rocksdb_lz4_compression},
+                 {"zstd", rocksdb_zstd_compression}};
+    if (s->compression == NULL)
+        return rocksdb_no_compression;
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        if (strcmp(s->compression, kinds[i].name) == 0)
+            return kinds[i].type;
+    return -1;
+}
+
 static int bench_rocksdb_check_settings(const bench_settings *s, bench_err *err)
 {
+    if (bench_rocksdb_compression(s) < 0)
+        return bench_err_set(err,
+                             "--compression: none, snappy, lz4 or "
+                             "zstd: %s",
+                             s->compression);
     if (s->compaction_given)
         return bench_err_set(err, "--compaction applies to --engine lsm "
                                   "only (rocksdb has its own leveled "
@@ -181,7 +207,12 @@ static int bench_rocksdb_open(const bench_settings *s, int sync, bench_db **out,
     bench_rocksdb_table_options(db, s);
     db->options = rocksdb_options_create();
     rocksdb_options_set_create_if_missing(db->options, 1);
-    rocksdb_options_set_compression(db->options, rocksdb_no_compression);
+    rocksdb_options_set_compression(db->options, bench_rocksdb_compression(s));
+    /* window_bits and strategy: RocksDB's defaults (-14, 0); max_dict_bytes
+     * 0: no dictionary. Only the level is the bench's. */
+    if (s->compression_level != 0)
+        rocksdb_options_set_compression_options(db->options, -14,
+                                                s->compression_level, 0, 0);
     rocksdb_options_set_write_buffer_size(db->options, s->target_sst_size);
     rocksdb_options_set_target_file_size_base(db->options, s->target_sst_size);
     rocksdb_options_set_max_write_buffer_number(db->options,

@@ -13,7 +13,9 @@
  * the bench_engine table (bench_engine.h). Each engine file translates the
  * settings (target_sst_size, block_size, block_cache_bytes, ...) into its
  * own options, so all three run with the same sizes, a 10-bit bloom filter,
- * no compression and the WAL on; sync only for fillsync.
+ * no compression unless --compression names one, and the WAL on; sync only
+ * for fillsync. Values are half compressible, as db_bench's are
+ * (bench_make_value), so compression has something to do.
  *
  * Invariants:
  *   - Keys are the zero-padded decimal form of an index in [0, num), exactly
@@ -1350,7 +1352,14 @@ static void bench_usage(FILE *f)
         "                        (not in the default list) write keys\n"
         "                        GROUP/NNN and scan one GROUP/ each: give\n"
         "                        --prefix_len key_size-3 for prefix "
-        "filters\n");
+        "filters\n"
+        "  --compression none|lz4|zstd|snappy  block compression (default "
+        "none;\n"
+        "                        lz4, zstd: lsm and rocksdb; snappy: leveldb "
+        "and\n"
+        "                        rocksdb)\n"
+        "  --compression_level N zstd's level (lsm and rocksdb; default 0: "
+        "zstd's)\n");
 }
 
 static uint64_t bench_parse_u64(const char *flag, const char *s)
@@ -1380,6 +1389,18 @@ static int bench_parse_on_off(const char *flag, const char *v)
     if (strcmp(v, "off") == 0 || strcmp(v, "0") == 0)
         return 0;
     bench_die("%s: on or off: %s", flag, v);
+}
+
+/* Parses a compression level: a whole number, negative allowed (zstd's
+ * fast levels); the engine checks its range. */
+static int bench_parse_level(const char *flag, const char *v)
+{
+    char *end = NULL;
+    errno = 0;
+    long n = strtol(v, &end, 10);
+    if (errno != 0 || end == v || *end != '\0' || n < INT_MIN || n > INT_MAX)
+        bench_die("%s: a whole number: %s", flag, v);
+    return (int)n;
 }
 
 /* Applies one engine setting flag; returns -1 if flag is not one. */
@@ -1423,6 +1444,10 @@ static int bench_apply_setting(bench_settings *s, const char *flag,
     } else if (strcmp(flag, "--cache_index_and_filter_blocks") == 0) {
         s->cache_index_and_filter_blocks = bench_parse_on_off(flag, v);
         s->cache_index_and_filter_blocks_given = 1;
+    } else if (strcmp(flag, "--compression") == 0) {
+        s->compression = v; /* checked by the engine */
+    } else if (strcmp(flag, "--compression_level") == 0) {
+        s->compression_level = bench_parse_level(flag, v);
     } else
         return -1;
     return 0;

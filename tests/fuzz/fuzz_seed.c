@@ -84,15 +84,18 @@ static uint8_t *read_bytes(const char *path, size_t *n)
 
 /* Writes an SST of n_keys keys "k000", "k001", ..., two versions of every
  * third key, a tombstone in every fifth, values of 0 to 11 bytes; with
- * prefix (not PREFIX_NONE), with its prefix record (SST_META_PREFIX). */
+ * prefix (not PREFIX_NONE), with its prefix record (SST_META_PREFIX); its
+ * blocks compressed as compression says (block_codec_int.h's kinds). */
 static void seed_sst(const char *name, size_t n_keys, size_t block_size,
-                     unsigned bloom_bits, prefix_extractor prefix)
+                     unsigned bloom_bits, prefix_extractor prefix,
+                     unsigned compression)
 {
     char path[4096];
     seed_path(path, sizeof path, "sst", name);
     sst_builder_options opt = {.block_size = block_size,
                                .bloom_bits_per_key = bloom_bits,
-                               .prefix = prefix};
+                               .prefix = prefix,
+                               .compression = compression};
     sst_builder *b;
     check_rc(sst_builder_open(env_posix(), path, &opt, &b), "sst_builder_open");
     uint64_t seq = 1000;
@@ -284,14 +287,19 @@ int main(int argc, char **argv)
     make_dir(seed_path(path, sizeof path, "wal", ""));
     make_dir(seed_path(path, sizeof path, "manifest", ""));
     const prefix_extractor none = {.kind = PREFIX_NONE};
-    seed_sst("one_block.sst", 6, 4096, 10, none);
-    seed_sst("blocks.sst", 24, 64, 0, none);
+    seed_sst("one_block.sst", 6, 4096, 10, none, 0);
+    seed_sst("blocks.sst", 24, 64, 0, none, 0);
     /* "k0" and "k1" ("k000".."k019"), and a delimiter '1' that some keys
      * lack: the prefix record's parser and filter. */
     seed_sst("prefix_fixed.sst", 20, 128, 10,
-             (prefix_extractor){.kind = PREFIX_FIXED, .len = 2});
+             (prefix_extractor){.kind = PREFIX_FIXED, .len = 2}, 0);
     seed_sst("prefix_delim.sst", 12, 4096, 10,
-             (prefix_extractor){.kind = PREFIX_DELIM, .delim = '1'});
+             (prefix_extractor){.kind = PREFIX_DELIM, .delim = '1'}, 0);
+    /* Blocks big enough to shrink: lz4 (kind 1) and zstd (kind 2), one
+     * with a prefix record too. */
+    seed_sst("lz4.sst", 90, 300, 10, none, 1);
+    seed_sst("zstd.sst", 90, 300, 0,
+             (prefix_extractor){.kind = PREFIX_FIXED, .len = 2}, 2);
     seed_wals();
     seed_manifest();
     return 0;

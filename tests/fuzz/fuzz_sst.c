@@ -24,7 +24,9 @@
  * the input, so mutations of the keys inside a block steer them. Each input
  * runs twice: as it is, and with every checksum the footer and index locate
  * made right, so that mutations reach the block, filter and index decoders
- * instead of dying at the first checksum.
+ * (and, for compressed blocks, the LZ4 and Zstandard decompressors, whose
+ * output must fill exactly the raw size the index claims) instead of dying
+ * at the first checksum.
  *
  * Single-threaded: libFuzzer runs one input at a time.
  */
@@ -314,6 +316,18 @@ static bool fix_section(uint8_t *section, uint64_t n)
  * filter, the index, then the footer. A fuzzer cannot forge a 64-bit hash
  * by mutation, so without this almost no input would get past sst_open.
  * Returns true if any byte changed. */
+/* Whether the meta section (after the index; its size at footer offset
+ * 84) starts with the compression record, tag 1: its index records then
+ * carry each block's kind and raw size. Tags ascend, so tag 1 is first. */
+static bool has_compression_record(const uint8_t *buf, uint64_t body,
+                                   uint64_t index_off, uint64_t index_size)
+{
+    uint64_t meta_size = get_fixed32(buf + body + SST_FOOTER_META_BYTES);
+    return index_off <= body && index_size <= body - index_off &&
+           meta_size > 8 && meta_size <= body - index_off - index_size &&
+           buf[index_off + index_size] == SST_META_COMPRESSION;
+}
+
 static bool fix_sst_checksums(uint8_t *buf, size_t size)
 {
     if (size < SST_FOOTER_BYTES)
@@ -325,14 +339,19 @@ static bool fix_sst_checksums(uint8_t *buf, size_t size)
     uint64_t index_off = get_fixed64(footer + 16);
     uint64_t index_size = get_fixed64(footer + 24);
     bool changed = false;
+    bool codec = has_compression_record(buf, body, index_off, index_size);
     if (index_off <= body && index_size >= 8 &&
         index_size <= body - index_off) {
         const uint8_t *p = buf + index_off;
         const uint8_t *end = p + index_size - 8;
         while (p && p < end) {
-            uint64_t off, n, nkey;
+            uint64_t off, n, nkey, skip;
             p = get_varint64(p, end, &off);
             p = p ? get_varint64(p, end, &n) : NULL;
+            /* Kind and raw size; a compressed block, too, ends with the
+             * checksum of the bytes before it (FORMAT.md). */
+            for (int k = 0; k < 2 && p && codec; k++)
+                p = get_varint64(p, end, &skip);
             for (int k = 0; k < 2 && p; k++) {
                 p = get_varint64(p, end, &nkey);
                 p = p && nkey <= (uint64_t)(end - p) ? p + nkey : NULL;

@@ -4,7 +4,8 @@
 #
 # A database of two SSTs and a WAL is made and closed; then:
 #   - verify on it: exit 0, "verify: OK";
-#   - a byte flipped in the second data block of a copy of an SST:
+#   - a byte flipped in the second data block of a copy of an SST (and of
+#     a zstd-compressed one, caught before decompressing):
 #     sst FILE marks that block DAMAGED, still lists the others, and exits
 #     1 naming the offset; verify on a copy of the database holding that
 #     SST exits 1 with "verify: PROBLEMS" and the same offset;
@@ -88,6 +89,26 @@ cp "$tmp/bad.sst" "$tmp/copy/0.sst"
 run verify_bad 1 --path "$tmp/copy" --compaction none -c verify
 expect verify_bad "verify: PROBLEMS"
 expect verify_bad "0.sst: data block at offset $block1: checksum mismatch"
+
+# The same with zstd blocks: a byte flipped in block 1's compressed bytes
+# is caught by their checksum before anything is decompressed.
+zdb=$tmp/zdb
+printf '%s\n' 'fill 1000 1999' flush |
+    "$cli" --path "$zdb" --compaction none --compression zstd \
+        --target-sst-size 8192 >"$tmp/zmake" 2>&1 ||
+    { fail "making the zstd database failed"; cat "$tmp/zmake"; }
+run zreport 0 --path "$zdb" --compaction none -c "sst 0"
+zblock1=$(sed -n 's/^    block 1: offset \([0-9]*\), [0-9]* B (zstd, .*/\1/p' \
+    "$tmp/zreport")
+[ -n "$zblock1" ] || fail "no zstd block 1 in: $(cat "$tmp/zreport")"
+cp -R "$zdb" "$tmp/zcopy"
+flip "$tmp/zcopy/0.sst" $((zblock1 + 10))
+run zbad_sst 1 --path "$zdb" --compaction none -c "sst $tmp/zcopy/0.sst"
+expect zbad_sst "DAMAGED"
+expect zbad_sst "data block at offset $zblock1: checksum mismatch (zstd-compressed bytes)"
+run zverify_bad 1 --path "$tmp/zcopy" --compaction none -c verify
+expect zverify_bad "verify: PROBLEMS"
+expect zverify_bad "0.sst: data block at offset $zblock1: checksum mismatch (zstd-compressed bytes)"
 
 # WALs: the newest memtable's log holds the put and the delete.
 wal=$(ls "$db" | sed -n 's/^\([0-9]*\)\.wal$/\1/p' | sort -n | tail -n 1)

@@ -117,7 +117,14 @@ static void show_get_result(cli_buf *out, const lsm_read_trace *t)
 {
     const lsm_read_step *last = t->n_steps ? &t->steps[t->n_steps - 1] : NULL;
 
-    if (last && last->outcome == LSM_READ_HIT) {
+    if (t->range_tombstone_seq) {
+        /* The step searched last holds the tombstone, or a newer source
+         * did: either way the versions found are older than it. */
+        cli_buf_printf(out,
+                       "result: not found, deleted by range tombstone seq "
+                       "%" PRIu64,
+                       t->range_tombstone_seq);
+    } else if (last && last->outcome == LSM_READ_HIT) {
         cli_buf_printf(out, "result: seq %" PRIu64 " from ", last->seq);
         show_step_source(out, last);
     } else if (last && last->outcome == LSM_READ_TOMBSTONE) {

@@ -46,6 +46,16 @@ typedef struct memtable_version {
     uint8_t value[]; /* nvalue bytes */
 } memtable_version;
 
+/* A range tombstone: lo then hi in keys[]. Written whole before it is
+ * published at the head of the memtable's list (release store), never
+ * changed afterwards, so readers walk the list without locks. */
+typedef struct memtable_range {
+    uint64_t seq;
+    const struct memtable_range *older; /* NULL for the oldest */
+    uint32_t nlo, nhi;
+    uint8_t keys[];
+} memtable_range;
+
 struct memtable {
     uint64_t memtable_id;
     arena *arena;
@@ -54,6 +64,9 @@ struct memtable {
     atomic_size_t num_keys;
     atomic_size_t size_bytes;
     atomic_uint_least64_t max_seq;
+    /* Range tombstones, newest first; n_ranges counts them. */
+    _Atomic(const memtable_range *) ranges;
+    atomic_size_t n_ranges;
     /* The filter: NULL for none, else filter_word_mask + 1 words of 64
      * bits (a power of two, so the word is picked with a mask, not a
      * division); filter_bytes their size. Set at creation, freed with the
@@ -170,6 +183,8 @@ int memtable_create_filtered(uint64_t memtable_id, size_t freeze_limit,
     atomic_init(&mt->num_keys, 0);
     atomic_init(&mt->size_bytes, 0);
     atomic_init(&mt->max_seq, 0);
+    atomic_init(&mt->ranges, NULL);
+    atomic_init(&mt->n_ranges, 0);
     *out = mt;
 out:
     if (rc != LSM_OK && mt) {
@@ -270,6 +285,77 @@ int memtable_put(memtable *mt, const uint8_t *key, size_t nkey, uint64_t seq,
                               memory_order_relaxed);
     if (seq > atomic_load_explicit(&mt->max_seq, memory_order_relaxed))
         atomic_store_explicit(&mt->max_seq, seq, memory_order_relaxed);
+    return LSM_OK;
+}
+
+int memtable_delete_range(memtable *mt, const uint8_t *lo, size_t nlo,
+                          const uint8_t *hi, size_t nhi, uint64_t seq)
+{
+    if (!lo || !hi || nlo == 0 || nhi == 0 ||
+        user_key_cmp(lo, nlo, hi, nhi) >= 0)
+        return lsm_error(LSM_EINVAL, "memtable %llu: empty or reversed range",
+                         (unsigned long long)mt->memtable_id);
+    memtable_range *r =
+        arena_alloc(mt->arena, offsetof(memtable_range, keys) + nlo + nhi);
+    if (!r)
+        return lsm_error(LSM_ENOMEM,
+                         "memtable %llu: out of memory for a range tombstone",
+                         (unsigned long long)mt->memtable_id);
+    r->seq = seq;
+    r->nlo = (uint32_t)nlo;
+    r->nhi = (uint32_t)nhi;
+    memcpy(r->keys, lo, nlo);
+    memcpy(r->keys + nlo, hi, nhi);
+    r->older = atomic_load_explicit(&mt->ranges, memory_order_relaxed);
+    atomic_store_explicit(&mt->ranges, r, memory_order_release);
+    atomic_fetch_add_explicit(&mt->n_ranges, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&mt->size_bytes, nlo + nhi, memory_order_relaxed);
+    if (seq > atomic_load_explicit(&mt->max_seq, memory_order_relaxed))
+        atomic_store_explicit(&mt->max_seq, seq, memory_order_relaxed);
+    return LSM_OK;
+}
+
+size_t memtable_num_ranges(const memtable *mt)
+{
+    return atomic_load_explicit((atomic_size_t *)&mt->n_ranges,
+                                memory_order_relaxed);
+}
+
+static const memtable_range *memtable_ranges_head(const memtable *mt)
+{
+    return atomic_load_explicit((_Atomic(const memtable_range *) *)&mt->ranges,
+                                memory_order_acquire);
+}
+
+static void memtable_range_view(const memtable_range *r, range_tomb *t)
+{
+    *t = (range_tomb){r->keys, r->keys + r->nlo, r->nlo, r->nhi, r->seq};
+}
+
+uint64_t memtable_range_covering(const memtable *mt, const uint8_t *key,
+                                 size_t nkey, uint64_t read_seq)
+{
+    uint64_t best = 0;
+    for (const memtable_range *r = memtable_ranges_head(mt); r; r = r->older)
+        if (r->seq <= read_seq && r->seq > best &&
+            user_key_cmp(r->keys, r->nlo, key, nkey) <= 0 &&
+            user_key_cmp(key, nkey, r->keys + r->nlo, r->nhi) < 0)
+            best = r->seq;
+    return best;
+}
+
+int memtable_collect_ranges(const memtable *mt, uint64_t max_seq,
+                            range_tomb_list *out)
+{
+    for (const memtable_range *r = memtable_ranges_head(mt); r; r = r->older) {
+        if (r->seq > max_seq)
+            continue;
+        range_tomb t;
+        memtable_range_view(r, &t);
+        int rc = range_tomb_list_add(out, t.lo, t.nlo, t.hi, t.nhi, t.seq);
+        if (rc != LSM_OK)
+            return rc;
+    }
     return LSM_OK;
 }
 

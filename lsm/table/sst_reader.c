@@ -155,6 +155,10 @@ struct sst {
     uint8_t *bounds; /* first then last user key of the file */
     size_t n_first_key, n_last_key;
     sst_mapping *map; /* the whole file, or NULL: use read_at */
+    /* Range tombstones (SST_META_RANGE_DELS), read at open, kept to the
+     * end: the list as stored, and its fragments (NULL when none). */
+    range_tomb_list ranges;
+    range_frags *range_frags;
 };
 
 /* Where the meta of an operation comes from: the sst's own (handle NULL)
@@ -544,6 +548,8 @@ static void sst_free(sst *t)
     sst_mapping_unref(t->map);
     file_close(t->file);
     sst_meta_free(t->meta);
+    range_tomb_list_free(&t->ranges);
+    range_frags_free(t->range_frags);
     free(t->bounds);
     free(t->path);
     free(t);
@@ -687,6 +693,18 @@ uint64_t sst_recorded_id(const sst *t)
 const uint8_t *sst_db_identity(const sst *t)
 {
     return t->footer.db_identity;
+}
+
+const range_tomb *sst_range_tombs(const sst *t, size_t *n)
+{
+    *n = t->ranges.n;
+    return t->ranges.n ? t->ranges.v : NULL;
+}
+
+uint64_t sst_range_covering(const sst *t, const uint8_t *key, size_t nkey,
+                            uint64_t read_seq)
+{
+    return range_frags_covering(t->range_frags, key, nkey, read_seq);
 }
 
 const uint8_t *sst_first_key(const sst *t, size_t *n)

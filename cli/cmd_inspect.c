@@ -143,18 +143,23 @@ static void show_sst_summary(cli_buf *b, const char *path,
     cli_buf_printf(b, "\n");
 }
 
-/* Where each section lies: data blocks, filter, index, footer. */
+/* Where each section lies: data blocks, filter, index, the meta section
+ * when there is one, footer. */
 static void show_sst_layout(cli_buf *b, const lsm_sst_report *r)
 {
-    uint64_t footer = r->index_offset + r->index_bytes;
-    cli_buf_printf(b,
-                   "  layout: data 0..%" PRIu64 ", filter %" PRIu64 "..%" PRIu64
-                   " (%" PRIu64 " B), index %" PRIu64 "..%" PRIu64 " (%" PRIu64
-                   " B), footer %" PRIu64 "..%" PRIu64 " (%" PRIu64 " B)\n",
-                   r->filter_offset, r->filter_offset,
-                   r->filter_offset + r->filter_bytes, r->filter_bytes,
-                   r->index_offset, footer, r->index_bytes, footer,
-                   r->file_bytes, r->file_bytes - footer);
+    uint64_t index_end = r->index_offset + r->index_bytes;
+    uint64_t footer = index_end + r->meta_bytes;
+    cli_buf_printf(
+        b,
+        "  layout: data 0..%" PRIu64 ", filter %" PRIu64 "..%" PRIu64
+        " (%" PRIu64 " B), index %" PRIu64 "..%" PRIu64 " (%" PRIu64 " B), ",
+        r->filter_offset, r->filter_offset, r->filter_offset + r->filter_bytes,
+        r->filter_bytes, r->index_offset, index_end, r->index_bytes);
+    if (r->meta_bytes > 0)
+        cli_buf_printf(b, "meta %" PRIu64 "..%" PRIu64 " (%" PRIu64 " B), ",
+                       r->meta_offset, footer, r->meta_bytes);
+    cli_buf_printf(b, "footer %" PRIu64 "..%" PRIu64 " (%" PRIu64 " B)\n",
+                   footer, r->file_bytes, r->file_bytes - footer);
 }
 
 static void show_sst_filter(cli_buf *b, const lsm_sst_report *r)

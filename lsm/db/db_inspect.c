@@ -205,6 +205,8 @@ static int report_layout(sst *t, sst_report_alloc *a)
     r->filter_bytes = l.filter_bytes;
     r->index_offset = l.index_offset;
     r->index_bytes = l.index_bytes;
+    r->meta_offset = l.meta_offset;
+    r->meta_bytes = l.meta_bytes;
     size_t key_bytes = 0, nfirst, nlast;
     const uint8_t *first = sst_first_key(t, &nfirst);
     const uint8_t *last = sst_last_key(t, &nlast);

@@ -1506,6 +1506,10 @@ typedef struct lsm_sst_report {
     uint64_t num_entries, num_blocks, max_seq;
     uint64_t filter_offset, filter_bytes;
     uint64_t index_offset, index_bytes;
+    /* The meta section between the index and the footer (format 3: what
+     * range tombstones, prefix filters and compression keep per SST);
+     * 0 bytes when the file has none. */
+    uint64_t meta_offset, meta_bytes;
     const void *first_key; /* the file's smallest and largest user keys, */
     size_t nfirst_key;     /* owned by the report */
     const void *last_key;

@@ -39,7 +39,9 @@
 /* --- SST file layout (FORMAT.md, "SST files") ----------------------------- */
 
 #define SST_FOOTER_BYTES 104
-#define SST_FORMAT_VERSION 2u
+/* Written: 3 (a meta section after the index). Read: 2 and 3. */
+#define SST_FORMAT_VERSION 3u
+#define SST_FORMAT_VERSION_OLDEST 2u
 /* The database identity every SST records (manifest_int.h has its origin). */
 #define SST_IDENTITY_BYTES 16
 /* The ASCII bytes "lsmtable" read as a little-endian u64. */
@@ -56,12 +58,22 @@ enum {
     SST_FOOTER_SST_ID = 56,
     SST_FOOTER_IDENTITY = 64,
     SST_FOOTER_VERSION = 80,
-    SST_FOOTER_RESERVED = 84,
+    SST_FOOTER_META_BYTES = 84, /* format 3; format 2: reserved, 0 */
     SST_FOOTER_CHECKSUM = 88,
     SST_FOOTER_MAGIC = 96
 };
 /* Every section ends with a u64 checksum of its preceding bytes. */
 #define SST_CHECKSUM_BYTES 8
+
+/* The records a format 3 meta section may hold (FORMAT.md, "Meta
+ * section"), each at most once, in this order. Each feature defines,
+ * parses and checks its own record's bytes. */
+enum sst_meta_tag {
+    SST_META_COMPRESSION = 1, /* per-SST totals of block compression */
+    SST_META_PREFIX = 2,      /* prefix extractor and prefix filter */
+    SST_META_RANGE_DELS = 3,  /* range tombstones */
+    SST_META_TAG_END          /* one past the last tag */
+};
 
 /* --- Growable byte buffer ------------------------------------------------- */
 

@@ -8,7 +8,9 @@
  * memory. Finished bytes collect in a write buffer of SST_WRITE_BUFFER_BYTES
  * so that small blocks cost one system call per buffer, not per block (the
  * file is fsynced at finish anyway, so nothing is lost by holding them).
- * finish appends the filter, the index and the footer, fsyncs and closes.
+ * finish appends the filter, the index, the meta section (format 3: the
+ * records features set with sst_builder_set_meta) and the footer, fsyncs
+ * and closes.
  *
  * Invariants:
  *   1. Every entry added is strictly greater (internal-key order) than the
@@ -27,6 +29,7 @@
 #include "util/checksum_int.h"
 #include "util/coding_int.h"
 #include "table/sst_int.h"
+#include "table/sst_meta_int.h"
 #include "util/status_int.h"
 
 #include <stdio.h>
@@ -53,6 +56,8 @@ struct sst_builder {
     uint64_t max_seq;
     uint64_t sst_id;                         /* for the footer */
     uint8_t db_identity[SST_IDENTITY_BYTES]; /* for the footer */
+    uint32_t format_version;                 /* SST_FORMAT_VERSION or 2 */
+    sst_meta_records meta;                   /* format 3's meta section */
     int rc;
 };
 
@@ -64,6 +69,7 @@ static void sst_builder_free(sst_builder *b)
     byte_buf_free(&b->index);
     byte_buf_free(&b->last_key);
     byte_buf_free(&b->pending);
+    sst_meta_records_free(&b->meta);
     free(b->path);
     free(b);
 }
@@ -75,6 +81,11 @@ int sst_builder_open(env *e, const char *path, const sst_builder_options *opt,
     if (!opt || opt->block_size == 0)
         return lsm_error(LSM_EINVAL, "%s: SST block size must be >= 1 byte",
                          path);
+    if (opt->format_version != 0 &&
+        opt->format_version != SST_FORMAT_VERSION_OLDEST &&
+        opt->format_version != SST_FORMAT_VERSION)
+        return lsm_error(LSM_EINVAL, "%s: SST format %u cannot be written",
+                         path, opt->format_version);
     sst_builder *b = calloc(1, sizeof *b);
     if (!b || !(b->path = strdup(path))) {
         free(b);
@@ -82,6 +93,8 @@ int sst_builder_open(env *e, const char *path, const sst_builder_options *opt,
     }
     b->env = e;
     b->sst_id = opt->sst_id;
+    b->format_version =
+        opt->format_version ? opt->format_version : SST_FORMAT_VERSION;
     if (opt->db_identity)
         memcpy(b->db_identity, opt->db_identity, SST_IDENTITY_BYTES);
     b->block_size = opt->block_size < BLOCK_MAX_ENTRIES_BYTES
@@ -243,10 +256,35 @@ int sst_builder_add(sst_builder *b, const entry *e)
     return rc;
 }
 
+int sst_builder_set_meta(sst_builder *b, unsigned tag, const void *bytes,
+                         size_t n)
+{
+    if (b->format_version < 3)
+        return lsm_error(LSM_EINVAL, "%s: SST format %u has no meta section",
+                         b->path, b->format_version);
+    return sst_meta_records_set(&b->meta, tag, bytes, n);
+}
+
+/* Whether the file gets a meta section: format 3 with a record set. With
+ * none, the file has no section at all (meta_bytes 0), so an SST without
+ * the features that need one is as large as in format 2. */
+static bool sst_builder_has_meta(const sst_builder *b)
+{
+    return b->format_version >= 3 && sst_meta_records_any(&b->meta);
+}
+
+/* Bytes of the meta section. */
+static uint64_t sst_builder_meta_bytes(const sst_builder *b)
+{
+    return sst_builder_has_meta(b) ? sst_meta_records_encoded_bytes(&b->meta)
+                                   : 0;
+}
+
 uint64_t sst_builder_estimated_size(const sst_builder *b)
 {
     uint64_t n = b->offset + bloom_builder_size_bytes(&b->bloom) +
-                 b->index.n_bytes + SST_CHECKSUM_BYTES + SST_FOOTER_BYTES;
+                 b->index.n_bytes + SST_CHECKSUM_BYTES +
+                 sst_builder_meta_bytes(b) + SST_FOOTER_BYTES;
     if (b->block.n_entries > 0)
         n += block_builder_size_bytes(&b->block);
     return n;
@@ -283,9 +321,31 @@ static int sst_builder_write_index(sst_builder *b, uint64_t *size_bytes)
     return rc;
 }
 
+/* Appends the meta section, if any; *size_bytes gets its size. A
+ * section over 4 GiB cannot be described by the footer's u32. */
+static int sst_builder_write_meta(sst_builder *b, uint32_t *size_bytes)
+{
+    *size_bytes = 0;
+    if (!sst_builder_has_meta(b))
+        return LSM_OK;
+    byte_buf section = {0};
+    int rc = sst_meta_records_encode(&b->meta, &section);
+    if (rc == LSM_OK && section.n_bytes > UINT32_MAX)
+        rc = lsm_error(LSM_EINVAL,
+                       "%s: SST meta section of %zu bytes (at "
+                       "most 4 GiB)",
+                       b->path, section.n_bytes);
+    if (rc == LSM_OK)
+        rc = sst_builder_write(b, section.data, section.n_bytes);
+    if (rc == LSM_OK)
+        *size_bytes = (uint32_t)section.n_bytes;
+    byte_buf_free(&section);
+    return rc;
+}
+
 static int sst_builder_write_footer(sst_builder *b, uint64_t filter_offset,
                                     uint64_t filter_size, uint64_t index_offset,
-                                    uint64_t index_size)
+                                    uint64_t index_size, uint32_t meta_size)
 {
     uint8_t f[SST_FOOTER_BYTES];
     put_fixed64(f + SST_FOOTER_FILTER_OFFSET, filter_offset);
@@ -297,8 +357,8 @@ static int sst_builder_write_footer(sst_builder *b, uint64_t filter_offset,
     put_fixed64(f + SST_FOOTER_MAX_SEQ, b->max_seq);
     put_fixed64(f + SST_FOOTER_SST_ID, b->sst_id);
     memcpy(f + SST_FOOTER_IDENTITY, b->db_identity, SST_IDENTITY_BYTES);
-    put_fixed32(f + SST_FOOTER_VERSION, SST_FORMAT_VERSION);
-    put_fixed32(f + SST_FOOTER_RESERVED, 0);
+    put_fixed32(f + SST_FOOTER_VERSION, b->format_version);
+    put_fixed32(f + SST_FOOTER_META_BYTES, meta_size);
     put_fixed64(f + SST_FOOTER_CHECKSUM, checksum64(f, SST_FOOTER_CHECKSUM));
     put_fixed64(f + SST_FOOTER_MAGIC, SST_MAGIC);
     return sst_builder_write(b, f, sizeof f);
@@ -316,9 +376,12 @@ static int sst_builder_write_tail(sst_builder *b)
     uint64_t index_offset = filter_offset + filter_size, index_size = 0;
     if (rc == LSM_OK)
         rc = sst_builder_write_index(b, &index_size);
+    uint32_t meta_size = 0;
+    if (rc == LSM_OK)
+        rc = sst_builder_write_meta(b, &meta_size);
     if (rc == LSM_OK)
         rc = sst_builder_write_footer(b, filter_offset, filter_size,
-                                      index_offset, index_size);
+                                      index_offset, index_size, meta_size);
     if (rc == LSM_OK)
         rc = sst_builder_drain(b);
     if (rc == LSM_OK)

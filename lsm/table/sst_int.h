@@ -54,6 +54,10 @@ typedef struct sst_builder_options {
      * records zeros). */
     uint64_t sst_id;
     const uint8_t *db_identity;
+    /* 0: the current format (SST_FORMAT_VERSION, block_int.h). 2: the
+     * format before the meta section, which tests write to check that
+     * older files still read; sst_builder_set_meta then fails. */
+    uint32_t format_version;
 } sst_builder_options;
 
 /* What a finished SST looks like. */
@@ -75,6 +79,14 @@ int sst_builder_add(sst_builder *b, const entry *e);
  * call's). The SST's key range then covers them too, and an SST with
  * range tombstones may have no entry. Before sst_builder_finish. */
 int sst_builder_set_ranges(sst_builder *b, const range_tomb_list *l);
+/* Sets meta record tag (enum sst_meta_tag, block_int.h) to n bytes,
+ * copied; an earlier set of the same tag is replaced. Written at finish in
+ * the meta section (FORMAT.md, "Meta section"), and read back with
+ * sst_meta_record. LSM_EINVAL for an unknown tag or a format 2 builder;
+ * LSM_ENOMEM. Not a failure of the builder (invariant 4 of
+ * sst_builder.c). */
+int sst_builder_set_meta(sst_builder *b, unsigned tag, const void *bytes,
+                         size_t n);
 /* Bytes the file would have if finished now, but for the index record of
  * the block being built. The engine does not call it: compaction splits
  * its outputs on key + value bytes (target_sst_size, counted as mini-lsm
@@ -136,6 +148,13 @@ uint64_t sst_max_seq(const sst *t);
  * does not compare them with anything; the db does (db_open.c). */
 uint64_t sst_recorded_id(const sst *t);
 const uint8_t *sst_db_identity(const sst *t);
+/* The bytes of meta record tag (enum sst_meta_tag), owned by the sst and
+ * kept from open to close, verified only as far as the section's framing
+ * and checksum go: the feature that owns the tag checks its contents.
+ * NULL, with *n = 0, when the file has no such record (every format 2
+ * file). */
+const uint8_t *sst_meta_record(const sst *t, unsigned tag, size_t *n);
+
 /* Smallest / largest user key (owned by the sst). */
 const uint8_t *sst_first_key(const sst *t, size_t *n);
 const uint8_t *sst_last_key(const sst *t, size_t *n);
@@ -225,6 +244,7 @@ iter *concat_iter_new_uncached(sst *const *ssts, size_t n);
 typedef struct sst_layout {
     uint64_t filter_offset, filter_bytes;
     uint64_t index_offset, index_bytes;
+    uint64_t meta_offset, meta_bytes; /* 0 bytes: format 2 */
     uint32_t format_version;
 } sst_layout;
 void sst_inspect_layout(const sst *t, sst_layout *out);

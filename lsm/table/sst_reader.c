@@ -56,6 +56,7 @@
 #include "util/checksum_int.h"
 #include "util/coding_int.h"
 #include "table/sst_int.h"
+#include "table/sst_meta_int.h"
 #include "util/status_int.h"
 
 #include <stdatomic.h>
@@ -93,6 +94,8 @@ typedef struct sst_footer {
     uint64_t num_entries, num_blocks, max_seq;
     uint64_t sst_id;                         /* the id it was written as */
     uint8_t db_identity[SST_IDENTITY_BYTES]; /* its database's */
+    uint32_t format_version;                 /* 2 or 3 */
+    uint32_t meta_size; /* format 3: the meta section's bytes; 2: 0 */
 } sst_footer;
 
 /* A read-only mapping of a whole SST file, shared by the sst and every
@@ -159,6 +162,11 @@ struct sst {
      * end: the list as stored, and its fragments (NULL when none). */
     range_tomb_list ranges;
     range_frags *range_frags;
+    /* The meta section (format 3) as read, and where its records lie in
+     * it; kept from open to free whatever cache_meta says, since the
+     * features reading it (range tombstones, say) need it on every read. */
+    uint8_t *meta_section_bytes;
+    sst_meta_section meta_section;
 };
 
 /* Where the meta of an operation comes from: the sst's own (handle NULL)
@@ -210,12 +218,26 @@ static int sst_read_footer(sst *t, sst_footer *f)
         checksum64(b, SST_FOOTER_CHECKSUM))
         return lsm_corrupt("%s: footer at offset %llu: checksum mismatch",
                            t->path, off);
-    uint32_t version = get_fixed32(b + SST_FOOTER_VERSION);
-    if (version != SST_FORMAT_VERSION ||
-        get_fixed32(b + SST_FOOTER_RESERVED) != 0)
+    f->format_version = get_fixed32(b + SST_FOOTER_VERSION);
+    f->meta_size = get_fixed32(b + SST_FOOTER_META_BYTES);
+    if (f->format_version < SST_FORMAT_VERSION_OLDEST ||
+        f->format_version > SST_FORMAT_VERSION)
         return lsm_corrupt("%s: footer at offset %llu: unknown format "
-                           "version %u",
-                           t->path, off, (unsigned)version);
+                           "version %u (this reader reads %u to %u)",
+                           t->path, off, (unsigned)f->format_version,
+                           SST_FORMAT_VERSION_OLDEST, SST_FORMAT_VERSION);
+    /* Format 3 without a meta section has 0 there; with one, at least its
+     * checksum. */
+    if (f->format_version < 3
+            ? f->meta_size != 0
+            : (f->meta_size != 0 && f->meta_size < SST_CHECKSUM_BYTES) ||
+                  f->meta_size > at)
+        return lsm_corrupt("%s: footer at offset %llu: a meta section of "
+                           "%u bytes in format %u",
+                           t->path, off, (unsigned)f->meta_size,
+                           (unsigned)f->format_version);
+    /* The index ends where the meta section (if any) starts. */
+    at -= f->meta_size;
     f->filter_offset = get_fixed64(b + SST_FOOTER_FILTER_OFFSET);
     f->filter_size = get_fixed64(b + SST_FOOTER_FILTER_SIZE);
     f->index_offset = get_fixed64(b + SST_FOOTER_INDEX_OFFSET);
@@ -476,6 +498,37 @@ static int sst_keep_bounds(sst *t, const sst_meta *m)
     return LSM_OK;
 }
 
+/* Reads and verifies the meta section (format 3), kept from open to
+ * free. */
+static int sst_open_meta_section(sst *t)
+{
+    size_t n = t->footer.meta_size;
+    if (n == 0)
+        return LSM_OK;
+    uint64_t at = t->footer.index_offset + t->footer.index_size;
+    t->meta_section_bytes = malloc(n);
+    if (!t->meta_section_bytes)
+        return lsm_error(LSM_ENOMEM,
+                         "%s: out of memory for its meta section "
+                         "(%zu bytes)",
+                         t->path, n);
+    int rc = file_read_at(t->file, at, t->meta_section_bytes, n);
+    if (rc == LSM_OK)
+        rc = sst_meta_section_decode(t->meta_section_bytes, n, t->path, at,
+                                     &t->meta_section);
+    return rc;
+}
+
+const uint8_t *sst_meta_record(const sst *t, unsigned tag, size_t *n)
+{
+    if (tag >= SST_META_TAG_END || !t->meta_section.record[tag]) {
+        *n = 0;
+        return NULL;
+    }
+    *n = t->meta_section.n_record[tag];
+    return t->meta_section.record[tag];
+}
+
 /* Loads the meta at open: verified now, so a damaged file fails to open
  * whatever the option; then kept by the sst, or handed to the cache. */
 static int sst_open_meta(sst *t, bool cache_meta)
@@ -550,6 +603,7 @@ static void sst_free(sst *t)
     sst_meta_free(t->meta);
     range_tomb_list_free(&t->ranges);
     range_frags_free(t->range_frags);
+    free(t->meta_section_bytes);
     free(t->bounds);
     free(t->path);
     free(t);
@@ -608,6 +662,8 @@ int sst_open_with(env *e, const char *path, uint64_t sst_id, block_cache *cache,
         rc = sst_read_footer(t, &t->footer);
     if (rc == LSM_OK)
         rc = sst_open_meta(t, o->cache_meta);
+    if (rc == LSM_OK)
+        rc = sst_open_meta_section(t);
     if (rc != LSM_OK) {
         sst_free(t);
         return rc;
@@ -1409,7 +1465,10 @@ void sst_inspect_layout(const sst *t, sst_layout *out)
                         .filter_bytes = t->footer.filter_size,
                         .index_offset = t->footer.index_offset,
                         .index_bytes = t->footer.index_size,
-                        .format_version = SST_FORMAT_VERSION};
+                        .meta_offset =
+                            t->footer.index_offset + t->footer.index_size,
+                        .meta_bytes = t->footer.meta_size,
+                        .format_version = t->footer.format_version};
 }
 
 void sst_inspect_block_record(const sst *t, uint64_t idx, sst_block_record *out)

@@ -313,7 +313,13 @@ static bool fix_sst_checksums(uint8_t *buf, size_t size)
     }
     if (filter_off <= body && filter_size <= body - filter_off)
         changed |= fix_section(buf + filter_off, filter_size);
-    /* Format 2: the checksum covers bytes 0..87 and sits at 88 (it sat
+    /* Format 3: the meta section follows the index; its size is the u32
+     * at 84 (0 there: no section). */
+    uint64_t meta_size = get_fixed32(footer + SST_FOOTER_META_BYTES);
+    if (index_off <= body && index_size <= body - index_off && meta_size >= 8 &&
+        meta_size <= body - index_off - index_size)
+        changed |= fix_section(buf + index_off + index_size, meta_size);
+    /* Formats 2 and 3: the checksum covers bytes 0..87 and sits at 88 (it sat
      * at 64 in format 1, and this repair still used that layout, so no
      * repaired input got past the footer). */
     uint8_t sum[8];

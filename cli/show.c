@@ -158,6 +158,19 @@ static void show_sst_ids(cli_buf *b, const lsm_sst_info *t, size_t n)
     cli_buf_append(b, "]", 1);
 }
 
+/* dump -v: one line per range tombstone, under its memtable or SST. */
+static void show_range_tombstones(cli_buf *b, const lsm_range_tombstone *r,
+                                  size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        cli_buf_printf(b, "    range tombstone [");
+        cli_buf_append_bytes(b, r[i].lo, r[i].nlo);
+        cli_buf_append(b, ", ", 2);
+        cli_buf_append_bytes(b, r[i].hi, r[i].nhi);
+        cli_buf_printf(b, ") seq %" PRIu64 "\n", r[i].seq);
+    }
+}
+
 /* dump -v: one indented line per SST. */
 static void show_sst_details(cli_buf *b, const lsm_sst_info *t, size_t n)
 {
@@ -173,6 +186,8 @@ static void show_sst_details(cli_buf *b, const lsm_sst_info *t, size_t n)
         cli_buf_append(b, "..", 2);
         cli_buf_append_bytes(b, t[i].last_key, t[i].nlast_key);
         cli_buf_printf(b, ", newest seq %" PRIu64 "\n", t[i].max_seq);
+        show_range_tombstones(b, t[i].range_tombstones,
+                              t[i].n_range_tombstones);
     }
 }
 
@@ -248,14 +263,20 @@ void cli_show_dump(cli_buf *b, const lsm_state *st, int verbose,
         b, "Memtable (id %" PRIu64 "): %" PRIu64 " keys, %" PRIu64 " B\n",
         st->memtable.memtable_id, st->memtable.num_keys,
         st->memtable.size_bytes);
+    if (verbose)
+        show_range_tombstones(b, st->memtable.range_tombstones,
+                              st->memtable.n_range_tombstones);
     cli_buf_printf(b, "Immutable memtables (%zu): ", st->n_immutables);
     show_memtable_ids(b, st->immutables, st->n_immutables);
     cli_buf_append(b, "\n", 1);
-    for (i = 0; verbose && i < st->n_immutables; i++)
+    for (i = 0; verbose && i < st->n_immutables; i++) {
         cli_buf_printf(
             b, "  memtable %" PRIu64 ": %" PRIu64 " keys, %" PRIu64 " B\n",
             st->immutables[i].memtable_id, st->immutables[i].num_keys,
             st->immutables[i].size_bytes);
+        show_range_tombstones(b, st->immutables[i].range_tombstones,
+                              st->immutables[i].n_range_tombstones);
+    }
     /* Tiered trees keep L0 empty, so this prints for them only if the
      * engine broke that promise, which is worth seeing. */
     if (st->n_l0 > 0) {

@@ -80,7 +80,8 @@ int db_freeze_locked(lsm_db *db)
     lsm_event ev = {.type = LSM_EVENT_MEMTABLE_FROZEN,
                     .memtable_id = memtable_id(old),
                     .num_entries = memtable_num_keys(old),
-                    .size_bytes = memtable_size_bytes(old)};
+                    .size_bytes = memtable_size_bytes(old),
+                    .num_range_tombstones = memtable_num_ranges(old)};
     bool empty = memtable_num_keys(old) == 0 && memtable_num_ranges(old) == 0;
     db_pins_release_version(db, v);
     if (empty)
@@ -173,6 +174,14 @@ static void db_flush_report_deleted(lsm_db *db, uint64_t sst_id)
  * at or below it (with no watermark, the newest version of each key only);
  * the rest no read point can see. Tombstones are kept (vf does not drop
  * them): they hide older SSTs' data. *out is NULL for an empty memtable. */
+/* The range tombstones SST t holds. */
+static uint64_t db_flush_ranges_in(const sst *t)
+{
+    size_t n;
+    sst_range_tombs(t, &n);
+    return n;
+}
+
 /* The memtable's range tombstones: all go to the SST (a flush's output is
  * never the bottom: vf keeps every point tombstone too), and, fragmented
  * at the watermark in *frags, they let vf drop the versions they hide. */
@@ -375,6 +384,7 @@ static int db_flush_oldest(lsm_db *db, bool *flushed)
     db_stats_update_free(&stats);
     if (rc == LSM_OK) {
         db_remove_wal(db, id, t ? "was flushed" : "was empty");
+        uint64_t n_ranges = t ? db_flush_ranges_in(t) : 0;
         t = NULL; /* the version owns our reference now */
         COUNTER_ADD(&db->ctrs, flushes, 1);
         COUNTER_ADD(&db->ctrs, flush_bytes_written, summary.file_size);
@@ -384,7 +394,8 @@ static int db_flush_oldest(lsm_db *db, bool *flushed)
                          .memtable_id = id,
                          .sst_id = id,
                          .num_entries = summary.num_entries,
-                         .size_bytes = summary.file_size};
+                         .size_bytes = summary.file_size,
+                         .num_range_tombstones = n_ranges};
         db_emit(db, &end);
         *flushed = true;
     }

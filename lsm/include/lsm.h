@@ -277,6 +277,10 @@ typedef struct lsm_event {
      * to `level` as they are, by a manifest edit; no SST is written and
      * outputs are the inputs, at END. */
     int trivial_move;
+    /* MEMTABLE_FROZEN and FLUSH_END: the range tombstones the memtable or
+     * SST holds (lsm_delete_range), beside its num_entries point entries:
+     * one may hold nothing else. */
+    uint64_t num_range_tombstones;
 } lsm_event;
 
 /* Called on the thread that did the work: the caller's thread in inline mode,

@@ -23,6 +23,7 @@
 #include "iter/key_int.h"
 #include "iter/rangedel_int.h"
 #include "log/wal_int.h"
+#include "table/sst_int.h"
 #include "lsm.h"
 #include "testutil.h"
 #include "util/coding_int.h"
@@ -30,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Keys are one or two bytes from a small alphabet, so ranges overlap a lot
  * and boundaries often coincide. */
@@ -354,6 +356,121 @@ static void test_version_filter_drops_covered(void **state)
     range_tomb_list_free(&l);
 }
 
+/* An SST written with the record bytes given (through the meta section,
+ * whose own checksum is then right) opens only when the record is valid:
+ * a damaged one is LSM_ECORRUPT naming the file. */
+static int open_with_record(const uint8_t *rec, size_t n, bool with_entry)
+{
+    char dir[] = "/tmp/lsm-rangedel-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[64];
+    snprintf(path, sizeof path, "%s/1.sst", dir);
+    sst_builder_options opt = {.block_size = 256, .bloom_bits_per_key = 10};
+    sst_builder *b = NULL;
+    assert_int_equal(sst_builder_open(env_posix(), path, &opt, &b), LSM_OK);
+    if (with_entry) {
+        entry e = {(const uint8_t *)"k", 1, (const uint8_t *)"v", 1, 1,
+                   ENTRY_VALUE};
+        assert_int_equal(sst_builder_add(b, &e), LSM_OK);
+    } else {
+        /* Tombstones alone: the builder takes no entry only from
+         * set_ranges; the record's bytes are then replaced. */
+        range_tomb_list l = {0};
+        assert_int_equal(range_tomb_list_add(&l, (const uint8_t *)"a", 1,
+                                             (const uint8_t *)"c", 1, 2),
+                         LSM_OK);
+        assert_int_equal(sst_builder_set_ranges(b, &l), LSM_OK);
+        range_tomb_list_free(&l);
+    }
+    assert_int_equal(sst_builder_set_meta(b, SST_META_RANGE_DELS, rec, n),
+                     LSM_OK);
+    int rc = sst_builder_finish(b, NULL);
+    sst *t = NULL;
+    if (rc == LSM_OK)
+        rc = sst_open(env_posix(), path, 1, NULL, NULL, false, &t);
+    if (rc == LSM_ECORRUPT)
+        assert_non_null(strstr(lsm_errmsg(), "1.sst"));
+    sst_unref(t);
+    unlink(path);
+    rmdir(dir);
+    return rc;
+}
+
+static void test_sst_with_damaged_record(void **state)
+{
+    (void)state;
+    static const uint8_t good[] = {1, 1, 'a', 1, 'c', 2};
+    static const uint8_t reversed[] = {1, 1, 'c', 1, 'a', 2};
+    static const uint8_t seq0[] = {1, 1, 'a', 1, 'c', 0};
+    static const uint8_t cut[] = {2, 1, 'a', 1, 'c', 2};
+    int ok_rc = open_with_record(good, sizeof good, true);
+    if (ok_rc != LSM_OK)
+        fail_msg("good record: rc %d: %s", ok_rc, lsm_errmsg());
+    assert_int_equal(open_with_record(reversed, sizeof reversed, true),
+                     LSM_ECORRUPT);
+    assert_int_equal(open_with_record(seq0, sizeof seq0, true), LSM_ECORRUPT);
+    assert_int_equal(open_with_record(cut, sizeof cut, true), LSM_ECORRUPT);
+    /* An SST of range tombstones alone opens; one whose only record is
+     * damaged does not. */
+    assert_int_equal(open_with_record(good, sizeof good, false), LSM_OK);
+    assert_int_equal(open_with_record(cut, sizeof cut, false), LSM_ECORRUPT);
+}
+
+/* An SST of range tombstones alone: no block, its key range is theirs,
+ * its newest seq theirs, and a get finds nothing but the tombstone. */
+static void test_sst_of_tombstones_alone(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/lsm-rangedel-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[64];
+    snprintf(path, sizeof path, "%s/1.sst", dir);
+    sst_builder_options opt = {.block_size = 256, .bloom_bits_per_key = 10};
+    sst_builder *b = NULL;
+    assert_int_equal(sst_builder_open(env_posix(), path, &opt, &b), LSM_OK);
+    range_tomb_list l = {0};
+    assert_int_equal(range_tomb_list_add(&l, (const uint8_t *)"b", 1,
+                                         (const uint8_t *)"d\0", 2, 7),
+                     LSM_OK);
+    assert_int_equal(range_tomb_list_add(&l, (const uint8_t *)"c", 1,
+                                         (const uint8_t *)"x", 1, 4),
+                     LSM_OK);
+    range_tomb_list_sort(&l);
+    assert_int_equal(sst_builder_set_ranges(b, &l), LSM_OK);
+    range_tomb_list_free(&l);
+    sst_summary sum;
+    assert_int_equal(sst_builder_finish(b, &sum), LSM_OK);
+    assert_int_equal(sum.num_entries, 0);
+    assert_int_equal(sum.max_seq, 7);
+    sst *t = NULL;
+    assert_int_equal(sst_open(env_posix(), path, 1, NULL, NULL, false, &t),
+                     LSM_OK);
+    size_t n;
+    const uint8_t *k = sst_first_key(t, &n);
+    assert_int_equal(n, 1);
+    assert_memory_equal(k, "b", 1);
+    k = sst_last_key(t, &n); /* "x": no key below it can be named */
+    assert_int_equal(n, 1);
+    assert_memory_equal(k, "x", 1);
+    assert_int_equal(sst_max_seq(t), 7);
+    assert_int_equal(sst_range_covering(t, (const uint8_t *)"c", 1, 100), 7);
+    assert_int_equal(sst_range_covering(t, (const uint8_t *)"e", 1, 100), 4);
+    assert_int_equal(sst_range_covering(t, (const uint8_t *)"c", 1, 5), 4);
+    bool found = true;
+    entry e;
+    void *owned = NULL;
+    assert_int_equal(
+        sst_get(t, (const uint8_t *)"c", 1, 100, &found, &e, &owned), LSM_OK);
+    assert_false(found);
+    iter *it = sst_iter_new(t);
+    assert_int_equal(iter_seek(it, NULL, 0), LSM_OK);
+    assert_false(iter_valid(it));
+    iter_destroy(it);
+    sst_unref(t);
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -364,6 +481,8 @@ int main(void)
         cmocka_unit_test(test_damaged_records_are_corrupt),
         cmocka_unit_test(test_wal_range_entry),
         cmocka_unit_test(test_version_filter_drops_covered),
+        cmocka_unit_test(test_sst_with_damaged_record),
+        cmocka_unit_test(test_sst_of_tombstones_alone),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1309,6 +1309,8 @@ static void bench_usage(FILE *f)
         ")\n"
         "  --benchmarks LIST     comma list (default " BENCH_DEFAULT_BENCHMARKS
         ")\n"
+        "                        (also deleterange: num/100 range deletes of\n"
+        "                        100 keys, each followed by 10 gets)\n"
         "  --num N               keys (default 1000000)\n"
         "  --reads N             reads for read workloads and "
         "readwhilewriting\n"

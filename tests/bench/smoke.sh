@@ -62,6 +62,22 @@ for engine in "$@"; do
     fail "$engine: no readseq line after readwhilewriting"
 done
 
+# deleterange: each engine's range delete (LevelDB: key by key), its gets
+# checked against what it deleted, and a full scan after it that must see
+# exactly the keys left.
+for engine in "$@"; do
+  out="$tmp/$engine-range.out"
+  if ! "$bench" --engine "$engine" --num 3000 \
+      --benchmarks fillseq,deleterange,readseq \
+      --db "$tmp/range-$engine" >"$out" 2>"$tmp/$engine-range.err"; then
+    fail "$engine: fillseq,deleterange,readseq failed:"
+    cat "$tmp/$engine-range.err" >&2
+    continue
+  fi
+  grep -Eq "^deleterange +: +[0-9.]+ micros/op" "$out" ||
+    fail "$engine: no deleterange line"
+done
+
 # Bad input is refused with a message, and touches nothing.
 if "$bench" --engine nosuch --num 10 --db "$tmp/bad" >/dev/null 2>"$tmp/bad.err"; then
   fail "--engine nosuch was accepted"

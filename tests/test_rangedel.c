@@ -23,6 +23,7 @@
 #include "iter/key_int.h"
 #include "iter/rangedel_int.h"
 #include "log/wal_int.h"
+#include "mem/memtable_int.h"
 #include "table/sst_int.h"
 #include "lsm.h"
 #include "testutil.h"
@@ -471,6 +472,49 @@ static void test_sst_of_tombstones_alone(void **state)
     rmdir(dir);
 }
 
+/* A memtable's covering query (an index of fragments, rebuilt now and
+ * then, plus a walk of the tombstones added since) against a look at
+ * every tombstone, after each of hundreds of range deletes. */
+static void test_memtable_covering(void **state)
+{
+    (void)state;
+    uint8_t keys[64][2];
+    size_t lens[64];
+    size_t nkeys = all_probe_keys(keys, lens);
+    memtable *mt = NULL;
+    assert_int_equal(memtable_create(1, &mt), LSM_OK);
+    range_tomb_list l = {0};
+    uint64_t rng = 42, seq = 0;
+    while (l.n < 600) {
+        uint8_t lo[2], hi[2];
+        size_t nlo = random_key(&rng, lo), nhi = random_key(&rng, hi);
+        if (user_key_cmp(lo, nlo, hi, nhi) >= 0)
+            continue;
+        seq++;
+        assert_int_equal(memtable_delete_range(mt, lo, nlo, hi, nhi, seq),
+                         LSM_OK);
+        assert_int_equal(range_tomb_list_add(&l, lo, nlo, hi, nhi, seq),
+                         LSM_OK);
+        if (l.n % 7 != 0 && l.n < 590)
+            continue;
+        for (size_t k = 0; k < nkeys; k++) {
+            uint64_t read_seq = test_rng_below(&rng, seq + 2);
+            uint64_t want = brute_covering(&l, keys[k], lens[k], read_seq);
+            if (memtable_range_covering(mt, keys[k], lens[k], read_seq) != want)
+                fail_msg("after %zu tombstones: key %.*s at %llu: %llu, "
+                         "want %llu",
+                         l.n, (int)lens[k], (const char *)keys[k],
+                         (unsigned long long)read_seq,
+                         (unsigned long long)memtable_range_covering(
+                             mt, keys[k], lens[k], read_seq),
+                         (unsigned long long)want);
+        }
+    }
+    assert_int_equal(memtable_num_ranges(mt), 600);
+    range_tomb_list_free(&l);
+    memtable_unref(mt);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -483,6 +527,7 @@ int main(void)
         cmocka_unit_test(test_version_filter_drops_covered),
         cmocka_unit_test(test_sst_with_damaged_record),
         cmocka_unit_test(test_sst_of_tombstones_alone),
+        cmocka_unit_test(test_memtable_covering),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -87,8 +87,9 @@ int memtable_delete_range(memtable *mt, const uint8_t *lo, size_t nlo,
 /* Range tombstones held. */
 size_t memtable_num_ranges(const memtable *mt);
 /* The newest seq <= read_seq of a range tombstone covering key, 0 for
- * none. A walk of the whole list: memtables hold few of them next to the
- * SSTs, which keep theirs fragmented. */
+ * none: a binary search of the fragments the writer built of them
+ * (rebuilt once the tombstones added since are at least 32 and an eighth
+ * of those it holds), then a walk of the ones added since. */
 uint64_t memtable_range_covering(const memtable *mt, const uint8_t *key,
                                  size_t nkey, uint64_t read_seq);
 /* Appends copies of the range tombstones with seq <= max_seq to *out,

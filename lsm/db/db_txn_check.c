@@ -106,15 +106,23 @@ static uint64_t newest_range_after(version *v, uint64_t read_seq,
             (s = memtable_range_covering(mt, key, nkey, UINT64_MAX)) > best)
             best = s;
     }
+    /* L0 SSTs may overlap; in a level or tier only the one SST whose
+     * range may hold key can hold a tombstone over it (SST key ranges
+     * cover their tombstones). */
     for (size_t i = 0; i < v->n_l0 + v->n_levels; i++) {
-        const sorted_run *run = i < v->n_l0 ? NULL : &v->levels[i - v->n_l0];
-        size_t n = run ? run->n_ssts : 1;
-        for (size_t j = 0; j < n; j++) {
-            sst *t = run ? run->ssts[j] : v->l0[i];
-            if (sst_max_seq(t) > read_seq && sst_key_in_range(t, key, nkey) &&
-                (s = sst_range_covering(t, key, nkey, UINT64_MAX)) > best)
-                best = s;
+        sst *t;
+        if (i < v->n_l0) {
+            t = v->l0[i];
+        } else {
+            const sorted_run *run = &v->levels[i - v->n_l0];
+            size_t j = sst_find_by_last_key(run->ssts, run->n_ssts, key, nkey);
+            if (j == run->n_ssts)
+                continue;
+            t = run->ssts[j];
         }
+        if (sst_max_seq(t) > read_seq && sst_key_in_range(t, key, nkey) &&
+            (s = sst_range_covering(t, key, nkey, UINT64_MAX)) > best)
+            best = s;
     }
     return best > read_seq ? best : 0;
 }

@@ -379,12 +379,13 @@ static int db_flush_oldest(lsm_db *db, bool *flushed)
         maybe_recorded = true;
         rc = db_manifest_append(db, &rec);
     }
+    /* Read before the install: from then on a compaction may retire t. */
+    uint64_t n_ranges = t ? db_flush_ranges_in(t) : 0;
     if (rc == LSM_OK)
         rc = db_install_flush(db, t, &stats);
     db_stats_update_free(&stats);
     if (rc == LSM_OK) {
         db_remove_wal(db, id, t ? "was flushed" : "was empty");
-        uint64_t n_ranges = t ? db_flush_ranges_in(t) : 0;
         t = NULL; /* the version owns our reference now */
         COUNTER_ADD(&db->ctrs, flushes, 1);
         COUNTER_ADD(&db->ctrs, flush_bytes_written, summary.file_size);

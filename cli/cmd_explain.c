@@ -173,6 +173,14 @@ void cli_show_read_trace(cli_buf *out, const lsm_read_trace *t, int scan)
                    t->structures_visited, t->entries_returned,
                    t->versions_skipped, t->tombstones_skipped, t->newer_skipped,
                    t->block_reads, t->block_cache_hits);
+    /* Only when a range delete hid something: older transcripts keep
+     * their lines. */
+    if (t->range_deleted_skipped)
+        cli_buf_printf(out,
+                       "range tombstones hid %" PRIu64 " key%s (their "
+                       "versions below them skipped)\n",
+                       t->range_deleted_skipped,
+                       t->range_deleted_skipped == 1 ? "" : "s");
 }
 
 /* Prints out (built by a handler) in one piece, so engine event lines

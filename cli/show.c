@@ -87,11 +87,16 @@ void cli_show_event(cli_buf *b, const lsm_event *ev, int wal_enabled)
 {
     switch (ev->type) {
     case LSM_EVENT_MEMTABLE_FROZEN:
-        cli_buf_printf(b,
-                       "froze memtable %" PRIu64 " (%" PRIu64 " keys, %" PRIu64
-                       " B); new memtable %" PRIu64 "\n",
-                       ev->memtable_id, ev->num_entries, ev->size_bytes,
-                       ev->new_memtable_id);
+        cli_buf_printf(b, "froze memtable %" PRIu64 " (%" PRIu64 " keys, ",
+                       ev->memtable_id, ev->num_entries);
+        /* Range tombstones only when there are some: older transcripts
+         * keep their lines. */
+        if (ev->num_range_tombstones)
+            cli_buf_printf(b, "%" PRIu64 " range tombstone%s, ",
+                           ev->num_range_tombstones,
+                           ev->num_range_tombstones == 1 ? "" : "s");
+        cli_buf_printf(b, "%" PRIu64 " B); new memtable %" PRIu64 "\n",
+                       ev->size_bytes, ev->new_memtable_id);
         return;
     case LSM_EVENT_FLUSH_END:
         cli_buf_printf(b, "flushed %" PRIu64 ".sst with size=%" PRIu64 "\n",

@@ -92,12 +92,19 @@ static void show_scan_step(cli_buf *out, const lsm_read_step *st)
         cli_buf_printf(out, "skipped: key range outside the scan");
         return;
     }
+    if (st->outcome == LSM_READ_SKIPPED_PREFIX) {
+        cli_buf_printf(out, "skipped: prefix filter says no key has the "
+                            "prefix");
+        return;
+    }
     if (st->source != LSM_SOURCE_SST) {
         cli_buf_printf(out, "opened: %" PRIu64 " entr%s read",
                        st->entries_examined,
                        st->entries_examined == 1 ? "y" : "ies");
         return;
     }
+    if (st->prefix_checked)
+        cli_buf_printf(out, "prefix filter says maybe, ");
     /* A level opens its SSTs one at a time, as the scan gets to them. */
     if (st->entries_examined == 0 && st->blocks_read == 0 &&
         st->cache_hits == 0) {
@@ -137,7 +144,8 @@ static void show_get_result(cli_buf *out, const lsm_read_trace *t)
     cli_buf_append(out, "\n", 1);
 }
 
-void cli_show_read_trace(cli_buf *out, const lsm_read_trace *t, int scan)
+void cli_show_read_trace(cli_buf *out, const lsm_read_trace *t, int scan,
+                         int prefix)
 {
     size_t i;
 
@@ -181,6 +189,10 @@ void cli_show_read_trace(cli_buf *out, const lsm_read_trace *t, int scan)
                        "versions below them skipped)\n",
                        t->range_deleted_skipped,
                        t->range_deleted_skipped == 1 ? "" : "s");
+    if (prefix)
+        cli_buf_printf(
+            out, "prefix filters: %" PRIu64 " checked, %" PRIu64 " skipped\n",
+            t->prefix_checks, t->prefix_skips);
 }
 
 /* Prints out (built by a handler) in one piece, so engine event lines
@@ -205,7 +217,7 @@ static int explain_get(cli_session *s, const cli_arg *key)
         return cli_fail_engine(s, "explain get", rc);
     cli_buf_init(&out);
     cli_append_get_reply(&out, key, rc == LSM_OK, value, n_value);
-    cli_show_read_trace(&out, t, 0);
+    cli_show_read_trace(&out, t, 0, 0);
     lsm_free(value);
     lsm_read_trace_free(t);
     rc = explain_print(s, &out);
@@ -213,7 +225,10 @@ static int explain_get(cli_session *s, const cli_arg *key)
     return rc;
 }
 
-static int explain_scan(cli_session *s, const cli_arg *range)
+/* explain scan [BEGIN END] (range: NULL or the two), or explain scan
+ * --prefix P (prefix not NULL). */
+static int explain_scan(cli_session *s, const cli_arg *range,
+                        const cli_arg *prefix)
 {
     lsm_read_trace *t = NULL;
     lsm_bound lo, hi;
@@ -221,9 +236,13 @@ static int explain_scan(cli_session *s, const cli_arg *range)
     cli_buf out;
     int rc;
 
-    if (cli_scan_bounds(s, "explain scan", range, &lo, &hi) != LSM_OK)
+    if (prefix)
+        rc =
+            lsm_scan_prefix_explain(s->db, prefix->bytes, prefix->n_bytes, &it);
+    else if (cli_scan_bounds(s, "explain scan", range, &lo, &hi) != LSM_OK)
         return LSM_EINVAL;
-    rc = lsm_scan_explain(s->db, &lo, &hi, &it);
+    else
+        rc = lsm_scan_explain(s->db, &lo, &hi, &it);
     if (rc != LSM_OK)
         return cli_fail_engine(s, "explain scan", rc);
     rc = cli_scan_print(s, "explain scan", it);
@@ -236,7 +255,7 @@ static int explain_scan(cli_session *s, const cli_arg *range)
     if (rc != LSM_OK)
         return rc;
     cli_buf_init(&out);
-    cli_show_read_trace(&out, t, 1);
+    cli_show_read_trace(&out, t, 1, prefix != NULL);
     lsm_read_trace_free(t);
     rc = explain_print(s, &out);
     cli_buf_free(&out);
@@ -273,12 +292,14 @@ int cli_explain(cli_session *s, const cli_argv *a)
         return explain_get(s, &a->args[2]);
     }
     if (a->n_args >= 2 && cli_arg_is_word(&a->args[1], "scan")) {
+        if (n_rest == 2 && cli_arg_is_word(&a->args[2], "--prefix"))
+            return explain_scan(s, NULL, &a->args[3]);
         if (n_rest != 0 && n_rest != 2)
             return cli_fail(s,
                             "explain scan needs 0 or 2 arguments: explain "
                             "scan [BEGIN END] (got %zu)",
                             n_rest);
-        return explain_scan(s, n_rest == 2 ? &a->args[2] : NULL);
+        return explain_scan(s, n_rest == 2 ? &a->args[2] : NULL, NULL);
     }
     if (a->n_args < 2)
         return cli_fail(s, "explain needs what to explain: explain get KEY "

@@ -17,7 +17,9 @@
 int cli_explain(cli_session *s, const cli_argv *a);
 
 /* Appends the trace of a get (scan 0) or a scan (scan 1): one numbered line
- * per step, the get's result line, then the totals line. */
-void cli_show_read_trace(cli_buf *out, const lsm_read_trace *t, int scan);
+ * per step, the get's result line, then the totals line; for a prefix
+ * scan (prefix 1), also what its prefix filters did. */
+void cli_show_read_trace(cli_buf *out, const lsm_read_trace *t, int scan,
+                         int prefix);
 
 #endif /* CLI_CMD_EXPLAIN_H */

@@ -179,6 +179,29 @@ static void show_sst_filter(cli_buf *b, const lsm_sst_report *r)
                    100.0 * r->estimated_fp_rate);
 }
 
+/* "  prefix filter: keys' first 4 bytes, 12 prefixes, 128 bits, 7 probes"
+ * (or "up to b"/"", or "no filter bits"), for a file with the record. */
+static void show_sst_prefix(cli_buf *b, const lsm_sst_report *r)
+{
+    if (!r->has_prefix)
+        return;
+    if (r->prefix_delim >= 0) {
+        unsigned char c = (unsigned char)r->prefix_delim;
+        cli_buf_printf(b, "  prefix filter: keys up to the first ");
+        cli_buf_append_bytes(b, &c, 1);
+    } else {
+        cli_buf_printf(b, "  prefix filter: keys' first %u bytes",
+                       r->prefix_len);
+    }
+    cli_buf_printf(b, ", %" PRIu64 " prefix%s, ", r->prefix_count,
+                   r->prefix_count == 1 ? "" : "es");
+    if (r->prefix_filter_bits == 0)
+        cli_buf_printf(b, "no filter bits\n");
+    else
+        cli_buf_printf(b, "%" PRIu64 " bits, %u probes a prefix\n",
+                       r->prefix_filter_bits, r->prefix_filter_probes);
+}
+
 /* One index line per block: where it is, its keys, what reading found. */
 static void show_sst_index(cli_buf *b, const lsm_sst_report *r)
 {
@@ -279,6 +302,7 @@ int cli_cmd_sst(cli_session *s, const cli_argv *a)
         show_sst_owner(&out, s, r);
         show_sst_layout(&out, r);
         show_sst_filter(&out, r);
+        show_sst_prefix(&out, r);
         show_sst_index(&out, r);
     }
     if (rc == LSM_OK && measure)

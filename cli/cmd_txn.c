@@ -525,7 +525,8 @@ static int txn_write(cli_session *s, cli_named_read *e, const cli_argv *a,
     return rc;
 }
 
-/* "t1 scan [B E]": its snapshot merged with its own writes. */
+/* "t1 scan [B E]" or "t1 scan --prefix P": its snapshot merged with its
+ * own writes. */
 static int txn_scan(cli_session *s, cli_named_read *e, const cli_argv *a)
 {
     char cmd[READ_NAME_MAX + 8];
@@ -534,10 +535,14 @@ static int txn_scan(cli_session *s, cli_named_read *e, const cli_argv *a)
     int rc;
 
     snprintf(cmd, sizeof cmd, "%s scan", e->name);
-    if (cli_scan_bounds(s, cmd, a->n_args == 4 ? &a->args[2] : NULL, &lo,
-                        &hi) != LSM_OK)
+    if (a->n_args == 4 && cli_arg_is_word(&a->args[2], "--prefix"))
+        rc = lsm_txn_scan_prefix(e->txn, a->args[3].bytes, a->args[3].n_bytes,
+                                 &it);
+    else if (cli_scan_bounds(s, cmd, a->n_args == 4 ? &a->args[2] : NULL, &lo,
+                             &hi) != LSM_OK)
         return LSM_EINVAL;
-    rc = lsm_txn_scan(e->txn, &lo, &hi, &it);
+    else
+        rc = lsm_txn_scan(e->txn, &lo, &hi, &it);
     if (rc != LSM_OK)
         return cli_fail_engine(s, cmd, rc);
     rc = cli_scan_print(s, cmd, it);

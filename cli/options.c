@@ -166,6 +166,14 @@ void cli_usage_print(FILE *out)
             "                           keep SST indexes and filters in the "
             "block\n"
             "                           cache, charged to it\n"
+            "  --prefix-len N           prefix extractor for scan --prefix: "
+            "a key's first\n"
+            "                           N bytes (SSTs keep a filter of "
+            "prefixes)\n"
+            "  --prefix-delim C         or a key's bytes up to and including "
+            "the first C\n"
+            "                           (a character, or \\xNN); at most one "
+            "of the two\n"
             "  -c CMD                   run CMD, then exit (repeatable)\n"
             "  --script FILE            replay FILE, then exit (repeatable; "
             "-c and\n"
@@ -404,6 +412,56 @@ static int options_level_sizes(cli_config *cfg, const char *text)
     return 0;
 }
 
+/* Parses --prefix-len N: 1 to LSM_MAX_KEY_BYTES. */
+static int options_prefix_len(cli_config *cfg, const char *text)
+{
+    uint64_t v = 0;
+    cli_num_status st =
+        cli_parse_u64(text, strlen(text), LSM_MAX_KEY_BYTES, &v);
+
+    if (st == CLI_NUM_OK && v > 0) {
+        cfg->opt.prefix_len = (unsigned)v;
+        return 0;
+    }
+    options_fail(cfg,
+                 "--prefix-len: '%s' is %s (expected a whole number from 1 "
+                 "to %u)",
+                 text, options_num_problem(st, v), LSM_MAX_KEY_BYTES);
+    return -1;
+}
+
+/* The value of a hex digit, or -1. */
+static int options_hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Parses --prefix-delim C: one byte, written as itself or as \xNN. */
+static int options_prefix_delim(cli_config *cfg, const char *text)
+{
+    if (text[0] != '\\' && text[0] != '\0' && text[1] == '\0') {
+        cfg->opt.prefix_delim = (unsigned char)text[0];
+        return 0;
+    }
+    if (text[0] == '\\' && text[1] == 'x' && options_hex_digit(text[2]) >= 0 &&
+        options_hex_digit(text[3]) >= 0 && text[4] == '\0') {
+        cfg->opt.prefix_delim =
+            options_hex_digit(text[2]) * 16 + options_hex_digit(text[3]);
+        return 0;
+    }
+    options_fail(cfg,
+                 "--prefix-delim: '%s' is not one byte (expected one "
+                 "character, e.g. /, or \\xNN for any byte)",
+                 text);
+    return -1;
+}
+
 /* Appends a -c command or a --script file to cfg's inputs. */
 static int options_add_input(cli_config *cfg, cli_input_kind kind,
                              const char *text)
@@ -448,6 +506,10 @@ static int options_apply(cli_config *cfg, const char *name, const char *v)
         return options_size(cfg, name, v, &cfg->opt.num_memtable_limit);
     if (strcmp(name, "--manifest-rewrite-bytes") == 0)
         return options_rewrite_bytes(cfg, name, v);
+    if (strcmp(name, "--prefix-len") == 0)
+        return options_prefix_len(cfg, v);
+    if (strcmp(name, "--prefix-delim") == 0)
+        return options_prefix_delim(cfg, v);
     return options_add_input(cfg, CLI_INPUT_SCRIPT, v); /* --script */
 }
 
@@ -482,6 +544,8 @@ static int options_parse_valued(cli_config *cfg, int argc, char **argv, int *i)
         {"--block-size", "BYTES"},
         {"--num-memtable-limit", "N"},
         {"--manifest-rewrite-bytes", "BYTES"},
+        {"--prefix-len", "N"},
+        {"--prefix-delim", "C"},
         {"--script", "FILE"},
     };
     const char *v = NULL;
@@ -561,6 +625,9 @@ int cli_options_parse(cli_config *cfg, int argc, char **argv)
                             "or on stdin); try 'lsm-cli --help'",
                             arg);
     }
+    if (cfg->opt.prefix_len > 0 && cfg->opt.prefix_delim >= 0)
+        return options_fail(cfg, "--prefix-len and --prefix-delim are two "
+                                 "prefix extractors: give at most one");
     return 0;
 }
 

@@ -364,6 +364,12 @@ void cli_show_stats(cli_buf *b, const lsm_state *st, const lsm_counters *base)
     COUNTER("txn conflicts range", txn_conflicts_range);
     COUNTER("versions dropped", versions_dropped);
     COUNTER("versions kept", versions_kept);
+    /* Only once a prefix scan consulted a filter, so sessions without
+     * prefix scans print what they always did. */
+    if (c->prefix_checks > 0) {
+        COUNTER("prefix checks", prefix_checks);
+        COUNTER("prefix skips", prefix_skips);
+    }
 #undef COUNTER
     show_ratio(b, "write amplification", a->write, c->user_bytes_written);
     show_ratio(b, "space amplification", a->space, a->bottom_sst_bytes);

@@ -353,6 +353,9 @@ typedef struct gbound {
     uint8_t *key;
     size_t n;
     int pass_null; /* UNBOUNDED given as a NULL pointer */
+    /* On a lower bound: [key, hi) are the bounds of the keys starting with
+     * key, and the scan is lsm_scan_prefix of key (prefix_bounds). */
+    int prefix_scan;
 } gbound;
 
 /* One committed version of a universe key, in the versioned model. unit_lo
@@ -468,6 +471,7 @@ typedef struct run {
         size_t max_l0, max_l1, max_imm, max_held;
         uint64_t snaps, snap_reads, txns, txn_reads, txn_scans, commits;
         uint64_t conflicts[4], max_versions, range_deletes;
+        uint64_t prefix_scans, prefix_checks, prefix_skips;
     } stats; /* coverage, printed with LSM_TEST_VERBOSE=1 */
 } run;
 
@@ -1082,7 +1086,13 @@ static void held_open(run *r, held_iter *h, gbound *lo, gbound *hi,
     const lsm_bound *plo = lo->pass_null ? NULL : &blo;
     const lsm_bound *phi = hi->pass_null ? NULL : &bhi;
     int rc;
-    if (view == NULL)
+    if (lo->prefix_scan && view == NULL)
+        rc = lsm_scan_prefix(r->db, lo->key, lo->n, &h->it);
+    else if (lo->prefix_scan && view->txn)
+        rc = lsm_txn_scan_prefix(view->txn->t, lo->key, lo->n, &h->it);
+    else if (lo->prefix_scan)
+        rc = lsm_scan_prefix_at(r->db, view->snap->s, lo->key, lo->n, &h->it);
+    else if (view == NULL)
         rc = lsm_scan(r->db, plo, phi, &h->it);
     else if (view->txn)
         rc = lsm_txn_scan(view->txn->t, plo, phi, &h->it);
@@ -1782,6 +1792,83 @@ static size_t max_active_sources(const lsm_state *st, const gbound *lo,
     return n;
 }
 
+/* The prefix extractors runs use: none, fixed lengths (keys are mostly
+ * "key%05u": 4 bytes make ten groups, 5 a hundred) and delimiters (the
+ * first '1', or the first 0x00 byte of the binary keys). */
+static const struct {
+    unsigned len;
+    int delim;
+} model_extractors[] = {{0, -1}, {4, -1},   {5, -1}, {0, '1'},
+                        {1, -1}, {0, 0x00}, {7, -1}};
+#define N_MODEL_EXTRACTORS                                                     \
+    (sizeof model_extractors / sizeof model_extractors[0])
+
+/* Sets the extractor number i (mod their count) in r->opt. Chosen from
+ * the seed, the configuration and the reopen count, never from r->rng, so
+ * every seed's draws stay what they were. */
+static void pick_extractor(run *r, uint64_t i)
+{
+    i %= N_MODEL_EXTRACTORS;
+    r->opt.prefix_len = model_extractors[i].len;
+    r->opt.prefix_delim = model_extractors[i].delim;
+}
+
+/* The bounds of a prefix scan: a prefix of a universe key (1 to 8 bytes,
+ * so it is often in the extractor's domain and often not), both picked
+ * from the op number, not from r->rng. lo owns a copy of the prefix, hi
+ * its successor (or is unbounded for 0xff bytes alone). */
+static void prefix_bounds(run *r, gbound *lo, gbound *hi)
+{
+    uint64_t mix = test_mix64(r->op ^ r->seed);
+    const ukey *k = &r->keys[mix % r->n_keys];
+    size_t n = 1 + (size_t)((mix >> 32) % (k->n < 8 ? k->n : 8));
+    *lo = (gbound){LSM_BOUND_INCLUDED, malloc(n), n, 0, 1};
+    assert_non_null(lo->key);
+    memcpy(lo->key, k->b, n);
+    while (n > 0 && lo->key[n - 1] == 0xff)
+        n--;
+    if (n == 0) {
+        *hi = (gbound){LSM_BOUND_UNBOUNDED, NULL, 0, 0, 0};
+        return;
+    }
+    *hi = (gbound){LSM_BOUND_EXCLUDED, malloc(n), n, 0, 0};
+    assert_non_null(hi->key);
+    memcpy(hi->key, lo->key, n);
+    hi->key[n - 1]++;
+}
+
+/* A prefix scan of the database now, checked against the model, and the
+ * counters of its filters. */
+static void op_prefix_scan(run *r)
+{
+    gbound lo, hi;
+    held_iter h;
+    prefix_bounds(r, &lo, &hi);
+    char desc[MODEL_LOG_LINE];
+    fmt_bounds(&lo, &hi, desc, sizeof(desc));
+    run_log(r, "scan --prefix %s (%s)", fmt_key(lo.key, lo.n), desc);
+    lsm_state *st = check_state(r, "before a prefix scan");
+    lsm_counters before = st->counters;
+    lsm_state_free(st);
+    held_open(r, &h, &lo, &hi, NULL);
+    while (!held_step(r, &h, 1 << 20))
+        ;
+    held_close(r, &h);
+    st = check_state(r, "after a prefix scan");
+    uint64_t checks = st->counters.prefix_checks - before.prefix_checks;
+    uint64_t skips = st->counters.prefix_skips - before.prefix_skips;
+    lsm_state_free(st);
+    CHECK(r, skips <= checks,
+          "a prefix scan skipped %" PRIu64 " SSTs but checked %" PRIu64, skips,
+          checks);
+    CHECK(r, r->opt.prefix_len > 0 || r->opt.prefix_delim >= 0 || checks == 0,
+          "a prefix scan without an extractor checked %" PRIu64 " filters",
+          checks);
+    r->stats.prefix_scans++;
+    r->stats.prefix_checks += checks;
+    r->stats.prefix_skips += skips;
+}
+
 static void op_scan(run *r)
 {
     gbound lo, hi;
@@ -1804,6 +1891,7 @@ static void op_scan(run *r)
     while (!held_step(r, &h, 1 << 20))
         ;
     held_close(r, &h);
+    op_prefix_scan(r);
 }
 
 /* After lsm_flush nothing may remain in memory: it froze the mutable
@@ -1949,8 +2037,8 @@ static void op_compact(run *r)
 /* The whole database against the model: a full scan and a get per key. */
 static void verify_all(run *r, const char *when)
 {
-    gbound lo = {LSM_BOUND_UNBOUNDED, NULL, 0, 1};
-    gbound hi = {LSM_BOUND_UNBOUNDED, NULL, 0, 1};
+    gbound lo = {LSM_BOUND_UNBOUNDED, NULL, 0, 1, 0};
+    gbound hi = {LSM_BOUND_UNBOUNDED, NULL, 0, 1, 0};
     held_iter h;
     run_log(r, "verify all (%s)", when);
     held_open(r, &h, &lo, &hi, NULL);
@@ -2017,6 +2105,13 @@ static void op_reopen(run *r)
                 r->opt.target_sst_size, r->opt.block_size,
                 r->opt.num_memtable_limit, r->opt.block_cache_bytes,
                 r->opt.bloom_bits_per_key);
+    }
+    if (r->stats.reopens % 3 == 0) {
+        /* Another extractor: SSTs written under the old one are read by
+         * range alone, and new ones get the new one's filter. */
+        pick_extractor(r, r->stats.reopens + r->seed);
+        run_log(r, "new prefix extractor: prefix_len=%u prefix_delim=%d",
+                r->opt.prefix_len, r->opt.prefix_delim);
     }
     atomic_store(&r->ev.wals_recovered, UINT64_MAX);
     db_open(r);
@@ -2204,8 +2299,8 @@ static void view_scan(run *r, const mview *view, gbound *lo, gbound *hi,
 /* Every key through view, by a full scan and a get each. */
 static void verify_view(run *r, const mview *view)
 {
-    gbound lo = {LSM_BOUND_UNBOUNDED, NULL, 0, 1};
-    gbound hi = {LSM_BOUND_UNBOUNDED, NULL, 0, 1};
+    gbound lo = {LSM_BOUND_UNBOUNDED, NULL, 0, 1, 0};
+    gbound hi = {LSM_BOUND_UNBOUNDED, NULL, 0, 1, 0};
     view_scan(r, view, &lo, &hi, 0);
     for (size_t i = 0; i < r->n_keys; i++)
         view_get(r, view, r->keys[i].b, r->keys[i].n, (long)i);
@@ -2286,6 +2381,10 @@ static void op_snap_scan(run *r)
     fmt_bounds(&lo, &hi, desc, sizeof(desc));
     run_log(r, "scan %s @snapshot %" PRIu64, desc, view.snap->id);
     view_scan(r, &view, &lo, &hi, test_rng_below(&r->rng, 3) == 0);
+    prefix_bounds(r, &lo, &hi);
+    run_log(r, "scan --prefix %s @snapshot %" PRIu64, fmt_key(lo.key, lo.n),
+            view.snap->id);
+    view_scan(r, &view, &lo, &hi, 0);
 }
 
 static void op_txn_begin(run *r)
@@ -2393,6 +2492,35 @@ static void op_txn_write(run *r)
           fmt_key(k->b, k->n), rc, lsm_strerror(rc));
 }
 
+/* Records [lo, hi] as a range t scanned (SERIALIZABLE), for the model's
+ * conflict prediction. */
+static void txn_add_range(mtxn *t, const gbound *lo, const gbound *hi)
+{
+    if (t->iso != LSM_ISOLATION_SERIALIZABLE)
+        return;
+    if (t->n_ranges == t->cap_ranges) {
+        t->cap_ranges = t->cap_ranges ? 2 * t->cap_ranges : 4;
+        t->ranges = realloc(t->ranges, t->cap_ranges * sizeof(mrange));
+        assert_non_null(t->ranges);
+    }
+    t->ranges[t->n_ranges].lo = gbound_copy(lo);
+    t->ranges[t->n_ranges].hi = gbound_copy(hi);
+    t->n_ranges++;
+}
+
+/* A prefix scan in the transaction of view: its snapshot and its own
+ * writes, and (SERIALIZABLE) the prefix's range recorded as read. */
+static void op_txn_scan_prefix(run *r, const mview *view)
+{
+    mtxn *t = (mtxn *)view->txn;
+    gbound lo, hi;
+    prefix_bounds(r, &lo, &hi);
+    run_log(r, "txn %" PRIu64 " scan --prefix %s", t->id,
+            fmt_key(lo.key, lo.n));
+    txn_add_range(t, &lo, &hi);
+    view_scan(r, view, &lo, &hi, 0);
+}
+
 static void op_txn_scan(run *r)
 {
     if (r->n_txns == 0)
@@ -2404,18 +2532,10 @@ static void op_txn_scan(run *r)
     char desc[MODEL_LOG_LINE];
     fmt_bounds(&lo, &hi, desc, sizeof(desc));
     run_log(r, "txn %" PRIu64 " scan %s", t->id, desc);
-    if (t->iso == LSM_ISOLATION_SERIALIZABLE) {
-        if (t->n_ranges == t->cap_ranges) {
-            t->cap_ranges = t->cap_ranges ? 2 * t->cap_ranges : 4;
-            t->ranges = realloc(t->ranges, t->cap_ranges * sizeof(mrange));
-            assert_non_null(t->ranges);
-        }
-        t->ranges[t->n_ranges].lo = gbound_copy(&lo);
-        t->ranges[t->n_ranges].hi = gbound_copy(&hi);
-        t->n_ranges++;
-    }
+    txn_add_range(t, &lo, &hi);
     r->stats.txn_scans++;
     view_scan(r, &view, &lo, &hi, test_rng_below(&r->rng, 3) == 0);
+    op_txn_scan_prefix(r, &view);
 }
 
 /* Whether a write of key k committed after t began conflicts with t, by
@@ -2440,7 +2560,7 @@ static void conflict_kinds(const run *r, const mtxn *t, const ukey *k, long idx,
  * of m at or above d->lo is below d->hi and inside m. */
 static int rdel_meets_range(const mrdel *d, const mrange *m)
 {
-    static const gbound unbounded = {LSM_BOUND_UNBOUNDED, NULL, 0, 0};
+    static const gbound unbounded = {.kind = LSM_BOUND_UNBOUNDED};
     uint8_t *buf = NULL;
     ukey first = {d->lo, d->nlo};
     if (!in_bounds(&first, &m->lo, &unbounded)) {
@@ -2718,8 +2838,8 @@ static void phase_snapshot(run *r)
 {
     while (r->n_held >= MODEL_HELD_MAX)
         held_finish(r, 0);
-    gbound lo = {LSM_BOUND_UNBOUNDED, NULL, 0, 1};
-    gbound hi = {LSM_BOUND_UNBOUNDED, NULL, 0, 1};
+    gbound lo = {LSM_BOUND_UNBOUNDED, NULL, 0, 1, 0};
+    gbound hi = {LSM_BOUND_UNBOUNDED, NULL, 0, 1, 0};
     if (test_rng_below(&r->rng, 2))
         gen_bounds(r, &lo, &hi);
     char desc[MODEL_LOG_LINE];
@@ -2792,6 +2912,7 @@ static void pick_options(run *r, lsm_sched sched, lsm_compaction comp,
      * a bit of the seed, so every seed's draws stay what they were. */
     r->opt.cache_index_and_filter_blocks = (int)((r->seed >> 1) & 1);
     r->opt.max_levels = (unsigned)(1 + test_rng_below(&r->rng, 5));
+    pick_extractor(r, seed_pos + (uint64_t)sched + (uint64_t)comp);
     r->opt.event_cb = model_event_cb;
     r->opt.event_ctx = &r->ev;
 }
@@ -2890,11 +3011,14 @@ static void run_one(uint64_t seed, size_t seed_pos, lsm_sched sched,
                 "  snapshots=%" PRIu64 " (reads %" PRIu64 ") txns=%" PRIu64
                 " (reads %" PRIu64 ", scans %" PRIu64 ") commits=%" PRIu64
                 " conflicts write/read/range=%" PRIu64 "/%" PRIu64 "/%" PRIu64
-                " max_versions_per_key=%" PRIu64 "\n",
+                " max_versions_per_key=%" PRIu64 " prefix scans=%" PRIu64
+                " (filters checked %" PRIu64 ", skipped %" PRIu64 ")\n",
                 r->stats.snaps, r->stats.snap_reads, r->stats.txns,
                 r->stats.txn_reads, r->stats.txn_scans, r->stats.commits,
                 r->stats.conflicts[1], r->stats.conflicts[2],
-                r->stats.conflicts[3], r->stats.max_versions);
+                r->stats.conflicts[3], r->stats.max_versions,
+                r->stats.prefix_scans, r->stats.prefix_checks,
+                r->stats.prefix_skips);
     assert_int_equal(test_rmtree(r->tmp), 0);
     mstate_free(&r->m, r->n_keys);
     for (size_t i = 0; i < r->n_keys; i++) {

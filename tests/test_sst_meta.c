@@ -289,14 +289,31 @@ static void assert_open_corrupt(const char *path, const char *want)
         fail_msg("message lacks '%s': %s", want, lsm_errmsg());
 }
 
-/* Writes an SST with a one-byte compression record and a one-byte prefix
- * record; returns its bytes and where its meta section lies. */
+/* The prefix record two_record_file writes. The reader decodes tag 2
+ * (table/prefix.c), so it must be a valid one: delimiter 'p', no
+ * prefixes, an empty filter (k = 0, then the checksum of that byte). */
+#define PREFIX_RECORD_BYTES 12
+static void prefix_record_p(uint8_t out[PREFIX_RECORD_BYTES])
+{
+    out[0] = 2; /* PREFIX_DELIM */
+    out[1] = 'p';
+    out[2] = 0; /* n_prefixes */
+    out[3] = 0; /* k */
+    put_fixed64(out + 4, checksum64(out + 3, 1));
+}
+
+/* Writes an SST with a one-byte compression record and a prefix record
+ * (prefix_record_p); returns its bytes and where its meta section lies. */
 static uint8_t *two_record_file(const char *path, size_t *n, size_t *meta_at,
                                 size_t *meta_n)
 {
     sst_builder *b = open_builder(path, 0);
     add_keys(b);
-    assert_int_equal(sst_builder_set_meta(b, SST_META_PREFIX, "p", 1), LSM_OK);
+    uint8_t prefix[PREFIX_RECORD_BYTES];
+    prefix_record_p(prefix);
+    assert_int_equal(
+        sst_builder_set_meta(b, SST_META_PREFIX, prefix, sizeof prefix),
+        LSM_OK);
     assert_int_equal(sst_builder_set_meta(b, SST_META_COMPRESSION, "c", 1),
                      LSM_OK);
     assert_int_equal(sst_builder_finish(b, NULL), LSM_OK);
@@ -304,10 +321,12 @@ static uint8_t *two_record_file(const char *path, size_t *n, size_t *meta_at,
     const uint8_t *footer = buf + *n - SST_FOOTER_BYTES;
     *meta_n = get_fixed32(footer + SST_FOOTER_META_BYTES);
     *meta_at = *n - SST_FOOTER_BYTES - *meta_n;
-    /* As FORMAT.md spells it: 01 01 'c' 02 01 'p', then the checksum. */
-    static const uint8_t want[] = {1, 1, 'c', 2, 1, 'p'};
-    assert_int_equal(*meta_n, sizeof want + SST_CHECKSUM_BYTES);
+    /* As FORMAT.md spells it: 01 01 'c' 02 0c <the prefix record>, then
+     * the checksum. */
+    static const uint8_t want[] = {1, 1, 'c', 2, PREFIX_RECORD_BYTES};
+    assert_int_equal(*meta_n, sizeof want + sizeof prefix + SST_CHECKSUM_BYTES);
     assert_memory_equal(buf + *meta_at, want, sizeof want);
+    assert_memory_equal(buf + *meta_at + sizeof want, prefix, sizeof prefix);
     return buf;
 }
 
@@ -350,21 +369,29 @@ static void test_damage_is_corruption(void **state)
         }
     }
 
-    static const uint8_t unknown_tag[] = {1, 1, 'c', 4, 1, 'p'};
+    /* Forged records fill the section exactly (5 bytes of framing and
+     * 'c', and 12 bytes standing for the prefix record, P12). */
+#define P12 'p', 'p', 'p', 'p', 'p', 'p', 'p', 'p', 'p', 'p', 'p', 'p'
+    static const uint8_t unknown_tag[] = {1, 1, 'c', 4, 12, P12};
     forge_section(bad, orig, n, meta_at, unknown_tag, sizeof unknown_tag);
     assert_open_corrupt(bad, "tag 4");
-    static const uint8_t tag_zero[] = {0, 1, 'c', 2, 1, 'p'};
+    static const uint8_t tag_zero[] = {0, 1, 'c', 2, 12, P12};
     forge_section(bad, orig, n, meta_at, tag_zero, sizeof tag_zero);
     assert_open_corrupt(bad, "tag 0");
-    static const uint8_t out_of_order[] = {2, 1, 'p', 1, 1, 'c'};
+    static const uint8_t out_of_order[] = {2, 12, P12, 1, 1, 'c'};
     forge_section(bad, orig, n, meta_at, out_of_order, sizeof out_of_order);
     assert_open_corrupt(bad, "tag 1");
-    static const uint8_t twice[] = {2, 1, 'p', 2, 1, 'c'};
+    static const uint8_t twice[] = {2, 12, P12, 2, 1, 'c'};
     forge_section(bad, orig, n, meta_at, twice, sizeof twice);
     assert_open_corrupt(bad, "tag 2");
-    static const uint8_t past_end[] = {1, 1, 'c', 2, 2, 'p'};
+    static const uint8_t past_end[] = {1, 1, 'c', 2, 13, P12};
     forge_section(bad, orig, n, meta_at, past_end, sizeof past_end);
     assert_open_corrupt(bad, "runs past");
+    /* Framed right, but not a prefix record (table/prefix.c reads it). */
+    static const uint8_t bad_prefix[] = {1, 1, 'c', 2, 12, P12};
+    forge_section(bad, orig, n, meta_at, bad_prefix, sizeof bad_prefix);
+    assert_open_corrupt(bad, "prefix record: unknown extractor kind 112");
+#undef P12
 
     /* The footer's account of the section, with the footer's checksum
      * made right: too large, too small, and in a format 2 footer. */
@@ -394,7 +421,12 @@ static void test_damage_is_corruption(void **state)
 
     /* The undamaged file reads. */
     sst *t = open_sst(path);
-    assert_record(t, SST_META_PREFIX, "p");
+    uint8_t prefix[PREFIX_RECORD_BYTES];
+    prefix_record_p(prefix);
+    size_t n_prefix = 0;
+    const uint8_t *got = sst_meta_record(t, SST_META_PREFIX, &n_prefix);
+    assert_int_equal(n_prefix, sizeof prefix);
+    assert_memory_equal(got, prefix, sizeof prefix);
     assert_record(t, SST_META_COMPRESSION, "c");
     assert_keys_read_back(t);
     sst_unref(t);

@@ -48,6 +48,7 @@ void lsm_options_init(lsm_options *opt)
     opt->stall_l0_files = 12;
     opt->manifest_rewrite_bytes = 1024 * 1024;
     opt->memtable_bloom = 1;
+    opt->prefix_delim = -1;
 }
 
 const char *lsm_compaction_name(lsm_compaction c)

@@ -242,6 +242,7 @@ static int db_compact_out_open(compaction_out *co)
     sst_builder_options bopt = {.block_size = co->db->opt.block_size,
                                 .bloom_bits_per_key =
                                     co->db->opt.bloom_bits_per_key,
+                                .prefix = co->db->prefix,
                                 .sst_id = co->builder_id,
                                 .db_identity = co->db->identity};
     rc = sst_builder_open(co->db->env, path, &bopt, &co->builder);

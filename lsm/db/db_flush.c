@@ -220,6 +220,7 @@ static int db_flush_write_sst(lsm_db *db, memtable *mt, version_filter *vf,
     sst_builder_options bopt = {.block_size = db->opt.block_size,
                                 .bloom_bits_per_key =
                                     db->opt.bloom_bits_per_key,
+                                .prefix = db->prefix,
                                 .sst_id = id,
                                 .db_identity = db->identity};
     rc = sst_builder_open(db->env, path, &bopt, &b);

@@ -374,6 +374,23 @@ static void report_filter(sst *t, lsm_sst_report *r)
     }
 }
 
+/* The prefix record, if the file has one (decoded and checked at open). */
+static void report_prefix(sst *t, lsm_sst_report *r)
+{
+    const prefix_record *p = sst_prefix(t);
+    r->prefix_delim = -1;
+    if (!p)
+        return;
+    r->has_prefix = 1;
+    if (p->extractor.kind == PREFIX_FIXED)
+        r->prefix_len = p->extractor.len;
+    else
+        r->prefix_delim = p->extractor.delim;
+    r->prefix_count = p->n_prefixes;
+    r->prefix_filter_bits = (uint64_t)p->filter.n_bytes * 8;
+    r->prefix_filter_probes = p->filter.k;
+}
+
 /* Opens the file at path as an SST, without a cache (its index and
  * filter are then kept while it is open) and without mapping it. */
 static int inspect_open(const char *path, sst **out)
@@ -404,6 +421,7 @@ int lsm_sst_inspect(const char *path, lsm_sst_report **out)
         rc = report_blocks(t, path, &a->pub);
     if (rc == LSM_OK || rc == LSM_ECORRUPT)
         report_filter(t, &a->pub);
+    report_prefix(t, &a->pub);
     sst_unref(t);
     if (rc != LSM_OK && rc != LSM_ECORRUPT) {
         lsm_sst_report_free(&a->pub);

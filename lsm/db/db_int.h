@@ -90,6 +90,7 @@ struct lsm_db {
     env *env;
     env *dir_env;
     lsm_options opt;
+    prefix_extractor prefix; /* opt's prefix_len / prefix_delim */
     size_t n_levels;
     bool current_is_tiered; /* compaction TIERED: flushes make tiers */
     block_cache *cache;
@@ -531,6 +532,17 @@ int db_snap_check_none_open(lsm_db *db);
  * at most the read point, or the scan hides them (db_iter.c). */
 int db_iter_scan_with(lsm_db *db, const lsm_snapshot *snap, const lsm_bound *lo,
                       const lsm_bound *hi, iter *newest, lsm_iter **out);
+/* The bounds of the keys starting with prefix: [prefix, successor), or
+ * [prefix, unbounded) for a prefix of 0xff bytes alone. hi's key is
+ * malloc'd in *owned (NULL when none), which the caller frees. LSM_EINVAL
+ * (an empty, NULL or over-long prefix), LSM_ENOMEM. */
+int db_prefix_bounds(const void *prefix, size_t nprefix, lsm_bound *lo,
+                     lsm_bound *hi, uint8_t **owned);
+/* As db_iter_scan_with, for the keys starting with prefix (lsm_scan_prefix,
+ * with its prefix filters). newest is taken over. */
+int db_iter_scan_prefix_with(lsm_db *db, const lsm_snapshot *snap,
+                             const void *prefix, size_t nprefix, iter *newest,
+                             lsm_iter **out);
 
 /* A found entry as a get's answer: LSM_NOTFOUND for a tombstone, else a
  * malloc'd, NUL-terminated copy of the value in *value (db_iter.c). */

@@ -22,6 +22,11 @@
  * entry with a sequence number above the one current when the scan began:
  * the mutable memtable keeps taking writes, and an iterator must see the
  * database as it was when opened.
+ *
+ * A prefix scan (lsm_scan_prefix) is a scan of [P, successor of P) that
+ * also asks each SST in that range whether its prefix filter rules P out
+ * (sst_prefix_may_match; table/prefix_int.h says when it may answer), and
+ * leaves out the SSTs it does; memtables have no prefix filter.
  */
 #include "db/db_int.h"
 #include "db/read_trace_int.h"
@@ -410,6 +415,29 @@ static void child_list_push(child_list *cl, iter *it)
     cl->items[cl->n++] = it;
 }
 
+/* What a prefix scan (lsm_scan_prefix) adds to the choice of sources: the
+ * extractor of the database and the prefix, and what the filters did. */
+typedef struct scan_prefix {
+    const prefix_extractor *x;
+    const uint8_t *p;
+    size_t np;
+    uint64_t n_checks, n_skips; /* SSTs whose filter was consulted, skipped */
+} scan_prefix;
+
+/* Whether SST t, whose range overlaps the scan's, is to be opened: always
+ * for a plain scan (pf NULL); for a prefix scan, unless its prefix filter
+ * rules the prefix out. *checked says whether the filter was consulted. */
+static bool scan_prefix_keeps(scan_prefix *pf, const sst *t, bool *checked)
+{
+    *checked = false;
+    if (!pf)
+        return true;
+    bool may = sst_prefix_may_match(t, pf->x, pf->p, pf->np, checked);
+    pf->n_checks += *checked ? 1 : 0;
+    pf->n_skips += may ? 0 : 1;
+    return may;
+}
+
 /* For an explained scan: records whether a source is merged in or skipped
  * by range, and returns the stats its iterator counts into. */
 static iter_stats *scan_trace_source(read_trace *tr, lsm_read_source source,
@@ -462,6 +490,54 @@ static void child_list_push_run_traced(child_list *cl, const version *v,
     free(stats);
 }
 
+/* A prefix scan's part of run l of v, whose SSTs first..first+n-1 overlap
+ * the range: one concat iterator over those of them its prefix filters do
+ * not rule out (still sorted and disjoint), recorded in pins; with tr,
+ * every SST of the run is recorded with what happened to it. */
+static void child_list_push_run_prefix(child_list *cl, const version *v,
+                                       size_t l, size_t first, size_t n,
+                                       scan_prefix *pf, read_trace *tr,
+                                       iter_pins *pins)
+{
+    const sorted_run *run = &v->levels[l];
+    int level;
+    uint64_t tier_id;
+    read_trace_place(v, l, &level, &tier_id);
+    sst **kept = malloc((n + 1) * sizeof *kept);
+    iter_stats **stats = calloc(n + 1, sizeof *stats);
+    if (!kept || !stats) {
+        free(kept);
+        free(stats);
+        cl->oom = true;
+        return;
+    }
+    size_t n_kept = 0;
+    for (size_t i = tr ? 0 : first; i < (tr ? run->n_ssts : first + n); i++) {
+        bool in_range = i >= first && i < first + n, checked = false;
+        bool open = in_range && scan_prefix_keeps(pf, run->ssts[i], &checked);
+        if (tr) {
+            lsm_read_step *st = read_trace_add(
+                tr, LSM_SOURCE_SST, sst_id(run->ssts[i]), level, tier_id,
+                open       ? LSM_READ_OPENED
+                : in_range ? LSM_READ_SKIPPED_PREFIX
+                           : LSM_READ_SKIPPED_RANGE);
+            st->prefix_checked = checked;
+            stats[n_kept] = open ? read_trace_stats(tr, st) : NULL;
+        }
+        if (open)
+            kept[n_kept++] = run->ssts[i];
+    }
+    if (n_kept > 0)
+        child_list_push(cl, tr ? concat_iter_new_counted(kept, n_kept, stats)
+                               : concat_iter_new(kept, n_kept));
+    for (size_t i = 0; i < n_kept; i++)
+        db_pins_add_sst(pins, sst_id(kept[i]),
+                        v->tiered ? -1 : (int)run->run_id,
+                        v->tiered ? run->run_id : 0);
+    free(kept);
+    free(stats);
+}
+
 /* Adds one concat iterator over the SSTs of a level (or tier) that overlap
  * the range: a level counts once in num_active, as in mini-lsm. Their SSTs
  * never overlap, and the overlapping ones are consecutive. Records them in
@@ -469,11 +545,16 @@ static void child_list_push_run_traced(child_list *cl, const version *v,
  * SST is recorded in the trace too. */
 static void child_list_push_run(child_list *cl, const version *v, size_t l,
                                 const lsm_bound *lo, const lsm_bound *hi,
-                                read_trace *tr, iter_pins *pins)
+                                scan_prefix *pf, read_trace *tr,
+                                iter_pins *pins)
 {
     const sorted_run *run = &v->levels[l];
     size_t first, n;
     run_overlapping(run, lo, hi, &first, &n);
+    if (pf) {
+        child_list_push_run_prefix(cl, v, l, first, n, pf, tr, pins);
+        return;
+    }
     if (tr)
         child_list_push_run_traced(cl, v, l, first, n, tr);
     else if (n > 0)
@@ -528,12 +609,37 @@ static void child_list_push_memtable(child_list *cl, memtable *mt,
     db_pins_add_memtable(pins, memtable_id(mt));
 }
 
+/* Adds an iterator over L0 SST t when it overlaps the range and (for a
+ * prefix scan) its prefix filter lets the prefix through, recording it in
+ * pins (and, with tr, what happened to it). */
+static void child_list_push_l0(child_list *cl, sst *t, const lsm_bound *lo,
+                               const lsm_bound *hi, scan_prefix *pf,
+                               read_trace *tr, iter_pins *pins)
+{
+    bool overlaps = db_iter_sst_overlaps(t, lo, hi), checked = false;
+    bool open = overlaps && scan_prefix_keeps(pf, t, &checked);
+    iter_stats *st = NULL;
+    if (tr) {
+        lsm_read_step *s = read_trace_add(tr, LSM_SOURCE_SST, sst_id(t), 0, 0,
+                                          open       ? LSM_READ_OPENED
+                                          : overlaps ? LSM_READ_SKIPPED_PREFIX
+                                                     : LSM_READ_SKIPPED_RANGE);
+        s->prefix_checked = checked;
+        st = read_trace_stats(tr, s);
+    }
+    if (!open)
+        return;
+    child_list_push(cl, sst_iter_new_counted(t, st));
+    db_pins_add_sst(pins, sst_id(t), 0, 0);
+}
+
 /* Builds the merged iterator over every source of v that overlaps the
  * range, recording each in pins (what the iterator keeps alive); with tr
  * (an explained scan) records every source, merged or skipped, in it and
- * has the merged ones count into it. NULL when out of memory. */
+ * has the merged ones count into it. With pf (a prefix scan), SSTs
+ * its prefix filters rule out are skipped too. NULL when out of memory. */
 static iter *scan_sources(version *v, const lsm_bound *lo, const lsm_bound *hi,
-                          read_trace *tr, iter_pins *pins)
+                          scan_prefix *pf, read_trace *tr, iter_pins *pins)
 {
     child_list mems = {0}, l0 = {0}, levels = {0};
     child_list_push_memtable(&mems, v->mem, LSM_SOURCE_MEMTABLE, lo, hi, tr,
@@ -541,19 +647,10 @@ static iter *scan_sources(version *v, const lsm_bound *lo, const lsm_bound *hi,
     for (size_t i = 0; i < v->n_imm; i++)
         child_list_push_memtable(&mems, v->imm[i], LSM_SOURCE_IMMUTABLE, lo, hi,
                                  tr, pins);
-    for (size_t i = 0; i < v->n_l0; i++) {
-        bool overlaps = db_iter_sst_overlaps(v->l0[i], lo, hi);
-        iter_stats *st =
-            tr ? scan_trace_source(tr, LSM_SOURCE_SST, sst_id(v->l0[i]), 0, 0,
-                                   overlaps)
-               : NULL;
-        if (!overlaps)
-            continue;
-        child_list_push(&l0, sst_iter_new_counted(v->l0[i], st));
-        db_pins_add_sst(pins, sst_id(v->l0[i]), 0, 0);
-    }
+    for (size_t i = 0; i < v->n_l0; i++)
+        child_list_push_l0(&l0, v->l0[i], lo, hi, pf, tr, pins);
     for (size_t l = 0; l < v->n_levels; l++)
-        child_list_push_run(&levels, v, l, lo, hi, tr, pins);
+        child_list_push_run(&levels, v, l, lo, hi, pf, tr, pins);
     /* mini-lsm's shape, two_merge(two_merge(memtables, L0), levels), less
      * the parts that are empty or a single source (no merge to step). */
     iter *mem_it, *l0_it, *levels_it;
@@ -809,12 +906,30 @@ static iter *merge_newest(iter *newest, iter *sources)
     return two_merge_iter_new(newest, sources);
 }
 
+/* Counts what a prefix scan's filters did, in the database's counters
+ * and (explained) in its trace's totals. */
+static void scan_prefix_count(lsm_db *db, const scan_prefix *pf, read_trace *tr)
+{
+    if (!pf)
+        return;
+    if (pf->n_checks)
+        COUNTER_ADD(&db->ctrs, prefix_checks, pf->n_checks);
+    if (pf->n_skips)
+        COUNTER_ADD(&db->ctrs, prefix_skips, pf->n_skips);
+    if (tr) {
+        tr->pub->prefix_checks = pf->n_checks;
+        tr->pub->prefix_skips = pf->n_skips;
+    }
+}
+
 /* lsm_scan, and with explain lsm_scan_explain (the iterator keeps a
  * trace). newest, when not NULL, is merged in as the newest source (a
- * transaction's own writes: db_iter_scan_with); it is taken over. */
+ * transaction's own writes: db_iter_scan_with); it is taken over. pf, when
+ * not NULL, makes it a prefix scan: [lo, hi) are then the prefix's bounds
+ * and SSTs are also skipped by their prefix filters. */
 static int db_iter_scan(lsm_db *db, const lsm_snapshot *snap,
                         const lsm_bound *lo, const lsm_bound *hi, bool explain,
-                        iter *newest, lsm_iter **out)
+                        iter *newest, scan_prefix *pf, lsm_iter **out)
 {
     static const lsm_bound unbounded = {.kind = LSM_BOUND_UNBOUNDED};
     lsm_error_clear();
@@ -850,7 +965,8 @@ static int db_iter_scan(lsm_db *db, const lsm_snapshot *snap,
     if (rc != LSM_OK)
         iter_destroy(newest);
     if (rc == LSM_OK) {
-        it->inner = scan_sources(v, lo, hi, it->trace, &it->pins);
+        it->inner = scan_sources(v, lo, hi, pf, it->trace, &it->pins);
+        scan_prefix_count(db, pf, it->trace);
         it->inner = merge_newest(newest, it->inner);
         if (!it->inner || it->pins.oom)
             rc = lsm_error(LSM_ENOMEM, "out of memory starting a scan");
@@ -882,25 +998,107 @@ static int db_iter_scan(lsm_db *db, const lsm_snapshot *snap,
 int lsm_scan(lsm_db *db, const lsm_bound *lo, const lsm_bound *hi,
              lsm_iter **out)
 {
-    return db_iter_scan(db, NULL, lo, hi, false, NULL, out);
+    return db_iter_scan(db, NULL, lo, hi, false, NULL, NULL, out);
 }
 
 int db_iter_scan_with(lsm_db *db, const lsm_snapshot *snap, const lsm_bound *lo,
                       const lsm_bound *hi, iter *newest, lsm_iter **out)
 {
-    return db_iter_scan(db, snap, lo, hi, false, newest, out);
+    return db_iter_scan(db, snap, lo, hi, false, newest, NULL, out);
 }
 
 int lsm_scan_at(lsm_db *db, const lsm_snapshot *snap, const lsm_bound *lo,
                 const lsm_bound *hi, lsm_iter **out)
 {
-    return db_iter_scan(db, snap, lo, hi, false, NULL, out);
+    return db_iter_scan(db, snap, lo, hi, false, NULL, NULL, out);
 }
 
 int lsm_scan_explain(lsm_db *db, const lsm_bound *lo, const lsm_bound *hi,
                      lsm_iter **out)
 {
-    return db_iter_scan(db, NULL, lo, hi, true, NULL, out);
+    return db_iter_scan(db, NULL, lo, hi, true, NULL, NULL, out);
+}
+
+/* --- prefix scans --------------------------------------------------------- */
+
+int db_prefix_bounds(const void *prefix, size_t nprefix, lsm_bound *lo,
+                     lsm_bound *hi, uint8_t **owned)
+{
+    *owned = NULL;
+    if (!prefix || nprefix == 0 || nprefix > LSM_MAX_KEY_BYTES)
+        return lsm_error(LSM_EINVAL, "a scan prefix is 1 to %u bytes (got %zu)",
+                         LSM_MAX_KEY_BYTES, prefix ? nprefix : 0);
+    *lo = (lsm_bound){LSM_BOUND_INCLUDED, prefix, nprefix};
+    /* The successor: drop trailing 0xff bytes, add one to the last byte
+     * left. A prefix of 0xff bytes alone has none: every key from it on
+     * starts with it. */
+    const uint8_t *p = prefix;
+    size_t n = nprefix;
+    while (n > 0 && p[n - 1] == 0xff)
+        n--;
+    if (n == 0) {
+        *hi = (lsm_bound){.kind = LSM_BOUND_UNBOUNDED};
+        return LSM_OK;
+    }
+    uint8_t *succ = malloc(n);
+    if (!succ)
+        return lsm_error(LSM_ENOMEM, "out of memory starting a scan");
+    memcpy(succ, p, n);
+    succ[n - 1]++;
+    *hi = (lsm_bound){LSM_BOUND_EXCLUDED, succ, n};
+    *owned = succ;
+    return LSM_OK;
+}
+
+/* lsm_scan_prefix and its variants: db_iter_scan over the prefix's bounds,
+ * with the database's extractor for the filters. */
+static int db_iter_scan_prefix(lsm_db *db, const lsm_snapshot *snap,
+                               const void *prefix, size_t nprefix, bool explain,
+                               iter *newest, lsm_iter **out)
+{
+    lsm_error_clear();
+    if (!db || !out) {
+        iter_destroy(newest);
+        return lsm_error(LSM_EINVAL, "lsm_scan_prefix needs a handle and "
+                                     "somewhere to put the iterator");
+    }
+    *out = NULL;
+    lsm_bound lo, hi;
+    uint8_t *owned;
+    int rc = db_prefix_bounds(prefix, nprefix, &lo, &hi, &owned);
+    if (rc != LSM_OK) {
+        iter_destroy(newest);
+        return rc;
+    }
+    scan_prefix pf = {.x = &db->prefix, .p = prefix, .np = nprefix};
+    rc = db_iter_scan(db, snap, &lo, &hi, explain, newest, &pf, out);
+    free(owned); /* the iterator copied the upper bound */
+    return rc;
+}
+
+int lsm_scan_prefix(lsm_db *db, const void *prefix, size_t nprefix,
+                    lsm_iter **out)
+{
+    return db_iter_scan_prefix(db, NULL, prefix, nprefix, false, NULL, out);
+}
+
+int lsm_scan_prefix_at(lsm_db *db, const lsm_snapshot *snap, const void *prefix,
+                       size_t nprefix, lsm_iter **out)
+{
+    return db_iter_scan_prefix(db, snap, prefix, nprefix, false, NULL, out);
+}
+
+int lsm_scan_prefix_explain(lsm_db *db, const void *prefix, size_t nprefix,
+                            lsm_iter **out)
+{
+    return db_iter_scan_prefix(db, NULL, prefix, nprefix, true, NULL, out);
+}
+
+int db_iter_scan_prefix_with(lsm_db *db, const lsm_snapshot *snap,
+                             const void *prefix, size_t nprefix, iter *newest,
+                             lsm_iter **out)
+{
+    return db_iter_scan_prefix(db, snap, prefix, nprefix, false, newest, out);
 }
 
 int lsm_iter_trace(const lsm_iter *it, lsm_read_trace **out)

@@ -585,6 +585,24 @@ static int db_replay_wals(lsm_db *db, const dir_files *files, version *v,
     return rc;
 }
 
+/* prefix_len and prefix_delim: each in range, at most one set. */
+static int db_check_prefix_options(const lsm_options *o)
+{
+    if (o->prefix_len > LSM_MAX_KEY_BYTES)
+        return lsm_error(LSM_EINVAL, "prefix_len must be 0 (off) to %u",
+                         LSM_MAX_KEY_BYTES);
+    if (o->prefix_delim < -1 || o->prefix_delim > 255)
+        return lsm_error(LSM_EINVAL,
+                         "prefix_delim must be -1 (off) or a byte, 0 to 255 "
+                         "(got %d)",
+                         o->prefix_delim);
+    if (o->prefix_len > 0 && o->prefix_delim >= 0)
+        return lsm_error(LSM_EINVAL,
+                         "prefix_len and prefix_delim are two prefix "
+                         "extractors: set at most one");
+    return LSM_OK;
+}
+
 static int db_check_options(const lsm_options *o)
 {
     if (o->target_sst_size < 1)
@@ -601,6 +619,9 @@ static int db_check_options(const lsm_options *o)
     if (o->max_levels < 1 || o->max_levels > LSM_MAX_LEVELS)
         return lsm_error(LSM_EINVAL, "max_levels must be 1 to %d",
                          LSM_MAX_LEVELS);
+    int rc = db_check_prefix_options(o);
+    if (rc != LSM_OK)
+        return rc;
     return compact_options_check(o);
 }
 
@@ -616,6 +637,7 @@ static int db_alloc(const char *dir, const lsm_options *opt, env *e,
     db->env = e;
     batch_init(&db->one);
     db->opt = *opt;
+    db->prefix = prefix_extractor_from(opt->prefix_len, opt->prefix_delim);
     db->n_levels = levels_for(opt);
     db->current_is_tiered = opt->compaction == LSM_COMPACTION_TIERED;
     pthread_mutex_init(&db->write_mu, NULL);

@@ -170,6 +170,8 @@ static void db_state_counters_copy(counters *c, lsm_counters *out)
     COPY(versions_dropped);
     COPY(versions_kept);
     COPY(memtable_bloom_negatives);
+    COPY(prefix_checks);
+    COPY(prefix_skips);
 #undef COPY
 }
 

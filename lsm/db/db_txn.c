@@ -139,6 +139,39 @@ int lsm_txn_scan(lsm_txn *t, const lsm_bound *lo, const lsm_bound *hi,
     return rc;
 }
 
+int lsm_txn_scan_prefix(lsm_txn *t, const void *prefix, size_t nprefix,
+                        lsm_iter **out)
+{
+    lsm_error_clear();
+    if (out)
+        *out = NULL;
+    if (!t || !out)
+        return lsm_error(LSM_EINVAL, "lsm_txn_scan_prefix needs a transaction "
+                                     "and somewhere to put the iterator");
+    lsm_bound lo, hi;
+    uint8_t *owned;
+    int rc = db_prefix_bounds(prefix, nprefix, &lo, &hi, &owned);
+    if (rc != LSM_OK)
+        return rc;
+    iter *own = NULL;
+    if (!txn_writes_empty(&t->writes) &&
+        !(own = txn_writes_view(&t->writes, t->snap.seq)))
+        rc = lsm_error(LSM_ENOMEM, "out of memory starting a scan");
+    if (rc == LSM_OK)
+        rc = db_iter_scan_prefix_with(t->snap.db, &t->snap, prefix, nprefix,
+                                      own, out);
+    /* The range read is the prefix's: a key written with the prefix after
+     * t began is a phantom, as for lsm_txn_scan. */
+    if (rc == LSM_OK && txn_serializable(t))
+        rc = txn_reads_add_range(&t->reads, &lo, &hi);
+    if (rc != LSM_OK && *out) {
+        lsm_iter_close(*out);
+        *out = NULL;
+    }
+    free(owned);
+    return rc;
+}
+
 /* --- writes --------------------------------------------------------------- */
 
 int lsm_txn_put(lsm_txn *t, const void *key, size_t nkey, const void *value,

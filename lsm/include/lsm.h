@@ -473,6 +473,23 @@ typedef struct lsm_options {
      * transaction). lsm_close writes nothing and returns LSM_OK.
      * Default 0. */
     int read_only;
+    /* The prefix extractor, for prefix scans (lsm_scan_prefix): each new
+     * SST records it, with a bloom filter of its keys' prefixes
+     * (bloom_bits_per_key bits per distinct prefix), so a prefix scan
+     * skips the SSTs that certainly hold no key with its prefix.
+     * prefix_len N (1 to LSM_MAX_KEY_BYTES): a key's prefix is its first
+     * N bytes. prefix_delim C (0 to 255): a key's prefix is its bytes up
+     * to and including the first byte C. At most one of the two may be
+     * set. A key shorter than N, or without C, has no prefix (it is not
+     * "in the domain", as RocksDB says): it is stored and read as any
+     * other, only left out of the filter. A prefix scan for P uses the
+     * filters when P itself is in the domain (at least N bytes, or holding
+     * C): every key starting with P then has P's prefix; otherwise it
+     * reads by key range alone. An SST written with another extractor (or
+     * none) is never skipped by its filter, so the extractor may change
+     * between opens. Defaults 0 and -1: no extractor, no filter. */
+    unsigned prefix_len;
+    int prefix_delim;
 } lsm_options;
 
 /* Fills *opt with every default listed above: call it before setting any
@@ -653,6 +670,20 @@ typedef struct lsm_bound {
 int lsm_scan(lsm_db *db, const lsm_bound *lo, const lsm_bound *hi,
              lsm_iter **out);
 
+/* Opens an iterator over the live keys that start with the nprefix bytes
+ * at prefix (1 to LSM_MAX_KEY_BYTES), as lsm_scan over [prefix,
+ * the smallest key above every key starting with prefix) does: the same
+ * keys, the same iterator. It also skips the SSTs whose prefix filter
+ * rules the prefix out (lsm_options.prefix_len, prefix_delim): that needs
+ * an extractor, SSTs written with the same one, and a prefix in its domain
+ * (at least prefix_len bytes, or holding prefix_delim); otherwise the scan
+ * reads by key range alone, with the same result.
+ * lsm_counters.prefix_checks and prefix_skips count the filters consulted
+ * and the SSTs skipped. Returns the codes of lsm_scan (LSM_EINVAL also for
+ * an empty, NULL or over-long prefix). */
+int lsm_scan_prefix(lsm_db *db, const void *prefix, size_t nprefix,
+                    lsm_iter **out);
+
 /* 1 while the iterator is on an entry, 0 past the end or after an error. */
 int lsm_iter_valid(const lsm_iter *it);
 /* Moves to the next live key. Returns LSM_OK (also past the end, and on an
@@ -692,11 +723,14 @@ typedef enum lsm_read_outcome {
     LSM_READ_SKIPPED_BLOOM = 5, /* the SST's (or memtable's) bloom filter
                                    says the key is absent: no I/O (no
                                    skiplist search) */
-    LSM_READ_OPENED = 6         /* scan: the source overlaps the range and
+    LSM_READ_OPENED = 6,        /* scan: the source overlaps the range and
                                    was merged in. A level's (or tier's) SSTs
                                    are opened one at a time as the scan
                                    reaches them: one with entries_examined
                                    0 was not reached (yet). */
+    LSM_READ_SKIPPED_PREFIX = 7 /* prefix scan, SST: its key range overlaps
+                                   the scan's, but its prefix filter says
+                                   no key has the prefix: not opened */
 } lsm_read_outcome;
 
 /* One source a traced read considered. A get considers the memtables,
@@ -724,6 +758,9 @@ typedef struct lsm_read_step {
     uint64_t blocks_read; /* scan, SST: blocks read from the file */
     uint64_t cache_hits;  /* scan, SST: blocks served by the cache */
     uint64_t seq;         /* HIT or TOMBSTONE: the version's sequence no. */
+    int prefix_checked;   /* prefix scan, SST: its prefix filter was
+                             consulted (it said "maybe" unless the outcome
+                             is SKIPPED_PREFIX) */
 } lsm_read_step;
 
 /* What one get or scan did, step by step, with totals. The totals equal the
@@ -757,6 +794,9 @@ typedef struct lsm_read_trace {
      * tombstones. */
     uint64_t range_tombstone_seq;
     uint64_t range_deleted_skipped;
+    /* prefix scan: SSTs whose prefix filter was consulted, and those it
+     * ruled out (lsm_counters.prefix_checks and prefix_skips) */
+    uint64_t prefix_checks, prefix_skips;
 } lsm_read_trace;
 
 /* lsm_get, tracing every step into *trace (freed by the caller with
@@ -771,6 +811,11 @@ int lsm_get_explain(lsm_db *db, const void *key, size_t nkey, void **value,
  * lsm_scan count nothing. */
 int lsm_scan_explain(lsm_db *db, const lsm_bound *lo, const lsm_bound *hi,
                      lsm_iter **out);
+
+/* lsm_scan_prefix with a trace, as lsm_scan_explain: the SSTs the prefix
+ * filter skipped are steps of outcome LSM_READ_SKIPPED_PREFIX. */
+int lsm_scan_prefix_explain(lsm_db *db, const void *prefix, size_t nprefix,
+                            lsm_iter **out);
 
 /* A copy of the trace of an iterator opened by lsm_scan_explain, so far, in
  * *out (freed with lsm_read_trace_free). Returns LSM_OK; LSM_EINVAL (a
@@ -922,6 +967,10 @@ int lsm_get_at(lsm_db *db, const lsm_snapshot *snap, const void *key,
                size_t nkey, void **value, size_t *nvalue);
 int lsm_scan_at(lsm_db *db, const lsm_snapshot *snap, const lsm_bound *lo,
                 const lsm_bound *hi, lsm_iter **out);
+/* lsm_scan_prefix at a snapshot (snap NULL: now). The codes of
+ * lsm_scan_at. */
+int lsm_scan_prefix_at(lsm_db *db, const lsm_snapshot *snap, const void *prefix,
+                       size_t nprefix, lsm_iter **out);
 
 /* --- Transactions (optimistic, the book's week 3) -------------------------
  *
@@ -992,6 +1041,12 @@ int lsm_txn_delete(lsm_txn *t, const void *key, size_t nkey);
  * Same codes as lsm_scan. */
 int lsm_txn_scan(lsm_txn *t, const lsm_bound *lo, const lsm_bound *hi,
                  lsm_iter **out);
+
+/* lsm_scan_prefix inside t, as lsm_txn_scan over the prefix's range (which
+ * SERIALIZABLE records as read), with the prefix filters. Same codes as
+ * lsm_scan_prefix. */
+int lsm_txn_scan_prefix(lsm_txn *t, const void *prefix, size_t nprefix,
+                        lsm_iter **out);
 
 /* Why a commit was refused. */
 typedef enum lsm_conflict_kind {
@@ -1253,6 +1308,12 @@ typedef struct lsm_counters {
     /* Memtables a get did not search because their bloom filter said the
      * key is absent (lsm_options.memtable_bloom). */
     uint64_t memtable_bloom_negatives;
+    /* Prefix scans (lsm_scan_prefix): SSTs in the scan's key range whose
+     * prefix filter was consulted, and those it ruled out (not opened).
+     * An SST without a filter, or written with another extractor, or a
+     * scan whose prefix is out of the extractor's domain, counts in
+     * neither. */
+    uint64_t prefix_checks, prefix_skips;
 } lsm_counters;
 
 /* Amplification figures, maintained as the tree changes (no scanning).
@@ -1529,6 +1590,16 @@ typedef struct lsm_sst_report {
     /* The data blocks, num_blocks of them, in file order. */
     lsm_sst_block_info *blocks;
     uint64_t damaged_blocks;
+    /* The prefix filter (the SST_META_PREFIX record), has_prefix 1 when
+     * the file has one: its extractor, as lsm_options names it (prefix_len
+     * N, or prefix_delim C; the other 0 or -1), the distinct prefixes it
+     * holds, and its bits (0: no filter) and probes a prefix. */
+    int has_prefix;
+    unsigned prefix_len;
+    int prefix_delim;
+    uint64_t prefix_count;
+    uint64_t prefix_filter_bits;
+    unsigned prefix_filter_probes;
 } lsm_sst_report;
 
 /* Reads the SST at path whole: footer, filter and index (as opening it

@@ -46,9 +46,13 @@ struct sst_builder {
     size_t block_size; /* clamped to 1..BLOCK_MAX_ENTRIES_BYTES */
     block_builder block;
     bloom_builder bloom;
-    byte_buf index;    /* index records of the finished blocks */
-    byte_buf last_key; /* user key of the last entry added */
-    byte_buf pending;  /* finished bytes not yet appended to the file */
+    prefix_extractor prefix;    /* PREFIX_NONE: no prefix record */
+    bloom_builder prefix_bloom; /* over the distinct in-domain prefixes */
+    byte_buf last_prefix;       /* the last prefix added to it */
+    uint64_t n_prefixes;        /* prefixes added */
+    byte_buf index;             /* index records of the finished blocks */
+    byte_buf last_key;          /* user key of the last entry added */
+    byte_buf pending; /* finished bytes not yet appended to the file */
     uint64_t last_seq;
     uint64_t offset;
     uint64_t n_entries;
@@ -68,6 +72,8 @@ static void sst_builder_free(sst_builder *b)
 {
     block_builder_free(&b->block);
     bloom_builder_free(&b->bloom);
+    bloom_builder_free(&b->prefix_bloom);
+    byte_buf_free(&b->last_prefix);
     byte_buf_free(&b->index);
     byte_buf_free(&b->last_key);
     byte_buf_free(&b->pending);
@@ -104,6 +110,10 @@ int sst_builder_open(env *e, const char *path, const sst_builder_options *opt,
                         : BLOCK_MAX_ENTRIES_BYTES;
     block_builder_init(&b->block);
     bloom_builder_init(&b->bloom, opt->bloom_bits_per_key);
+    /* Format 2 has no meta section to record an extractor in. */
+    if (b->format_version >= 3)
+        b->prefix = opt->prefix;
+    bloom_builder_init(&b->prefix_bloom, opt->bloom_bits_per_key);
     int rc = e->open_write(e, path, &b->file);
     if (rc != LSM_OK) {
         sst_builder_free(b);
@@ -209,6 +219,29 @@ static int sst_builder_flush_block(sst_builder *b)
     return LSM_OK;
 }
 
+/* Adds the prefix of a new user key to the prefix filter, unless the key
+ * is out of the extractor's domain or its prefix is the last one added
+ * (keys sharing a prefix are adjacent in key order, so each distinct
+ * prefix is added once). */
+static int sst_builder_add_prefix(sst_builder *b, const uint8_t *key,
+                                  size_t nkey)
+{
+    size_t np;
+    if (!prefix_extract(&b->prefix, key, nkey, &np))
+        return LSM_OK;
+    if (b->n_prefixes > 0 && b->last_prefix.n_bytes == np &&
+        memcmp(b->last_prefix.data, key, np) == 0)
+        return LSM_OK;
+    int rc = bloom_builder_add(&b->prefix_bloom, key, np);
+    if (rc != LSM_OK)
+        return rc;
+    b->last_prefix.n_bytes = 0;
+    rc = byte_buf_append(&b->last_prefix, key, np);
+    if (rc == LSM_OK)
+        b->n_prefixes++;
+    return rc;
+}
+
 /* Adds a checked entry: closes the block first if e would overfill it. */
 static int sst_builder_add_checked(sst_builder *b, const entry *e)
 {
@@ -232,6 +265,8 @@ static int sst_builder_add_checked(sst_builder *b, const entry *e)
     }
     if (new_key)
         rc = bloom_builder_add(&b->bloom, e->key, e->nkey);
+    if (rc == LSM_OK && new_key)
+        rc = sst_builder_add_prefix(b, e->key, e->nkey);
     if (rc == LSM_OK)
         rc = block_builder_add(&b->block, e);
     if (rc != LSM_OK)
@@ -282,11 +317,24 @@ static uint64_t sst_builder_meta_bytes(const sst_builder *b)
                                    : 0;
 }
 
+/* The meta section's bytes once finish has set the prefix record (which
+ * it sets only then, when the filter is complete). */
+static uint64_t sst_builder_meta_bytes_at_finish(const sst_builder *b)
+{
+    uint64_t n = sst_builder_meta_bytes(b);
+    if (b->prefix.kind == PREFIX_NONE)
+        return n;
+    size_t len = prefix_record_bytes(
+        &b->prefix, b->n_prefixes, bloom_builder_size_bytes(&b->prefix_bloom));
+    return n + (n ? 0 : SST_CHECKSUM_BYTES) + varint64_length(SST_META_PREFIX) +
+           varint64_length(len) + len;
+}
+
 uint64_t sst_builder_estimated_size(const sst_builder *b)
 {
     uint64_t n = b->offset + bloom_builder_size_bytes(&b->bloom) +
                  b->index.n_bytes + SST_CHECKSUM_BYTES +
-                 sst_builder_meta_bytes(b) + SST_FOOTER_BYTES;
+                 sst_builder_meta_bytes_at_finish(b) + SST_FOOTER_BYTES;
     if (b->block.n_entries > 0)
         n += block_builder_size_bytes(&b->block);
     return n;
@@ -403,6 +451,25 @@ static void sst_builder_remove_file(sst_builder *b)
     lsm_error_set_message(saved);
 }
 
+/* Sets the SST_META_PREFIX record (prefix_int.h): the extractor, the
+ * count of prefixes and their filter, now complete. */
+static int sst_builder_set_prefix_meta(sst_builder *b)
+{
+    if (b->prefix.kind == PREFIX_NONE)
+        return LSM_OK;
+    uint8_t *filter = NULL, *record = NULL;
+    size_t nfilter = 0, nrecord = 0;
+    int rc = bloom_builder_finish(&b->prefix_bloom, &filter, &nfilter);
+    if (rc == LSM_OK)
+        rc = prefix_record_encode(&b->prefix, b->n_prefixes, filter, nfilter,
+                                  &record, &nrecord);
+    if (rc == LSM_OK)
+        rc = sst_builder_set_meta(b, SST_META_PREFIX, record, nrecord);
+    free(filter);
+    free(record);
+    return rc;
+}
+
 int sst_builder_finish(sst_builder *b, sst_summary *summary)
 {
     int rc = b->rc;
@@ -417,6 +484,8 @@ int sst_builder_finish(sst_builder *b, sst_summary *summary)
      * transaction check read it as the newest write the file holds. */
     if (b->range_max_seq > b->max_seq)
         b->max_seq = b->range_max_seq;
+    if (rc == LSM_OK)
+        rc = sst_builder_set_prefix_meta(b);
     if (rc == LSM_OK)
         rc = sst_builder_write_tail(b);
     if (rc == LSM_OK) {

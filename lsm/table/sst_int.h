@@ -34,6 +34,7 @@
 
 #include "table/block_cache_int.h"
 #include "table/block_int.h"
+#include "table/prefix_int.h"
 #include "util/counters_int.h"
 #include "util/env_int.h"
 #include "iter/iter_int.h"
@@ -48,6 +49,10 @@ typedef struct sst_builder sst_builder;
 typedef struct sst_builder_options {
     size_t block_size;           /* target data block size in bytes, >= 1 */
     unsigned bloom_bits_per_key; /* 0: write an empty filter */
+    /* PREFIX_NONE (zero, the default): no SST_META_PREFIX record. Else
+     * the record is written, with a filter of bloom_bits_per_key bits per
+     * distinct prefix (prefix_int.h). */
+    prefix_extractor prefix;
     /* Recorded in the footer, so that open can tell a file copied or
      * renamed over another: the SST's own id, and the identity of its
      * database (SST_IDENTITY_BYTES, borrowed for the builder's life; NULL
@@ -205,6 +210,16 @@ typedef struct sst_get_trace {
  * this with tr NULL, so a plain get only tests tr at each step. */
 int sst_get_traced(sst *t, const uint8_t *key, size_t nkey, uint64_t max_seq,
                    bool *found, entry *out, void **owned, sst_get_trace *tr);
+
+/* For a prefix scan with extractor x: false when t certainly holds no key
+ * that starts with p (its prefix filter rules p out). *usable says whether
+ * the filter could answer: false (and the answer true) when t has no
+ * prefix record, was written with another extractor, or p is out of x's
+ * domain (prefix_int.h). No I/O: the record is read at open. */
+bool sst_prefix_may_match(const sst *t, const prefix_extractor *x,
+                          const uint8_t *p, size_t np, bool *usable);
+/* t's prefix record (owned by t), NULL when it has none. */
+const prefix_record *sst_prefix(const sst *t);
 
 /* An iterator over every entry (internal-key order: every version the SST
  * holds, newest first within a key). Holds a reference on the SST. Not

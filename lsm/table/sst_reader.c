@@ -167,6 +167,10 @@ struct sst {
      * features reading it (range tombstones, say) need it on every read. */
     uint8_t *meta_section_bytes;
     sst_meta_section meta_section;
+    /* The SST_META_PREFIX record, decoded at open (a view into
+     * meta_section_bytes); has_prefix false without one. */
+    bool has_prefix;
+    prefix_record prefix;
 };
 
 /* Where the meta of an operation comes from: the sst's own (handle NULL)
@@ -640,6 +644,18 @@ static void sst_try_map(sst *t, bool map_file)
     t->map = m;
 }
 
+/* Decodes the SST_META_PREFIX record, if the file has one. */
+static int sst_open_prefix(sst *t)
+{
+    size_t n;
+    const uint8_t *rec = sst_meta_record(t, SST_META_PREFIX, &n);
+    if (!rec)
+        return LSM_OK;
+    int rc = prefix_record_decode(rec, n, t->path, &t->prefix);
+    t->has_prefix = rc == LSM_OK;
+    return rc;
+}
+
 int sst_open(env *e, const char *path, uint64_t sst_id, block_cache *cache,
              counters *ctrs, bool map_file, sst **out)
 {
@@ -676,6 +692,8 @@ int sst_open_with(env *e, const char *path, uint64_t sst_id, block_cache *cache,
         rc = sst_open_meta_section(t);
     if (rc == LSM_OK)
         rc = sst_open_ranges(t);
+    if (rc == LSM_OK)
+        rc = sst_open_prefix(t);
     if (rc != LSM_OK) {
         sst_free(t);
         return rc;
@@ -1603,4 +1621,20 @@ int sst_inspect_block(sst *t, uint64_t idx, sst_entry_fn fn, void *ctx)
     block_cursor_free(&c);
     sst_block_free(sb);
     return rc;
+}
+
+/* --- Prefix filters ----------------------------------------------------- */
+
+bool sst_prefix_may_match(const sst *t, const prefix_extractor *x,
+                          const uint8_t *p, size_t np, bool *usable)
+{
+    *usable = false;
+    if (!t->has_prefix)
+        return true;
+    return prefix_record_may_match(&t->prefix, x, p, np, usable);
+}
+
+const prefix_record *sst_prefix(const sst *t)
+{
+    return t->has_prefix ? &t->prefix : NULL;
 }

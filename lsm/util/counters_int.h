@@ -33,6 +33,9 @@ typedef struct counters {
         txn_conflicts_range;
     _Atomic uint64_t versions_dropped, versions_kept;
     _Atomic uint64_t memtable_bloom_negatives;
+    /* Prefix scans: SSTs whose prefix filter was consulted, and those it
+     * ruled out (lsm_scan_prefix). */
+    _Atomic uint64_t prefix_checks, prefix_skips;
 } counters;
 
 /* Adds n to a counter; a NULL counters struct is allowed (tests). */

@@ -92,6 +92,11 @@ typedef struct bench_settings {
      * (lsm_options.cache_index_and_filter_blocks, RocksDB's option of the
      * same name), 1 or 0. */
     int cache_index_and_filter_blocks;
+    /* lsm and rocksdb: a fixed-length prefix extractor of this many bytes
+     * (lsm_options.prefix_len; RocksDB's fixed prefix slice transform),
+     * so SSTs keep prefix filters for the prefix scans (scanprefix); 0:
+     * none. leveldb has no extractor: its prefix scans are range scans. */
+    unsigned prefix_len;
     /* Open for the txn_* calls: set by lsm-bench around its transaction
      * workloads only (rocksdb then opens an OptimisticTransactionDB, whose
      * base database serves the plain calls; lsm needs nothing). */
@@ -185,6 +190,13 @@ typedef struct bench_engine {
     const void *(*iter_key)(const bench_iter *it, size_t *nkey);
     const void *(*iter_value)(const bench_iter *it, size_t *nvalue);
     void (*iter_close)(bench_iter *it); /* NULL-safe */
+    /* Optional: positions it on the first key that starts with prefix, for
+     * an iteration over the keys with that prefix (lsm: lsm_scan_prefix;
+     * rocksdb: a seek with prefix_same_as_start, which uses its prefix
+     * filters). Keys past the prefix may still follow: the caller stops
+     * at the first one. NULL: the bench seeks to prefix with iter_seek. */
+    int (*iter_seek_prefix)(bench_iter *it, const void *prefix, size_t n,
+                            bench_err *err);
 
     /* Optional, all four or none: optimistic transactions, on a database
      * opened with s->transactions set (NULL: the engine has none, and the

@@ -54,7 +54,8 @@ static void bench_leveldb_describe(const bench_settings *s, char *buf, size_t n)
     snprintf(buf, n,
              "write_buffer_size %zu, max_file_size %zu, block_size %zu, LRU "
              "block cache %zu, bloom %u bits/key, no compression, log always "
-             "on, leveled compaction (LevelDB's own)",
+             "on, leveled compaction (LevelDB's own), no prefix extractor "
+             "(prefix scans are range scans)",
              s->target_sst_size, s->target_sst_size, s->block_size,
              s->block_cache_bytes, s->bloom_bits_per_key);
 }

@@ -139,6 +139,7 @@ static void bench_lsm_options(const bench_settings *s, int sync,
     bench_lsm_leveled_shape(s, opt);
     bench_lsm_leveled_pick(s, opt);
     opt->cache_index_and_filter_blocks = s->cache_index_and_filter_blocks;
+    opt->prefix_len = s->prefix_len;
     opt->enable_wal = 1;
     opt->sync = sync;
 }
@@ -174,8 +175,8 @@ static void bench_lsm_describe(const bench_settings *s, char *buf, size_t n)
              "block_cache_bytes %zu, num_memtable_limit %zu, bloom %u "
              "bits/key, compaction %s (L0 trigger %u, multiplier %u, base "
              "level %u MiB, %s sizes, pick %s), threads_mode %s, mmap_reads "
-             "%s, memtable_bloom %s, cache_index_and_filter_blocks %s, WAL "
-             "on, no compression",
+             "%s, memtable_bloom %s, cache_index_and_filter_blocks %s, "
+             "prefix_len %u, WAL on, no compression",
              opt.target_sst_size, opt.block_size, opt.block_cache_bytes,
              opt.num_memtable_limit, opt.bloom_bits_per_key,
              lsm_compaction_name(opt.compaction),
@@ -184,7 +185,7 @@ static void bench_lsm_describe(const bench_settings *s, char *buf, size_t n)
              lsm_leveled_pick_name(opt.leveled_pick),
              opt.sched == LSM_SCHED_THREADS ? "on" : "off",
              opt.mmap_reads ? "on" : "off", opt.memtable_bloom ? "on" : "off",
-             opt.cache_index_and_filter_blocks ? "on" : "off");
+             opt.cache_index_and_filter_blocks ? "on" : "off", opt.prefix_len);
 }
 
 static int bench_lsm_check_settings(const bench_settings *s, bench_err *err)
@@ -382,6 +383,16 @@ static int bench_lsm_iter_rescan(bench_iter *it, const lsm_bound *lo,
     return rc == LSM_OK ? BENCH_OK : bench_lsm_fail(err, rc, "lsm_scan");
 }
 
+/* Replaces the scan by lsm_scan_prefix of prefix. */
+static int bench_lsm_iter_seek_prefix(bench_iter *it, const void *prefix,
+                                      size_t n, bench_err *err)
+{
+    lsm_iter_close(it->it);
+    it->it = NULL;
+    int rc = lsm_scan_prefix(it->db, prefix, n, &it->it);
+    return rc == LSM_OK ? BENCH_OK : bench_lsm_fail(err, rc, "lsm_scan_prefix");
+}
+
 static int bench_lsm_iter_seek_to_first(bench_iter *it, bench_err *err)
 {
     return bench_lsm_iter_rescan(it, NULL, err);
@@ -500,6 +511,7 @@ const bench_engine bench_engine_lsm = {
     .iter_key = bench_lsm_iter_key,
     .iter_value = bench_lsm_iter_value,
     .iter_close = bench_lsm_iter_close,
+    .iter_seek_prefix = bench_lsm_iter_seek_prefix,
     .txn_begin = bench_lsm_txn_begin,
     .txn_get = bench_lsm_txn_get,
     .txn_put = bench_lsm_txn_put,

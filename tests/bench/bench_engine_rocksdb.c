@@ -46,11 +46,13 @@ struct bench_db {
     rocksdb_block_based_table_options_t *table;
     rocksdb_cache_t *cache; /* NULL: no block cache */
     rocksdb_readoptions_t *read;
+    rocksdb_readoptions_t *read_prefix; /* prefix_same_as_start */
     rocksdb_writeoptions_t *write;
     rocksdb_flushoptions_t *flush;
 };
 
 struct bench_iter {
+    bench_db *db;
     rocksdb_iterator_t *it;
 };
 
@@ -83,11 +85,12 @@ static void bench_rocksdb_describe(const bench_settings *s, char *buf, size_t n)
     snprintf(buf, n,
              "write_buffer_size %zu, target_file_size_base %zu, "
              "max_write_buffer_number %zu, block_size %zu, LRU block cache "
-             "%zu, bloom %u bits/key, cache_index_and_filter_blocks %s, no "
+             "%zu, bloom %u bits/key, cache_index_and_filter_blocks %s, "
+             "fixed prefix extractor %u (0: none), no "
              "compression, WAL always on, leveled compaction (RocksDB's own)",
              s->target_sst_size, s->target_sst_size, s->num_memtable_limit,
              s->block_size, s->block_cache_bytes, s->bloom_bits_per_key,
-             s->cache_index_and_filter_blocks ? "on" : "off");
+             s->cache_index_and_filter_blocks ? "on" : "off", s->prefix_len);
 }
 
 /* RocksDB's compaction and background threads are its own; its memtable
@@ -137,6 +140,8 @@ static void bench_rocksdb_free(bench_db *db)
         rocksdb_writeoptions_destroy(db->write);
     if (db->read != NULL)
         rocksdb_readoptions_destroy(db->read);
+    if (db->read_prefix != NULL)
+        rocksdb_readoptions_destroy(db->read_prefix);
     if (db->options != NULL)
         rocksdb_options_destroy(db->options);
     if (db->table != NULL)
@@ -182,7 +187,13 @@ static int bench_rocksdb_open(const bench_settings *s, int sync, bench_db **out,
     rocksdb_options_set_max_write_buffer_number(db->options,
                                                 (int)s->num_memtable_limit);
     rocksdb_options_set_block_based_table_factory(db->options, db->table);
+    if (s->prefix_len > 0) /* the options own the transform */
+        rocksdb_options_set_prefix_extractor(
+            db->options,
+            rocksdb_slicetransform_create_fixed_prefix((size_t)s->prefix_len));
     db->read = rocksdb_readoptions_create();
+    db->read_prefix = rocksdb_readoptions_create();
+    rocksdb_readoptions_set_prefix_same_as_start(db->read_prefix, 1);
     db->write = rocksdb_writeoptions_create();
     rocksdb_writeoptions_set_sync(db->write, (unsigned char)(sync ? 1 : 0));
     db->flush = rocksdb_flushoptions_create();
@@ -306,6 +317,7 @@ static int bench_rocksdb_iter_new(bench_db *db, bench_iter **out,
     *out = NULL;
     if (it == NULL)
         return bench_err_set(err, "out of memory");
+    it->db = db;
     it->it = rocksdb_create_iterator(db->db, db->read);
     *out = it;
     return BENCH_OK;
@@ -333,6 +345,17 @@ static int bench_rocksdb_iter_seek(bench_iter *it, const void *key, size_t nkey,
 {
     rocksdb_iter_seek(it->it, key, nkey);
     return bench_rocksdb_iter_status(it, "rocksdb_iter_seek", err);
+}
+
+/* A new iterator reading with prefix_same_as_start (so RocksDB consults
+ * its prefix filters, with an extractor), sought to prefix. */
+static int bench_rocksdb_iter_seek_prefix(bench_iter *it, const void *prefix,
+                                          size_t n, bench_err *err)
+{
+    rocksdb_iter_destroy(it->it);
+    it->it = rocksdb_create_iterator(it->db->db, it->db->read_prefix);
+    rocksdb_iter_seek(it->it, prefix, n);
+    return bench_rocksdb_iter_status(it, "rocksdb_iter_seek (prefix)", err);
 }
 
 static int bench_rocksdb_iter_valid(const bench_iter *it)
@@ -458,6 +481,7 @@ const bench_engine bench_engine_rocksdb = {
     .iter_key = bench_rocksdb_iter_key,
     .iter_value = bench_rocksdb_iter_value,
     .iter_close = bench_rocksdb_iter_close,
+    .iter_seek_prefix = bench_rocksdb_iter_seek_prefix,
     .txn_begin = bench_rocksdb_txn_begin,
     .txn_get = bench_rocksdb_txn_get,
     .txn_put = bench_rocksdb_txn_put,

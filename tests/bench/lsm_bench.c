@@ -66,6 +66,10 @@
 #define BENCH_BATCH_OPS 1000
 #define BENCH_SEEK_NEXTS 10
 #define BENCH_TXN_DIVISOR 10 /* transaction workloads: --num / this */
+/* fillprefix: keys per prefix (the last group may have more); the write
+ * order steps through the key indices by this prime, modulo --num. */
+#define BENCH_PREFIX_KEYS 10
+#define BENCH_PREFIX_STEP 2654435761ull
 /* fillsync: --num / BENCH_SYNC_DIVISOR synced puts, at most
  * BENCH_SYNC_MAX_OPS. It starts from an empty database, so what it measures
  * (one fsync per put, or per group) does not grow with --num, while its
@@ -802,6 +806,95 @@ static bench_result bench_seekrandom(bench_thread *th)
     return r;
 }
 
+/* --- Prefix scans ---------------------------------------------------------
+ *
+ * fillprefix writes --num keys of the form GROUP/NNN (GROUP: key_size - 4
+ * decimal digits, NNN three), so every prefix "GROUP/" (key_size - 3
+ * bytes: give the engines --prefix_len that) holds about
+ * BENCH_PREFIX_KEYS keys. Key index i is group i % G, number i / G (G =
+ * num / BENCH_PREFIX_KEYS groups), and the k-th put writes index
+ * k * BENCH_PREFIX_STEP mod num: every index once, in an order that
+ * scatters each group's keys over the whole fill, so they end up in
+ * different SSTs and levels, and most SSTs whose key range covers a group
+ * hold none of its keys. That is the case a prefix filter is for.
+ * scanprefix then reads --reads random groups, each with one prefix scan,
+ * and checks it returns exactly the group's keys. They use keys of their
+ * own: bench.present does not describe them, so run them on their own
+ * (--benchmarks fillprefix,scanprefix). */
+
+/* The number of prefix groups of the run. */
+static uint64_t bench_prefix_groups(const bench *b)
+{
+    uint64_t g = b->cfg.num / BENCH_PREFIX_KEYS;
+    return g ? g : 1;
+}
+
+/* Writes the prefix of group g ("GROUP/", key_size - 3 bytes) into buf. */
+static size_t bench_make_prefix(const bench *b, uint64_t g, char *buf)
+{
+    size_t width = b->cfg.key_size - 4;
+    snprintf(buf, width + 2, "%0*" PRIu64 "/", (int)width, g);
+    return width + 1;
+}
+
+/* fillprefix: every key GROUP/NNN once, in the scattered order above. */
+static bench_result bench_fillprefix(bench_thread *th)
+{
+    const bench *b = th->b;
+    uint64_t num = b->cfg.num, groups = bench_prefix_groups(b);
+    uint64_t step = BENCH_PREFIX_STEP % num ? BENCH_PREFIX_STEP % num : 1;
+    for (uint64_t k = 0; k < th->n_ops; k++) {
+        uint64_t i = (uint64_t)(((unsigned __int128)k * step) % num);
+        size_t n = bench_make_prefix(b, i % groups, th->key);
+        snprintf(th->key + n, 4, "%03" PRIu64, (i / groups) % 1000);
+        bench_make_value(th);
+        bench_thread_check(th, b->engine->put(b->db, th->key, b->cfg.key_size,
+                                              th->value, b->cfg.value_size,
+                                              &th->err));
+        th->user_bytes += b->cfg.key_size + b->cfg.value_size;
+    }
+    return (bench_result){th->n_ops, th->user_bytes};
+}
+
+/* scanprefix: prefix scans of random groups, each checked to return
+ * exactly the group's keys. */
+static bench_result bench_scanprefix(bench_thread *th)
+{
+    const bench *b = th->b;
+    const bench_engine *e = b->engine;
+    uint64_t num = b->cfg.num, groups = bench_prefix_groups(b);
+    bench_result r = {0, 0};
+    char prefix[BENCH_MAX_KEY_BYTES + 1];
+    for (uint64_t k = 0; k < th->n_ops; k++) {
+        uint64_t g = bench_rng_next(&th->rng) % groups;
+        uint64_t want = num / groups + (g < num % groups ? 1 : 0), got = 0;
+        size_t np = bench_make_prefix(b, g, prefix);
+        bench_iter *it = NULL;
+        bench_thread_check(th, e->iter_new(b->db, &it, &th->err));
+        bench_thread_check(th,
+                           e->iter_seek_prefix
+                               ? e->iter_seek_prefix(it, prefix, np, &th->err)
+                               : e->iter_seek(it, prefix, np, &th->err));
+        while (e->iter_valid(it)) {
+            size_t nkey, nvalue;
+            const void *key = e->iter_key(it, &nkey);
+            if (nkey < np || memcmp(key, prefix, np) != 0)
+                break; /* past the prefix */
+            e->iter_value(it, &nvalue);
+            r.n_bytes += nkey + nvalue;
+            got++;
+            bench_thread_check(th, e->iter_next(it, &th->err));
+        }
+        e->iter_close(it);
+        if (got != want)
+            bench_die("scanprefix: prefix %.*s has %" PRIu64
+                      " keys, expected %" PRIu64 " (run fillprefix first)",
+                      (int)np, prefix, got, want);
+        r.n_ops++;
+    }
+    return r;
+}
+
 /* The background writer of readwhilewriting: puts random keys of the
  * whole key set (db_bench's writer does the same) until the main thread
  * says the readers have ended, at least once so its rate is never empty.
@@ -1015,6 +1108,8 @@ static const bench_workload bench_workloads[] = {
     {"deleterange", bench_deleterange, 0, 0, 0, 0, BENCH_OPS_RANGE},
     {"txnrmw", bench_txnrmw, 0, 0, 0, 0, BENCH_OPS_TXN},
     {"txnrmw_si", bench_txnrmw_si, 0, 0, 0, 0, BENCH_OPS_TXN},
+    {"fillprefix", bench_fillprefix, 1, 0, 0, 0, BENCH_OPS_NUM},
+    {"scanprefix", bench_scanprefix, 0, 0, 1, 0, BENCH_OPS_READS},
 };
 
 /* The workload named name, or NULL. */
@@ -1347,7 +1442,15 @@ static void bench_usage(FILE *f)
         "                        as lsm_options.memtable_bloom)\n"
         "  --cache_index_and_filter_blocks on|off  SST index and filter in\n"
         "                        the block cache (lsm and rocksdb; default\n"
-        "                        off, as both engines)\n");
+        "                        off, as both engines)\n"
+        "  --prefix_len N        fixed-length prefix extractor (lsm and "
+        "rocksdb;\n"
+        "                        default 0, none); fillprefix and "
+        "scanprefix\n"
+        "                        (not in the default list) write keys\n"
+        "                        GROUP/NNN and scan one GROUP/ each: give\n"
+        "                        --prefix_len key_size-3 for prefix "
+        "filters\n");
 }
 
 static uint64_t bench_parse_u64(const char *flag, const char *s)
@@ -1412,6 +1515,11 @@ static int bench_apply_setting(bench_settings *s, const char *flag,
     } else if (strcmp(flag, "--memtable_bloom") == 0) {
         s->memtable_bloom = bench_parse_on_off(flag, v);
         s->memtable_bloom_given = 1;
+    } else if (strcmp(flag, "--prefix_len") == 0) {
+        uint64_t n = bench_parse_u64(flag, v);
+        if (n > BENCH_MAX_KEY_BYTES)
+            bench_die("--prefix_len must be 0 to %d", BENCH_MAX_KEY_BYTES);
+        s->prefix_len = (unsigned)n;
     } else if (strcmp(flag, "--cache_index_and_filter_blocks") == 0) {
         s->cache_index_and_filter_blocks = bench_parse_on_off(flag, v);
         s->cache_index_and_filter_blocks_given = 1;
@@ -1467,6 +1575,12 @@ static void bench_check_config(const bench_config *c)
     if ((size_t)n_digits > c->key_size)
         bench_die("--key_size %zu is too short for --num %" PRIu64, c->key_size,
                   c->num);
+    /* fillprefix's keys: GROUP/NNN, the groups in key_size - 4 digits. */
+    if (strstr(c->benchmarks, "prefix") &&
+        (c->key_size < 5 || (size_t)n_digits > c->key_size - 4))
+        bench_die("--key_size %zu is too short for the prefix workloads at "
+                  "--num %" PRIu64 " (groups take key_size - 4 digits)",
+                  c->key_size, c->num);
 }
 
 /* Parses argv into *c, with db_bench's defaults and lsm's engine settings,

@@ -78,6 +78,24 @@ for engine in "$@"; do
     fail "$engine: no deleterange line"
 done
 
+# The prefix workloads: scanprefix checks every scan returns exactly its
+# group's keys, with the extractor (lsm, rocksdb) and without.
+for engine in "$@"; do
+  for plen in 0 9; do
+    out="$tmp/$engine-prefix$plen.out"
+    if ! "$bench" --engine "$engine" --num 3000 --key_size 12 \
+        --target_sst_size 16384 \
+        --prefix_len $plen --benchmarks fillprefix,scanprefix \
+        --db "$tmp/prefix-$engine" >"$out" 2>"$tmp/$engine-prefix.err"; then
+      fail "$engine: fillprefix,scanprefix (--prefix_len $plen) failed:"
+      cat "$tmp/$engine-prefix.err" >&2
+      continue
+    fi
+    grep -Eq "^scanprefix +: +[0-9.]+ micros/op" "$out" ||
+      fail "$engine: no scanprefix line (--prefix_len $plen)"
+  done
+done
+
 # Bad input is refused with a message, and touches nothing.
 if "$bench" --engine nosuch --num 10 --db "$tmp/bad" >/dev/null 2>"$tmp/bad.err"; then
   fail "--engine nosuch was accepted"

@@ -101,9 +101,9 @@ expect_grep "--help max-merge-width" 0 out \
     "  --max-merge-width N      tiered: most tiers merged, 0 = no limit (default 0)"
 expect_grep "--help level0 trigger" 0 out \
     "  --level0-file-num-compaction-trigger N  L0 SSTs to compact L0 (default 2)"
-if [ "$(grep -c -e '^  --[a-z0-9-]* N  ' "$tmp/out")" -ne 13 ]; then
-    echo "FAIL: --help: expected 13 option lines ending in ' N' (12 for" \
-        "compaction, --num-memtable-limit)"
+if [ "$(grep -c -e '^  --[a-z0-9-]* N  ' "$tmp/out")" -ne 14 ]; then
+    echo "FAIL: --help: expected 14 option lines ending in ' N' (12 for" \
+        "compaction, --num-memtable-limit, --prefix-len)"
     n_failed=$((n_failed + 1))
 fi
 if grep -q "takes effect" "$tmp/out"; then

@@ -85,14 +85,16 @@ static uint8_t *read_bytes(const char *path, size_t *n)
 /* --- SSTs ----------------------------------------------------------------- */
 
 /* Writes an SST of n_keys keys "k000", "k001", ..., two versions of every
- * third key, a tombstone in every fifth, values of 0 to 11 bytes. */
+ * third key, a tombstone in every fifth, values of 0 to 11 bytes; with
+ * prefix (not PREFIX_NONE), with its prefix record (SST_META_PREFIX). */
 static void seed_sst(const char *name, size_t n_keys, size_t block_size,
-                     unsigned bloom_bits)
+                     unsigned bloom_bits, prefix_extractor prefix)
 {
     char path[4096];
     seed_path(path, sizeof path, "sst", name);
     sst_builder_options opt = {.block_size = block_size,
-                               .bloom_bits_per_key = bloom_bits};
+                               .bloom_bits_per_key = bloom_bits,
+                               .prefix = prefix};
     sst_builder *b;
     check_rc(sst_builder_open(env_posix(), path, &opt, &b), "sst_builder_open");
     uint64_t seq = 1000;
@@ -333,10 +335,17 @@ int main(int argc, char **argv)
     make_dir(seed_path(path, sizeof path, "sst", ""));
     make_dir(seed_path(path, sizeof path, "wal", ""));
     make_dir(seed_path(path, sizeof path, "manifest", ""));
-    seed_sst("one_block.sst", 6, 4096, 10);
-    seed_sst("blocks.sst", 24, 64, 0);
     seed_sst_ranges("ranges.sst", 12);
     seed_sst_ranges("ranges_alone.sst", 0);
+    const prefix_extractor none = {.kind = PREFIX_NONE};
+    seed_sst("one_block.sst", 6, 4096, 10, none);
+    seed_sst("blocks.sst", 24, 64, 0, none);
+    /* "k0" and "k1" ("k000".."k019"), and a delimiter '1' that some keys
+     * lack: the prefix record's parser and filter. */
+    seed_sst("prefix_fixed.sst", 20, 128, 10,
+             (prefix_extractor){.kind = PREFIX_FIXED, .len = 2});
+    seed_sst("prefix_delim.sst", 12, 4096, 10,
+             (prefix_extractor){.kind = PREFIX_DELIM, .delim = '1'});
     seed_wals();
     seed_manifest();
     return 0;

@@ -13,6 +13,9 @@
  *     whose user key is >= the target, and a get that finds a key returns
  *     that key's newest version (a get may miss: a filter cannot be checked
  *     against the keys without reading every block);
+ *   - a prefix record it decoded (SST_META_PREFIX) is well formed, and
+ *     its filter answers exactly for prefixes in its extractor's domain,
+ *     never for another extractor (sst_prefix_may_match);
  *   - the sst inspector (lsm_sst_inspect, lsm_sst_block_entries,
  *     lsm_sst_measure_filter) reports what it read and marks the damage,
  *     its counts agree with each other, and it changes nothing;
@@ -207,6 +210,33 @@ static void check_get(sst *t, const seen *all, const uint8_t *key, size_t nkey)
     free(owned);
 }
 
+/* A prefix scan's question, for prefix p: with the record's own
+ * extractor, the answer is usable exactly when p is in its domain; with
+ * another extractor, never. A decoded record is well formed (prefix.c). */
+static void check_prefix(sst *t, const uint8_t *p, size_t np)
+{
+    const prefix_record *r = sst_prefix(t);
+    bool usable;
+    size_t nprefix;
+    if (!r) {
+        prefix_extractor x = {.kind = PREFIX_FIXED, .len = 1};
+        FUZZ_CHECK(sst_prefix_may_match(t, &x, p, np, &usable));
+        FUZZ_CHECK(!usable);
+        return;
+    }
+    FUZZ_CHECK(r->extractor.kind == PREFIX_FIXED ||
+               r->extractor.kind == PREFIX_DELIM);
+    FUZZ_CHECK(r->n_prefixes > 0 || bloom_is_empty(&r->filter));
+    bool may = sst_prefix_may_match(t, &r->extractor, p, np, &usable);
+    FUZZ_CHECK(usable == prefix_extract(&r->extractor, p, np, &nprefix));
+    FUZZ_CHECK(may || usable);
+    prefix_extractor other = r->extractor;
+    other.len++;
+    other.delim++;
+    FUZZ_CHECK(sst_prefix_may_match(t, &other, p, np, &usable));
+    FUZZ_CHECK(!usable);
+}
+
 /* Probes the SST with its own boundary keys and slices of the input. */
 static void probe(sst *t, const seen *all, const uint8_t *data, size_t size)
 {
@@ -231,6 +261,7 @@ static void probe(sst *t, const seen *all, const uint8_t *data, size_t size)
             continue;
         check_seek(t, all, keys[i], nkeys[i]);
         check_get(t, all, keys[i], nkeys[i]);
+        check_prefix(t, keys[i], nkeys[i]);
     }
     /* Each key the iteration saw (a sample of them) must be found again by
      * a seek; gets may miss only through the filter. */

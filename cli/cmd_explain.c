@@ -124,7 +124,14 @@ static void show_get_result(cli_buf *out, const lsm_read_trace *t)
 {
     const lsm_read_step *last = t->n_steps ? &t->steps[t->n_steps - 1] : NULL;
 
-    if (last && last->outcome == LSM_READ_HIT) {
+    if (t->range_tombstone_seq) {
+        /* The step searched last holds the tombstone, or a newer source
+         * did: either way the versions found are older than it. */
+        cli_buf_printf(out,
+                       "result: not found, deleted by range tombstone seq "
+                       "%" PRIu64,
+                       t->range_tombstone_seq);
+    } else if (last && last->outcome == LSM_READ_HIT) {
         cli_buf_printf(out, "result: seq %" PRIu64 " from ", last->seq);
         show_step_source(out, last);
     } else if (last && last->outcome == LSM_READ_TOMBSTONE) {
@@ -174,6 +181,14 @@ void cli_show_read_trace(cli_buf *out, const lsm_read_trace *t, int scan,
                    t->structures_visited, t->entries_returned,
                    t->versions_skipped, t->tombstones_skipped, t->newer_skipped,
                    t->block_reads, t->block_cache_hits);
+    /* Only when a range delete hid something: older transcripts keep
+     * their lines. */
+    if (t->range_deleted_skipped)
+        cli_buf_printf(out,
+                       "range tombstones hid %" PRIu64 " key%s (their "
+                       "versions below them skipped)\n",
+                       t->range_deleted_skipped,
+                       t->range_deleted_skipped == 1 ? "" : "s");
     if (prefix)
         cli_buf_printf(
             out, "prefix filters: %" PRIu64 " checked, %" PRIu64 " skipped\n",

@@ -338,6 +338,14 @@ static void show_wal_record(cli_buf *b, const lsm_wal_record *r)
         cli_buf_printf(b, ":");
     for (size_t i = 0; i < r->n_entries; i++) {
         const lsm_wal_entry *e = &r->entries[i];
+        if (e->range_delete) {
+            cli_buf_printf(b, "%s delrange [", i ? "," : "");
+            cli_buf_append_key(b, e->key, e->nkey);
+            cli_buf_printf(b, ", ");
+            cli_buf_append_key(b, e->end, e->nend);
+            cli_buf_printf(b, ")");
+            continue;
+        }
         cli_buf_printf(b, "%s %s ", i ? "," : "", e->tombstone ? "del" : "put");
         cli_buf_append_key(b, e->key, e->nkey);
         if (!e->tombstone)

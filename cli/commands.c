@@ -82,6 +82,7 @@ typedef struct cli_command {
 static int cmd_fill(cli_session *s, const cli_argv *a);
 static int cmd_get(cli_session *s, const cli_argv *a);
 static int cmd_del(cli_session *s, const cli_argv *a);
+static int cmd_delrange(cli_session *s, const cli_argv *a);
 static int cmd_put(cli_session *s, const cli_argv *a);
 static int cmd_scan(cli_session *s, const cli_argv *a);
 static int cmd_flush(cli_session *s, const cli_argv *a);
@@ -144,6 +145,24 @@ static const cli_command commands[] = {
         .example = "del 2333",
         .run = cmd_del,
         .advances_epoch = 1,
+    },
+    {
+        .name = "delrange",
+        .aliases = {NULL},
+        .arg_counts = ARGS(2),
+        .usage = "delrange B E",
+        .summary = "delete every key from B to E (E excluded)",
+        .details = "Deletes every key k with B <= k < E (bytes order:\n"
+                   "\"10\" sorts before \"9\") with one range tombstone,\n"
+                   "as RocksDB's DeleteRange: one write, however many\n"
+                   "keys it covers. Keys written later are not deleted;\n"
+                   "snapshots taken before still read the old values.\n"
+                   "Prints [B, E) deleted. B must sort below E.\n"
+                   "Transactions have no range delete: with\n"
+                   "--serializable it is written directly.",
+        .example = "delrange 2000 3000",
+        .run = cmd_delrange,
+        .advances_epoch = 0,
     },
     {
         .name = "put",
@@ -1551,6 +1570,27 @@ static int cmd_del(cli_session *s, const cli_argv *a)
     if (rc != LSM_OK)
         return fail_engine(s, a->args[0].bytes, rc); /* del or delete */
     return reply_key(s, key, "deleted");
+}
+
+static int cmd_delrange(cli_session *s, const cli_argv *a)
+{
+    const cli_arg *lo = &a->args[1], *hi = &a->args[2];
+    int rc =
+        lsm_delete_range(s->db, lo->bytes, lo->n_bytes, hi->bytes, hi->n_bytes);
+    if (rc != LSM_OK)
+        return fail_engine(s, "delrange", rc);
+    cli_buf out;
+    cli_buf_init(&out);
+    cli_buf_printf(&out, "[");
+    cli_buf_append_key(&out, lo->bytes, lo->n_bytes);
+    cli_buf_printf(&out, ", ");
+    cli_buf_append_key(&out, hi->bytes, hi->n_bytes);
+    cli_buf_printf(&out, ") deleted\n");
+    rc = cli_out_buf(&out) == 0 ? LSM_OK : LSM_ENOMEM;
+    cli_buf_free(&out);
+    if (rc != LSM_OK)
+        session_count_failure(s);
+    return rc;
 }
 
 static int cmd_put(cli_session *s, const cli_argv *a)

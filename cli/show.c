@@ -87,11 +87,16 @@ void cli_show_event(cli_buf *b, const lsm_event *ev, int wal_enabled)
 {
     switch (ev->type) {
     case LSM_EVENT_MEMTABLE_FROZEN:
-        cli_buf_printf(b,
-                       "froze memtable %" PRIu64 " (%" PRIu64 " keys, %" PRIu64
-                       " B); new memtable %" PRIu64 "\n",
-                       ev->memtable_id, ev->num_entries, ev->size_bytes,
-                       ev->new_memtable_id);
+        cli_buf_printf(b, "froze memtable %" PRIu64 " (%" PRIu64 " keys, ",
+                       ev->memtable_id, ev->num_entries);
+        /* Range tombstones only when there are some: older transcripts
+         * keep their lines. */
+        if (ev->num_range_tombstones)
+            cli_buf_printf(b, "%" PRIu64 " range tombstone%s, ",
+                           ev->num_range_tombstones,
+                           ev->num_range_tombstones == 1 ? "" : "s");
+        cli_buf_printf(b, "%" PRIu64 " B); new memtable %" PRIu64 "\n",
+                       ev->size_bytes, ev->new_memtable_id);
         return;
     case LSM_EVENT_FLUSH_END:
         cli_buf_printf(b, "flushed %" PRIu64 ".sst with size=%" PRIu64 "\n",
@@ -229,6 +234,19 @@ static void show_compression_total(cli_buf *b, const lsm_state *st)
                    tot.compressed_ssts, n_ssts);
 }
 
+/* dump -v: one line per range tombstone, under its memtable or SST. */
+static void show_range_tombstones(cli_buf *b, const lsm_range_tombstone *r,
+                                  size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        cli_buf_printf(b, "    range tombstone [");
+        cli_buf_append_bytes(b, r[i].lo, r[i].nlo);
+        cli_buf_append(b, ", ", 2);
+        cli_buf_append_bytes(b, r[i].hi, r[i].nhi);
+        cli_buf_printf(b, ") seq %" PRIu64 "\n", r[i].seq);
+    }
+}
+
 /* dump -v: one indented line per SST. */
 static void show_sst_details(cli_buf *b, const lsm_sst_info *t, size_t n)
 {
@@ -247,6 +265,8 @@ static void show_sst_details(cli_buf *b, const lsm_sst_info *t, size_t n)
         if (show_sst_compressed(&t[i]))
             show_sst_compression(b, &t[i]);
         cli_buf_append(b, "\n", 1);
+        show_range_tombstones(b, t[i].range_tombstones,
+                              t[i].n_range_tombstones);
     }
 }
 
@@ -322,14 +342,20 @@ void cli_show_dump(cli_buf *b, const lsm_state *st, int verbose,
         b, "Memtable (id %" PRIu64 "): %" PRIu64 " keys, %" PRIu64 " B\n",
         st->memtable.memtable_id, st->memtable.num_keys,
         st->memtable.size_bytes);
+    if (verbose)
+        show_range_tombstones(b, st->memtable.range_tombstones,
+                              st->memtable.n_range_tombstones);
     cli_buf_printf(b, "Immutable memtables (%zu): ", st->n_immutables);
     show_memtable_ids(b, st->immutables, st->n_immutables);
     cli_buf_append(b, "\n", 1);
-    for (i = 0; verbose && i < st->n_immutables; i++)
+    for (i = 0; verbose && i < st->n_immutables; i++) {
         cli_buf_printf(
             b, "  memtable %" PRIu64 ": %" PRIu64 " keys, %" PRIu64 " B\n",
             st->immutables[i].memtable_id, st->immutables[i].num_keys,
             st->immutables[i].size_bytes);
+        show_range_tombstones(b, st->immutables[i].range_tombstones,
+                              st->immutables[i].n_range_tombstones);
+    }
     /* Tiered trees keep L0 empty, so this prints for them only if the
      * engine broke that promise, which is worth seeing. */
     if (st->n_l0 > 0) {

@@ -92,7 +92,13 @@ void cli_show_history(cli_buf *b, const void *key, size_t nkey,
         snprintf(seq, sizeof seq, "seq %" PRIu64, v[i].seq);
         version_where(&v[i], where, sizeof where);
         cli_buf_printf(b, "  %-*s  %-*s  ", seq_w, seq, where_w, where);
-        if (v[i].tombstone) {
+        if (v[i].range_delete) {
+            cli_buf_printf(b, "range tombstone [");
+            cli_buf_append_key(b, v[i].range_lo, v[i].nrange_lo);
+            cli_buf_printf(b, ", ");
+            cli_buf_append_key(b, v[i].range_hi, v[i].nrange_hi);
+            cli_buf_printf(b, ")");
+        } else if (v[i].tombstone) {
             cli_buf_printf(b, "tombstone");
         } else {
             cli_buf_append(b, "value ", 6);

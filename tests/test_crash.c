@@ -243,6 +243,9 @@ typedef struct crash_op {
      * lsm_write, at this isolation level; the model is the same. */
     uint8_t as_txn;
     lsm_isolation iso;
+    /* A delete with range_end > 0 is lsm_delete_range of keys e[0].key ..
+     * range_end - 1 (key indexes sort as the keys do). */
+    uint32_t range_end;
 } crash_op;
 
 static uint32_t gen_key(uint64_t *s)
@@ -288,6 +291,13 @@ static void gen_op(uint64_t seed, uint64_t i, crash_op *op)
         op->n = 1;
         op->e[0].key = gen_key(&s);
         op->e[0].del = 1;
+        /* From a stream of its own, so the other choices stay what they
+         * were before range deletes: a quarter of the deletes cover 1 to
+         * 24 keys. */
+        uint64_t rs = rng_stream(seed, i, 13);
+        if (test_rng_below(&rs, 4) == 0)
+            op->range_end =
+                op->e[0].key + 1 + (uint32_t)test_rng_below(&rs, 24);
     } else if (r < 980) {
         op->type = OP_BATCH;
         op->n = r < 970 ? (size_t)test_rng_range(&s, 1, CRASH_MAX_BATCH) : 0;
@@ -388,6 +398,8 @@ static void describe_op(const crash_op *op, char *buf, size_t cap)
         buf_add(buf, cap, &o, "%s%sk%04u%s", sep, kind, e->key,
                 !e->del && e->empty ? " (empty)" : "");
     }
+    if (op->range_end)
+        buf_add(buf, cap, &o, " .. k%04u (range)", op->range_end);
     if (op->type == OP_BATCH)
         buf_add(buf, cap, &o, "]");
 }
@@ -409,6 +421,9 @@ typedef struct crash_model {
 
 static void model_apply(crash_model *m, uint64_t i, const crash_op *op)
 {
+    for (uint32_t k = op->n ? op->e[0].key : 0; k < op->range_end; k++)
+        if (k < CRASH_N_KEYS)
+            memset(&m->s[k], 0, sizeof(m->s[k]));
     for (size_t j = 0; j < op->n; j++) {
         const crash_entry *e = &op->e[j];
         crash_slot *sl = &m->s[e->key];
@@ -664,6 +679,11 @@ static int child_apply(lsm_db *db, lsm_batch *b, uint64_t seed, uint64_t i,
         return lsm_put(db, key, nk, val, nv);
     case OP_DELETE:
         nk = crash_key(op->e[0].key, key);
+        if (op->range_end) {
+            char end[CRASH_KEY_MAX];
+            size_t nend = crash_key(op->range_end, end);
+            return lsm_delete_range(db, key, nk, end, nend);
+        }
         return lsm_delete(db, key, nk);
     case OP_BATCH:
         if (op->as_txn)

@@ -260,7 +260,7 @@ static void model_event_cb(void *ctx, const lsm_event *e)
         if (e->new_memtable_id <= e->memtable_id)
             ev_bad(ev, "FROZEN: new_memtable_id not above memtable_id",
                    e->memtable_id, e->new_memtable_id);
-        if (e->num_entries == 0)
+        if (e->num_entries == 0 && e->num_range_tombstones == 0)
             ev_bad(ev, "FROZEN: an empty memtable was frozen", e->memtable_id,
                    0);
         break;
@@ -268,7 +268,8 @@ static void model_event_cb(void *ctx, const lsm_event *e)
         atomic_store(&ev->last_flush_begin_id, e->memtable_id);
         break;
     case LSM_EVENT_FLUSH_END:
-        if (e->num_entries == 0 || e->size_bytes == 0)
+        if ((e->num_entries == 0 && e->num_range_tombstones == 0) ||
+            e->size_bytes == 0)
             ev_bad(ev, "FLUSH_END: empty SST", e->sst_id, e->num_entries);
         if (!ev->inline_mode)
             break;
@@ -363,6 +364,7 @@ typedef struct gbound {
 typedef struct mversion {
     uint64_t seq, unit_lo, unit_hi;
     int tomb;
+    int range;    /* the tombstone is a range delete's: no entry of its own */
     uint8_t *val; /* malloc'd copy, NULL for a tombstone */
     size_t nval;
 } mversion;
@@ -382,6 +384,14 @@ typedef struct mprobe {
     size_t n;
     uint64_t seq;
 } mprobe;
+
+/* A range delete [lo, hi), kept while a read point may see it (as probes
+ * are): a transaction's scanned range may meet it between universe keys. */
+typedef struct mrdel {
+    uint8_t *lo, *hi;
+    size_t nlo, nhi;
+    uint64_t seq;
+} mrdel;
 
 /* A bound with its own copy of the key (a transaction's scanned range). */
 typedef struct mrange {
@@ -437,6 +447,8 @@ typedef struct run {
     mhist *hist;
     mprobe *probes;
     size_t n_probes, cap_probes;
+    mrdel *rdels;
+    size_t n_rdels, cap_rdels;
     size_t hot_base; /* keys [hot_base, +MODEL_HOT_KEYS): contended */
     msnap snaps[MODEL_SNAPS_MAX];
     size_t n_snaps;
@@ -458,7 +470,7 @@ typedef struct run {
         uint64_t frozen, sst_flushes;
         size_t max_l0, max_l1, max_imm, max_held;
         uint64_t snaps, snap_reads, txns, txn_reads, txn_scans, commits;
-        uint64_t conflicts[4], max_versions;
+        uint64_t conflicts[4], max_versions, range_deletes;
         uint64_t prefix_scans, prefix_checks, prefix_skips;
     } stats; /* coverage, printed with LSM_TEST_VERBOSE=1 */
 } run;
@@ -703,6 +715,21 @@ static void probes_prune(run *r, uint64_t w)
     r->n_probes = out;
 }
 
+/* Drops the range deletes at or below the watermark, as probes_prune. */
+static void rdels_prune(run *r, uint64_t w)
+{
+    size_t out = 0;
+    for (size_t i = 0; i < r->n_rdels; i++) {
+        if (w != MODEL_NO_WATERMARK && r->rdels[i].seq > w) {
+            r->rdels[out++] = r->rdels[i];
+        } else {
+            free(r->rdels[i].lo);
+            free(r->rdels[i].hi);
+        }
+    }
+    r->n_rdels = out;
+}
+
 /* Prunes the whole model after the watermark moved up (a read point ended). */
 static void model_gc(run *r)
 {
@@ -710,6 +737,7 @@ static void model_gc(run *r)
     for (size_t i = 0; i < r->n_keys; i++)
         hist_prune(&r->hist[i], w);
     probes_prune(r, w);
+    rdels_prune(r, w);
 }
 
 /* Records the next committed write: of universe key idx (v a value to copy,
@@ -746,6 +774,7 @@ static void model_commit_write(run *r, long idx, const void *kb, size_t kn,
     mv->unit_lo = unit_lo;
     mv->unit_hi = unit_hi;
     mv->tomb = tomb;
+    mv->range = 0;
     mv->nval = tomb ? 0 : nv;
     mv->val = NULL;
     if (!tomb) {
@@ -757,6 +786,43 @@ static void model_commit_write(run *r, long idx, const void *kb, size_t kn,
     hist_prune(h, w);
     if (h->n > r->stats.max_versions)
         r->stats.max_versions = h->n;
+}
+
+/* Records a range delete of [lo, hi) committed inside the write call
+ * whose seqs are [unit_lo, unit_hi]: one seq, and a tombstone version of
+ * every universe key it covers (what reads at and above it see). */
+static void model_commit_range(run *r, const uint8_t *lo, size_t nlo,
+                               const uint8_t *hi, size_t nhi, uint64_t unit_lo,
+                               uint64_t unit_hi)
+{
+    uint64_t seq = r->seq + 1;
+    for (size_t i = 0; i < r->n_keys; i++) {
+        const ukey *k = &r->keys[i];
+        if (key_cmp(k->b, k->n, lo, nlo) < 0 ||
+            key_cmp(k->b, k->n, hi, nhi) >= 0)
+            continue;
+        r->seq = seq - 1; /* every covered key takes the same seq */
+        model_commit_write(r, (long)i, NULL, 0, NULL, 0, 1, unit_lo, unit_hi);
+        r->hist[i].v[r->hist[i].n - 1].range = 1;
+        mstate_clear(&r->m, i);
+    }
+    r->seq = seq;
+    if (model_watermark(r) == MODEL_NO_WATERMARK)
+        return;
+    if (r->n_rdels == r->cap_rdels) {
+        r->cap_rdels = r->cap_rdels ? 2 * r->cap_rdels : 8;
+        r->rdels = realloc(r->rdels, r->cap_rdels * sizeof(mrdel));
+        assert_non_null(r->rdels);
+    }
+    mrdel *d = &r->rdels[r->n_rdels++];
+    d->lo = malloc(nlo);
+    d->hi = malloc(nhi);
+    assert_true(d->lo && d->hi);
+    memcpy(d->lo, lo, nlo);
+    memcpy(d->hi, hi, nhi);
+    d->nlo = nlo;
+    d->nhi = nhi;
+    d->seq = seq;
 }
 
 /* One plain write (lsm_put, lsm_delete): a call of its own. */
@@ -827,8 +893,10 @@ static uint64_t model_bottom_entries(const run *r)
             int newest_below = (w == MODEL_NO_WATERMARK || mv->seq <= w) &&
                                (k + 1 == h->n || (w != MODEL_NO_WATERMARK &&
                                                   h->v[k + 1].seq > w));
+            /* A range delete's tombstone is no entry (the SST keeps the
+             * range apart), and it drops what it covers at or below w. */
             if (w != MODEL_NO_WATERMARK && mv->seq > w)
-                n++;
+                n += !mv->range;
             else if (newest_below && !mv->tomb)
                 n++;
         }
@@ -1120,9 +1188,10 @@ static void held_finish(run *r, size_t which)
 
 static void check_sst(run *r, const lsm_sst_info *s, const char *where)
 {
-    CHECK(r, s->num_entries > 0, "%s: SST %" PRIu64 " has no entries", where,
-          s->sst_id);
-    CHECK(r, s->file_size > 0 && s->num_blocks >= 1,
+    /* Range tombstones alone make an SST too. */
+    CHECK(r, s->num_entries > 0 || s->n_range_tombstones > 0,
+          "%s: SST %" PRIu64 " has no entries", where, s->sst_id);
+    CHECK(r, s->file_size > 0 && (s->num_blocks >= 1 || s->num_entries == 0),
           "%s: SST %" PRIu64 " file_size=%" PRIu64 " num_blocks=%" PRIu64,
           where, s->sst_id, s->file_size, s->num_blocks);
     CHECK(r,
@@ -1222,7 +1291,9 @@ static lsm_state *check_state(run *r, const char *when)
           " bytes, not frozen at target_sst_size %zu",
           when, st->memtable.memtable_id, st->memtable.size_bytes,
           r->opt.target_sst_size);
-    CHECK(r, st->memtable.num_keys > 0 || st->memtable.size_bytes == 0,
+    CHECK(r,
+          st->memtable.num_keys > 0 || st->memtable.n_range_tombstones > 0 ||
+              st->memtable.size_bytes == 0,
           "%s: mutable memtable has 0 keys but %" PRIu64 " bytes", when,
           st->memtable.size_bytes);
     uint64_t newer = st->memtable.memtable_id;
@@ -1230,7 +1301,9 @@ static lsm_state *check_state(run *r, const char *when)
         CHECK(r, st->immutables[i].memtable_id < newer,
               "%s: immutable[%zu] id %" PRIu64 " not below %" PRIu64, when, i,
               st->immutables[i].memtable_id, newer);
-        CHECK(r, st->immutables[i].num_keys > 0,
+        CHECK(r,
+              st->immutables[i].num_keys > 0 ||
+                  st->immutables[i].n_range_tombstones > 0,
               "%s: immutable memtable %" PRIu64 " is empty", when,
               st->immutables[i].memtable_id);
         newer = st->immutables[i].memtable_id;
@@ -1461,6 +1534,63 @@ static void op_delete(run *r)
     r->cnt.user_bytes += kn;
 }
 
+/* Picks a range to delete: mostly from one universe key to another a few
+ * keys on (so it covers 1 to 12 of them), sometimes from or to a probe key
+ * or a key just above a universe key (bounds between universe keys). The
+ * keys are malloc'd. Returns 0 when the draw gave no range (lo >= hi). */
+static int gen_delete_range(run *r, uint8_t **lo, size_t *nlo, uint8_t **hi,
+                            size_t *nhi)
+{
+    size_t i = test_rng_below(&r->rng, r->n_keys);
+    size_t j = i + 1 + test_rng_below(&r->rng, 12);
+    const ukey *a = &r->keys[i];
+    *lo = malloc(a->n + 1);
+    *hi = malloc(64 + (j < r->n_keys ? r->keys[j].n : 0));
+    assert_true(*lo && *hi);
+    memcpy(*lo, a->b, a->n);
+    *nlo = a->n;
+    if (test_rng_below(&r->rng, 5) == 0) /* just above a universe key */
+        (*lo)[(*nlo)++] = 0x00;
+    if (j < r->n_keys && test_rng_below(&r->rng, 5) > 0) {
+        memcpy(*hi, r->keys[j].b, r->keys[j].n);
+        *nhi = r->keys[j].n;
+    } else {
+        gen_probe_key(r, *hi, nhi);
+    }
+    return key_cmp(*lo, *nlo, *hi, *nhi) < 0;
+}
+
+/* lsm_delete_range of a range of universe keys (and the keys between
+ * them); the model gives each key it covers a tombstone at one seq. */
+static void op_delete_range(run *r)
+{
+    uint8_t *lo, *hi;
+    size_t nlo, nhi;
+    if (!gen_delete_range(r, &lo, &nlo, &hi, &nhi)) {
+        int rc = lsm_delete_range(r->db, lo, nlo, hi, nhi);
+        CHECK(r, rc == LSM_EINVAL,
+              "lsm_delete_range [%s, ...) with lo >= hi: rc=%d, expected "
+              "LSM_EINVAL",
+              fmt_key(lo, nlo), rc);
+        free(lo);
+        free(hi);
+        return;
+    }
+    run_log(r, "delete range [%s, ...) of %zu-byte end", fmt_key(lo, nlo), nhi);
+    int rc = lsm_delete_range(r->db, lo, nlo, hi, nhi);
+    CHECK(r, rc == LSM_OK, "lsm_delete_range [%s, ...): rc=%d (%s)",
+          fmt_key(lo, nlo), rc, lsm_strerror(rc));
+    model_commit_range(r, lo, nlo, hi, nhi, r->seq + 1, r->seq + 1);
+    r->cnt.deletes++;
+    r->cnt.user_bytes += nlo + nhi;
+    r->stats.range_deletes++;
+    long idx = universe_find(r, lo, nlo);
+    if (idx >= 0)
+        check_get(r, lo, nlo, idx);
+    free(lo);
+    free(hi);
+}
+
 /* Deletes every live key (tombstone-only memtables and SSTs; a following
  * full compaction must leave no SST at all). */
 static void op_delete_all(run *r)
@@ -1487,8 +1617,8 @@ static void op_delete_all(run *r)
 static void op_batch(run *r)
 {
     enum { MAX_OPS = 8 };
-    size_t idx[MAX_OPS], nv[MAX_OPS];
-    uint8_t *v[MAX_OPS];
+    size_t idx[MAX_OPS], nv[MAX_OPS], nlo[MAX_OPS], nhi[MAX_OPS];
+    uint8_t *v[MAX_OPS], *lo[MAX_OPS] = {0}, *hi[MAX_OPS] = {0};
     lsm_batch *b = NULL;
     CHECK(r, lsm_batch_new(&b) == LSM_OK, "lsm_batch_new failed");
     size_t n = 2 + test_rng_below(&r->rng, MAX_OPS - 1);
@@ -1496,11 +1626,22 @@ static void op_batch(run *r)
         idx[i] = pick_key(r);
         const ukey *k = &r->keys[idx[i]];
         int rc;
-        if (test_rng_below(&r->rng, 4) == 0) {
+        if (test_rng_below(&r->rng, 8) == 0 &&
+            gen_delete_range(r, &lo[i], &nlo[i], &hi[i], &nhi[i])) {
+            v[i] = NULL; /* a range delete */
+            nv[i] = 0;
+            rc = lsm_batch_delete_range(b, lo[i], nlo[i], hi[i], nhi[i]);
+        } else if (test_rng_below(&r->rng, 4) == 0) {
+            free(lo[i]);
+            free(hi[i]);
+            lo[i] = hi[i] = NULL;
             v[i] = NULL; /* a delete */
             nv[i] = 0;
             rc = lsm_batch_delete(b, k->b, k->n);
         } else {
+            free(lo[i]);
+            free(hi[i]);
+            lo[i] = hi[i] = NULL;
             gen_value(r, idx[i], &v[i], &nv[i]);
             rc = lsm_batch_put(b, k->b, k->n, v[i], nv[i]);
         }
@@ -1516,6 +1657,16 @@ static void op_batch(run *r)
     uint64_t unit_lo = r->seq + 1, unit_hi = r->seq + n;
     for (size_t i = 0; i < n; i++) {
         const ukey *k = &r->keys[idx[i]];
+        if (lo[i]) {
+            model_commit_range(r, lo[i], nlo[i], hi[i], nhi[i], unit_lo,
+                               unit_hi);
+            r->cnt.deletes++;
+            r->cnt.user_bytes += nlo[i] + nhi[i];
+            r->stats.range_deletes++;
+            free(lo[i]);
+            free(hi[i]);
+            continue;
+        }
         model_commit_write(r, (long)idx[i], NULL, 0, v[i], nv[i], v[i] == NULL,
                            unit_lo, unit_hi);
         if (v[i]) {
@@ -2412,6 +2563,28 @@ static void conflict_kinds(const run *r, const mtxn *t, const ukey *k, long idx,
     (void)r;
 }
 
+/* Whether range delete d and scanned range m share a key: the first key
+ * of m at or above d->lo is below d->hi and inside m. */
+static int rdel_meets_range(const mrdel *d, const mrange *m)
+{
+    static const gbound unbounded = {.kind = LSM_BOUND_UNBOUNDED};
+    uint8_t *buf = NULL;
+    ukey first = {d->lo, d->nlo};
+    if (!in_bounds(&first, &m->lo, &unbounded)) {
+        buf = malloc(m->lo.n + 1);
+        assert_non_null(buf);
+        memcpy(buf, m->lo.key, m->lo.n);
+        first.b = buf;
+        first.n = m->lo.n;
+        if (m->lo.kind == LSM_BOUND_EXCLUDED)
+            buf[first.n++] = 0x00;
+    }
+    int meets = key_cmp(first.b, first.n, d->hi, d->nhi) < 0 &&
+                in_bounds(&first, &m->lo, &m->hi);
+    free(buf);
+    return meets;
+}
+
 /* The commit of t the model predicts: 1 when some write committed after
  * t began conflicts with it (kinds[] then says which kinds occur). */
 static int predict_conflict(const run *r, const mtxn *t, int kinds[4])
@@ -2438,6 +2611,14 @@ static int predict_conflict(const run *r, const mtxn *t, int kinds[4])
             if (k[j])
                 kinds[j] = any = 1;
     }
+    /* A range delete writes every key of its range, universe or not: it
+     * meets a scanned range when they share a key. */
+    for (size_t i = 0; i < r->n_rdels && t->iso == LSM_ISOLATION_SERIALIZABLE;
+         i++)
+        for (size_t j = 0; r->rdels[i].seq > t->read_seq && j < t->n_ranges;
+             j++)
+            if (rdel_meets_range(&r->rdels[i], &t->ranges[j]))
+                kinds[LSM_CONFLICT_RANGE] = any = 1;
     return any;
 }
 
@@ -2466,6 +2647,13 @@ static void check_conflict_info(run *r, const mtxn *t, const int kinds[4],
             if (key_cmp(r->probes[i].key, r->probes[i].n, info->key,
                         info->nkey) == 0)
                 lo = hi = r->probes[i].seq;
+        for (size_t i = 0; i < r->n_rdels; i++)
+            if (key_cmp(r->rdels[i].lo, r->rdels[i].nlo, info->key,
+                        info->nkey) <= 0 &&
+                key_cmp(info->key, info->nkey, r->rdels[i].hi,
+                        r->rdels[i].nhi) < 0 &&
+                r->rdels[i].seq > hi)
+                lo = hi = r->rdels[i].seq;
     }
     int k[4];
     conflict_kinds(r, t, &u, idx, k);
@@ -2627,6 +2815,8 @@ static void phase_versions(run *r)
             op_put(r);
         else if (w < 25)
             op_delete(r);
+        else if (w < 29)
+            op_delete_range(r);
         else if (w < 95)
             op_versions(r, 35 + test_rng_below(&r->rng, 265));
         else
@@ -2801,6 +2991,8 @@ static void run_one(uint64_t seed, size_t seed_pos, lsm_sched sched,
             op_burst(r);
         else if (w < 976)
             op_batch(r);
+        else if (w < 990)
+            op_delete_range(r);
         else if (w >= 1000)
             op_versions(r, w - 1000);
         else {
@@ -2857,6 +3049,8 @@ static void run_one(uint64_t seed, size_t seed_pos, lsm_sched sched,
     }
     free(r->hist);
     free(r->probes);
+    rdels_prune(r, MODEL_NO_WATERMARK);
+    free(r->rdels);
     free(r->keys);
     free(r);
 }

@@ -17,6 +17,7 @@
 
 #include <cmocka.h>
 
+#include "iter/rangedel_int.h"
 #include "table/block_codec_int.h"
 #include "table/block_int.h"
 #include "table/prefix_int.h"
@@ -334,9 +335,10 @@ static void assert_open_corrupt(const char *path, const char *want)
         fail_msg("message lacks '%s': %s", want, lsm_errmsg());
 }
 
-/* Writes an SST whose builder keeps real records: a prefix extractor
- * (first two bytes) and LZ4 blocks, with values that shrink. Returns its
- * bytes and where its meta section lies. */
+/* Writes an SST whose builder keeps all three real records: LZ4 blocks
+ * (values that shrink), a prefix extractor (first two bytes) and a range
+ * tombstone [k010, k020) at seq 5 (hiding k010..k019's older versions,
+ * none here). Returns its bytes and where its meta section lies. */
 static uint8_t *records_file(const char *path, size_t *n, size_t *meta_at,
                              size_t *meta_n)
 {
@@ -358,13 +360,19 @@ static uint8_t *records_file(const char *path, size_t *n, size_t *meta_at,
                    .type = ENTRY_VALUE};
         assert_int_equal(sst_builder_add(b, &e), LSM_OK);
     }
+    range_tomb_list l = {0};
+    assert_int_equal(range_tomb_list_add(&l, (const uint8_t *)"k010", 4,
+                                         (const uint8_t *)"k020", 4, 5),
+                     LSM_OK);
+    assert_int_equal(sst_builder_set_ranges(b, &l), LSM_OK);
+    range_tomb_list_free(&l);
     assert_int_equal(sst_builder_finish(b, NULL), LSM_OK);
     uint8_t *buf = read_whole(path, n);
     const uint8_t *footer = buf + *n - SST_FOOTER_BYTES;
     *meta_n = get_fixed32(footer + SST_FOOTER_META_BYTES);
     *meta_at = *n - SST_FOOTER_BYTES - *meta_n;
-    /* Both records, in tag order: 01 <len> ... 02 <len> ... */
-    assert_true(*meta_n > 2 * 2 + SST_CHECKSUM_BYTES);
+    /* The three records, in tag order: 01 <len> ... 02 ... 03 ... */
+    assert_true(*meta_n > 3 * 2 + SST_CHECKSUM_BYTES);
     assert_int_equal(buf[*meta_at], SST_META_COMPRESSION);
     return buf;
 }
@@ -381,15 +389,26 @@ static void test_damage_is_corruption(void **state)
     size_t n, meta_at, meta_n;
     uint8_t *orig = records_file(path, &n, &meta_at, &meta_n);
     sst *t = open_sst(path);
-    size_t n_comp = 0, n_prefix = 0;
+    size_t n_comp = 0, n_prefix = 0, n_ranges = 0;
     const uint8_t *comp = sst_meta_record(t, SST_META_COMPRESSION, &n_comp);
     const uint8_t *prefix = sst_meta_record(t, SST_META_PREFIX, &n_prefix);
+    const uint8_t *ranges = sst_meta_record(t, SST_META_RANGE_DELS, &n_ranges);
     assert_non_null(comp);
     assert_non_null(prefix);
-    /* They lie in the section as framed: tag, length, bytes. */
+    assert_non_null(ranges);
+    /* They lie in the section as framed (each record under 128 bytes:
+     * one byte of tag, one of length). */
+    assert_true(n_comp < 128 && n_prefix < 128 && n_ranges < 128);
     assert_memory_equal(comp, orig + meta_at + 2, n_comp);
     assert_memory_equal(prefix, orig + meta_at + 2 + n_comp + 2, n_prefix);
-    assert_null(sst_meta_record(t, SST_META_RANGE_DELS, &n_comp));
+    assert_memory_equal(ranges, orig + meta_at + 6 + n_comp + n_prefix,
+                        n_ranges);
+    assert_int_equal(meta_n, 6 + n_comp + n_prefix + n_ranges + 8);
+    /* The range record reads back as the tombstone it holds: seq 5 over
+     * k015, nothing over k025, and nothing for a reader at seq 4. */
+    assert_int_equal(sst_range_covering(t, (const uint8_t *)"k015", 4, 100), 5);
+    assert_int_equal(sst_range_covering(t, (const uint8_t *)"k025", 4, 100), 0);
+    assert_int_equal(sst_range_covering(t, (const uint8_t *)"k015", 4, 4), 0);
     sst_layout l;
     sst_inspect_layout(t, &l);
     assert_int_equal(l.meta_offset, meta_at);

@@ -17,6 +17,11 @@ void version_filter_init(version_filter *f, uint64_t watermark,
     f->drop_tombstones = drop_tombstones;
 }
 
+void version_filter_set_ranges(version_filter *f, const range_frags *ranges)
+{
+    range_cursor_init(&f->ranges, ranges);
+}
+
 void version_filter_free(version_filter *f)
 {
     if (!f)
@@ -42,6 +47,8 @@ static int version_filter_start_key(version_filter *f, const entry *e)
     f->have_key = true;
     f->settled = false;
     f->kept_any = false;
+    f->covered =
+        range_cursor_covering(&f->ranges, e->key, e->nkey, f->watermark);
     return LSM_OK;
 }
 
@@ -64,6 +71,10 @@ int version_filter_decide(version_filter *f, const entry *e,
         keep = true;
         if (shadowed)
             f->kept++;
+    } else if (e->seq < f->covered) {
+        f->settled = true; /* older versions lie below the tombstone too */
+        keep = false;
+        f->dropped++;
     } else {
         f->settled = true; /* the newest at or below W: everyone's floor */
         keep = !(e->type == ENTRY_TOMBSTONE && f->drop_tombstones);

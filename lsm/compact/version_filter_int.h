@@ -14,6 +14,12 @@
  *     older lies below the output), which then hides nothing and is
  *     dropped too;
  *   - drops every older version: no read point can see it.
+ * Range tombstones (iter/rangedel_int.h) given by version_filter_set_ranges
+ * drop more: a version below a range tombstone over its key whose seq is
+ * at or below W is invisible to every read point (all are at or above W,
+ * so all see the tombstone), and so is every older version of the key:
+ * they are dropped and counted in versions_dropped. A tombstone above W
+ * drops nothing: a read point below it may read what it covers.
  * With no watermark every seq is <= W, so only the newest version of each
  * key is kept (and a tombstone dropped at the bottom): exactly what the
  * engine did before snapshots.
@@ -32,6 +38,7 @@
 #define LSM_VERSION_FILTER_INT_H
 
 #include "iter/key_int.h"
+#include "iter/rangedel_int.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -50,10 +57,12 @@ typedef struct version_filter {
     uint8_t *key;
     size_t nkey, key_cap;
     bool have_key;
-    bool settled;     /* its newest version <= watermark was seen */
-    bool kept_any;    /* some version of it was kept */
-    uint64_t dropped; /* versions_dropped so far */
-    uint64_t kept;    /* versions_kept so far */
+    bool settled;        /* its newest version <= watermark was seen */
+    bool kept_any;       /* some version of it was kept */
+    uint64_t covered;    /* newest range tombstone <= W over it, 0: none */
+    range_cursor ranges; /* borrowed fragments, NULL: none */
+    uint64_t dropped;    /* versions_dropped so far */
+    uint64_t kept;       /* versions_kept so far */
 } version_filter;
 
 /* What the filter says of one entry. */
@@ -67,6 +76,10 @@ typedef struct version_verdict {
 
 void version_filter_init(version_filter *f, uint64_t watermark,
                          bool drop_tombstones);
+/* Range tombstones the entries must be filtered by (built at the
+ * watermark or above; borrowed until the last decide). Before the first
+ * decide. */
+void version_filter_set_ranges(version_filter *f, const range_frags *ranges);
 /* Decides e, which must follow the previous entry fed in internal-key
  * order. LSM_ENOMEM (copying the key) leaves the filter unchanged. */
 int version_filter_decide(version_filter *f, const entry *e,

@@ -78,15 +78,67 @@ typedef struct compaction_out {
     size_t gp_next;      /* grandparent SSTs before it end below the key */
     uint64_t gp_overlap; /* bytes of them the current output overlaps */
     char why[48];        /* for the trace: "compaction into L1" */
+    /* Range tombstones the outputs carry (the inputs' less those the
+     * bottom drops), sorted. Each output takes the part of them from
+     * range_from (NULL: unbounded) to just above its last key (the last
+     * output: to no bound), so outputs stay disjoint and each one's key
+     * range covers its tombstones. */
+    range_tomb_list ranges;
+    byte_buf range_from;
+    bool range_from_set;
+    byte_buf last_key; /* user key of the last entry added */
 } compaction_out;
 
-static int db_compact_out_finish_current(compaction_out *co)
+/* Gives the current output its part of the range tombstones: from
+ * range_from up to just above its last key (final: to no bound), and
+ * moves range_from there. */
+static int db_compact_out_ranges(compaction_out *co, bool final)
+{
+    if (co->ranges.n == 0)
+        return LSM_OK;
+    const uint8_t *from = co->range_from_set ? co->range_from.data : NULL;
+    size_t nfrom = co->range_from.n_bytes;
+    byte_buf to = {0};
+    int rc = LSM_OK;
+    if (!final) {
+        /* The smallest key above the last one: it plus a zero byte. */
+        rc = byte_buf_append(&to, co->last_key.data, co->last_key.n_bytes);
+        if (rc == LSM_OK)
+            rc = byte_buf_append(&to, (const uint8_t *)"", 1);
+    }
+    range_tomb_list mine = {0};
+    for (size_t i = 0; i < co->ranges.n && rc == LSM_OK; i++)
+        rc = range_tomb_list_add_clipped(&mine, &co->ranges.v[i], from, nfrom,
+                                         final ? NULL : to.data, to.n_bytes);
+    if (rc == LSM_OK && mine.n) {
+        range_tomb_list_sort(&mine);
+        rc = sst_builder_set_ranges(co->builder, &mine);
+    }
+    range_tomb_list_free(&mine);
+    if (rc == LSM_OK && !final) {
+        byte_buf_free(&co->range_from);
+        co->range_from = to;
+        co->range_from_set = true;
+    } else {
+        byte_buf_free(&to);
+    }
+    return rc;
+}
+
+static int db_compact_out_finish_current(compaction_out *co, bool final)
 {
     if (!co->builder)
         return LSM_OK;
     sst_summary summary;
     char path[DB_PATH_BYTES];
-    int rc = sst_builder_finish(co->builder, &summary);
+    int rc = db_compact_out_ranges(co, final);
+    if (rc != LSM_OK) {
+        sst_builder_abandon(co->builder); /* removes the file */
+        co->builder = NULL;
+        id_list_push(&co->deleted, co->builder_id);
+        return rc;
+    }
+    rc = sst_builder_finish(co->builder, &summary);
     co->builder = NULL;
     co->builder_bytes = 0;
     co->gp_overlap = 0;
@@ -177,6 +229,31 @@ static bool db_compact_out_past_grandparents(compaction_out *co, const entry *e)
  * outputs yet). Without several versions per key every entry starts its
  * key, and outputs end where they always did: after the entry that
  * reached target_sst_size. */
+/* Starts the next output file. */
+static int db_compact_out_open(compaction_out *co)
+{
+    char path[DB_PATH_BYTES];
+    int rc = db_compact_take_id(co->db, &co->builder_id);
+    if (rc != LSM_OK)
+        return rc;
+    rc = db_sst_path(co->db, co->builder_id, path);
+    if (rc != LSM_OK)
+        return rc;
+    sst_builder_options bopt = {
+        .block_size = co->db->opt.block_size,
+        .bloom_bits_per_key = co->db->opt.bloom_bits_per_key,
+        .prefix = co->db->prefix,
+        .sst_id = co->builder_id,
+        .db_identity = co->db->identity,
+        .compression = co->db->opt.compression,
+        .compression_level = co->db->opt.compression_level};
+    rc = sst_builder_open(co->db->env, path, &bopt, &co->builder);
+    if (rc != LSM_OK)
+        return rc;
+    DB_TRACE_IO(co->db, LSM_IO_FILE_CREATE, path, 0, "%s", co->why);
+    return LSM_OK;
+}
+
 static int db_compact_out_add(compaction_out *co, const entry *e,
                               bool starts_key)
 {
@@ -184,30 +261,20 @@ static int db_compact_out_add(compaction_out *co, const entry *e,
     if (starts_key && db_compact_out_past_grandparents(co, e))
         co->full = true;
     if (co->full && starts_key) {
-        rc = db_compact_out_finish_current(co);
+        rc = db_compact_out_finish_current(co, false);
         if (rc != LSM_OK)
             return rc;
     }
     if (!co->builder) {
-        char path[DB_PATH_BYTES];
-        rc = db_compact_take_id(co->db, &co->builder_id);
+        rc = db_compact_out_open(co);
         if (rc != LSM_OK)
             return rc;
-        rc = db_sst_path(co->db, co->builder_id, path);
+    }
+    if (starts_key) {
+        co->last_key.n_bytes = 0;
+        rc = byte_buf_append(&co->last_key, e->key, e->nkey);
         if (rc != LSM_OK)
             return rc;
-        sst_builder_options bopt = {
-            .block_size = co->db->opt.block_size,
-            .bloom_bits_per_key = co->db->opt.bloom_bits_per_key,
-            .prefix = co->db->prefix,
-            .sst_id = co->builder_id,
-            .db_identity = co->db->identity,
-            .compression = co->db->opt.compression,
-            .compression_level = co->db->opt.compression_level};
-        rc = sst_builder_open(co->db->env, path, &bopt, &co->builder);
-        if (rc != LSM_OK)
-            return rc;
-        DB_TRACE_IO(co->db, LSM_IO_FILE_CREATE, path, 0, "%s", co->why);
     }
     rc = sst_builder_add(co->builder, e);
     co->builder_bytes += e->nkey + e->nvalue;
@@ -237,6 +304,9 @@ static void db_compact_out_discard(compaction_out *co)
     free(co->ssts);
     free(co->ids.ids);
     free(co->deleted.ids);
+    range_tomb_list_free(&co->ranges);
+    byte_buf_free(&co->range_from);
+    byte_buf_free(&co->last_key);
 }
 
 /* Merges the entries of it (newest first within a key) into co, keeping
@@ -256,8 +326,12 @@ static int db_compact_merge(iter *it, compaction_out *co, version_filter *vf)
         if (rc != LSM_OK)
             break;
     }
+    /* Range tombstones with no entry left to carry them still need a
+     * file: they hide data below the output. */
+    if (rc == LSM_OK && !co->builder && co->n_ssts == 0 && co->ranges.n)
+        rc = db_compact_out_open(co);
     if (rc == LSM_OK)
-        rc = db_compact_out_finish_current(co);
+        rc = db_compact_out_finish_current(co, true);
     return rc;
 }
 
@@ -395,6 +469,47 @@ static iter *db_compact_inputs_iter(const version *v, const uint64_t *ids,
     free(children);
     free(picked);
     return merged;
+}
+
+/* Collects the range tombstones of the task's inputs: those the outputs
+ * carry into co->ranges (all, less those at or below the watermark when
+ * the output is the bottom: nothing older lies below for them to hide),
+ * and, fragmented at the watermark in *frags, those vf drops covered
+ * versions by. */
+static int db_compact_ranges(const version *v, const uint64_t *ids,
+                             size_t n_ids, compaction_out *co,
+                             version_filter *vf, range_frags **frags)
+{
+    range_tomb_list all = {0};
+    int rc = LSM_OK;
+    *frags = NULL;
+    for (size_t i = 0; i < v->n_l0 + v->n_levels && rc == LSM_OK; i++) {
+        const sorted_run *run = i < v->n_l0 ? NULL : &v->levels[i - v->n_l0];
+        size_t n_ssts = run ? run->n_ssts : 1;
+        for (size_t j = 0; j < n_ssts && rc == LSM_OK; j++) {
+            const sst *t = run ? run->ssts[j] : v->l0[i];
+            if (!ids_have(ids, n_ids, sst_id(t)))
+                continue;
+            size_t n;
+            const range_tomb *r = sst_range_tombs(t, &n);
+            for (size_t k = 0; k < n && rc == LSM_OK; k++) {
+                rc = range_tomb_list_add(&all, r[k].lo, r[k].nlo, r[k].hi,
+                                         r[k].nhi, r[k].seq);
+                if (rc == LSM_OK &&
+                    !(vf->drop_tombstones && r[k].seq <= vf->watermark))
+                    rc = range_tomb_list_add(&co->ranges, r[k].lo, r[k].nlo,
+                                             r[k].hi, r[k].nhi, r[k].seq);
+            }
+        }
+    }
+    if (rc == LSM_OK && all.n)
+        rc = range_frags_build(all.v, all.n, vf->watermark, frags);
+    range_tomb_list_free(&all);
+    if (rc == LSM_OK) {
+        range_tomb_list_sort(&co->ranges);
+        version_filter_set_ranges(vf, *frags);
+    }
+    return rc;
 }
 
 /* A trivial move's outputs: the task's inputs as they are in v, in the
@@ -603,8 +718,13 @@ static int db_compact_outputs(lsm_db *db, version *v,
     *it = db_compact_inputs_iter(v, in->ids, in->n_ids);
     if (!*it)
         return lsm_error(LSM_ENOMEM, "out of memory in compaction");
+    range_frags *frags = NULL;
+    int rc = db_compact_ranges(v, in->ids, in->n_ids, co, vf, &frags);
+    if (rc != LSM_OK)
+        return rc;
     db_compact_emit(db, LSM_EVENT_COMPACTION_BEGIN, task, in, NULL);
-    int rc = db_compact_merge(*it, co, vf);
+    rc = db_compact_merge(*it, co, vf);
+    range_frags_free(frags);
     if (rc == LSM_OK && co->n_ssts) {
         rc = db->env->sync_dir(db->env, db->dir);
         if (rc == LSM_OK && db_tracing_io(db))

@@ -80,8 +80,9 @@ int db_freeze_locked(lsm_db *db)
     lsm_event ev = {.type = LSM_EVENT_MEMTABLE_FROZEN,
                     .memtable_id = memtable_id(old),
                     .num_entries = memtable_num_keys(old),
-                    .size_bytes = memtable_size_bytes(old)};
-    bool empty = memtable_num_keys(old) == 0;
+                    .size_bytes = memtable_size_bytes(old),
+                    .num_range_tombstones = memtable_num_ranges(old)};
+    bool empty = memtable_num_keys(old) == 0 && memtable_num_ranges(old) == 0;
     db_pins_release_version(db, v);
     if (empty)
         return LSM_OK;
@@ -173,6 +174,37 @@ static void db_flush_report_deleted(lsm_db *db, uint64_t sst_id)
  * at or below it (with no watermark, the newest version of each key only);
  * the rest no read point can see. Tombstones are kept (vf does not drop
  * them): they hide older SSTs' data. *out is NULL for an empty memtable. */
+/* The range tombstones SST t holds. */
+static uint64_t db_flush_ranges_in(const sst *t)
+{
+    size_t n;
+    sst_range_tombs(t, &n);
+    return n;
+}
+
+/* The memtable's range tombstones: all go to the SST (a flush's output is
+ * never the bottom: vf keeps every point tombstone too), and, fragmented
+ * at the watermark in *frags, they let vf drop the versions they hide. */
+static int db_flush_ranges(memtable *mt, sst_builder *b, version_filter *vf,
+                           range_frags **frags)
+{
+    range_tomb_list l = {0};
+    *frags = NULL;
+    if (memtable_num_ranges(mt) == 0)
+        return LSM_OK;
+    int rc = memtable_collect_ranges(mt, UINT64_MAX, &l);
+    if (rc == LSM_OK)
+        rc = range_frags_build(l.v, l.n, vf->watermark, frags);
+    if (rc == LSM_OK) {
+        range_tomb_list_sort(&l);
+        rc = sst_builder_set_ranges(b, &l);
+    }
+    if (rc == LSM_OK)
+        version_filter_set_ranges(vf, *frags);
+    range_tomb_list_free(&l);
+    return rc;
+}
+
 static int db_flush_write_sst(lsm_db *db, memtable *mt, version_filter *vf,
                               sst **out, sst_summary *summary)
 {
@@ -180,7 +212,7 @@ static int db_flush_write_sst(lsm_db *db, memtable *mt, version_filter *vf,
     sst_builder *b = NULL;
     uint64_t id = memtable_id(mt);
     *out = NULL;
-    if (memtable_num_keys(mt) == 0)
+    if (memtable_num_keys(mt) == 0 && memtable_num_ranges(mt) == 0)
         return LSM_OK;
     int rc = db_sst_path(db, id, path);
     if (rc != LSM_OK)
@@ -198,11 +230,17 @@ static int db_flush_write_sst(lsm_db *db, memtable *mt, version_filter *vf,
         return rc;
     DB_TRACE_IO(db, LSM_IO_FILE_CREATE, path, 0, "flush of memtable %" PRIu64,
                 id);
-    iter *it = memtable_iter_new(mt);
+    range_frags *frags = NULL;
+    rc = db_flush_ranges(mt, b, vf, &frags);
+    iter *it = rc == LSM_OK ? memtable_iter_new(mt) : NULL;
     if (!it) {
         sst_builder_abandon(b);
-        return lsm_error(LSM_ENOMEM, "out of memory flushing memtable %" PRIu64,
-                         id);
+        range_frags_free(frags);
+        db_flush_report_deleted(db, id);
+        return rc != LSM_OK
+                   ? rc
+                   : lsm_error(LSM_ENOMEM,
+                               "out of memory flushing memtable %" PRIu64, id);
     }
     for (rc = iter_seek(it, NULL, 0); rc == LSM_OK && iter_valid(it);
          rc = iter_next(it)) {
@@ -216,6 +254,7 @@ static int db_flush_write_sst(lsm_db *db, memtable *mt, version_filter *vf,
             break;
     }
     iter_destroy(it);
+    range_frags_free(frags);
     if (rc != LSM_OK) {
         sst_builder_abandon(b); /* removes the file */
         db_flush_report_deleted(db, id);
@@ -335,11 +374,16 @@ static int db_flush_oldest(lsm_db *db, bool *flushed)
         manifest_record rec = {.kind = MANIFEST_FLUSH,
                                .id = id,
                                .to_tier = db->current_is_tiered,
-                               .last_seq = summary.max_seq,
+                               .last_seq =
+                                   summary.max_seq > memtable_max_seq(mt)
+                                       ? summary.max_seq
+                                       : memtable_max_seq(mt),
                                .ssts = &meta};
         maybe_recorded = true;
         rc = db_manifest_append(db, &rec);
     }
+    /* Read before the install: from then on a compaction may retire t. */
+    uint64_t n_ranges = t ? db_flush_ranges_in(t) : 0;
     if (rc == LSM_OK)
         rc = db_install_flush(db, t, &stats);
     db_stats_update_free(&stats);
@@ -354,7 +398,8 @@ static int db_flush_oldest(lsm_db *db, bool *flushed)
                          .memtable_id = id,
                          .sst_id = id,
                          .num_entries = summary.num_entries,
-                         .size_bytes = summary.file_size};
+                         .size_bytes = summary.file_size,
+                         .num_range_tombstones = n_ranges};
         db_emit(db, &end);
         *flushed = true;
     }

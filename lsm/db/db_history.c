@@ -10,6 +10,9 @@
  * matches (a memtable keeps a chain of versions per key; an SST may hold
  * several). The sources' order is the data's age (version_int.h), so the
  * list comes out newest first and its first entry is what lsm_get answers.
+ * A source's range tombstones over the key join its versions, in seq
+ * order: a range tombstone hides every older version, in its source and
+ * in every older one.
  */
 #include "db/db_int.h"
 
@@ -66,6 +69,50 @@ static int history_push(history_list *l, const history_source *src,
     return LSM_OK;
 }
 
+/* Adds the range tombstones of t[0..n) over key at or below read_seq. */
+static int history_ranges(const range_tomb *t, size_t n,
+                          const history_source *src, const uint8_t *key,
+                          size_t nkey, uint64_t read_seq, history_list *l)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (t[i].seq > read_seq ||
+            user_key_cmp(t[i].lo, t[i].nlo, key, nkey) > 0 ||
+            user_key_cmp(key, nkey, t[i].hi, t[i].nhi) >= 0)
+            continue;
+        entry e = {
+            .key = key, .nkey = nkey, .seq = t[i].seq, .type = ENTRY_TOMBSTONE};
+        int rc = history_push(l, src, &e);
+        if (rc != LSM_OK)
+            return rc;
+        lsm_key_version *v = &l->items[l->n - 1];
+        uint8_t *keys = malloc(t[i].nlo + t[i].nhi);
+        if (!keys)
+            return lsm_error(LSM_ENOMEM, "out of memory listing versions");
+        memcpy(keys, t[i].lo, t[i].nlo);
+        memcpy(keys + t[i].nlo, t[i].hi, t[i].nhi);
+        v->range_delete = 1;
+        v->range_lo = keys;
+        v->nrange_lo = t[i].nlo;
+        v->range_hi = keys + t[i].nlo;
+        v->nrange_hi = t[i].nhi;
+    }
+    return LSM_OK;
+}
+
+static int history_seq_desc(const void *a, const void *b)
+{
+    const lsm_key_version *x = a, *y = b;
+    return x->seq > y->seq ? -1 : x->seq < y->seq ? 1 : 0;
+}
+
+/* Puts one source's versions, items[from..n), newest first: its range
+ * tombstones were added after its point versions. */
+static void history_sort_source(history_list *l, size_t from)
+{
+    if (l->n - from > 1)
+        qsort(l->items + from, l->n - from, sizeof *l->items, history_seq_desc);
+}
+
 /* Collects the versions of key in one source's iterator (taken over and
  * destroyed), skipping those newer than read_seq. */
 static int history_walk(iter *it, const history_source *src, const uint8_t *key,
@@ -95,7 +142,16 @@ static int history_memtable(memtable *mt, lsm_read_source source,
                             history_list *l)
 {
     history_source src = {.source = source, .id = memtable_id(mt)};
-    return history_walk(memtable_iter_new(mt), &src, key, nkey, read_seq, l);
+    size_t from = l->n;
+    int rc = history_walk(memtable_iter_new(mt), &src, key, nkey, read_seq, l);
+    range_tomb_list r = {0};
+    if (rc == LSM_OK && memtable_num_ranges(mt))
+        rc = memtable_collect_ranges(mt, read_seq, &r);
+    if (rc == LSM_OK)
+        rc = history_ranges(r.v, r.n, &src, key, nkey, read_seq, l);
+    range_tomb_list_free(&r);
+    history_sort_source(l, from);
+    return rc;
 }
 
 static int history_sst(sst *t, int level, uint64_t tier_id, const uint8_t *key,
@@ -107,7 +163,13 @@ static int history_sst(sst *t, int level, uint64_t tier_id, const uint8_t *key,
                           .id = sst_id(t),
                           .level = level,
                           .tier_id = tier_id};
-    return history_walk(sst_iter_new(t), &src, key, nkey, read_seq, l);
+    size_t from = l->n, n;
+    int rc = history_walk(sst_iter_new(t), &src, key, nkey, read_seq, l);
+    const range_tomb *r = sst_range_tombs(t, &n);
+    if (rc == LSM_OK)
+        rc = history_ranges(r, n, &src, key, nkey, read_seq, l);
+    history_sort_source(l, from);
+    return rc;
 }
 
 /* Every source of v, newest first. A level's SSTs are all asked (those
@@ -170,7 +232,9 @@ void lsm_key_history_free(lsm_key_version *v, size_t n)
 {
     if (!v)
         return;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         free(v[i].value);
+        free(v[i].range_lo); /* range_hi lies in the same allocation */
+    }
     free(v);
 }

@@ -37,10 +37,10 @@ static int wal_count_entry(void *ctx, uint64_t seq, uint8_t type,
                            const uint8_t *key, size_t nkey,
                            const uint8_t *value, size_t nvalue)
 {
-    (void)seq, (void)type, (void)key, (void)value, (void)nvalue;
+    (void)seq, (void)key, (void)value;
     wal_count *c = ctx;
     c->n_entries++;
-    c->key_bytes += nkey;
+    c->key_bytes += nkey + (type == ENTRY_RANGE_DEL ? nvalue : 0);
     return LSM_OK;
 }
 
@@ -55,16 +55,22 @@ static int wal_fill_entry(void *ctx, uint64_t seq, uint8_t type,
                           const uint8_t *key, size_t nkey, const uint8_t *value,
                           size_t nvalue)
 {
-    (void)value;
     wal_fill *f = ctx;
+    lsm_wal_entry *e = &f->rec->entries[f->rec->n_entries++];
     memcpy(f->keys, key, nkey);
-    f->rec->entries[f->rec->n_entries++] =
-        (lsm_wal_entry){.seq = seq,
-                        .tombstone = type == 0,
-                        .key = f->keys,
-                        .nkey = nkey,
-                        .value_bytes = nvalue};
+    *e = (lsm_wal_entry){.seq = seq,
+                         .tombstone = type == ENTRY_TOMBSTONE,
+                         .key = f->keys,
+                         .nkey = nkey,
+                         .value_bytes = nvalue};
     f->keys += nkey;
+    if (type == ENTRY_RANGE_DEL) { /* the value is the range's end */
+        memcpy(f->keys, value, nvalue);
+        e->range_delete = 1;
+        e->end = f->keys;
+        e->nend = nvalue;
+        f->keys += nvalue;
+    }
     return LSM_OK;
 }
 

@@ -281,6 +281,11 @@ struct lsm_iter {
     /* lsm_scan_explain only, else NULL: the scan's trace, owned; its
      * sources' iterators count into it (read_trace_int.h). */
     struct read_trace *trace;
+    /* Range tombstones of every source at or below read_seq, fragmented
+     * when the scan opened (NULL: none), and the cursor settle advances
+     * through them as keys go up. Owned. */
+    range_frags *ranges;
+    range_cursor range_at;
 };
 
 /* --- shared by the engine files (defined in db.c unless marked) -------- */

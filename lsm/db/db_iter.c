@@ -70,20 +70,33 @@ typedef struct get_place {
  * tr, the step is recorded there. */
 static int get_from_sst(sst *t, uint64_t read_seq, const uint8_t *key,
                         size_t nkey, bool *decided, void **value,
-                        size_t *nvalue, read_trace *tr, get_place at)
+                        size_t *nvalue, read_trace *tr, get_place at,
+                        uint64_t *covered)
 {
     bool found = false;
     entry e;
     void *owned = NULL;
     sst_get_trace g;
+    uint64_t in_sst = sst_range_covering(t, key, nkey, read_seq);
+    if (in_sst > *covered)
+        *covered = in_sst;
     int rc = tr ? sst_get_traced(t, key, nkey, read_seq, &found, &e, &owned, &g)
                 : sst_get(t, key, nkey, read_seq, &found, &e, &owned);
     if (rc != LSM_OK)
         return rc;
     if (tr)
         read_trace_sst_get(tr, sst_id(t), at.level, at.tier_id, &g, found, &e);
-    if (!found)
-        return LSM_OK;
+    if (!found || e.seq < *covered) {
+        free(owned);
+        if (*covered == 0)
+            return LSM_OK;
+        /* A range tombstone here or in a newer source hides key: every
+         * older source holds only older versions of it. */
+        *decided = true;
+        if (tr)
+            read_trace_range_deleted(tr, *covered);
+        return LSM_NOTFOUND;
+    }
     *decided = true;
     rc = db_get_result(&e, value, nvalue);
     free(owned);
@@ -103,8 +116,14 @@ static size_t level_find(const sorted_run *lv, const uint8_t *key, size_t nkey)
 static bool get_from_memtable(memtable *mt, lsm_read_source source,
                               uint64_t read_seq, const uint8_t *key,
                               size_t nkey, uint64_t key_hash, entry *e,
-                              read_trace *tr, uint64_t *n_filtered)
+                              read_trace *tr, uint64_t *n_filtered,
+                              uint64_t *covered)
 {
+    if (memtable_num_ranges(mt)) {
+        uint64_t s = memtable_range_covering(mt, key, nkey, read_seq);
+        if (s > *covered)
+            *covered = s;
+    }
     if (!memtable_may_contain(mt, key_hash)) {
         (*n_filtered)++;
         if (tr)
@@ -135,33 +154,35 @@ static bool version_memtables_filtered(const version *v)
     return false;
 }
 
-/* The mutable memtable, then the immutable ones newest first: whether one
- * holds a version of key visible at read_seq (in *e). The key is hashed
- * once for every filter (not at all without them). */
+/* The mutable memtable, then the immutable ones newest first, until one
+ * holds a version of key visible at read_seq (in *e, returning true) or a
+ * range tombstone covering key (its seq in *covered; a version below it
+ * is hidden).
+ * The key is hashed once for every filter (not at all without them). */
 static bool get_from_memtables(version *v, uint64_t read_seq,
                                const uint8_t *key, size_t nkey, entry *e,
-                               read_trace *tr, uint64_t *n_filtered)
+                               read_trace *tr, uint64_t *n_filtered,
+                               uint64_t *covered)
 {
     uint64_t h =
         version_memtables_filtered(v) ? memtable_key_hash(key, nkey) : 0;
-    if (get_from_memtable(v->mem, LSM_SOURCE_MEMTABLE, read_seq, key, nkey, h,
-                          e, tr, n_filtered))
-        return true;
-    for (size_t i = 0; i < v->n_imm; i++)
-        if (get_from_memtable(v->imm[i], LSM_SOURCE_IMMUTABLE, read_seq, key,
-                              nkey, h, e, tr, n_filtered))
-            return true;
-    return false;
+    bool found = get_from_memtable(v->mem, LSM_SOURCE_MEMTABLE, read_seq, key,
+                                   nkey, h, e, tr, n_filtered, covered);
+    for (size_t i = 0; i < v->n_imm && !found && *covered == 0; i++)
+        found = get_from_memtable(v->imm[i], LSM_SOURCE_IMMUTABLE, read_seq,
+                                  key, nkey, h, e, tr, n_filtered, covered);
+    return found;
 }
 
 /* Searches t if its key range holds key (else, with tr, records the skip). */
 static int get_from_candidate(sst *t, uint64_t read_seq, const uint8_t *key,
                               size_t nkey, bool *decided, void **value,
-                              size_t *nvalue, read_trace *tr, get_place at)
+                              size_t *nvalue, read_trace *tr, get_place at,
+                              uint64_t *covered)
 {
     if (sst_key_in_range(t, key, nkey))
         return get_from_sst(t, read_seq, key, nkey, decided, value, nvalue, tr,
-                            at);
+                            at, covered);
     if (tr)
         read_trace_add(tr, LSM_SOURCE_SST, sst_id(t), at.level, at.tier_id,
                        LSM_READ_SKIPPED_RANGE);
@@ -175,15 +196,23 @@ static int get_from_version(version *v, uint64_t read_seq, const uint8_t *key,
                             read_trace *tr, uint64_t *n_filtered)
 {
     entry e;
-    if (get_from_memtables(v, read_seq, key, nkey, &e, tr, n_filtered))
+    uint64_t covered = 0; /* newest range tombstone over key so far */
+    bool found = get_from_memtables(v, read_seq, key, nkey, &e, tr, n_filtered,
+                                    &covered);
+    if (found && e.seq > covered)
         return db_get_result(&e, value, nvalue);
+    if (covered) {
+        if (tr)
+            read_trace_range_deleted(tr, covered);
+        return LSM_NOTFOUND;
+    }
 
     bool decided = false;
     int rc = LSM_OK;
     get_place at = {0, 0};
     for (size_t i = 0; i < v->n_l0 && !decided && rc == LSM_OK; i++)
         rc = get_from_candidate(v->l0[i], read_seq, key, nkey, &decided, value,
-                                nvalue, tr, at);
+                                nvalue, tr, at, &covered);
     for (size_t l = 0; l < v->n_levels && !decided && rc == LSM_OK; l++) {
         const sorted_run *lv = &v->levels[l];
         if (lv->n_ssts == 0)
@@ -196,7 +225,7 @@ static int get_from_version(version *v, uint64_t read_seq, const uint8_t *key,
         if (tr)
             read_trace_place(v, l, &at.level, &at.tier_id);
         rc = get_from_candidate(lv->ssts[i], read_seq, key, nkey, &decided,
-                                value, nvalue, tr, at);
+                                value, nvalue, tr, at, &covered);
     }
     if (rc == LSM_OK && !decided)
         rc = LSM_NOTFOUND;
@@ -646,6 +675,52 @@ static iter *scan_sources(version *v, const lsm_bound *lo, const lsm_bound *hi,
     return all ? all : merge_iter_new(NULL, 0); /* nothing to read */
 }
 
+/* --- range tombstones of a scan ------------------------------------------ */
+
+/* Adds the range tombstones of t at or below read_seq. */
+static int scan_ranges_of_sst(const sst *t, uint64_t read_seq,
+                              range_tomb_list *out)
+{
+    size_t n;
+    const range_tomb *r = sst_range_tombs(t, &n);
+    for (size_t i = 0; i < n; i++) {
+        if (r[i].seq > read_seq)
+            continue;
+        int rc = range_tomb_list_add(out, r[i].lo, r[i].nlo, r[i].hi, r[i].nhi,
+                                     r[i].seq);
+        if (rc != LSM_OK)
+            return rc;
+    }
+    return LSM_OK;
+}
+
+/* Gathers the range tombstones a scan of [lo, hi] at read_seq must honour
+ * (every memtable's, and those of the SSTs whose key range, which covers
+ * their tombstones, overlaps the scan's) and fragments them into *out
+ * (NULL when there are none: settle then pays one test per key). */
+static int scan_ranges(version *v, const lsm_bound *lo, const lsm_bound *hi,
+                       uint64_t read_seq, range_frags **out)
+{
+    range_tomb_list all = {0};
+    int rc = memtable_collect_ranges(v->mem, read_seq, &all);
+    for (size_t i = 0; i < v->n_imm && rc == LSM_OK; i++)
+        rc = memtable_collect_ranges(v->imm[i], read_seq, &all);
+    for (size_t i = 0; i < v->n_l0 && rc == LSM_OK; i++)
+        if (db_iter_sst_overlaps(v->l0[i], lo, hi))
+            rc = scan_ranges_of_sst(v->l0[i], read_seq, &all);
+    for (size_t l = 0; l < v->n_levels && rc == LSM_OK; l++) {
+        size_t first, n;
+        run_overlapping(&v->levels[l], lo, hi, &first, &n);
+        for (size_t i = first; i < first + n && rc == LSM_OK; i++)
+            rc = scan_ranges_of_sst(v->levels[l].ssts[i], read_seq, &all);
+    }
+    *out = NULL;
+    if (rc == LSM_OK && all.n)
+        rc = range_frags_build(all.v, all.n, read_seq, out);
+    range_tomb_list_free(&all);
+    return rc;
+}
+
 /* --- the user-facing iterator -------------------------------------------- */
 
 /* As mini-lsm's LsmIterator, the count passes straight through from the
@@ -713,6 +788,15 @@ static int db_iter_settle(lsm_iter *it, bool skip_current)
         rc = db_iter_remember_key(it, &e);
         if (rc != LSM_OK)
             break;
+        /* The key's newest visible version, under a newer range tombstone:
+         * the key is deleted, with all its versions. */
+        if (it->ranges && e.seq < range_cursor_covering(&it->range_at, e.key,
+                                                        e.nkey, it->read_seq)) {
+            DB_ITER_COUNT(it, range_deleted_skipped);
+            skipping = true;
+            rc = iter_next(it->inner);
+            continue;
+        }
         if (e.type == ENTRY_TOMBSTONE) {
             DB_ITER_COUNT(it, tombstones_skipped);
             skipping = true; /* hide this key's older versions too */
@@ -742,6 +826,7 @@ static int db_iter_start(lsm_iter *it, const lsm_bound *lo)
     int rc = iter_seek(it->inner, lo->key, lo->nkey);
     if (rc != LSM_OK)
         return rc;
+    range_cursor_seek(&it->range_at, lo->key, lo->nkey);
     if (lo->kind == LSM_BOUND_EXCLUDED) {
         /* Skip every version of lo itself. */
         entry fake = {.key = lo->key, .nkey = lo->nkey};
@@ -886,6 +971,9 @@ static int db_iter_scan(lsm_db *db, const lsm_snapshot *snap,
         if (!it->inner || it->pins.oom)
             rc = lsm_error(LSM_ENOMEM, "out of memory starting a scan");
     }
+    if (rc == LSM_OK)
+        rc = scan_ranges(v, lo, hi, read_seq, &it->ranges);
+    range_cursor_init(&it->range_at, it->ranges);
     db_pins_release_version(db, v);
     if (rc == LSM_OK)
         rc = db_iter_copy_bound(it, hi);
@@ -895,6 +983,7 @@ static int db_iter_scan(lsm_db *db, const lsm_snapshot *snap,
         iter_destroy(it->inner);
         db_pins_free(&it->pins);
         read_trace_free(it->trace);
+        range_frags_free(it->ranges);
         free(it->hi_key);
         free(it->key);
         free(it);
@@ -1093,6 +1182,7 @@ void lsm_iter_close(lsm_iter *it)
     iter_destroy(it->inner); /* the sources drop their references */
     db_pins_free(&it->pins);
     read_trace_free(it->trace);
+    range_frags_free(it->ranges);
     free(it->hi_key);
     free(it->key);
     free(it);

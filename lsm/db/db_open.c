@@ -1040,7 +1040,8 @@ static int db_close_memtables(lsm_db *db)
 static void db_close_wal(lsm_db *db)
 {
     version *v = db_ref_current(db);
-    bool empty = memtable_num_keys(v->mem) == 0;
+    bool empty =
+        memtable_num_keys(v->mem) == 0 && memtable_num_ranges(v->mem) == 0;
     uint64_t id = memtable_id(v->mem);
     version_unref(v);
     wal_close(db->wal);

@@ -39,6 +39,47 @@ static int copy_key_range(const uint8_t *first, size_t nfirst,
     return LSM_OK;
 }
 
+/* Copies n tombstones into *out: one allocation holding the array and
+ * then the keys (lsm_state_free frees it whole). */
+static int copy_range_tombs(const range_tomb *t, size_t n,
+                            lsm_range_tombstone **out, size_t *nout)
+{
+    *out = NULL;
+    *nout = 0;
+    if (n == 0)
+        return LSM_OK;
+    size_t bytes = n * sizeof **out;
+    for (size_t i = 0; i < n; i++)
+        bytes += t[i].nlo + t[i].nhi;
+    lsm_range_tombstone *a = malloc(bytes);
+    if (!a)
+        return lsm_error(LSM_ENOMEM, "out of memory taking the state");
+    uint8_t *p = (uint8_t *)(a + n);
+    for (size_t i = 0; i < n; i++) {
+        memcpy(p, t[i].lo, t[i].nlo);
+        memcpy(p + t[i].nlo, t[i].hi, t[i].nhi);
+        a[i] = (lsm_range_tombstone){p, t[i].nlo, p + t[i].nlo, t[i].nhi,
+                                     t[i].seq};
+        p += t[i].nlo + t[i].nhi;
+    }
+    *out = a;
+    *nout = n;
+    return LSM_OK;
+}
+
+/* The memtable's range tombstones, sorted, into *out. */
+static int db_state_memtable_ranges(const memtable *mt, lsm_memtable_info *out)
+{
+    range_tomb_list l = {0};
+    int rc = memtable_collect_ranges(mt, UINT64_MAX, &l);
+    range_tomb_list_sort(&l);
+    if (rc == LSM_OK)
+        rc = copy_range_tombs(l.v, l.n, &out->range_tombstones,
+                              &out->n_range_tombstones);
+    range_tomb_list_free(&l);
+    return rc;
+}
+
 /* Fills *out, copying the memtable's key range (none when empty). */
 static int db_state_memtable_info_fill(const memtable *mt,
                                        lsm_memtable_info *out)
@@ -48,6 +89,9 @@ static int db_state_memtable_info_fill(const memtable *mt,
     out->memtable_id = memtable_id(mt);
     out->num_keys = memtable_num_keys(mt);
     out->size_bytes = memtable_size_bytes(mt);
+    int rc = db_state_memtable_ranges(mt, out);
+    if (rc != LSM_OK)
+        return rc;
     if (!memtable_first_key(mt, &first, &nfirst) ||
         !memtable_last_key(mt, &last, &nlast))
         return LSM_OK;
@@ -59,6 +103,7 @@ static void db_state_memtable_info_free(lsm_memtable_info *m)
 {
     free(m->first_key);
     free(m->last_key);
+    free(m->range_tombstones);
 }
 
 static int db_state_sst_info_fill(const sst *t, lsm_sst_info *out)
@@ -77,6 +122,12 @@ static int db_state_sst_info_fill(const sst *t, lsm_sst_info *out)
     out->raw_data_bytes = c.raw_bytes;
     out->lz4_blocks = c.blocks_of_kind[1];
     out->zstd_blocks = c.blocks_of_kind[2];
+    size_t n;
+    const range_tomb *r = sst_range_tombs(t, &n);
+    int rc = copy_range_tombs(r, n, &out->range_tombstones,
+                              &out->n_range_tombstones);
+    if (rc != LSM_OK)
+        return rc;
     return copy_key_range(first, nfirst, last, nlast, &out->first_key,
                           &out->nfirst_key, &out->last_key, &out->nlast_key);
 }
@@ -267,6 +318,7 @@ static void db_state_sst_infos_free(lsm_sst_info *infos, size_t n)
     for (size_t i = 0; i < n; i++) {
         free(infos[i].first_key);
         free(infos[i].last_key);
+        free(infos[i].range_tombstones);
     }
     free(infos);
 }

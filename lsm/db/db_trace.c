@@ -88,7 +88,10 @@ void db_trace_wal_append(lsm_db *db, const char *path, uint64_t bytes,
      * (wal_int.h); a one-entry record is a put or a delete. */
     if (count == 1)
         snprintf(reason, sizeof reason, "%s, seq %" PRIu64,
-                 payload[12] == ENTRY_TOMBSTONE ? "delete" : "put", first_seq);
+                 payload[12] == ENTRY_TOMBSTONE   ? "delete"
+                 : payload[12] == ENTRY_RANGE_DEL ? "range delete"
+                                                  : "put",
+                 first_seq);
     else
         snprintf(reason, sizeof reason,
                  "batch of %" PRIu32 ", seq %" PRIu64 "..%" PRIu64, count,

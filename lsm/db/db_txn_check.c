@@ -21,6 +21,13 @@
  * the smallest key written in the range, and (versions of a key come
  * newest first) its newest version.
  *
+ * Range tombstones (lsm_delete_range) count as writes of every key they
+ * cover: a key is written after the read point when a version of it or a
+ * range tombstone over it is newer than the read point (the conflict's
+ * seq is the newer of the two), and a scanned range is written when such a
+ * tombstone overlaps it (the conflict then names the first key of the
+ * overlap).
+ *
  * The caller holds write_mu, so the mutable memtable takes no write while
  * it is read and nothing can commit between this check and the commit's
  * own write.
@@ -87,11 +94,45 @@ static int probe_sst(sst *t, const uint8_t *key, size_t nkey, key_probe *p)
     return LSM_OK;
 }
 
-/* Whether v holds a version of key above read_seq: *seq is then the
- * newest one's. */
+/* The newest range tombstone of v over key that is above read_seq, 0 for
+ * none: only sources with something newer than read_seq can hold one. */
+static uint64_t newest_range_after(version *v, uint64_t read_seq,
+                                   const uint8_t *key, size_t nkey)
+{
+    uint64_t best = 0, s;
+    for (size_t i = 0; i <= v->n_imm; i++) {
+        memtable *mt = i == 0 ? v->mem : v->imm[i - 1];
+        if (memtable_max_seq(mt) > read_seq && memtable_num_ranges(mt) &&
+            (s = memtable_range_covering(mt, key, nkey, UINT64_MAX)) > best)
+            best = s;
+    }
+    /* L0 SSTs may overlap; in a level or tier only the one SST whose
+     * range may hold key can hold a tombstone over it (SST key ranges
+     * cover their tombstones). */
+    for (size_t i = 0; i < v->n_l0 + v->n_levels; i++) {
+        sst *t;
+        if (i < v->n_l0) {
+            t = v->l0[i];
+        } else {
+            const sorted_run *run = &v->levels[i - v->n_l0];
+            size_t j = sst_find_by_last_key(run->ssts, run->n_ssts, key, nkey);
+            if (j == run->n_ssts)
+                continue;
+            t = run->ssts[j];
+        }
+        if (sst_max_seq(t) > read_seq && sst_key_in_range(t, key, nkey) &&
+            (s = sst_range_covering(t, key, nkey, UINT64_MAX)) > best)
+            best = s;
+    }
+    return best > read_seq ? best : 0;
+}
+
+/* Whether v holds a version of key above read_seq, or a range tombstone
+ * over it: *seq is then the newest one's. */
 static int newest_after(version *v, uint64_t read_seq, const uint8_t *key,
                         size_t nkey, bool *conflict, uint64_t *seq)
 {
+    uint64_t range_seq = newest_range_after(v, read_seq, key, nkey);
     key_probe p = {.read_seq = read_seq};
     probe_memtable(v->mem, key, nkey, &p);
     for (size_t i = 0; i < v->n_imm; i++)
@@ -105,8 +146,8 @@ static int newest_after(version *v, uint64_t read_seq, const uint8_t *key,
         if (i < run->n_ssts)
             rc = probe_sst(run->ssts[i], key, nkey, &p);
     }
-    *conflict = p.conflict;
-    *seq = p.seq;
+    *conflict = p.conflict || range_seq;
+    *seq = p.seq > range_seq ? p.seq : range_seq;
     return rc;
 }
 
@@ -255,6 +296,78 @@ static int check_range(version *v, uint64_t read_seq, const txn_range *r,
     return rc;
 }
 
+/* The first key both in r and in the tombstone t, into *out (a copy);
+ * false when they do not meet. */
+static bool range_meets_tomb(const txn_range *r, const range_tomb *t,
+                             byte_buf *out)
+{
+    out->n_bytes = 0;
+    if (!below_range(r, t->lo, t->nlo)) {
+        if (byte_buf_append(out, t->lo, t->nlo) != LSM_OK)
+            return false;
+    } else {
+        if (byte_buf_append(out, r->lo.key, r->lo.nkey) != LSM_OK)
+            return false;
+        /* Above an excluded bound, the first key is the bound plus 0x00. */
+        if (r->lo.kind == LSM_BOUND_EXCLUDED &&
+            byte_buf_append(out, (const uint8_t *)"", 1) != LSM_OK)
+            return false;
+    }
+    return user_key_cmp(out->data, out->n_bytes, t->hi, t->nhi) < 0 &&
+           !above_range(r, out->data, out->n_bytes);
+}
+
+/* Whether a tombstone of t[0..n) above read_seq meets r: its first key
+ * in r goes to *key. */
+static bool tombs_meet_range(const range_tomb *t, size_t n, uint64_t read_seq,
+                             const txn_range *r, byte_buf *key)
+{
+    for (size_t i = 0; i < n; i++)
+        if (t[i].seq > read_seq && range_meets_tomb(r, &t[i], key))
+            return true;
+    return false;
+}
+
+/* A range tombstone above read_seq that meets r, as a conflict on the
+ * first key they share (its seq: the newest write of that key). */
+static int check_range_tombs(version *v, uint64_t read_seq, const txn_range *r,
+                             lsm_commit_info *info)
+{
+    byte_buf key = {0};
+    bool met = false;
+    int rc = LSM_OK;
+    for (size_t i = 0; i <= v->n_imm && !met && rc == LSM_OK; i++) {
+        memtable *mt = i == 0 ? v->mem : v->imm[i - 1];
+        if (memtable_max_seq(mt) <= read_seq || !memtable_num_ranges(mt))
+            continue;
+        range_tomb_list l = {0};
+        rc = memtable_collect_ranges(mt, UINT64_MAX, &l);
+        met = rc == LSM_OK && tombs_meet_range(l.v, l.n, read_seq, r, &key);
+        range_tomb_list_free(&l);
+    }
+    for (size_t i = 0; i < v->n_l0 + v->n_levels && !met && rc == LSM_OK; i++) {
+        const sorted_run *run = i < v->n_l0 ? NULL : &v->levels[i - v->n_l0];
+        size_t n = run ? run->n_ssts : 1;
+        for (size_t j = 0; j < n && !met; j++) {
+            sst *t = run ? run->ssts[j] : v->l0[i];
+            size_t nt;
+            const range_tomb *tombs = sst_range_tombs(t, &nt);
+            met = sst_max_seq(t) > read_seq &&
+                  tombs_meet_range(tombs, nt, read_seq, r, &key);
+        }
+    }
+    if (met && rc == LSM_OK) {
+        bool conflict = false;
+        entry e = {.key = key.data, .nkey = key.n_bytes};
+        rc =
+            newest_after(v, read_seq, key.data, key.n_bytes, &conflict, &e.seq);
+        if (rc == LSM_OK)
+            rc = txn_conflict(info, LSM_CONFLICT_RANGE, &e);
+    }
+    byte_buf_free(&key);
+    return rc;
+}
+
 /* --- the whole check ------------------------------------------------------ */
 
 static int check_all(version *v, lsm_txn *t, lsm_commit_info *info)
@@ -274,6 +387,8 @@ static int check_all(version *v, lsm_txn *t, lsm_commit_info *info)
         rc = check_keys(v, read_seq, read, LSM_CONFLICT_READ, info);
     for (size_t i = 0; i < t->reads.n_ranges && rc == LSM_OK; i++)
         rc = check_range(v, read_seq, &t->reads.ranges[i], info);
+    for (size_t i = 0; i < t->reads.n_ranges && rc == LSM_OK; i++)
+        rc = check_range_tombs(v, read_seq, &t->reads.ranges[i], info);
     return rc;
 }
 

@@ -27,7 +27,9 @@ int db_apply_entry(void *ctx, uint64_t seq, uint8_t type, const uint8_t *key,
                    size_t nkey, const uint8_t *value, size_t nvalue)
 {
     apply_ctx *a = ctx;
-    int rc = memtable_put(a->mem, key, nkey, seq, type, value, nvalue);
+    int rc = type == ENTRY_RANGE_DEL
+                 ? memtable_delete_range(a->mem, key, nkey, value, nvalue, seq)
+                 : memtable_put(a->mem, key, nkey, seq, type, value, nvalue);
     if (rc != LSM_OK)
         return rc;
     if (seq > a->max_seq)
@@ -225,6 +227,11 @@ static int db_write_one_prepare(lsm_db *db, void *ctx)
 {
     const write_one *w = ctx;
     lsm_batch_clear(&db->one);
+    if (w->type == ENTRY_RANGE_DEL) {
+        int rc = range_check(w->key, w->nkey, w->value, w->nvalue);
+        if (rc != LSM_OK)
+            return rc;
+    }
     return batch_add(&db->one, w->type, w->key, w->nkey, w->value, w->nvalue);
 }
 
@@ -257,6 +264,13 @@ int lsm_put(lsm_db *db, const void *key, size_t nkey, const void *value,
 int lsm_delete(lsm_db *db, const void *key, size_t nkey)
 {
     return db_write_one(db, "lsm_delete", ENTRY_TOMBSTONE, key, nkey, NULL, 0);
+}
+
+int lsm_delete_range(lsm_db *db, const void *lo, size_t nlo, const void *hi,
+                     size_t nhi)
+{
+    return db_write_one(db, "lsm_delete_range", ENTRY_RANGE_DEL, lo, nlo, hi,
+                        nhi);
 }
 
 int lsm_write(lsm_db *db, lsm_batch *b)

@@ -156,6 +156,11 @@ static void read_trace_sum_get(lsm_read_trace *t)
     }
 }
 
+void read_trace_range_deleted(read_trace *rt, uint64_t seq)
+{
+    rt->pub->range_tombstone_seq = seq;
+}
+
 lsm_read_trace *read_trace_finish_get(read_trace *rt)
 {
     lsm_read_trace *t = rt->pub;

@@ -60,6 +60,10 @@ void read_trace_sst_get(read_trace *rt, uint64_t sst_id, int level,
                         uint64_t tier_id, const sst_get_trace *g, bool found,
                         const entry *e);
 
+/* get: a range tombstone with sequence number seq hides the key: the
+ * get's answer is LSM_NOTFOUND. */
+void read_trace_range_deleted(read_trace *rt, uint64_t seq);
+
 /* get: computes the totals from the steps and hands the public trace out
  * (the caller frees it with lsm_read_trace_free); rt is freed. */
 lsm_read_trace *read_trace_finish_get(read_trace *rt);

@@ -288,6 +288,10 @@ typedef struct lsm_event {
      * to `level` as they are, by a manifest edit; no SST is written and
      * outputs are the inputs, at END. */
     int trivial_move;
+    /* MEMTABLE_FROZEN and FLUSH_END: the range tombstones the memtable or
+     * SST holds (lsm_delete_range), beside its num_entries point entries:
+     * one may hold nothing else. */
+    uint64_t num_range_tombstones;
 } lsm_event;
 
 /* Called on the thread that did the work: the caller's thread in inline mode,
@@ -605,6 +609,17 @@ int lsm_put(lsm_db *db, const void *key, size_t nkey, const void *value,
  * Returns the codes lsm_put returns. */
 int lsm_delete(lsm_db *db, const void *key, size_t nkey);
 
+/* Deletes every key k with lo <= k < hi (hi excluded, as RocksDB's
+ * DeleteRange), with one range tombstone: one WAL record, whatever the
+ * number of keys it covers. Keys written after it are not affected; a
+ * snapshot or transaction older than it still reads the keys. Both keys
+ * are checked as lsm_put checks a key, and lo must sort below hi.
+ * Returns the codes lsm_put returns (LSM_EINVAL also for lo >= hi).
+ * Transactions have no range delete: a batch (lsm_batch_delete_range)
+ * carries one. */
+int lsm_delete_range(lsm_db *db, const void *lo, size_t nlo, const void *hi,
+                     size_t nhi);
+
 /* One put of lsm_put_many: key = value, as lsm_put takes them. */
 typedef struct lsm_kv {
     const void *key;
@@ -802,6 +817,12 @@ typedef struct lsm_read_trace {
      * (lsm_options.memtable_bloom; not in bloom_checks and
      * bloom_negatives, which count SST filters) */
     uint64_t memtable_bloom_negatives;
+    /* get: when a range tombstone (lsm_delete_range) decided the answer
+     * (LSM_NOTFOUND), its sequence number; else 0. The steps up to it
+     * show where the search stopped. scan: versions hidden by range
+     * tombstones. */
+    uint64_t range_tombstone_seq;
+    uint64_t range_deleted_skipped;
     /* prefix scan: SSTs whose prefix filter was consulted, and those it
      * ruled out (lsm_counters.prefix_checks and prefix_skips) */
     uint64_t prefix_checks, prefix_skips;
@@ -845,10 +866,18 @@ typedef struct lsm_key_version {
     int tombstone; /* a deletion; value is then NULL */
     void *value;   /* owned by the array (lsm_key_history_free) */
     size_t nvalue;
+    /* A range tombstone (lsm_delete_range) over the key: tombstone is 1,
+     * and the range is [range_lo, range_hi), owned by the array. */
+    int range_delete;
+    void *range_lo;
+    size_t nrange_lo;
+    void *range_hi;
+    size_t nrange_hi;
 } lsm_key_version;
 
 /* Every version of key still stored (memtables, then L0 newest first, then
- * each level or tier), newest first, in *out (*n of them; *out NULL when
+ * each level or tier), range tombstones over it included (range_delete),
+ * newest first, in *out (*n of them; *out NULL when
  * none), freed with lsm_key_history_free. The first is what lsm_get
  * answers: its value, or "not found" if it is a tombstone; every later one
  * is shadowed. Versions written after the call began are left out. A
@@ -913,6 +942,11 @@ void lsm_batch_free(lsm_batch *b); /* NULL-safe */
 int lsm_batch_put(lsm_batch *b, const void *key, size_t nkey, const void *value,
                   size_t nvalue);
 int lsm_batch_delete(lsm_batch *b, const void *key, size_t nkey);
+/* Adds a range delete of [lo, hi), as lsm_delete_range: it hides the
+ * versions written before it, earlier operations of the same batch
+ * included, and none written after it. LSM_EINVAL also for lo >= hi. */
+int lsm_batch_delete_range(lsm_batch *b, const void *lo, size_t nlo,
+                           const void *hi, size_t nhi);
 size_t lsm_batch_count(const lsm_batch *b);
 /* Empties the batch for reuse. */
 void lsm_batch_clear(lsm_batch *b);
@@ -1162,6 +1196,16 @@ void lsm_manifest_free(lsm_manifest_record *records, size_t n); /* NULL-safe */
 
 /* --- The inspectable state ------------------------------------------------ */
 
+/* A range tombstone (lsm_delete_range): it hides the versions below seq
+ * of every key k with lo <= k < hi. Keys owned by what holds it. */
+typedef struct lsm_range_tombstone {
+    const void *lo;
+    size_t nlo;
+    const void *hi;
+    size_t nhi;
+    uint64_t seq;
+} lsm_range_tombstone;
+
 typedef struct lsm_memtable_info {
     uint64_t memtable_id;
     uint64_t num_keys;   /* distinct keys, tombstones included */
@@ -1172,6 +1216,10 @@ typedef struct lsm_memtable_info {
     size_t nfirst_key;
     void *last_key;
     size_t nlast_key;
+    /* Its range tombstones, sorted by lo then newest first (not counted
+     * in num_keys, nor in the key range above). Owned by the lsm_state. */
+    size_t n_range_tombstones;
+    lsm_range_tombstone *range_tombstones;
 } lsm_memtable_info;
 
 typedef struct lsm_sst_info {
@@ -1194,6 +1242,11 @@ typedef struct lsm_sst_info {
     uint64_t raw_data_bytes;
     uint64_t lz4_blocks;
     uint64_t zstd_blocks;
+    /* Its range tombstones, as stored (sorted by lo, then newest first);
+     * its key range covers them, and an SST may hold nothing else
+     * (num_entries 0). Owned by the lsm_state. */
+    size_t n_range_tombstones;
+    lsm_range_tombstone *range_tombstones;
 } lsm_sst_info;
 
 /* What compactions did to one level (or tier) since open, as RocksDB's and
@@ -1493,13 +1546,18 @@ typedef struct lsm_log_extent {
 int lsm_manifest_read_file(const char *path, lsm_manifest_record **out,
                            size_t *n, lsm_log_extent *extent);
 
-/* One write of a WAL record: a put or a delete. */
+/* One write of a WAL record: a put, a delete or a range delete. */
 typedef struct lsm_wal_entry {
     uint64_t seq;
     int tombstone;   /* a delete */
     const void *key; /* owned by the records (lsm_wal_free) */
     size_t nkey;
-    size_t value_bytes; /* 0 for a delete */
+    size_t value_bytes; /* 0 for a delete; a range delete: nend */
+    /* A range delete (lsm_delete_range) of [key, end): tombstone is 0,
+     * end is owned by the records. NULL and 0 for the others. */
+    int range_delete;
+    const void *end;
+    size_t nend;
 } lsm_wal_entry;
 
 /* One record: one lsm_put or lsm_delete, or one whole batch (lsm_write,

@@ -16,8 +16,11 @@
 #include <stdint.h>
 #include <string.h>
 
-/* Entry types, as stored in memtables and SSTs. */
-enum { ENTRY_TOMBSTONE = 0, ENTRY_VALUE = 1 };
+/* Entry types, as stored in memtables and SSTs. ENTRY_RANGE_DEL appears
+ * only in WAL records and batches (key: the range's start, value: its
+ * end, excluded); memtables and SSTs keep range tombstones apart from the
+ * point entries (iter/rangedel_int.h). */
+enum { ENTRY_TOMBSTONE = 0, ENTRY_VALUE = 1, ENTRY_RANGE_DEL = 2 };
 
 /* A view of one entry; the pointers belong to the iterator or source. */
 typedef struct entry {

@@ -6,6 +6,7 @@
 #include "util/coding_int.h"
 #include "iter/key_int.h"
 #include "iter/iter_int.h"
+#include "iter/rangedel_int.h"
 #include "util/status_int.h"
 
 #include <stdlib.h>
@@ -166,6 +167,16 @@ int lsm_batch_delete(lsm_batch *b, const void *key, size_t nkey)
     if (!b)
         return lsm_error(LSM_EINVAL, "batch is NULL");
     return batch_add(b, ENTRY_TOMBSTONE, key, nkey, NULL, 0);
+}
+
+int lsm_batch_delete_range(lsm_batch *b, const void *lo, size_t nlo,
+                           const void *hi, size_t nhi)
+{
+    lsm_error_clear();
+    if (!b)
+        return lsm_error(LSM_EINVAL, "batch is NULL");
+    int rc = range_check(lo, nlo, hi, nhi);
+    return rc == LSM_OK ? batch_add(b, ENTRY_RANGE_DEL, lo, nlo, hi, nhi) : rc;
 }
 
 size_t lsm_batch_count(const lsm_batch *b)

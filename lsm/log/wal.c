@@ -5,6 +5,7 @@
 
 #include "util/coding_int.h"
 #include "iter/iter_int.h"
+#include "iter/key_int.h"
 #include "log/log_int.h"
 #include "lsm.h"
 #include "util/status_int.h"
@@ -90,7 +91,8 @@ static bool wal_next_entry(const uint8_t **p, const uint8_t *end, wal_entry *e)
     if (q >= end)
         return false;
     e->type = *q++;
-    if (e->type != ENTRY_VALUE && e->type != ENTRY_TOMBSTONE)
+    if (e->type != ENTRY_VALUE && e->type != ENTRY_TOMBSTONE &&
+        e->type != ENTRY_RANGE_DEL)
         return false;
     q = get_varint64(q, end, &nkey);
     if (!q || nkey < 1 || nkey > LSM_MAX_KEY_BYTES ||
@@ -103,6 +105,11 @@ static bool wal_next_entry(const uint8_t **p, const uint8_t *end, wal_entry *e)
     if (!q || nvalue > LSM_MAX_VALUE_BYTES || nvalue > (uint64_t)(end - q))
         return false;
     if (e->type == ENTRY_TOMBSTONE && nvalue != 0)
+        return false;
+    /* A range delete's value is its end: a key above its start. */
+    if (e->type == ENTRY_RANGE_DEL &&
+        (nvalue < 1 || nvalue > LSM_MAX_KEY_BYTES ||
+         user_key_cmp(e->key, e->nkey, q, (size_t)nvalue) >= 0))
         return false;
     e->value = q;
     e->nvalue = (size_t)nvalue;

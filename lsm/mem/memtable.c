@@ -46,6 +46,34 @@ typedef struct memtable_version {
     uint8_t value[]; /* nvalue bytes */
 } memtable_version;
 
+/* A range tombstone: lo then hi in keys[]. Written whole before it is
+ * published at the head of the memtable's list (release store), never
+ * changed afterwards, so readers walk the list without locks. */
+typedef struct memtable_range {
+    uint64_t seq;
+    const struct memtable_range *older; /* NULL for the oldest */
+    uint32_t nlo, nhi;
+    uint8_t keys[];
+} memtable_range;
+
+/* Fragments of the range tombstones up to `upto` (the list's head when
+ * they were built): a reader searches them, then walks only the
+ * tombstones added since. Built by the writer, never changed once
+ * published; every one built stays until the memtable is freed (readers
+ * may hold an older one), linked through `older`. */
+typedef struct memtable_range_index {
+    range_frags *frags;
+    const memtable_range *upto;
+    size_t n_upto; /* tombstones it covers */
+    struct memtable_range_index *older;
+} memtable_range_index;
+
+/* The tombstones a get walks one by one past the last index before the
+ * writer builds a new one: at least this many, and at least an eighth of
+ * those indexed, so rebuilds cost O(n log n) in all and a walk stays
+ * short. */
+#define MEMTABLE_RANGE_TAIL_MIN 32
+
 struct memtable {
     uint64_t memtable_id;
     arena *arena;
@@ -54,6 +82,14 @@ struct memtable {
     atomic_size_t num_keys;
     atomic_size_t size_bytes;
     atomic_uint_least64_t max_seq;
+    /* Range tombstones, newest first; n_ranges counts them. */
+    _Atomic(const memtable_range *) ranges;
+    atomic_size_t n_ranges;
+    /* The newest index of the tombstones (NULL: none yet), published with
+     * a release store; index_bytes its and older ones' malloc'd bytes,
+     * counted in memtable_memory_bytes. Writer only, but for the load. */
+    _Atomic(memtable_range_index *) range_index;
+    atomic_size_t index_bytes;
     /* The filter: NULL for none, else filter_word_mask + 1 words of 64
      * bits (a power of two, so the word is picked with a mask, not a
      * division); filter_bytes their size. Set at creation, freed with the
@@ -170,6 +206,10 @@ int memtable_create_filtered(uint64_t memtable_id, size_t freeze_limit,
     atomic_init(&mt->num_keys, 0);
     atomic_init(&mt->size_bytes, 0);
     atomic_init(&mt->max_seq, 0);
+    atomic_init(&mt->ranges, NULL);
+    atomic_init(&mt->n_ranges, 0);
+    atomic_init(&mt->range_index, NULL);
+    atomic_init(&mt->index_bytes, 0);
     *out = mt;
 out:
     if (rc != LSM_OK && mt) {
@@ -193,6 +233,14 @@ void memtable_unref(memtable *mt)
         return;
     if (atomic_fetch_sub_explicit(&mt->refs, 1, memory_order_acq_rel) != 1)
         return;
+    memtable_range_index *ix =
+        atomic_load_explicit(&mt->range_index, memory_order_relaxed);
+    while (ix) {
+        memtable_range_index *older = ix->older;
+        range_frags_free(ix->frags);
+        free(ix);
+        ix = older;
+    }
     arena_destroy(mt->arena);
     free((void *)mt->filter);
     free(mt);
@@ -273,6 +321,125 @@ int memtable_put(memtable *mt, const uint8_t *key, size_t nkey, uint64_t seq,
     return LSM_OK;
 }
 
+/* Writer only: when the tombstones past the newest index have grown too
+ * many, fragments all of them into a new index and publishes it. Failing
+ * to (out of memory) changes nothing: gets walk a longer tail. */
+static void memtable_range_index_maybe(memtable *mt)
+{
+    memtable_range_index *cur =
+        atomic_load_explicit(&mt->range_index, memory_order_relaxed);
+    size_t n = atomic_load_explicit(&mt->n_ranges, memory_order_relaxed);
+    size_t indexed = cur ? cur->n_upto : 0, tail = n - indexed;
+    if (tail < MEMTABLE_RANGE_TAIL_MIN || tail < indexed / 8)
+        return;
+    range_tomb *all = malloc(n * sizeof *all);
+    memtable_range_index *ix = calloc(1, sizeof *ix);
+    const memtable_range *head =
+        atomic_load_explicit(&mt->ranges, memory_order_relaxed);
+    size_t k = 0;
+    for (const memtable_range *r = head; all && r; r = r->older)
+        all[k++] =
+            (range_tomb){r->keys, r->keys + r->nlo, r->nlo, r->nhi, r->seq};
+    if (!all || !ix || range_frags_build(all, k, UINT64_MAX, &ix->frags)) {
+        free(all);
+        free(ix);
+        return;
+    }
+    free(all);
+    ix->upto = head;
+    ix->n_upto = k;
+    ix->older = cur;
+    size_t bytes = sizeof *ix + ix->frags->n * sizeof(range_frag);
+    for (size_t i = 0; i < ix->frags->n; i++)
+        bytes += ix->frags->frags[i].nseqs * sizeof(uint64_t) +
+                 ix->frags->frags[i].nlo;
+    atomic_fetch_add_explicit(&mt->index_bytes, bytes, memory_order_relaxed);
+    atomic_store_explicit(&mt->range_index, ix, memory_order_release);
+}
+
+int memtable_delete_range(memtable *mt, const uint8_t *lo, size_t nlo,
+                          const uint8_t *hi, size_t nhi, uint64_t seq)
+{
+    if (!lo || !hi || nlo == 0 || nhi == 0 ||
+        user_key_cmp(lo, nlo, hi, nhi) >= 0)
+        return lsm_error(LSM_EINVAL, "memtable %llu: empty or reversed range",
+                         (unsigned long long)mt->memtable_id);
+    memtable_range *r =
+        arena_alloc(mt->arena, offsetof(memtable_range, keys) + nlo + nhi);
+    if (!r)
+        return lsm_error(LSM_ENOMEM,
+                         "memtable %llu: out of memory for a range tombstone",
+                         (unsigned long long)mt->memtable_id);
+    r->seq = seq;
+    r->nlo = (uint32_t)nlo;
+    r->nhi = (uint32_t)nhi;
+    memcpy(r->keys, lo, nlo);
+    memcpy(r->keys + nlo, hi, nhi);
+    r->older = atomic_load_explicit(&mt->ranges, memory_order_relaxed);
+    atomic_store_explicit(&mt->ranges, r, memory_order_release);
+    atomic_fetch_add_explicit(&mt->n_ranges, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&mt->size_bytes, nlo + nhi, memory_order_relaxed);
+    if (seq > atomic_load_explicit(&mt->max_seq, memory_order_relaxed))
+        atomic_store_explicit(&mt->max_seq, seq, memory_order_relaxed);
+    memtable_range_index_maybe(mt);
+    return LSM_OK;
+}
+
+size_t memtable_num_ranges(const memtable *mt)
+{
+    return atomic_load_explicit((atomic_size_t *)&mt->n_ranges,
+                                memory_order_relaxed);
+}
+
+static const memtable_range *memtable_ranges_head(const memtable *mt)
+{
+    return atomic_load_explicit((_Atomic(const memtable_range *) *)&mt->ranges,
+                                memory_order_acquire);
+}
+
+static void memtable_range_view(const memtable_range *r, range_tomb *t)
+{
+    *t = (range_tomb){r->keys, r->keys + r->nlo, r->nlo, r->nhi, r->seq};
+}
+
+uint64_t memtable_range_covering(const memtable *mt, const uint8_t *key,
+                                 size_t nkey, uint64_t read_seq)
+{
+    uint64_t best = 0;
+    /* The index first (loaded before the head: every tombstone it holds
+     * is at or below the head read next), then the ones added since. */
+    const memtable_range_index *ix = atomic_load_explicit(
+        (_Atomic(memtable_range_index *) *)&mt->range_index,
+        memory_order_acquire);
+    const memtable_range *upto = NULL;
+    if (ix) {
+        best = range_frags_covering(ix->frags, key, nkey, read_seq);
+        upto = ix->upto;
+    }
+    for (const memtable_range *r = memtable_ranges_head(mt); r && r != upto;
+         r = r->older)
+        if (r->seq <= read_seq && r->seq > best &&
+            user_key_cmp(r->keys, r->nlo, key, nkey) <= 0 &&
+            user_key_cmp(key, nkey, r->keys + r->nlo, r->nhi) < 0)
+            best = r->seq;
+    return best;
+}
+
+int memtable_collect_ranges(const memtable *mt, uint64_t max_seq,
+                            range_tomb_list *out)
+{
+    for (const memtable_range *r = memtable_ranges_head(mt); r; r = r->older) {
+        if (r->seq > max_seq)
+            continue;
+        range_tomb t;
+        memtable_range_view(r, &t);
+        int rc = range_tomb_list_add(out, t.lo, t.nlo, t.hi, t.nhi, t.seq);
+        if (rc != LSM_OK)
+            return rc;
+    }
+    return LSM_OK;
+}
+
 /* Fills *out from one version of the key held by node. */
 static void memtable_fill_entry(const skiplist_node *node,
                                 const memtable_version *v, entry *out)
@@ -347,7 +514,9 @@ size_t memtable_size_bytes(const memtable *mt)
 
 size_t memtable_memory_bytes(const memtable *mt)
 {
-    return arena_bytes_allocated(mt->arena) + mt->filter_bytes;
+    return arena_bytes_allocated(mt->arena) + mt->filter_bytes +
+           atomic_load_explicit((atomic_size_t *)&mt->index_bytes,
+                                memory_order_relaxed);
 }
 
 bool memtable_is_full(const memtable *mt, size_t limit)

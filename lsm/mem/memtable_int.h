@@ -50,6 +50,7 @@
 #define LSM_MEMTABLE_INT_H
 
 #include "iter/iter_int.h"
+#include "iter/rangedel_int.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -73,6 +74,28 @@ void memtable_unref(memtable *mt); /* NULL-safe */
  * Copies key and value. LSM_ENOMEM on allocation failure (nothing added). */
 int memtable_put(memtable *mt, const uint8_t *key, size_t nkey, uint64_t seq,
                  uint8_t type, const uint8_t *value, size_t nvalue);
+
+/* Range tombstones (iter/rangedel_int.h) are kept in a list of their own
+ * beside the skiplist: iterators and memtable_get* never show them; a
+ * reader asks memtable_range_covering or collects them. */
+
+/* Adds the range tombstone [lo, hi) at seq (lo < hi, else LSM_EINVAL);
+ * copies the keys; counts nlo + nhi in memtable_size_bytes. LSM_ENOMEM
+ * adds nothing. The single writer only, as memtable_put. */
+int memtable_delete_range(memtable *mt, const uint8_t *lo, size_t nlo,
+                          const uint8_t *hi, size_t nhi, uint64_t seq);
+/* Range tombstones held. */
+size_t memtable_num_ranges(const memtable *mt);
+/* The newest seq <= read_seq of a range tombstone covering key, 0 for
+ * none: a binary search of the fragments the writer built of them
+ * (rebuilt once the tombstones added since are at least 32 and an eighth
+ * of those it holds), then a walk of the ones added since. */
+uint64_t memtable_range_covering(const memtable *mt, const uint8_t *key,
+                                 size_t nkey, uint64_t read_seq);
+/* Appends copies of the range tombstones with seq <= max_seq to *out,
+ * newest first. */
+int memtable_collect_ranges(const memtable *mt, uint64_t max_seq,
+                            range_tomb_list *out);
 
 /* Finds the newest version of key. Returns true and fills *out (pointers into
  * the arena, valid while the caller holds a reference) when present, a

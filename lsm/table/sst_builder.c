@@ -66,6 +66,8 @@ struct sst_builder {
     uint64_t blocks_of_kind[BLOCK_KIND_COUNT];
     uint32_t format_version; /* SST_FORMAT_VERSION or 2 */
     sst_meta_records meta;   /* format 3's meta section */
+    bool has_ranges;         /* range tombstones set: may have no entry */
+    uint64_t range_max_seq;  /* their newest seq, in the footer's too */
     int rc;
 };
 
@@ -531,9 +533,15 @@ int sst_builder_finish(sst_builder *b, sst_summary *summary)
     int rc = b->rc;
     if (rc != LSM_OK)
         lsm_error(rc, "%s: an earlier write to this SST failed", b->path);
-    else if (b->n_entries == 0)
-        rc = lsm_error(LSM_EINVAL, "%s: an SST needs at least one entry",
+    else if (b->n_entries == 0 && !b->has_ranges)
+        rc = lsm_error(LSM_EINVAL,
+                       "%s: an SST needs at least one entry or range "
+                       "tombstone",
                        b->path);
+    /* The footer's newest seq covers the tombstones: recovery and the
+     * transaction check read it as the newest write the file holds. */
+    if (b->range_max_seq > b->max_seq)
+        b->max_seq = b->range_max_seq;
     if (rc == LSM_OK)
         rc = sst_builder_set_prefix_meta(b);
     if (rc == LSM_OK)
@@ -560,4 +568,24 @@ void sst_builder_abandon(sst_builder *b)
         return;
     sst_builder_remove_file(b);
     sst_builder_free(b);
+}
+
+int sst_builder_set_ranges(sst_builder *b, const range_tomb_list *l)
+{
+    uint8_t *bytes = NULL;
+    size_t n = 0;
+    if (l->n == 0)
+        return LSM_OK;
+    int rc = range_encode(l, &bytes, &n);
+    if (rc == LSM_OK)
+        rc = sst_builder_set_meta(b, SST_META_RANGE_DELS, bytes, n);
+    free(bytes);
+    if (rc != LSM_OK)
+        return rc;
+    b->has_ranges = true;
+    b->range_max_seq = 0;
+    for (size_t i = 0; i < l->n; i++)
+        if (l->v[i].seq > b->range_max_seq)
+            b->range_max_seq = l->v[i].seq;
+    return LSM_OK;
 }

@@ -38,6 +38,7 @@
 #include "util/counters_int.h"
 #include "util/env_int.h"
 #include "iter/iter_int.h"
+#include "iter/rangedel_int.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -85,6 +86,11 @@ int sst_builder_open(env *e, const char *path, const sst_builder_options *opt,
 /* Appends one entry. Entries must come in strictly increasing internal-key
  * order (LSM_EINVAL otherwise). Key and value are copied. */
 int sst_builder_add(sst_builder *b, const entry *e);
+/* Gives the SST the range tombstones l (sorted: range_tomb_list_sort),
+ * stored in its SST_META_RANGE_DELS record (copied; replaces an earlier
+ * call's). The SST's key range then covers them too, and an SST with
+ * range tombstones may have no entry. Before sst_builder_finish. */
+int sst_builder_set_ranges(sst_builder *b, const range_tomb_list *l);
 /* Sets meta record tag (enum sst_meta_tag, block_int.h) to n bytes,
  * copied; an earlier set of the same tag is replaced. Written at finish in
  * the meta section (FORMAT.md, "Meta section"), and read back with
@@ -185,6 +191,15 @@ const uint8_t *sst_meta_record(const sst *t, unsigned tag, size_t *n);
 /* Smallest / largest user key (owned by the sst). */
 const uint8_t *sst_first_key(const sst *t, size_t *n);
 const uint8_t *sst_last_key(const sst *t, size_t *n);
+
+/* The SST's range tombstones (SST_META_RANGE_DELS), sorted by start then
+ * seq descending; owned by the sst. *n = 0 (and NULL) when it has none.
+ * The SST's key range (sst_first_key, sst_last_key) covers them. */
+const range_tomb *sst_range_tombs(const sst *t, size_t *n);
+/* The newest seq <= read_seq of a range tombstone of the SST covering
+ * key, 0 for none: a binary search of its fragments (no I/O). */
+uint64_t sst_range_covering(const sst *t, const uint8_t *key, size_t nkey,
+                            uint64_t read_seq);
 
 /* In ssts[0..n), sorted by first key and non-overlapping (one level or
  * tier), the index of the first SST whose last key is >= key: the only one

@@ -180,6 +180,10 @@ struct sst {
      * totals (checked against the index at open) are kept here. */
     bool codec_records;
     sst_compression totals;
+    /* Range tombstones (SST_META_RANGE_DELS), read at open, kept to the
+     * end: the list as stored, and its fragments (NULL when none). */
+    range_tomb_list ranges;
+    range_frags *range_frags;
     /* The meta section (format 3) as read, and where its records lie in
      * it; kept from open to free whatever cache_meta says, since the
      * features reading it (range tombstones, say) need it on every read. */
@@ -285,8 +289,12 @@ static int sst_read_footer(sst *t, sst_footer *f)
     /* Blocks tile [0, filter_offset) and each is at least a trailer: a
      * footer claiming more (a sparse file, say) is refused before any
      * per-block array is sized by the claim. */
-    if (f->num_blocks == 0 || f->num_entries < f->num_blocks ||
-        f->num_blocks > f->index_size / 4 ||
+    /* No block at all only for range tombstones alone (format 3, in the
+     * meta section: sst_open_ranges checks the record is there). */
+    bool may_be_empty = f->format_version >= 3 && f->meta_size > 0 &&
+                        f->num_entries == 0 && f->filter_offset == 0;
+    if ((f->num_blocks == 0 && !may_be_empty) ||
+        f->num_entries < f->num_blocks || f->num_blocks > f->index_size / 4 ||
         f->num_blocks > f->filter_offset / BLOCK_TRAILER_BYTES)
         return lsm_corrupt("%s: footer at offset %llu: %llu entries in "
                            "%llu blocks",
@@ -462,7 +470,8 @@ static int sst_decode_index(const sst *t, sst_meta *m, const uint8_t *data,
         prev = r;
     }
     if (p != end ||
-        prev.extent.offset + prev.extent.size_bytes != t->footer.filter_offset)
+        (n_blocks > 0 && prev.extent.offset + prev.extent.size_bytes !=
+                             t->footer.filter_offset))
         return lsm_corrupt("%s: index at offset %llu: %zu records do not "
                            "cover the data blocks exactly",
                            t->path, off, n_blocks);
@@ -537,6 +546,8 @@ static void sst_meta_free(void *value)
 static int sst_keep_bounds(sst *t, const sst_meta *m)
 {
     size_t nfirst, nlast;
+    if (t->footer.num_blocks == 0)
+        return LSM_OK; /* range tombstones alone: sst_open_ranges */
     const uint8_t *first = sst_block_first_key(m, 0, &nfirst);
     const uint8_t *last =
         sst_block_last_key(m, t->footer.num_blocks - 1, &nlast);
@@ -714,6 +725,8 @@ static void sst_free(sst *t)
     sst_mapping_unref(t->map);
     file_close(t->file);
     sst_meta_free(t->meta);
+    range_tomb_list_free(&t->ranges);
+    range_frags_free(t->range_frags);
     free(t->meta_section_bytes);
     free(t->bounds);
     free(t->path);
@@ -763,6 +776,9 @@ int sst_open(env *e, const char *path, uint64_t sst_id, block_cache *cache,
     return sst_open_with(e, path, sst_id, cache, ctrs, &o, out);
 }
 
+/* Range tombstones at open (below, beside their accessors). */
+static int sst_open_ranges(sst *t);
+
 int sst_open_with(env *e, const char *path, uint64_t sst_id, block_cache *cache,
                   counters *ctrs, const sst_open_options *o, sst **out)
 {
@@ -789,6 +805,8 @@ int sst_open_with(env *e, const char *path, uint64_t sst_id, block_cache *cache,
         rc = sst_read_compression_record(t);
     if (rc == LSM_OK)
         rc = sst_open_meta(t, o->cache_meta);
+    if (rc == LSM_OK)
+        rc = sst_open_ranges(t);
     if (rc == LSM_OK)
         rc = sst_open_prefix(t);
     if (rc != LSM_OK) {
@@ -886,6 +904,87 @@ void sst_compression_totals(const sst *t, sst_compression *out)
 uint64_t sst_compression_stored_bytes(const sst *t)
 {
     return t->footer.filter_offset;
+}
+
+/* The smallest and largest keys t's range tombstones may cover. */
+static void sst_ranges_span(const sst *t, const uint8_t **lo, size_t *nlo,
+                            const uint8_t **hi, size_t *nhi)
+{
+    *lo = t->ranges.v[0].lo; /* sorted by lo */
+    *nlo = t->ranges.v[0].nlo;
+    *hi = NULL;
+    *nhi = 0;
+    for (size_t i = 0; i < t->ranges.n; i++) {
+        size_t n;
+        const uint8_t *last = range_tomb_last_key(&t->ranges.v[i], &n);
+        if (!*hi || user_key_cmp(last, n, *hi, *nhi) > 0) {
+            *hi = last;
+            *nhi = n;
+        }
+    }
+}
+
+/* Widens the file's key range (t->bounds, from its blocks, none without)
+ * to cover its range tombstones. */
+static int sst_widen_bounds(sst *t)
+{
+    const uint8_t *lo, *hi;
+    size_t nlo, nhi;
+    sst_ranges_span(t, &lo, &nlo, &hi, &nhi);
+    if (t->bounds) {
+        const uint8_t *first = t->bounds, *last = t->bounds + t->n_first_key;
+        if (user_key_cmp(first, t->n_first_key, lo, nlo) < 0) {
+            lo = first;
+            nlo = t->n_first_key;
+        }
+        if (user_key_cmp(last, t->n_last_key, hi, nhi) > 0) {
+            hi = last;
+            nhi = t->n_last_key;
+        }
+    }
+    uint8_t *bounds = malloc(nlo + nhi);
+    if (!bounds)
+        return lsm_error(LSM_ENOMEM, "%s: out of memory", t->path);
+    memcpy(bounds, lo, nlo);
+    memcpy(bounds + nlo, hi, nhi);
+    free(t->bounds);
+    t->bounds = bounds;
+    t->n_first_key = nlo;
+    t->n_last_key = nhi;
+    return LSM_OK;
+}
+
+/* Reads the range tombstones (SST_META_RANGE_DELS), checks them
+ * (range_decode: LSM_ECORRUPT naming the file), fragments them and widens
+ * the key range over them. A file without blocks must have some. */
+static int sst_open_ranges(sst *t)
+{
+    size_t n;
+    const uint8_t *rec = sst_meta_record(t, SST_META_RANGE_DELS, &n);
+    if (!rec)
+        return t->footer.num_blocks > 0
+                   ? LSM_OK
+                   : lsm_corrupt("%s: no data blocks and no range tombstones",
+                                 t->path);
+    int rc = range_decode(rec, n, t->path, &t->ranges);
+    if (rc == LSM_OK)
+        rc = range_frags_build(t->ranges.v, t->ranges.n, UINT64_MAX,
+                               &t->range_frags);
+    if (rc == LSM_OK)
+        rc = sst_widen_bounds(t);
+    return rc;
+}
+
+const range_tomb *sst_range_tombs(const sst *t, size_t *n)
+{
+    *n = t->ranges.n;
+    return t->ranges.n ? t->ranges.v : NULL;
+}
+
+uint64_t sst_range_covering(const sst *t, const uint8_t *key, size_t nkey,
+                            uint64_t read_seq)
+{
+    return range_frags_covering(t->range_frags, key, nkey, read_seq);
 }
 
 const uint8_t *sst_first_key(const sst *t, size_t *n)
@@ -1285,7 +1384,11 @@ static inline int sst_get_in_meta(sst *t, const sst_meta *m, const uint8_t *key,
     if (tr)
         tr->probed = true;
     uint64_t idx = sst_index_find(t, m, key, nkey);
-    size_t nfirst; /* key <= last key of file: idx is a block */
+    /* The file's key range covers its range tombstones too: a key in it
+     * may lie past the last block. */
+    if (idx >= t->footer.num_blocks)
+        return LSM_OK;
+    size_t nfirst;
     const uint8_t *first = sst_block_first_key(m, idx, &nfirst);
     if (user_key_cmp(first, nfirst, key, nkey) > 0)
         return LSM_OK; /* between two blocks: no block can hold it */

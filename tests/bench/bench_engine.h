@@ -169,6 +169,11 @@ typedef struct bench_engine {
     int (*put)(bench_db *db, const void *key, size_t nkey, const void *value,
                size_t nvalue, bench_err *err);
     int (*del)(bench_db *db, const void *key, size_t nkey, bench_err *err);
+    /* Optional: deletes every key k with lo <= k < hi with the engine's own
+     * range delete (NULL: the engine has none, and lsm-bench deletes the
+     * keys one by one, as an application would: LevelDB). */
+    int (*del_range)(bench_db *db, const void *lo, size_t nlo, const void *hi,
+                     size_t nhi, bench_err *err);
     /* BENCH_OK with the value's length in *nvalue, or BENCH_NOTFOUND. The
      * value is read (copied out, as each engine's get does) and dropped. */
     int (*get)(bench_db *db, const void *key, size_t nkey, size_t *nvalue,

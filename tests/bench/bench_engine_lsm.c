@@ -342,6 +342,14 @@ static int bench_lsm_del(bench_db *db, const void *key, size_t nkey,
     return rc == LSM_OK ? BENCH_OK : bench_lsm_fail(err, rc, "lsm_delete");
 }
 
+static int bench_lsm_del_range(bench_db *db, const void *lo, size_t nlo,
+                               const void *hi, size_t nhi, bench_err *err)
+{
+    int rc = lsm_delete_range(db->db, lo, nlo, hi, nhi);
+    return rc == LSM_OK ? BENCH_OK
+                        : bench_lsm_fail(err, rc, "lsm_delete_range");
+}
+
 static int bench_lsm_get(bench_db *db, const void *key, size_t nkey,
                          size_t *nvalue, bench_err *err)
 {
@@ -517,6 +525,7 @@ const bench_engine bench_engine_lsm = {
     .destroy = bench_lsm_destroy,
     .put = bench_lsm_put,
     .del = bench_lsm_del,
+    .del_range = bench_lsm_del_range,
     .get = bench_lsm_get,
     .write_batch = bench_lsm_write_batch,
     .iter_new = bench_lsm_iter_new,

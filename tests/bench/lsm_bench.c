@@ -183,7 +183,8 @@ typedef enum bench_ops {
     BENCH_OPS_SYNC,  /* --num / 100, at least 1, at most 10000 */
     BENCH_OPS_READS, /* --reads */
     BENCH_OPS_SCAN,  /* one scan of the whole database */
-    BENCH_OPS_TXN    /* --num / BENCH_TXN_DIVISOR, at least 1 */
+    BENCH_OPS_TXN,   /* --num / BENCH_TXN_DIVISOR, at least 1 */
+    BENCH_OPS_RANGE  /* --num / BENCH_RANGE_KEYS, at least 1 */
 } bench_ops;
 
 typedef struct bench_workload {
@@ -933,6 +934,99 @@ static bench_result bench_deleterandom(bench_thread *th)
     return (bench_result){th->n_ops, 0};
 }
 
+/* Keys one range delete of deleterange covers, and the gets after it. */
+#define BENCH_RANGE_KEYS 100
+#define BENCH_RANGE_GETS 10
+
+/* Deletes keys [i, i + n) one by one, as an application must on an engine
+ * without range deletes: an iterator finds the live ones (LevelDB).
+ * Returns how many it deleted. */
+static uint64_t bench_delete_keys_between(bench_thread *th, uint64_t i,
+                                          uint64_t n)
+{
+    const bench *b = th->b;
+    const bench_engine *e = b->engine;
+    bench_iter *it = NULL;
+    uint64_t deleted = 0;
+    char *hi = malloc(b->cfg.key_size + 1);
+    if (!hi)
+        bench_die("deleterange: out of memory");
+    bench_make_key(b, i + n, hi);
+    bench_make_key(b, i, th->key);
+    bench_thread_check(th, e->iter_new(b->db, &it, &th->err));
+    bench_thread_check(th,
+                       e->iter_seek(it, th->key, b->cfg.key_size, &th->err));
+    /* Keys have one length: memcmp orders them as the engines do. */
+    while (e->iter_valid(it)) {
+        size_t nkey;
+        const void *key = e->iter_key(it, &nkey);
+        if (nkey != b->cfg.key_size || memcmp(key, hi, nkey) >= 0)
+            break;
+        memcpy(th->key, key, nkey);
+        bench_thread_check(th, e->del(b->db, th->key, nkey, &th->err));
+        deleted++;
+        bench_thread_check(th, e->iter_next(it, &th->err));
+    }
+    e->iter_close(it);
+    free(hi);
+    return deleted;
+}
+
+/* Gets BENCH_RANGE_GETS random keys; each must be found exactly when
+ * bench.present says it is live. */
+static void bench_check_gets(bench_thread *th, bench_result *r)
+{
+    const bench *b = th->b;
+    for (int g = 0; g < BENCH_RANGE_GETS; g++) {
+        uint64_t i = bench_rand_index(th);
+        size_t nvalue = 0;
+        bench_make_key(b, i, th->key);
+        int rc =
+            b->engine->get(b->db, th->key, b->cfg.key_size, &nvalue, &th->err);
+        if ((rc == BENCH_NOTFOUND) == (b->present[i] != 0))
+            bench_die("deleterange: key %.*s is %s, expected %s",
+                      (int)b->cfg.key_size, th->key,
+                      rc == BENCH_NOTFOUND ? "missing" : "there",
+                      b->present[i] ? "there" : "missing");
+        if (rc != BENCH_NOTFOUND)
+            bench_thread_check(th, rc);
+        r->n_bytes += b->cfg.key_size + nvalue;
+    }
+}
+
+/* deleterange: each op deletes BENCH_RANGE_KEYS consecutive keys from a
+ * random one (the engine's range delete, or key by key without one), then
+ * gets BENCH_RANGE_GETS random keys, which must agree with what was
+ * deleted. Single-threaded; --num / BENCH_RANGE_KEYS ops. */
+static bench_result bench_deleterange(bench_thread *th)
+{
+    const bench *b = th->b;
+    bench_result r = {0, 0};
+    char *hi = malloc(b->cfg.key_size + 1);
+    if (!hi)
+        bench_die("deleterange: out of memory");
+    for (uint64_t k = 0; k < th->n_ops; k++) {
+        uint64_t n = BENCH_RANGE_KEYS, i = bench_rand_own_index(th);
+        if (i + n > b->cfg.num)
+            n = b->cfg.num - i;
+        if (b->engine->del_range) {
+            bench_make_key(b, i, th->key);
+            bench_make_key(b, i + n, hi);
+            bench_thread_check(
+                th, b->engine->del_range(b->db, th->key, b->cfg.key_size, hi,
+                                         b->cfg.key_size, &th->err));
+        } else {
+            bench_delete_keys_between(th, i, n);
+        }
+        for (uint64_t j = i; j < i + n; j++)
+            bench_mark(th, j, 0);
+        bench_check_gets(th, &r);
+        r.n_ops++;
+    }
+    free(hi);
+    return r;
+}
+
 /* One read-modify-write transaction: gets two distinct random keys (found
  * or not), puts both with fresh values, commits. A conflict (impossible on
  * one thread) writes nothing and is counted. */
@@ -1013,6 +1107,7 @@ static const bench_workload bench_workloads[] = {
     {"seekrandom", bench_seekrandom, 0, 0, 1, 0, BENCH_OPS_READS},
     {"readwhilewriting", bench_readrandom, 0, 0, 1, 1, BENCH_OPS_READS},
     {"deleterandom", bench_deleterandom, 0, 0, 0, 0, BENCH_OPS_NUM},
+    {"deleterange", bench_deleterange, 0, 0, 0, 0, BENCH_OPS_RANGE},
     {"txnrmw", bench_txnrmw, 0, 0, 0, 0, BENCH_OPS_TXN},
     {"txnrmw_si", bench_txnrmw_si, 0, 0, 0, 0, BENCH_OPS_TXN},
     {"fillprefix", bench_fillprefix, 1, 0, 0, 0, BENCH_OPS_NUM},
@@ -1066,6 +1161,9 @@ static uint64_t bench_total_ops(const bench *b, const bench_workload *w)
     case BENCH_OPS_TXN:
         return b->cfg.num / BENCH_TXN_DIVISOR ? b->cfg.num / BENCH_TXN_DIVISOR
                                               : 1;
+    case BENCH_OPS_RANGE:
+        return b->cfg.num / BENCH_RANGE_KEYS ? b->cfg.num / BENCH_RANGE_KEYS
+                                             : 1;
     case BENCH_OPS_SCAN:
         break;
     }
@@ -1308,6 +1406,8 @@ static void bench_usage(FILE *f)
         ")\n"
         "  --benchmarks LIST     comma list (default " BENCH_DEFAULT_BENCHMARKS
         ")\n"
+        "                        (also deleterange: num/100 range deletes of\n"
+        "                        100 keys, each followed by 10 gets)\n"
         "  --num N               keys (default 1000000)\n"
         "  --reads N             reads for read workloads and "
         "readwhilewriting\n"

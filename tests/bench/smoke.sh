@@ -62,6 +62,22 @@ for engine in "$@"; do
     fail "$engine: no readseq line after readwhilewriting"
 done
 
+# deleterange: each engine's range delete (LevelDB: key by key), its gets
+# checked against what it deleted, and a full scan after it that must see
+# exactly the keys left.
+for engine in "$@"; do
+  out="$tmp/$engine-range.out"
+  if ! "$bench" --engine "$engine" --num 3000 \
+      --benchmarks fillseq,deleterange,readseq \
+      --db "$tmp/range-$engine" >"$out" 2>"$tmp/$engine-range.err"; then
+    fail "$engine: fillseq,deleterange,readseq failed:"
+    cat "$tmp/$engine-range.err" >&2
+    continue
+  fi
+  grep -Eq "^deleterange +: +[0-9.]+ micros/op" "$out" ||
+    fail "$engine: no deleterange line"
+done
+
 # The prefix workloads: scanprefix checks every scan returns exactly its
 # group's keys, with the extractor (lsm, rocksdb) and without.
 for engine in "$@"; do

@@ -269,6 +269,7 @@ static void test_dump_levels(void **state)
 
     (void)state;
     memset(&st, 0, sizeof st);
+    memset(imm, 0, sizeof imm); /* fields not named below are 0 */
     st.memtable.memtable_id = 9;
     st.memtable.num_keys = 12;
     st.memtable.size_bytes = 216;

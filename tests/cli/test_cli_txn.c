@@ -123,10 +123,14 @@ static void test_history_with_fates(void **state)
 
     (void)state;
     memset(v, 0, sizeof v);
-    v[0] = (lsm_key_version){LSM_SOURCE_MEMTABLE, 3, 0, 0, 33, 0, "d", 1};
-    v[1] = (lsm_key_version){LSM_SOURCE_SST, 2, 0, 0, 18, 1, NULL, 0};
-    v[2] = (lsm_key_version){LSM_SOURCE_SST, 5, 1, 0, 11, 0, "b", 1};
-    v[3] = (lsm_key_version){LSM_SOURCE_SST, 5, 1, 0, 7, 0, "a", 1};
+    v[0] = (lsm_key_version){
+        LSM_SOURCE_MEMTABLE, 3, 0, 0, 33, 0, "d", 1, 0, NULL, 0, NULL, 0};
+    v[1] = (lsm_key_version){LSM_SOURCE_SST, 2, 0,    0, 18, 1, NULL, 0, 0,
+                             NULL,           0, NULL, 0};
+    v[2] = (lsm_key_version){LSM_SOURCE_SST, 5, 1,    0, 11, 0, "b", 1, 0,
+                             NULL,           0, NULL, 0};
+    v[3] = (lsm_key_version){LSM_SOURCE_SST, 5, 1,    0, 7, 0, "a", 1, 0,
+                             NULL,           0, NULL, 0};
     cli_buf_init(&b);
     cli_show_history(&b, "k", 1, v, 4, &rv);
     assert_buf(&b,

@@ -200,12 +200,14 @@ typedef enum op_kind {
     OP_ITER_CLOSE,
     OP_FLUSH,
     OP_COMPACT,
-    OP_REOPEN
+    OP_REOPEN,
+    OP_DELRANGE
 } op_kind;
 
 typedef struct op {
     op_kind kind;
-    dkey key;       /* put, del, get */
+    dkey key;       /* put, del, get; delrange: the start */
+    dkey end;       /* delrange: the end (excluded) */
     dval val;       /* put */
     dbound lo, hi;  /* scan, iter_open */
     unsigned slot;  /* iter_* */
@@ -226,6 +228,7 @@ static const char *const op_names[] = {
     [OP_FLUSH] = "flush",
     [OP_COMPACT] = "compact",
     [OP_REOPEN] = "reopen",
+    [OP_DELRANGE] = "delrange",
 };
 #define N_OP_KINDS (sizeof op_names / sizeof op_names[0])
 
@@ -309,6 +312,12 @@ static void fmt_op(strbuf *sb, const op *o)
     case OP_FLUSH:
     case OP_COMPACT:
     case OP_REOPEN:
+        break;
+    case OP_DELRANGE:
+        sb_putc(sb, ' ');
+        fmt_key(sb, &o->key);
+        sb_putc(sb, ' ');
+        fmt_key(sb, &o->end);
         break;
     }
 }
@@ -463,6 +472,9 @@ static bool parse_args(const tokens *t, op *o)
     case OP_COMPACT:
     case OP_REOPEN:
         return t->n == a;
+    case OP_DELRANGE:
+        return t->n == a + 2 && parse_key(t->v[a], &o->key) &&
+               parse_key(t->v[a + 1], &o->end);
     }
     return false;
 }
@@ -1346,6 +1358,35 @@ static void exec_del(run *r, const op *o)
     check_ldb(r, err, "leveldb_delete");
 }
 
+/* lsm_delete_range; LevelDB has none: its keys in [key, end) are read
+ * and deleted in one batch, which is what a range delete must amount to
+ * for every later read. */
+static void exec_delrange(run *r, const op *o)
+{
+    char *err = NULL;
+    check_lsm(r,
+              lsm_delete_range(r->lsm, o->key.b, o->key.n, o->end.b, o->end.n),
+              "lsm_delete_range");
+    leveldb_writebatch_t *gb = leveldb_writebatch_create();
+    leveldb_iterator_t *it = leveldb_create_iterator(r->ldb, r->ldb_read);
+    for (leveldb_iter_seek(it, (const char *)o->key.b, o->key.n);
+         leveldb_iter_valid(it); leveldb_iter_next(it)) {
+        size_t nk;
+        const char *k = leveldb_iter_key(it, &nk);
+        size_t n = nk < o->end.n ? nk : o->end.n;
+        int c = n ? memcmp(k, o->end.b, n) : 0;
+        if (c > 0 || (c == 0 && nk >= o->end.n))
+            break;
+        leveldb_writebatch_delete(gb, k, nk);
+    }
+    leveldb_iter_get_error(it, &err);
+    check_ldb(r, err, "leveldb iterator (delrange)");
+    leveldb_iter_destroy(it);
+    leveldb_write(r->ldb, r->ldb_write, gb, &err);
+    check_ldb(r, err, "leveldb_write (delrange)");
+    leveldb_writebatch_destroy(gb);
+}
+
 /* Adds one entry to both batches. */
 static void batch_add(run *r, lsm_batch *lb, leveldb_writebatch_t *gb,
                       const batch_entry *e)
@@ -1517,6 +1558,9 @@ static void exec_op(run *r, const op *o)
         break;
     case OP_REOPEN:
         exec_reopen(r);
+        break;
+    case OP_DELRANGE:
+        exec_delrange(r, o);
         break;
     }
 }
@@ -1701,6 +1745,22 @@ static void gen_iter(gen *g, op *o)
     }
 }
 
+/* A range delete between two generated keys (a delete when they are
+ * equal: a range needs its start below its end). */
+static void gen_delrange(gen *g, op *o)
+{
+    dkey a, b;
+    gen_key(g, &a);
+    gen_key(g, &b);
+    size_t n = a.n < b.n ? a.n : b.n;
+    int c = n ? memcmp(a.b, b.b, n) : 0;
+    if (c == 0)
+        c = a.n < b.n ? -1 : a.n > b.n;
+    o->kind = c == 0 ? OP_DEL : OP_DELRANGE;
+    o->key = c <= 0 ? a : b;
+    o->end = c <= 0 ? b : a;
+}
+
 /* The mix, in thousandths. */
 static void gen_op(gen *g, op *o)
 {
@@ -1710,9 +1770,11 @@ static void gen_op(gen *g, op *o)
         o->kind = OP_PUT;
         gen_key(g, &o->key);
         gen_value(g, &o->val);
-    } else if (x < 420) {
+    } else if (x < 405) {
         o->kind = OP_DEL;
         gen_key(g, &o->key);
+    } else if (x < 420) {
+        gen_delrange(g, o);
     } else if (x < 490) {
         o->kind = OP_BATCH;
         gen_batch(g, o);

@@ -13,6 +13,8 @@
  */
 #include "log/batch_int.h"
 #include "iter/iter_int.h"
+#include "iter/key_int.h"
+#include "iter/rangedel_int.h"
 #include "log/log_int.h"
 #include "lsm.h"
 #include "log/manifest_int.h"
@@ -120,6 +122,40 @@ static void seed_sst(const char *name, size_t n_keys, size_t block_size,
     check_rc(sst_builder_finish(b, NULL), "sst_builder_finish");
 }
 
+/* An SST with n_keys entries (none: range tombstones alone) and two
+ * overlapping range tombstones, so the fuzzer starts from a range
+ * tombstone record (SST_META_RANGE_DELS) to damage. */
+static void seed_sst_ranges(const char *name, size_t n_keys)
+{
+    char path[4096];
+    seed_path(path, sizeof path, "sst", name);
+    sst_builder_options opt = {.block_size = 64, .bloom_bits_per_key = 10};
+    sst_builder *b;
+    check_rc(sst_builder_open(env_posix(), path, &opt, &b), "sst_builder_open");
+    for (size_t i = 0; i < n_keys; i++) {
+        char key[16];
+        int nkey = snprintf(key, sizeof key, "k%03zu", i);
+        entry e = {(const uint8_t *)key,
+                   (size_t)nkey,
+                   (const uint8_t *)"v",
+                   1,
+                   100 - i,
+                   ENTRY_VALUE};
+        check_rc(sst_builder_add(b, &e), "sst_builder_add");
+    }
+    range_tomb_list l = {0};
+    check_rc(range_tomb_list_add(&l, (const uint8_t *)"k002", 4,
+                                 (const uint8_t *)"k006", 4, 200),
+             "range_tomb_list_add");
+    check_rc(range_tomb_list_add(&l, (const uint8_t *)"k004", 4,
+                                 (const uint8_t *)"k009\0", 5, 150),
+             "range_tomb_list_add");
+    range_tomb_list_sort(&l);
+    check_rc(sst_builder_set_ranges(b, &l), "sst_builder_set_ranges");
+    range_tomb_list_free(&l);
+    check_rc(sst_builder_finish(b, NULL), "sst_builder_finish");
+}
+
 /* --- WAL ------------------------------------------------------------------ */
 
 /* Appends one record holding n entries to w and, when payload_name is set,
@@ -165,6 +201,22 @@ static void seed_wals(void)
     seed_wal_record(w, 2, 3, 0, "batch.payload");
     seed_wal_record(w, 5, 1, 200, NULL); /* two-byte value length */
     seed_wal_record(w, 6, 2, 1, NULL);
+    check_rc(wal_close(w), "wal_close");
+
+    /* A batch with a range delete (entry type 2). */
+    seed_path(path, sizeof path, "wal", "range.wal");
+    check_rc(wal_create(env_posix(), path, &w), "wal_create");
+    lsm_batch b;
+    batch_init(&b);
+    check_rc(batch_add(&b, ENTRY_VALUE, "key1", 4, "v", 1), "batch_add");
+    check_rc(batch_add(&b, ENTRY_RANGE_DEL, "key0", 4, "key5", 4), "batch_add");
+    batch_set_first_seq(&b, 9);
+    size_t len;
+    const uint8_t *payload = batch_payload(&b, &len);
+    write_bytes(seed_path(path, sizeof path, "wal", "range.payload"), payload,
+                len);
+    check_rc(wal_append(w, b.rep, len, false), "wal_append");
+    batch_release(&b);
     check_rc(wal_close(w), "wal_close");
 
     seed_path(path, sizeof path, "wal", "one.wal");
@@ -286,6 +338,8 @@ int main(int argc, char **argv)
     make_dir(seed_path(path, sizeof path, "sst", ""));
     make_dir(seed_path(path, sizeof path, "wal", ""));
     make_dir(seed_path(path, sizeof path, "manifest", ""));
+    seed_sst_ranges("ranges.sst", 12);
+    seed_sst_ranges("ranges_alone.sst", 0);
     const prefix_extractor none = {.kind = PREFIX_NONE};
     seed_sst("one_block.sst", 6, 4096, 10, none, 0);
     seed_sst("blocks.sst", 24, 64, 0, none, 0);

@@ -55,10 +55,15 @@ static int check_entry(void *ctx, uint64_t seq, uint8_t type,
 {
     decode_ctx *d = ctx;
     const uint8_t *end = d->payload + d->n;
-    FUZZ_CHECK(type == ENTRY_VALUE || type == ENTRY_TOMBSTONE);
+    FUZZ_CHECK(type == ENTRY_VALUE || type == ENTRY_TOMBSTONE ||
+               type == ENTRY_RANGE_DEL);
     FUZZ_CHECK(nkey >= 1 && nkey <= LSM_MAX_KEY_BYTES);
     FUZZ_CHECK(nvalue <= LSM_MAX_VALUE_BYTES);
-    FUZZ_CHECK(type == ENTRY_VALUE || nvalue == 0);
+    FUZZ_CHECK(type != ENTRY_TOMBSTONE || nvalue == 0);
+    /* A range delete's value is its end: a key above its start. */
+    FUZZ_CHECK(type != ENTRY_RANGE_DEL ||
+               (nvalue >= 1 && nvalue <= LSM_MAX_KEY_BYTES &&
+                user_key_cmp(key, nkey, value, nvalue) < 0));
     FUZZ_CHECK(key >= d->payload && nkey <= (size_t)(end - key));
     FUZZ_CHECK(nvalue == 0 ||
                (value >= d->payload && nvalue <= (size_t)(end - value)));
@@ -123,9 +128,12 @@ static int replay_entry(void *ctx, uint64_t seq, uint8_t type,
 {
     replay_ctx *r = ctx;
     FUZZ_CHECK(seq != 0);
-    FUZZ_CHECK(type == ENTRY_VALUE || type == ENTRY_TOMBSTONE);
+    FUZZ_CHECK(type == ENTRY_VALUE || type == ENTRY_TOMBSTONE ||
+               type == ENTRY_RANGE_DEL);
     FUZZ_CHECK(nkey >= 1 && nkey <= LSM_MAX_KEY_BYTES);
-    FUZZ_CHECK(type == ENTRY_VALUE || nvalue == 0);
+    FUZZ_CHECK(type != ENTRY_TOMBSTONE || nvalue == 0);
+    FUZZ_CHECK(type != ENTRY_RANGE_DEL ||
+               (nvalue >= 1 && user_key_cmp(key, nkey, value, nvalue) < 0));
     volatile uint8_t sink = 0; /* let ASan see every byte */
     for (size_t i = 0; i < nkey; i++)
         sink ^= key[i];

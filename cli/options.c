@@ -436,18 +436,6 @@ static int options_prefix_len(cli_config *cfg, const char *text)
     return -1;
 }
 
-/* The value of a hex digit, or -1. */
-static int options_hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Parses --prefix-delim C: one byte, written as itself or as \xNN. */
 static int options_prefix_delim(cli_config *cfg, const char *text)
 {
@@ -455,10 +443,10 @@ static int options_prefix_delim(cli_config *cfg, const char *text)
         cfg->opt.prefix_delim = (unsigned char)text[0];
         return 0;
     }
-    if (text[0] == '\\' && text[1] == 'x' && options_hex_digit(text[2]) >= 0 &&
-        options_hex_digit(text[3]) >= 0 && text[4] == '\0') {
+    if (text[0] == '\\' && text[1] == 'x' && cli_hex_digit(text[2]) >= 0 &&
+        cli_hex_digit(text[3]) >= 0 && text[4] == '\0') {
         cfg->opt.prefix_delim =
-            options_hex_digit(text[2]) * 16 + options_hex_digit(text[3]);
+            cli_hex_digit(text[2]) * 16 + cli_hex_digit(text[3]);
         return 0;
     }
     options_fail(cfg,

@@ -22,7 +22,7 @@ static int parse_is_blank(char c)
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-static int parse_hex_digit(char c)
+int cli_hex_digit(char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -81,8 +81,8 @@ static int parse_escape(const char *line, size_t n_line, size_t *i, char *byte,
         *byte = '"';
         break;
     case 'x':
-        hi = at + 2 < n_line ? parse_hex_digit(line[at + 2]) : -1;
-        lo = at + 3 < n_line ? parse_hex_digit(line[at + 3]) : -1;
+        hi = at + 2 < n_line ? cli_hex_digit(line[at + 2]) : -1;
+        lo = at + 3 < n_line ? cli_hex_digit(line[at + 3]) : -1;
         if (hi < 0 || lo < 0)
             return parse_fail(err, n_err,
                               "bad escape at column %zu: \\x needs two hex "

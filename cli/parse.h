@@ -67,4 +67,8 @@ typedef enum cli_num_status {
 cli_num_status cli_parse_u64(const char *s, size_t n, uint64_t max,
                              uint64_t *out);
 
+/* The value of the hex digit c (either case), or -1: for \xNN escapes in
+ * arguments and in --prefix-delim. */
+int cli_hex_digit(char c);
+
 #endif /* CLI_PARSE_H */

@@ -546,43 +546,19 @@ static void test_one_sst_iterator_at_a_time(void **state)
 
 /* --- Corruption ----------------------------------------------------------- */
 
-static uint8_t *read_whole(const char *path, size_t *n)
-{
-    FILE *fp = fopen(path, "rb");
-    assert_non_null(fp);
-    assert_int_equal(fseek(fp, 0, SEEK_END), 0);
-    long size = ftell(fp);
-    assert_true(size > 0);
-    rewind(fp);
-    uint8_t *data = malloc((size_t)size);
-    assert_non_null(data);
-    assert_int_equal(fread(data, 1, (size_t)size, fp), (size_t)size);
-    fclose(fp);
-    *n = (size_t)size;
-    return data;
-}
-
-static void write_whole(const char *path, const uint8_t *data, size_t n)
-{
-    FILE *fp = fopen(path, "wb");
-    assert_non_null(fp);
-    assert_int_equal(fwrite(data, 1, n, fp), n);
-    assert_int_equal(fclose(fp), 0);
-}
-
 /* Flips one byte of the third SST: in its first data block (offset 10),
  * or in its last one (the last byte before the filter, which the footer
  * locates: that block's checksum). */
 static void corrupt_third_sst(const fixture *f, bool last_block)
 {
     size_t n;
-    uint8_t *data = read_whole(f->paths[2], &n);
+    uint8_t *data = test_read_whole(f->paths[2], &n);
     assert_true(n > SST_FOOTER_BYTES);
     uint64_t filter_offset =
         get_fixed64(data + n - SST_FOOTER_BYTES + SST_FOOTER_FILTER_OFFSET);
     assert_true(filter_offset > BLOCK_BYTES && filter_offset < n);
     data[last_block ? filter_offset - 1 : 10] ^= 0x20;
-    write_whole(f->paths[2], data, n);
+    test_write_whole(f->paths[2], data, n);
     free(data);
 }
 

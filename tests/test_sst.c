@@ -1376,27 +1376,6 @@ static void test_concurrent_readers(void **state)
 
 /* --- Corruption ----------------------------------------------------------- */
 
-static uint8_t *read_file(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    *n = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *buf = malloc(*n);
-    assert_int_equal(fread(buf, 1, *n, f), *n);
-    fclose(f);
-    return buf;
-}
-
-static void write_file(const char *path, const uint8_t *data, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(data, 1, n, f), n);
-    fclose(f);
-}
-
 /* The message of a corruption error must name the file and an offset. */
 static void assert_corrupt_message(int rc, const char *path)
 {
@@ -1471,13 +1450,13 @@ static void test_corruption_sweep(void **state)
     model m = model_make(40, 2, 12, 123);
     write_sst(path, &m, 128, 10, NULL);
     size_t n;
-    uint8_t *orig = read_file(path, &n);
+    uint8_t *orig = test_read_whole(path, &n);
     uint8_t *copy = malloc(n);
     print_message("corruption sweep over a %zu-byte SST\n", n);
 
     /* Every truncation: the footer is gone or misplaced; open fails. */
     for (size_t len = 0; len < n; len++) {
-        write_file(bad, orig, len);
+        test_write_whole(bad, orig, len);
         sst *t;
         int rc = sst_open(env_posix(), bad, 81, NULL, NULL, false, &t);
         assert_corrupt_message(rc, bad);
@@ -1492,7 +1471,7 @@ static void test_corruption_sweep(void **state)
         for (size_t f = 0; f < sizeof flips; f++) {
             memcpy(copy, orig, n);
             copy[off] ^= flips[f];
-            write_file(bad, copy, n);
+            test_write_whole(bad, copy, n);
             if (!exercise_altered(bad, id, f == 1 ? bc : NULL, &m))
                 fail_msg("flip 0x%02x at offset %zu went unnoticed", flips[f],
                          off);
@@ -1502,7 +1481,7 @@ static void test_corruption_sweep(void **state)
     block_cache_destroy(bc);
 
     /* The original still reads back in full. */
-    write_file(bad, orig, n);
+    test_write_whole(bad, orig, n);
     assert_false(exercise_altered(bad, 1, NULL, &m));
     free(copy);
     free(orig);
@@ -1517,9 +1496,9 @@ static void test_corrupt_block_fails_then_recovers(void **state)
     model m = model_make(300, 1, 40, 31);
     write_sst(path, &m, 256, 10, NULL);
     size_t n;
-    uint8_t *data = read_file(path, &n);
+    uint8_t *data = test_read_whole(path, &n);
     data[10] ^= 0x04; /* inside block 0 */
-    write_file(path, data, n);
+    test_write_whole(path, data, n);
     counters c = {0};
     sst *t = open_sst(path, 90, NULL, &c);
     iter *it = sst_iter_new(t);
@@ -1608,9 +1587,9 @@ static void test_cached_index_and_filter(void **state)
     /* A byte of the index flipped on disk after the open: the next read of
      * the index fails its checksum, for a get and for an iterator. */
     size_t n;
-    uint8_t *data = read_file(path, &n);
+    uint8_t *data = test_read_whole(path, &n);
     data[n - SST_FOOTER_BYTES - SST_CHECKSUM_BYTES - 1] ^= 0x20;
-    write_file(path, data, n);
+    test_write_whole(path, data, n);
     block_cache_erase_sst(bc, 96);
     bool found;
     entry e;
@@ -1659,7 +1638,7 @@ static void test_remembered_block_not_trusted_when_changed(void **state)
     model m = model_make(20, 1, 8, 77);
     write_sst(path, &m, 1, 10, NULL);
     size_t n;
-    uint8_t *orig = read_file(path, &n);
+    uint8_t *orig = test_read_whole(path, &n);
     counters c = {0};
     sst *t = open_sst(path, 95, NULL, &c);
     for (int round = 0; round < 3; round++)
@@ -1672,7 +1651,7 @@ static void test_remembered_block_not_trusted_when_changed(void **state)
     size_t nb = first_block_bytes(bad, n, &type_offset);
     bad[type_offset] = 7; /* no such entry type */
     put_fixed64(bad + nb - 8, checksum64(bad, nb - 8));
-    write_file(path, bad, n);
+    test_write_whole(path, bad, n);
 
     bool found;
     entry e;
@@ -1683,7 +1662,7 @@ static void test_remembered_block_not_trusted_when_changed(void **state)
     assert_false(found);
     assert_non_null(strstr(lsm_errmsg(), "bad type 7"));
 
-    write_file(path, orig, n);
+    test_write_whole(path, orig, n);
     assert_get_at(t, &m, m.e[0].key, m.e[0].nkey, UINT64_MAX, NULL);
     sst_unref(t);
     free(bad);
@@ -1701,12 +1680,12 @@ static void test_open_errors(void **state)
                      LSM_EIO);
     assert_null(t);
     path_of(path, sizeof path, "empty.sst");
-    write_file(path, (const uint8_t *)"", 0);
+    test_write_whole(path, (const uint8_t *)"", 0);
     assert_corrupt_message(
         sst_open(env_posix(), path, 1, NULL, NULL, false, &t), path);
     /* 80 bytes of zeros: a footer-sized file with no magic. */
     uint8_t zeros[SST_FOOTER_BYTES] = {0};
-    write_file(path, zeros, sizeof zeros);
+    test_write_whole(path, zeros, sizeof zeros);
     assert_corrupt_message(
         sst_open(env_posix(), path, 1, NULL, NULL, false, &t), path);
     assert_null(t);

@@ -210,28 +210,6 @@ static void test_none_stores_raw(void **state)
     sst_unref(t);
 }
 
-static uint8_t *read_file(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    *n = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *buf = malloc(*n);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, *n, f), *n);
-    fclose(f);
-    return buf;
-}
-
-static void write_file(const char *path, const uint8_t *data, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(data, 1, n, f), n);
-    fclose(f);
-}
-
 static void assert_corrupt_message(int rc, const char *path)
 {
     assert_int_equal(rc, LSM_ECORRUPT);
@@ -266,7 +244,7 @@ static void corruption_sweep(unsigned kind)
     path_of(bad, sizeof bad, "4.sst");
     write_sst(path, kind, 4096);
     size_t n;
-    uint8_t *orig = read_file(path, &n);
+    uint8_t *orig = test_read_whole(path, &n);
     uint8_t *copy = malloc(n);
     assert_non_null(copy);
     block_cache *bc = block_cache_create(64 << 10);
@@ -274,12 +252,12 @@ static void corruption_sweep(unsigned kind)
     for (size_t off = 0; off < n; off++) {
         memcpy(copy, orig, n);
         copy[off] ^= off % 2 ? 0x01 : 0x40;
-        write_file(bad, copy, n);
+        test_write_whole(bad, copy, n);
         if (!damage_noticed(bad, id, off % 3 == 0 ? bc : NULL))
             fail_msg("flip at offset %zu of %zu went unnoticed", off, n);
         id++;
     }
-    write_file(bad, orig, n);
+    test_write_whole(bad, orig, n);
     assert_false(damage_noticed(bad, id, NULL));
     block_cache_destroy(bc);
     free(copy);
@@ -370,7 +348,7 @@ static void write_lying_copy(const uint8_t *orig, size_t n, const char *bad,
                 checksum64(copy + r.index_off, body));
     if (agree)
         shift_record_total(copy, n, (int64_t)raw_size - (int64_t)r.raw);
-    write_file(bad, copy, n);
+    test_write_whole(bad, copy, n);
     free(copy);
 }
 
@@ -386,7 +364,7 @@ static void test_lying_raw_size_is_refused(void **state)
     path_of(bad, sizeof bad, "6.sst");
     write_sst(path, BLOCK_KIND_ZSTD, 4096);
     size_t n;
-    uint8_t *orig = read_file(path, &n);
+    uint8_t *orig = test_read_whole(path, &n);
     record_at r = first_record(orig, n);
     assert_int_equal(r.kind, BLOCK_KIND_ZSTD);
     /* Same varint length as the truth (the raw size is 2 bytes long). */

@@ -299,28 +299,6 @@ static void test_builder_refusals(void **state)
 /* --- Damage ----------------------------------------------------------------
  */
 
-static uint8_t *read_whole(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    *n = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *buf = malloc(*n);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, *n, f), *n);
-    fclose(f);
-    return buf;
-}
-
-static void write_whole(const char *path, const uint8_t *data, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(data, 1, n, f), n);
-    fclose(f);
-}
-
 /* Opening path fails with LSM_ECORRUPT, with a message naming the file and
  * containing want. */
 static void assert_open_corrupt(const char *path, const char *want)
@@ -367,7 +345,7 @@ static uint8_t *records_file(const char *path, size_t *n, size_t *meta_at,
     assert_int_equal(sst_builder_set_ranges(b, &l), LSM_OK);
     range_tomb_list_free(&l);
     assert_int_equal(sst_builder_finish(b, NULL), LSM_OK);
-    uint8_t *buf = read_whole(path, n);
+    uint8_t *buf = test_read_whole(path, n);
     const uint8_t *footer = buf + *n - SST_FOOTER_BYTES;
     *meta_n = get_fixed32(footer + SST_FOOTER_META_BYTES);
     *meta_at = *n - SST_FOOTER_BYTES - *meta_n;
@@ -421,7 +399,7 @@ static void test_damage_is_corruption(void **state)
         for (unsigned bit = 0; bit < 8; bit++) {
             memcpy(copy, orig, n);
             copy[off] ^= (uint8_t)(1u << bit);
-            write_whole(bad, copy, n);
+            test_write_whole(bad, copy, n);
             t = NULL;
             int rc = sst_open(env_posix(), bad, 1, NULL, NULL, false, &t);
             if (rc != LSM_ECORRUPT)
@@ -441,7 +419,7 @@ static void test_damage_is_corruption(void **state)
         put_fixed32(footer + SST_FOOTER_META_BYTES, sizes[i]);
         put_fixed64(footer + SST_FOOTER_CHECKSUM,
                     checksum64(footer, SST_FOOTER_CHECKSUM));
-        write_whole(bad, copy, n);
+        test_write_whole(bad, copy, n);
         assert_open_corrupt(bad, "offset");
     }
     memcpy(copy, orig, n);
@@ -449,12 +427,12 @@ static void test_damage_is_corruption(void **state)
     put_fixed32(footer + SST_FOOTER_VERSION, 2);
     put_fixed64(footer + SST_FOOTER_CHECKSUM,
                 checksum64(footer, SST_FOOTER_CHECKSUM));
-    write_whole(bad, copy, n);
+    test_write_whole(bad, copy, n);
     assert_open_corrupt(bad, "in format 2");
     put_fixed32(footer + SST_FOOTER_VERSION, SST_FORMAT_VERSION + 1);
     put_fixed64(footer + SST_FOOTER_CHECKSUM,
                 checksum64(footer, SST_FOOTER_CHECKSUM));
-    write_whole(bad, copy, n);
+    test_write_whole(bad, copy, n);
     assert_open_corrupt(bad, "unknown format version");
     free(copy);
     free(orig);

@@ -20,6 +20,39 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* --- whole files ---------------------------------------------------------- */
+
+/* The bytes of the file at path, malloc'd (*n of them; the caller frees).
+ * Aborts the test program, naming path, when it cannot be read. */
+static inline uint8_t *test_read_whole(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    long size = -1;
+    if (f && fseek(f, 0, SEEK_END) == 0)
+        size = ftell(f);
+    uint8_t *buf = size >= 0 ? malloc((size_t)size + 1) : NULL;
+    if (!buf || fseek(f, 0, SEEK_SET) != 0 ||
+        fread(buf, 1, (size_t)size, f) != (size_t)size) {
+        fprintf(stderr, "test_read_whole: cannot read %s\n", path);
+        abort();
+    }
+    fclose(f);
+    *n = (size_t)size;
+    return buf;
+}
+
+/* Writes n bytes of data as the whole file at path (created or cut).
+ * Aborts the test program, naming path, when it cannot. */
+static inline void test_write_whole(const char *path, const void *data,
+                                    size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(data, 1, n, f) != n || fclose(f) != 0) {
+        fprintf(stderr, "test_write_whole: cannot write %s\n", path);
+        abort();
+    }
+}
+
 /* --- seeded random numbers ------------------------------------------------ */
 
 /* splitmix64's finalizer: a good 64-bit hash of z. */

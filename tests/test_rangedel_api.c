@@ -341,6 +341,64 @@ static void test_split_outputs(void **state)
     assert_int_equal(lsm_close(db), LSM_OK);
 }
 
+/* A compaction that cuts its outputs just after a key of the largest
+ * size: the tombstones of the next output cannot start at that key plus a
+ * zero byte (one byte longer than any key, so no SST may hold it as a
+ * start), yet the compaction must succeed and the tombstone keep hiding
+ * both keys. */
+static void test_split_after_longest_key(void **state)
+{
+    lsm_db *db =
+        open_db(*state, LSM_COMPACTION_LEVELED, LSM_SCHED_INLINE, 1024);
+    size_t nlong = LSM_MAX_KEY_BYTES;
+    char *longest = malloc(nlong);
+    assert_non_null(longest);
+    memset(longest, 'x', nlong);
+    longest[0] = 'a';
+    assert_int_equal(lsm_put(db, longest, nlong, "old", 3), LSM_OK);
+    test_put_str(db, "b", "old");
+    assert_int_equal(lsm_flush(db), LSM_OK);
+    lsm_snapshot *snap = NULL; /* keeps the tombstone through compaction */
+    assert_int_equal(lsm_snapshot_take(db, &snap), LSM_OK);
+    assert_int_equal(del_range(db, "a", "c"), LSM_OK);
+    assert_int_equal(lsm_flush(db), LSM_OK);
+    /* The output that holds the longest key is full (its key alone is
+     * above target_sst_size), so "b" starts a second one. */
+    assert_int_equal(lsm_compact_full(db), LSM_OK);
+    /* Two outputs, each with its part of the tombstone, disjoint: the
+     * first ends at the longest key, the second's part starts above it
+     * (no key lies between them), ... */
+    lsm_state *st = NULL;
+    assert_int_equal(lsm_state_get(db, &st), LSM_OK);
+    const lsm_level_info *bottom = &st->levels[st->n_levels - 1];
+    assert_int_equal(bottom->n_ssts, 2);
+    const lsm_sst_info *first = &bottom->ssts[0], *second = &bottom->ssts[1];
+    assert_int_equal(first->n_range_tombstones, 1);
+    assert_int_equal(second->n_range_tombstones, 1);
+    assert_int_equal(first->nlast_key, nlong);
+    assert_memory_equal(first->last_key, longest, nlong);
+    /* ... at the longest key's successor: its last byte raised. */
+    longest[nlong - 1]++;
+    assert_int_equal(second->range_tombstones[0].nlo, nlong);
+    assert_memory_equal(second->range_tombstones[0].lo, longest, nlong);
+    longest[nlong - 1]--;
+    lsm_state_free(st);
+    void *v = NULL;
+    size_t n = 0;
+    assert_int_equal(lsm_get(db, longest, nlong, &v, &n), LSM_NOTFOUND);
+    assert_int_equal(lsm_get(db, "b", 1, &v, &n), LSM_NOTFOUND);
+    assert_int_equal(lsm_get_at(db, snap, "b", 1, &v, &n), LSM_OK);
+    assert_int_equal(n, 3);
+    lsm_free(v);
+    lsm_snapshot_release(snap);
+    assert_int_equal(lsm_close(db), LSM_OK);
+    db = open_db(*state, LSM_COMPACTION_LEVELED, LSM_SCHED_INLINE, 1024);
+    assert_int_equal(lsm_get(db, longest, nlong, &v, &n), LSM_NOTFOUND);
+    assert_int_equal(lsm_get(db, "b", 1, &v, &n), LSM_NOTFOUND);
+    assert_int_equal(lsm_close(db), LSM_OK);
+    free(longest);
+}
+
 static void test_instruments(void **state)
 {
     lsm_db *db =
@@ -442,6 +500,8 @@ int main(void)
                                         test_dir_setup, test_dir_teardown),
         cmocka_unit_test_setup_teardown(test_split_outputs, test_dir_setup,
                                         test_dir_teardown),
+        cmocka_unit_test_setup_teardown(test_split_after_longest_key,
+                                        test_dir_setup, test_dir_teardown),
         cmocka_unit_test_setup_teardown(test_instruments, test_dir_setup,
                                         test_dir_teardown),
         cmocka_unit_test_setup_teardown(test_transactions, test_dir_setup,

@@ -216,8 +216,11 @@ static int report_layout(sst *t, sst_report_alloc *a)
         sst_inspect_block_record(t, i, &br);
         key_bytes += br.n_first_key + br.n_last_key;
     }
-    r->blocks = calloc(r->num_blocks, sizeof *r->blocks);
-    a->keys = malloc(key_bytes);
+    /* An SST of range tombstones alone has no block: one element at least,
+     * since calloc(0) and malloc(0) may return NULL, which is not out of
+     * memory. */
+    r->blocks = calloc(r->num_blocks ? r->num_blocks : 1, sizeof *r->blocks);
+    a->keys = malloc(key_bytes ? key_bytes : 1);
     if (!r->blocks || !a->keys)
         return lsm_error(LSM_ENOMEM, "out of memory inspecting an SST");
     uint8_t *at = a->keys;

@@ -203,6 +203,16 @@ static void show_sst_prefix(cli_buf *b, const lsm_sst_report *r)
 }
 
 /* One index line per block: where it is, its keys, what reading found. */
+/* The file's range tombstones, when it has some: a file of them alone
+ * (0 data blocks) then says what it holds. */
+static void show_sst_ranges(cli_buf *b, const lsm_sst_report *r)
+{
+    if (r->n_range_tombstones == 0)
+        return;
+    cli_buf_printf(b, "  range tombstones: %zu\n", r->n_range_tombstones);
+    cli_show_range_tombstones(b, r->range_tombstones, r->n_range_tombstones);
+}
+
 static void show_sst_index(cli_buf *b, const lsm_sst_report *r)
 {
     uint64_t keys = 0, shared = 0;
@@ -306,6 +316,7 @@ int cli_cmd_sst(cli_session *s, const cli_argv *a)
         show_sst_layout(&out, r);
         show_sst_filter(&out, r);
         show_sst_prefix(&out, r);
+        show_sst_ranges(&out, r);
         show_sst_index(&out, r);
     }
     if (rc == LSM_OK && measure)

@@ -235,8 +235,8 @@ static void show_compression_total(cli_buf *b, const lsm_state *st)
 }
 
 /* dump -v: one line per range tombstone, under its memtable or SST. */
-static void show_range_tombstones(cli_buf *b, const lsm_range_tombstone *r,
-                                  size_t n)
+void cli_show_range_tombstones(cli_buf *b, const lsm_range_tombstone *r,
+                               size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         cli_buf_printf(b, "    range tombstone [");
@@ -265,8 +265,8 @@ static void show_sst_details(cli_buf *b, const lsm_sst_info *t, size_t n)
         if (show_sst_compressed(&t[i]))
             show_sst_compression(b, &t[i]);
         cli_buf_append(b, "\n", 1);
-        show_range_tombstones(b, t[i].range_tombstones,
-                              t[i].n_range_tombstones);
+        cli_show_range_tombstones(b, t[i].range_tombstones,
+                                  t[i].n_range_tombstones);
     }
 }
 
@@ -343,8 +343,8 @@ void cli_show_dump(cli_buf *b, const lsm_state *st, int verbose,
         st->memtable.memtable_id, st->memtable.num_keys,
         st->memtable.size_bytes);
     if (verbose)
-        show_range_tombstones(b, st->memtable.range_tombstones,
-                              st->memtable.n_range_tombstones);
+        cli_show_range_tombstones(b, st->memtable.range_tombstones,
+                                  st->memtable.n_range_tombstones);
     cli_buf_printf(b, "Immutable memtables (%zu): ", st->n_immutables);
     show_memtable_ids(b, st->immutables, st->n_immutables);
     cli_buf_append(b, "\n", 1);
@@ -353,8 +353,8 @@ void cli_show_dump(cli_buf *b, const lsm_state *st, int verbose,
             b, "  memtable %" PRIu64 ": %" PRIu64 " keys, %" PRIu64 " B\n",
             st->immutables[i].memtable_id, st->immutables[i].num_keys,
             st->immutables[i].size_bytes);
-        show_range_tombstones(b, st->immutables[i].range_tombstones,
-                              st->immutables[i].n_range_tombstones);
+        cli_show_range_tombstones(b, st->immutables[i].range_tombstones,
+                                  st->immutables[i].n_range_tombstones);
     }
     /* Tiered trees keep L0 empty, so this prints for them only if the
      * engine broke that promise, which is worth seeing. */

@@ -28,6 +28,11 @@
 /* Appends "[1, 0, 2]": n ids in the order given. */
 void cli_show_ids(cli_buf *b, const uint64_t *ids, size_t n);
 
+/* One indented line per range tombstone: "    range tombstone [lo, hi)
+ * seq N" (dump -v under a memtable or SST, and sst FILE). */
+void cli_show_range_tombstones(cli_buf *b, const lsm_range_tombstone *r,
+                               size_t n);
+
 /* Appends the stdout lines of an event:
  *   MEMTABLE_FROZEN   froze memtable 0 (100 keys, 1084 B); new memtable 1
  *   FLUSH_END         flushed 0.sst with size=1816

@@ -149,6 +149,24 @@ static void test_tombstone_in_newer_sst(void **state)
     assert_int_equal(newest->num_entries, 0);
     assert_int_equal(newest->n_range_tombstones, 1);
     assert_memory_equal(newest->first_key, "b", 1);
+    /* The inspector reads the file of tombstones alone: no block, and the
+     * tombstone as stored. */
+    char sst_name[32];
+    snprintf(sst_name, sizeof sst_name, "%llu.sst",
+             (unsigned long long)newest->sst_id);
+    char *sst_path = test_path(*state, sst_name);
+    lsm_sst_report *r = NULL;
+    assert_int_equal(lsm_sst_inspect(sst_path, &r), LSM_OK);
+    assert_int_equal(r->num_blocks, 0);
+    assert_int_equal(r->num_entries, 0);
+    assert_int_equal(r->n_range_tombstones, 1);
+    assert_int_equal(r->range_tombstones[0].nlo, 1);
+    assert_memory_equal(r->range_tombstones[0].lo, "b", 1);
+    assert_int_equal(r->range_tombstones[0].nhi, 1);
+    assert_memory_equal(r->range_tombstones[0].hi, "e", 1);
+    assert_int_equal(r->range_tombstones[0].seq, newest->max_seq);
+    lsm_sst_report_free(r);
+    free(sst_path);
     lsm_state_free(st);
     test_expect_get(db, "a", "v1");
     test_expect_get(db, "b", NULL);

@@ -7,6 +7,7 @@
  */
 #include "lsm.h"
 
+#include "db/db_int.h"
 #include "log/log_int.h"
 #include "log/wal_int.h"
 #include "table/sst_int.h"
@@ -176,7 +177,17 @@ void lsm_sst_report_free(lsm_sst_report *r)
     sst_report_alloc *a = (sst_report_alloc *)r;
     free(a->keys);
     free(r->blocks);
+    free(r->range_tombstones);
     free(a);
+}
+
+/* The file's range tombstones, as sst_open read and checked them. */
+static int report_range_tombstones(const sst *t, lsm_sst_report *r)
+{
+    size_t n;
+    const range_tomb *v = sst_range_tombs(t, &n);
+    return db_copy_range_tombs(v, n, &r->range_tombstones,
+                               &r->n_range_tombstones);
 }
 
 /* Copies n bytes to *at and advances it; returns where they went. */
@@ -422,6 +433,8 @@ int lsm_sst_inspect(const char *path, lsm_sst_report **out)
         return lsm_error(LSM_ENOMEM, "out of memory inspecting %s", path);
     }
     rc = report_layout(t, a);
+    if (rc == LSM_OK)
+        rc = report_range_tombstones(t, &a->pub);
     if (rc == LSM_OK)
         rc = report_blocks(t, path, &a->pub);
     if (rc == LSM_OK || rc == LSM_ECORRUPT)

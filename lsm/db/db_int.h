@@ -523,6 +523,11 @@ void db_snap_unregister(lsm_snapshot *s);
 uint64_t db_watermark(lsm_db *db);
 /* lsm_state_get's part: visible_seq, the read points and the watermark. */
 int db_snap_fill_state(lsm_db *db, lsm_state *st);
+/* Copies n range tombstones into one allocation *out (keys after the
+ * array; NULL when n is 0) for lsm_state and lsm_sst_report, which free
+ * it with one free. LSM_ENOMEM. */
+int db_copy_range_tombs(const range_tomb *t, size_t n,
+                        lsm_range_tombstone **out, size_t *nout);
 /* At close: LSM_OK when no snapshot or transaction is live, else
  * LSM_EBUSY with a message naming them. */
 int db_snap_check_none_open(lsm_db *db);

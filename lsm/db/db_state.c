@@ -41,8 +41,8 @@ static int copy_key_range(const uint8_t *first, size_t nfirst,
 
 /* Copies n tombstones into *out: one allocation holding the array and
  * then the keys (lsm_state_free frees it whole). */
-static int copy_range_tombs(const range_tomb *t, size_t n,
-                            lsm_range_tombstone **out, size_t *nout)
+int db_copy_range_tombs(const range_tomb *t, size_t n,
+                        lsm_range_tombstone **out, size_t *nout)
 {
     *out = NULL;
     *nout = 0;
@@ -74,8 +74,8 @@ static int db_state_memtable_ranges(const memtable *mt, lsm_memtable_info *out)
     int rc = memtable_collect_ranges(mt, UINT64_MAX, &l);
     range_tomb_list_sort(&l);
     if (rc == LSM_OK)
-        rc = copy_range_tombs(l.v, l.n, &out->range_tombstones,
-                              &out->n_range_tombstones);
+        rc = db_copy_range_tombs(l.v, l.n, &out->range_tombstones,
+                                 &out->n_range_tombstones);
     range_tomb_list_free(&l);
     return rc;
 }
@@ -124,8 +124,8 @@ static int db_state_sst_info_fill(const sst *t, lsm_sst_info *out)
     out->zstd_blocks = c.blocks_of_kind[2];
     size_t n;
     const range_tomb *r = sst_range_tombs(t, &n);
-    int rc = copy_range_tombs(r, n, &out->range_tombstones,
-                              &out->n_range_tombstones);
+    int rc = db_copy_range_tombs(r, n, &out->range_tombstones,
+                                 &out->n_range_tombstones);
     if (rc != LSM_OK)
         return rc;
     return copy_key_range(first, nfirst, last, nlast, &out->first_key,

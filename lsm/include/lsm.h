@@ -1642,6 +1642,11 @@ typedef struct lsm_sst_report {
     uint64_t prefix_count;
     uint64_t prefix_filter_bits;
     unsigned prefix_filter_probes;
+    /* Its range tombstones (the SST_META_RANGE_DELS record), as stored:
+     * sorted by lo, newest first; owned by the report. A file may hold
+     * them alone (num_blocks and num_entries 0). */
+    size_t n_range_tombstones;
+    lsm_range_tombstone *range_tombstones;
 } lsm_sst_report;
 
 /* Reads the SST at path whole: footer, filter and index (as opening it

@@ -619,6 +619,10 @@ static void test_every_write_is_refused(void **state)
     expect_refused(lsm_put(db, "a0001", 5, "x", 1), "lsm_put");
     expect_refused(lsm_put(db, "", 0, "x", 1), "lsm_put"); /* before the key */
     expect_refused(lsm_delete(db, "a0001", 5), "lsm_delete");
+    expect_refused(lsm_delete_range(db, "a0001", 5, "a0009", 5),
+                   "lsm_delete_range");
+    /* Refused before the range is checked, as lsm_put before its key. */
+    expect_refused(lsm_delete_range(db, "b", 1, "a", 1), "lsm_delete_range");
     lsm_kv kv = {"a0002", 5, "x", 1};
     size_t written = 99;
     expect_refused(lsm_put_many(db, &kv, 1, &written), "lsm_put_many");
@@ -631,6 +635,7 @@ static void test_every_write_is_refused(void **state)
     expect_refused(lsm_write(db, b), "lsm_write"); /* empty too */
     assert_int_equal(lsm_batch_put(b, "a0003", 5, "x", 1), LSM_OK);
     assert_int_equal(lsm_batch_delete(b, "a0004", 5), LSM_OK);
+    assert_int_equal(lsm_batch_delete_range(b, "a0007", 5, "a0008", 5), LSM_OK);
     expect_refused(lsm_write(db, b), "lsm_write");
     lsm_batch_free(b);
     expect_refused(lsm_flush(db), "lsm_flush");

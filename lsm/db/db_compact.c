@@ -89,20 +89,6 @@ typedef struct compaction_out {
     byte_buf last_key; /* user key of the last entry added */
 } compaction_out;
 
-/* Turns cut, a key of n bytes followed by a zero byte, into the smallest
- * key of at most n bytes above that key: its trailing 0xff bytes dropped
- * and the last byte left raised. Only for a key with a larger key after
- * it (an output is cut before one), so such a byte is left. */
-static void db_compact_key_successor(byte_buf *cut, size_t n)
-{
-    while (n > 0 && cut->data[n - 1] == 0xff)
-        n--;
-    if (n == 0)
-        return; /* the largest key: nothing can follow it */
-    cut->data[n - 1]++;
-    cut->n_bytes = n;
-}
-
 /* Gives the current output its part of the range tombstones: from
  * range_from up to just above its last key (final: to no bound), and
  * moves range_from there. */
@@ -134,8 +120,13 @@ static int db_compact_out_ranges(compaction_out *co, bool final)
          * after a key of the largest size the cut is one byte too long
          * for one (the reader rejects the file). No key lies between the
          * cut and that key's successor, so they start there instead. */
-        if (to.n_bytes > LSM_MAX_KEY_BYTES)
-            db_compact_key_successor(&to, co->last_key.n_bytes);
+        if (to.n_bytes > LSM_MAX_KEY_BYTES) {
+            /* An output is cut before a larger key, so the last key is
+             * not all 0xff bytes and has a successor. */
+            size_t n = key_prefix_successor(to.data, co->last_key.n_bytes);
+            if (n > 0)
+                to.n_bytes = n;
+        }
         byte_buf_free(&co->range_from);
         co->range_from = to;
         co->range_from_set = true;

@@ -1029,22 +1029,18 @@ int db_prefix_bounds(const void *prefix, size_t nprefix, lsm_bound *lo,
         return lsm_error(LSM_EINVAL, "a scan prefix is 1 to %u bytes (got %zu)",
                          LSM_MAX_KEY_BYTES, prefix ? nprefix : 0);
     *lo = (lsm_bound){LSM_BOUND_INCLUDED, prefix, nprefix};
-    /* The successor: drop trailing 0xff bytes, add one to the last byte
-     * left. A prefix of 0xff bytes alone has none: every key from it on
-     * starts with it. */
-    const uint8_t *p = prefix;
-    size_t n = nprefix;
-    while (n > 0 && p[n - 1] == 0xff)
-        n--;
+    /* A prefix of 0xff bytes alone has no successor: every key from it
+     * on starts with it. */
+    uint8_t *succ = malloc(nprefix);
+    if (!succ)
+        return lsm_error(LSM_ENOMEM, "out of memory starting a scan");
+    memcpy(succ, prefix, nprefix);
+    size_t n = key_prefix_successor(succ, nprefix);
     if (n == 0) {
+        free(succ);
         *hi = (lsm_bound){.kind = LSM_BOUND_UNBOUNDED};
         return LSM_OK;
     }
-    uint8_t *succ = malloc(n);
-    if (!succ)
-        return lsm_error(LSM_ENOMEM, "out of memory starting a scan");
-    memcpy(succ, p, n);
-    succ[n - 1]++;
     *hi = (lsm_bound){LSM_BOUND_EXCLUDED, succ, n};
     *owned = succ;
     return LSM_OK;

@@ -5,6 +5,15 @@
 
 #include "util/status_int.h"
 
+size_t key_prefix_successor(uint8_t *key, size_t n)
+{
+    while (n > 0 && key[n - 1] == 0xff)
+        n--;
+    if (n > 0)
+        key[n - 1]++;
+    return n;
+}
+
 int key_check(const void *key, size_t nkey)
 {
     if (!key || nkey == 0)

@@ -57,4 +57,11 @@ static inline int entry_cmp(const entry *a, const entry *b)
  * key checks it here (writes, batches, gets, scan bounds). */
 int key_check(const void *key, size_t nkey);
 
+/* Turns key[0..n), in place, into the smallest key above every key that
+ * starts with it: its trailing 0xff bytes dropped and the last byte left
+ * raised by one. Returns the new length, or 0 when key is all 0xff bytes
+ * (nothing is above every key starting with it). A prefix scan's upper
+ * bound, and where a compaction output's range tombstones may start. */
+size_t key_prefix_successor(uint8_t *key, size_t n);
+
 #endif
